@@ -1,0 +1,41 @@
+# Two commands matter: `make run` (local stack) and `make test` (everything CI checks).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 3000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck cfn-lint pytest openapi bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	PORT=$(PORT) $(PY) -m meterhub.local run
+
+test: lint typecheck cfn-lint pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy shared functions tests benchmarks
+
+cfn-lint: $(STAMP)
+	$(VENV)/bin/cfn-lint template.yaml
+
+pytest: $(STAMP)
+	$(PY) -m pytest
+
+openapi: $(STAMP)
+	$(PY) -m meterhub.openapi > openapi.json
+
+bench: $(STAMP)
+	$(PY) benchmarks/cold_start.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -1,0 +1,1 @@
+"""meterhub: the domain layer shared by every Lambda function (shipped as a Lambda layer)."""
