@@ -1,0 +1,82 @@
+"""Operator commands: create partners and manage their API keys, against AWS or the local runner.
+
+    python -m meterhub.admin create-partner --name "Acme Solar"
+    python -m meterhub.admin issue-key --partner-id <id>
+    python -m meterhub.admin list-keys --partner-id <id>
+    python -m meterhub.admin revoke-key --partner-id <id> --key-id <key_id>
+
+The table comes from --partners-table or PARTNERS_TABLE_NAME; against the local runner, set
+AWS_ENDPOINT_URL to the moto endpoint it prints. Keys are printed once and never stored in clear.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from meterhub.dal.partners import dynamo_partner_repository
+from meterhub.errors import DomainError
+from meterhub.logic import partners
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m meterhub.admin", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--partners-table",
+        default=os.environ.get("PARTNERS_TABLE_NAME"),
+        help="DynamoDB partners table (default: $PARTNERS_TABLE_NAME)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-partner", help="create a partner and issue its first API key")
+    create.add_argument("--name", required=True)
+    create.add_argument("--account", help="URL-safe account name (default: derived from the name)")
+    issue = commands.add_parser("issue-key", help="issue another API key for a partner")
+    issue.add_argument("--partner-id", required=True)
+    listing = commands.add_parser("list-keys", help="list a partner's keys (ids, prefixes, status)")
+    listing.add_argument("--partner-id", required=True)
+    revoke = commands.add_parser("revoke-key", help="revoke one of a partner's keys")
+    revoke.add_argument("--partner-id", required=True)
+    revoke.add_argument("--key-id", required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not args.partners_table:
+        print("error: set --partners-table or PARTNERS_TABLE_NAME", file=sys.stderr)
+        return 2
+    repo = dynamo_partner_repository(args.partners_table)
+    try:
+        if args.command == "create-partner":
+            partner = partners.create_partner(repo, args.name, args.account)
+            issued = partners.issue_api_key(repo, partner.partner_id)
+            output: object = {
+                "partner_id": partner.partner_id,
+                "name": partner.name,
+                "account": partner.account,
+                "key_id": issued.key_id,
+                "api_key": issued.api_key,
+                "note": "store the api_key now: it is shown only once",
+            }
+        elif args.command == "issue-key":
+            issued = partners.issue_api_key(repo, args.partner_id)
+            output = {"partner_id": issued.partner_id, "key_id": issued.key_id, "api_key": issued.api_key}
+        elif args.command == "list-keys":
+            output = [
+                record.model_dump(mode="json", exclude={"key_hash"}) for record in repo.list_api_keys(args.partner_id)
+            ]
+        else:
+            partners.revoke_api_key(repo, args.partner_id, args.key_id)
+            output = {"partner_id": args.partner_id, "key_id": args.key_id, "status": "REVOKED"}
+    except DomainError as error:
+        print(f"error: {error.title} {json.dumps(error.details)}", file=sys.stderr)
+        return 1
+    print(json.dumps(output, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Typed settings read once from the environment.
+
+Why a model: a missing or misspelt variable fails loudly at the first use instead of turning into a
+`None` table name deep inside a request. Logic never reads `os.environ`; it receives these values.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Stage = Literal["local", "dev", "staging", "prod"]
+
+
+class Settings(BaseModel):
+    stage: Stage = "dev"
+    partners_table_name: str = Field(min_length=1)
+    meters_table_name: str = Field(min_length=1)
+    idempotency_table_name: str = Field(min_length=1)
+
+    @property
+    def is_production(self) -> bool:
+        return self.stage == "prod"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings(
+        stage=os.environ.get("STAGE", "dev"),  # type: ignore[arg-type]  # validated by pydantic
+        partners_table_name=os.environ.get("PARTNERS_TABLE_NAME", ""),
+        meters_table_name=os.environ.get("METERS_TABLE_NAME", ""),
+        idempotency_table_name=os.environ.get("IDEMPOTENCY_TABLE_NAME", ""),
+    )

@@ -1,0 +1,30 @@
+"""Python values <-> DynamoDB attribute values, in one place.
+
+Documents (a meter's full JSON) are stored as one JSON string attribute: it keeps the item small and exact
+(no float -> Decimal conversions) while the attributes we filter or index on are stored beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
+    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def key(pk: str, sk: str) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}

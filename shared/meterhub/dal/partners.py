@@ -1,0 +1,183 @@
+"""Partner and API-key storage: the port, its DynamoDB adapter and an in-memory fake.
+
+Key design (see template.yaml): PARTNER#<id>|PROFILE, ACCOUNT#<slug>|ACCOUNT, APIKEY#<hash>|APIKEY and
+PARTNER#<id>|APIKEY#<key_id>.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Protocol
+
+from botocore.exceptions import ClientError
+
+from meterhub.dal import clients
+from meterhub.dal.codec import from_item, key, to_item
+from meterhub.dal.errors import translate
+from meterhub.domain.partners import ApiKeyRecord, KeyStatus, Partner
+from meterhub.errors import AlreadyExists, NotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+
+class PartnerRepository(Protocol):
+    def create_partner(self, partner: Partner) -> None:
+        """Store a new partner; raises AlreadyExists when the account slug is taken."""
+
+    def get_partner(self, partner_id: str) -> Partner | None: ...
+
+    def add_api_key(self, record: ApiKeyRecord) -> None: ...
+
+    def find_api_key(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    def list_api_keys(self, partner_id: str) -> list[ApiKeyRecord]: ...
+
+    def revoke_api_key(self, partner_id: str, key_id: str, revoked_at: datetime) -> None:
+        """Raises NotFound when the partner has no such key."""
+
+
+class DynamoPartnerRepository:
+    def __init__(self, table_name: str) -> None:
+        self._table = table_name
+
+    def create_partner(self, partner: Partner) -> None:
+        doc = partner.model_dump(mode="json")
+        items: list[TransactWriteItemTypeDef] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item({"pk": f"PARTNER#{partner.partner_id}", "sk": "PROFILE", **doc}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(
+                        {
+                            "pk": f"ACCOUNT#{partner.account}",
+                            "sk": "ACCOUNT",
+                            "partner_id": partner.partner_id,
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        try:
+            clients.dynamodb().transact_write_items(TransactItems=items)
+        except ClientError as error:
+            raise translate(error, conflict_title=f"Account '{partner.account}' already exists") from error
+
+    def get_partner(self, partner_id: str) -> Partner | None:
+        response = clients.dynamodb().get_item(
+            TableName=self._table, Key=key(f"PARTNER#{partner_id}", "PROFILE"), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return Partner.model_validate(from_item(item)) if item else None
+
+    def add_api_key(self, record: ApiKeyRecord) -> None:
+        doc = record.model_dump(mode="json", exclude_none=True)
+        items: list[TransactWriteItemTypeDef] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item({"pk": f"APIKEY#{record.key_hash}", "sk": "APIKEY", **doc}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item({"pk": f"PARTNER#{record.partner_id}", "sk": f"APIKEY#{record.key_id}", **doc}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        try:
+            clients.dynamodb().transact_write_items(TransactItems=items)
+        except ClientError as error:
+            raise translate(error, conflict_title="API key already exists") from error
+
+    def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        response = clients.dynamodb().get_item(TableName=self._table, Key=key(f"APIKEY#{key_hash}", "APIKEY"))
+        item = response.get("Item")
+        return ApiKeyRecord.model_validate(from_item(item)) if item else None
+
+    def list_api_keys(self, partner_id: str) -> list[ApiKeyRecord]:
+        paginator = clients.dynamodb().get_paginator("query")
+        records: list[ApiKeyRecord] = []
+        for page in paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": f"PARTNER#{partner_id}"}, ":prefix": {"S": "APIKEY#"}},
+        ):
+            records.extend(ApiKeyRecord.model_validate(from_item(item)) for item in page.get("Items", []))
+        return records
+
+    def revoke_api_key(self, partner_id: str, key_id: str, revoked_at: datetime) -> None:
+        listed = clients.dynamodb().get_item(
+            TableName=self._table, Key=key(f"PARTNER#{partner_id}", f"APIKEY#{key_id}"), ConsistentRead=True
+        )
+        if "Item" not in listed:
+            raise NotFound("API key not found", {"key_id": key_id})
+        record = ApiKeyRecord.model_validate(from_item(listed["Item"]))
+        values = to_item({":revoked": KeyStatus.REVOKED.value, ":at": revoked_at.isoformat()})
+        clients.dynamodb().transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": item_key,
+                        "UpdateExpression": "SET #status = :revoked, revoked_at = :at",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": values,
+                    }
+                }
+                for item_key in (
+                    key(f"APIKEY#{record.key_hash}", "APIKEY"),
+                    key(f"PARTNER#{partner_id}", f"APIKEY#{key_id}"),
+                )
+            ]
+        )
+
+
+class InMemoryPartnerRepository:
+    """A fake with the port's behaviour, for unit tests of the use cases."""
+
+    def __init__(self) -> None:
+        self.partners: dict[str, Partner] = {}
+        self.keys: dict[str, ApiKeyRecord] = {}
+
+    def create_partner(self, partner: Partner) -> None:
+        if partner.partner_id in self.partners or any(p.account == partner.account for p in self.partners.values()):
+            raise AlreadyExists(f"Account '{partner.account}' already exists")
+        self.partners[partner.partner_id] = partner
+
+    def get_partner(self, partner_id: str) -> Partner | None:
+        return self.partners.get(partner_id)
+
+    def add_api_key(self, record: ApiKeyRecord) -> None:
+        if record.key_hash in self.keys:
+            raise AlreadyExists("API key already exists")
+        self.keys[record.key_hash] = record
+
+    def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        return self.keys.get(key_hash)
+
+    def list_api_keys(self, partner_id: str) -> list[ApiKeyRecord]:
+        return [record for record in self.keys.values() if record.partner_id == partner_id]
+
+    def revoke_api_key(self, partner_id: str, key_id: str, revoked_at: datetime) -> None:
+        for key_hash, record in self.keys.items():
+            if record.partner_id == partner_id and record.key_id == key_id:
+                self.keys[key_hash] = record.model_copy(update={"status": KeyStatus.REVOKED, "revoked_at": revoked_at})
+                return
+        raise NotFound("API key not found", {"key_id": key_id})
+
+
+@lru_cache(maxsize=4)
+def dynamo_partner_repository(table_name: str) -> DynamoPartnerRepository:
+    return DynamoPartnerRepository(table_name)

@@ -1,0 +1,1 @@
+"""Domain records kept in storage (separate from the API request/response models)."""

@@ -1,0 +1,1 @@
+"""Use cases: one module per job, pure functions over repository ports."""
