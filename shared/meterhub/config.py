@@ -28,9 +28,11 @@ class Settings(BaseModel):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings(
-        stage=os.environ.get("STAGE", "dev"),  # type: ignore[arg-type]  # validated by pydantic
-        partners_table_name=os.environ.get("PARTNERS_TABLE_NAME", ""),
-        meters_table_name=os.environ.get("METERS_TABLE_NAME", ""),
-        idempotency_table_name=os.environ.get("IDEMPOTENCY_TABLE_NAME", ""),
+    return Settings.model_validate(
+        {
+            "stage": os.environ.get("STAGE", "dev"),
+            "partners_table_name": os.environ.get("PARTNERS_TABLE_NAME", ""),
+            "meters_table_name": os.environ.get("METERS_TABLE_NAME", ""),
+            "idempotency_table_name": os.environ.get("IDEMPOTENCY_TABLE_NAME", ""),
+        }
     )

@@ -1,0 +1,159 @@
+"""Partner-created meters: single create, read, search and enrollment status (transport only)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub.api.resolver import asset_errors_response, build_resolver, caller_partner_id, error_response
+from meterhub.config import get_settings
+from meterhub.dal.meters import dynamo_meter_repository
+from meterhub.dal.partners import dynamo_partner_repository
+from meterhub.logic import enrollment, read_meters
+from meterhub.logic.create_meter import (
+    IDEMPOTENCY_CONFIG,
+    AssetRejected,
+    connect_link,
+    create_meter,
+    idempotent_create,
+)
+from meterhub.models.api import (
+    CreateAssetRequest,
+    CreateMeterErrorResponse,
+    ErrorResponse,
+    ListMeterDetailsResponse,
+    MeterDetailsResponse,
+    MeterEnrollmentResponse,
+    MeterFilterRequest,
+    ProvisionalAsset,
+)
+from meterhub.observability import logger
+
+CREATE_METER = "/v1.1/meters"
+app = build_resolver(asset_routes=frozenset({CREATE_METER}))
+
+ERRORS: dict[int, Any] = {
+    401: {
+        "description": "Missing or malformed bearer token",
+        "content": {"application/json": {"model": ErrorResponse}},
+    },
+    403: {"description": "Unknown or revoked API key", "content": {"application/json": {"model": ErrorResponse}}},
+}
+NOT_FOUND: dict[int, Any] = {
+    400: {"description": "Malformed meter id", "content": {"application/json": {"model": ErrorResponse}}},
+    404: {"description": "No such meter for this partner", "content": {"application/json": {"model": ErrorResponse}}},
+}
+
+
+@app.exception_handler(AssetRejected)
+def asset_rejected(error: AssetRejected) -> Response[str]:
+    return asset_errors_response(error.errors, prefix="provisional_asset.")
+
+
+@app.exception_handler(IdempotencyValidationError)
+def token_reused(_: IdempotencyValidationError) -> Response[str]:
+    return error_response(
+        409, "onboarding_token was already used with a different request", {"field": "onboarding_token"}
+    )
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def token_in_flight(_: IdempotencyAlreadyInProgressError) -> Response[str]:
+    return error_response(
+        409, "A request with this onboarding_token is still in progress", {"field": "onboarding_token"}
+    )
+
+
+@app.post(
+    CREATE_METER,
+    summary="Create one meter (synchronous)",
+    operation_id="createSingleMeter",
+    tags=["Meters"],
+    responses={
+        400: {
+            "description": "Invalid asset: every failing field",
+            "content": {"application/json": {"model": CreateMeterErrorResponse}},
+        },
+        409: {
+            "description": "onboarding_token reused with another body",
+            "content": {"application/json": {"model": ErrorResponse}},
+        },
+        **ERRORS,
+    },
+)
+def create_single_meter(
+    request: Annotated[CreateAssetRequest, Body()],
+    update_existing: Annotated[bool, Query(description="Overwrite the meter that has this partner_reference")] = False,
+) -> ProvisionalAsset:
+    settings = get_settings()
+    partner_id = caller_partner_id(app)
+    meters = dynamo_meter_repository(settings.meters_table_name)
+    connect = connect_link(dynamo_partner_repository(settings.partners_table_name), partner_id)
+    if request.onboarding_token is None:
+        return create_meter(
+            meters, partner_id, request.provisional_asset, update_existing=update_existing, connect=connect
+        )
+    payload = {
+        "asset": request.provisional_asset.model_dump(mode="json", exclude_none=True),
+        "update_existing": update_existing,
+    }
+    run = idempotent_create(settings.idempotency_table_name)
+    return run(
+        request={"partner_id": partner_id, "onboarding_token": request.onboarding_token, "payload": payload},
+        repo=meters,
+        connect=connect,
+    )
+
+
+@app.post(
+    "/v2/meters/search",
+    summary="Search this partner's meters",
+    operation_id="searchMeterDetails",
+    tags=["Meters"],
+    responses={
+        400: {"description": "Invalid filter", "content": {"application/json": {"model": ErrorResponse}}},
+        **ERRORS,
+    },
+)
+def search_meters(filters: Annotated[MeterFilterRequest, Body()]) -> ListMeterDetailsResponse:
+    meters = dynamo_meter_repository(get_settings().meters_table_name)
+    return read_meters.search_meters(meters, caller_partner_id(app), filters)
+
+
+@app.get(
+    "/v2/meters/<meter_id>",
+    summary="Get one meter",
+    operation_id="getMeterDetails",
+    tags=["Meters"],
+    responses={**NOT_FOUND, **ERRORS},
+)
+def get_meter(meter_id: Annotated[str, Path(description="The meter's UUID")]) -> MeterDetailsResponse:
+    meters = dynamo_meter_repository(get_settings().meters_table_name)
+    return read_meters.get_meter(meters, caller_partner_id(app), meter_id)
+
+
+@app.get(
+    "/v2/meters/<meter_id>/enrollments",
+    summary="Per-program enrollment status of one meter",
+    operation_id="getMeterEnrollment",
+    tags=["Enrollment"],
+    responses={**NOT_FOUND, **ERRORS},
+)
+def get_meter_enrollment(meter_id: Annotated[str, Path(description="The meter's UUID")]) -> MeterEnrollmentResponse:
+    meters = dynamo_meter_repository(get_settings().meters_table_name)
+    meter = read_meters.load_meter(meters, caller_partner_id(app), meter_id)
+    return enrollment.derive_enrollment(meter, datetime.now(UTC))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    IDEMPOTENCY_CONFIG.register_lambda_context(context)
+    return app.resolve(event, context)

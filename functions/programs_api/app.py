@@ -1,0 +1,23 @@
+"""The program catalog, read-only: what each program requires before a partner sends data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub.api.resolver import build_resolver
+from meterhub.logic.programs import ProgramsResponse, list_programs
+from meterhub.observability import logger
+
+app = build_resolver()
+
+
+@app.get("/v1.1/programs", summary="List the program catalog", operation_id="listPrograms", tags=["Programs"])
+def get_programs() -> ProgramsResponse:
+    return list_programs()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,100 @@
+"""One factory for every API function's resolver, so all of them answer errors the same way.
+
+Errors use Leap's `{title, status, details}` envelope. An unexpected exception is logged with its stack trace
+and answered with Leap's bare 500 string: nothing internal leaks to the caller.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from meterhub.errors import DomainError, Unauthenticated
+from meterhub.models.api import CreateMeterError, CreateMeterErrorResponse
+from meterhub.models.field_errors import FieldError, field_errors
+from meterhub.observability import logger
+
+_LOCATIONS = frozenset({"body", "query", "path", "header"})
+INTERNAL_ERROR_BODY = '"An error happened whilst processing your request"'
+
+
+def _without_nulls(value: Any) -> Any:
+    """Absent beats null: Leap omits unset fields (and next_page_token when there is no next page)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def serialize(value: Any) -> str:
+    return json.dumps(_without_nulls(value), separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def error_response(
+    status: int, title: str, details: dict[str, Any] | list[dict[str, Any]] | None = None
+) -> Response[str]:
+    body = {"title": title, "status": status, "details": details if details is not None else {}}
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=serialize(body))
+
+
+def asset_errors_response(errors: list[FieldError], prefix: str = "") -> Response[str]:
+    """Leap's CreateMeterErrorResponse: one entry per failing field of the submitted asset."""
+    body = CreateMeterErrorResponse(
+        errors=[
+            CreateMeterError(field=f"{prefix}{e.field}" if e.field else None, description=e.description) for e in errors
+        ]
+    )
+    return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body=serialize(body.model_dump()))
+
+
+def _relative_to_request(error: dict[str, Any]) -> dict[str, Any]:
+    """Name fields as the partner wrote them: `customer.city`, `update_existing` (not `body.customer.city`).
+
+    A missing body becomes a body-level error with no field.
+    """
+    loc = tuple(error.get("loc", ()))
+    if loc and loc[0] in _LOCATIONS:
+        loc = loc[1:]
+    if not loc and error.get("type") == "missing":
+        return {**error, "loc": (), "type": "value_error", "msg": "Value error, a JSON request body is required"}
+    return {**error, "loc": loc}
+
+
+def build_resolver(asset_routes: frozenset[str] = frozenset()) -> APIGatewayRestResolver:
+    """`asset_routes` are the resources whose body is one asset: their 400s use CreateMeterErrorResponse."""
+    app = APIGatewayRestResolver(enable_validation=True, serializer=serialize)
+
+    @app.exception_handler(DomainError)
+    def domain_error(error: DomainError) -> Response[str]:
+        return error_response(error.status, error.title, error.details)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response[str]:
+        errors = field_errors([_relative_to_request(e) for e in error.errors()])
+        if app.current_event.resource in asset_routes:
+            return asset_errors_response(errors)
+        details = {e.field or "body": e.description for e in errors}
+        return error_response(400, "Invalid request", details)
+
+    @app.not_found
+    def not_found(_: Exception) -> Response[str]:
+        return error_response(404, "Route not found")
+
+    @app.exception_handler(Exception)
+    def unexpected(_: Exception) -> Response[str]:
+        logger.exception("Unhandled error")
+        return Response(status_code=500, content_type=content_types.APPLICATION_JSON, body=INTERNAL_ERROR_BODY)
+
+    return app
+
+
+def caller_partner_id(app: APIGatewayRestResolver) -> str:
+    """The partner the authorizer resolved; its absence means the route was deployed without auth."""
+    partner_id = app.current_event.request_context.authorizer.get("partner_id")
+    if not isinstance(partner_id, str) or not partner_id:
+        raise Unauthenticated("Unauthorized")
+    return partner_id

@@ -1,0 +1,323 @@
+"""Meter storage: the port, its DynamoDB adapter and an in-memory fake.
+
+Key design (see template.yaml): PARTNER#<pid>|METER#<meter_id> holds the meter, PARTNER#<pid>|REF#<ref>
+guards partner_reference uniqueness; both are written in one transaction with attribute_not_exists, so two
+concurrent creates with one reference give exactly one meter. Every key starts at the caller's partition,
+which is the tenant isolation: no code path can address another partner's meter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from meterhub.dal import clients
+from meterhub.dal.codec import key
+from meterhub.dal.errors import is_condition_failure, translate
+from meterhub.domain.meters import MeterRecord
+from meterhub.errors import AlreadyExists, Conflict
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
+
+METER_PREFIX = "METER#"
+REF_PREFIX = "REF#"
+CREATED_PREFIX = "CREATED#"
+BATCH_GET_LIMIT = 100
+
+
+class ReferenceTaken(AlreadyExists):
+    """The partner_reference already names a meter; carries that meter's id."""
+
+    def __init__(self, meter_id: str) -> None:
+        super().__init__("Partner reference already exists", {"meter_id": meter_id})
+        self.meter_id = meter_id
+
+
+@dataclass(frozen=True)
+class MeterQuery:
+    """What a search may ask storage for. Lists are IN, fields are AND-ed; None means unconstrained."""
+
+    meter_ids: tuple[str, ...] | None = None
+    partner_references: tuple[str, ...] | None = None
+    transmission_region: str | None = None
+    customer_classification: str | None = None
+    meter_types: tuple[str, ...] | None = None
+    load_types: tuple[str, ...] | None = None
+    customer_groups: tuple[str, ...] | None = None
+    tags: tuple[str, ...] | None = None
+    connection_references: tuple[str, ...] | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    modified_after: datetime | None = None
+    exclude_archived: bool = False
+
+    def matches(self, meter: MeterRecord) -> bool:
+        data = meter.data
+        return all(
+            (
+                self.meter_ids is None or meter.meter_id in self.meter_ids,
+                self.partner_references is None or meter.partner_reference in self.partner_references,
+                self.transmission_region is None or data.get("transmission_region") == self.transmission_region,
+                self.customer_classification is None
+                or data.get("customer_classification") == self.customer_classification,
+                self.meter_types is None or data.get("meter_type") in self.meter_types,
+                self.load_types is None or bool(set(data.get("load_types", ())) & set(self.load_types)),
+                self.customer_groups is None or data.get("customer_group") in self.customer_groups,
+                self.tags is None or bool(set(meter.tags) & set(self.tags)),
+                self.connection_references is None
+                or bool(set(meter.connection_references) & set(self.connection_references)),
+                self.created_after is None or meter.created_at > self.created_after,
+                self.created_before is None or meter.created_at < self.created_before,
+                self.modified_after is None or meter.updated_at > self.modified_after,
+                not (self.exclude_archived and meter.is_archived),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class MeterPage:
+    meters: list[MeterRecord]
+    cursor: str | None = field(default=None)
+
+
+class MeterRepository(Protocol):
+    def create(self, meter: MeterRecord) -> None:
+        """Store a new meter; raises ReferenceTaken when the partner_reference is in use."""
+
+    def replace(self, meter: MeterRecord, expected_version: int) -> None:
+        """Overwrite a meter if it is still at `expected_version`; raises Conflict otherwise."""
+
+    def get(self, partner_id: str, meter_id: str) -> MeterRecord | None: ...
+
+    def get_by_reference(self, partner_id: str, partner_reference: str) -> MeterRecord | None: ...
+
+    def search(self, partner_id: str, query: MeterQuery, page_size: int, cursor: str | None) -> MeterPage:
+        """Meters in creation order. `cursor` is the sort key of the last meter of the previous page."""
+
+
+def _sort_key(meter: MeterRecord) -> str:
+    return f"{CREATED_PREFIX}{meter.created_at.isoformat()}#{meter.meter_id}"
+
+
+def _meter_item(meter: MeterRecord) -> dict[str, AttributeValueTypeDef]:
+    """The meter item: keys, the document as JSON, and the attributes searches filter on."""
+    data = meter.data
+    item: dict[str, AttributeValueTypeDef] = {
+        **key(f"PARTNER#{meter.partner_id}", f"{METER_PREFIX}{meter.meter_id}"),
+        "gsi1pk": {"S": f"PARTNER#{meter.partner_id}"},
+        "gsi1sk": {"S": _sort_key(meter)},
+        "doc": {"S": meter.model_dump_json()},
+        "version": {"N": str(meter.version)},
+        "partner_reference": {"S": meter.partner_reference},
+        "transmission_region": {"S": str(data["transmission_region"])},
+        "customer_classification": {"S": str(data["customer_classification"])},
+        "meter_type": {"S": str(data["meter_type"])},
+        "updated_at": {"S": meter.updated_at.isoformat()},
+        "is_archived": {"BOOL": meter.is_archived},
+    }
+    return item
+
+
+def _record(item: dict[str, Any]) -> MeterRecord:
+    return MeterRecord.model_validate_json(item["doc"]["S"])
+
+
+class DynamoMeterRepository:
+    def __init__(self, table_name: str) -> None:
+        self._table = table_name
+
+    def create(self, meter: MeterRecord) -> None:
+        pk = f"PARTNER#{meter.partner_id}"
+        try:
+            clients.dynamodb().transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                **key(pk, f"{REF_PREFIX}{meter.partner_reference}"),
+                                "meter_id": {"S": meter.meter_id},
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _meter_item(meter),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                existing = self._reference_owner(meter.partner_id, meter.partner_reference)
+                if existing is not None:
+                    raise ReferenceTaken(existing) from error
+            raise translate(error) from error
+
+    def replace(self, meter: MeterRecord, expected_version: int) -> None:
+        try:
+            clients.dynamodb().put_item(
+                TableName=self._table,
+                Item=_meter_item(meter),
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues={":expected": {"N": str(expected_version)}},
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise Conflict("The meter changed while it was being updated; retry") from error
+            raise translate(error) from error
+
+    def get(self, partner_id: str, meter_id: str) -> MeterRecord | None:
+        response = clients.dynamodb().get_item(
+            TableName=self._table, Key=key(f"PARTNER#{partner_id}", f"{METER_PREFIX}{meter_id}"), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return _record(item) if item else None
+
+    def get_by_reference(self, partner_id: str, partner_reference: str) -> MeterRecord | None:
+        meter_id = self._reference_owner(partner_id, partner_reference)
+        return self.get(partner_id, meter_id) if meter_id else None
+
+    def _reference_owner(self, partner_id: str, partner_reference: str) -> str | None:
+        response = clients.dynamodb().get_item(
+            TableName=self._table,
+            Key=key(f"PARTNER#{partner_id}", f"{REF_PREFIX}{partner_reference}"),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return item["meter_id"]["S"] if item else None
+
+    def search(self, partner_id: str, query: MeterQuery, page_size: int, cursor: str | None) -> MeterPage:
+        if query.meter_ids is not None or query.partner_references is not None:
+            meters = sorted(self._direct_candidates(partner_id, query), key=_sort_key)
+            return _page(iter(meters), query, page_size, cursor)
+        return _page(self._scan_partition(partner_id, query, cursor), query, page_size, None)
+
+    def _direct_candidates(self, partner_id: str, query: MeterQuery) -> list[MeterRecord]:
+        """Meters named by id or reference (bounded lists: at most 1000 of each), fetched by key."""
+        pk = f"PARTNER#{partner_id}"
+        ids = set(query.meter_ids or ())
+        if query.partner_references is not None:
+            ref_keys = [key(pk, f"{REF_PREFIX}{ref}") for ref in query.partner_references]
+            owners = {item["meter_id"]["S"] for item in self._batch_get(ref_keys)}
+            ids = owners if query.meter_ids is None else ids & owners
+        return [_record(item) for item in self._batch_get([key(pk, f"{METER_PREFIX}{mid}") for mid in sorted(ids)])]
+
+    def _batch_get(self, keys: list[dict[str, AttributeValueTypeDef]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            request: Any = {self._table: {"Keys": keys[start : start + BATCH_GET_LIMIT], "ConsistentRead": True}}
+            while request:
+                response = clients.dynamodb().batch_get_item(RequestItems=request)
+                items.extend(response.get("Responses", {}).get(self._table, []))
+                request = response.get("UnprocessedKeys") or None
+        return items
+
+    def _scan_partition(self, partner_id: str, query: MeterQuery, cursor: str | None) -> Iterator[MeterRecord]:
+        """The partner's meters from GSI1 in creation order, starting after `cursor`.
+
+        Region, class and type are filtered server-side; the remaining conditions are checked by `_page`.
+        """
+        names: dict[str, str] = {}
+        values: dict[str, AttributeValueTypeDef] = {":pk": {"S": f"PARTNER#{partner_id}"}}
+        condition = "gsi1pk = :pk"
+        low = cursor or (f"{CREATED_PREFIX}{query.created_after.isoformat()}" if query.created_after else None)
+        high = f"{CREATED_PREFIX}{query.created_before.isoformat()}" if query.created_before else None
+        if low and high:
+            condition += " AND gsi1sk BETWEEN :low AND :high"
+            values.update({":low": {"S": low}, ":high": {"S": high}})
+        elif low:
+            condition += " AND gsi1sk > :low"
+            values[":low"] = {"S": low}
+        elif high:
+            condition += " AND gsi1sk < :high"
+            values[":high"] = {"S": high}
+        filters: list[str] = []
+        for attribute, wanted in (
+            ("transmission_region", (query.transmission_region,) if query.transmission_region else None),
+            ("customer_classification", (query.customer_classification,) if query.customer_classification else None),
+            ("meter_type", query.meter_types),
+        ):
+            if wanted:
+                names[f"#{attribute}"] = attribute
+                placeholders = []
+                for index, value in enumerate(wanted):
+                    values[f":{attribute}{index}"] = {"S": value}
+                    placeholders.append(f":{attribute}{index}")
+                filters.append(f"#{attribute} IN ({', '.join(placeholders)})")
+        request: QueryInputTypeDef = {
+            "TableName": self._table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
+            request["ExpressionAttributeNames"] = names
+        while True:
+            page = clients.dynamodb().query(**request)
+            for item in page.get("Items", []):
+                yield _record(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _page(meters: Iterator[MeterRecord], query: MeterQuery, page_size: int, after: str | None) -> MeterPage:
+    """Take up to page_size matches after `after`; the cursor is set only when more meters may follow."""
+    selected: list[MeterRecord] = []
+    for meter in meters:
+        if after is not None and _sort_key(meter) <= after:
+            continue
+        if not query.matches(meter):
+            continue
+        if len(selected) == page_size:
+            return MeterPage(selected, _sort_key(selected[-1]))
+        selected.append(meter)
+    return MeterPage(selected, None)
+
+
+class InMemoryMeterRepository:
+    """A fake with the port's behaviour (conditional create, versioned replace, ordered search)."""
+
+    def __init__(self) -> None:
+        self.meters: dict[tuple[str, str], MeterRecord] = {}
+        self.references: dict[tuple[str, str], str] = {}
+
+    def create(self, meter: MeterRecord) -> None:
+        ref_key = (meter.partner_id, meter.partner_reference)
+        if ref_key in self.references:
+            raise ReferenceTaken(self.references[ref_key])
+        self.references[ref_key] = meter.meter_id
+        self.meters[(meter.partner_id, meter.meter_id)] = meter
+
+    def replace(self, meter: MeterRecord, expected_version: int) -> None:
+        current = self.meters.get((meter.partner_id, meter.meter_id))
+        if current is None or current.version != expected_version:
+            raise Conflict("The meter changed while it was being updated; retry")
+        self.meters[(meter.partner_id, meter.meter_id)] = meter
+
+    def get(self, partner_id: str, meter_id: str) -> MeterRecord | None:
+        return self.meters.get((partner_id, meter_id))
+
+    def get_by_reference(self, partner_id: str, partner_reference: str) -> MeterRecord | None:
+        meter_id = self.references.get((partner_id, partner_reference))
+        return self.get(partner_id, meter_id) if meter_id else None
+
+    def search(self, partner_id: str, query: MeterQuery, page_size: int, cursor: str | None) -> MeterPage:
+        own: Iterable[MeterRecord] = (m for (pid, _), m in self.meters.items() if pid == partner_id)
+        return _page(iter(sorted(own, key=_sort_key)), query, page_size, cursor)
+
+
+@lru_cache(maxsize=4)
+def dynamo_meter_repository(table_name: str) -> DynamoMeterRepository:
+    return DynamoMeterRepository(table_name)

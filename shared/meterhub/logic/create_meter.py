@@ -1,0 +1,207 @@
+"""Create (or overwrite) one partner meter: the single code path for the API and batch jobs.
+
+Order of checks: the request model has already validated every field; here the program catalog decides
+whether the partner may create this meter at all, then the conditional write decides new / duplicate /
+update. Missing *program* fields never block creation: they surface later as enrollment required actions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, cast
+
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+
+from meterhub import catalog
+from meterhub.dal.idempotency import persistence_layer
+from meterhub.dal.meters import MeterRepository, ReferenceTaken
+from meterhub.dal.partners import PartnerRepository
+from meterhub.domain.meters import MeterRecord
+from meterhub.errors import Conflict
+from meterhub.models.api import ProvisionalAsset, StatusDetail
+from meterhub.models.enums import ProvisionalAssetStatus, StatusDetailName
+from meterhub.models.field_errors import FieldError
+from meterhub.models.meter import CreateMeter
+
+UPDATE_ATTEMPTS = 3
+IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
+
+
+class AssetRejected(Exception):
+    """The asset breaks a catalog rule: nothing was stored. Carries every failing field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.description}" for e in errors))
+        self.errors = errors
+
+
+ConnectLink = Callable[[CreateMeter], str]
+"""Names the Connect route (with the partner's account and the asset's refId) in refusals."""
+
+
+def connect_link(partners: PartnerRepository, partner_id: str) -> ConnectLink:
+    """The partner's Connect link for an asset; the account is looked up only when a refusal needs it."""
+
+    def link(asset: CreateMeter) -> str:
+        partner = partners.get_partner(partner_id)
+        account = partner.account if partner else "<your-account>"
+        return (
+            f"/connect?account={account}&transmissionRegion={asset.transmission_region}&refId={asset.partner_reference}"
+        )
+
+    return link
+
+
+def catalog_errors(asset: CreateMeter, connect: ConnectLink) -> list[FieldError]:
+    """The catalog's rules for partner-created meters, as field errors (empty when the asset may be created)."""
+    region, meter_type = asset.transmission_region, asset.meter_type
+    if catalog.requires_customer_authorization(region, meter_type):
+        programs = ", ".join(p.program_identifier for p in catalog.programs_for(region, meter_type))
+        return [
+            FieldError(
+                field="meter_type",
+                description=(
+                    f"{meter_type} meters in {region} ({programs}) are onboarded only after the customer "
+                    f"authorizes their utility: send the customer the Connect link {connect(asset)} "
+                    "and the meter is created from the utility's data"
+                ),
+            )
+        ]
+    document = asset.model_dump(mode="json", exclude_none=True)
+    errors: list[FieldError] = []
+    for program in catalog.programs_for(region, meter_type, asset.customer_classification):
+        for field in catalog.unmet(program.creation_fields, document):
+            present = catalog.value_at(document, field.path) is not None
+            rule = f"must be {field.rule}" if present and field.rule else "is required"
+            errors.append(
+                FieldError(field=field.path, description=f"{rule} for {program.program_identifier} ({field.label})")
+            )
+    return errors
+
+
+def create_meter(
+    repo: MeterRepository,
+    partner_id: str,
+    asset: CreateMeter,
+    *,
+    update_existing: bool,
+    connect: ConnectLink,
+    job_id: str | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ProvisionalAsset:
+    errors = catalog_errors(asset, connect)
+    if errors:
+        raise AssetRejected(errors)
+    data = asset.model_dump(mode="json", exclude_none=True)
+    created_at = now()
+    record = MeterRecord(
+        meter_id=str(uuid.uuid4()),
+        partner_id=partner_id,
+        partner_reference=asset.partner_reference,
+        data=data,
+        created_at=created_at,
+        updated_at=created_at,
+    )
+    outcome = _Outcome(job_id=job_id or str(uuid.uuid4()), asset=asset, at=created_at)
+    try:
+        repo.create(record)
+    except ReferenceTaken as taken:
+        if not update_existing:
+            return outcome.duplicate(taken.meter_id)
+        return outcome.updated(_overwrite(repo, partner_id, asset.partner_reference, data, now))
+    return outcome.created(record.meter_id)
+
+
+def _overwrite(
+    repo: MeterRepository, partner_id: str, reference: str, data: dict[str, Any], now: Callable[[], datetime]
+) -> str:
+    """Replace the meter's data, keeping its id, creation time and references (optimistic locking)."""
+    for _ in range(UPDATE_ATTEMPTS):
+        existing = repo.get_by_reference(partner_id, reference)
+        if existing is None:  # the reference guard exists, so the meter must: storage is inconsistent
+            raise Conflict("The meter for this partner_reference is being created; retry")
+        replacement = existing.model_copy(update={"data": data, "updated_at": now(), "version": existing.version + 1})
+        try:
+            repo.replace(replacement, expected_version=existing.version)
+        except Conflict:
+            continue
+        return existing.meter_id
+    raise Conflict("The meter is being updated concurrently; retry")
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    job_id: str
+    asset: CreateMeter
+    at: datetime
+
+    def _asset(self, status: ProvisionalAssetStatus, detail: StatusDetail, meter_id: str | None) -> ProvisionalAsset:
+        return ProvisionalAsset(
+            job_id=uuid.UUID(self.job_id),
+            partner_reference=self.asset.partner_reference,
+            status=status,
+            status_detail=detail,
+            created_at=self.at,
+            meter_id=uuid.UUID(meter_id) if meter_id else None,
+            data=self.asset,
+        )
+
+    def created(self, meter_id: str) -> ProvisionalAsset:
+        detail = StatusDetail(name=StatusDetailName.METER_CREATED, description="A new meter was created.")
+        return self._asset(ProvisionalAssetStatus.COMPLETED, detail, meter_id)
+
+    def updated(self, meter_id: str) -> ProvisionalAsset:
+        detail = StatusDetail(name=StatusDetailName.METER_UPDATED, description="The existing meter was overwritten.")
+        return self._asset(ProvisionalAssetStatus.COMPLETED, detail, meter_id)
+
+    def duplicate(self, existing_meter_id: str) -> ProvisionalAsset:
+        detail = StatusDetail(
+            name=StatusDetailName.DUPLICATE_REF_ID,
+            description=(
+                f"Partner reference ID found on meter ID {existing_meter_id}. A unique reference ID is required "
+                "(send update_existing=true to overwrite that meter)."
+            ),
+        )
+        return self._asset(ProvisionalAssetStatus.DUPLICATE, detail, None)
+
+
+# ----- onboarding_token idempotency ------------------------------------------------------------------------
+# Handlers call IDEMPOTENCY_CONFIG.register_lambda_context(context) so an interrupted request's lock expires
+# with the invocation instead of blocking the token for the whole TTL.
+IDEMPOTENCY_CONFIG = IdempotencyConfig(
+    event_key_jmespath="[partner_id, onboarding_token]",
+    payload_validation_jmespath="payload",
+    expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+)
+
+
+@lru_cache(maxsize=4)
+def idempotent_create(table_name: str) -> Callable[..., ProvisionalAsset]:
+    """`create_meter` keyed by (partner, onboarding_token) and checked against the request payload.
+
+    Powertools stores the first result; a replay with the same payload returns it, a different payload
+    raises IdempotencyValidationError (the API answers 409).
+    """
+
+    @idempotent_function(
+        data_keyword_argument="request",
+        config=IDEMPOTENCY_CONFIG,
+        persistence_store=persistence_layer(table_name),
+        output_serializer=PydanticSerializer(model=ProvisionalAsset),
+    )
+    def run(*, request: dict[str, Any], repo: MeterRepository, connect: ConnectLink) -> ProvisionalAsset:
+        asset = CreateMeter.model_validate(request["payload"]["asset"])
+        return create_meter(
+            repo,
+            request["partner_id"],
+            asset,
+            update_existing=request["payload"]["update_existing"],
+            connect=connect,
+        )
+
+    return cast(Callable[..., ProvisionalAsset], run)

@@ -1,0 +1,106 @@
+"""Reading meters back: one meter by id, and the filtered, paged search."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+
+from meterhub.dal.meters import MeterQuery, MeterRepository
+from meterhub.domain.meters import MeterRecord
+from meterhub.errors import InvalidInput, NotFound
+from meterhub.models.api import Audit, ListMeterDetailsResponse, MeterDetailsResponse, MeterFilterRequest
+
+
+def parse_meter_id(value: str) -> str:
+    """Leap answers a malformed id with 400 'Meter id is not a UUID', echoing the value."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidInput("Meter id is not a UUID", {"meter_id": value[:64]}) from None
+
+
+def load_meter(repo: MeterRepository, partner_id: str, meter_id: str) -> MeterRecord:
+    """A meter of this partner; another partner's meter is indistinguishable from a missing one (404)."""
+    meter = repo.get(partner_id, parse_meter_id(meter_id))
+    if meter is None:
+        raise NotFound("Meter not found", {"meter_id": meter_id})
+    return meter
+
+
+def meter_details(meter: MeterRecord) -> MeterDetailsResponse:
+    return MeterDetailsResponse.model_validate(
+        {
+            **meter.data,
+            "meter_id": meter.meter_id,
+            "connection_references": meter.connection_references,
+            "tags": meter.tags,
+            "is_archived": meter.is_archived,
+            "audit": Audit(created_by=meter.created_by, created_at=meter.created_at, updated_at=meter.updated_at),
+        }
+    )
+
+
+def get_meter(repo: MeterRepository, partner_id: str, meter_id: str) -> MeterDetailsResponse:
+    return meter_details(load_meter(repo, partner_id, meter_id))
+
+
+def search_meters(repo: MeterRepository, partner_id: str, request: MeterFilterRequest) -> ListMeterDetailsResponse:
+    query = _query(request)
+    fingerprint = _fingerprint(request)
+    cursor = _decode_token(request.page_token, fingerprint) if request.page_token else None
+    page = repo.search(partner_id, query, request.page_size, cursor)
+    return ListMeterDetailsResponse(
+        meters=[meter_details(meter) for meter in page.meters],
+        next_page_token=_encode_token(page.cursor, fingerprint) if page.cursor else None,
+    )
+
+
+def _query(request: MeterFilterRequest) -> MeterQuery:
+    def strings(values: list[object] | None) -> tuple[str, ...] | None:
+        return tuple(str(value) for value in values) if values is not None else None
+
+    return MeterQuery(
+        meter_ids=strings(list(request.meter_ids)) if request.meter_ids is not None else None,
+        partner_references=strings(list(request.partner_references)) if request.partner_references else None,
+        transmission_region=request.transmission_region,
+        customer_classification=request.customer_classification,
+        meter_types=strings(list(request.meter_types)) if request.meter_types else None,
+        load_types=strings(list(request.load_types)) if request.load_types else None,
+        customer_groups=strings(list(request.customer_groups)) if request.customer_groups else None,
+        tags=strings(list(request.tags)) if request.tags else None,
+        connection_references=strings(list(request.connection_reference_ids))
+        if request.connection_reference_ids
+        else None,
+        created_after=request.created_after_date_time,
+        created_before=request.created_before_date_time,
+        modified_after=request.last_modified_date_time,
+        exclude_archived=request.exclude_archived,
+    )
+
+
+def _fingerprint(request: MeterFilterRequest) -> str:
+    """Ties a page token to the filters it was issued for: reusing it with other filters is a 400."""
+    filters = request.model_dump(mode="json", exclude={"page_token", "page_size"}, exclude_none=True)
+    return hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _encode_token(cursor: str, fingerprint: str) -> str:
+    raw = json.dumps({"after": cursor, "filters": fingerprint}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_token(token: str, fingerprint: str) -> str:
+    """The cursor is only a sort key inside the caller's own partition, so a forged token reveals nothing."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        cursor, filters = decoded["after"], decoded["filters"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise InvalidInput("page_token is not a token this API issued", {"page_token": token[:64]}) from None
+    if not isinstance(cursor, str) or not cursor.startswith("CREATED#") or filters != fingerprint:
+        raise InvalidInput(
+            "page_token belongs to a search with different filters", {"page_token": token[:64]}
+        ) from None
+    return cursor
