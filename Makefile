@@ -32,7 +32,7 @@ pytest: $(STAMP)
 	$(PY) -m pytest
 
 openapi: $(STAMP)
-	$(PY) -m meterhub.openapi > openapi.json
+	$(PY) scripts/openapi.py > openapi.json
 
 bench: $(STAMP)
 	$(PY) benchmarks/cold_start.py

@@ -78,6 +78,10 @@ def token_in_flight(_: IdempotencyAlreadyInProgressError) -> Response[str]:
     operation_id="createSingleMeter",
     tags=["Meters"],
     responses={
+        200: {
+            "description": "The provisional asset: COMPLETED (created or updated) or DUPLICATE",
+            "content": {"application/json": {"model": ProvisionalAsset}},
+        },
         400: {
             "description": "Invalid asset: every failing field",
             "content": {"application/json": {"model": CreateMeterErrorResponse}},
@@ -119,6 +123,10 @@ def create_single_meter(
     operation_id="searchMeterDetails",
     tags=["Meters"],
     responses={
+        200: {
+            "description": "One page of meters",
+            "content": {"application/json": {"model": ListMeterDetailsResponse}},
+        },
         400: {"description": "Invalid filter", "content": {"application/json": {"model": ErrorResponse}}},
         **ERRORS,
     },
@@ -133,7 +141,11 @@ def search_meters(filters: Annotated[MeterFilterRequest, Body()]) -> ListMeterDe
     summary="Get one meter",
     operation_id="getMeterDetails",
     tags=["Meters"],
-    responses={**NOT_FOUND, **ERRORS},
+    responses={
+        200: {"description": "The meter", "content": {"application/json": {"model": MeterDetailsResponse}}},
+        **NOT_FOUND,
+        **ERRORS,
+    },
 )
 def get_meter(meter_id: Annotated[str, Path(description="The meter's UUID")]) -> MeterDetailsResponse:
     meters = dynamo_meter_repository(get_settings().meters_table_name)
@@ -145,7 +157,14 @@ def get_meter(meter_id: Annotated[str, Path(description="The meter's UUID")]) ->
     summary="Per-program enrollment status of one meter",
     operation_id="getMeterEnrollment",
     tags=["Enrollment"],
-    responses={**NOT_FOUND, **ERRORS},
+    responses={
+        200: {
+            "description": "Enrollment derived from the program catalog",
+            "content": {"application/json": {"model": MeterEnrollmentResponse}},
+        },
+        **NOT_FOUND,
+        **ERRORS,
+    },
 )
 def get_meter_enrollment(meter_id: Annotated[str, Path(description="The meter's UUID")]) -> MeterEnrollmentResponse:
     meters = dynamo_meter_repository(get_settings().meters_table_name)
