@@ -8,18 +8,13 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import asset_errors_response, build_resolver, caller_partner_id, error_response
+from meterhub.api.resolver import asset_errors_response, build_resolver, caller_partner_id
 from meterhub.config import get_settings
 from meterhub.dal.meters import dynamo_meter_repository
 from meterhub.dal.partners import dynamo_partner_repository
 from meterhub.logic import enrollment, read_meters
 from meterhub.logic.create_meter import (
-    IDEMPOTENCY_CONFIG,
     AssetRejected,
     connect_link,
     create_meter,
@@ -58,20 +53,6 @@ def asset_rejected(error: AssetRejected) -> Response[str]:
     return asset_errors_response(error.errors, prefix="provisional_asset.")
 
 
-@app.exception_handler(IdempotencyValidationError)
-def token_reused(_: IdempotencyValidationError) -> Response[str]:
-    return error_response(
-        409, "onboarding_token was already used with a different request", {"field": "onboarding_token"}
-    )
-
-
-@app.exception_handler(IdempotencyAlreadyInProgressError)
-def token_in_flight(_: IdempotencyAlreadyInProgressError) -> Response[str]:
-    return error_response(
-        409, "A request with this onboarding_token is still in progress", {"field": "onboarding_token"}
-    )
-
-
 @app.post(
     CREATE_METER,
     summary="Create one meter (synchronous)",
@@ -105,15 +86,15 @@ def create_single_meter(
         return create_meter(
             meters, partner_id, request.provisional_asset, update_existing=update_existing, connect=connect
         )
-    payload = {
-        "asset": request.provisional_asset.model_dump(mode="json", exclude_none=True),
-        "update_existing": update_existing,
-    }
-    run = idempotent_create(settings.idempotency_table_name)
-    return run(
-        request={"partner_id": partner_id, "onboarding_token": request.onboarding_token, "payload": payload},
+    create_once = idempotent_create(settings.idempotency_table_name)
+    return create_once(
+        partner_id=partner_id,
+        onboarding_token=request.onboarding_token,
+        asset=request.provisional_asset,
+        update_existing=update_existing,
         repo=meters,
         connect=connect,
+        lambda_context=app.lambda_context,
     )
 
 
@@ -174,5 +155,4 @@ def get_meter_enrollment(meter_id: Annotated[str, Path(description="The meter's 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    IDEMPOTENCY_CONFIG.register_lambda_context(context)
     return app.resolve(event, context)

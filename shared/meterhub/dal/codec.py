@@ -7,23 +7,30 @@ Documents (a meter's full JSON) are stored as one JSON string attribute: it keep
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
 if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+@cache
+def _serializers() -> tuple[TypeSerializer, TypeDeserializer]:
+    # boto3 is imported on first use so that importing a handler stays cheap (see clients.py).
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
-    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
+    serializer = _serializers()[0]
+    return {key: serializer.serialize(value) for key, value in values.items() if value is not None}
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+    deserializer = _serializers()[1]
+    return {key: deserializer.deserialize(value) for key, value in item.items()}
 
 
 def key(pk: str, sk: str) -> dict[str, AttributeValueTypeDef]:

@@ -14,9 +14,6 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
-
 from meterhub import catalog
 from meterhub.dal.idempotency import persistence_layer
 from meterhub.dal.meters import MeterRepository, ReferenceTaken
@@ -171,37 +168,74 @@ class _Outcome:
 
 
 # ----- onboarding_token idempotency ------------------------------------------------------------------------
-# Handlers call IDEMPOTENCY_CONFIG.register_lambda_context(context) so an interrupted request's lock expires
-# with the invocation instead of blocking the token for the whole TTL.
-IDEMPOTENCY_CONFIG = IdempotencyConfig(
-    event_key_jmespath="[partner_id, onboarding_token]",
-    payload_validation_jmespath="payload",
-    expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
-)
+class IdempotentCreate:
+    """`create_meter` keyed by (partner, onboarding_token) and checked against the request payload.
+
+    Powertools stores the first result; a replay with the same payload returns it, a different payload is a
+    Conflict. Powertools' idempotency module imports boto3, so it is loaded on first use, not at cold start.
+    """
+
+    def __init__(self, table_name: str) -> None:
+        from aws_lambda_powertools.utilities.idempotency import (
+            IdempotencyConfig,
+            idempotent_function,
+        )
+        from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
+            PydanticSerializer,
+        )
+
+        self.config = IdempotencyConfig(
+            event_key_jmespath="[partner_id, onboarding_token]",
+            payload_validation_jmespath="payload",
+            expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+        )
+        self._run = idempotent_function(
+            data_keyword_argument="request",
+            config=self.config,
+            persistence_store=persistence_layer(table_name),
+            output_serializer=PydanticSerializer(model=ProvisionalAsset),
+        )(self._create)
+
+    @staticmethod
+    def _create(*, request: dict[str, Any], repo: MeterRepository, connect: ConnectLink) -> ProvisionalAsset:
+        asset = CreateMeter.model_validate(request["payload"]["asset"])
+        return create_meter(
+            repo, request["partner_id"], asset, update_existing=request["payload"]["update_existing"], connect=connect
+        )
+
+    def __call__(
+        self,
+        *,
+        partner_id: str,
+        onboarding_token: str,
+        asset: CreateMeter,
+        update_existing: bool,
+        repo: MeterRepository,
+        connect: ConnectLink,
+        lambda_context: Any = None,
+    ) -> ProvisionalAsset:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyValidationError,
+        )
+
+        if lambda_context is not None:
+            # An interrupted request's lock then expires with the invocation, not after the whole TTL.
+            self.config.register_lambda_context(lambda_context)
+        payload = {"asset": asset.model_dump(mode="json", exclude_none=True), "update_existing": update_existing}
+        request = {"partner_id": partner_id, "onboarding_token": onboarding_token, "payload": payload}
+        try:
+            return cast(ProvisionalAsset, self._run(request=request, repo=repo, connect=connect))
+        except IdempotencyValidationError:
+            raise Conflict(
+                "onboarding_token was already used with a different request", {"field": "onboarding_token"}
+            ) from None
+        except IdempotencyAlreadyInProgressError:
+            raise Conflict(
+                "A request with this onboarding_token is still in progress", {"field": "onboarding_token"}
+            ) from None
 
 
 @lru_cache(maxsize=4)
-def idempotent_create(table_name: str) -> Callable[..., ProvisionalAsset]:
-    """`create_meter` keyed by (partner, onboarding_token) and checked against the request payload.
-
-    Powertools stores the first result; a replay with the same payload returns it, a different payload
-    raises IdempotencyValidationError (the API answers 409).
-    """
-
-    @idempotent_function(
-        data_keyword_argument="request",
-        config=IDEMPOTENCY_CONFIG,
-        persistence_store=persistence_layer(table_name),
-        output_serializer=PydanticSerializer(model=ProvisionalAsset),
-    )
-    def run(*, request: dict[str, Any], repo: MeterRepository, connect: ConnectLink) -> ProvisionalAsset:
-        asset = CreateMeter.model_validate(request["payload"]["asset"])
-        return create_meter(
-            repo,
-            request["partner_id"],
-            asset,
-            update_existing=request["payload"]["update_existing"],
-            connect=connect,
-        )
-
-    return cast(Callable[..., ProvisionalAsset], run)
+def idempotent_create(table_name: str) -> IdempotentCreate:
+    return IdempotentCreate(table_name)

@@ -27,7 +27,14 @@ from meterhub.models.meter import CreateMeter, PartnerReference
 MAX_PAGE_SIZE = 500
 
 
-class ErrorResponse(BaseModel):
+class ApiModel(BaseModel):
+    """Response and filter models build their validators on first use: a Lambda instance serves a few routes
+    and should not pay at cold start for the schemas of the others."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class ErrorResponse(ApiModel):
     """Leap's error envelope for every non-2xx answer of the meter APIs."""
 
     title: str = Field(min_length=1, max_length=2000)
@@ -35,22 +42,22 @@ class ErrorResponse(BaseModel):
     details: dict[str, Any] | list[dict[str, Any]] = Field(default_factory=dict)
 
 
-class FieldSuggestion(BaseModel):
+class FieldSuggestion(ApiModel):
     field: str | None = None
     suggestion: Any = None
 
 
-class Suggestion(BaseModel):
+class Suggestion(ApiModel):
     suggestions: list[FieldSuggestion] = Field(default_factory=list)
 
 
-class CreateMeterError(BaseModel):
+class CreateMeterError(ApiModel):
     field: str | None = Field(default=None, description="Dot path of the failing field in the request body")
     description: str = Field(description="What is wrong, naming the rule")
     suggestions: list[Suggestion] = Field(default_factory=list)
 
 
-class CreateMeterErrorResponse(BaseModel):
+class CreateMeterErrorResponse(ApiModel):
     """400 of POST /v1.1/meters: every failing field, not just the first."""
 
     errors: list[CreateMeterError]
@@ -69,13 +76,13 @@ class CreateAssetRequest(BaseModel):
     provisional_asset: CreateMeter
 
 
-class StatusDetail(BaseModel):
+class StatusDetail(ApiModel):
     name: StatusDetailName | None = None
     description: str | None = None
     failed_fields: dict[str, str] | None = None
 
 
-class ProvisionalAsset(BaseModel):
+class ProvisionalAsset(ApiModel):
     """The outcome of one submitted asset."""
 
     job_id: UUID
@@ -87,7 +94,7 @@ class ProvisionalAsset(BaseModel):
     data: CreateMeter
 
 
-class Audit(BaseModel):
+class Audit(ApiModel):
     created_by: CreatedBy
     created_at: datetime
     updated_at: datetime
@@ -96,6 +103,8 @@ class Audit(BaseModel):
 class MeterDetailsResponse(CreateMeter):
     """A meter as partners read it: their data plus our identifiers and audit."""
 
+    model_config = ConfigDict(defer_build=True)
+
     meter_id: UUID
     connection_references: list[str] = Field(default_factory=list, description="Connect refIds of the meter")
     tags: list[str] = Field(default_factory=list)
@@ -103,7 +112,7 @@ class MeterDetailsResponse(CreateMeter):
     audit: Audit
 
 
-class ListMeterDetailsResponse(BaseModel):
+class ListMeterDetailsResponse(ApiModel):
     meters: list[MeterDetailsResponse]
     next_page_token: str | None = Field(default=None, description="Present only when more meters may follow")
 
@@ -111,10 +120,10 @@ class ListMeterDetailsResponse(BaseModel):
 UniqueIds = Annotated[list[UUID], Field(max_length=1000)]
 
 
-class MeterFilterRequest(BaseModel):
+class MeterFilterRequest(ApiModel):
     """POST /v2/meters/search: every filter optional, all AND-ed; lists match any of their values."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     page_token: str | None = Field(default=None, max_length=2048)
     page_size: int = Field(default=MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
@@ -133,19 +142,19 @@ class MeterFilterRequest(BaseModel):
     exclude_archived: bool = False
 
 
-class ParticipationPreferenceEntry(BaseModel):
+class ParticipationPreferenceEntry(ApiModel):
     participation_preference: ParticipationPreference
     start_time: datetime
     end_time: datetime | None = None
     reason: str | None = None
 
 
-class EnrollmentDeadline(BaseModel):
+class EnrollmentDeadline(ApiModel):
     enrollment_deadline_date_time: datetime
     activation_date_time: datetime
 
 
-class ProgramEnrollment(BaseModel):
+class ProgramEnrollment(ApiModel):
     program_identifier: ProgramIdentifier
     delivery_period: str
     delivery_period_start_date_time: datetime
@@ -154,7 +163,7 @@ class ProgramEnrollment(BaseModel):
     enrollment_deadlines: list[EnrollmentDeadline]
 
 
-class RequiredAction(BaseModel):
+class RequiredAction(ApiModel):
     program_identifier: ProgramIdentifier
     delivery_period: str
     enrollment_deadline_date_time: datetime
@@ -163,12 +172,12 @@ class RequiredAction(BaseModel):
     action_code: str
 
 
-class RequiredActions(BaseModel):
+class RequiredActions(ApiModel):
     partner: list[RequiredAction] = Field(default_factory=list)
     leap: list[RequiredAction] = Field(default_factory=list)
 
 
-class MeterEnrollmentResponse(BaseModel):
+class MeterEnrollmentResponse(ApiModel):
     meter_id: UUID
     partner_reference: str
     transmission_region: TransmissionRegion
