@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BASELINE = '''
+BASELINE = """
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
@@ -33,7 +33,7 @@ def hello() -> dict[str, str]:
 
 def lambda_handler(event, context):
     return app.resolve(event, context)
-'''
+"""
 
 PROBE = """
 import importlib.util, sys, time
