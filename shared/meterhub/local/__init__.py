@@ -1,0 +1,9 @@
+"""The local runner: the no-Docker counterpart of `sam local start-api` and `sam local invoke`.
+
+Everything it serves or creates is read from template.yaml (routes, authorizer, gateway responses, tables,
+buckets, queues, function environments), so a route or table added to the template shows up locally with no
+change here. AWS services are an embedded moto server; functions run in-process.
+
+    python -m meterhub.local run [--port N] [--state-file PATH]
+    python -m meterhub.local invoke <FunctionLogicalId> <event.json>
+"""

@@ -1,0 +1,139 @@
+"""An embedded moto server holding the template's tables, buckets and queues.
+
+A real HTTP endpoint (rather than `moto.mock_aws` patching this process) is what lets other processes, the
+admin CLI, the AWS CLI or a test, read and write the same data the local API serves. The environment is
+pointed at it before any boto3 client exists, and fake credentials replace whatever is configured, so
+nothing the runner does can reach a real AWS account.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from meterhub.dal import clients
+from meterhub.local.template import DEFAULT_REGION, LocalTemplate, QueueSpec
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@dataclass
+class Provisioned:
+    tables: list[str] = field(default_factory=list)
+    buckets: list[str] = field(default_factory=list)
+    queues: dict[str, str] = field(default_factory=dict)  # physical name -> URL
+
+
+class LocalAws:
+    """moto on 127.0.0.1 and a free port; `start()` also points this process's AWS settings at it."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._endpoint_url: str | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._endpoint_url is None:
+            raise RuntimeError("LocalAws.start() has not been called")
+        return self._endpoint_url
+
+    @property
+    def region(self) -> str:
+        return os.environ.get("AWS_DEFAULT_REGION", DEFAULT_REGION)
+
+    def start(self) -> str:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log is noise here
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self._endpoint_url = f"http://{host}:{port}"
+        configure_environment(self._endpoint_url)
+        return self._endpoint_url
+
+    def stop(self) -> None:
+        if self._endpoint_url is not None:
+            self._server.stop()
+            self._endpoint_url = None
+
+    def dynamodb(self) -> DynamoDBClient:
+        return boto3.client("dynamodb", endpoint_url=self.endpoint_url, region_name=self.region)
+
+    def s3(self) -> S3Client:
+        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region)
+
+    def sqs(self) -> SQSClient:
+        return boto3.client("sqs", endpoint_url=self.endpoint_url, region_name=self.region)
+
+    def provision(self, template: LocalTemplate) -> Provisioned:
+        """Create every table, bucket and queue of the template, as `sam deploy` would."""
+        created = Provisioned()
+        dynamodb = self.dynamodb()
+        for table in template.tables.values():
+            dynamodb.create_table(**table.create_kwargs)
+            if table.ttl_attribute:
+                dynamodb.update_time_to_live(
+                    TableName=table.physical_name,
+                    TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
+                )
+            created.tables.append(table.physical_name)
+        s3 = self.s3()
+        for bucket in template.buckets.values():
+            if self.region == "us-east-1":
+                s3.create_bucket(Bucket=bucket.physical_name)
+            else:
+                s3.create_bucket(
+                    Bucket=bucket.physical_name,
+                    CreateBucketConfiguration={"LocationConstraint": self.region},  # type: ignore[typeddict-item]
+                )
+            if bucket.versioned:
+                s3.put_bucket_versioning(Bucket=bucket.physical_name, VersioningConfiguration={"Status": "Enabled"})
+            created.buckets.append(bucket.physical_name)
+        sqs = self.sqs()
+        for queue in _dead_letter_queues_first(list(template.queues.values())):
+            url = sqs.create_queue(
+                QueueName=queue.physical_name,
+                Attributes=cast("dict[QueueAttributeNameType, str]", dict(queue.attributes)),
+            )["QueueUrl"]
+            created.queues[queue.physical_name] = url
+        return created
+
+
+def configure_environment(endpoint_url: str) -> None:
+    """Send every boto3 client of this process (and of child processes) to moto, with fake credentials."""
+    for name in list(os.environ):
+        # A service-specific endpoint or a session token would override or leak past the moto endpoint.
+        if name.startswith("AWS_ENDPOINT_URL_") or name in {"AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}:
+            del os.environ[name]
+    os.environ.pop("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", None)
+    os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
+    clients.reset()
+
+
+def _dead_letter_queues_first(queues: list[QueueSpec]) -> list[QueueSpec]:
+    """A redrive target must exist before the queue that names it."""
+    ordered: list[QueueSpec] = []
+    pending = {queue.logical_id: queue for queue in queues}
+    while pending:
+        ready = [
+            queue
+            for queue in pending.values()
+            if queue.dead_letter_queue is None or queue.dead_letter_queue not in pending
+        ]
+        if not ready:
+            raise ValueError(f"Queues redrive to each other in a cycle: {sorted(pending)}")
+        for queue in ready:
+            ordered.append(queue)
+            del pending[queue.logical_id]
+    return ordered

@@ -1,0 +1,125 @@
+"""One local runner per test session, driven over real HTTP like a partner would.
+
+The runner is a subprocess started exactly as `make run` does (`python -m meterhub.local run`), so these
+tests also prove the command, its state file and its clean shutdown. Partners beyond the demo one are made
+with the admin CLI pointed at the runner's moto, which proves that path too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 20
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _clean_env() -> dict[str, str]:
+    """The developer's AWS settings must not leak into the runner or the admin CLI."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("AWS_")} | {
+        "PYTHONUNBUFFERED": "1"
+    }
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    url: str
+    aws_endpoint_url: str
+    partners_table: str
+    demo_partner_id: str
+    demo_api_key: str
+
+    def admin(self, *args: str) -> Any:
+        """Run `python -m meterhub.admin <args>` against the runner's moto; returns its JSON output."""
+        env = _clean_env() | {
+            "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PARTNERS_TABLE_NAME": self.partners_table,
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "meterhub.admin", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, f"meterhub.admin {' '.join(args)} failed:\n{result.stderr}"
+        return json.loads(result.stdout)
+
+    def new_partner(self, name: str) -> tuple[str, str]:
+        """A fresh partner and its first key (names must be unique within a session: accounts are)."""
+        created = self.admin("create-partner", "--name", name)
+        return str(created["partner_id"]), str(created["api_key"])
+
+    def auth(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"}
+
+
+def _output(log: Path) -> str:
+    return log.read_text(encoding="utf-8", errors="replace") if log.exists() else "(no output)"
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    directory = tmp_path_factory.mktemp("local_runner")
+    state_file = directory / "state.json"
+    log = directory / "runner.log"
+    port = _free_port()
+    with log.open("w", encoding="utf-8") as output:  # a file, not a pipe: a full pipe would block the runner
+        process = subprocess.Popen(
+            [sys.executable, "-m", "meterhub.local", "run", "--port", str(port), "--state-file", str(state_file)],
+            cwd=ROOT,
+            env=_clean_env(),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not state_file.exists():
+            if process.poll() is not None:
+                pytest.fail(f"local runner exited with {process.returncode} before it was ready:\n{_output(log)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"local runner not ready after {START_TIMEOUT_SECONDS}s:\n{_output(log)}")
+            time.sleep(0.1)
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        yield LocalStack(
+            url=state["api_url"],
+            aws_endpoint_url=state["aws_endpoint_url"],
+            partners_table=state["partners_table"],
+            demo_partner_id=state["demo_partner"]["partner_id"],
+            demo_api_key=state["demo_partner"]["api_key"],
+        )
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                pytest.fail(f"local runner ignored SIGINT for {STOP_TIMEOUT_SECONDS}s:\n{_output(log)}")
+    assert process.returncode == 0, f"local runner exited with {process.returncode}:\n{_output(log)}"
+    assert "Traceback" not in _output(log).split("Stopping...")[-1], _output(log)
