@@ -20,7 +20,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from meterhub.models.enums import CustomerClassification, MeterType, ProgramIdentifier, TransmissionRegion
+from meterhub.models.enums import (
+    CustomerClassification,
+    MeterType,
+    ProgramIdentifier,
+    TransmissionRegion,
+    UtilityName,
+)
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
@@ -74,6 +80,9 @@ class Program(BaseModel):
         CustomerClassification.RESIDENTIAL,
         CustomerClassification.COMMERCIAL,
     )
+    utilities: tuple[UtilityName, ...] = Field(
+        default=(), description="Utilities whose customers the program is open to; empty means any in the region"
+    )
     performance_basis: tuple[PerformanceBasis, ...]
     interval_data_source: IntervalDataSource = Field(description="Who supplies the interval data used for M&V")
     creation_fields: tuple[RequiredField, ...] = Field(
@@ -103,16 +112,20 @@ BATTERY_ENERGY = RequiredField(path="device.battery_energy_capacity_kwh", label=
 CBL_METHOD = RequiredField(path="nyiso.cbl_method", label="CBL Method")
 COMPANY_TYPE = RequiredField(path="nyiso.company_type", label="Company Type")
 
+CON_EDISON = (UtilityName.CECONY,)
+PSEG_LI = (UtilityName.PSEGLI,)
+
 _SUMMER = (Season(start_month=6, end_month=9),)
 _MAY_SEP = (Season(start_month=5, end_month=9),)
 _NYISO_CAPABILITY = (Season(start_month=5, end_month=10), Season(start_month=11, end_month=4))
 _MONTHLY = tuple(Season(start_month=m, end_month=m) for m in range(1, 13))
 
 
-def _connected_solutions(identifier: ProgramIdentifier, utility: str) -> Program:
+def _connected_solutions(identifier: ProgramIdentifier, utility: UtilityName, label: str) -> Program:
     return Program(
         program_identifier=identifier,
-        name=f"ConnectedSolutions ({utility})",
+        name=f"ConnectedSolutions ({label})",
+        utilities=(utility,),
         transmission_region=TransmissionRegion.ISONE,
         states=("MA", "RI", "NH"),
         onboarding=OnboardingMethod.PARTNER_CREATED,
@@ -143,10 +156,16 @@ def _caiso(identifier: ProgramIdentifier, name: str, prefix: str, seasons: tuple
     )
 
 
-def _nyiso(identifier: ProgramIdentifier, name: str, extra: tuple[RequiredField, ...]) -> Program:
+def _nyiso(
+    identifier: ProgramIdentifier,
+    name: str,
+    extra: tuple[RequiredField, ...],
+    utilities: tuple[UtilityName, ...] = (),
+) -> Program:
     return Program(
         program_identifier=identifier,
         name=name,
+        utilities=utilities,
         transmission_region=TransmissionRegion.NYISO,
         states=("NY",),
         onboarding=OnboardingMethod.CUSTOMER_AUTHORIZED,
@@ -176,10 +195,10 @@ PROGRAMS: tuple[Program, ...] = (
         seasons=(Season(start_month=1, end_month=12),),
         enrollment_lead_days=30,
     ),
-    _connected_solutions(ProgramIdentifier.EVERSOURCE_CS, "Eversource"),
-    _connected_solutions(ProgramIdentifier.NATGRID_CS, "National Grid"),
-    _connected_solutions(ProgramIdentifier.UNITIL_CS, "Unitil"),
-    _connected_solutions(ProgramIdentifier.RIE_CS, "Rhode Island Energy"),
+    _connected_solutions(ProgramIdentifier.EVERSOURCE_CS, UtilityName.EVERSOURCE, "Eversource"),
+    _connected_solutions(ProgramIdentifier.NATGRID_CS, UtilityName.NATGRID, "National Grid"),
+    _connected_solutions(ProgramIdentifier.UNITIL_CS, UtilityName.UNITIL, "Unitil"),
+    _connected_solutions(ProgramIdentifier.RIE_CS, UtilityName.RIE, "Rhode Island Energy"),
     # ERCOT (TX): partner-created utility meters; ERCOT supplies the interval data.
     Program(
         program_identifier=ProgramIdentifier.ERCOT_ERS,
@@ -211,10 +230,14 @@ PROGRAMS: tuple[Program, ...] = (
     ),
     # NYISO (NY): customer-authorized through Connect; the utility supplies the interval data.
     _nyiso(ProgramIdentifier.NYISO_SCR, "NYISO Special Case Resources", (CBL_METHOD,)),
-    _nyiso(ProgramIdentifier.CONED_DLRP, "Con Edison Distribution Load Relief Program", ()),
-    _nyiso(ProgramIdentifier.CONED_CSRP, "Con Edison Commercial System Relief Program", ()),
-    _nyiso(ProgramIdentifier.PSEGLI_DLRP, "PSEG Long Island Distribution Load Relief Program", (COMPANY_TYPE,)),
-    _nyiso(ProgramIdentifier.PSEGLI_CSRP, "PSEG Long Island Commercial System Relief Program", (COMPANY_TYPE,)),
+    _nyiso(ProgramIdentifier.CONED_DLRP, "Con Edison Distribution Load Relief Program", (), CON_EDISON),
+    _nyiso(ProgramIdentifier.CONED_CSRP, "Con Edison Commercial System Relief Program", (), CON_EDISON),
+    _nyiso(
+        ProgramIdentifier.PSEGLI_DLRP, "PSEG Long Island Distribution Load Relief Program", (COMPANY_TYPE,), PSEG_LI
+    ),
+    _nyiso(
+        ProgramIdentifier.PSEGLI_CSRP, "PSEG Long Island Commercial System Relief Program", (COMPANY_TYPE,), PSEG_LI
+    ),
 )
 
 
@@ -231,14 +254,19 @@ def programs_for(
     region: TransmissionRegion,
     meter_type: MeterType,
     classification: CustomerClassification | None = None,
+    utility: str | None = None,
 ) -> list[Program]:
-    """The programs a meter of this region, type and customer class can take part in."""
+    """The programs a meter of this region, type, customer class and utility can take part in.
+
+    An unknown utility (None) keeps utility-specific programs: the meter may still turn out to be theirs.
+    """
     return [
         program
         for program in PROGRAMS
         if program.transmission_region == region
         and meter_type in program.meter_types
         and (classification is None or classification in program.customer_classifications)
+        and (utility is None or not program.utilities or utility in program.utilities)
     ]
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
+from urllib.parse import urlencode
 
 from meterhub import catalog
 from meterhub.dal.idempotency import persistence_layer
@@ -47,9 +48,10 @@ def connect_link(partners: PartnerRepository, partner_id: str) -> ConnectLink:
     def link(asset: CreateMeter) -> str:
         partner = partners.get_partner(partner_id)
         account = partner.account if partner else "<your-account>"
-        return (
-            f"/connect?account={account}&transmissionRegion={asset.transmission_region}&refId={asset.partner_reference}"
+        query = urlencode(
+            {"account": account, "transmissionRegion": asset.transmission_region, "refId": asset.partner_reference}
         )
+        return f"/connect?{query}"
 
     return link
 
@@ -71,7 +73,8 @@ def catalog_errors(asset: CreateMeter, connect: ConnectLink) -> list[FieldError]
         ]
     document = asset.model_dump(mode="json", exclude_none=True)
     errors: list[FieldError] = []
-    for program in catalog.programs_for(region, meter_type, asset.customer_classification):
+    utility = asset.utility.utility_name if asset.utility else None
+    for program in catalog.programs_for(region, meter_type, asset.customer_classification, utility):
         for field in catalog.unmet(program.creation_fields, document):
             present = catalog.value_at(document, field.path) is not None
             rule = f"must be {field.rule}" if present and field.rule else "is required"

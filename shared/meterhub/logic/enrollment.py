@@ -40,6 +40,7 @@ def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentRespo
         TransmissionRegion(meter.transmission_region),
         MeterType(meter.meter_type),
         CustomerClassification(meter.customer_classification),
+        catalog.value_at(meter.data, "utility.utility_name"),
     )
     enrollments: list[ProgramEnrollment] = []
     actions: list[RequiredAction] = []

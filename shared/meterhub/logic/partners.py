@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
+
 from meterhub.dal.partners import PartnerRepository
 from meterhub.domain.partners import (
     API_KEY_PREFIX,
@@ -17,6 +19,7 @@ from meterhub.domain.partners import (
     new_api_key,
 )
 from meterhub.errors import Forbidden, InvalidInput, Unauthenticated
+from meterhub.models.field_errors import field_errors
 
 BEARER = "bearer "
 
@@ -34,12 +37,16 @@ def create_partner(repo: PartnerRepository, name: str, account: str | None = Non
     name = name.strip()
     if not name:
         raise InvalidInput("Partner name must not be empty", {"name": name})
-    partner = Partner(
-        partner_id=str(uuid.uuid4()),
-        name=name,
-        account=account or account_slug(name),
-        created_at=datetime.now(UTC),
-    )
+    try:
+        partner = Partner(
+            partner_id=str(uuid.uuid4()),
+            name=name,
+            account=account or account_slug(name),
+            created_at=datetime.now(UTC),
+        )
+    except ValidationError as error:
+        details = {e.field: e.description for e in field_errors(error.errors())}
+        raise InvalidInput("Invalid partner", details) from None
     repo.create_partner(partner)
     return partner
 

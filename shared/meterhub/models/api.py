@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from meterhub.models.enums import (
     ActionType,
@@ -136,9 +136,9 @@ class MeterFilterRequest(ApiModel):
     customer_groups: Annotated[list[str], Field(min_length=1, max_length=20)] | None = None
     tags: Annotated[list[str], Field(min_length=1, max_length=20)] | None = None
     connection_reference_ids: Annotated[list[str], Field(min_length=1, max_length=100)] | None = None
-    last_modified_date_time: datetime | None = None
-    created_after_date_time: datetime | None = None
-    created_before_date_time: datetime | None = None
+    last_modified_date_time: AwareDatetime | None = None
+    created_after_date_time: AwareDatetime | None = None
+    created_before_date_time: AwareDatetime | None = None
     exclude_archived: bool = False
 
 

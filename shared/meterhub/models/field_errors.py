@@ -169,6 +169,7 @@ def _fallback(error: Mapping[str, Any]) -> str:
 
 
 _DATE = "must be a date in YYYY-MM-DD format"
+_DATETIME = "must be an ISO 8601 date-time with a UTC offset, e.g. 2026-01-31T00:00:00Z"
 
 _BUILDERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], str]] = {
     "missing": _fixed("is required"),
@@ -200,6 +201,12 @@ _BUILDERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], str]] = {
     "date_parsing": _fixed(_DATE),
     "date_from_datetime_parsing": _fixed(_DATE),
     "date_from_datetime_inexact": _fixed(_DATE),
+    "datetime_type": _typed(_DATETIME),
+    "datetime_parsing": _fixed(_DATETIME),
+    "datetime_from_date_parsing": _fixed(_DATETIME),
+    "timezone_aware": _fixed(_DATETIME),
+    "uuid_type": _typed("must be a UUID"),
+    "uuid_parsing": _fixed("must be a UUID"),
     "model_type": _typed("must be an object"),
     "model_attributes_type": _typed("must be an object"),
     "dict_type": _typed("must be an object"),
