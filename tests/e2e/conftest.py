@@ -47,6 +47,11 @@ class LocalStack:
     partners_table: str
     demo_partner_id: str
     demo_api_key: str
+    log: Path
+
+    def printed(self) -> str:
+        """What the runner printed so far (the banner a developer sees after `make run`)."""
+        return _output(self.log)
 
     def admin(self, *args: str) -> Any:
         """Run `python -m meterhub.admin <args>` against the runner's moto; returns its JSON output."""
@@ -111,6 +116,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
             partners_table=state["partners_table"],
             demo_partner_id=state["demo_partner"]["partner_id"],
             demo_api_key=state["demo_partner"]["api_key"],
+            log=log,
         )
     finally:
         if process.poll() is None:

@@ -123,6 +123,7 @@ def _banner(template: LocalTemplate, url: str, endpoint: str, created: Provision
         f"AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
         f"AWS_DEFAULT_REGION={template.context.region} PARTNERS_TABLE_NAME={partners_table}"
     )
+    python = _python_command()
     routes = "\n".join(
         f"  {route.method:<6} {route.path:<40} -> {route.function_id}"
         + (f"  [{route.authorizer}]" if route.authorizer else "  [no auth]")
@@ -149,9 +150,17 @@ Read it back (meter_id from the response above):
   curl -s {url}/v2/meters/<meter_id> -H {shlex.quote(auth)}
 
 Admin CLI against this runner:
-  {admin_env} python -m meterhub.admin create-partner --name "Acme Solar"
-  {admin_env} python -m meterhub.admin revoke-key --partner-id <id> --key-id <key_id>
+  {admin_env} {python} -m meterhub.admin create-partner --name "Acme Solar"
+  {admin_env} {python} -m meterhub.admin revoke-key --partner-id <id> --key-id <key_id>
 """
+
+
+def _python_command() -> str:
+    """The interpreter to copy-paste: `.venv/bin/python` when running from the project's venv."""
+    try:
+        return str(Path(sys.executable).relative_to(Path.cwd()))
+    except ValueError:
+        return "python"
 
 
 @contextmanager
