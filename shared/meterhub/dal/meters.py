@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -102,7 +102,7 @@ class MeterRepository(Protocol):
 
 
 def _sort_key(meter: MeterRecord) -> str:
-    return f"{CREATED_PREFIX}{meter.created_at.isoformat()}#{meter.meter_id}"
+    return f"{CREATED_PREFIX}{meter.created_at.astimezone(UTC).isoformat()}#{meter.meter_id}"
 
 
 def _meter_item(meter: MeterRecord) -> dict[str, AttributeValueTypeDef]:
@@ -230,8 +230,10 @@ class DynamoMeterRepository:
         names: dict[str, str] = {}
         values: dict[str, AttributeValueTypeDef] = {":pk": {"S": f"PARTNER#{partner_id}"}}
         condition = "gsi1pk = :pk"
-        low = cursor or (f"{CREATED_PREFIX}{query.created_after.isoformat()}" if query.created_after else None)
-        high = f"{CREATED_PREFIX}{query.created_before.isoformat()}" if query.created_before else None
+        # Sort keys hold UTC times, so bounds are compared as UTC text too.
+        after, before = query.created_after, query.created_before
+        low = cursor or (f"{CREATED_PREFIX}{after.astimezone(UTC).isoformat()}" if after else None)
+        high = f"{CREATED_PREFIX}{before.astimezone(UTC).isoformat()}" if before else None
         if low and high:
             condition += " AND gsi1sk BETWEEN :low AND :high"
             values.update({":low": {"S": low}, ":high": {"S": high}})

@@ -1,0 +1,360 @@
+"""Shared fixtures.
+
+Unit tests use the InMemory fakes and never touch AWS (`no_network` makes that a hard rule where it is used).
+Integration tests use `aws`: moto, with the tables created from template.yaml, and call the real Lambda
+handlers with API Gateway events through `invoke` / `invoke_programs`.
+
+Fixtures (all function-scoped):
+    no_network() -> None                         any socket connect fails the test
+    make_asset(reference="ref-0001", *, region="ISONE", meter_type="DEVICE",
+               classification="RESIDENTIAL", **blocks) -> dict       a valid CreateMeter document
+    aws(monkeypatch) -> DynamoDBClient           moto + env vars + tables from template.yaml, caches reset
+    partner(aws) -> IssuedKey                    a partner ("Acme Solar") and its first API key
+    other_partner(aws) -> IssuedKey              a second partner ("Borealis Energy"), for isolation tests
+    lambda_context() -> FakeLambdaContext        a minimal LambdaContext-like object
+    load_function(relative_path) -> ModuleType   e.g. load_function("functions/authorizer/app.py"), fresh module
+    invoke(method, path, body=None, *, raw_body=None, query=None, partner_id=None, authorized=True)
+        -> (status, parsed JSON body)            functions/meters_api/app.py (fresh module), as `partner`
+    invoke_programs(method, path, ...) -> (status, parsed JSON body)   functions/programs_api/app.py
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import re
+import socket
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
+
+import boto3
+import pytest
+from meterhub.local.template import LocalTemplate, load_template
+from moto import mock_aws
+
+if TYPE_CHECKING:
+    from meterhub.logic.partners import IssuedKey
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+
+# Physical table names: the local template model names each table after its logical id.
+TABLE_ENV = {
+    "PARTNERS_TABLE_NAME": "PartnersTable",
+    "METERS_TABLE_NAME": "MetersTable",
+    "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
+}
+
+
+# ----- unit-test guard -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail loudly if code under test tries to open a connection (unit tests must stay offline)."""
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("unit tests must not open network connections")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+# ----- request bodies --------------------------------------------------------------------------------------
+
+
+class MakeAsset(Protocol):
+    def __call__(
+        self,
+        reference: str = "ref-0001",
+        *,
+        region: str = "ISONE",
+        meter_type: str = "DEVICE",
+        classification: str = "RESIDENTIAL",
+        **blocks: Any,
+    ) -> dict[str, Any]: ...
+
+
+_BASE_CUSTOMER: dict[str, Any] = {
+    "street_1": "12 Harbor Street",
+    "postal_code": "02108",
+    "city": "Boston",
+    "state_or_province_code": "MA",
+    "country_code": "US",
+}
+
+
+def build_asset(
+    reference: str = "ref-0001",
+    *,
+    region: str = "ISONE",
+    meter_type: str = "DEVICE",
+    classification: str = "RESIDENTIAL",
+    **blocks: Any,
+) -> dict[str, Any]:
+    """A minimal valid asset; `customer=` is merged into the base address, other blocks are set as given."""
+    customer = {**_BASE_CUSTOMER, **blocks.pop("customer", {})}
+    return copy.deepcopy(
+        {
+            "partner_reference": reference,
+            "transmission_region": region,
+            "customer_classification": classification,
+            "load_types": ["BATTERY_STORAGE"],
+            "meter_type": meter_type,
+            "customer": customer,
+            **blocks,
+        }
+    )
+
+
+@pytest.fixture
+def make_asset() -> MakeAsset:
+    return build_asset
+
+
+# ----- AWS on moto -----------------------------------------------------------------------------------------
+
+
+def _reset_caches() -> None:
+    from meterhub import config
+    from meterhub.dal import clients, idempotency, meters, partners
+    from meterhub.logic import create_meter
+
+    clients.reset()
+    config.get_settings.cache_clear()
+    meters.dynamo_meter_repository.cache_clear()
+    partners.dynamo_partner_repository.cache_clear()
+    idempotency.persistence_layer.cache_clear()
+    create_meter.idempotent_create.cache_clear()
+
+
+@cache
+def local_template() -> LocalTemplate:
+    """template.yaml read once per session (through meterhub.local.template, which resolves the short tags)."""
+    return load_template(TEMPLATE)
+
+
+def create_tables_from_template(client: DynamoDBClient) -> list[str]:
+    """Every AWS::DynamoDB::Table of template.yaml, with its keys, indexes and TTL, as the stack would have."""
+    created: list[str] = []
+    for table in local_template().tables.values():
+        client.create_table(**table.create_kwargs)
+        if table.ttl_attribute:
+            client.update_time_to_live(
+                TableName=table.physical_name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
+        created.append(table.physical_name)
+    return created
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoDBClient]:
+    """moto for the whole test, with fake credentials, the functions' env vars and the template's tables."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "POWERTOOLS_IDEMPOTENCY_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    for name, value in TABLE_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("STAGE", "local")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "meterhub")
+    _reset_caches()
+    try:
+        with mock_aws():
+            client: DynamoDBClient = boto3.client("dynamodb", region_name=REGION)
+            tables = create_tables_from_template(client)
+            assert sorted(tables) == sorted(TABLE_ENV.values()), f"template tables changed: {tables}"
+            yield client
+    finally:
+        _reset_caches()
+
+
+@pytest.fixture
+def partner(aws: DynamoDBClient) -> IssuedKey:
+    from meterhub.dal.partners import dynamo_partner_repository
+    from meterhub.logic import partners
+
+    repo = dynamo_partner_repository(TABLE_ENV["PARTNERS_TABLE_NAME"])
+    created = partners.create_partner(repo, "Acme Solar")
+    return partners.issue_api_key(repo, created.partner_id)
+
+
+@pytest.fixture
+def other_partner(aws: DynamoDBClient) -> IssuedKey:
+    from meterhub.dal.partners import dynamo_partner_repository
+    from meterhub.logic import partners
+
+    repo = dynamo_partner_repository(TABLE_ENV["PARTNERS_TABLE_NAME"])
+    created = partners.create_partner(repo, "Borealis Energy")
+    return partners.issue_api_key(repo, created.partner_id)
+
+
+# ----- Lambda invocation -----------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes Powertools reads from a LambdaContext."""
+
+    function_name: str = "meterhub-test"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:meterhub-test"
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+    log_group_name: str = "/aws/lambda/meterhub-test"
+    log_stream_name: str = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext(aws_request_id=str(uuid.uuid4()))
+
+
+def load_function_module(relative_path: str) -> ModuleType:
+    """A fresh copy of a function's module, loaded from its file as the Lambda runtime would."""
+    path = ROOT / relative_path
+    name = f"_handler_{path.parent.name}_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def load_function() -> Callable[[str], ModuleType]:
+    """Loads a function's module from its path relative to the repository root (a fresh copy per call)."""
+    return load_function_module
+
+
+def _route_templates(function_id: str) -> list[tuple[str, str]]:
+    return [(route.method, route.path) for route in local_template().routes if route.function_id == function_id]
+
+
+def resource_for(routes: list[tuple[str, str]], method: str, path: str) -> tuple[str, dict[str, str] | None]:
+    """The template route matching a concrete path (literal segments win) and its path parameters."""
+    candidates: list[tuple[int, str, dict[str, str]]] = []
+    for route_method, template in routes:
+        if route_method not in (method.upper(), "ANY"):
+            continue
+        pattern = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$"
+        match = re.match(pattern, path)
+        if match:
+            candidates.append((len(match.groupdict()), template, match.groupdict()))
+    if not candidates:
+        raise AssertionError(f"template.yaml declares no route for {method} {path}: {routes}")
+    _, template, params = min(candidates)
+    return template, params or None
+
+
+def api_event(
+    method: str,
+    resource: str,
+    path: str,
+    *,
+    path_parameters: Mapping[str, str] | None = None,
+    body: str | None = None,
+    query: Mapping[str, str | list[str]] | None = None,
+    authorizer: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event, as the gateway sends it after the authorizer ran."""
+    multi_query = {k: (v if isinstance(v, list) else [v]) for k, v in (query or {}).items()} or None
+    single_query = {k: vs[-1] for k, vs in multi_query.items()} if multi_query else None
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method.upper(),
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": single_query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": dict(path_parameters) if path_parameters else None,
+        "stageVariables": None,
+        "body": body,
+        "isBase64Encoded": False,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": "abcdef1234",
+            "resourcePath": resource,
+            "httpMethod": method.upper(),
+            "path": f"/local{path}",
+            "stage": "local",
+            "requestId": str(uuid.uuid4()),
+            "identity": {"sourceIp": "198.51.100.7"},
+            "authorizer": dict(authorizer) if authorizer is not None else None,
+        },
+    }
+
+
+class Invoke(Protocol):
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw_body: str | None = None,
+        query: Mapping[str, str | list[str]] | None = None,
+        partner_id: str | None = None,
+        authorized: bool = True,
+    ) -> tuple[int, Any]: ...
+
+
+def _invoker(
+    relative_path: str, function_id: str, default_partner: Callable[[], str | None], context: FakeLambdaContext
+) -> Invoke:
+    module = load_function_module(relative_path)
+    routes = _route_templates(function_id)
+
+    def invoke(
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw_body: str | None = None,
+        query: Mapping[str, str | list[str]] | None = None,
+        partner_id: str | None = None,
+        authorized: bool = True,
+    ) -> tuple[int, Any]:
+        resource, params = resource_for(routes, method, path)
+        caller = partner_id or default_partner()
+        event = api_event(
+            method,
+            resource,
+            path,
+            path_parameters=params,
+            body=raw_body if raw_body is not None else (json.dumps(body) if body is not None else None),
+            query=query,
+            authorizer={"partner_id": caller} if authorized and caller else None,
+        )
+        response: dict[str, Any] = module.lambda_handler(event, context)
+        return int(response["statusCode"]), json.loads(response["body"])
+
+    return invoke
+
+
+@pytest.fixture
+def invoke(partner: IssuedKey, lambda_context: FakeLambdaContext) -> Invoke:
+    """Calls functions/meters_api/app.py as `partner` (override with partner_id=...)."""
+    return _invoker("functions/meters_api/app.py", "MetersApiFunction", lambda: partner.partner_id, lambda_context)
+
+
+@pytest.fixture
+def invoke_programs(aws: DynamoDBClient, lambda_context: FakeLambdaContext) -> Invoke:
+    """Calls functions/programs_api/app.py (the catalog needs no partner, but the gateway still authorizes)."""
+    return _invoker("functions/programs_api/app.py", "ProgramsApiFunction", lambda: "partner-x", lambda_context)

@@ -1,0 +1,99 @@
+"""functions/authorizer/app.py on moto with API Gateway TOKEN events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from meterhub.config import get_settings
+from meterhub.dal.partners import dynamo_partner_repository
+from meterhub.logic import partners
+
+if TYPE_CHECKING:
+    from meterhub.logic.partners import IssuedKey
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+API_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/local"
+METHOD_ARN = f"{API_ARN}/POST/v1.1/meters"
+
+
+@pytest.fixture
+def authorizer(aws: DynamoDBClient, load_function: Callable[[str], ModuleType]) -> ModuleType:
+    return load_function("functions/authorizer/app.py")
+
+
+def token_event(token: str) -> dict[str, Any]:
+    return {"type": "TOKEN", "authorizationToken": token, "methodArn": METHOD_ARN}
+
+
+def statement(policy: dict[str, Any]) -> dict[str, Any]:
+    [only] = policy["policyDocument"]["Statement"]
+    return dict(only)
+
+
+def test_valid_key_is_allowed_with_the_partner_in_the_context(
+    authorizer: ModuleType, partner: IssuedKey, lambda_context: Any
+) -> None:
+    # When a request carries a valid key
+    policy = authorizer.lambda_handler(token_event(f"Bearer {partner.api_key}"), lambda_context)
+
+    # Then the whole API is allowed and the partner id is handed to the functions
+    assert policy["principalId"] == partner.partner_id
+    assert policy["context"] == {"partner_id": partner.partner_id}
+    allow = statement(policy)
+    assert allow["Effect"] == "Allow"
+    assert allow["Action"] == "execute-api:Invoke"
+    assert allow["Resource"] == [f"{API_ARN}/*/*"]
+
+
+def test_unknown_key_is_denied(authorizer: ModuleType, partner: IssuedKey, lambda_context: Any) -> None:
+    # When a well-formed key that was never issued is sent
+    policy = authorizer.lambda_handler(token_event("Bearer mh_thisKeyWasNeverIssued"), lambda_context)
+
+    # Then the policy denies and names no partner
+    assert statement(policy)["Effect"] == "Deny"
+    assert policy["principalId"] == "anonymous"
+    assert "partner_id" not in (policy.get("context") or {})
+
+
+def test_revoked_key_is_denied(authorizer: ModuleType, partner: IssuedKey, lambda_context: Any) -> None:
+    # Given the partner's key is revoked
+    repo = dynamo_partner_repository(get_settings().partners_table_name)
+    partners.revoke_api_key(repo, partner.partner_id, partner.key_id)
+
+    # When it is used
+    policy = authorizer.lambda_handler(token_event(f"Bearer {partner.api_key}"), lambda_context)
+
+    # Then the policy denies
+    assert statement(policy)["Effect"] == "Deny"
+    assert "partner_id" not in (policy.get("context") or {})
+
+
+def test_other_key_of_the_partner_still_works_after_a_revocation(
+    authorizer: ModuleType, partner: IssuedKey, lambda_context: Any
+) -> None:
+    # Given a second key and the first one revoked
+    repo = dynamo_partner_repository(get_settings().partners_table_name)
+    second = partners.issue_api_key(repo, partner.partner_id)
+    partners.revoke_api_key(repo, partner.partner_id, partner.key_id)
+
+    # When the second key is used
+    policy = authorizer.lambda_handler(token_event(f"Bearer {second.api_key}"), lambda_context)
+
+    # Then it is allowed
+    assert statement(policy)["Effect"] == "Allow"
+    assert policy["context"] == {"partner_id": partner.partner_id}
+
+
+@pytest.mark.parametrize("token", ["Basic x", "", "Bearer ", "mh_noScheme"])
+def test_malformed_header_raises_unauthorized(
+    authorizer: ModuleType, partner: IssuedKey, lambda_context: Any, token: str
+) -> None:
+    # When the header is not a bearer token
+    with pytest.raises(Exception, match=r"^Unauthorized$") as raised:
+        authorizer.lambda_handler(token_event(token), lambda_context)
+
+    # Then the authorizer raises the plain "Unauthorized" API Gateway turns into a 401
+    assert type(raised.value) is Exception

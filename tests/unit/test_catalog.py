@@ -1,0 +1,386 @@
+"""The program catalog: which programs exist, how meters get in, what they need, when they deliver."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from meterhub import catalog
+from meterhub.catalog import IntervalDataSource, OnboardingMethod, RequiredField
+from meterhub.models.enums import CustomerClassification, MeterType, ProgramIdentifier, TransmissionRegion
+
+pytestmark = pytest.mark.usefixtures("no_network")
+
+PARTNER = OnboardingMethod.PARTNER_CREATED
+CUSTOMER = OnboardingMethod.CUSTOMER_AUTHORIZED
+
+# program -> (region, onboarding, interval data source): the table of the issue.
+EXPECTED_PROGRAMS: dict[str, tuple[TransmissionRegion, OnboardingMethod, IntervalDataSource]] = {
+    "MA_DOER-CPS": (TransmissionRegion.ISONE, PARTNER, IntervalDataSource.PARTNER),
+    "EVERSOURCE-CS": (TransmissionRegion.ISONE, PARTNER, IntervalDataSource.PARTNER),
+    "NATGRID-CS": (TransmissionRegion.ISONE, PARTNER, IntervalDataSource.PARTNER),
+    "UNITIL-CS": (TransmissionRegion.ISONE, PARTNER, IntervalDataSource.PARTNER),
+    "RIE-CS": (TransmissionRegion.ISONE, PARTNER, IntervalDataSource.PARTNER),
+    "ERCOT-ERS": (TransmissionRegion.ERCOT, PARTNER, IntervalDataSource.ISO),
+    "DRAM": (TransmissionRegion.CAISO, CUSTOMER, IntervalDataSource.UTILITY),
+    "CCA": (TransmissionRegion.CAISO, CUSTOMER, IntervalDataSource.UTILITY),
+    "ENERGY-ONLY": (TransmissionRegion.CAISO, CUSTOMER, IntervalDataSource.UTILITY),
+    "ELRP": (TransmissionRegion.CAISO, CUSTOMER, IntervalDataSource.UTILITY),
+    "NYISO-SCR": (TransmissionRegion.NYISO, CUSTOMER, IntervalDataSource.UTILITY),
+    "CONED-DLRP": (TransmissionRegion.NYISO, CUSTOMER, IntervalDataSource.UTILITY),
+    "CONED-CSRP": (TransmissionRegion.NYISO, CUSTOMER, IntervalDataSource.UTILITY),
+    "PSEGLI-DLRP": (TransmissionRegion.NYISO, CUSTOMER, IntervalDataSource.UTILITY),
+    "PSEGLI-CSRP": (TransmissionRegion.NYISO, CUSTOMER, IntervalDataSource.UTILITY),
+}
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+# ----- the programs ----------------------------------------------------------------------------------------
+
+
+def test_catalog_holds_exactly_the_programs_of_the_issue_once_each() -> None:
+    # Given the catalog
+    identifiers = [str(program.program_identifier) for program in catalog.PROGRAMS]
+
+    # Then every expected program is there, once, and nothing else
+    assert sorted(identifiers) == sorted(EXPECTED_PROGRAMS)
+
+
+@pytest.mark.parametrize(("identifier", "expected"), sorted(EXPECTED_PROGRAMS.items()))
+def test_program_has_its_region_onboarding_and_interval_data_source(
+    identifier: str, expected: tuple[TransmissionRegion, OnboardingMethod, IntervalDataSource]
+) -> None:
+    # When the program is looked up by identifier
+    program = catalog.get_program(ProgramIdentifier(identifier))
+
+    # Then its region, onboarding method and interval source are the issue's
+    assert (program.transmission_region, program.onboarding, program.interval_data_source) == expected
+
+
+@pytest.mark.parametrize(
+    ("region", "meter_type", "expected"),
+    [
+        (
+            TransmissionRegion.ISONE,
+            MeterType.DEVICE,
+            ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS"],
+        ),
+        (
+            TransmissionRegion.ISONE,
+            MeterType.UTILITY_METER,
+            ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS"],
+        ),
+        (TransmissionRegion.ERCOT, MeterType.UTILITY_METER, ["ERCOT-ERS"]),
+        (TransmissionRegion.ERCOT, MeterType.DEVICE, []),
+        (TransmissionRegion.CAISO, MeterType.UTILITY_METER, ["DRAM", "CCA", "ENERGY-ONLY", "ELRP"]),
+        (TransmissionRegion.CAISO, MeterType.DEVICE, []),
+        (
+            TransmissionRegion.NYISO,
+            MeterType.UTILITY_METER,
+            ["NYISO-SCR", "CONED-DLRP", "CONED-CSRP", "PSEGLI-DLRP", "PSEGLI-CSRP"],
+        ),
+        (TransmissionRegion.PJM, MeterType.UTILITY_METER, []),
+    ],
+)
+def test_programs_for_lists_the_programs_open_to_a_region_and_meter_type(
+    region: TransmissionRegion, meter_type: MeterType, expected: list[str]
+) -> None:
+    # When the catalog is asked which programs a meter can take part in
+    programs = catalog.programs_for(region, meter_type)
+
+    # Then exactly those programs answer, in catalog order
+    assert [str(p.program_identifier) for p in programs] == expected
+
+
+@pytest.mark.parametrize(
+    ("region", "meter_type", "utility", "expected"),
+    [
+        (TransmissionRegion.ISONE, MeterType.DEVICE, "EVERSOURCE", ["MA_DOER-CPS", "EVERSOURCE-CS"]),
+        (TransmissionRegion.ISONE, MeterType.DEVICE, "RIE", ["MA_DOER-CPS", "RIE-CS"]),
+        (TransmissionRegion.NYISO, MeterType.UTILITY_METER, "CECONY", ["NYISO-SCR", "CONED-DLRP", "CONED-CSRP"]),
+        (TransmissionRegion.NYISO, MeterType.UTILITY_METER, "PSEGLI", ["NYISO-SCR", "PSEGLI-DLRP", "PSEGLI-CSRP"]),
+        (TransmissionRegion.NYISO, MeterType.UTILITY_METER, "NATGRID", ["NYISO-SCR"]),
+        (TransmissionRegion.ERCOT, MeterType.UTILITY_METER, "ONCOR", ["ERCOT-ERS"]),
+    ],
+)
+def test_programs_for_a_known_utility_keeps_only_that_utilitys_programs(
+    region: TransmissionRegion, meter_type: MeterType, utility: str, expected: list[str]
+) -> None:
+    # When the catalog is asked for a meter whose utility is known
+    programs = catalog.programs_for(region, meter_type, None, utility)
+
+    # Then utility-specific programs of other utilities are left out
+    assert [str(p.program_identifier) for p in programs] == expected
+
+
+def test_programs_for_filters_on_customer_classification_when_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a catalog where ERCOT-ERS is restricted to commercial customers
+    restricted = catalog.get_program(ProgramIdentifier.ERCOT_ERS).model_copy(
+        update={"customer_classifications": (CustomerClassification.COMMERCIAL,)}
+    )
+    programs = tuple(restricted if p.program_identifier == "ERCOT-ERS" else p for p in catalog.PROGRAMS)
+    monkeypatch.setattr(catalog, "PROGRAMS", programs)
+
+    # When residential and commercial meters are matched
+    residential = catalog.programs_for(
+        TransmissionRegion.ERCOT, MeterType.UTILITY_METER, CustomerClassification.RESIDENTIAL
+    )
+    commercial = catalog.programs_for(
+        TransmissionRegion.ERCOT, MeterType.UTILITY_METER, CustomerClassification.COMMERCIAL
+    )
+
+    # Then only the commercial meter gets the program
+    assert residential == []
+    assert [p.program_identifier for p in commercial] == [ProgramIdentifier.ERCOT_ERS]
+
+
+# ----- derived rules ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("region", "meter_type", "expected"),
+    [
+        (TransmissionRegion.ISONE, MeterType.DEVICE, False),
+        (TransmissionRegion.ISONE, MeterType.SUBMETER, False),
+        (TransmissionRegion.ISONE, MeterType.UTILITY_METER, False),
+        (TransmissionRegion.ERCOT, MeterType.UTILITY_METER, False),
+        (TransmissionRegion.ERCOT, MeterType.DEVICE, False),
+        (TransmissionRegion.CAISO, MeterType.UTILITY_METER, True),
+        (TransmissionRegion.CAISO, MeterType.DEVICE, False),
+        (TransmissionRegion.CAISO, MeterType.SUBMETER, False),
+        (TransmissionRegion.NYISO, MeterType.UTILITY_METER, True),
+        (TransmissionRegion.NYISO, MeterType.DEVICE, False),
+        (TransmissionRegion.PJM, MeterType.UTILITY_METER, False),
+    ],
+)
+def test_requires_customer_authorization_per_region_and_meter_type(
+    region: TransmissionRegion, meter_type: MeterType, expected: bool
+) -> None:
+    # When / Then: only meters whose every program is customer-authorized need Connect
+    assert catalog.requires_customer_authorization(region, meter_type) is expected
+
+
+@pytest.mark.parametrize(
+    ("region", "meter_type", "expected"),
+    [
+        (TransmissionRegion.ISONE, MeterType.DEVICE, True),
+        (TransmissionRegion.ISONE, MeterType.SUBMETER, True),
+        (TransmissionRegion.ISONE, MeterType.UTILITY_METER, True),
+        (TransmissionRegion.ERCOT, MeterType.UTILITY_METER, False),
+        (TransmissionRegion.CAISO, MeterType.UTILITY_METER, False),
+        (TransmissionRegion.CAISO, MeterType.DEVICE, False),
+        (TransmissionRegion.NYISO, MeterType.UTILITY_METER, False),
+        (TransmissionRegion.PJM, MeterType.DEVICE, False),
+    ],
+)
+def test_accepts_partner_interval_data_per_region_and_meter_type(
+    region: TransmissionRegion, meter_type: MeterType, expected: bool
+) -> None:
+    # When / Then: partner data is accepted only where some program measures with it
+    assert catalog.accepts_partner_interval_data(region, meter_type) is expected
+
+
+# ----- unmet -----------------------------------------------------------------------------------------------
+
+ACCOUNT = RequiredField(path="utility.electric_service_account_number", label="Account")
+DEEP = RequiredField(path="site.devices.first.serial", label="Deep serial")
+DIGITS = RequiredField(path="utility.esiid", label="ESIID", pattern=r"^\d{17}(\d{5})?$", rule="17 or 22 digits")
+FLAG = RequiredField(path="isone.in_connected_solutions", label="Flag")
+
+
+@pytest.mark.parametrize(
+    ("document", "expected_unmet"),
+    [
+        ({}, ["Account", "Deep serial", "ESIID", "Flag"]),
+        (
+            {
+                "utility": {"electric_service_account_number": "A-1", "esiid": "1" * 17},
+                "site": {"devices": {"first": {"serial": "S-9"}}},
+                "isone": {"in_connected_solutions": False},
+            },
+            [],
+        ),
+        ({"utility": {"electric_service_account_number": "", "esiid": "1" * 22}}, ["Account", "Deep serial", "Flag"]),
+        ({"utility": "not-an-object", "isone": {"in_connected_solutions": True}}, ["Account", "Deep serial", "ESIID"]),
+        ({"site": {"devices": {"first": []}}}, ["Account", "Deep serial", "ESIID", "Flag"]),
+        ({"site": {"devices": {"first": {"serial": []}}}}, ["Account", "Deep serial", "ESIID", "Flag"]),
+        ({"utility": {"electric_service_account_number": None}}, ["Account", "Deep serial", "ESIID", "Flag"]),
+    ],
+    ids=["empty", "all-present", "empty-string", "parent-not-object", "intermediate-list", "empty-list", "null"],
+)
+def test_unmet_reports_absent_nested_fields(document: dict[str, Any], expected_unmet: list[str]) -> None:
+    # When the required fields are checked against the document
+    failing = catalog.unmet((ACCOUNT, DEEP, DIGITS, FLAG), document)
+
+    # Then exactly the absent or empty ones fail, in declaration order
+    assert [field.label for field in failing] == expected_unmet
+
+
+@pytest.mark.parametrize(
+    ("value", "meets"),
+    [
+        ("1" * 17, True),
+        ("1" * 22, True),
+        ("1" * 16, False),
+        ("1" * 18, False),
+        ("1" * 23, False),
+        ("1234567890123456A", False),
+        (" " + "1" * 17, False),
+        (10**16 + 1, True),
+    ],
+)
+def test_unmet_applies_the_pattern_to_present_values(value: object, meets: bool) -> None:
+    # Given a document with the value
+    document = {"utility": {"esiid": value}}
+
+    # When the patterned field is checked
+    failing = catalog.unmet((DIGITS,), document)
+
+    # Then it fails exactly when the value does not fully match
+    assert (failing == []) is meets
+
+
+def test_value_at_follows_dot_paths_and_answers_none_for_missing_steps() -> None:
+    # Given a nested document
+    document = {"customer": {"billing": {"city": "Salem"}}, "load_types": ["HVAC"]}
+
+    # Then present paths answer their value and missing ones None
+    assert catalog.value_at(document, "customer.billing.city") == "Salem"
+    assert catalog.value_at(document, "load_types") == ["HVAC"]
+    assert catalog.value_at(document, "customer.billing.street_1") is None
+    assert catalog.value_at(document, "customer.billing.city.name") is None
+    assert catalog.value_at(document, "site.load_zone") is None
+
+
+def test_ercot_ers_requires_an_esiid_to_create_and_isone_requires_nothing() -> None:
+    # Given the catalog's creation rules
+    ers = catalog.get_program(ProgramIdentifier.ERCOT_ERS)
+    isone = catalog.programs_for(TransmissionRegion.ISONE, MeterType.DEVICE)
+
+    # Then ERS needs a 17/22-digit ESIID and ISONE programs need nothing up front
+    assert [(f.path, f.pattern) for f in ers.creation_fields] == [
+        ("utility.electric_service_account_number", r"^\d{17}(\d{5})?$")
+    ]
+    assert all(program.creation_fields == () for program in isone)
+
+
+@pytest.mark.parametrize(
+    ("identifier", "needs"),
+    [
+        ("PSEGLI-DLRP", "nyiso.company_type"),
+        ("PSEGLI-CSRP", "nyiso.company_type"),
+        ("NYISO-SCR", "nyiso.cbl_method"),
+        ("MA_DOER-CPS", "isone.in_connected_solutions"),
+        ("EVERSOURCE-CS", "customer.dispatch_option"),
+    ],
+)
+def test_program_enrollment_fields_include_the_program_specific_field(identifier: str, needs: str) -> None:
+    # When the program's enrollment needs are read
+    paths = [field.path for field in catalog.get_program(ProgramIdentifier(identifier)).enrollment_fields]
+
+    # Then its program-specific field is among them
+    assert needs in paths
+
+
+@pytest.mark.parametrize("identifier", ["CONED-DLRP", "CONED-CSRP", "NYISO-SCR"])
+def test_only_psegli_programs_need_the_company_type(identifier: str) -> None:
+    # When a non-PSEGLI NYISO program's enrollment needs are read
+    paths = [field.path for field in catalog.get_program(ProgramIdentifier(identifier)).enrollment_fields]
+
+    # Then the company type is not among them
+    assert "nyiso.company_type" not in paths
+
+
+# ----- delivery periods ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("identifier", "now", "period", "start", "end", "deadline"),
+    [
+        # monthly CAISO: the next month whose deadline (14 days before) is still ahead
+        ("DRAM", "2024-10-10T12:00:00", "CAISO-DRAM_2024_NOV", "2024-11-01", "2024-12-01", "2024-10-18"),
+        ("CCA", "2024-09-10T00:00:00", "CAISO-CCA_2024_OCT", "2024-10-01", "2024-11-01", "2024-09-17"),
+        # monthly over the new year: December's deadline has passed, January next year is next
+        ("DRAM", "2024-11-20T00:00:00", "CAISO-DRAM_2025_JAN", "2025-01-01", "2025-02-01", "2024-12-18"),
+        ("DRAM", "2024-12-01T00:00:00", "CAISO-DRAM_2025_JAN", "2025-01-01", "2025-02-01", "2024-12-18"),
+        # NYISO capability periods, the winter one wraps over the year
+        (
+            "NYISO-SCR",
+            "2024-09-15T00:00:00",
+            "NYISO-SCR_2024_NOV_2025_APR",
+            "2024-11-01",
+            "2025-05-01",
+            "2024-10-02",
+        ),
+        ("NYISO-SCR", "2024-01-15T00:00:00", "NYISO-SCR_2024_MAY_OCT", "2024-05-01", "2024-11-01", "2024-04-01"),
+        ("PSEGLI-CSRP", "2025-01-01T00:00:00", "PSEGLI-CSRP_2025_MAY_SEP", "2025-05-01", "2025-10-01", "2025-04-01"),
+        ("CONED-DLRP", "2025-04-02T00:00:00", "CONED-DLRP_2026_MAY_SEP", "2026-05-01", "2026-10-01", "2026-04-01"),
+        ("ELRP", "2024-06-01T00:00:00", "CAISO-ELRP_2025_MAY_OCT", "2025-05-01", "2025-11-01", "2025-04-17"),
+        # ERCOT ERS Dec-Jan term wraps over the year
+        ("ERCOT-ERS", "2024-11-01T00:00:00", "ERCOT-ERS_2024_DEC_2025_JAN", "2024-12-01", "2025-02-01", "2024-11-10"),
+        ("ERCOT-ERS", "2024-11-11T00:00:00", "ERCOT-ERS_2025_FEB_MAY", "2025-02-01", "2025-06-01", "2025-01-11"),
+        (
+            "EVERSOURCE-CS",
+            "2024-07-01T00:00:00",
+            "EVERSOURCE-CS_2025_JUN_SEP",
+            "2025-06-01",
+            "2025-10-01",
+            "2025-05-02",
+        ),
+    ],
+)
+def test_next_delivery_period(identifier: str, now: str, period: str, start: str, end: str, deadline: str) -> None:
+    # Given a program and a fixed clock
+    program = catalog.get_program(ProgramIdentifier(identifier))
+
+    # When the next delivery period is computed
+    result = catalog.next_delivery_period(program, at(now))
+
+    # Then it is the first period still open for enrollment, with Leap-style identifiers
+    assert result.identifier == period
+    assert result.start == at(start + "T00:00:00")
+    assert result.end == at(end + "T00:00:00")
+    assert result.enrollment_deadline == at(deadline + "T00:00:00")
+
+
+def test_next_delivery_period_on_the_deadline_instant_is_still_that_period() -> None:
+    # Given NYISO-SCR, whose winter 2024 period closes for enrollment at 2024-10-02T00:00Z
+    program = catalog.get_program(ProgramIdentifier.NYISO_SCR)
+
+    # When asked exactly at the deadline
+    result = catalog.next_delivery_period(program, at("2024-10-02T00:00:00"))
+
+    # Then the winter period is still offered
+    assert result.identifier == "NYISO-SCR_2024_NOV_2025_APR"
+
+
+def test_next_delivery_period_just_after_the_deadline_moves_to_the_following_period() -> None:
+    # Given NYISO-SCR and a clock one microsecond after the winter deadline
+    program = catalog.get_program(ProgramIdentifier.NYISO_SCR)
+    now = at("2024-10-02T00:00:00") + timedelta(microseconds=1)
+
+    # When the next period is computed
+    result = catalog.next_delivery_period(program, now)
+
+    # Then the summer 2025 capability period is next
+    assert result.identifier == "NYISO-SCR_2025_MAY_OCT"
+    assert result.enrollment_deadline == at("2025-04-01T00:00:00")
+
+
+@pytest.mark.parametrize("program", catalog.PROGRAMS, ids=lambda p: str(p.program_identifier))
+def test_every_program_has_a_future_period_with_a_deadline_before_its_start(program: catalog.Program) -> None:
+    # Given any moment of a year
+    now = at("2025-03-15T08:30:00")
+
+    # When the next period is computed
+    result = catalog.next_delivery_period(program, now)
+
+    # Then its deadline is ahead, precedes the start by the lead time, and the period is not empty
+    assert result.enrollment_deadline >= now
+    assert result.start - result.enrollment_deadline == timedelta(days=program.enrollment_lead_days)
+    assert result.end > result.start
+    assert result.identifier.startswith(program.period_prefix + "_")

@@ -1,0 +1,250 @@
+"""derive_enrollment: per-program status, required actions and participation, from the catalog and the data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from meterhub import catalog
+from meterhub.domain.meters import MeterRecord
+from meterhub.logic.enrollment import derive_enrollment
+from meterhub.models.api import MeterEnrollmentResponse
+from meterhub.models.enums import ActionType, EnrollmentStatus, ParticipationPreference, ProgramIdentifier
+from meterhub.models.meter import CreateMeter
+
+pytestmark = pytest.mark.usefixtures("no_network")
+
+MakeAsset = Callable[..., dict[str, Any]]
+CREATED = datetime(2025, 2, 3, 10, 30, tzinfo=UTC)
+NOW = datetime(2025, 3, 15, 12, 0, tzinfo=UTC)
+ISONE_PROGRAMS = ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS"]
+
+# Every field CPS and ConnectedSolutions ask for.
+ISONE_COMPLETE: dict[str, Any] = {
+    "utility": {"utility_name": "EVERSOURCE", "electric_service_account_number": "51234567890"},
+    "isone": {"in_connected_solutions": True},
+    "customer": {"dispatch_option": "DAILY"},
+    "device": {"device_type": "BATTERY", "battery_power_capacity_kw": 5.0, "battery_energy_capacity_kwh": 13.5},
+}
+NYISO_WITHOUT_COMPANY: dict[str, Any] = {
+    "utility": {"utility_name": "PSEGLI", "electric_service_account_number": "9876543210"},
+    "nyiso": {"cbl_method": "AVERAGE_DAY"},
+}
+
+
+def meter(document: dict[str, Any]) -> MeterRecord:
+    """A stored meter for a validated asset document."""
+    data = CreateMeter.model_validate(document).model_dump(mode="json", exclude_none=True)
+    return MeterRecord(
+        meter_id="6f1c1f4e-2d0b-4c57-9a53-6a0c2b9f8e11",
+        partner_id="partner-1",
+        partner_reference=document["partner_reference"],
+        data=data,
+        created_at=CREATED,
+        updated_at=CREATED,
+    )
+
+
+def statuses(result: MeterEnrollmentResponse) -> dict[str, EnrollmentStatus]:
+    return {str(e.program_identifier): e.enrollment_status for e in result.program_enrollment}
+
+
+def test_isone_device_with_every_program_field_is_eligible(make_asset: MakeAsset) -> None:
+    # Given an ISONE device carrying every CPS / ConnectedSolutions field
+    record = meter(make_asset("ma-1", **ISONE_COMPLETE))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then CPS and the customer's own utility's ConnectedSolutions are ELIGIBLE, globally too, and nothing is asked
+    found = statuses(result)
+    assert (found["MA_DOER-CPS"], found["EVERSOURCE-CS"]) == (EnrollmentStatus.ELIGIBLE, EnrollmentStatus.ELIGIBLE)
+    assert result.global_enrollment_status is EnrollmentStatus.ELIGIBLE
+    assert result.required_actions.partner == []
+    assert result.required_actions.leap == []
+
+
+def test_isone_device_without_program_fields_is_pending_with_one_action_per_program(make_asset: MakeAsset) -> None:
+    # Given an ISONE device with only the globally required fields
+    record = meter(make_asset("ma-1"))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then every program is PENDING and each has a NO_MISSING_FIELDS / SERV_0005 partner action
+    assert statuses(result) == dict.fromkeys(ISONE_PROGRAMS, EnrollmentStatus.PENDING)
+    assert result.global_enrollment_status is EnrollmentStatus.PENDING
+    actions = result.required_actions.partner
+    assert [str(a.program_identifier) for a in actions] == ISONE_PROGRAMS
+    assert {(a.action_type, a.action_code) for a in actions} == {(ActionType.NO_MISSING_FIELDS, "SERV_0005")}
+
+
+def test_missing_fields_action_names_each_missing_label_and_path(make_asset: MakeAsset) -> None:
+    # Given an ISONE device with the utility block only
+    record = meter(make_asset("ma-1", utility=ISONE_COMPLETE["utility"]))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then the CPS action names exactly the three missing fields, label and path
+    cps = next(a for a in result.required_actions.partner if a.program_identifier == ProgramIdentifier.MA_DOER_CPS)
+    assert cps.action_description == (
+        "Missing fields: In ConnectedSolutions (isone.in_connected_solutions), "
+        "Battery Power Capacity (device.battery_power_capacity_kw), "
+        "Battery Energy Capacity (device.battery_energy_capacity_kwh). Update the meter with update_existing=true."
+    )
+    assert "utility.utility_name" not in cps.action_description
+
+
+def test_required_action_carries_the_program_delivery_period_and_deadline(make_asset: MakeAsset) -> None:
+    # Given an ISONE device missing fields
+    record = meter(make_asset("ma-1"))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then each action points at the same period and deadline as its program enrollment
+    for action, enrollment in zip(result.required_actions.partner, result.program_enrollment, strict=True):
+        period = catalog.next_delivery_period(catalog.get_program(enrollment.program_identifier), NOW)
+        assert action.delivery_period == enrollment.delivery_period == period.identifier
+        assert action.enrollment_deadline_date_time == period.enrollment_deadline
+        assert enrollment.delivery_period_start_date_time == period.start
+        assert enrollment.delivery_period_end_date_time == period.end
+        assert [(d.enrollment_deadline_date_time, d.activation_date_time) for d in enrollment.enrollment_deadlines] == [
+            (period.enrollment_deadline, period.start)
+        ]
+
+
+def test_one_eligible_program_makes_the_meter_globally_eligible(make_asset: MakeAsset) -> None:
+    # Given an ISONE device complete for CPS but without a ConnectedSolutions dispatch option
+    document = make_asset("ma-1", **{**ISONE_COMPLETE, "customer": {}})
+    record = meter(document)
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then CPS is ELIGIBLE, Eversource's ConnectedSolutions PENDING on the dispatch option, and the meter ELIGIBLE
+    assert statuses(result)["MA_DOER-CPS"] is EnrollmentStatus.ELIGIBLE
+    assert statuses(result)["EVERSOURCE-CS"] is EnrollmentStatus.PENDING
+    assert result.global_enrollment_status is EnrollmentStatus.ELIGIBLE
+    [action] = [a for a in result.required_actions.partner if a.program_identifier == ProgramIdentifier.EVERSOURCE_CS]
+    assert action.action_description.startswith("Missing fields: Dispatch Option (customer.dispatch_option).")
+    assert not [a for a in result.required_actions.partner if a.program_identifier == ProgramIdentifier.MA_DOER_CPS]
+
+
+@pytest.mark.parametrize(
+    ("region", "meter_type"),
+    [("CAISO", "DEVICE"), ("ERCOT", "DEVICE"), ("NYISO", "SUBMETER"), ("PJM", "UTILITY_METER")],
+)
+def test_meter_no_program_accepts_is_ineligible_with_no_programs(
+    make_asset: MakeAsset, region: str, meter_type: str
+) -> None:
+    # Given a meter no catalog program takes
+    record = meter(make_asset("x-1", region=region, meter_type=meter_type))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then it is INELIGIBLE, with no program and no action
+    assert result.global_enrollment_status is EnrollmentStatus.INELIGIBLE
+    assert result.program_enrollment == []
+    assert result.required_actions.partner == []
+
+
+def test_participation_preference_is_participate_from_creation(make_asset: MakeAsset) -> None:
+    # Given a meter created at CREATED
+    record = meter(make_asset("ma-1"))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then it participates from its creation time, with no end in sight
+    [preference] = result.participation_preferences
+    assert preference.participation_preference is ParticipationPreference.PARTICIPATE
+    assert preference.start_time == CREATED
+    assert preference.end_time is not None and preference.end_time > NOW + timedelta(days=365 * 100)
+
+
+def test_enrollment_echoes_the_meter_identifiers_and_audit(make_asset: MakeAsset) -> None:
+    # Given a meter
+    record = meter(make_asset("ma-1", load_types=["HVAC", "BATTERY_STORAGE"]))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then identifiers, load types and audit are the meter's
+    assert str(result.meter_id) == record.meter_id
+    assert result.partner_reference == "ma-1"
+    assert [str(t) for t in result.load_types] == ["HVAC", "BATTERY_STORAGE"]
+    assert (result.audit.created_at, result.audit.updated_at, str(result.audit.created_by)) == (
+        CREATED,
+        CREATED,
+        "PARTNER",
+    )
+
+
+def test_psegli_programs_are_pending_without_the_company_type(make_asset: MakeAsset) -> None:
+    # Given a PSEGLI utility meter with utility, account and CBL method but no company type
+    record = meter(make_asset("ny-1", region="NYISO", meter_type="UTILITY_METER", **NYISO_WITHOUT_COMPANY))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then SCR is ELIGIBLE and both PSEGLI programs are PENDING on nyiso.company_type only
+    found = statuses(result)
+    assert found["NYISO-SCR"] is EnrollmentStatus.ELIGIBLE
+    assert (found["PSEGLI-DLRP"], found["PSEGLI-CSRP"]) == (EnrollmentStatus.PENDING, EnrollmentStatus.PENDING)
+    psegli_actions = [
+        (str(a.program_identifier), a.action_description)
+        for a in result.required_actions.partner
+        if str(a.program_identifier).startswith("PSEGLI-")
+    ]
+    assert psegli_actions == [
+        (program, "Missing fields: Company Type (nyiso.company_type). Update the meter with update_existing=true.")
+        for program in ("PSEGLI-DLRP", "PSEGLI-CSRP")
+    ]
+    assert not [a for a in result.required_actions.partner if a.program_identifier == ProgramIdentifier.NYISO_SCR]
+
+
+def test_psegli_programs_are_eligible_with_the_company_type(make_asset: MakeAsset) -> None:
+    # Given the same PSEGLI meter with a company type
+    nyiso = {**NYISO_WITHOUT_COMPANY["nyiso"], "company_type": "CORPORATION"}
+    record = meter(
+        make_asset("ny-1", region="NYISO", meter_type="UTILITY_METER", **{**NYISO_WITHOUT_COMPANY, "nyiso": nyiso})
+    )
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then SCR and both PSEGLI programs are ELIGIBLE and no PSEGLI action remains
+    found = statuses(result)
+    assert {found[p] for p in ("NYISO-SCR", "PSEGLI-DLRP", "PSEGLI-CSRP")} == {EnrollmentStatus.ELIGIBLE}
+    assert not [a for a in result.required_actions.partner if str(a.program_identifier).startswith("PSEGLI-")]
+
+
+def test_nyiso_scr_delivery_period_wraps_over_the_year(make_asset: MakeAsset) -> None:
+    # Given a complete NYISO meter looked at in September 2024
+    nyiso = {**NYISO_WITHOUT_COMPANY["nyiso"], "company_type": "CORPORATION"}
+    record = meter(
+        make_asset("ny-1", region="NYISO", meter_type="UTILITY_METER", **{**NYISO_WITHOUT_COMPANY, "nyiso": nyiso})
+    )
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, datetime(2024, 9, 15, tzinfo=UTC))
+
+    # Then SCR offers the winter capability period
+    scr = next(e for e in result.program_enrollment if e.program_identifier == ProgramIdentifier.NYISO_SCR)
+    assert scr.delivery_period == "NYISO-SCR_2024_NOV_2025_APR"
+
+
+def test_utility_specific_program_is_not_eligible_for_another_utilitys_customer(make_asset: MakeAsset) -> None:
+    # Given a complete ISONE device of an Eversource customer
+    record = meter(make_asset("ma-1", **ISONE_COMPLETE))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then National Grid's ConnectedSolutions is not offered as ELIGIBLE
+    assert statuses(result).get("NATGRID-CS") is not EnrollmentStatus.ELIGIBLE
