@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import asset_errors_response, build_resolver, caller_partner_id
+from meterhub.api.resolver import asset_errors_response, build_resolver, caller_partner_id, documented
 from meterhub.config import get_settings
 from meterhub.dal.meters import dynamo_meter_repository
 from meterhub.dal.partners import dynamo_partner_repository
@@ -35,16 +36,13 @@ from meterhub.observability import logger
 CREATE_METER = "/v1.1/meters"
 app = build_resolver(asset_routes=frozenset({CREATE_METER}))
 
-ERRORS: dict[int, Any] = {
-    401: {
-        "description": "Missing or malformed bearer token",
-        "content": {"application/json": {"model": ErrorResponse}},
-    },
-    403: {"description": "Unknown or revoked API key", "content": {"application/json": {"model": ErrorResponse}}},
+ERRORS: dict[int, OpenAPIResponse] = {
+    401: documented(ErrorResponse, "Missing or malformed bearer token"),
+    403: documented(ErrorResponse, "Unknown or revoked API key"),
 }
-NOT_FOUND: dict[int, Any] = {
-    400: {"description": "Malformed meter id", "content": {"application/json": {"model": ErrorResponse}}},
-    404: {"description": "No such meter for this partner", "content": {"application/json": {"model": ErrorResponse}}},
+NOT_FOUND: dict[int, OpenAPIResponse] = {
+    400: documented(ErrorResponse, "Malformed meter id"),
+    404: documented(ErrorResponse, "No such meter for this partner"),
 }
 
 
@@ -59,18 +57,9 @@ def asset_rejected(error: AssetRejected) -> Response[str]:
     operation_id="createSingleMeter",
     tags=["Meters"],
     responses={
-        200: {
-            "description": "The provisional asset: COMPLETED (created or updated) or DUPLICATE",
-            "content": {"application/json": {"model": ProvisionalAsset}},
-        },
-        400: {
-            "description": "Invalid asset: every failing field",
-            "content": {"application/json": {"model": CreateMeterErrorResponse}},
-        },
-        409: {
-            "description": "onboarding_token reused with another body",
-            "content": {"application/json": {"model": ErrorResponse}},
-        },
+        200: documented(ProvisionalAsset, "The provisional asset: COMPLETED (created or updated) or DUPLICATE"),
+        400: documented(CreateMeterErrorResponse, "Invalid asset: every failing field"),
+        409: documented(ErrorResponse, "onboarding_token reused with another body"),
         **ERRORS,
     },
 )
@@ -104,11 +93,8 @@ def create_single_meter(
     operation_id="searchMeterDetails",
     tags=["Meters"],
     responses={
-        200: {
-            "description": "One page of meters",
-            "content": {"application/json": {"model": ListMeterDetailsResponse}},
-        },
-        400: {"description": "Invalid filter", "content": {"application/json": {"model": ErrorResponse}}},
+        200: documented(ListMeterDetailsResponse, "One page of meters"),
+        400: documented(ErrorResponse, "Invalid filter"),
         **ERRORS,
     },
 )
@@ -123,7 +109,7 @@ def search_meters(filters: Annotated[MeterFilterRequest, Body()]) -> ListMeterDe
     operation_id="getMeterDetails",
     tags=["Meters"],
     responses={
-        200: {"description": "The meter", "content": {"application/json": {"model": MeterDetailsResponse}}},
+        200: documented(MeterDetailsResponse, "The meter"),
         **NOT_FOUND,
         **ERRORS,
     },
@@ -139,10 +125,7 @@ def get_meter(meter_id: Annotated[str, Path(description="The meter's UUID")]) ->
     operation_id="getMeterEnrollment",
     tags=["Enrollment"],
     responses={
-        200: {
-            "description": "Enrollment derived from the program catalog",
-            "content": {"application/json": {"model": MeterEnrollmentResponse}},
-        },
+        200: documented(MeterEnrollmentResponse, "Enrollment derived from the program catalog"),
         **NOT_FOUND,
         **ERRORS,
     },

@@ -11,6 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from meterhub.errors import DomainError, Unauthenticated
 from meterhub.models.api import CreateMeterError, CreateMeterErrorResponse
@@ -19,6 +20,11 @@ from meterhub.observability import logger
 
 _LOCATIONS = frozenset({"body", "query", "path", "header"})
 INTERNAL_ERROR_BODY = '"An error happened whilst processing your request"'
+
+
+def documented(model: type[Any], description: str) -> OpenAPIResponse:
+    """One OpenAPI response entry: `responses={404: documented(ErrorResponse, "No such meter")}`."""
+    return {"description": description, "content": {"application/json": {"model": model}}}
 
 
 def _without_nulls(value: Any) -> Any:
