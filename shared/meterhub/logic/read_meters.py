@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 
 from meterhub.dal.meters import MeterQuery, MeterRepository
 from meterhub.domain.meters import MeterRecord
@@ -59,21 +60,20 @@ def search_meters(repo: MeterRepository, partner_id: str, request: MeterFilterRe
 
 
 def _query(request: MeterFilterRequest) -> MeterQuery:
-    def strings(values: list[object] | None) -> tuple[str, ...] | None:
-        return tuple(str(value) for value in values) if values is not None else None
+    def texts(values: Sequence[object] | None) -> tuple[str, ...] | None:
+        """An absent or empty list does not constrain the search (`"meter_ids": []` lists everything)."""
+        return tuple(str(value) for value in values) if values else None
 
     return MeterQuery(
-        meter_ids=strings(list(request.meter_ids)) if request.meter_ids is not None else None,
-        partner_references=strings(list(request.partner_references)) if request.partner_references else None,
+        meter_ids=texts(request.meter_ids),
+        partner_references=texts(request.partner_references),
         transmission_region=request.transmission_region,
         customer_classification=request.customer_classification,
-        meter_types=strings(list(request.meter_types)) if request.meter_types else None,
-        load_types=strings(list(request.load_types)) if request.load_types else None,
-        customer_groups=strings(list(request.customer_groups)) if request.customer_groups else None,
-        tags=strings(list(request.tags)) if request.tags else None,
-        connection_references=strings(list(request.connection_reference_ids))
-        if request.connection_reference_ids
-        else None,
+        meter_types=texts(request.meter_types),
+        load_types=texts(request.load_types),
+        customer_groups=texts(request.customer_groups),
+        tags=texts(request.tags),
+        connection_references=texts(request.connection_reference_ids),
         created_after=request.created_after_date_time,
         created_before=request.created_before_date_time,
         modified_after=request.last_modified_date_time,
