@@ -269,3 +269,12 @@ def test_created_after_without_offset_is_refused_or_read_as_utc(repo: InMemoryMe
 
     # When it is accepted, then it must behave as UTC
     assert search(repo, **filters) == ["m-2", "m-3", "m-4"]
+
+
+def test_an_empty_meter_id_list_does_not_constrain_the_search(repo: InMemoryMeterRepository) -> None:
+    # Given a filter with an empty id list (Leap allows 0 items)
+    request = MeterFilterRequest(meter_ids=[])
+    # When searching
+    page = read_meters.search_meters(repo, PARTNER, request)
+    # Then every meter of the partner comes back
+    assert [meter.partner_reference for meter in page.meters] == ["m-0", "m-1", "m-2", "m-3", "m-4"]
