@@ -14,10 +14,12 @@ class DomainError(Exception):
 
     status = 400
 
-    def __init__(self, title: str, details: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, title: str, details: Mapping[str, Any] | list[dict[str, Any]] | None = None) -> None:
         super().__init__(title)
         self.title = title
-        self.details: dict[str, Any] = dict(details or {})
+        self.details: dict[str, Any] | list[dict[str, Any]] = (
+            list(details) if isinstance(details, list) else dict(details or {})
+        )
 
 
 class InvalidInput(DomainError):
@@ -34,6 +36,14 @@ class Forbidden(DomainError):
 
 class NotFound(DomainError):
     status = 404
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
 
 
 class Conflict(DomainError):

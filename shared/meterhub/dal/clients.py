@@ -1,30 +1,50 @@
 """Lazily created boto3 clients.
 
-Clients are built on first use, never at import: cold starts stay short, and tests or the local runner can
-point `AWS_ENDPOINT_URL` at moto before anything connects. botocore honours `AWS_ENDPOINT_URL` itself, so
-the same code runs on AWS, on moto in tests and in the local runner.
+Clients are built on first use, never at import: cold starts stay short (boto3 alone costs ~130 ms to import,
+paid on first use instead of by every cold start), and tests or the local runner can point
+`AWS_ENDPOINT_URL` at moto before anything connects. botocore honours `AWS_ENDPOINT_URL` itself, so the same
+code runs on AWS, on moto in tests and in the local runner.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 
-@lru_cache(maxsize=1)
-def dynamodb() -> DynamoDBClient:
-    # Imported here, not at module level: boto3 costs ~130 ms to import, paid on first use instead of at
-    # every cold start of functions that may not touch AWS on their first request.
+def _client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
     config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
-    return boto3.session.Session().client("dynamodb", config=config)
+    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+
+
+@lru_cache(maxsize=1)
+def dynamodb() -> DynamoDBClient:
+    client: DynamoDBClient = _client("dynamodb")
+    return client
+
+
+@lru_cache(maxsize=1)
+def s3() -> S3Client:
+    client: S3Client = _client("s3")
+    return client
+
+
+@lru_cache(maxsize=1)
+def sqs() -> SQSClient:
+    client: SQSClient = _client("sqs")
+    return client
 
 
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     dynamodb.cache_clear()
+    s3.cache_clear()
+    sqs.cache_clear()

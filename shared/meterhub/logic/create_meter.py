@@ -92,15 +92,18 @@ def create_meter(
     update_existing: bool,
     connect: ConnectLink,
     job_id: str | None = None,
+    meter_id: str | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ProvisionalAsset:
+    """`meter_id` lets a caller that may run twice (a redelivered batch job) choose the id: finding the
+    reference already taken by that very id means an earlier attempt created the meter."""
     errors = catalog_errors(asset, connect)
     if errors:
         raise AssetRejected(errors)
     data = asset.model_dump(mode="json", exclude_none=True)
     created_at = now()
     record = MeterRecord(
-        meter_id=str(uuid.uuid4()),
+        meter_id=meter_id or str(uuid.uuid4()),
         partner_id=partner_id,
         partner_reference=asset.partner_reference,
         data=data,
@@ -111,6 +114,8 @@ def create_meter(
     try:
         repo.create(record)
     except ReferenceTaken as taken:
+        if taken.meter_id == record.meter_id:
+            return outcome.created(record.meter_id)
         if not update_existing:
             return outcome.duplicate(taken.meter_id)
         return outcome.updated(_overwrite(repo, partner_id, asset.partner_reference, data, now))

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 import uuid
 from collections.abc import Sequence
 
 from meterhub.dal.meters import MeterQuery, MeterRepository
 from meterhub.domain.meters import MeterRecord
 from meterhub.errors import InvalidInput, NotFound
+from meterhub.logic import page_tokens
 from meterhub.models.api import Audit, ListMeterDetailsResponse, MeterDetailsResponse, MeterFilterRequest
 
 
@@ -51,11 +48,11 @@ def get_meter(repo: MeterRepository, partner_id: str, meter_id: str) -> MeterDet
 def search_meters(repo: MeterRepository, partner_id: str, request: MeterFilterRequest) -> ListMeterDetailsResponse:
     query = _query(request)
     fingerprint = _fingerprint(request)
-    cursor = _decode_token(request.page_token, fingerprint) if request.page_token else None
+    cursor = page_tokens.decode(request.page_token, fingerprint, prefix="CREATED#") if request.page_token else None
     page = repo.search(partner_id, query, request.page_size, cursor)
     return ListMeterDetailsResponse(
         meters=[meter_details(meter) for meter in page.meters],
-        next_page_token=_encode_token(page.cursor, fingerprint) if page.cursor else None,
+        next_page_token=page_tokens.encode(page.cursor, fingerprint) if page.cursor else None,
     )
 
 
@@ -82,25 +79,6 @@ def _query(request: MeterFilterRequest) -> MeterQuery:
 
 
 def _fingerprint(request: MeterFilterRequest) -> str:
-    """Ties a page token to the filters it was issued for: reusing it with other filters is a 400."""
-    filters = request.model_dump(mode="json", exclude={"page_token", "page_size"}, exclude_none=True)
-    return hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _encode_token(cursor: str, fingerprint: str) -> str:
-    raw = json.dumps({"after": cursor, "filters": fingerprint}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_token(token: str, fingerprint: str) -> str:
-    """The cursor is only a sort key inside the caller's own partition, so a forged token reveals nothing."""
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        cursor, filters = decoded["after"], decoded["filters"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise InvalidInput("page_token is not a token this API issued", {"page_token": token[:64]}) from None
-    if not isinstance(cursor, str) or not cursor.startswith("CREATED#") or filters != fingerprint:
-        raise InvalidInput(
-            "page_token belongs to a search with different filters", {"page_token": token[:64]}
-        ) from None
-    return cursor
+    return page_tokens.fingerprint(
+        request.model_dump(mode="json", exclude={"page_token", "page_size"}, exclude_none=True)
+    )

@@ -1,0 +1,270 @@
+"""Batch meter jobs and their provisional assets: the port, its DynamoDB adapter and an in-memory fake.
+
+Key design (JobsTable, see template.yaml):
+  PARTNER#<pid>              | JOB#<job_id>     the job (counters, cursor, status)
+                               gsi1: PARTNER#<pid>#JOBS   | <created_at>#<job_id>
+  PARTNER#<pid>#JOB#<job_id> | ASSET#<index:07> one provisional asset (outcome + submitted data)
+                               gsi1: PARTNER#<pid>#ASSETS | <created_at>#<job_id>#<index:07>
+Every key starts with the caller's partner id, which is the tenant isolation.
+
+Exactly-once accounting: an asset's outcome, its job counter and the job's resume cursor are written in one
+transaction, conditioned on the outcome not existing yet and the cursor being where the writer expects. A
+redelivered or concurrent worker therefore can neither count an asset twice nor skip one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from meterhub.dal import clients
+from meterhub.dal.codec import from_item, key, to_item
+from meterhub.dal.errors import is_condition_failure, translate
+from meterhub.domain.jobs import AssetOutcome, JobStatus, MeterJob
+from meterhub.errors import Conflict
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
+
+_JOB_FIELDS = frozenset(MeterJob.model_fields)
+
+
+class JobRepository(Protocol):
+    def create(self, job: MeterJob) -> None: ...
+
+    def get(self, partner_id: str, job_id: str) -> MeterJob | None: ...
+
+    def record(self, job: MeterJob, outcome: AssetOutcome) -> bool:
+        """Store one outcome, bump its counter and the cursor. False when it was already recorded;
+        Conflict when the job is not PROCESSING or its cursor is not at `outcome.index`."""
+
+    def finish(self, job: MeterJob, status: JobStatus, reason: str | None = None) -> bool:
+        """Move a PROCESSING job to a terminal status; False when it already left PROCESSING."""
+
+    def jobs(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, MeterJob]]:
+        """The partner's jobs, newest first, as (sort key, job); `before` resumes after a sort key."""
+
+    def job_assets(self, partner_id: str, job_id: str, after_index: int = -1) -> Iterator[AssetOutcome]: ...
+
+    def assets(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, AssetOutcome]]:
+        """The partner's provisional assets across jobs, newest first, as (sort key, asset)."""
+
+
+def job_sort_key(job: MeterJob) -> str:
+    return f"{job.created_at.astimezone(UTC).isoformat()}#{job.job_id}"
+
+
+def asset_sort_key(asset: AssetOutcome) -> str:
+    return f"{asset.created_at.astimezone(UTC).isoformat()}#{asset.job_id}#{asset.index:07d}"
+
+
+class DynamoJobRepository:
+    def __init__(self, table_name: str) -> None:
+        self._table = table_name
+
+    # ----- jobs -------------------------------------------------------------------------------------------
+    def create(self, job: MeterJob) -> None:
+        item = {
+            **key(f"PARTNER#{job.partner_id}", f"JOB#{job.job_id}"),
+            "gsi1pk": {"S": f"PARTNER#{job.partner_id}#JOBS"},
+            "gsi1sk": {"S": job_sort_key(job)},
+            **to_item(job.model_dump(mode="json")),
+        }
+        try:
+            clients.dynamodb().put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            raise translate(error, conflict_title="Job already exists") from error
+
+    def get(self, partner_id: str, job_id: str) -> MeterJob | None:
+        response = clients.dynamodb().get_item(
+            TableName=self._table, Key=key(f"PARTNER#{partner_id}", f"JOB#{job_id}"), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return _job(item) if item else None
+
+    def record(self, job: MeterJob, outcome: AssetOutcome) -> bool:
+        now = datetime.now(UTC).isoformat()
+        try:
+            clients.dynamodb().transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _asset_item(job.partner_id, outcome),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": key(f"PARTNER#{job.partner_id}", f"JOB#{job.job_id}"),
+                            "UpdateExpression": "ADD #counter :one SET next_index = :next, updated_at = :now",
+                            "ConditionExpression": "#status = :processing AND next_index = :index",
+                            "ExpressionAttributeNames": {"#counter": outcome.counter, "#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":one": {"N": "1"},
+                                ":next": {"N": str(outcome.index + 1)},
+                                ":index": {"N": str(outcome.index)},
+                                ":now": {"S": now},
+                                ":processing": {"S": JobStatus.PROCESSING.value},
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise translate(error) from error
+            reasons = error.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            raise Conflict("The job is not at this asset any more (finished, or processed elsewhere)") from error
+        return True
+
+    def finish(self, job: MeterJob, status: JobStatus, reason: str | None = None) -> bool:
+        values: dict[str, AttributeValueTypeDef] = {
+            ":status": {"S": status.value},
+            ":processing": {"S": JobStatus.PROCESSING.value},
+            ":now": {"S": datetime.now(UTC).isoformat()},
+        }
+        expression = "SET #status = :status, updated_at = :now"
+        if reason:
+            expression += ", failure_reason = :reason"
+            values[":reason"] = {"S": reason}
+        try:
+            clients.dynamodb().update_item(
+                TableName=self._table,
+                Key=key(f"PARTNER#{job.partner_id}", f"JOB#{job.job_id}"),
+                UpdateExpression=expression,
+                ConditionExpression="#status = :processing",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise translate(error) from error
+        return True
+
+    def jobs(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, MeterJob]]:
+        for item in self._newest_first(f"PARTNER#{partner_id}#JOBS", before):
+            yield item["gsi1sk"]["S"], _job(item)
+
+    # ----- provisional assets -----------------------------------------------------------------------------
+    def job_assets(self, partner_id: str, job_id: str, after_index: int = -1) -> Iterator[AssetOutcome]:
+        request: QueryInputTypeDef = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk > :after",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": f"PARTNER#{partner_id}#JOB#{job_id}"},
+                ":after": {"S": f"ASSET#{after_index:07d}" if after_index >= 0 else "ASSET#"},
+            },
+        }
+        for item in _query(request):
+            yield _asset(item)
+
+    def assets(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, AssetOutcome]]:
+        for item in self._newest_first(f"PARTNER#{partner_id}#ASSETS", before):
+            yield item["gsi1sk"]["S"], _asset(item)
+
+    def _newest_first(self, partition: str, before: str | None) -> Iterator[dict[str, Any]]:
+        request: QueryInputTypeDef = {
+            "TableName": self._table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk" + (" AND gsi1sk < :before" if before else ""),
+            "ExpressionAttributeValues": {":pk": {"S": partition}, **({":before": {"S": before}} if before else {})},
+            "ScanIndexForward": False,
+        }
+        yield from _query(request)
+
+
+def _query(request: QueryInputTypeDef) -> Iterator[dict[str, Any]]:
+    while True:
+        page = clients.dynamodb().query(**request)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _asset_item(partner_id: str, outcome: AssetOutcome) -> dict[str, AttributeValueTypeDef]:
+    return {
+        **key(f"PARTNER#{partner_id}#JOB#{outcome.job_id}", f"ASSET#{outcome.index:07d}"),
+        "gsi1pk": {"S": f"PARTNER#{partner_id}#ASSETS"},
+        "gsi1sk": {"S": asset_sort_key(outcome)},
+        "doc": {"S": outcome.model_dump_json()},
+    }
+
+
+def _job(item: dict[str, Any]) -> MeterJob:
+    values = from_item(item)
+    return MeterJob.model_validate({name: value for name, value in values.items() if name in _JOB_FIELDS})
+
+
+def _asset(item: dict[str, Any]) -> AssetOutcome:
+    return AssetOutcome.model_validate_json(item["doc"]["S"])
+
+
+class InMemoryJobRepository:
+    """A fake with the port's behaviour (conditional outcome + cursor, newest-first listings)."""
+
+    def __init__(self) -> None:
+        self.jobs_by_id: dict[tuple[str, str], MeterJob] = {}
+        self.outcomes: dict[tuple[str, str, int], AssetOutcome] = {}
+
+    def create(self, job: MeterJob) -> None:
+        if (job.partner_id, job.job_id) in self.jobs_by_id:
+            raise Conflict("Job already exists")
+        self.jobs_by_id[(job.partner_id, job.job_id)] = job
+
+    def get(self, partner_id: str, job_id: str) -> MeterJob | None:
+        return self.jobs_by_id.get((partner_id, job_id))
+
+    def record(self, job: MeterJob, outcome: AssetOutcome) -> bool:
+        if (job.partner_id, job.job_id, outcome.index) in self.outcomes:
+            return False
+        current = self.jobs_by_id[(job.partner_id, job.job_id)]
+        if current.status is not JobStatus.PROCESSING or current.next_index != outcome.index:
+            raise Conflict("The job is not at this asset any more (finished, or processed elsewhere)")
+        self.outcomes[(job.partner_id, job.job_id, outcome.index)] = outcome
+        counter = getattr(current, outcome.counter) + 1
+        self.jobs_by_id[(job.partner_id, job.job_id)] = current.model_copy(
+            update={outcome.counter: counter, "next_index": outcome.index + 1, "updated_at": datetime.now(UTC)}
+        )
+        return True
+
+    def finish(self, job: MeterJob, status: JobStatus, reason: str | None = None) -> bool:
+        current = self.jobs_by_id[(job.partner_id, job.job_id)]
+        if current.status is not JobStatus.PROCESSING:
+            return False
+        self.jobs_by_id[(job.partner_id, job.job_id)] = current.model_copy(
+            update={"status": status, "failure_reason": reason, "updated_at": datetime.now(UTC)}
+        )
+        return True
+
+    def jobs(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, MeterJob]]:
+        own = sorted(
+            ((job_sort_key(j), j) for (pid, _), j in self.jobs_by_id.items() if pid == partner_id), reverse=True
+        )
+        yield from ((k, j) for k, j in own if before is None or k < before)
+
+    def job_assets(self, partner_id: str, job_id: str, after_index: int = -1) -> Iterator[AssetOutcome]:
+        own = [a for (pid, jid, i), a in self.outcomes.items() if pid == partner_id and jid == job_id]
+        yield from (a for a in sorted(own, key=lambda a: a.index) if a.index > after_index)
+
+    def assets(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, AssetOutcome]]:
+        own = sorted(
+            ((asset_sort_key(a), a) for (pid, _, _), a in self.outcomes.items() if pid == partner_id), reverse=True
+        )
+        yield from ((k, a) for k, a in own if before is None or k < before)
+
+
+@lru_cache(maxsize=4)
+def dynamo_job_repository(table_name: str) -> DynamoJobRepository:
+    return DynamoJobRepository(table_name)
