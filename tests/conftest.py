@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 import pytest
+from meterhub.local.aws import provision
 from meterhub.local.template import LocalTemplate, load_template
 from moto import mock_aws
 
@@ -47,11 +48,12 @@ TEMPLATE = ROOT / "template.yaml"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 
-# Physical table names: the local template model names each table after its logical id.
+# Physical names: the local template model names each resource after its logical id.
 TABLE_ENV = {
     "PARTNERS_TABLE_NAME": "PartnersTable",
     "METERS_TABLE_NAME": "MetersTable",
     "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
+    "JOBS_TABLE_NAME": "JobsTable",
 }
 
 
@@ -143,18 +145,21 @@ def local_template() -> LocalTemplate:
     return load_template(TEMPLATE)
 
 
-def create_tables_from_template(client: DynamoDBClient) -> list[str]:
-    """Every AWS::DynamoDB::Table of template.yaml, with its keys, indexes and TTL, as the stack would have."""
-    created: list[str] = []
-    for table in local_template().tables.values():
-        client.create_table(**table.create_kwargs)
-        if table.ttl_attribute:
-            client.update_time_to_live(
-                TableName=table.physical_name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
-            )
-        created.append(table.physical_name)
-    return created
+def provision_template() -> list[str]:
+    """Every table, bucket and queue of template.yaml on moto, as the stack would have them; the table names."""
+    template = local_template()
+    created = provision(
+        template,
+        boto3.client("dynamodb", region_name=REGION),
+        boto3.client("s3", region_name=REGION),
+        boto3.client("sqs", region_name=REGION),
+    )
+    return created.tables
+
+
+def function_environment() -> dict[str, str]:
+    """The Globals environment every function gets (table, bucket and queue names resolved for moto)."""
+    return dict(local_template().functions["MetersApiFunction"].environment)
 
 
 @pytest.fixture
@@ -165,16 +170,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoDBClient]:
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "POWERTOOLS_IDEMPOTENCY_DISABLED"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    for name, value in TABLE_ENV.items():
+    for name, value in function_environment().items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("STAGE", "local")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "meterhub")
     _reset_caches()
     try:
         with mock_aws():
             client: DynamoDBClient = boto3.client("dynamodb", region_name=REGION)
-            tables = create_tables_from_template(client)
-            assert sorted(tables) == sorted(TABLE_ENV.values()), f"template tables changed: {tables}"
+            tables = provision_template()
+            assert set(TABLE_ENV.values()) <= set(tables), f"template tables changed: {tables}"
             yield client
     finally:
         _reset_caches()

@@ -20,6 +20,9 @@ class Settings(BaseModel):
     partners_table_name: str = Field(min_length=1)
     meters_table_name: str = Field(min_length=1)
     idempotency_table_name: str = Field(min_length=1)
+    jobs_table_name: str = Field(min_length=1)
+    data_bucket_name: str = Field(min_length=1)
+    meter_jobs_queue_url: str = Field(min_length=1)
 
     @property
     def is_production(self) -> bool:
@@ -34,5 +37,8 @@ def get_settings() -> Settings:
             "partners_table_name": os.environ.get("PARTNERS_TABLE_NAME", ""),
             "meters_table_name": os.environ.get("METERS_TABLE_NAME", ""),
             "idempotency_table_name": os.environ.get("IDEMPOTENCY_TABLE_NAME", ""),
+            "jobs_table_name": os.environ.get("JOBS_TABLE_NAME", ""),
+            "data_bucket_name": os.environ.get("DATA_BUCKET_NAME", ""),
+            "meter_jobs_queue_url": os.environ.get("METER_JOBS_QUEUE_URL", ""),
         }
     )

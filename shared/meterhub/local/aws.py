@@ -76,36 +76,40 @@ class LocalAws:
 
     def provision(self, template: LocalTemplate) -> Provisioned:
         """Create every table, bucket and queue of the template, as `sam deploy` would."""
-        created = Provisioned()
-        dynamodb = self.dynamodb()
-        for table in template.tables.values():
-            dynamodb.create_table(**table.create_kwargs)
-            if table.ttl_attribute:
-                dynamodb.update_time_to_live(
-                    TableName=table.physical_name,
-                    TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
-                )
-            created.tables.append(table.physical_name)
-        s3 = self.s3()
-        for bucket in template.buckets.values():
-            if self.region == "us-east-1":
-                s3.create_bucket(Bucket=bucket.physical_name)
-            else:
-                s3.create_bucket(
-                    Bucket=bucket.physical_name,
-                    CreateBucketConfiguration={"LocationConstraint": self.region},  # type: ignore[typeddict-item]
-                )
-            if bucket.versioned:
-                s3.put_bucket_versioning(Bucket=bucket.physical_name, VersioningConfiguration={"Status": "Enabled"})
-            created.buckets.append(bucket.physical_name)
-        sqs = self.sqs()
-        for queue in _dead_letter_queues_first(list(template.queues.values())):
-            url = sqs.create_queue(
-                QueueName=queue.physical_name,
-                Attributes=cast("dict[QueueAttributeNameType, str]", dict(queue.attributes)),
-            )["QueueUrl"]
-            created.queues[queue.physical_name] = url
-        return created
+        return provision(template, self.dynamodb(), self.s3(), self.sqs())
+
+
+def provision(template: LocalTemplate, dynamodb: DynamoDBClient, s3: S3Client, sqs: SQSClient) -> Provisioned:
+    """The template's tables (keys, indexes, TTL), buckets (versioning) and queues (redrive) on the given
+    clients: the embedded moto server here, `mock_aws` in tests."""
+    created = Provisioned()
+    region = dynamodb.meta.region_name
+    for table in template.tables.values():
+        dynamodb.create_table(**table.create_kwargs)
+        if table.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=table.physical_name,
+                TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
+            )
+        created.tables.append(table.physical_name)
+    for bucket in template.buckets.values():
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=bucket.physical_name)
+        else:
+            s3.create_bucket(
+                Bucket=bucket.physical_name,
+                CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
+            )
+        if bucket.versioned:
+            s3.put_bucket_versioning(Bucket=bucket.physical_name, VersioningConfiguration={"Status": "Enabled"})
+        created.buckets.append(bucket.physical_name)
+    for queue in _dead_letter_queues_first(list(template.queues.values())):
+        url = sqs.create_queue(
+            QueueName=queue.physical_name,
+            Attributes=cast("dict[QueueAttributeNameType, str]", dict(queue.attributes)),
+        )["QueueUrl"]
+        created.queues[queue.physical_name] = url
+    return created
 
 
 def configure_environment(endpoint_url: str) -> None:

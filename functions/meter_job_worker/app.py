@@ -1,0 +1,73 @@
+"""Batch meter job worker: one SQS message = run (or resume) one job (transport only).
+
+The worker stops well before the Lambda time limit and queues a continuation; a message that keeps failing
+ends its job FAILED with the reason on its last attempt, so no job stays PROCESSING forever.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub.batch.worker import Progress, Worker
+from meterhub.config import get_settings
+from meterhub.dal.jobs import dynamo_job_repository
+from meterhub.dal.meters import dynamo_meter_repository
+from meterhub.dal.objects import s3_object_store
+from meterhub.dal.partners import dynamo_partner_repository
+from meterhub.dal.queues import sqs_work_queue
+from meterhub.domain.jobs import JobStatus
+from meterhub.logic.create_meter import connect_link
+from meterhub.observability import logger
+
+SAFETY_MARGIN_MS = 20_000
+MAX_ATTEMPTS = 5  # the queue's maxReceiveCount: the last attempt ends the job instead of failing again
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def _worker() -> Worker:
+    settings = get_settings()
+    partners = dynamo_partner_repository(settings.partners_table_name)
+    return Worker(
+        jobs=dynamo_job_repository(settings.jobs_table_name),
+        meters=dynamo_meter_repository(settings.meters_table_name),
+        objects=s3_object_store(settings.data_bucket_name),
+        connect=lambda partner_id: connect_link(partners, partner_id),
+    )
+
+
+def record_handler(record: SQSRecord, context: LambdaContext) -> None:
+    message = json.loads(record.body)
+    partner_id, job_id = str(message["partner_id"]), str(message["job_id"])
+    logger.append_keys(partner_id=partner_id, job_id=job_id)
+    worker = _worker()
+    try:
+        progress = worker.process(partner_id, job_id, lambda: context.get_remaining_time_in_millis() < SAFETY_MARGIN_MS)
+    except Exception:
+        attempts = int(record.attributes.approximate_receive_count or "1")
+        if attempts < MAX_ATTEMPTS:
+            logger.exception("Job attempt failed; the queue will retry", extra={"attempt": attempts})
+            raise
+        logger.exception("Job failed on its last attempt; ending it FAILED")
+        job = worker.jobs.get(partner_id, job_id)
+        if job is not None:
+            worker.jobs.finish(job, JobStatus.FAILED, f"processing failed {attempts} times; see the logs")
+        return
+    if progress is Progress.MORE:
+        sqs_work_queue(get_settings().meter_jobs_queue_url).send(message)
+        logger.info("Time nearly up: queued a continuation")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event,
+        record_handler=lambda record: record_handler(record, context),
+        processor=processor,
+        context=context,
+    )

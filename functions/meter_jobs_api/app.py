@@ -1,0 +1,200 @@
+"""Batch meter jobs: submit (JSON or CSV), read, list and filter jobs and provisional assets (transport only)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub.api.resolver import build_resolver, caller_partner_id, documented, serialize
+from meterhub.config import get_settings
+from meterhub.dal.jobs import dynamo_job_repository
+from meterhub.dal.objects import s3_object_store
+from meterhub.dal.queues import sqs_work_queue
+from meterhub.errors import InvalidInput, UnsupportedMediaType
+from meterhub.logic import meter_jobs
+from meterhub.models.api import (
+    BatchValidationError,
+    CreateMeterBatchJobResponse,
+    ErrorResponse,
+    FiltersResponse,
+    JobAndAssets,
+    ListProvisionalAssetsResponse,
+    PagedJobs,
+)
+from meterhub.observability import logger
+
+app = build_resolver()
+
+ERRORS: dict[int, OpenAPIResponse] = {
+    400: documented(ErrorResponse, "Invalid request; details[] name each problem"),
+    401: documented(ErrorResponse, "Missing or malformed bearer token"),
+    403: documented(ErrorResponse, "Unknown or revoked API key"),
+}
+
+FilterParam = Annotated[
+    list[str] | None, Query(alias="filter", description="key:value[,value]; repeat for AND, commas for IN")
+]
+SearchQuery = Annotated[str | None, Query(description="Free text; commas separate alternatives")]
+SearchFields = Annotated[list[str] | None, Query(description="Fields to search (required with search_query)")]
+PageSize = Annotated[int | None, Query(description="Default 100, at most 1000")]
+PageToken = Annotated[str | None, Query(description="next_page_token of the previous page")]
+
+
+def _jobs() -> Any:
+    return dynamo_job_repository(get_settings().jobs_table_name)
+
+
+def _body() -> bytes:
+    event = app.current_event
+    raw = event.body or ""
+    return base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
+
+
+@app.post(
+    "/v1.1/jobs/meters",
+    summary="Create meters in bulk (asynchronous): application/json {assets: [...]} or text/csv",
+    operation_id="createMeterBatchJob",
+    tags=["Meter jobs"],
+    status_code=201,
+    responses={
+        201: documented(CreateMeterBatchJobResponse, "The job was accepted; poll GET /v1.1/jobs/meters/{job_id}"),
+        413: documented(ErrorResponse, "Body over 5 MB or more than 25,000 assets"),
+        415: documented(ErrorResponse, "Content-Type is neither application/json nor text/csv"),
+        **ERRORS,
+    },
+)
+def create_meter_job(
+    update_existing: Annotated[bool, Query(description="Overwrite meters whose partner_reference exists")] = False,
+    file_name: Annotated[str | None, Query(description="Stored as the job's file_name")] = None,
+) -> Response[str]:
+    settings = get_settings()
+    job_id = meter_jobs.submit_job(
+        _jobs(),
+        s3_object_store(settings.data_bucket_name),
+        sqs_work_queue(settings.meter_jobs_queue_url),
+        caller_partner_id(app),
+        _body(),
+        app.current_event.headers.get("content-type"),
+        update_existing=update_existing,
+        file_name=file_name,
+    )
+    logger.info("Meter job accepted", extra={"job_id": job_id})
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=serialize({"job_id": job_id}))
+
+
+@app.get(
+    "/v1.1/jobs/meters",
+    summary="List this partner's meter jobs, newest first",
+    operation_id="listMeterBatchJobs",
+    tags=["Meter jobs"],
+    responses={200: documented(PagedJobs, "One page of jobs"), **ERRORS},
+)
+def list_meter_jobs(
+    filters: FilterParam = None,
+    search_query: SearchQuery = None,
+    search_fields: SearchFields = None,
+    page_size: PageSize = None,
+    page_token: PageToken = None,
+) -> PagedJobs:
+    query = meter_jobs.parse_list_query(
+        filters,
+        search_query,
+        search_fields,
+        page_size,
+        page_token,
+        filter_keys=meter_jobs.JOB_FILTERS,
+        searchable=meter_jobs.JOB_SEARCH,
+    )
+    return meter_jobs.list_jobs(_jobs(), caller_partner_id(app), query)
+
+
+@app.get(
+    "/v1.1/jobs/meters/<job_id>",
+    summary="A job's status, counters and per-asset results",
+    operation_id="getMeterBatchJob",
+    tags=["Meter jobs"],
+    responses={
+        200: documented(JobAndAssets, "The job and (1,000 at a time) its assets"),
+        404: documented(ErrorResponse, "No such job for this partner"),
+        **ERRORS,
+    },
+)
+def get_meter_job(
+    job_id: Annotated[str, Path(description="The job's UUID")], page_token: PageToken = None
+) -> JobAndAssets:
+    return meter_jobs.get_job(_jobs(), caller_partner_id(app), job_id, page_token)
+
+
+@app.get(
+    "/v1.1/jobs/meter-job-filters",
+    summary="Filter keys and values for the job list",
+    operation_id="listMeterBatchJobsFilters",
+    tags=["Meter jobs"],
+    responses={200: documented(FiltersResponse, "Filter options"), **ERRORS},
+)
+def meter_job_filters() -> FiltersResponse:
+    return meter_jobs.job_filters(_jobs(), caller_partner_id(app))
+
+
+@app.get(
+    "/v1.1/provisional-assets",
+    summary="Provisional assets across jobs, newest first (JSON, or CSV with Accept: text/csv)",
+    operation_id="listProvisionalAssets",
+    tags=["Meter jobs"],
+    responses={
+        200: documented(ListProvisionalAssetsResponse, "One page of provisional assets"),
+        400: documented(BatchValidationError, "Invalid filter (Leap's bare ValidationError)"),
+        415: documented(ErrorResponse, "Accept is neither application/json nor text/csv"),
+    },
+)
+def list_provisional_assets(
+    filters: FilterParam = None,
+    search_query: SearchQuery = None,
+    search_fields: SearchFields = None,
+    page_size: PageSize = None,
+    page_token: PageToken = None,
+) -> Response[str]:
+    accept = (app.current_event.headers.get("accept") or "application/json").split(",")[0].split(";")[0].strip()
+    if accept not in {"application/json", "text/csv", "*/*", "application/*", "text/*"}:
+        raise UnsupportedMediaType("Unsupported Accept", {"accept": accept[:64]})
+    try:
+        query = meter_jobs.parse_list_query(
+            filters,
+            search_query,
+            search_fields,
+            page_size,
+            page_token,
+            filter_keys=meter_jobs.ASSET_FILTERS,
+            searchable=meter_jobs.ASSET_SEARCH,
+        )
+        page = meter_jobs.list_provisional_assets(_jobs(), caller_partner_id(app), query)
+    except InvalidInput as error:
+        details = error.details if isinstance(error.details, dict) else {}
+        problem = BatchValidationError(
+            message=str(details.get("message", error.title)), problem_field=details.get("problem_field")
+        )
+        return Response(400, content_types.APPLICATION_JSON, serialize(problem.model_dump()))
+    if accept == "text/csv":
+        return Response(200, "text/csv", meter_jobs.provisional_assets_csv(page))
+    return Response(200, content_types.APPLICATION_JSON, serialize(page.model_dump(mode="json")))
+
+
+@app.get(
+    "/v1.1/provisional-assets-filters",
+    summary="Filter keys and values for the provisional-asset list",
+    operation_id="listProvisionalAssetsFilters",
+    tags=["Meter jobs"],
+    responses={200: documented(FiltersResponse, "Filter options"), **ERRORS},
+)
+def provisional_asset_filters() -> FiltersResponse:
+    return meter_jobs.provisional_asset_filters(_jobs(), caller_partner_id(app))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,130 @@
+"""Run a batch job's assets through the single-create use case, resumably.
+
+Crash safety, by construction:
+- each asset's outcome, its counter and the job's cursor are one conditional transaction (dal/jobs.py), so a
+  redelivered message resumes at the cursor and never counts an asset twice;
+- a new meter gets an id derived from (job_id, index), so an attempt that created the meter but died before
+  recording the outcome is recognised on retry as "created by this job", not reported DUPLICATE;
+- the worker stops before its time runs out and asks for a continuation, so no invocation nears the Lambda
+  limit; a job that keeps failing is ended FAILED with a reason by its last attempt (see the handler).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from itertools import islice
+
+from pydantic import ValidationError
+
+from meterhub.batch.payload import Entry
+from meterhub.dal.jobs import JobRepository
+from meterhub.dal.meters import MeterRepository
+from meterhub.dal.objects import ObjectStore, partner_key
+from meterhub.domain.jobs import AssetOutcome, JobStatus, MeterJob
+from meterhub.logic.create_meter import AssetRejected, ConnectLink, create_meter
+from meterhub.models.api import StatusDetail
+from meterhub.models.enums import ProvisionalAssetStatus, StatusDetailName
+from meterhub.models.field_errors import FieldError, field_errors
+from meterhub.models.meter import CreateMeter
+
+
+class Progress(StrEnum):
+    DONE = "DONE"
+    MORE = "MORE"
+    """Time is nearly up: send a continuation message."""
+
+
+def assets_key(partner_id: str, job_id: str) -> str:
+    return partner_key(partner_id, "meter-jobs", job_id, "assets.jsonl")
+
+
+def meter_id_for(job_id: str, index: int) -> str:
+    """Deterministic per (job, asset): a retried create recognises the meter its earlier attempt made."""
+    return str(uuid.uuid5(uuid.UUID(job_id), str(index)))
+
+
+@dataclass(frozen=True)
+class Worker:
+    jobs: JobRepository
+    meters: MeterRepository
+    objects: ObjectStore
+    connect: Callable[[str], ConnectLink]
+    """partner_id -> the Connect link builder used in refusals."""
+
+    def process(self, partner_id: str, job_id: str, time_is_short: Callable[[], bool]) -> Progress:
+        job = self.jobs.get(partner_id, job_id)
+        if job is None or job.status is not JobStatus.PROCESSING:
+            return Progress.DONE  # unknown, or already finished by an earlier delivery: nothing to do
+        connect = self.connect(partner_id)
+        lines = self.objects.lines(assets_key(partner_id, job_id))
+        for line in islice(lines, job.next_index, None):
+            if time_is_short():
+                return Progress.MORE
+            entry = Entry.from_line(line)
+            self.jobs.record(job, self._outcome(job, entry, connect))
+        self._finish(job)
+        return Progress.DONE
+
+    def _finish(self, job: MeterJob) -> None:
+        current = self.jobs.get(job.partner_id, job.job_id)
+        if current is not None and current.status is JobStatus.PROCESSING:
+            if current.processed < current.assets_count:
+                self.jobs.finish(current, JobStatus.FAILED, "the stored payload has fewer assets than the job")
+            else:
+                self.jobs.finish(current, current.final_status())
+
+    def _outcome(self, job: MeterJob, entry: Entry, connect: ConnectLink) -> AssetOutcome:
+        data = entry.asset if isinstance(entry.asset, dict) else {}
+        reference = data.get("partner_reference")
+
+        def outcome(status: ProvisionalAssetStatus, detail: StatusDetail, meter_id: str | None = None) -> AssetOutcome:
+            return AssetOutcome(
+                job_id=job.job_id,
+                index=entry.index,
+                json_index=entry.json_index,
+                csv_row=entry.csv_row,
+                partner_reference=reference if isinstance(reference, str) else "",
+                status=status,
+                status_detail=detail,
+                meter_id=meter_id,
+                created_at=datetime.now(UTC),
+                data=data,
+            )
+
+        if entry.multiple_reference:
+            return outcome(
+                ProvisionalAssetStatus.MULTIPLE_PARTNER_REFERENCE,
+                StatusDetail(
+                    description=f"partner_reference {reference!r} appears more than once in this job; "
+                    "none of those assets was applied (send each reference once)"
+                ),
+            )
+        try:
+            asset = CreateMeter.model_validate(data)
+            created = create_meter(
+                self.meters,
+                job.partner_id,
+                asset,
+                update_existing=job.update_existing,
+                connect=connect,
+                job_id=job.job_id,
+                meter_id=meter_id_for(job.job_id, entry.index),
+            )
+        except ValidationError as error:
+            return outcome(ProvisionalAssetStatus.FAILED, _validation_failure(field_errors(error.errors())))
+        except AssetRejected as rejected:
+            return outcome(ProvisionalAssetStatus.FAILED, _validation_failure(rejected.errors))
+        meter_id = str(created.meter_id) if created.meter_id else None
+        return outcome(created.status, created.status_detail, meter_id)
+
+
+def _validation_failure(errors: list[FieldError]) -> StatusDetail:
+    return StatusDetail(
+        name=StatusDetailName.VALIDATION_ERROR,
+        description=f"{len(errors)} field(s) failed validation",
+        failed_fields={error.field or "asset": error.description for error in errors},
+    )
