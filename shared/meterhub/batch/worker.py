@@ -1,8 +1,9 @@
 """Run a batch job's assets through the single-create use case, resumably.
 
 Crash safety, by construction:
-- each asset's outcome, its counter and the job's cursor are one conditional transaction (dal/jobs.py), so a
-  redelivered message resumes at the cursor and never counts an asset twice;
+- assets are processed in chunks; a chunk's outcomes are stored, then its counts and the job's cursor move in
+  one conditional update (dal/jobs.py), so a redelivered message resumes at the cursor, redoes at most the
+  chunk in flight, and never counts an asset twice;
 - a new meter gets an id derived from (job_id, index), so an attempt that created the meter but died before
   recording the outcome is recognised on retry as "created by this job", not reported DUPLICATE;
 - the worker stops before its time runs out and asks for a continuation, so no invocation nears the Lambda
@@ -30,6 +31,9 @@ from meterhub.models.api import StatusDetail
 from meterhub.models.enums import ProvisionalAssetStatus, StatusDetailName
 from meterhub.models.field_errors import FieldError, field_errors
 from meterhub.models.meter import CreateMeter
+
+CHUNK_SIZE = 100
+"""Assets per recorded chunk: one job update per chunk; a crash redoes at most this many assets."""
 
 
 class Progress(StrEnum):
@@ -60,12 +64,14 @@ class Worker:
         if job is None or job.status is not JobStatus.PROCESSING:
             return Progress.DONE  # unknown, or already finished by an earlier delivery: nothing to do
         connect = self.connect(partner_id)
-        lines = self.objects.lines(assets_key(partner_id, job_id))
-        for line in islice(lines, job.next_index, None):
+        lines = islice(self.objects.lines(assets_key(partner_id, job_id)), job.next_index, None)
+        start = job.next_index
+        while chunk := list(islice(lines, CHUNK_SIZE)):
             if time_is_short():
                 return Progress.MORE
-            entry = Entry.from_line(line)
-            self.jobs.record(job, self._outcome(job, entry, connect))
+            outcomes = [self._outcome(job, Entry.from_line(line), connect) for line in chunk]
+            self.jobs.record_chunk(job, start, outcomes)
+            start += len(outcomes)
         self._finish(job)
         return Progress.DONE
 

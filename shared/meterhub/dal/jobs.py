@@ -7,13 +7,17 @@ Key design (JobsTable, see template.yaml):
                                gsi1: PARTNER#<pid>#ASSETS | <created_at>#<job_id>#<index:07>
 Every key starts with the caller's partner id, which is the tenant isolation.
 
-Exactly-once accounting: an asset's outcome, its job counter and the job's resume cursor are written in one
-transaction, conditioned on the outcome not existing yet and the cursor being where the writer expects. A
-redelivered or concurrent worker therefore can neither count an asset twice nor skip one.
+Exactly-once accounting, chunk by chunk: the outcomes of a chunk of assets are written first (plain puts keyed
+by asset index, so a retry overwrites them with the same outcome), then one conditional update adds the
+chunk's counts to the job and moves its cursor - only if the cursor is still at the chunk's start. A worker
+that dies between the two redoes the chunk (its meters are recognised by their deterministic ids) and the
+counts land once; a concurrent duplicate worker loses the condition and stops.
 """
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -25,7 +29,7 @@ from meterhub.dal import clients
 from meterhub.dal.codec import from_item, key, to_item
 from meterhub.dal.errors import is_condition_failure, translate
 from meterhub.domain.jobs import AssetOutcome, JobStatus, MeterJob
-from meterhub.errors import Conflict
+from meterhub.errors import Conflict, StorageUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
@@ -38,9 +42,9 @@ class JobRepository(Protocol):
 
     def get(self, partner_id: str, job_id: str) -> MeterJob | None: ...
 
-    def record(self, job: MeterJob, outcome: AssetOutcome) -> bool:
-        """Store one outcome, bump its counter and the cursor. False when it was already recorded;
-        Conflict when the job is not PROCESSING or its cursor is not at `outcome.index`."""
+    def record_chunk(self, job: MeterJob, start: int, outcomes: list[AssetOutcome]) -> None:
+        """Store the outcomes of assets start..start+len-1, then count them and move the cursor past them.
+        Conflict when the job is not PROCESSING or its cursor is not at `start` (someone else did it)."""
 
     def finish(self, job: MeterJob, status: JobStatus, reason: str | None = None) -> bool:
         """Move a PROCESSING job to a terminal status; False when it already left PROCESSING."""
@@ -88,44 +92,46 @@ class DynamoJobRepository:
         item = response.get("Item")
         return _job(item) if item else None
 
-    def record(self, job: MeterJob, outcome: AssetOutcome) -> bool:
-        now = datetime.now(UTC).isoformat()
+    def record_chunk(self, job: MeterJob, start: int, outcomes: list[AssetOutcome]) -> None:
+        requests: list[Any] = [{"PutRequest": {"Item": _asset_item(job.partner_id, o)}} for o in outcomes]
+        for first in range(0, len(requests), 25):
+            pending: Any = {self._table: requests[first : first + 25]}
+            for attempt in range(8):
+                unprocessed = clients.dynamodb().batch_write_item(RequestItems=pending).get("UnprocessedItems")
+                if not unprocessed:
+                    break
+                pending = unprocessed
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+            else:
+                raise StorageUnavailable("The service is busy, please retry shortly")
+        counts = Counter(outcome.counter for outcome in outcomes)
+        names = {f"#c{n}": counter for n, counter in enumerate(sorted(counts))}
+        values: dict[str, AttributeValueTypeDef] = {
+            f":c{n}": {"N": str(counts[counter])} for n, counter in enumerate(sorted(counts))
+        }
+        additions = ", ".join(f"#c{n} :c{n}" for n in range(len(counts)))
+        expression = (f"ADD {additions} " if additions else "") + "SET next_index = :next, updated_at = :now"
+        values.update(
+            {
+                ":next": {"N": str(start + len(outcomes))},
+                ":start": {"N": str(start)},
+                ":now": {"S": datetime.now(UTC).isoformat()},
+                ":processing": {"S": JobStatus.PROCESSING.value},
+            }
+        )
         try:
-            clients.dynamodb().transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": _asset_item(job.partner_id, outcome),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": key(f"PARTNER#{job.partner_id}", f"JOB#{job.job_id}"),
-                            "UpdateExpression": "ADD #counter :one SET next_index = :next, updated_at = :now",
-                            "ConditionExpression": "#status = :processing AND next_index = :index",
-                            "ExpressionAttributeNames": {"#counter": outcome.counter, "#status": "status"},
-                            "ExpressionAttributeValues": {
-                                ":one": {"N": "1"},
-                                ":next": {"N": str(outcome.index + 1)},
-                                ":index": {"N": str(outcome.index)},
-                                ":now": {"S": now},
-                                ":processing": {"S": JobStatus.PROCESSING.value},
-                            },
-                        }
-                    },
-                ]
+            clients.dynamodb().update_item(
+                TableName=self._table,
+                Key=key(f"PARTNER#{job.partner_id}", f"JOB#{job.job_id}"),
+                UpdateExpression=expression,
+                ConditionExpression="#status = :processing AND next_index = :start",
+                ExpressionAttributeNames={**names, "#status": "status"},
+                ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if not is_condition_failure(error):
-                raise translate(error) from error
-            reasons = error.response.get("CancellationReasons", [])
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False
-            raise Conflict("The job is not at this asset any more (finished, or processed elsewhere)") from error
-        return True
+            if is_condition_failure(error):
+                raise Conflict("The job moved on (finished, or processed by another delivery)") from error
+            raise translate(error) from error
 
     def finish(self, job: MeterJob, status: JobStatus, reason: str | None = None) -> bool:
         values: dict[str, AttributeValueTypeDef] = {
@@ -226,18 +232,16 @@ class InMemoryJobRepository:
     def get(self, partner_id: str, job_id: str) -> MeterJob | None:
         return self.jobs_by_id.get((partner_id, job_id))
 
-    def record(self, job: MeterJob, outcome: AssetOutcome) -> bool:
-        if (job.partner_id, job.job_id, outcome.index) in self.outcomes:
-            return False
+    def record_chunk(self, job: MeterJob, start: int, outcomes: list[AssetOutcome]) -> None:
+        for outcome in outcomes:
+            self.outcomes[(job.partner_id, job.job_id, outcome.index)] = outcome
         current = self.jobs_by_id[(job.partner_id, job.job_id)]
-        if current.status is not JobStatus.PROCESSING or current.next_index != outcome.index:
-            raise Conflict("The job is not at this asset any more (finished, or processed elsewhere)")
-        self.outcomes[(job.partner_id, job.job_id, outcome.index)] = outcome
-        counter = getattr(current, outcome.counter) + 1
-        self.jobs_by_id[(job.partner_id, job.job_id)] = current.model_copy(
-            update={outcome.counter: counter, "next_index": outcome.index + 1, "updated_at": datetime.now(UTC)}
-        )
-        return True
+        if current.status is not JobStatus.PROCESSING or current.next_index != start:
+            raise Conflict("The job moved on (finished, or processed by another delivery)")
+        counts = Counter(outcome.counter for outcome in outcomes)
+        update: dict[str, Any] = {name: getattr(current, name) + count for name, count in counts.items()}
+        update.update(next_index=start + len(outcomes), updated_at=datetime.now(UTC))
+        self.jobs_by_id[(job.partner_id, job.job_id)] = current.model_copy(update=update)
 
     def finish(self, job: MeterJob, status: JobStatus, reason: str | None = None) -> bool:
         current = self.jobs_by_id[(job.partner_id, job.job_id)]
