@@ -97,7 +97,7 @@ class _SameObject:
 def _no_table_backups() -> None:
     import moto.dynamodb.models as dynamodb_models
 
-    dynamodb_models.copy = _SameObject  # type: ignore[assignment]
+    dynamodb_models.copy = _SameObject  # type: ignore[assignment,attr-defined]
 
 
 SERVER = (
