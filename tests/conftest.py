@@ -362,3 +362,158 @@ def invoke(partner: IssuedKey, lambda_context: FakeLambdaContext) -> Invoke:
 def invoke_programs(aws: DynamoDBClient, lambda_context: FakeLambdaContext) -> Invoke:
     """Calls functions/programs_api/app.py (the catalog needs no partner, but the gateway still authorizes)."""
     return _invoker("functions/programs_api/app.py", "ProgramsApiFunction", lambda: "partner-x", lambda_context)
+
+
+# ----- batch meter jobs: the jobs API with raw bodies and headers, and the SQS worker ----------------------
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    """A Lambda proxy response: status, headers (lower-case names) and the body as text."""
+
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+class InvokeJobs(Protocol):
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw_body: str | None = None,
+        content_type: str | None = "application/json",
+        accept: str | None = "application/json",
+        query: Mapping[str, str | list[str]] | None = None,
+        partner_id: str | None = None,
+    ) -> HttpResult: ...
+
+
+@pytest.fixture
+def invoke_jobs(partner: IssuedKey, lambda_context: FakeLambdaContext) -> InvokeJobs:
+    """Calls functions/meter_jobs_api/app.py as `partner` with a raw body, Content-Type and Accept of choice;
+    `query` values that are lists become multi-value parameters (`filter=a:b&filter=c:d`)."""
+    module = load_function_module("functions/meter_jobs_api/app.py")
+    routes = _route_templates("MeterJobsApiFunction")
+
+    def invoke_jobs(
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw_body: str | None = None,
+        content_type: str | None = "application/json",
+        accept: str | None = "application/json",
+        query: Mapping[str, str | list[str]] | None = None,
+        partner_id: str | None = None,
+    ) -> HttpResult:
+        resource, params = resource_for(routes, method, path)
+        event = api_event(
+            method,
+            resource,
+            path,
+            path_parameters=params,
+            body=raw_body if raw_body is not None else (json.dumps(body) if body is not None else None),
+            query=query,
+            authorizer={"partner_id": partner_id or partner.partner_id},
+        )
+        headers = {
+            name: value for name, value in (("Content-Type", content_type), ("Accept", accept)) if value is not None
+        }
+        event["headers"] = headers
+        event["multiValueHeaders"] = {name: [value] for name, value in headers.items()}
+        response: dict[str, Any] = module.lambda_handler(event, lambda_context)
+        response_headers = {k.lower(): str(v) for k, v in (response.get("headers") or {}).items()}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            response_headers.setdefault(name.lower(), ",".join(str(v) for v in values))
+        return HttpResult(int(response["statusCode"]), response_headers, str(response.get("body") or ""))
+
+    return invoke_jobs
+
+
+@dataclass
+class WorkerLambdaContext(FakeLambdaContext):
+    """A context whose remaining time is settable: the worker stops when it nears its safety margin."""
+
+    remaining_ms: int = 110_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+class JobWorker:
+    """functions/meter_job_worker/app.py fed from the moto queue as Lambda's SQS event-source mapping would."""
+
+    def __init__(self) -> None:
+        self.module = load_function_module("functions/meter_job_worker/app.py")
+        self.queue_url = function_environment()["METER_JOBS_QUEUE_URL"]
+        self.sqs = boto3.client("sqs", region_name=REGION)
+
+    def receive(self) -> list[dict[str, Any]]:
+        """Every message now visible on the jobs queue (they stay in flight until deleted)."""
+        messages: list[dict[str, Any]] = []
+        while True:
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+            )
+            batch = response.get("Messages", [])
+            if not batch:
+                return messages
+            messages.extend(dict(message) for message in batch)
+
+    def event(self, messages: list[dict[str, Any]], receive_count: int | None = None) -> dict[str, Any]:
+        """An SQS event; `receive_count` overrides each record's ApproximateReceiveCount."""
+        records = []
+        for message in messages:
+            attributes = {str(k): str(v) for k, v in message.get("Attributes", {}).items()}
+            if receive_count is not None or "ApproximateReceiveCount" not in attributes:
+                attributes["ApproximateReceiveCount"] = str(receive_count or 1)
+            records.append(
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": attributes,
+                    "messageAttributes": {},
+                    "md5OfBody": message.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:MeterJobsQueue",
+                    "awsRegion": REGION,
+                }
+            )
+        return {"Records": records}
+
+    def handle(self, event: dict[str, Any], remaining_ms: int = 110_000) -> dict[str, Any]:
+        context = WorkerLambdaContext(aws_request_id=str(uuid.uuid4()), remaining_ms=remaining_ms)
+        result: dict[str, Any] = self.module.lambda_handler(event, context)
+        return result
+
+    def delete(self, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def run_queue(self, max_rounds: int = 20) -> int:
+        """Deliver every queued message (one per invocation, as BatchSize: 1), delete the ones that succeeded,
+        and repeat until the queue is empty (continuations included). Returns how many invocations ran."""
+        invocations = 0
+        for _ in range(max_rounds):
+            messages = self.receive()
+            if not messages:
+                return invocations
+            for message in messages:
+                result = self.handle(self.event([message]))
+                invocations += 1
+                assert not result.get("batchItemFailures"), result
+                self.delete([message])
+        raise AssertionError(f"the jobs queue was not empty after {max_rounds} rounds")
+
+
+@pytest.fixture
+def job_worker(aws: DynamoDBClient) -> JobWorker:
+    return JobWorker()

@@ -27,7 +27,9 @@ from meterhub.observability import logger
 SAFETY_MARGIN_MS = 20_000
 MAX_ATTEMPTS = 5  # the queue's maxReceiveCount: the last attempt ends the job instead of failing again
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# With one message per batch, a failure must come back as a batch item failure (the message is retried),
+# not as an exception that fails the whole invocation.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def _worker() -> Worker:

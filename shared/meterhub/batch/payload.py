@@ -22,7 +22,7 @@ import types
 import typing
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Union
 
@@ -34,6 +34,9 @@ from meterhub.models.meter import CreateMeter
 MAX_BODY_BYTES = 5 * 1024 * 1024
 """API Gateway hands Lambda at most 6 MB including the event envelope; 5 MB of body leaves room for it."""
 MAX_ASSETS = 25_000
+MAX_ASSET_BYTES = 64 * 1024
+"""One asset's JSON. A larger asset fails on its own (the worker keeps only its reference), which keeps every
+provisional-asset record far below DynamoDB's 400 KB item limit."""
 MAX_REPORTED_PROBLEMS = 100
 
 
@@ -46,6 +49,8 @@ class Entry:
     json_index: int | None = None
     csv_row: int | None = None
     multiple_reference: bool = False
+    size: int = field(default=0, compare=False)
+    """Bytes of the stored line (set when read back): the worker refuses assets over MAX_ASSET_BYTES."""
 
     def to_line(self) -> bytes:
         document = {
@@ -66,6 +71,7 @@ class Entry:
             json_index=document.get("json_index"),
             csv_row=document.get("csv_row"),
             multiple_reference=document.get("multiple_reference", False),
+            size=len(line),
         )
 
 
@@ -96,6 +102,8 @@ def parse_json(body: bytes) -> list[Entry]:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError) as error:
         raise InvalidInput("Request body is not valid JSON", [_problem(f"not valid JSON: {error}")]) from None
+    except RecursionError:
+        raise InvalidInput("Request body is not valid JSON", [_problem("JSON nested too deeply")]) from None
     if not isinstance(document, dict) or "assets" not in document:
         raise InvalidInput(
             "Missing assets", [_problem("the body must be an object with an `assets` array", problem_field="assets")]
@@ -230,12 +238,12 @@ def known_column(path: str) -> bool:
 
 def _names(model: type[BaseModel]) -> dict[str, Any]:
     names: dict[str, Any] = {}
-    for name, field in model.model_fields.items():
-        names[name] = field.annotation
-        if isinstance(field.validation_alias, AliasChoices):
-            for choice in field.validation_alias.choices:
+    for name, info in model.model_fields.items():
+        names[name] = info.annotation
+        if isinstance(info.validation_alias, AliasChoices):
+            for choice in info.validation_alias.choices:
                 if isinstance(choice, str):
-                    names[choice] = field.annotation
+                    names[choice] = info.annotation
     return names
 
 

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import islice
+from typing import Any
 
 from pydantic import ValidationError
 
-from meterhub.batch.payload import Entry
+from meterhub.batch.payload import MAX_ASSET_BYTES, Entry
 from meterhub.dal.jobs import JobRepository
 from meterhub.dal.meters import MeterRepository
 from meterhub.dal.objects import ObjectStore, partner_key
@@ -87,7 +88,12 @@ class Worker:
         data = entry.asset if isinstance(entry.asset, dict) else {}
         reference = data.get("partner_reference")
 
-        def outcome(status: ProvisionalAssetStatus, detail: StatusDetail, meter_id: str | None = None) -> AssetOutcome:
+        def outcome(
+            status: ProvisionalAssetStatus,
+            detail: StatusDetail,
+            meter_id: str | None = None,
+            kept: dict[str, Any] | None = None,
+        ) -> AssetOutcome:
             return AssetOutcome(
                 job_id=job.job_id,
                 index=entry.index,
@@ -98,9 +104,19 @@ class Worker:
                 status_detail=detail,
                 meter_id=meter_id,
                 created_at=datetime.now(UTC),
-                data=data,
+                data=data if kept is None else kept,
             )
 
+        if entry.size > MAX_ASSET_BYTES:
+            return outcome(
+                ProvisionalAssetStatus.FAILED,
+                StatusDetail(
+                    name=StatusDetailName.VALIDATION_ERROR,
+                    description=f"the asset is {entry.size} bytes; an asset may be at most {MAX_ASSET_BYTES} bytes",
+                    failed_fields={"asset": f"must be at most {MAX_ASSET_BYTES} bytes of JSON"},
+                ),
+                kept={"partner_reference": reference} if isinstance(reference, str) else {},
+            )
         if entry.multiple_reference:
             return outcome(
                 ProvisionalAssetStatus.MULTIPLE_PARTNER_REFERENCE,

@@ -117,7 +117,7 @@ def get_job(jobs: JobRepository, partner_id: str, job_id: str, page_token: str |
     if job is None:
         raise NotFound("Job not found", {"job_id": job_id})
     fingerprint = page_tokens.fingerprint({"job_id": job.job_id})
-    after = int(page_tokens.decode(page_token, fingerprint, prefix="ASSET#")[6:]) if page_token else -1
+    after = _asset_cursor(page_tokens.decode(page_token, fingerprint, prefix="ASSET#")) if page_token else -1
     assets = list(_take(jobs.job_assets(partner_id, job.job_id, after), JOB_ASSETS_PAGE + 1))
     more = len(assets) > JOB_ASSETS_PAGE
     assets = assets[:JOB_ASSETS_PAGE]
@@ -126,6 +126,13 @@ def get_job(jobs: JobRepository, partner_id: str, job_id: str, page_token: str |
         assets=[_status(asset) for asset in assets],
         next_page_token=page_tokens.encode(f"ASSET#{assets[-1].index:07d}", fingerprint) if more else None,
     )
+
+
+def _asset_cursor(cursor: str) -> int:
+    index = cursor.removeprefix("ASSET#")
+    if not index.isdigit():
+        raise InvalidInput("page_token is not a token this API issued", {"page_token": cursor[:64]})
+    return int(index)
 
 
 def _status(asset: AssetOutcome) -> AssetUploadStatus:
@@ -312,7 +319,11 @@ def provisional_assets_csv(page: ListProvisionalAssetsResponse) -> str:
     failure_columns = sorted(
         {c for row in rows for c in row if c.startswith("status_detail.failed_fields.")}, key=_natural
     )
-    columns = [c for c in (*FIXED_COLUMNS, *data_columns, *tail, *failure_columns) if any(c in r for r in rows)]
+    columns = [
+        c
+        for c in (*FIXED_COLUMNS, *data_columns, *tail, *failure_columns)
+        if any(c in r for r in rows) or (not rows and c in (*FIXED_COLUMNS, "created_at"))
+    ]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(columns)
