@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from meterhub.batch import worker as worker_module
-from meterhub.batch.worker import Progress, Worker, assets_key, meter_id_for
+from meterhub.batch.payload import assets_key
+from meterhub.batch.worker import Progress, Worker, meter_id_for
 from meterhub.dal.jobs import InMemoryJobRepository
 from meterhub.dal.meters import InMemoryMeterRepository
 from meterhub.dal.objects import InMemoryObjectStore

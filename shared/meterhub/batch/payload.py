@@ -28,6 +28,7 @@ from typing import Any, Union
 
 from pydantic import AliasChoices, BaseModel
 
+from meterhub.dal.objects import partner_key
 from meterhub.errors import InvalidInput, PayloadTooLarge
 from meterhub.models.meter import CreateMeter
 
@@ -38,6 +39,11 @@ MAX_ASSET_BYTES = 64 * 1024
 """One asset's JSON. A larger asset fails on its own (the worker keeps only its reference), which keeps every
 provisional-asset record far below DynamoDB's 400 KB item limit."""
 MAX_REPORTED_PROBLEMS = 100
+
+
+def assets_key(partner_id: str, job_id: str) -> str:
+    """Where a job's normalised assets live (one JSON line per asset), under the partner's prefix."""
+    return partner_key(partner_id, "meter-jobs", job_id, "assets.jsonl")
 
 
 @dataclass(frozen=True)

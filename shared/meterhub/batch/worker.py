@@ -22,10 +22,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from meterhub.batch.payload import MAX_ASSET_BYTES, Entry
+from meterhub.batch.payload import MAX_ASSET_BYTES, Entry, assets_key
 from meterhub.dal.jobs import JobRepository
 from meterhub.dal.meters import MeterRepository
-from meterhub.dal.objects import ObjectStore, partner_key
+from meterhub.dal.objects import ObjectStore
 from meterhub.domain.jobs import AssetOutcome, JobStatus, MeterJob
 from meterhub.logic.create_meter import AssetRejected, ConnectLink, create_meter
 from meterhub.models.api import StatusDetail
@@ -41,10 +41,6 @@ class Progress(StrEnum):
     DONE = "DONE"
     MORE = "MORE"
     """Time is nearly up: send a continuation message."""
-
-
-def assets_key(partner_id: str, job_id: str) -> str:
-    return partner_key(partner_id, "meter-jobs", job_id, "assets.jsonl")
 
 
 def meter_id_for(job_id: str, index: int) -> str:

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from meterhub.batch.payload import Entry, parse_csv, parse_json
-from meterhub.batch.worker import assets_key
+from meterhub.batch.payload import Entry, assets_key, parse_csv, parse_json
 from meterhub.dal.jobs import JobRepository
 from meterhub.dal.objects import ObjectStore
 from meterhub.dal.queues import WorkQueue

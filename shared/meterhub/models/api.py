@@ -63,8 +63,8 @@ class CreateMeterErrorResponse(ApiModel):
     errors: list[CreateMeterError]
 
 
-class CreateAssetRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class CreateAssetRequest(ApiModel):
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     onboarding_token: str | None = Field(
         default=None,

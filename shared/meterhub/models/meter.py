@@ -190,9 +190,13 @@ _DEPRECATED: dict[str, Any] = {"deprecated": True}
 
 
 class PartnerModel(BaseModel):
-    """Base of every partner-supplied block: unknown fields are ignored, strings kept as sent."""
+    """Base of every partner-supplied block: unknown fields are ignored, strings kept as sent.
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False, populate_by_name=True)
+    Validators are built on first use (defer_build): several functions import these models only for a route
+    or two that need them, and should not pay for them at every cold start.
+    """
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False, populate_by_name=True, defer_build=True)
 
 
 # --- Blocks
