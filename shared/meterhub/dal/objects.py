@@ -3,31 +3,66 @@ another partner's data."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from botocore.exceptions import ClientError
 
 from meterhub.dal import clients
+from meterhub.errors import NotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import CopySourceTypeDef
+
+CHUNK_BYTES = 256 * 1024
 
 
 def partner_key(partner_id: str, *parts: str) -> str:
     return "/".join(("partners", partner_id, *parts))
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    version: str | None
+    etag: str
+    size: int
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
 class ObjectStore(Protocol):
-    def put(self, key: str, body: bytes, content_type: str) -> None: ...
+    def put(self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str] | None = None) -> None: ...
 
     def lines(self, key: str) -> Iterator[bytes]:
         """The object's lines, streamed (never the whole object in memory)."""
+
+    def chunks(self, key: str, version: str | None = None) -> Iterator[bytes]:
+        """The object's bytes in chunks, streamed; NotFound when it does not exist (any more)."""
+
+    def info(self, key: str, version: str | None = None) -> ObjectInfo: ...
+
+    def move(self, source: str, target: str, version: str | None = None) -> None:
+        """Copy to `target`, then delete `source` (idempotent: a missing source after a copy is fine)."""
+
+    def presigned_get(self, key: str, seconds: int, file_name: str) -> str: ...
+
+    def presigned_put(self, key: str, seconds: int, content_type: str, metadata: Mapping[str, str]) -> str: ...
 
 
 class S3ObjectStore:
     def __init__(self, bucket: str) -> None:
         self._bucket = bucket
 
-    def put(self, key: str, body: bytes, content_type: str) -> None:
+    def put(self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str] | None = None) -> None:
         clients.s3().put_object(
-            Bucket=self._bucket, Key=key, Body=body, ContentType=content_type, ServerSideEncryption="AES256"
+            Bucket=self._bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            ServerSideEncryption="AES256",
+            Metadata=dict(metadata or {}),
         )
 
     def lines(self, key: str) -> Iterator[bytes]:
@@ -37,16 +72,110 @@ class S3ObjectStore:
         finally:
             body.close()
 
+    def chunks(self, key: str, version: str | None = None) -> Iterator[bytes]:
+        try:
+            extra = {"VersionId": version} if version else {}
+            body = clients.s3().get_object(Bucket=self._bucket, Key=key, **extra)["Body"]  # type: ignore[arg-type]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "NoSuchVersion", "404"}:
+                raise NotFound("File not found", {"key": key}) from error
+            raise
+        try:
+            yield from body.iter_chunks(chunk_size=CHUNK_BYTES)
+        finally:
+            body.close()
+
+    def info(self, key: str, version: str | None = None) -> ObjectInfo:
+        try:
+            extra = {"VersionId": version} if version else {}
+            head = clients.s3().head_object(Bucket=self._bucket, Key=key, **extra)  # type: ignore[arg-type]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "NoSuchVersion", "404"}:
+                raise NotFound("File not found", {"key": key}) from error
+            raise
+        return ObjectInfo(
+            key=key,
+            version=head.get("VersionId"),
+            etag=head.get("ETag", "").strip('"'),
+            size=head.get("ContentLength", 0),
+            metadata=head.get("Metadata", {}),
+        )
+
+    def move(self, source: str, target: str, version: str | None = None) -> None:
+        copy_source: CopySourceTypeDef = {"Bucket": self._bucket, "Key": source}
+        if version:
+            copy_source["VersionId"] = version
+        try:
+            clients.s3().copy_object(
+                Bucket=self._bucket, Key=target, CopySource=copy_source, ServerSideEncryption="AES256"
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in {"NoSuchKey", "404"}:
+                raise
+            self.info(target)  # moved by an earlier attempt: the target must exist, else NotFound
+        clients.s3().delete_object(Bucket=self._bucket, Key=source)
+
+    def presigned_get(self, key: str, seconds: int, file_name: str) -> str:
+        return clients.s3().generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self._bucket,
+                "Key": key,
+                "ResponseContentDisposition": f'attachment; filename="{file_name}"',
+            },
+            ExpiresIn=seconds,
+        )
+
+    def presigned_put(self, key: str, seconds: int, content_type: str, metadata: Mapping[str, str]) -> str:
+        return clients.s3().generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self._bucket, "Key": key, "ContentType": content_type, "Metadata": dict(metadata)},
+            ExpiresIn=seconds,
+        )
+
 
 class InMemoryObjectStore:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.metadata: dict[str, dict[str, str]] = {}
 
-    def put(self, key: str, body: bytes, content_type: str) -> None:
+    def put(self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str] | None = None) -> None:
         self.objects[key] = body
+        self.metadata[key] = dict(metadata or {})
 
     def lines(self, key: str) -> Iterator[bytes]:
         yield from self.objects[key].splitlines()
+
+    def chunks(self, key: str, version: str | None = None) -> Iterator[bytes]:
+        if key not in self.objects:
+            raise NotFound("File not found", {"key": key})
+        body = self.objects[key]
+        for start in range(0, len(body), CHUNK_BYTES):
+            yield body[start : start + CHUNK_BYTES]
+
+    def info(self, key: str, version: str | None = None) -> ObjectInfo:
+        if key not in self.objects:
+            raise NotFound("File not found", {"key": key})
+        return ObjectInfo(
+            key,
+            version,
+            etag=str(hash(self.objects[key])),
+            size=len(self.objects[key]),
+            metadata=self.metadata.get(key, {}),
+        )
+
+    def move(self, source: str, target: str, version: str | None = None) -> None:
+        if source in self.objects:
+            self.objects[target] = self.objects.pop(source)
+            self.metadata[target] = self.metadata.pop(source, {})
+        elif target not in self.objects:
+            raise NotFound("File not found", {"key": source})
+
+    def presigned_get(self, key: str, seconds: int, file_name: str) -> str:
+        return f"memory://{key}?expires={seconds}"
+
+    def presigned_put(self, key: str, seconds: int, content_type: str, metadata: Mapping[str, str]) -> str:
+        return f"memory://{key}?put&expires={seconds}"
 
 
 @lru_cache(maxsize=4)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from moto.server import ThreadedMotoServer
 
 from meterhub.dal import clients
-from meterhub.local.template import DEFAULT_REGION, LocalTemplate, QueueSpec
+from meterhub.local.template import DEFAULT_REGION, BucketSpec, LocalTemplate, QueueSpec
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -109,7 +109,29 @@ def provision(template: LocalTemplate, dynamodb: DynamoDBClient, s3: S3Client, s
             Attributes=cast("dict[QueueAttributeNameType, str]", dict(queue.attributes)),
         )["QueueUrl"]
         created.queues[queue.physical_name] = url
+    for bucket in template.buckets.values():
+        notifications = _queue_notifications(template, bucket)
+        if notifications:
+            # S3 -> SQS as the stack wires it; the queue's SQS relay then delivers to the function.
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket.physical_name,
+                NotificationConfiguration={"QueueConfigurations": notifications},  # type: ignore[typeddict-item]
+            )
     return created
+
+
+def _queue_notifications(template: LocalTemplate, bucket: BucketSpec) -> list[dict[str, Any]]:
+    """A bucket's CloudFormation `QueueConfigurations` in the S3 API's shape."""
+    entries: list[dict[str, Any]] = []
+    for n, entry in enumerate(bucket.notification_configuration.get("QueueConfigurations") or []):
+        where = f"{bucket.logical_id}.NotificationConfiguration.QueueConfigurations[{n}]"
+        resolved = template.resolve(dict(entry), where)
+        rules = ((resolved.get("Filter") or {}).get("S3Key") or {}).get("Rules") or []
+        notification: dict[str, Any] = {"QueueArn": resolved["Queue"], "Events": [resolved["Event"]]}
+        if rules:
+            notification["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}}
+        entries.append(notification)
+    return entries
 
 
 def configure_environment(endpoint_url: str) -> None:

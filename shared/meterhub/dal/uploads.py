@@ -1,0 +1,140 @@
+"""Interval upload jobs, in the jobs table.
+
+Key design (JobsTable):
+  PARTNER#<pid> | UPLOAD#<job_id>              the upload job; gsi1 PARTNER#<pid>#UPLOADS | <uploaded_at>#<job_id>
+  PARTNER#<pid> | OBJECT#<key>#<version|etag>  claim of one S3 object version -> job_id (conditional put), so
+                                               a redelivered S3 event finds its job instead of making another
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from meterhub.dal import clients
+from meterhub.dal.codec import key
+from meterhub.dal.errors import is_condition_failure, translate
+from meterhub.domain.uploads import UploadJob
+from meterhub.errors import AlreadyExists
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
+
+
+class UploadRepository(Protocol):
+    def create(self, job: UploadJob) -> None:
+        """Store a new job; AlreadyExists when the id is taken."""
+
+    def save(self, job: UploadJob) -> None:
+        """Overwrite the job (status, counters, errors). One ingest run owns a job at a time."""
+
+    def get(self, partner_id: str, job_id: str) -> UploadJob | None: ...
+
+    def claim_object(self, partner_id: str, object_key: str, version: str, job_id: str) -> str:
+        """The job id of this object version: `job_id` when this call claimed it, else the earlier claim's."""
+
+    def jobs(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, UploadJob]]:
+        """Newest first, as (sort key, job); `before` resumes after a sort key."""
+
+
+def upload_sort_key(job: UploadJob) -> str:
+    return f"{job.uploaded_at.astimezone(UTC).isoformat()}#{job.job_id}"
+
+
+class DynamoUploadRepository:
+    def __init__(self, table_name: str) -> None:
+        self._table = table_name
+
+    def _item(self, job: UploadJob) -> dict[str, Any]:
+        return {
+            **key(f"PARTNER#{job.partner_id}", f"UPLOAD#{job.job_id}"),
+            "gsi1pk": {"S": f"PARTNER#{job.partner_id}#UPLOADS"},
+            "gsi1sk": {"S": upload_sort_key(job)},
+            "doc": {"S": job.model_dump_json()},
+        }
+
+    def create(self, job: UploadJob) -> None:
+        try:
+            clients.dynamodb().put_item(
+                TableName=self._table, Item=self._item(job), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            raise translate(error, conflict_title="Upload job already exists") from error
+
+    def save(self, job: UploadJob) -> None:
+        clients.dynamodb().put_item(TableName=self._table, Item=self._item(job))
+
+    def get(self, partner_id: str, job_id: str) -> UploadJob | None:
+        item = (
+            clients.dynamodb()
+            .get_item(TableName=self._table, Key=key(f"PARTNER#{partner_id}", f"UPLOAD#{job_id}"), ConsistentRead=True)
+            .get("Item")
+        )
+        return UploadJob.model_validate_json(item["doc"]["S"]) if item else None
+
+    def claim_object(self, partner_id: str, object_key: str, version: str, job_id: str) -> str:
+        claim = key(f"PARTNER#{partner_id}", f"OBJECT#{object_key}#{version}")
+        try:
+            clients.dynamodb().put_item(
+                TableName=self._table,
+                Item={**claim, "job_id": {"S": job_id}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise translate(error) from error
+            item = clients.dynamodb().get_item(TableName=self._table, Key=claim, ConsistentRead=True)["Item"]
+            return item["job_id"]["S"]
+        return job_id
+
+    def jobs(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, UploadJob]]:
+        request: QueryInputTypeDef = {
+            "TableName": self._table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk" + (" AND gsi1sk < :before" if before else ""),
+            "ExpressionAttributeValues": {
+                ":pk": {"S": f"PARTNER#{partner_id}#UPLOADS"},
+                **({":before": {"S": before}} if before else {}),
+            },
+            "ScanIndexForward": False,
+        }
+        while True:
+            page = clients.dynamodb().query(**request)
+            for item in page.get("Items", []):
+                yield item["gsi1sk"]["S"], UploadJob.model_validate_json(item["doc"]["S"])
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class InMemoryUploadRepository:
+    def __init__(self) -> None:
+        self.by_id: dict[tuple[str, str], UploadJob] = {}
+        self.claims: dict[tuple[str, str, str], str] = {}
+
+    def create(self, job: UploadJob) -> None:
+        if (job.partner_id, job.job_id) in self.by_id:
+            raise AlreadyExists("Upload job already exists")
+        self.by_id[(job.partner_id, job.job_id)] = job
+
+    def save(self, job: UploadJob) -> None:
+        self.by_id[(job.partner_id, job.job_id)] = job
+
+    def get(self, partner_id: str, job_id: str) -> UploadJob | None:
+        return self.by_id.get((partner_id, job_id))
+
+    def claim_object(self, partner_id: str, object_key: str, version: str, job_id: str) -> str:
+        return self.claims.setdefault((partner_id, object_key, version), job_id)
+
+    def jobs(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, UploadJob]]:
+        own = sorted(((upload_sort_key(j), j) for (p, _), j in self.by_id.items() if p == partner_id), reverse=True)
+        yield from ((k, j) for k, j in own if before is None or k < before)
+
+
+@lru_cache(maxsize=4)
+def dynamo_upload_repository(table_name: str) -> DynamoUploadRepository:
+    return DynamoUploadRepository(table_name)
