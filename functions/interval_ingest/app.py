@@ -1,0 +1,71 @@
+"""Interval file drops: S3 ObjectCreated (through SQS) -> one upload job per object version (transport only).
+
+The S3 test event and keys that are not partner drops (our own accepted/ and failed/ outputs, other
+prefixes) are acknowledged and logged. A file whose processing keeps failing ends its job FAILED with the
+reason on the last attempt, so nothing cycles to the dead-letter queue without a job saying why.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub.config import get_settings
+from meterhub.dal.intervals import dynamo_interval_store
+from meterhub.dal.meters import dynamo_meter_repository
+from meterhub.dal.objects import s3_object_store
+from meterhub.dal.uploads import dynamo_upload_repository
+from meterhub.ingest.pipeline import Ingestion
+from meterhub.observability import logger
+
+MAX_ATTEMPTS = 3  # the queue's maxReceiveCount
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def _ingestion() -> Ingestion:
+    settings = get_settings()
+    return Ingestion(
+        uploads=dynamo_upload_repository(settings.jobs_table_name),
+        intervals=dynamo_interval_store(settings.intervals_table_name),
+        objects=s3_object_store(settings.data_bucket_name),
+        meters=dynamo_meter_repository(settings.meters_table_name),
+    )
+
+
+def record_handler(record: SQSRecord) -> None:
+    message: dict[str, Any] = json.loads(record.body)
+    if message.get("Event") == "s3:TestEvent":
+        logger.info("S3 test event acknowledged")
+        return
+    attempts = int(record.attributes.approximate_receive_count or "1")
+    for s3_record in message.get("Records", []):
+        if not str(s3_record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        obj = s3_record["s3"]["object"]
+        key = unquote_plus(obj["key"])  # S3 event keys are URL-encoded ('+' is a space)
+        version = obj.get("versionId")
+        ingestion = _ingestion()
+        try:
+            job = ingestion.ingest(key, version)
+        except Exception:
+            if attempts < MAX_ATTEMPTS:
+                logger.exception("Ingestion attempt failed; the queue will retry", extra={"attempt": attempts})
+                raise
+            logger.exception("Ingestion failed on its last attempt; ending the job FAILED")
+            ingestion.give_up(key, version, f"processing failed {attempts} times; upload the file again")
+            continue
+        if job is None:
+            logger.info("Not an interval drop (or already filed); nothing to do", extra={"key": key})
+        else:
+            logger.info("Interval file processed", extra={"job_id": job.job_id, "status": job.status})
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
