@@ -29,6 +29,7 @@ from meterhub.ingest.model import MeterLookup, RowError
 from meterhub.ingest.paths import Drop, parse_drop, partner_path
 from meterhub.ingest.validator import IntervalFileValidator, ValidationReport
 
+PROGRESS_ROWS = 100_000
 SPOOL_BYTES = 4 * 1024 * 1024
 """Reject rows beyond this go to a temporary file on disk, so a file full of errors never fills memory."""
 
@@ -121,8 +122,14 @@ class Ingestion:
         rejects = _RejectFile()
         try:
             check = IntervalFileValidator(lookup, now=started, on_error=rejects.write)
-            for _ in check.rows(self._body(drop, info)):
-                pass
+            for count, _ in enumerate(check.rows(self._body(drop, info)), start=1):
+                if count % PROGRESS_ROWS == 0:  # counters a partner can poll while a large file is checked
+                    job = self._save(
+                        job,
+                        rows_total=check.report.rows_total,
+                        rows_valid=check.report.rows_valid,
+                        rows_invalid=check.report.rows_invalid,
+                    )
             report = check.report
             days = self._store(drop, info, lookup, started) if report.ok else 0
             return self._file(drop, info, job, report, days, rejects)
