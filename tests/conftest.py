@@ -20,6 +20,7 @@ Fixtures (all function-scoped):
 
 from __future__ import annotations
 
+import base64
 import copy
 import importlib.util
 import json
@@ -517,3 +518,246 @@ class JobWorker:
 @pytest.fixture
 def job_worker(aws: DynamoDBClient) -> JobWorker:
     return JobWorker()
+
+
+# ----- interval uploads: the uploads API with raw bodies (text or base64) and any Content-Type -------------
+
+
+class InvokeUploads(Protocol):
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw_body: str | bytes | None = None,
+        content_type: str | None = "application/json",
+        query: Mapping[str, str | list[str]] | None = None,
+        partner_id: str | None = None,
+    ) -> HttpResult: ...
+
+
+@pytest.fixture
+def invoke_uploads(partner: IssuedKey, lambda_context: FakeLambdaContext) -> InvokeUploads:
+    """Calls functions/interval_uploads_api/app.py as `partner`. A `bytes` raw_body travels base64-encoded
+    (as API Gateway sends a binary body), a `str` one as text."""
+    module = load_function_module("functions/interval_uploads_api/app.py")
+    routes = _route_templates("IntervalUploadsApiFunction")
+
+    def invoke_uploads(
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw_body: str | bytes | None = None,
+        content_type: str | None = "application/json",
+        query: Mapping[str, str | list[str]] | None = None,
+        partner_id: str | None = None,
+    ) -> HttpResult:
+        resource, params = resource_for(routes, method, path)
+        if isinstance(raw_body, bytes):
+            text: str | None = base64.b64encode(raw_body).decode("ascii")
+        else:
+            text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+        event = api_event(
+            method,
+            resource,
+            path,
+            path_parameters=params,
+            body=text,
+            query=query,
+            authorizer={"partner_id": partner_id or partner.partner_id},
+        )
+        event["isBase64Encoded"] = isinstance(raw_body, bytes)
+        headers = {"Accept": "application/json", **({"Content-Type": content_type} if content_type else {})}
+        event["headers"] = headers
+        event["multiValueHeaders"] = {name: [value] for name, value in headers.items()}
+        response: dict[str, Any] = module.lambda_handler(event, lambda_context)
+        response_headers = {k.lower(): str(v) for k, v in (response.get("headers") or {}).items()}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            response_headers.setdefault(name.lower(), ",".join(str(v) for v in values))
+        return HttpResult(int(response["statusCode"]), response_headers, str(response.get("body") or ""))
+
+    return invoke_uploads
+
+
+# ----- interval file drops: data bucket -> IntervalFilesQueue -> functions/interval_ingest/app.py ----------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One SQS message handed to the ingest function: the S3 key it was about (decoded; None for the S3 test
+    event), the receive count it carried, and whether the function reported it as a batch item failure."""
+
+    key: str | None
+    receive_count: int
+    failed: bool
+
+
+class IntervalDrops:
+    """Partner files put into the real data bucket at `partners/<pid>/interval-data/<name>`. The bucket's
+    notification (provisioned from template.yaml) enqueues each S3 event on IntervalFilesQueue; `receive` /
+    `event` / `handle` / `run_queue` feed them to functions/interval_ingest/app.py as Lambda's SQS event source
+    (BatchSize 1) would, with the ApproximateReceiveCount the queue reports.
+
+    moto 5 leaves `versionId` out of S3 event records; real S3 puts it in every event of a versioned bucket
+    (the data bucket is), so the fixture adds it as S3 would.
+    """
+
+    def __init__(self) -> None:
+        env = function_environment()
+        self.module = load_function_module("functions/interval_ingest/app.py")
+        self.bucket = env["DATA_BUCKET_NAME"]
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.queue_url = self.sqs.get_queue_url(QueueName="IntervalFilesQueue")["QueueUrl"]
+        self.dead_letter_url = self.sqs.get_queue_url(QueueName="IntervalFilesDeadLetterQueue")["QueueUrl"]
+        self.jobs_table = env["JOBS_TABLE_NAME"]
+        self.intervals_table = env["INTERVALS_TABLE_NAME"]
+        self.meters_table = env["METERS_TABLE_NAME"]
+
+    # ----- meters and files --------------------------------------------------------------------------------
+    def meter(self, partner_id: str, *, region: str = "ISONE", meter_type: str = "DEVICE") -> str:
+        """A stored meter of `partner_id` (written straight to the meters table: utility meters of CAISO and
+        NYISO cannot be created through the API). Returns its id."""
+        from datetime import UTC, datetime, timedelta
+
+        from meterhub.dal.meters import dynamo_meter_repository
+        from meterhub.domain.meters import MeterRecord
+
+        meter_id = str(uuid.uuid4())
+        created = datetime.now(UTC) - timedelta(days=730)
+        state = {"ISONE": "MA", "NYISO": "NY", "CAISO": "CA", "ERCOT": "TX"}.get(region, "MA")
+        data = build_asset(
+            f"ref-{meter_id[:8]}", region=region, meter_type=meter_type, customer={"state_or_province_code": state}
+        )
+        record = MeterRecord(
+            meter_id=meter_id,
+            partner_id=partner_id,
+            partner_reference=data["partner_reference"],
+            data=data,
+            created_at=created,
+            updated_at=created,
+        )
+        dynamo_meter_repository(self.meters_table).create(record)
+        return meter_id
+
+    def key(self, partner_id: str, name: str) -> str:
+        return f"partners/{partner_id}/interval-data/{name}"
+
+    def put(self, partner_id: str, name: str, body: bytes, metadata: Mapping[str, str] | None = None) -> str:
+        """Drop a file into the partner's folder; returns the object's version id."""
+        response = self.s3.put_object(
+            Bucket=self.bucket, Key=self.key(partner_id, name), Body=body, Metadata=dict(metadata or {})
+        )
+        return str(response["VersionId"])
+
+    def read(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def keys(self, partner_id: str) -> list[str]:
+        """The partner's current objects (not versions, not delete markers), sorted."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"partners/{partner_id}/")
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+    # ----- the queue and the function ----------------------------------------------------------------------
+    def receive(self) -> list[dict[str, Any]]:
+        """Every message now visible on IntervalFilesQueue (they stay in flight until deleted or released)."""
+        messages: list[dict[str, Any]] = []
+        while True:
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+            )
+            batch = response.get("Messages", [])
+            if not batch:
+                return messages
+            messages.extend(dict(message) for message in batch)
+
+    def event(self, messages: list[dict[str, Any]], receive_count: int | None = None) -> dict[str, Any]:
+        """An SQS event; `receive_count` overrides each record's ApproximateReceiveCount."""
+        records = []
+        for message in messages:
+            attributes = {str(k): str(v) for k, v in message.get("Attributes", {}).items()}
+            if receive_count is not None or "ApproximateReceiveCount" not in attributes:
+                attributes["ApproximateReceiveCount"] = str(receive_count or 1)
+            records.append(
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": attributes,
+                    "messageAttributes": {},
+                    "md5OfBody": message.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:IntervalFilesQueue",
+                    "awsRegion": REGION,
+                }
+            )
+        return {"Records": records}
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.module.lambda_handler(event, FakeLambdaContext(aws_request_id=str(uuid.uuid4())))
+        return result
+
+    def delete(self, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def release(self, messages: list[dict[str, Any]]) -> None:
+        """Make in-flight messages visible again now (what the visibility timeout does, later)."""
+        for message in messages:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+
+    @staticmethod
+    def message_key(message: Mapping[str, Any]) -> str | None:
+        from urllib.parse import unquote_plus
+
+        records = json.loads(message["Body"]).get("Records") or [{}]
+        encoded = records[0].get("s3", {}).get("object", {}).get("key")
+        return unquote_plus(encoded) if encoded is not None else None
+
+    def run_queue(self, *, redeliver: bool = False, max_rounds: int = 20) -> list[Delivery]:
+        """Deliver every queued message, one per invocation; delete those that succeeded. A failed one stays in
+        flight, or with `redeliver` comes back at once with its receive count up (Lambda's retry), until the
+        queue's redrive policy moves it to the dead-letter queue. Repeats until the queue is empty."""
+        deliveries: list[Delivery] = []
+        for _ in range(max_rounds):
+            messages = self.receive()
+            if not messages:
+                return deliveries
+            for message in messages:
+                result = self.handle(self.event([message]))
+                failed = bool(result.get("batchItemFailures"))
+                count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+                deliveries.append(Delivery(self.message_key(message), count, failed))
+                if not failed:
+                    self.delete([message])
+                elif redeliver:
+                    self.release([message])
+        raise AssertionError(f"IntervalFilesQueue was not empty after {max_rounds} rounds")
+
+    def dead_letters(self) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.dead_letter_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+
+@pytest.fixture
+def interval_drops(aws: DynamoDBClient, monkeypatch: pytest.MonkeyPatch) -> IntervalDrops:
+    """The data bucket, IntervalFilesQueue and the ingest function on moto (see `IntervalDrops`)."""
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event
+
+    def with_version(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, list[dict[str, Any]]]:
+        event = original(event_name, bucket, key, notification_id)
+        if bucket.is_versioned:
+            for record in event["Records"]:
+                record["s3"]["object"]["versionId"] = key.version_id
+        return event
+
+    monkeypatch.setattr(notifications, "_get_s3_event", with_version)
+    return IntervalDrops()

@@ -20,6 +20,7 @@ from meterhub.dal.intervals import dynamo_interval_store
 from meterhub.dal.meters import dynamo_meter_repository
 from meterhub.dal.objects import s3_object_store
 from meterhub.dal.uploads import dynamo_upload_repository
+from meterhub.ingest.paths import parse_drop
 from meterhub.ingest.pipeline import Ingestion
 from meterhub.observability import logger
 
@@ -50,6 +51,9 @@ def record_handler(record: SQSRecord) -> None:
         obj = s3_record["s3"]["object"]
         key = unquote_plus(obj["key"])  # S3 event keys are URL-encoded ('+' is a space)
         version = obj.get("versionId")
+        if parse_drop(key) is None:
+            logger.info("Not an interval drop (our own output or another prefix); acknowledged", extra={"key": key})
+            continue
         ingestion = _ingestion()
         try:
             job = ingestion.ingest(key, version)
@@ -61,7 +65,7 @@ def record_handler(record: SQSRecord) -> None:
             ingestion.give_up(key, version, f"processing failed {attempts} times; upload the file again")
             continue
         if job is None:
-            logger.info("Not an interval drop (or already filed); nothing to do", extra={"key": key})
+            logger.info("Already filed by an earlier delivery; nothing to do", extra={"key": key})
         else:
             logger.info("Interval file processed", extra={"job_id": job.job_id, "status": job.status})
 

@@ -32,9 +32,13 @@ def test_every_function_has_sample_events(function: FunctionSpec) -> None:
     assert _events(function.code_dir), f"add a sample event under events/{function.code_dir.name}/"
 
 
-CREATORS = {
-    "meter_id": ("meters_api/create_meter.json", "meter_id"),
-    "job_id": ("meter_jobs_api/create_meter_job_json.json", "job_id"),
+# A read event names a meter or a job: it is created first through the function (and event) that creates
+# such things, so the read finds it. Keys: (function dir of the event under test, path parameter).
+CREATORS: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("meters_api", "meter_id"): ("meters_api", "create_meter.json", "meter_id"),
+    ("interval_uploads_api", "meter_id"): ("meters_api", "create_meter.json", "meter_id"),
+    ("meter_jobs_api", "job_id"): ("meter_jobs_api", "create_meter_job_json.json", "job_id"),
+    ("interval_uploads_api", "job_id"): ("interval_uploads_api", "upload_interval_data.json", "job_id"),
 }
 CASES = [(spec, event) for spec in FUNCTIONS for event in _events(spec.code_dir)]
 
@@ -51,11 +55,11 @@ def test_handler_accepts_its_sample_event(
     module = load_function(str(function.module_path.relative_to(ROOT)))
     handler = getattr(module, function.function_name)
     event = json.loads(event_file.read_text(encoding="utf-8"))
-    for name, (creator, answer_field) in CREATORS.items():
-        if (event.get("pathParameters") or {}).get(name):
-            # read events name a meter or a job: create it first (through its create event) so the read finds it
-            create = json.loads((ROOT / "events" / creator).read_text(encoding="utf-8"))
-            created_id = json.loads(handler(create, lambda_context)["body"])[answer_field]
+    for (directory, name), (creator_dir, creator_event, answer_field) in CREATORS.items():
+        if directory == function.code_dir.name and (event.get("pathParameters") or {}).get(name):
+            creator = load_function(f"functions/{creator_dir}/app.py").lambda_handler
+            create = json.loads((ROOT / "events" / creator_dir / creator_event).read_text(encoding="utf-8"))
+            created_id = json.loads(creator(create, lambda_context)["body"])[answer_field]
             event["path"] = event["path"].replace(event["pathParameters"][name], created_id)
             event["pathParameters"][name] = created_id
 
@@ -68,6 +72,8 @@ def test_handler_accepts_its_sample_event(
         assert statement["Effect"] == "Deny"  # the sample key was never issued
     elif "Records" in event:
         assert result == {"batchItemFailures": []}  # an unknown job is acknowledged, not retried forever
+    elif result["statusCode"] == 302:
+        assert result["multiValueHeaders"]["Location"][0].startswith("http")  # a presigned download
     else:
         assert result["statusCode"] in {200, 201}, result["body"]
         assert result["body"]

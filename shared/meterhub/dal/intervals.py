@@ -9,6 +9,7 @@ day never lose each other's slots; applying the same file twice gives the same i
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import date
 from functools import lru_cache
@@ -19,10 +20,11 @@ from botocore.exceptions import ClientError
 from meterhub.dal import clients
 from meterhub.dal.codec import key
 from meterhub.dal.errors import is_condition_failure, translate
-from meterhub.errors import Conflict
+from meterhub.errors import Conflict, StorageUnavailable
 from meterhub.ingest.slots import DaySlots, merge_day
 
 MERGE_ATTEMPTS = 5
+THROTTLE_ATTEMPTS = 8
 
 
 class IntervalStore(Protocol):
@@ -41,6 +43,18 @@ class DynamoIntervalStore:
         self._table = table_name
 
     def merge(self, partner_id: str, meter_id: str, day: date, incoming: DaySlots) -> None:
+        """Throttling that outlasts botocore's own retries is retried here with backoff: a file's days are
+        written one by one, and giving up on one would restart the whole file."""
+        for attempt in range(THROTTLE_ATTEMPTS):
+            try:
+                self._merge_once(partner_id, meter_id, day, incoming)
+                return
+            except StorageUnavailable:
+                if attempt == THROTTLE_ATTEMPTS - 1:
+                    raise
+                time.sleep(min(0.05 * 2**attempt, 3.0))
+
+    def _merge_once(self, partner_id: str, meter_id: str, day: date, incoming: DaySlots) -> None:
         item_key = key(_pk(partner_id, meter_id), f"DAY#{day.isoformat()}")
         for _ in range(MERGE_ATTEMPTS):
             current = clients.dynamodb().get_item(TableName=self._table, Key=item_key, ConsistentRead=True).get("Item")

@@ -42,3 +42,4 @@ class UploadJob(BaseModel):
     error_csv_file_path: str | None = None
     feedback_file_path: str | None = None
     failure_reason: str | None = None
+    storing: bool = Field(default=False, description="The clean file's days are being written (pass 2 began)")

@@ -5,28 +5,3 @@ day records, reject and feedback files) feeds it a byte stream and a meter looku
 yields. `codes` documents every rule; `validator` applies them in one streaming pass; `slots` is the
 storage shape and its merge rule; `meters` turns stored meters into lookup verdicts.
 """
-
-from meterhub.ingest.codes import Column, ErrorCode
-from meterhub.ingest.model import ErrorSummary, IntervalRow, MeterLookup, MeterStatus, MeterVerdict, RowError
-from meterhub.ingest.slots import DayKey, DaySlots, day_batches, group_by_day, merge_day
-from meterhub.ingest.validator import IngestInfrastructureError, IntervalFileValidator, ValidationReport, validate
-
-__all__ = [
-    "Column",
-    "DayKey",
-    "DaySlots",
-    "ErrorCode",
-    "ErrorSummary",
-    "IngestInfrastructureError",
-    "IntervalFileValidator",
-    "IntervalRow",
-    "MeterLookup",
-    "MeterStatus",
-    "MeterVerdict",
-    "RowError",
-    "ValidationReport",
-    "day_batches",
-    "group_by_day",
-    "merge_day",
-    "validate",
-]

@@ -79,7 +79,11 @@ class Ingestion:
         return self._run(drop, info, job)
 
     def give_up(self, key: str, version: str | None, reason: str) -> UploadJob | None:
-        """After the last failed attempt: end the object's job FAILED with the reason (never silently)."""
+        """After the last failed attempt: end the job FAILED with the reason and file the original under
+        failed/ with a feedback report, so nothing is left waiting and nothing fails silently.
+
+        Days already merged by a clean file's interrupted store are not rolled back (merges are in place);
+        the reason says so, and uploading the same file again completes it (merging is idempotent)."""
         drop = parse_drop(key)
         if drop is None:
             return None
@@ -90,14 +94,31 @@ class Ingestion:
         job = self._claim(drop, info)
         if job.status in UPLOAD_TERMINAL:
             return job
-        return self._save(job, status=UploadStatus.FAILED, failure_reason=reason)
+        if job.storing:
+            reason += (
+                "; the file had no errors and part of it was already stored: upload the same file again to "
+                "store the rest (storing a file twice gives the same data)"
+            )
+        feedback_key = drop.report_key(False, job.job_id, "feedback")
+        feedback = {"job_id": job.job_id, "file": drop.partner_path, "status": "FAILED", "reason": reason}
+        self.objects.put(feedback_key, json.dumps(feedback, indent=2).encode(), "application/json")
+        moved = drop.moved_key(False)
+        self.objects.move(drop.key, moved, info.version)
+        return self._save(
+            job,
+            status=UploadStatus.FAILED,
+            failure_reason=reason,
+            current_file_path=partner_path(moved),
+            feedback_file_path=partner_path(feedback_key),
+        )
 
     # ----- steps ------------------------------------------------------------------------------------------
     def _claim(self, drop: Drop, info: ObjectInfo) -> UploadJob:
         proposed = _job_id(info.metadata.get("job-id"))
         announced = self.uploads.get(drop.partner_id, proposed)
-        if announced is not None and announced.object_key != drop.key:
-            proposed = str(uuid.uuid4())  # metadata naming another file's job is ignored
+        if announced is not None and (announced.object_key != drop.key or announced.status is not UploadStatus.QUEUED):
+            # metadata naming another file's job, or a job already used (a presigned URL PUT twice): a new job
+            proposed = str(uuid.uuid4())
         job_id = self.uploads.claim_object(drop.partner_id, drop.key, info.version or info.etag, proposed)
         job = self.uploads.get(drop.partner_id, job_id)
         if job is not None:
@@ -131,6 +152,8 @@ class Ingestion:
                         rows_invalid=check.report.rows_invalid,
                     )
             report = check.report
+            if report.ok:
+                job = self._save(job, storing=True)
             days = self._store(drop, info, lookup, started) if report.ok else 0
             return self._file(drop, info, job, report, days, rejects)
         finally:
