@@ -458,37 +458,11 @@ class JobWorker:
 
     def receive(self) -> list[dict[str, Any]]:
         """Every message now visible on the jobs queue (they stay in flight until deleted)."""
-        messages: list[dict[str, Any]] = []
-        while True:
-            response = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
-            )
-            batch = response.get("Messages", [])
-            if not batch:
-                return messages
-            messages.extend(dict(message) for message in batch)
+        return receive_all(self.sqs, self.queue_url)
 
     def event(self, messages: list[dict[str, Any]], receive_count: int | None = None) -> dict[str, Any]:
         """An SQS event; `receive_count` overrides each record's ApproximateReceiveCount."""
-        records = []
-        for message in messages:
-            attributes = {str(k): str(v) for k, v in message.get("Attributes", {}).items()}
-            if receive_count is not None or "ApproximateReceiveCount" not in attributes:
-                attributes["ApproximateReceiveCount"] = str(receive_count or 1)
-            records.append(
-                {
-                    "messageId": message["MessageId"],
-                    "receiptHandle": message["ReceiptHandle"],
-                    "body": message["Body"],
-                    "attributes": attributes,
-                    "messageAttributes": {},
-                    "md5OfBody": message.get("MD5OfBody", ""),
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:MeterJobsQueue",
-                    "awsRegion": REGION,
-                }
-            )
-        return {"Records": records}
+        return sqs_event(messages, "MeterJobsQueue", receive_count)
 
     def handle(self, event: dict[str, Any], remaining_ms: int = 110_000) -> dict[str, Any]:
         context = WorkerLambdaContext(aws_request_id=str(uuid.uuid4()), remaining_ms=remaining_ms)
@@ -663,37 +637,11 @@ class IntervalDrops:
     # ----- the queue and the function ----------------------------------------------------------------------
     def receive(self) -> list[dict[str, Any]]:
         """Every message now visible on IntervalFilesQueue (they stay in flight until deleted or released)."""
-        messages: list[dict[str, Any]] = []
-        while True:
-            response = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
-            )
-            batch = response.get("Messages", [])
-            if not batch:
-                return messages
-            messages.extend(dict(message) for message in batch)
+        return receive_all(self.sqs, self.queue_url)
 
     def event(self, messages: list[dict[str, Any]], receive_count: int | None = None) -> dict[str, Any]:
         """An SQS event; `receive_count` overrides each record's ApproximateReceiveCount."""
-        records = []
-        for message in messages:
-            attributes = {str(k): str(v) for k, v in message.get("Attributes", {}).items()}
-            if receive_count is not None or "ApproximateReceiveCount" not in attributes:
-                attributes["ApproximateReceiveCount"] = str(receive_count or 1)
-            records.append(
-                {
-                    "messageId": message["MessageId"],
-                    "receiptHandle": message["ReceiptHandle"],
-                    "body": message["Body"],
-                    "attributes": attributes,
-                    "messageAttributes": {},
-                    "md5OfBody": message.get("MD5OfBody", ""),
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:IntervalFilesQueue",
-                    "awsRegion": REGION,
-                }
-            )
-        return {"Records": records}
+        return sqs_event(messages, "IntervalFilesQueue", receive_count)
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self.module.lambda_handler(event, FakeLambdaContext(aws_request_id=str(uuid.uuid4())))
@@ -761,3 +709,37 @@ def interval_drops(aws: DynamoDBClient, monkeypatch: pytest.MonkeyPatch) -> Inte
 
     monkeypatch.setattr(notifications, "_get_s3_event", with_version)
     return IntervalDrops()
+
+
+# ----- SQS deliveries as Lambda sees them ---------------------------------------------------------------------
+def receive_all(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Every message now visible on a queue (they stay in flight until deleted or released)."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"])
+        if not batch.get("Messages"):
+            return messages
+        messages.extend(dict(message) for message in batch["Messages"])
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_name: str, receive_count: int | None = None) -> dict[str, Any]:
+    """An SQS event for a function; `receive_count` overrides each record's ApproximateReceiveCount."""
+    records = []
+    for message in messages:
+        attributes = {str(k): str(v) for k, v in message.get("Attributes", {}).items()}
+        if receive_count is not None or "ApproximateReceiveCount" not in attributes:
+            attributes["ApproximateReceiveCount"] = str(receive_count or 1)
+        records.append(
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": attributes,
+                "messageAttributes": {},
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}",
+                "awsRegion": REGION,
+            }
+        )
+    return {"Records": records}
