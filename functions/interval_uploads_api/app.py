@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import build_resolver, caller_partner_id, documented, serialize
+from meterhub.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, serialize
 from meterhub.config import get_settings
 from meterhub.dal.intervals import dynamo_interval_store
 from meterhub.dal.meters import dynamo_meter_repository
@@ -39,8 +39,7 @@ TAGS = ["Interval data"]
 
 ERRORS: dict[int, OpenAPIResponse] = {
     400: documented(ErrorResponse, "Invalid request; details name the field"),
-    401: documented(ErrorResponse, "Missing or malformed bearer token"),
-    403: documented(ErrorResponse, "Unknown or revoked API key"),
+    **auth_errors(),
 }
 JOB_ERRORS: dict[int, OpenAPIResponse] = {
     **ERRORS,

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import build_resolver, caller_partner_id, documented, serialize
+from meterhub.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, serialize
 from meterhub.config import get_settings
 from meterhub.dal.jobs import dynamo_job_repository
 from meterhub.dal.objects import s3_object_store
@@ -32,8 +32,7 @@ app = build_resolver()
 
 ERRORS: dict[int, OpenAPIResponse] = {
     400: documented(ErrorResponse, "Invalid request; details[] name each problem"),
-    401: documented(ErrorResponse, "Missing or malformed bearer token"),
-    403: documented(ErrorResponse, "Unknown or revoked API key"),
+    **auth_errors(),
 }
 
 FilterParam = Annotated[

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import asset_errors_response, build_resolver, caller_partner_id, documented
+from meterhub.api.resolver import asset_errors_response, auth_errors, build_resolver, caller_partner_id, documented
 from meterhub.config import get_settings
 from meterhub.dal.meters import dynamo_meter_repository
 from meterhub.dal.partners import dynamo_partner_repository
@@ -36,10 +36,7 @@ from meterhub.observability import logger
 CREATE_METER = "/v1.1/meters"
 app = build_resolver(asset_routes=frozenset({CREATE_METER}))
 
-ERRORS: dict[int, OpenAPIResponse] = {
-    401: documented(ErrorResponse, "Missing or malformed bearer token"),
-    403: documented(ErrorResponse, "Unknown or revoked API key"),
-}
+ERRORS: dict[int, OpenAPIResponse] = auth_errors()
 NOT_FOUND: dict[int, OpenAPIResponse] = {
     400: documented(ErrorResponse, "Malformed meter id"),
     404: documented(ErrorResponse, "No such meter for this partner"),

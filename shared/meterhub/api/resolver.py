@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from meterhub.errors import DomainError, Unauthenticated
-from meterhub.models.api import CreateMeterError, CreateMeterErrorResponse
+from meterhub.models.api import CreateMeterError, CreateMeterErrorResponse, ErrorResponse
 from meterhub.models.field_errors import FieldError, field_errors
 from meterhub.observability import logger
 
@@ -25,6 +25,15 @@ INTERNAL_ERROR_BODY = '"An error happened whilst processing your request"'
 def documented(model: type[Any], description: str) -> OpenAPIResponse:
     """One OpenAPI response entry: `responses={404: documented(ErrorResponse, "No such meter")}`."""
     return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+def auth_errors() -> dict[int, OpenAPIResponse]:
+    """The 401/403 every authorized route documents (API Gateway answers them from the template)."""
+
+    return {
+        401: documented(ErrorResponse, "Missing or malformed bearer token"),
+        403: documented(ErrorResponse, "Unknown or revoked API key"),
+    }
 
 
 def _without_nulls(value: Any) -> Any:
