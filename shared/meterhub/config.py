@@ -24,6 +24,7 @@ class Settings(BaseModel):
     data_bucket_name: str = Field(min_length=1)
     meter_jobs_queue_url: str = Field(min_length=1)
     intervals_table_name: str = Field(min_length=1)
+    webhooks_table_name: str = Field(min_length=1)
 
     @property
     def is_production(self) -> bool:
@@ -42,5 +43,6 @@ def get_settings() -> Settings:
             "data_bucket_name": os.environ.get("DATA_BUCKET_NAME", ""),
             "meter_jobs_queue_url": os.environ.get("METER_JOBS_QUEUE_URL", ""),
             "intervals_table_name": os.environ.get("INTERVALS_TABLE_NAME", ""),
+            "webhooks_table_name": os.environ.get("WEBHOOKS_TABLE_NAME", ""),
         }
     )

@@ -39,6 +39,7 @@ CREATORS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("interval_uploads_api", "meter_id"): ("meters_api", "create_meter.json", "meter_id"),
     ("meter_jobs_api", "job_id"): ("meter_jobs_api", "create_meter_job_json.json", "job_id"),
     ("interval_uploads_api", "job_id"): ("interval_uploads_api", "upload_interval_data.json", "job_id"),
+    ("webhooks_api", "webhook_id"): ("webhooks_api", "create_webhook.json", "webhook_id"),
 }
 CASES = [(spec, event) for spec in FUNCTIONS for event in _events(spec.code_dir)]
 

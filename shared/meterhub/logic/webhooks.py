@@ -1,0 +1,122 @@
+"""Webhook subscription use cases: create, list, replace, delete, test. Transport-free."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from meterhub.dal.webhooks import WebhookRepository
+from meterhub.domain.webhooks import Subscription, WebhookHeader
+from meterhub.errors import NotFound
+from meterhub.models.webhooks import (
+    CreateWebhookResponse,
+    Header,
+    TestWebhookResponse,
+    Webhook,
+    WebhookListResponse,
+    WebhookRequest,
+    WebhookResponse,
+)
+from meterhub.webhooks import delivery
+from meterhub.webhooks.events import envelope, sample_payload
+from meterhub.webhooks.signing import new_secret
+from meterhub.webhooks.urls import Resolver, check_receiver, system_resolver
+
+NOT_FOUND_MESSAGE = "The specified resource was not found"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _view(subscription: Subscription) -> Webhook:
+    return Webhook(
+        webhook_id=subscription.webhook_id,
+        event_types=subscription.event_types,
+        headers=[Header(name=h.name, value=h.value) for h in subscription.headers],
+        receiver_url=subscription.receiver_url,
+    )
+
+
+def _settings(request: WebhookRequest, stage: str, resolve: Resolver) -> dict[str, Any]:
+    check_receiver(request.receiver_url, stage, resolve)
+    return {
+        "event_types": list(request.event_types),
+        "receiver_url": request.receiver_url,
+        "headers": [WebhookHeader(name=h.name.lower(), value=h.value) for h in request.headers],
+    }
+
+
+def create_webhook(
+    repo: WebhookRepository,
+    partner_id: str,
+    request: WebhookRequest,
+    *,
+    stage: str,
+    resolve: Resolver = system_resolver,
+) -> CreateWebhookResponse:
+    """The secret is in this answer only; it is never returned again (nor logged)."""
+    now = _now()
+    subscription = Subscription(
+        webhook_id=str(uuid.uuid4()),
+        partner_id=partner_id,
+        signing_secret=new_secret(),
+        created_at=now,
+        updated_at=now,
+        **_settings(request, stage, resolve),
+    )
+    repo.create(subscription)
+    return CreateWebhookResponse(webhook_id=subscription.webhook_id, signing_secret=subscription.signing_secret)
+
+
+def list_webhooks(repo: WebhookRepository, partner_id: str) -> WebhookListResponse:
+    return WebhookListResponse(webhooks=[_view(s) for s in repo.for_partner(partner_id)])
+
+
+def _existing(repo: WebhookRepository, partner_id: str, webhook_id: str) -> Subscription:
+    subscription = repo.get(partner_id, webhook_id)
+    if subscription is None:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    return subscription
+
+
+def replace_webhook(
+    repo: WebhookRepository,
+    partner_id: str,
+    webhook_id: str,
+    request: WebhookRequest,
+    *,
+    stage: str,
+    resolve: Resolver = system_resolver,
+) -> WebhookResponse:
+    current = _existing(repo, partner_id, webhook_id)
+    replacement = current.model_copy(update={**_settings(request, stage, resolve), "updated_at": _now()})
+    if not repo.replace(replacement):
+        raise NotFound(NOT_FOUND_MESSAGE)
+    return WebhookResponse(webhook_id=webhook_id)
+
+
+def delete_webhook(repo: WebhookRepository, partner_id: str, webhook_id: str) -> None:
+    if not repo.delete(partner_id, webhook_id):
+        raise NotFound(NOT_FOUND_MESSAGE)
+
+
+def send_test_event(
+    repo: WebhookRepository,
+    partner_id: str,
+    webhook_id: str,
+    payload: dict[str, Any] | None,
+    *,
+    stage: str,
+    http_post: delivery.HttpPost = delivery.http_client_post,
+    resolve: Resolver = system_resolver,
+    now: Callable[[], float] | None = None,
+) -> TestWebhookResponse:
+    """Sends `payload` (or a sample meter.created) now, once, signed like a real delivery."""
+    subscription = _existing(repo, partner_id, webhook_id)
+    event = envelope(payload or sample_payload())
+    result = delivery.deliver(subscription, event, http_post, now or time.time, stage=stage, resolve=resolve)
+    return TestWebhookResponse(**result.as_dict())

@@ -1,0 +1,112 @@
+"""Request and response models of the webhook subscription API (Leap's webhooks-openapi shapes)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from meterhub.webhooks.delivery import RESERVED_HEADERS
+from meterhub.webhooks.events import WebhookEventType
+
+MAX_HEADERS = 10
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")  # an RFC 9110 field name
+
+
+class WebhookModel(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+
+class WebhookErrorResponse(WebhookModel):
+    """This API's error shape (Leap's webhooks ErrorResponse), unlike the `{title, status, details}` of the
+    meter APIs."""
+
+    error: str = Field(examples=["Not Found"])
+    message: str = Field(examples=["The specified resource was not found"])
+
+
+def _header_name(name: str) -> str:
+    if not _TOKEN.match(name):
+        raise ValueError("must be an HTTP header name (letters, digits and !#$%&'*+.^_`|~-, at most 64)")
+    if name.lower() in RESERVED_HEADERS:
+        raise ValueError(f"{name.lower()} is set by meterhub and cannot be overridden")
+    return name
+
+
+def _header_value(value: str) -> str:
+    if any(ord(c) < 32 and c != "\t" for c in value) or "\x7f" in value:
+        raise ValueError("must not contain control characters")
+    return value
+
+
+class Header(WebhookModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    name: Annotated[str, AfterValidator(_header_name)] = Field(examples=["x-api-key"])
+    value: Annotated[str, AfterValidator(_header_value)] = Field(max_length=2048)
+
+
+def _unique(values: list[WebhookEventType]) -> list[WebhookEventType]:
+    if len(set(values)) != len(values):
+        raise ValueError("must not repeat an event type")
+    return values
+
+
+def _unique_names(headers: list[Header]) -> list[Header]:
+    names = [h.name.lower() for h in headers]
+    if len(set(names)) != len(names):
+        raise ValueError("must not repeat a header name (names are case-insensitive)")
+    return headers
+
+
+class WebhookRequest(WebhookModel):
+    """POST and PUT body; a PUT replaces every setting (headers left out become none)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    event_types: Annotated[list[WebhookEventType], AfterValidator(_unique)] = Field(min_length=1)
+    receiver_url: str = Field(min_length=1, max_length=2048, examples=["https://company.com/leap-webhooks"])
+    headers: Annotated[list[Header], AfterValidator(_unique_names)] = Field(
+        default_factory=list, max_length=MAX_HEADERS
+    )
+
+
+class Webhook(WebhookModel):
+    webhook_id: str
+    event_types: list[WebhookEventType]
+    headers: list[Header]
+    receiver_url: str
+
+
+class WebhookListResponse(WebhookModel):
+    webhooks: list[Webhook]
+
+
+class WebhookResponse(WebhookModel):
+    webhook_id: str
+
+
+class CreateWebhookResponse(WebhookResponse):
+    signing_secret: str = Field(
+        description="HMAC-SHA256 key for the Meterhub-Signature header. Shown only in this response: store it."
+    )
+
+
+class MessageResponse(WebhookModel):
+    message: str = Field(examples=["Operation completed successfully"])
+
+
+class TestWebhookRequest(WebhookModel):
+    """An event payload to send (discriminated on webhook_event_type); other fields are passed through."""
+
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+    webhook_event_type: WebhookEventType
+
+
+class TestWebhookResponse(WebhookModel):
+    is_successful: bool
+    status_code: int | None = None
+    response_time_ms: int | None = None
+    error: str | None = None
