@@ -956,3 +956,40 @@ def test_every_code_is_documented_and_ours_are_marked() -> None:
     assert all(code.meaning and "\n" not in code.meaning for code in ErrorCode)
     assert {code for code in ErrorCode if not code.is_leap} == set(OUR_CODES)
     assert {"MTR_0004", "DUP_0001", "FIL_0001", "FIL_0002", "FIL_0003", "FIL_0004"} <= {str(c) for c in OUR_CODES}
+
+
+def _time_ordered_file(days: int) -> bytes:
+    """METER and METER_2 interleaved slot by slot over `days` days (a time-major export)."""
+    lines = [HEADER]
+    for day in range(days):
+        date_text = f"2025-06-0{day + 1}"
+        for slot in range(96):
+            for meter in (METER, METER_2):
+                lines.append(row(meter_id=meter, **at(slot, date_text)))
+    return csv_bytes(*lines)
+
+
+def test_a_time_ordered_file_yields_each_meter_day_once_when_batches_are_capped_by_records() -> None:
+    # Given a time-ordered file of 2 meters x 2 days (384 rows)
+    source = _time_ordered_file(days=2)
+
+    # When grouped in batches of 100 rows, or capped by records (room for all 4 meter-days)
+    by_rows = list(IntervalFileValidator(lookup, now=NOW).day_batches(source, 100))
+    by_records = list(IntervalFileValidator(lookup, now=NOW).day_batches(source, 1_000_000, max_day_items=4))
+
+    # Then row batches cut every meter-day into pieces, while record-capped batches hold each one whole
+    assert sum(len(batch) for batch in by_rows) > 4
+    assert [len(batch) for batch in by_records] == [4]
+    assert _store(iter(by_records)) == _store(iter(by_rows))
+    assert all(day.count == 96 for day in by_records[0].values())
+
+
+def test_batches_capped_by_records_stay_within_the_cap() -> None:
+    # Given the same file and room for one meter-day per batch
+    batches = list(
+        IntervalFileValidator(lookup, now=NOW).day_batches(_time_ordered_file(days=1), 10_000, max_day_items=1)
+    )
+
+    # Then no batch holds more than one meter-day, and together they hold every row once
+    assert all(len(batch) == 1 for batch in batches)
+    assert sum(day.count for batch in batches for day in batch.values()) == 192

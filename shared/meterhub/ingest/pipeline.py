@@ -30,6 +30,10 @@ from meterhub.ingest.paths import Drop, parse_drop, partner_path
 from meterhub.ingest.validator import IntervalFileValidator, ValidationReport
 
 PROGRESS_ROWS = 100_000
+STORE_BATCH_ROWS = 5_000_000
+STORE_DAY_ITEMS = 10_000
+"""Pass 2 groups up to 10,000 meter-days (~35 MB) before writing them, so each meter-day of a file is written
+about once whatever the row order (a time-ordered file of 1,000 meters holds ten days per batch)."""
 SPOOL_BYTES = 4 * 1024 * 1024
 """Reject rows beyond this go to a temporary file on disk, so a file full of errors never fills memory."""
 
@@ -166,7 +170,9 @@ class Ingestion:
         """Pass 2: the file is clean; merge its days. Returns the number of day records written."""
         store = IntervalFileValidator(lookup, now=started)
         days = 0
-        for batch in store.day_batches(self._body(drop, info)):
+        for batch in store.day_batches(
+            self._body(drop, info), batch_rows=STORE_BATCH_ROWS, max_day_items=STORE_DAY_ITEMS
+        ):
             for (meter_id, day), slots in batch.items():
                 self.intervals.merge(drop.partner_id, meter_id, day, slots)
                 days += 1

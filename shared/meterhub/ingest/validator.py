@@ -414,6 +414,7 @@ class IntervalFileValidator:
         self._regions: dict[str, str] = {}
         self._columns: dict[str, int] = {}
         self._used = False
+        self._max_day_items: int | None = None
 
     # ----- public -------------------------------------------------------------------------------------------
     def rows(self, source: Source) -> Iterator[IntervalRow]:
@@ -421,8 +422,12 @@ class IntervalFileValidator:
         self._claim()
         return cast(Iterator[IntervalRow], self._run(source, None))
 
-    def day_batches(self, source: Source, batch_rows: int = 50_000) -> Iterator[dict[DayKey, DaySlots]]:
-        """The valid rows grouped per meter and UTC day, one dict per `batch_rows` valid rows.
+    def day_batches(
+        self, source: Source, batch_rows: int = 50_000, max_day_items: int | None = None
+    ) -> Iterator[dict[DayKey, DaySlots]]:
+        """The valid rows grouped per meter and UTC day, one dict per `batch_rows` valid rows, or sooner once
+        it holds `max_day_items` meter-days (bounding memory by records, not rows: a time-ordered file then
+        still yields each meter-day once instead of once per row batch).
 
         The same as `slots.day_batches(self.rows(source), batch_rows)`, fused into the validation loop so no
         row object is made. No merge is needed inside a file: a repeated slot is `DUP_0001`, not a value.
@@ -430,6 +435,7 @@ class IntervalFileValidator:
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
         self._claim()
+        self._max_day_items = max_day_items
         return cast(Iterator[dict[DayKey, DaySlots]], self._run(source, batch_rows))
 
     def _claim(self) -> None:
@@ -562,6 +568,7 @@ class IntervalFileValidator:
         grouping = batch_rows is not None
         step = batch_rows or 0
         flush_at = step
+        item_cap = self._max_day_items or 0
         groups: dict[DayKey, DaySlots] = {}
         new_day = DaySlots.empty
         new_row = tuple.__new__
@@ -680,6 +687,12 @@ class IntervalFileValidator:
                     key = (meter.id, start.day)
                     record = groups.get(key)
                     if record is None:
+                        if item_cap and len(groups) >= item_cap:
+                            # Full: hand over what is grouped so far (this row is not in it yet).
+                            report.rows_total, report.rows_valid = valid - 1 + invalid, valid - 1
+                            report.rows_invalid = invalid
+                            yield groups
+                            groups = {}
                         record = groups[key] = new_day()
                     nets, consumeds, generateds = record.net, record.consumed, record.generated
                 slot = start.slot
@@ -690,7 +703,7 @@ class IntervalFileValidator:
                 if final:
                     finals |= bit
                 if valid == flush_at:
-                    flush_at += step
+                    flush_at = valid + step
                     record.present |= present
                     record.final |= finals
                     record, present, finals = None, 0, 0
