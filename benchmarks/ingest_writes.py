@@ -3,7 +3,8 @@
 The real pipeline (`meterhub.ingest.pipeline.Ingestion` with the DynamoDB upload, interval and meter stores and
 the S3 object store) ingests a generated load file from the data bucket of template.yaml, provisioned on
 `mock_aws`. The file has `--rows` valid rows (default 1,000,000): 1,000 meters (ISONE DEVICE, created on moto
-beforehand) x ~`rows / 1,000` consecutive 15-minute intervals from 2025-01-01 (~10 days), meter-major.
+beforehand) x ~`rows / 1,000` consecutive 15-minute intervals from 2025-01-01 (~10 days), meter-major (or
+`--order time`: every meter's interval i, then i + 1, ...).
 
 DynamoDB requests are counted with botocore event hooks on `meterhub.dal.clients.dynamodb()` (the client every
 adapter uses), registered after the meters were created so only the ingestion counts:
@@ -52,29 +53,34 @@ READS = ("GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems")
 # ----- the load file ----------------------------------------------------------------------------------------
 
 
-def generate(path: Path, rows: int, meters: list[str]) -> int:
-    """`rows` valid rows, meter-major: each meter's consecutive intervals together. Returns the file size."""
+def generate(path: Path, rows: int, meters: list[str], order: str = "meter") -> int:
+    """`rows` valid rows, meter-major (each meter's consecutive intervals together) or time-major (every
+    meter's interval i, then i + 1, ...). Returns the file size."""
     per_meter = -(-rows // len(meters))
     stamps = [(START + timedelta(minutes=15 * i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(per_meter + 1)]
     written = 0
+    cells = (
+        ((m, meter, i) for m, meter in enumerate(meters) for i in range(per_meter))
+        if order == "meter"
+        else ((m, meter, i) for i in range(per_meter) for m, meter in enumerate(meters))
+    )
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write(HEADER)
         lines: list[str] = []
-        for m, meter in enumerate(meters):
-            for i in range(per_meter):
-                if written == rows:
-                    break
-                consumed = (m * 7919 + i * 104729) % 2000
-                generated = (m * 31 + i * 18) % 1000
-                final = "true" if (i // 96) % 2 else "false"
-                lines.append(
-                    f"{meter},{stamps[i]},{stamps[i + 1]},{(consumed - generated) / 1000:.3f},"
-                    f"{consumed / 1000:.3f},{generated / 1000:.3f},{final},MA\r\n"
-                )
-                written += 1
-                if len(lines) == 10_000:
-                    out.write("".join(lines))
-                    lines.clear()
+        for m, meter, i in cells:
+            if written == rows:
+                break
+            consumed = (m * 7919 + i * 104729) % 2000
+            generated = (m * 31 + i * 18) % 1000
+            final = "true" if (i // 96) % 2 else "false"
+            lines.append(
+                f"{meter},{stamps[i]},{stamps[i + 1]},{(consumed - generated) / 1000:.3f},"
+                f"{consumed / 1000:.3f},{generated / 1000:.3f},{final},MA\r\n"
+            )
+            written += 1
+            if len(lines) == 10_000:
+                out.write("".join(lines))
+                lines.clear()
         out.write("".join(lines))
     return path.stat().st_size
 
@@ -249,7 +255,7 @@ def timed(step: Callable[[], Any]) -> tuple[Any, float, float]:
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def run(rows: int, meter_count: int) -> None:
+def run(rows: int, meter_count: int, order: str = "meter") -> None:
     environment = _environment()
     import boto3
     from meterhub.dal import clients
@@ -276,14 +282,14 @@ def run(rows: int, meter_count: int) -> None:
             boto3.client("sqs", region_name=region),
         )
         path = Path(tmp) / "load.csv"
-        size = generate(path, rows, meters)
+        size = generate(path, rows, meters, order)
         _, meters_s, _ = timed(lambda: _create_meters(environment["METERS_TABLE_NAME"], partner_id, meters))
         key = f"partners/{partner_id}/interval-data/load.csv"
         clients.s3().upload_file(str(path), environment["DATA_BUCKET_NAME"], key)
         per_meter = -(-rows // meter_count)
         print(
             f"load file : {rows:,} rows, {meter_count:,} meters x {per_meter:,} intervals "
-            f"(~{per_meter / 96:.1f} days each), meter-major, {size / 1e6:.1f} MB; meters created in {meters_s:.1f} s"
+            f"(~{per_meter / 96:.1f} days each), {order}-major, {size / 1e6:.1f} MB; meters created in {meters_s:.1f} s"
         )
 
         counts = Counts()
@@ -334,8 +340,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--meters", type=int, default=1_000)
+    parser.add_argument("--order", choices=["meter", "time"], default="meter")
     args = parser.parse_args()
-    run(args.rows, args.meters)
+    run(args.rows, args.meters, args.order)
 
 
 if __name__ == "__main__":
