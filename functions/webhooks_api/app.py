@@ -1,4 +1,5 @@
-"""Webhook subscriptions (Leap's /v1.1/webhooks): list, create, replace, delete, test (transport only).
+"""Webhook subscriptions (Leap's /v1.1/webhooks): list, create, replace, delete, test; the delivery log and
+redelivery (transport only).
 
 Errors here use this API's `{error, message}` shape, not the `{title, status, details}` envelope of the meter
 APIs: the resolver's handlers are replaced below for this function only, request validation 400s included.
@@ -12,18 +13,22 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub.api.resolver import build_resolver, caller_partner_id, documented, serialize
 from meterhub.config import get_settings
+from meterhub.dal.queues import sqs_work_queue
+from meterhub.dal.webhook_deliveries import dynamo_delivery_log
 from meterhub.dal.webhooks import dynamo_webhook_repository
 from meterhub.errors import DomainError
 from meterhub.logic import webhooks
 from meterhub.models.field_errors import field_errors
 from meterhub.models.webhooks import (
     CreateWebhookResponse,
+    Delivery,
+    DeliveryListResponse,
     MessageResponse,
     TestWebhookRequest,
     TestWebhookResponse,
@@ -87,6 +92,8 @@ ERRORS: dict[int, OpenAPIResponse] = {
 INVALID = {400: documented(WebhookErrorResponse, "Invalid request; the message names the field")}
 MISSING = {404: documented(WebhookErrorResponse, "No such webhook for this partner")}
 WebhookId = Annotated[str, Path(description="The webhook's UUID")]
+EventId = Annotated[str, Path(description="The event's webhook_event_id")]
+CONFLICT = {409: documented(WebhookErrorResponse, "The event is still being delivered")}
 
 
 def _repo() -> Any:
@@ -158,6 +165,55 @@ def test_webhook(
     event = json.loads(payload.model_dump_json()) if payload is not None else None
     result = webhooks.send_test_event(_repo(), caller_partner_id(app), webhook_id, event, stage=get_settings().stage)
     logger.info("Webhook tested", extra={"webhook_id": webhook_id, "is_successful": result.is_successful})
+    return result
+
+
+@app.get(
+    "/v1.1/webhooks/<webhook_id>/deliveries",
+    summary="The webhook's delivery log (attempts, status codes, latency), newest event first",
+    operation_id="listWebhookDeliveries",
+    tags=["Webhooks"],
+    responses={200: documented(DeliveryListResponse, "A page of deliveries"), **INVALID, **MISSING, **ERRORS},
+)
+def list_webhook_deliveries(
+    webhook_id: WebhookId,
+    page_size: Annotated[int | None, Query(ge=1, le=webhooks.MAX_DELIVERIES_PAGE)] = None,
+    page_token: Annotated[str | None, Query(max_length=2048)] = None,
+) -> DeliveryListResponse:
+    settings = get_settings()
+    return webhooks.list_deliveries(
+        _repo(),
+        dynamo_delivery_log(settings.webhooks_table_name),
+        caller_partner_id(app),
+        webhook_id,
+        page_size=page_size,
+        page_token=page_token,
+    )
+
+
+@app.post(
+    "/v1.1/webhooks/<webhook_id>/deliveries/<webhook_event_id>/redeliver",
+    summary="Deliver a DELIVERED or FAILED event again, with a fresh retry schedule",
+    operation_id="redeliverWebhookEvent",
+    tags=["Webhooks"],
+    responses={
+        200: documented(Delivery, "The event is queued again (status PENDING)"),
+        **MISSING,
+        **CONFLICT,
+        **ERRORS,
+    },
+)
+def redeliver_webhook_event(webhook_id: WebhookId, webhook_event_id: EventId) -> Delivery:
+    settings = get_settings()
+    result = webhooks.redeliver(
+        _repo(),
+        dynamo_delivery_log(settings.webhooks_table_name),
+        sqs_work_queue(settings.webhook_events_queue_url),
+        caller_partner_id(app),
+        webhook_id,
+        webhook_event_id,
+    )
+    logger.info("Webhook event redelivery queued", extra={"webhook_id": webhook_id, "event_id": webhook_event_id})
     return result
 
 

@@ -25,6 +25,7 @@ class Settings(BaseModel):
     meter_jobs_queue_url: str = Field(min_length=1)
     intervals_table_name: str = Field(min_length=1)
     webhooks_table_name: str = Field(min_length=1)
+    webhook_events_queue_url: str = Field(min_length=1)
 
     @property
     def is_production(self) -> bool:
@@ -44,5 +45,6 @@ def get_settings() -> Settings:
             "meter_jobs_queue_url": os.environ.get("METER_JOBS_QUEUE_URL", ""),
             "intervals_table_name": os.environ.get("INTERVALS_TABLE_NAME", ""),
             "webhooks_table_name": os.environ.get("WEBHOOKS_TABLE_NAME", ""),
+            "webhook_events_queue_url": os.environ.get("WEBHOOK_EVENTS_QUEUE_URL", ""),
         }
     )

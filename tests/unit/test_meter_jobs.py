@@ -242,7 +242,7 @@ def test_a_refused_request_stores_and_queues_nothing(
 
 
 class BrokenQueue:
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any], delay_seconds: int = 0) -> None:
         raise ConnectionError("queue unreachable")
 
 

@@ -4,6 +4,8 @@ API responses are built from the other fields only, and the model's repr hides i
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -27,3 +29,40 @@ class Subscription(BaseModel):
 
     def wants(self, event_type: str) -> bool:
         return event_type in self.event_types
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
+class DeliveryAttempt(BaseModel):
+    """One POST of an event to a subscription: `n` counts within a round (a redelivery starts round 2 at 1)."""
+
+    n: int
+    round: int = 1
+    at: datetime
+    status_code: int | None = None
+    latency_ms: int | None = None
+    error: str | None = None
+
+
+class DeliveryRecord(BaseModel):
+    """The delivery log entry of one event for one subscription (`PARTNER#<pid>#WEBHOOK#<id>` | `DELIVERY#<eid>`).
+
+    `round` and `attempt_count` (attempts recorded in this round) are the optimistic-concurrency guard: an
+    attempt is recorded only over the state it started from, so a redelivered task never posts twice."""
+
+    partner_id: str
+    webhook_id: str
+    webhook_event_id: str
+    webhook_event_type: str
+    event: dict[str, Any]
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    round: int = 1
+    attempt_count: int = 0
+    attempts: list[DeliveryAttempt] = Field(default_factory=list)
+    next_attempt_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime

@@ -1,4 +1,5 @@
-"""Webhook subscription use cases: create, list, replace, delete, test. Transport-free."""
+"""Webhook subscription use cases: create, list, replace, delete, test; the delivery log and redelivery.
+Transport-free."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from meterhub.dal.queues import WorkQueue
+from meterhub.dal.webhook_deliveries import DeliveryLog
 from meterhub.dal.webhooks import WebhookRepository
-from meterhub.domain.webhooks import Subscription, WebhookHeader
-from meterhub.errors import NotFound
+from meterhub.domain.webhooks import DeliveryRecord, DeliveryStatus, Subscription, WebhookHeader
+from meterhub.errors import Conflict, InvalidInput, NotFound
+from meterhub.logic import page_tokens
+from meterhub.logic.webhook_dispatch import task_message
 from meterhub.models.webhooks import (
     CreateWebhookResponse,
+    Delivery,
+    DeliveryAttemptView,
+    DeliveryListResponse,
     Header,
     TestWebhookResponse,
     Webhook,
@@ -120,3 +128,80 @@ def send_test_event(
     event = envelope(payload or sample_payload())
     result = delivery.deliver(subscription, event, http_post, now or time.time, stage=stage, resolve=resolve)
     return TestWebhookResponse(**result.as_dict())
+
+
+# ----- delivery log and redelivery ------------------------------------------------------------------------
+DEFAULT_DELIVERIES_PAGE = 25
+MAX_DELIVERIES_PAGE = 100
+
+
+def _delivery_view(record: DeliveryRecord) -> Delivery:
+    return Delivery(
+        webhook_event_id=record.webhook_event_id,
+        webhook_event_type=record.webhook_event_type,
+        status=record.status.value,
+        attempts=[DeliveryAttemptView(**a.model_dump()) for a in record.attempts],
+        next_attempt_at=record.next_attempt_at,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+def list_deliveries(
+    repo: WebhookRepository,
+    log: DeliveryLog,
+    partner_id: str,
+    webhook_id: str,
+    *,
+    page_size: int | None = None,
+    page_token: str | None = None,
+) -> DeliveryListResponse:
+    """The webhook's delivery log, newest event first."""
+    _existing(repo, partner_id, webhook_id)
+    size = DEFAULT_DELIVERIES_PAGE if page_size is None else page_size
+    if not 1 <= size <= MAX_DELIVERIES_PAGE:
+        raise InvalidInput(f"page_size: must be between 1 and {MAX_DELIVERIES_PAGE}", {"page_size": size})
+    fingerprint = page_tokens.fingerprint({"webhook_id": webhook_id})
+    before = page_tokens.decode(page_token, fingerprint) if page_token else None
+    selected: list[DeliveryRecord] = []
+    last = ""
+    for sort_key, record in log.newest_first(partner_id, webhook_id, before):
+        if len(selected) == size:
+            return DeliveryListResponse(
+                deliveries=[_delivery_view(r) for r in selected], next_page_token=page_tokens.encode(last, fingerprint)
+            )
+        selected.append(record)
+        last = sort_key
+    return DeliveryListResponse(deliveries=[_delivery_view(r) for r in selected])
+
+
+def redeliver(
+    repo: WebhookRepository,
+    log: DeliveryLog,
+    queue: WorkQueue,
+    partner_id: str,
+    webhook_id: str,
+    webhook_event_id: str,
+    now: Callable[[], float] = time.time,
+) -> Delivery:
+    """Queue a DELIVERED or FAILED event again, as attempt 1 of a new round (the schedule starts over)."""
+    _existing(repo, partner_id, webhook_id)
+    record = log.get(partner_id, webhook_id, webhook_event_id)
+    if record is None:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    if record.status is DeliveryStatus.PENDING:
+        raise Conflict("The event is still being delivered; retry when it is DELIVERED or FAILED")
+    at = datetime.fromtimestamp(now(), UTC)
+    restarted = record.model_copy(
+        update={
+            "status": DeliveryStatus.PENDING,
+            "round": record.round + 1,
+            "attempt_count": 0,
+            "next_attempt_at": at,
+            "updated_at": at,
+        }
+    )
+    if not log.save(restarted, record.round, record.attempt_count):
+        raise Conflict("The event is being redelivered already")
+    queue.send(task_message(restarted, 1))
+    return _delivery_view(restarted)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -110,3 +111,27 @@ class TestWebhookResponse(WebhookModel):
     status_code: int | None = None
     response_time_ms: int | None = None
     error: str | None = None
+
+
+class DeliveryAttemptView(WebhookModel):
+    n: int = Field(description="Attempt number within its round (1-10)")
+    round: int = Field(description="1 for the original delivery, +1 per redelivery request")
+    at: datetime
+    status_code: int | None = None
+    latency_ms: int | None = None
+    error: str | None = None
+
+
+class Delivery(WebhookModel):
+    webhook_event_id: str
+    webhook_event_type: str
+    status: Literal["PENDING", "DELIVERED", "FAILED"]
+    attempts: list[DeliveryAttemptView]
+    next_attempt_at: datetime | None = Field(default=None, description="Present while a retry is scheduled")
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeliveryListResponse(WebhookModel):
+    deliveries: list[Delivery]
+    next_page_token: str | None = Field(default=None, description="Present only when more deliveries may follow")

@@ -1,0 +1,52 @@
+"""Webhook dispatcher: WebhookEventsQueue -> fan-out of events, signed deliveries with retries (transport only).
+
+Each record is an event (fanned out into one delivery task per matching subscription, queued back on the same
+queue) or a delivery task (one attempt; the next one is queued after the retry schedule's delay). See
+meterhub.logic.webhook_dispatch. A record that raises is reported as a batch item failure and retried by the
+queue (then dead-lettered); the others of the batch are acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub.config import get_settings
+from meterhub.dal.queues import sqs_work_queue
+from meterhub.dal.webhook_deliveries import dynamo_delivery_log
+from meterhub.dal.webhooks import dynamo_webhook_repository
+from meterhub.logic.webhook_dispatch import Dispatcher
+from meterhub.observability import logger
+from meterhub.webhooks.delivery import RETRY_DELAYS_SECONDS
+
+# The retry schedule (entry n: seconds before attempt n+1); tests replace it so they do not wait.
+RETRY_DELAYS: Sequence[int] = RETRY_DELAYS_SECONDS
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def _dispatcher() -> Dispatcher:
+    settings = get_settings()
+    return Dispatcher(
+        subscriptions=dynamo_webhook_repository(settings.webhooks_table_name),
+        deliveries=dynamo_delivery_log(settings.webhooks_table_name),
+        queue=sqs_work_queue(settings.webhook_events_queue_url),
+        stage=settings.stage,
+        delays=RETRY_DELAYS,
+    )
+
+
+def record_handler(record: SQSRecord) -> None:
+    message = json.loads(record.body)
+    outcome = _dispatcher().handle(message)
+    logger.debug("Webhook message handled", extra={"outcome": outcome.value})
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

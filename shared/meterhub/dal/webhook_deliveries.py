@@ -1,0 +1,214 @@
+"""The per-subscription delivery log: the port, its DynamoDB adapter (WebhooksTable) and an in-memory fake.
+
+Key design (see template.yaml):
+  PARTNER#<pid>#WEBHOOK#<webhook_id> | DELIVERY#<webhook_event_id>   one event for one subscription: `doc` (the
+      DeliveryRecord as JSON: event, status, attempts, next_attempt_at) + `round_no` and `attempt_count`
+      (numbers, the concurrency guard) + `claimed_until` (the lease of the attempt in progress, if any)
+      gsi1 PARTNER#<pid>#WEBHOOK#<webhook_id>#DELIVERIES | <created_at>#<webhook_event_id>   (newest first)
+
+Every write is conditional on (`round_no`, `attempt_count`) as read: attempt n is claimed and recorded only
+over n-1 recorded attempts of the same round, so a task the queue redelivers never posts again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from meterhub.dal import clients
+from meterhub.dal.codec import key
+from meterhub.dal.errors import is_condition_failure, translate
+from meterhub.domain.webhooks import DeliveryRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
+
+DELIVERY_PREFIX = "DELIVERY#"
+
+
+class DeliveryLog(Protocol):
+    def start(self, record: DeliveryRecord) -> bool:
+        """Create the entry; False (and nothing written) when the event already has one for this webhook."""
+
+    def get(self, partner_id: str, webhook_id: str, webhook_event_id: str) -> DeliveryRecord | None: ...
+
+    def claim(self, record: DeliveryRecord, now: float, lease_until: float) -> bool:
+        """Take the lease for the next attempt of `record` as read; False when its state moved on or another
+        worker holds an unexpired lease."""
+
+    def save(self, record: DeliveryRecord, expected_round: int, expected_count: int) -> bool:
+        """Overwrite the entry (releasing any lease) iff it is still at (expected_round, expected_count)."""
+
+    def newest_first(
+        self, partner_id: str, webhook_id: str, before: str | None = None
+    ) -> Iterator[tuple[str, DeliveryRecord]]:
+        """The webhook's entries, newest first, as (sort key, record); `before` resumes after a sort key."""
+
+
+def _pk(partner_id: str, webhook_id: str) -> str:
+    return f"PARTNER#{partner_id}#WEBHOOK#{webhook_id}"
+
+
+def _key(partner_id: str, webhook_id: str, webhook_event_id: str) -> dict[str, Any]:
+    return key(_pk(partner_id, webhook_id), f"{DELIVERY_PREFIX}{webhook_event_id}")
+
+
+def sort_key(record: DeliveryRecord) -> str:
+    return f"{record.created_at.astimezone(UTC).isoformat()}#{record.webhook_event_id}"
+
+
+def _item(record: DeliveryRecord) -> dict[str, Any]:
+    return {
+        **_key(record.partner_id, record.webhook_id, record.webhook_event_id),
+        "gsi1pk": {"S": f"{_pk(record.partner_id, record.webhook_id)}#DELIVERIES"},
+        "gsi1sk": {"S": sort_key(record)},
+        "doc": {"S": record.model_dump_json()},
+        "round_no": {"N": str(record.round)},
+        "attempt_count": {"N": str(record.attempt_count)},
+    }
+
+
+def _record(item: dict[str, Any]) -> DeliveryRecord:
+    return DeliveryRecord.model_validate(json.loads(item["doc"]["S"]))
+
+
+class DynamoDeliveryLog:
+    def __init__(self, table_name: str) -> None:
+        self._table = table_name
+
+    def start(self, record: DeliveryRecord) -> bool:
+        try:
+            clients.dynamodb().put_item(
+                TableName=self._table, Item=_item(record), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise translate(error) from error
+        return True
+
+    def get(self, partner_id: str, webhook_id: str, webhook_event_id: str) -> DeliveryRecord | None:
+        response = clients.dynamodb().get_item(
+            TableName=self._table, Key=_key(partner_id, webhook_id, webhook_event_id), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return _record(item) if item else None
+
+    def claim(self, record: DeliveryRecord, now: float, lease_until: float) -> bool:
+        try:
+            clients.dynamodb().update_item(
+                TableName=self._table,
+                Key=_key(record.partner_id, record.webhook_id, record.webhook_event_id),
+                UpdateExpression="SET claimed_until = :until",
+                ConditionExpression=(
+                    "round_no = :round AND attempt_count = :count"
+                    " AND (attribute_not_exists(claimed_until) OR claimed_until < :now)"
+                ),
+                ExpressionAttributeValues={
+                    ":until": {"N": repr(lease_until)},
+                    ":round": {"N": str(record.round)},
+                    ":count": {"N": str(record.attempt_count)},
+                    ":now": {"N": repr(now)},
+                },
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise translate(error) from error
+        return True
+
+    def save(self, record: DeliveryRecord, expected_round: int, expected_count: int) -> bool:
+        try:
+            clients.dynamodb().put_item(
+                TableName=self._table,
+                Item=_item(record),
+                ConditionExpression="round_no = :round AND attempt_count = :count",
+                ExpressionAttributeValues={
+                    ":round": {"N": str(expected_round)},
+                    ":count": {"N": str(expected_count)},
+                },
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise translate(error) from error
+        return True
+
+    def newest_first(
+        self, partner_id: str, webhook_id: str, before: str | None = None
+    ) -> Iterator[tuple[str, DeliveryRecord]]:
+        request: QueryInputTypeDef = {
+            "TableName": self._table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk" + (" AND gsi1sk < :before" if before else ""),
+            "ExpressionAttributeValues": {
+                ":pk": {"S": f"{_pk(partner_id, webhook_id)}#DELIVERIES"},
+                **({":before": {"S": before}} if before else {}),
+            },
+            "ScanIndexForward": False,
+        }
+        while True:
+            page = clients.dynamodb().query(**request)
+            for item in page.get("Items", []):
+                yield item["gsi1sk"]["S"], _record(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class InMemoryDeliveryLog:
+    """A fake with the port's behaviour (conditional claim and save on round and attempt count)."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str, str], DeliveryRecord] = {}
+        self.leases: dict[tuple[str, str, str], float] = {}
+
+    @staticmethod
+    def _k(record: DeliveryRecord) -> tuple[str, str, str]:
+        return (record.partner_id, record.webhook_id, record.webhook_event_id)
+
+    def start(self, record: DeliveryRecord) -> bool:
+        if self._k(record) in self.items:
+            return False
+        self.items[self._k(record)] = record
+        return True
+
+    def get(self, partner_id: str, webhook_id: str, webhook_event_id: str) -> DeliveryRecord | None:
+        return self.items.get((partner_id, webhook_id, webhook_event_id))
+
+    def _at(self, record: DeliveryRecord, expected_round: int, expected_count: int) -> bool:
+        current = self.items.get(self._k(record))
+        return current is not None and (current.round, current.attempt_count) == (expected_round, expected_count)
+
+    def claim(self, record: DeliveryRecord, now: float, lease_until: float) -> bool:
+        if not self._at(record, record.round, record.attempt_count):
+            return False
+        if self.leases.get(self._k(record), float("-inf")) >= now:
+            return False
+        self.leases[self._k(record)] = lease_until
+        return True
+
+    def save(self, record: DeliveryRecord, expected_round: int, expected_count: int) -> bool:
+        if not self._at(record, expected_round, expected_count):
+            return False
+        self.items[self._k(record)] = record
+        self.leases.pop(self._k(record), None)
+        return True
+
+    def newest_first(
+        self, partner_id: str, webhook_id: str, before: str | None = None
+    ) -> Iterator[tuple[str, DeliveryRecord]]:
+        mine = [(sort_key(r), r) for (pid, wid, _), r in self.items.items() if (pid, wid) == (partner_id, webhook_id)]
+        for sk, record in sorted(mine, key=lambda pair: pair[0], reverse=True):
+            if before is None or sk < before:
+                yield sk, record
+
+
+@lru_cache(maxsize=4)
+def dynamo_delivery_log(table_name: str) -> DynamoDeliveryLog:
+    return DynamoDeliveryLog(table_name)

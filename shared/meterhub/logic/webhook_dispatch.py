@@ -1,0 +1,253 @@
+"""The webhook dispatcher's use cases: fan an event out to its subscriptions, then run each delivery task.
+
+Both kinds of message travel on WebhookEventsQueue:
+  event  `{partner_id, webhook_event_id, payload: {webhook_event_type, ...}}`   (from the publisher)
+  task   `{partner_id, webhook_id, event: {webhook_event_id, payload}, attempt, round, not_before?}`
+An event becomes one delivery-log entry (PENDING) and one task (attempt 1) per subscription of its partner
+that wants its type. A task claims its attempt in the log (conditional on the attempts recorded so far), posts
+once, records the outcome and, on failure, queues the next attempt after the schedule's next delay. SQS delays
+a message by at most 15 minutes: a longer wait is queued with the maximum delay and a `not_before` time, and
+the task is re-queued until it is due. After the last attempt the entry is FAILED.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from meterhub.dal.queues import WorkQueue
+from meterhub.dal.webhook_deliveries import DeliveryLog
+from meterhub.dal.webhooks import WebhookRepository
+from meterhub.domain.webhooks import DeliveryAttempt, DeliveryRecord, DeliveryStatus
+from meterhub.observability import logger
+from meterhub.webhooks import delivery
+from meterhub.webhooks.events import WebhookEventType
+from meterhub.webhooks.urls import Resolver, system_resolver
+
+MAX_SQS_DELAY_SECONDS = 900
+LEASE_SECONDS = 60  # longer than one attempt (10 s timeout); a crashed attempt can be retried after it
+
+
+class Outcome(StrEnum):
+    FANNED_OUT = "fanned_out"
+    DELIVERED = "delivered"
+    RETRY_SCHEDULED = "retry_scheduled"
+    FAILED = "failed"
+    DUPLICATE = "duplicate"
+    DEFERRED = "deferred"
+    SUBSCRIPTION_GONE = "subscription_gone"
+
+
+class DeliveryBusy(Exception):
+    """Another worker holds the lease on this attempt: let the queue retry the task later."""
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    webhook_event_type: WebhookEventType
+
+
+class EventMessage(BaseModel):
+    partner_id: str = Field(min_length=1)
+    webhook_event_id: str = Field(min_length=1)
+    payload: Payload
+
+
+class TaskEvent(BaseModel):
+    webhook_event_id: str = Field(min_length=1)
+    payload: Payload
+
+
+class DeliveryTask(BaseModel):
+    partner_id: str = Field(min_length=1)
+    webhook_id: str = Field(min_length=1)
+    event: TaskEvent
+    attempt: int = Field(ge=1)
+    round: int = Field(default=1, ge=1)
+    not_before: float | None = None  # Unix seconds; absent when the queue's own delay covers the wait
+
+
+def task_message(record: DeliveryRecord, attempt: int, not_before: float | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "partner_id": record.partner_id,
+        "webhook_id": record.webhook_id,
+        "event": record.event,
+        "attempt": attempt,
+        "round": record.round,
+    }
+    if not_before is not None:
+        message["not_before"] = not_before
+    return message
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def queue_after(queue: WorkQueue, message: dict[str, Any], wait_seconds: float, now: float) -> None:
+    """Queue `message` to run `wait_seconds` from `now`, in steps of at most 15 minutes (`not_before`)."""
+    wait = max(0, math.ceil(wait_seconds))
+    if wait > MAX_SQS_DELAY_SECONDS:
+        message = {**message, "not_before": now + wait}
+    else:
+        message = {k: v for k, v in message.items() if k != "not_before"}
+    queue.send(message, delay_seconds=min(wait, MAX_SQS_DELAY_SECONDS))
+
+
+@dataclass
+class Dispatcher:
+    subscriptions: WebhookRepository
+    deliveries: DeliveryLog
+    queue: WorkQueue
+    stage: str
+    delays: Sequence[int] = delivery.RETRY_DELAYS_SECONDS  # entry n: the wait before attempt n+1
+    http_post: delivery.HttpPost = delivery.http_client_post
+    resolve: Resolver = system_resolver
+    now: Callable[[], float] = time.time
+    timeout: float = delivery.DEFAULT_TIMEOUT_SECONDS
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.delays)
+
+    def handle(self, message: dict[str, Any]) -> Outcome:
+        """One queue message of either kind; raises for a malformed message (it ends in the DLQ)."""
+        if "webhook_id" in message:
+            return self.attempt(DeliveryTask.model_validate(message))
+        return self.fan_out(EventMessage.model_validate(message))
+
+    # ----- events -------------------------------------------------------------------------------------------
+    def fan_out(self, message: EventMessage) -> Outcome:
+        event_type = message.payload.webhook_event_type
+        event = {"webhook_event_id": message.webhook_event_id, "payload": message.payload.model_dump(mode="json")}
+        matching = [s for s in self.subscriptions.for_partner(message.partner_id) if s.wants(event_type)]
+        now = self.now()
+        for subscription in matching:
+            record = DeliveryRecord(
+                partner_id=message.partner_id,
+                webhook_id=subscription.webhook_id,
+                webhook_event_id=message.webhook_event_id,
+                webhook_event_type=event_type.value,
+                event=event,
+                next_attempt_at=_at(now + self.delays[0]),
+                created_at=_at(now),
+                updated_at=_at(now),
+            )
+            if not self.deliveries.start(record):
+                existing = self.deliveries.get(message.partner_id, subscription.webhook_id, message.webhook_event_id)
+                if existing is None or (existing.round, existing.attempt_count) != (1, 0):
+                    continue  # fanned out before and already under way: its own tasks carry it on
+                record = existing  # fanned out before, but its first task may not have been queued
+            queue_after(self.queue, task_message(record, 1), self.delays[0], now)
+        logger.info(
+            "Webhook event fanned out",
+            extra={
+                "partner_id": message.partner_id,
+                "webhook_event_id": message.webhook_event_id,
+                "webhook_event_type": event_type.value,
+                "subscriptions": len(matching),
+            },
+        )
+        return Outcome.FANNED_OUT
+
+    # ----- delivery tasks -----------------------------------------------------------------------------------
+    def attempt(self, task: DeliveryTask) -> Outcome:
+        now = self.now()
+        keys = {"partner_id": task.partner_id, "webhook_id": task.webhook_id, "attempt": task.attempt}
+        if task.not_before is not None and task.not_before > now:
+            queue_after(self.queue, task.model_dump(mode="json", exclude_none=True), task.not_before - now, now)
+            return Outcome.DEFERRED
+        subscription = self.subscriptions.get(task.partner_id, task.webhook_id)
+        if subscription is None:
+            logger.info("Webhook gone: delivery task dropped", extra=keys)
+            return Outcome.SUBSCRIPTION_GONE
+        event_id = task.event.webhook_event_id
+        record = self.deliveries.get(task.partner_id, task.webhook_id, event_id)
+        if record is None:  # a task without a log entry (e.g. the entry was removed): start one
+            record = DeliveryRecord(
+                partner_id=task.partner_id,
+                webhook_id=task.webhook_id,
+                webhook_event_id=event_id,
+                webhook_event_type=task.event.payload.webhook_event_type.value,
+                event=task.event.model_dump(mode="json"),
+                round=task.round,
+                attempt_count=task.attempt - 1,
+                created_at=_at(now),
+                updated_at=_at(now),
+            )
+            if not self.deliveries.start(record):
+                raise DeliveryBusy("the delivery log entry appeared meanwhile")
+        if (record.round, record.attempt_count) != (task.round, task.attempt - 1):
+            return self._duplicate(record, task)
+        if not self.deliveries.claim(record, now, now + LEASE_SECONDS):
+            raise DeliveryBusy(f"attempt {task.attempt} of {event_id} is claimed elsewhere")
+        result = delivery.deliver(
+            subscription,
+            record.event,
+            self.http_post,
+            self.now,
+            stage=self.stage,
+            resolve=self.resolve,
+            timeout=self.timeout,
+        )
+        finished = self.now()
+        last = task.attempt >= self.max_attempts
+        wait = None if result.is_successful or last else self.delays[task.attempt]
+        status = (
+            DeliveryStatus.DELIVERED
+            if result.is_successful
+            else (DeliveryStatus.FAILED if last else DeliveryStatus.PENDING)
+        )
+        attempt = DeliveryAttempt(
+            n=task.attempt,
+            round=task.round,
+            at=_at(now),
+            status_code=result.status_code,
+            latency_ms=result.response_time_ms,
+            error=result.error,
+        )
+        updated = record.model_copy(
+            update={
+                "status": status,
+                "attempt_count": task.attempt,
+                "attempts": [*record.attempts, attempt],
+                "next_attempt_at": _at(finished + wait) if wait is not None else None,
+                "updated_at": _at(finished),
+            }
+        )
+        if not self.deliveries.save(updated, record.round, record.attempt_count):
+            logger.warning("Delivery attempt recorded elsewhere meanwhile", extra=keys)
+            return Outcome.DUPLICATE
+        log_keys = {**keys, "status_code": result.status_code, "error": result.error, "status": status.value}
+        if wait is not None:
+            queue_after(self.queue, task_message(updated, task.attempt + 1), wait, finished)
+            logger.info("Webhook delivery failed; retry scheduled", extra={**log_keys, "retry_in_seconds": wait})
+            return Outcome.RETRY_SCHEDULED
+        logger.info("Webhook delivery finished", extra=log_keys)
+        return Outcome.DELIVERED if result.is_successful else Outcome.FAILED
+
+    def _duplicate(self, record: DeliveryRecord, task: DeliveryTask) -> Outcome:
+        """A task for an attempt already recorded (the queue redelivered it). If that attempt failed and its
+        follow-up may have been lost (a crash between recording and queueing), queue the follow-up again:
+        duplicates of it are harmless, the next attempt is guarded the same way."""
+        if (
+            record.status is DeliveryStatus.PENDING
+            and (record.round, record.attempt_count) == (task.round, task.attempt)
+            and record.next_attempt_at is not None
+        ):
+            now = self.now()
+            wait = record.next_attempt_at.timestamp() - now
+            queue_after(self.queue, task_message(record, task.attempt + 1), wait, now)
+        logger.info(
+            "Delivery attempt already recorded: not posting again",
+            extra={"webhook_id": task.webhook_id, "attempt": task.attempt, "round": task.round},
+        )
+        return Outcome.DUPLICATE

@@ -1,0 +1,246 @@
+"""The dispatcher's use cases on the in-memory fakes, delivering to a real threaded HTTP receiver on 127.0.0.1.
+
+The retry delays are injected (all zero, or a recorded schedule) so nothing sleeps; the queue is the in-memory
+fake, drained by `run` as the SQS trigger would.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from meterhub.dal.queues import InMemoryWorkQueue
+from meterhub.dal.webhook_deliveries import InMemoryDeliveryLog
+from meterhub.dal.webhooks import InMemoryWebhookRepository
+from meterhub.domain.webhooks import DeliveryStatus, Subscription, WebhookHeader
+from meterhub.logic.webhook_dispatch import Dispatcher, Outcome
+from meterhub.webhooks.delivery import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS
+from meterhub.webhooks.events import WebhookEventType
+from meterhub.webhooks.publisher import publish
+from meterhub.webhooks.signing import SIGNATURE_HEADER, verify
+
+SECRET = "whsec_dispatch-test"
+NO_WAIT = (0,) * MAX_ATTEMPTS
+PAYLOAD = {"webhook_event_type": "meter.created", "meter_id": "m-1", "partner_reference": "ref-1"}
+
+
+@dataclass
+class Receiver:
+    url: str = ""
+    statuses: list[int] = field(default_factory=list)  # answered in turn; the last one repeats
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            n = len(state.received) - 1
+            status = state.statuses[min(n, len(state.statuses) - 1)] if state.statuses else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def subscription(url: str, webhook_id: str = "w1", partner_id: str = "p1", **changes: Any) -> Subscription:
+    now = datetime.now(UTC)
+    values: dict[str, Any] = {
+        "webhook_id": webhook_id,
+        "partner_id": partner_id,
+        "event_types": [WebhookEventType.METER_CREATED],
+        "receiver_url": url,
+        "headers": [WebhookHeader(name="x-api-key", value="k-123")],
+        "signing_secret": SECRET,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return Subscription(**{**values, **changes})
+
+
+@dataclass
+class World:
+    repo: InMemoryWebhookRepository = field(default_factory=InMemoryWebhookRepository)
+    log: InMemoryDeliveryLog = field(default_factory=InMemoryDeliveryLog)
+    queue: InMemoryWorkQueue = field(default_factory=InMemoryWorkQueue)
+    clock: float = 1_750_000_000.0
+    delays: tuple[int, ...] = NO_WAIT
+
+    def dispatcher(self) -> Dispatcher:
+        return Dispatcher(self.repo, self.log, self.queue, "local", delays=self.delays, now=lambda: self.clock)
+
+    def run(self, max_messages: int = 100) -> list[tuple[dict[str, Any], int, Outcome]]:
+        """Handle queued messages in order (advancing the clock by each message's delay) until none is left."""
+        handled: list[tuple[dict[str, Any], int, Outcome]] = []
+        dispatcher = self.dispatcher()
+        while self.queue.messages:
+            assert len(handled) < max_messages, "the queue did not drain"
+            message, delay = self.queue.messages.pop(0), self.queue.delays.pop(0)
+            self.clock += delay
+            handled.append((message, delay, dispatcher.handle(message)))
+        return handled
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_an_event_fans_out_to_each_matching_subscription_of_its_partner_only(world: World, receiver: Receiver) -> None:
+    # Given two subscriptions of p1 wanting meter.created, one of p1 wanting another type, one of p2
+    world.repo.create(subscription(receiver.url, "w1"))
+    world.repo.create(subscription(receiver.url, "w2"))
+    world.repo.create(subscription(receiver.url, "w3", event_types=[WebhookEventType.METER_JOB_COMPLETED]))
+    world.repo.create(subscription(receiver.url, "w4", partner_id="p2"))
+    # When p1 publishes a meter.created event and the dispatcher handles it
+    event_id = publish(world.queue, "p1", PAYLOAD)
+    outcome = world.run()[0][2]
+    # Then there was one task per matching subscription and each delivered once, with the same event id
+    assert outcome is Outcome.FANNED_OUT
+    assert len(receiver.received) == 2
+    assert {h["meterhub-event-id"] for h, _ in receiver.received} == {event_id}
+    assert {k[1] for k in world.log.items} == {"w1", "w2"}
+    assert all(r.status is DeliveryStatus.DELIVERED and r.attempt_count == 1 for r in world.log.items.values())
+
+
+def test_a_delivery_is_signed_with_the_partner_headers(world: World, receiver: Receiver) -> None:
+    world.repo.create(subscription(receiver.url))
+    publish(world.queue, "p1", PAYLOAD)
+    world.run()
+    [(headers, body)] = receiver.received
+    assert headers["x-api-key"] == "k-123"
+    assert verify(SECRET, headers[SIGNATURE_HEADER.lower()], body, now=world.clock)
+    [record] = world.log.items.values()
+    assert record.attempts[0].status_code == 200 and record.attempts[0].latency_ms is not None
+
+
+def test_a_500_is_retried_after_the_schedule_delay_and_then_succeeds(world: World, receiver: Receiver) -> None:
+    # Given a receiver answering 500 twice, then 200, and the real schedule (the fake queue carries the delays)
+    receiver.statuses = [500, 500, 200]
+    world.delays = RETRY_DELAYS_SECONDS
+    world.repo.create(subscription(receiver.url))
+    publish(world.queue, "p1", PAYLOAD)
+    # When the queue is drained
+    handled = world.run()
+    # Then attempts 2 and 3 were queued 60 s and 120 s after the previous ones, and the third delivered
+    tasks = [(m["attempt"], delay, outcome) for m, delay, outcome in handled if "webhook_id" in m]
+    assert tasks == [
+        (1, 0, Outcome.RETRY_SCHEDULED),
+        (2, 60, Outcome.RETRY_SCHEDULED),
+        (3, 120, Outcome.DELIVERED),
+    ]
+    [record] = world.log.items.values()
+    assert record.status is DeliveryStatus.DELIVERED and record.next_attempt_at is None
+    assert [(a.n, a.status_code) for a in record.attempts] == [(1, 500), (2, 500), (3, 200)]
+    assert len({h["meterhub-event-id"] for h, _ in receiver.received}) == 1
+
+
+def test_a_receiver_that_never_answers_2xx_ends_failed_after_10_attempts(world: World, receiver: Receiver) -> None:
+    receiver.statuses = [503]
+    world.repo.create(subscription(receiver.url))
+    publish(world.queue, "p1", PAYLOAD)
+    handled = world.run()
+    assert len(receiver.received) == MAX_ATTEMPTS == 10
+    assert handled[-1][2] is Outcome.FAILED
+    [record] = world.log.items.values()
+    assert record.status is DeliveryStatus.FAILED and record.attempt_count == 10 and record.next_attempt_at is None
+    assert [a.n for a in record.attempts] == list(range(1, 11))
+    assert all(a.status_code == 503 for a in record.attempts)
+
+
+def test_waits_longer_than_15_minutes_are_requeued_with_not_before_until_due(world: World, receiver: Receiver) -> None:
+    # Given a schedule whose second attempt waits 2,000 s (more than SQS's 900 s maximum delay)
+    receiver.statuses = [500, 200]
+    world.delays = (0, 2000, 0)
+    world.repo.create(subscription(receiver.url))
+    publish(world.queue, "p1", PAYLOAD)
+    handled = world.run()
+    # Then attempt 2 hopped 900 + 900 + 200 s, posting only once due
+    attempt_two = [(delay, outcome) for m, delay, outcome in handled if m.get("attempt") == 2]
+    assert attempt_two == [(900, Outcome.DEFERRED), (900, Outcome.DEFERRED), (200, Outcome.DELIVERED)]
+    assert len(receiver.received) == 2
+    [record] = world.log.items.values()
+    assert record.attempts[1].at.timestamp() - record.attempts[0].at.timestamp() == pytest.approx(2000, abs=1)
+
+
+def test_a_redelivered_task_does_not_post_again(world: World, receiver: Receiver) -> None:
+    # Given an event delivered once
+    world.repo.create(subscription(receiver.url))
+    publish(world.queue, "p1", PAYLOAD)
+    world.run()
+    assert len(receiver.received) == 1
+    [record] = world.log.items.values()
+    task = {"partner_id": "p1", "webhook_id": "w1", "event": record.event, "attempt": 1, "round": 1}
+    # When the queue hands the same task (and the same event) over again
+    outcome = world.dispatcher().handle(task)
+    world.queue.send({"partner_id": "p1", "webhook_event_id": record.webhook_event_id, "payload": PAYLOAD})
+    world.run()
+    # Then nothing is posted again
+    assert outcome is Outcome.DUPLICATE
+    assert len(receiver.received) == 1
+    assert world.log.items[("p1", "w1", record.webhook_event_id)].attempt_count == 1
+
+
+def test_a_duplicate_of_a_failed_attempt_queues_its_lost_follow_up_again(world: World, receiver: Receiver) -> None:
+    # Given attempt 1 failed and recorded, but its follow-up never reached the queue (a crash)
+    receiver.statuses = [500, 200]
+    world.repo.create(subscription(receiver.url))
+    publish(world.queue, "p1", PAYLOAD)
+    dispatcher = world.dispatcher()
+    dispatcher.handle(world.queue.messages.pop(0))
+    world.queue.delays.pop(0)
+    task = world.queue.messages.pop(0)
+    world.queue.delays.pop(0)
+    assert dispatcher.handle(task) is Outcome.RETRY_SCHEDULED
+    world.queue.messages.clear()
+    world.queue.delays.clear()
+    # When the queue redelivers attempt 1
+    assert dispatcher.handle(task) is Outcome.DUPLICATE
+    # Then attempt 2 is queued again and delivers
+    world.run()
+    assert [s for s in (r.status for r in world.log.items.values())] == [DeliveryStatus.DELIVERED]
+    assert len(receiver.received) == 2
+
+
+def test_a_task_for_a_deleted_webhook_is_dropped(world: World, receiver: Receiver) -> None:
+    world.repo.create(subscription(receiver.url))
+    publish(world.queue, "p1", PAYLOAD)
+    dispatcher = world.dispatcher()
+    dispatcher.handle(world.queue.messages.pop(0))
+    world.repo.delete("p1", "w1")
+    assert dispatcher.handle(world.queue.messages.pop(0)) is Outcome.SUBSCRIPTION_GONE
+    assert receiver.received == []
+
+
+def test_an_event_of_a_partner_without_subscriptions_sends_nothing(world: World) -> None:
+    publish(world.queue, "p1", PAYLOAD)
+    assert [outcome for _, _, outcome in world.run()] == [Outcome.FANNED_OUT]
+    assert world.log.items == {}
+
+
+def test_publish_refuses_an_unknown_event_type(world: World) -> None:
+    with pytest.raises(ValueError, match=r"not\.a\.type"):
+        publish(world.queue, "p1", {"webhook_event_type": "not.a.type"})
+    assert world.queue.messages == []
