@@ -1,4 +1,4 @@
-"""Relays that deliver non-HTTP events (SQS today, S3 next) to functions in-process.
+"""Relays that deliver non-HTTP events (SQS and DynamoDB streams today, S3 next) to functions in-process.
 
 On AWS, Lambda's event-source mappings and S3 notifications call functions; locally a relay plays that part.
 Relays are found through a registry keyed by what the template declares, so supporting a new kind of event is
@@ -6,6 +6,8 @@ one registered factory, with no change to the runner:
 
 * `@function_event_relay("SQS")` - a function's `Events` entry of that `Type` (implemented below: polls the
   moto queue and invokes the function with a batch, like an event-source mapping).
+* `@function_event_relay("DynamoDB")` - a table's stream (implemented below: reads its shards with
+  `dynamodbstreams` and invokes the function with `{"Records": [...]}` batches).
 * `@resource_relay("AWS::S3::Bucket")` - a resource's own configuration, e.g. a bucket's
   `NotificationConfiguration` (none registered yet).
 
@@ -220,3 +222,152 @@ class SqsRelay:
 
 
 function_event_relay("SQS")(SqsRelay)
+
+
+# ----- DynamoDB streams --------------------------------------------------------------------------------------
+
+
+def streams_client(endpoint_url: str | None, region: str) -> Any:
+    """A `dynamodbstreams` client moto understands: botocore's account-based stream endpoint
+    (`<account>.streams-ddb.<region>.amazonaws.com`) is not routed by moto, the classic one is."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(account_id_endpoint_mode="disabled")
+    return boto3.client("dynamodbstreams", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+class DynamoDbStreamRelay:
+    """An event-source mapping on a table's stream: read each shard in order, invoke with batches of records.
+
+    Iterators are kept per shard. With `ReportBatchItemFailures` a batch whose result lists failures is read
+    again from the first failed record (like the checkpoint Lambda keeps); a failed invocation is retried from
+    the batch's first record. After `MAX_ATTEMPTS` the batch is skipped (logged), as an OnFailure
+    destination would take it.
+    """
+
+    MAX_ATTEMPTS = 3
+
+    def __init__(self, context: RelayContext, function: FunctionSpec, event: EventSource) -> None:
+        where = f"{function.logical_id}.Events.{event.name}.Properties"
+        table_id = ref_target(event.properties.get("Stream"))
+        if table_id is None or table_id not in context.template.tables:
+            raise ValueError(f"{where}.Stream must be !GetAtt <AWS::DynamoDB::Table in this template>.StreamArn")
+        properties = context.template.resolve(dict(event.properties), where)
+        self.description = f"DynamoDB stream {table_id} -> {function.logical_id}"
+        self._lambdas = context.lambdas
+        self._function_id = function.logical_id
+        self._table_name = context.template.tables[table_id].physical_name
+        self._region = context.template.context.region
+        self._batch_size = min(int(properties.get("BatchSize", 100)), 1000)
+        self._starting_position = str(properties.get("StartingPosition", "LATEST"))
+        self._report_failures = "ReportBatchItemFailures" in (properties.get("FunctionResponseTypes") or [])
+        self._enabled = properties.get("Enabled", True) not in {False, "false", "False"}
+        self._aws = context.aws
+        self._streams: Any = None
+        self._stream_arn = ""
+        self._iterators: dict[str, str | None] = {}  # shard id -> next iterator (None: shard closed)
+        self._attempts: dict[str, int] = {}  # shard id -> failed attempts of its current batch
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=self.description, daemon=True)
+
+    def start(self) -> None:
+        if not self._enabled:
+            return
+        stream_arn = self._aws.dynamodb().describe_table(TableName=self._table_name)["Table"].get("LatestStreamArn")
+        if not stream_arn:
+            raise ValueError(f"{self.description}: table {self._table_name} has no stream")
+        self._stream_arn = stream_arn
+        self._streams = streams_client(self._aws.endpoint_url, self._region)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if self.poll_once() == 0:
+                    self._stopping.wait(0.2)
+            except (BotoCoreError, ClientError) as error:
+                if self._stopping.is_set():
+                    return
+                print(f"[local] {self.description}: polling failed: {error}; retrying", file=sys.stderr)
+                self._stopping.wait(1)
+
+    def _discover_shards(self) -> None:
+        description = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]
+        for shard in description.get("Shards", []):
+            shard_id = str(shard["ShardId"])
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = self._iterator(shard_id, self._starting_position)
+
+    def _iterator(self, shard_id: str, iterator_type: str, sequence_number: str | None = None) -> str:
+        kwargs: dict[str, Any] = {
+            "StreamArn": self._stream_arn,
+            "ShardId": shard_id,
+            "ShardIteratorType": iterator_type,
+        }
+        if sequence_number is not None:
+            kwargs["SequenceNumber"] = sequence_number
+        return str(self._streams.get_shard_iterator(**kwargs)["ShardIterator"])
+
+    def poll_once(self) -> int:
+        """Read one batch from every open shard and hand each over; returns how many records were read."""
+        self._discover_shards()
+        total = 0
+        for shard_id, iterator in list(self._iterators.items()):
+            if iterator is None or self._stopping.is_set():
+                continue
+            response = self._streams.get_records(ShardIterator=iterator, Limit=self._batch_size)
+            records = [self._record(record) for record in response.get("Records", [])]
+            self._iterators[shard_id] = response.get("NextShardIterator")
+            if records:
+                total += len(records)
+                self._deliver(shard_id, records)
+        return total
+
+    def _deliver(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        retry_from: str | None = None
+        try:
+            result = self._lambdas.invoke(self._function_id, {"Records": records})
+        except LocalLambdaError as error:
+            print(f"[local] {self.description}: batch failed: {error}", file=sys.stderr)
+            traceback.print_exception(error.__cause__ or error, file=sys.stderr)
+            retry_from = str(records[0]["dynamodb"]["SequenceNumber"])
+        else:
+            if self._report_failures and isinstance(result, Mapping):
+                failed = [str(item.get("itemIdentifier")) for item in result.get("batchItemFailures") or []]
+                if failed:
+                    retry_from = min(failed, key=int)
+        if retry_from is None:
+            self._attempts.pop(shard_id, None)
+            return
+        attempts = self._attempts.get(shard_id, 0) + 1
+        if attempts >= self.MAX_ATTEMPTS:
+            print(f"[local] {self.description}: batch skipped after {attempts} attempts", file=sys.stderr)
+            self._attempts.pop(shard_id, None)
+            return
+        self._attempts[shard_id] = attempts
+        self._iterators[shard_id] = self._iterator(shard_id, "AT_SEQUENCE_NUMBER", retry_from)
+
+    def _record(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A GetRecords record as Lambda hands it over (JSON-safe, with the source ARN and region)."""
+        change = dict(record.get("dynamodb") or {})
+        created = change.get("ApproximateCreationDateTime")
+        if created is not None and hasattr(created, "timestamp"):
+            change["ApproximateCreationDateTime"] = int(created.timestamp())
+        return {
+            "eventID": record.get("eventID"),
+            "eventName": record.get("eventName"),
+            "eventVersion": record.get("eventVersion", "1.1"),
+            "eventSource": "aws:dynamodb",
+            "awsRegion": self._region,
+            "dynamodb": change,
+            "eventSourceARN": self._stream_arn,
+        }
+
+
+function_event_relay("DynamoDB")(DynamoDbStreamRelay)

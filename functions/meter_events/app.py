@@ -1,0 +1,36 @@
+"""Meter events: MetersTable stream -> webhook events on WebhookEventsQueue (meter.created, enrollment changes).
+
+Publishing from the stream makes each event part of the meter's state change: a committed write always yields
+its events, a failed one never does. See meterhub.logic.meter_events. A record that raises is reported as a
+batch item failure (the event source retries from it, bisecting, then sends the batch to the OnFailure queue);
+event ids are stable per record, so a retried record republishes the same events.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub.config import get_settings
+from meterhub.dal.queues import sqs_work_queue
+from meterhub.logic.meter_events import StreamChange, publish_changes
+from meterhub.observability import logger
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    change = StreamChange.from_record(record.raw_event)
+    queue = sqs_work_queue(get_settings().webhook_events_queue_url)
+    published = publish_changes(queue, change, datetime.now(UTC))
+    if published:
+        logger.debug("Meter events published", extra={"stream_event_id": change.event_id, "events": published})
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,136 @@
+"""Webhook events derived from MetersTable stream records: published as a consequence of the committed write.
+
+Per METER# item change (REF# guards and anything else are ignored):
+
+* INSERT -> `meter.created`;
+* INSERT/MODIFY -> `meter.enrollment.global-status.updated` when the derived global enrollment status changed
+  (an INSERT changes it from nothing), `meter.enrollment.required-actions.updated` when the partner required
+  actions changed (an INSERT changes them from none).
+
+Enrollment is derived (meterhub.logic.enrollment) for the old and the new image at the same `now`, so only a
+change of the meter's data can make a difference. Each event's id is a uuid5 of the stream record's eventID and
+the event type: a retried record publishes the same ids, and receivers dedupe on them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from meterhub.dal.queues import WorkQueue
+from meterhub.domain.meters import MeterRecord
+from meterhub.logic.enrollment import derive_enrollment
+from meterhub.models.api import MeterEnrollmentResponse
+from meterhub.webhooks.events import WebhookEventType
+from meterhub.webhooks.publisher import publish
+
+METER_PREFIX = "METER#"
+# Namespace of the event ids minted from stream records (any fixed uuid works; this one is meterhub's).
+EVENT_ID_NAMESPACE = uuid.UUID("5b0f6a52-7c1e-4f57-9d1c-0e4c2f7a9e31")
+
+
+@dataclass(frozen=True)
+class StreamChange:
+    """One DynamoDB stream record: its id, INSERT/MODIFY/REMOVE, keys and images (DynamoDB JSON)."""
+
+    event_id: str
+    event_name: str
+    keys: Mapping[str, Any]
+    new_image: Mapping[str, Any] | None = None
+    old_image: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> StreamChange:
+        """From a Lambda DynamoDB stream event record (or a dynamodbstreams GetRecords record)."""
+        change = record.get("dynamodb") or {}
+        return cls(
+            event_id=str(record["eventID"]),
+            event_name=str(record.get("eventName", "")),
+            keys=change.get("Keys") or {},
+            new_image=change.get("NewImage"),
+            old_image=change.get("OldImage"),
+        )
+
+
+@dataclass(frozen=True)
+class MeterEvent:
+    partner_id: str
+    webhook_event_id: str
+    payload: dict[str, Any]
+
+
+def event_id(stream_event_id: str, event_type: WebhookEventType) -> str:
+    """The webhook_event_id of one event of one stream record: the same on every retry of that record."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{stream_event_id}#{event_type.value}"))
+
+
+def _meter(image: Mapping[str, Any] | None) -> MeterRecord | None:
+    doc = (image or {}).get("doc") or {}
+    if "S" not in doc:
+        return None
+    return MeterRecord.model_validate_json(doc["S"])
+
+
+def _base(meter: MeterRecord, event_type: WebhookEventType) -> dict[str, Any]:
+    return {
+        "webhook_event_type": event_type.value,
+        "meter_id": meter.meter_id,
+        "partner_reference": meter.partner_reference,
+        "transmission_region": meter.transmission_region,
+        "meter_type": meter.meter_type,
+    }
+
+
+def _partner_actions(enrollment: MeterEnrollmentResponse | None) -> list[dict[str, Any]]:
+    if enrollment is None:
+        return []
+    return [action.model_dump(mode="json") for action in enrollment.required_actions.partner]
+
+
+def events_for(change: StreamChange, now: datetime) -> list[MeterEvent]:
+    """The webhook events one stream record calls for (none for REF# items, removals or unchanged enrollment)."""
+    sort_key = str((change.keys.get("sk") or {}).get("S", ""))
+    if not sort_key.startswith(METER_PREFIX) or change.event_name not in {"INSERT", "MODIFY"}:
+        return []
+    new = _meter(change.new_image)
+    if new is None:
+        return []
+    old = _meter(change.old_image) if change.event_name == "MODIFY" else None
+    new_enrollment = derive_enrollment(new, now)
+    old_enrollment = derive_enrollment(old, now) if old is not None else None
+    payloads: list[dict[str, Any]] = []
+    if change.event_name == "INSERT":
+        payloads.append(_base(new, WebhookEventType.METER_CREATED))
+    status = new_enrollment.global_enrollment_status.value
+    if old_enrollment is None or old_enrollment.global_enrollment_status != new_enrollment.global_enrollment_status:
+        payloads.append(
+            {**_base(new, WebhookEventType.ENROLLMENT_GLOBAL_STATUS_UPDATED), "global_enrollment_status": status}
+        )
+    actions = _partner_actions(new_enrollment)
+    if actions != _partner_actions(old_enrollment):
+        payloads.append(
+            {
+                **_base(new, WebhookEventType.ENROLLMENT_REQUIRED_ACTIONS_UPDATED),
+                "global_enrollment_status": status,
+                "required_actions": {"partner": actions} if actions else {},  # an empty object when resolved
+            }
+        )
+    return [
+        MeterEvent(
+            partner_id=new.partner_id,
+            webhook_event_id=event_id(change.event_id, WebhookEventType(payload["webhook_event_type"])),
+            payload=payload,
+        )
+        for payload in payloads
+    ]
+
+
+def publish_changes(queue: WorkQueue, change: StreamChange, now: datetime) -> list[str]:
+    """Publish the events of one stream record; returns their webhook_event_ids."""
+    return [
+        publish(queue, event.partner_id, event.payload, webhook_event_id=event.webhook_event_id)
+        for event in events_for(change, now)
+    ]

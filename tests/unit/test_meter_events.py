@@ -1,0 +1,154 @@
+"""meter_events: the webhook events one MetersTable stream record calls for, with ids stable across retries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from meterhub.dal.queues import InMemoryWorkQueue
+from meterhub.domain.meters import MeterRecord
+from meterhub.logic.meter_events import StreamChange, event_id, events_for, publish_changes
+from meterhub.models.meter import CreateMeter
+from meterhub.webhooks.events import WebhookEventType
+
+pytestmark = pytest.mark.usefixtures("no_network")
+
+MakeAsset = Callable[..., dict[str, Any]]
+CREATED = datetime(2025, 2, 3, 10, 30, tzinfo=UTC)
+NOW = datetime(2025, 3, 15, 12, 0, tzinfo=UTC)
+METER_ID = "6f1c1f4e-2d0b-4c57-9a53-6a0c2b9f8e11"
+ISONE_COMPLETE: dict[str, Any] = {
+    "utility": {"utility_name": "EVERSOURCE", "electric_service_account_number": "51234567890"},
+    "isone": {"in_connected_solutions": True},
+    "customer": {"dispatch_option": "DAILY"},
+    "device": {"device_type": "BATTERY", "battery_power_capacity_kw": 5.0, "battery_energy_capacity_kwh": 13.5},
+}
+
+
+def image(document: dict[str, Any], version: int = 1) -> dict[str, Any]:
+    """A MetersTable meter item (DynamoDB JSON) for a validated asset document."""
+    data = CreateMeter.model_validate(document).model_dump(mode="json", exclude_none=True)
+    record = MeterRecord(
+        meter_id=METER_ID,
+        partner_id="partner-1",
+        partner_reference=document["partner_reference"],
+        data=data,
+        created_at=CREATED,
+        updated_at=CREATED,
+        version=version,
+    )
+    return {
+        "pk": {"S": "PARTNER#partner-1"},
+        "sk": {"S": f"METER#{METER_ID}"},
+        "doc": {"S": record.model_dump_json()},
+        "version": {"N": str(version)},
+    }
+
+
+def change(name: str, new: dict[str, Any] | None, old: dict[str, Any] | None = None, sk: str = "") -> StreamChange:
+    keys = {"pk": {"S": "PARTNER#partner-1"}, "sk": {"S": sk or f"METER#{METER_ID}"}}
+    return StreamChange(event_id="stream-event-1", event_name=name, keys=keys, new_image=new, old_image=old)
+
+
+def types(events: list[Any]) -> list[str]:
+    return [event.payload["webhook_event_type"] for event in events]
+
+
+def test_insert_publishes_meter_created_and_the_initial_enrollment(make_asset: MakeAsset) -> None:
+    # Given the stream record of a new ISONE device with only the required fields
+    record = change("INSERT", image(make_asset("ma-1")))
+
+    # When its events are derived
+    events = events_for(record, NOW)
+
+    # Then meter.created, the global status (PENDING, from nothing) and the required actions are published
+    assert types(events) == [
+        "meter.created",
+        "meter.enrollment.global-status.updated",
+        "meter.enrollment.required-actions.updated",
+    ]
+    created, status, actions = (event.payload for event in events)
+    assert created == {
+        "webhook_event_type": "meter.created",
+        "meter_id": METER_ID,
+        "partner_reference": "ma-1",
+        "transmission_region": "ISONE",
+        "meter_type": "DEVICE",
+    }
+    assert status["global_enrollment_status"] == "PENDING"
+    assert actions["global_enrollment_status"] == "PENDING"
+    assert {a["action_code"] for a in actions["required_actions"]["partner"]} == {"SERV_0005"}
+    assert {event.partner_id for event in events} == {"partner-1"}
+
+
+def test_insert_of_a_complete_meter_has_no_required_actions_event(make_asset: MakeAsset) -> None:
+    # Given a new ISONE device carrying every program field
+    events = events_for(change("INSERT", image(make_asset("ma-1", **ISONE_COMPLETE))), NOW)
+
+    # Then it is created and ELIGIBLE, with no required actions to announce
+    assert types(events) == ["meter.created", "meter.enrollment.global-status.updated"]
+    assert events[1].payload["global_enrollment_status"] == "ELIGIBLE"
+
+
+def test_modify_that_changes_a_required_action_publishes_it(make_asset: MakeAsset) -> None:
+    # Given a meter that gains its utility block (its missing-fields actions change, the status stays PENDING)
+    old = image(make_asset("ma-1"))
+    new = image(make_asset("ma-1", utility=ISONE_COMPLETE["utility"]), version=2)
+
+    # When the MODIFY record's events are derived
+    events = events_for(change("MODIFY", new, old), NOW)
+
+    # Then only the required-actions event is published
+    assert types(events) == ["meter.enrollment.required-actions.updated"]
+    assert events[0].payload["required_actions"]["partner"]
+
+
+def test_modify_that_resolves_everything_publishes_status_and_empty_actions(make_asset: MakeAsset) -> None:
+    # Given a meter updated with every program field
+    old = image(make_asset("ma-1"))
+    new = image(make_asset("ma-1", **ISONE_COMPLETE), version=2)
+
+    # When the MODIFY record's events are derived
+    events = events_for(change("MODIFY", new, old), NOW)
+
+    # Then the status becomes ELIGIBLE and the required actions an empty object
+    assert types(events) == ["meter.enrollment.global-status.updated", "meter.enrollment.required-actions.updated"]
+    assert events[1].payload["required_actions"] == {}
+
+
+def test_modify_without_a_derived_change_publishes_nothing(make_asset: MakeAsset) -> None:
+    # Given a rewrite of a meter that changes nothing enrollment depends on
+    old = image(make_asset("ma-1"))
+    new = image(make_asset("ma-1", customer_group="group-b"), version=2)
+
+    # Then no event is published
+    assert events_for(change("MODIFY", new, old), NOW) == []
+
+
+def test_reference_guards_removals_and_other_items_are_ignored(make_asset: MakeAsset) -> None:
+    guard = {"pk": {"S": "PARTNER#partner-1"}, "sk": {"S": "REF#ma-1"}, "meter_id": {"S": METER_ID}}
+    assert events_for(change("INSERT", guard, sk="REF#ma-1"), NOW) == []
+    assert events_for(change("REMOVE", None, image(make_asset("ma-1"))), NOW) == []
+    assert events_for(change("INSERT", {"pk": {"S": "X"}}, sk="OTHER#1"), NOW) == []
+
+
+def test_event_ids_are_stable_across_retries_of_one_record(make_asset: MakeAsset) -> None:
+    # Given one stream record published twice (a retried batch)
+    record = change("INSERT", image(make_asset("ma-1")))
+    queue = InMemoryWorkQueue()
+
+    first = publish_changes(queue, record, NOW)
+    second = publish_changes(queue, record, NOW)
+
+    # Then the same webhook_event_ids are published, one per event type, distinct per type
+    assert first == second
+    assert len(set(first)) == 3
+    assert first[0] == event_id("stream-event-1", WebhookEventType.METER_CREATED)
+    assert uuid.UUID(first[0]).version == 5
+    assert [m["webhook_event_id"] for m in queue.messages] == first + second
+    assert queue.messages[0]["partner_id"] == "partner-1"
+    other = StreamChange(event_id="stream-event-2", event_name="INSERT", keys=record.keys, new_image=record.new_image)
+    assert set(publish_changes(queue, other, NOW)).isdisjoint(first)
