@@ -1,0 +1,38 @@
+"""Job events: JobsTable stream -> webhook events on WebhookEventsQueue (meter_job.completed,
+interval_upload.completed / interval_upload.failed).
+
+A function of its own rather than MeterEventsFunction generalised: each table's event-source mapping keeps its
+own retries, bisection, OnFailure queue and log group, so a poison record on one stream never stalls the
+other, and each function reads one item shape. The logic is meterhub.logic.job_events, on the same
+StreamChange and stable event ids as the meter events. A record that raises is reported as a batch item
+failure (the event source retries from it, bisecting, then sends the batch to the OnFailure queue); a retried
+record republishes the same event ids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub.config import get_settings
+from meterhub.dal.queues import sqs_work_queue
+from meterhub.logic.job_events import StreamChange, publish_changes
+from meterhub.observability import logger
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    change = StreamChange.from_record(record.raw_event)
+    queue = sqs_work_queue(get_settings().webhook_events_queue_url)
+    published = publish_changes(queue, change)
+    if published:
+        logger.debug("Job events published", extra={"stream_event_id": change.event_id, "events": published})
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

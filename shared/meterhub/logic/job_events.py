@@ -1,0 +1,125 @@
+"""Webhook events derived from JobsTable stream records: published as a consequence of the committed write.
+
+A job's event is published when its status becomes terminal (the old image has no status or a non-terminal
+one, the new image a terminal one), INSERT or MODIFY:
+
+* `JOB#<job_id>` (a batch meter job, native attributes) COMPLETED / COMPLETED_WITH_ERRORS / FAILED ->
+  `meter_job.completed` {job_id, status, file_name, assets_count, assets_created_count, assets_updated_count,
+  assets_failed_count};
+* `UPLOAD#<job_id>` (an interval-data upload, the UploadJob JSON in `doc`) COMPLETED -> `interval_upload.completed`,
+  FAILED -> `interval_upload.failed` {job_id, file_path, status, rows_total, rows_valid, rows_invalid,
+  errors_total}.
+
+Everything else (ASSET# and OBJECT# items, non-terminal changes, removals) publishes nothing. Event ids are those
+of meterhub.logic.meter_events: a uuid5 of the stream record's eventID and the event type, stable across retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from meterhub.dal.codec import from_item
+from meterhub.dal.queues import WorkQueue
+from meterhub.domain.jobs import TERMINAL, MeterJob
+from meterhub.domain.uploads import UPLOAD_TERMINAL, UploadJob, UploadStatus
+from meterhub.logic.meter_events import StreamChange, event_id
+from meterhub.webhooks.events import WebhookEventType
+from meterhub.webhooks.publisher import publish
+
+JOB_PREFIX = "JOB#"
+UPLOAD_PREFIX = "UPLOAD#"
+_JOB_FIELDS = frozenset(MeterJob.model_fields)
+_UPLOAD_EVENTS = {
+    UploadStatus.COMPLETED: WebhookEventType.INTERVAL_UPLOAD_COMPLETED,
+    UploadStatus.FAILED: WebhookEventType.INTERVAL_UPLOAD_FAILED,
+}
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    partner_id: str
+    webhook_event_id: str
+    payload: dict[str, Any]
+
+
+def _meter_job(image: Mapping[str, Any] | None) -> MeterJob | None:
+    if not image or "status" not in image:
+        return None
+    values = from_item(image)
+    return MeterJob.model_validate({name: value for name, value in values.items() if name in _JOB_FIELDS})
+
+
+def _upload(image: Mapping[str, Any] | None) -> UploadJob | None:
+    doc = (image or {}).get("doc") or {}
+    if "S" not in doc:
+        return None
+    return UploadJob.model_validate_json(doc["S"])
+
+
+def _meter_job_event(change: StreamChange) -> JobEvent | None:
+    new = _meter_job(change.new_image)
+    if new is None or new.status not in TERMINAL:
+        return None
+    old_status = str(((change.old_image or {}).get("status") or {}).get("S", ""))
+    if old_status in {status.value for status in TERMINAL}:
+        return None
+    event_type = WebhookEventType.METER_JOB_COMPLETED
+    payload = {
+        "webhook_event_type": event_type.value,
+        "job_id": new.job_id,
+        "status": new.status.value,
+        "file_name": new.file_name,
+        "assets_count": new.assets_count,
+        "assets_created_count": new.assets_created_count,
+        "assets_updated_count": new.assets_updated_count,
+        "assets_failed_count": new.assets_failed_count,
+    }
+    return JobEvent(new.partner_id, event_id(change.event_id, event_type), payload)
+
+
+def _upload_event(change: StreamChange) -> JobEvent | None:
+    new = _upload(change.new_image)
+    if new is None or new.status not in UPLOAD_TERMINAL:
+        return None
+    old = _upload(change.old_image)
+    if old is not None and old.status in UPLOAD_TERMINAL:
+        return None
+    event_type = _UPLOAD_EVENTS[new.status]
+    payload = {
+        "webhook_event_type": event_type.value,
+        "job_id": new.job_id,
+        "file_path": new.uploaded_file_path,
+        "status": new.status.value,
+        "rows_total": new.rows_total,
+        "rows_valid": new.rows_valid,
+        "rows_invalid": new.rows_invalid,
+        "errors_total": new.errors_total,
+    }
+    return JobEvent(new.partner_id, event_id(change.event_id, event_type), payload)
+
+
+def events_for(change: StreamChange) -> list[JobEvent]:
+    """The webhook events one JobsTable stream record calls for (at most one: its job became terminal)."""
+    if change.event_name not in {"INSERT", "MODIFY"}:
+        return []
+    sort_key = str((change.keys.get("sk") or {}).get("S", ""))
+    if sort_key.startswith(JOB_PREFIX):
+        event = _meter_job_event(change)
+    elif sort_key.startswith(UPLOAD_PREFIX):
+        event = _upload_event(change)
+    else:
+        event = None
+    return [event] if event is not None else []
+
+
+def publish_changes(queue: WorkQueue, change: StreamChange) -> list[str]:
+    """Publish the events of one stream record; returns their webhook_event_ids."""
+    return [
+        publish(queue, event.partner_id, event.payload, webhook_event_id=event.webhook_event_id)
+        for event in events_for(change)
+    ]
+
+
+__all__ = ["JobEvent", "StreamChange", "events_for", "publish_changes"]
