@@ -1,0 +1,64 @@
+"""A webhook receiver for development: prints every delivery and checks its signature.
+
+    python -m meterhub.local.receiver --port 8765 --secret whsec_...
+
+Subscribe it with `"receiver_url": "http://127.0.0.1:8765/hooks"` (plain http to loopback is allowed only in
+the local runner). It answers 204 to a correctly signed delivery (or to any delivery when no secret is
+given) and 401 to a bad signature, so the dispatcher's retries can be watched too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from meterhub.webhooks.signing import SIGNATURE_HEADER, verify
+
+
+def make_handler(secret: str | None, out: Any = sys.stdout) -> type[BaseHTTPRequestHandler]:
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            signature = self.headers.get(SIGNATURE_HEADER) or ""
+            valid = verify(secret, signature, body) if secret else None
+            try:
+                payload = json.loads(body).get("payload", {})
+            except ValueError:
+                payload = {}
+            verdict = {True: "signature OK", False: "BAD SIGNATURE", None: "signature not checked"}[valid]
+            print(
+                f"{payload.get('webhook_event_type', '?'):<45} {verdict:<22} {body.decode(errors='replace')}",
+                file=out,
+                flush=True,
+            )
+            self.send_response(401 if valid is False else 204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None  # the line above says everything
+
+    return Receiver
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m meterhub.local.receiver", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--secret", help="the webhook's signing_secret, to verify Meterhub-Signature")
+    args = parser.parse_args(argv)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args.secret))
+    print(f"Receiving webhooks on http://127.0.0.1:{args.port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("Stopped", flush=True)
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
