@@ -60,6 +60,7 @@ from meterhub.errors import (
 from meterhub.ingest.paths import DROP_FOLDER, FILE_NAME, Drop
 from meterhub.ingest.slots import ALL_SLOTS, SLOT_MINUTES, SLOTS_PER_DAY, slot_start
 from meterhub.logic import page_tokens
+from meterhub.logic.ids import parse_id
 from meterhub.logic.read_meters import load_meter
 from meterhub.models.enums import MeterType, TransmissionRegion
 from meterhub.models.intervals import (
@@ -146,10 +147,7 @@ def _page_size(value: int | None, default: int, maximum: int) -> int:
 
 
 def parse_job_id(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidInput("Job id is not a UUID", {"job_id": value[:64]}) from None
+    return parse_id(value, "job_id")
 
 
 def load_job(uploads: UploadRepository, partner_id: str, job_id: str) -> UploadJob:

@@ -18,6 +18,7 @@ from meterhub.dal.queues import WorkQueue
 from meterhub.domain.jobs import AssetOutcome, JobStatus, MeterJob, PayloadFormat
 from meterhub.errors import InvalidInput, NotFound, StorageUnavailable, UnsupportedMediaType
 from meterhub.logic import page_tokens
+from meterhub.logic.ids import parse_id
 from meterhub.models.api import (
     AssetUploadStatus,
     FiltersResponse,
@@ -112,7 +113,7 @@ def _job(job: MeterJob) -> Job:
 
 
 def get_job(jobs: JobRepository, partner_id: str, job_id: str, page_token: str | None = None) -> JobAndAssets:
-    job = jobs.get(partner_id, _uuid(job_id, "job_id"))
+    job = jobs.get(partner_id, parse_id(job_id, "job_id"))
     if job is None:
         raise NotFound("Job not found", {"job_id": job_id})
     fingerprint = page_tokens.fingerprint({"job_id": job.job_id})
@@ -136,13 +137,6 @@ def _asset_cursor(cursor: str) -> int:
 
 def _status(asset: AssetOutcome) -> AssetUploadStatus:
     return AssetUploadStatus.model_validate(asset.model_dump(include=set(AssetUploadStatus.model_fields)))
-
-
-def _uuid(value: str, field: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidInput(f"{field.replace('_', ' ').capitalize()} is not a UUID", {field: value[:64]}) from None
 
 
 def _take(items: Iterable[T], count: int) -> Iterator[T]:

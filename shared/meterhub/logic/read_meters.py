@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
 from meterhub.dal.meters import MeterQuery, MeterRepository
 from meterhub.domain.meters import MeterRecord
-from meterhub.errors import InvalidInput, NotFound
+from meterhub.errors import NotFound
 from meterhub.logic import page_tokens
+from meterhub.logic.ids import parse_id
 from meterhub.models.api import Audit, ListMeterDetailsResponse, MeterDetailsResponse, MeterFilterRequest
 
 
 def parse_meter_id(value: str) -> str:
     """Leap answers a malformed id with 400 'Meter id is not a UUID', echoing the value."""
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidInput("Meter id is not a UUID", {"meter_id": value[:64]}) from None
+    return parse_id(value, "meter_id")
 
 
 def load_meter(repo: MeterRepository, partner_id: str, meter_id: str) -> MeterRecord:
