@@ -129,10 +129,12 @@ def make_asset() -> MakeAsset:
 
 def _reset_caches() -> None:
     from meterhub import config
-    from meterhub.dal import clients, idempotency, meters, partners
+    from meterhub.dal import clients, connect, idempotency, meters, partners, token_vault
     from meterhub.logic import create_meter
 
     clients.reset()
+    connect.dynamo_connect_repository.cache_clear()
+    token_vault.kms_token_vault.cache_clear()
     config.get_settings.cache_clear()
     meters.dynamo_meter_repository.cache_clear()
     partners.dynamo_partner_repository.cache_clear()
@@ -154,6 +156,7 @@ def provision_template() -> list[str]:
         boto3.client("dynamodb", region_name=REGION),
         boto3.client("s3", region_name=REGION),
         boto3.client("sqs", region_name=REGION),
+        boto3.client("kms", region_name=REGION),
     )
     return created.tables
 

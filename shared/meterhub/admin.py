@@ -4,6 +4,7 @@
     python -m meterhub.admin issue-key --partner-id <id>
     python -m meterhub.admin list-keys --partner-id <id>
     python -m meterhub.admin revoke-key --partner-id <id> --key-id <key_id>
+    python -m meterhub.admin set-connect-redirect --partner-id <id> --url https://partner.example/done
 
 The table comes from --partners-table or PARTNERS_TABLE_NAME; against the local runner, set
 AWS_ENDPOINT_URL to the moto endpoint it prints. Keys are printed once and never stored in clear.
@@ -40,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     revoke = commands.add_parser("revoke-key", help="revoke one of a partner's keys")
     revoke.add_argument("--partner-id", required=True)
     revoke.add_argument("--key-id", required=True)
+    redirect = commands.add_parser(
+        "set-connect-redirect", help="set (or with --url '' clear) where Connect sends the customer when done"
+    )
+    redirect.add_argument("--partner-id", required=True)
+    redirect.add_argument("--url", required=True)
+    redirect.add_argument(
+        "--allow-loopback-http", action="store_true", help="accept http://127.0.0.1/... (local runner only)"
+    )
     return parser
 
 
@@ -68,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             output = [
                 record.model_dump(mode="json", exclude={"key_hash"}) for record in repo.list_api_keys(args.partner_id)
             ]
+        elif args.command == "set-connect-redirect":
+            partners.set_connect_redirect_url(
+                repo, args.partner_id, args.url, allow_loopback_http=args.allow_loopback_http
+            )
+            output = {"partner_id": args.partner_id, "connect_redirect_url": args.url or None}
         else:
             partners.revoke_api_key(repo, args.partner_id, args.key_id)
             output = {"partner_id": args.partner_id, "key_id": args.key_id, "status": "REVOKED"}

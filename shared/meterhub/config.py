@@ -26,10 +26,18 @@ class Settings(BaseModel):
     intervals_table_name: str = Field(min_length=1)
     webhooks_table_name: str = Field(min_length=1)
     webhook_events_queue_url: str = Field(min_length=1)
+    connect_table_name: str = Field(min_length=1)
+    connect_tokens_key_id: str = Field(min_length=1)
+    utility_sync_queue_url: str = Field(min_length=1)
 
     @property
     def is_production(self) -> bool:
         return self.stage == "prod"
+
+    @property
+    def is_local(self) -> bool:
+        """The local runner: plain http to loopback is allowed (webhook receivers, Connect redirects)."""
+        return self.stage == "local"
 
 
 @lru_cache(maxsize=1)
@@ -46,5 +54,8 @@ def get_settings() -> Settings:
             "intervals_table_name": os.environ.get("INTERVALS_TABLE_NAME", ""),
             "webhooks_table_name": os.environ.get("WEBHOOKS_TABLE_NAME", ""),
             "webhook_events_queue_url": os.environ.get("WEBHOOK_EVENTS_QUEUE_URL", ""),
+            "connect_table_name": os.environ.get("CONNECT_TABLE_NAME", ""),
+            "connect_tokens_key_id": os.environ.get("CONNECT_TOKENS_KEY_ID", ""),
+            "utility_sync_queue_url": os.environ.get("UTILITY_SYNC_QUEUE_URL", ""),
         }
     )

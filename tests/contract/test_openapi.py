@@ -28,14 +28,18 @@ class _CfnLoader(yaml.SafeLoader):
 _CfnLoader.add_multi_constructor("!", lambda loader, _suffix, node: None)
 
 
-def _template_routes() -> set[tuple[str, str]]:
+def _template_routes(*, public: bool = False) -> set[tuple[str, str]]:
+    """The partner API's routes (API key), or with `public` the browser-facing ones (`Authorizer: NONE`)."""
     template = yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
     routes: set[tuple[str, str]] = set()
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         for event in resource["Properties"].get("Events", {}).values():
-            if event["Type"] == "Api":
+            if event["Type"] != "Api":
+                continue
+            is_public = (event["Properties"].get("Auth") or {}).get("Authorizer") == "NONE"
+            if is_public == public:
                 routes.add((event["Properties"]["Method"].lower(), event["Properties"]["Path"]))
     return routes
 
@@ -55,6 +59,14 @@ def test_template_serves_every_documented_route_and_nothing_else() -> None:
     documented = {(method, path) for path, operations in document["paths"].items() for method in operations}
     # Then API Gateway routes exactly those (path templates compared as written)
     assert _template_routes() == documented
+
+
+def test_public_routes_are_only_the_connect_pages_and_the_demo_utility() -> None:
+    # Every route without an API key is a page a customer's browser opens or the demo utility's OAuth server;
+    # a partner API route deployed without the authorizer would be a tenant-isolation hole.
+    public = _template_routes(public=True)
+    assert public, "the Connect pages are public"
+    assert all(path.startswith(("/connect", "/demo-utility/")) for _, path in public), sorted(public)
 
 
 def test_no_documented_response_claims_422() -> None:

@@ -42,11 +42,14 @@ CREATORS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("webhooks_api", "webhook_id"): ("webhooks_api", "create_webhook.json", "webhook_id"),
 }
 CASES = [(spec, event) for spec in FUNCTIONS for event in _events(spec.code_dir)]
+# Events whose right answer is not a 2xx: the callback refuses a state it never issued (an error page).
+EXPECTED_STATUS = {("connect_callback", "unknown_state.json"): 400}
 
 
 @pytest.mark.parametrize(("function", "event_file"), CASES, ids=[f"{s.logical_id}-{e.stem}" for s, e in CASES])
 def test_handler_accepts_its_sample_event(
     aws: Any,
+    partner: Any,  # "Acme Solar", account acme-solar: the Connect link events name it
     lambda_context: Any,
     load_function: Callable[[str], ModuleType],
     function: FunctionSpec,
@@ -73,6 +76,9 @@ def test_handler_accepts_its_sample_event(
         assert statement["Effect"] == "Deny"  # the sample key was never issued
     elif "Records" in event:
         assert result == {"batchItemFailures": []}  # an unknown job is acknowledged, not retried forever
+    elif (function.code_dir.name, event_file.name) in EXPECTED_STATUS:
+        assert result["statusCode"] == EXPECTED_STATUS[(function.code_dir.name, event_file.name)], result["body"]
+        assert "<h1" in result["body"]  # a page, not a stack trace
     elif result["statusCode"] == 302:
         assert result["multiValueHeaders"]["Location"][0].startswith("http")  # a presigned download
     else:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -43,8 +44,15 @@ def sqs() -> SQSClient:
     return client
 
 
+@lru_cache(maxsize=1)
+def kms() -> KMSClient:
+    client: KMSClient = _client("kms")
+    return client
+
+
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     dynamodb.cache_clear()
     s3.cache_clear()
     sqs.cache_clear()
+    kms.cache_clear()

@@ -52,6 +52,7 @@ class MeterQuery:
     customer_groups: tuple[str, ...] | None = None
     tags: tuple[str, ...] | None = None
     connection_references: tuple[str, ...] | None = None
+    partner_customer_references: tuple[str, ...] | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
     modified_after: datetime | None = None
@@ -72,6 +73,8 @@ class MeterQuery:
                 self.tags is None or bool(set(meter.tags) & set(self.tags)),
                 self.connection_references is None
                 or bool(set(meter.connection_references) & set(self.connection_references)),
+                self.partner_customer_references is None
+                or (data.get("customer") or {}).get("partner_customer_reference") in self.partner_customer_references,
                 self.created_after is None or meter.created_at > self.created_after,
                 self.created_before is None or meter.created_at < self.created_before,
                 self.modified_after is None or meter.updated_at > self.modified_after,

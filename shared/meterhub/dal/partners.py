@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from meterhub.dal import clients
 from meterhub.dal.codec import from_item, key, to_item
-from meterhub.dal.errors import translate
+from meterhub.dal.errors import is_condition_failure, translate
 from meterhub.domain.partners import ApiKeyRecord, KeyStatus, Partner
 from meterhub.errors import AlreadyExists, NotFound
 
@@ -27,6 +27,11 @@ class PartnerRepository(Protocol):
         """Store a new partner; raises AlreadyExists when the account slug is taken."""
 
     def get_partner(self, partner_id: str) -> Partner | None: ...
+
+    def find_partner_by_account(self, account: str) -> Partner | None: ...
+
+    def set_connect_redirect_url(self, partner_id: str, url: str | None) -> None:
+        """NotFound when there is no such partner."""
 
     def add_api_key(self, record: ApiKeyRecord) -> None: ...
 
@@ -77,6 +82,27 @@ class DynamoPartnerRepository:
         )
         item = response.get("Item")
         return Partner.model_validate(from_item(item)) if item else None
+
+    def find_partner_by_account(self, account: str) -> Partner | None:
+        response = clients.dynamodb().get_item(TableName=self._table, Key=key(f"ACCOUNT#{account}", "ACCOUNT"))
+        item = response.get("Item")
+        return self.get_partner(item["partner_id"]["S"]) if item else None
+
+    def set_connect_redirect_url(self, partner_id: str, url: str | None) -> None:
+        expression = "SET connect_redirect_url = :url" if url else "REMOVE connect_redirect_url"
+        extra: dict[str, Any] = {"ExpressionAttributeValues": {":url": {"S": url}}} if url else {}
+        try:
+            clients.dynamodb().update_item(
+                TableName=self._table,
+                Key=key(f"PARTNER#{partner_id}", "PROFILE"),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(pk)",
+                **extra,
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise NotFound("Partner not found", {"partner_id": partner_id}) from error
+            raise translate(error) from error
 
     def add_api_key(self, record: ApiKeyRecord) -> None:
         doc = record.model_dump(mode="json", exclude_none=True)
@@ -158,6 +184,14 @@ class InMemoryPartnerRepository:
 
     def get_partner(self, partner_id: str) -> Partner | None:
         return self.partners.get(partner_id)
+
+    def find_partner_by_account(self, account: str) -> Partner | None:
+        return next((p for p in self.partners.values() if p.account == account), None)
+
+    def set_connect_redirect_url(self, partner_id: str, url: str | None) -> None:
+        if partner_id not in self.partners:
+            raise NotFound("Partner not found", {"partner_id": partner_id})
+        self.partners[partner_id] = self.partners[partner_id].model_copy(update={"connect_redirect_url": url})
 
     def add_api_key(self, record: ApiKeyRecord) -> None:
         if record.key_hash in self.keys:

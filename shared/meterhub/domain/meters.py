@@ -10,6 +10,20 @@ from pydantic import BaseModel, Field
 from meterhub.models.enums import CreatedBy
 
 
+class UtilityLink(BaseModel):
+    """Which utility authorization feeds this meter (Connect). `status` mirrors the authorization's so the
+    derived enrollment can ask the partner for a re-authorization without reading the Connect table."""
+
+    authorization_id: str
+    utility_id: str
+    usage_point_id: str
+    status: str  # AuthorizationStatus value: COMPLETED, REVOKED or FAILED
+    expires_at: datetime | None = None
+
+    def is_active(self, now: datetime) -> bool:
+        return self.status == "COMPLETED" and (self.expires_at is None or self.expires_at > now)
+
+
 class MeterRecord(BaseModel):
     """One meter as kept in storage. `data` is the validated CreateMeter document (JSON mode, no nulls)."""
 
@@ -24,6 +38,7 @@ class MeterRecord(BaseModel):
     tags: list[str] = Field(default_factory=list)
     is_archived: bool = False
     version: int = 1
+    utility_link: UtilityLink | None = None
 
     @property
     def transmission_region(self) -> str:

@@ -25,6 +25,9 @@ class Partner(BaseModel):
     name: str = Field(min_length=1, max_length=128)
     account: str = Field(pattern=ACCOUNT_PATTERN, description="URL-safe account name used in Connect links")
     created_at: datetime
+    # Where Connect sends the customer when they are done (https; set by an operator, never by a query
+    # string, so a Connect link cannot be turned into an open redirect). None: our own "you're done" page.
+    connect_redirect_url: str | None = None
 
 
 class ApiKeyRecord(BaseModel):

@@ -21,6 +21,7 @@ from meterhub.local.template import DEFAULT_REGION, BucketSpec, LocalTemplate, Q
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType
@@ -33,6 +34,7 @@ class Provisioned:
     tables: list[str] = field(default_factory=list)
     buckets: list[str] = field(default_factory=list)
     queues: dict[str, str] = field(default_factory=dict)  # physical name -> URL
+    kms_aliases: list[str] = field(default_factory=list)
 
 
 class LocalAws:
@@ -74,15 +76,25 @@ class LocalAws:
     def sqs(self) -> SQSClient:
         return boto3.client("sqs", endpoint_url=self.endpoint_url, region_name=self.region)
 
+    def kms(self) -> KMSClient:
+        return boto3.client("kms", endpoint_url=self.endpoint_url, region_name=self.region)
+
     def provision(self, template: LocalTemplate) -> Provisioned:
-        """Create every table, bucket and queue of the template, as `sam deploy` would."""
-        return provision(template, self.dynamodb(), self.s3(), self.sqs())
+        """Create every table, bucket, queue and KMS key alias of the template, as `sam deploy` would."""
+        return provision(template, self.dynamodb(), self.s3(), self.sqs(), self.kms())
 
 
-def provision(template: LocalTemplate, dynamodb: DynamoDBClient, s3: S3Client, sqs: SQSClient) -> Provisioned:
-    """The template's tables (keys, indexes, TTL), buckets (versioning) and queues (redrive) on the given
-    clients: the embedded moto server here, `mock_aws` in tests."""
+def provision(
+    template: LocalTemplate, dynamodb: DynamoDBClient, s3: S3Client, sqs: SQSClient, kms: KMSClient | None = None
+) -> Provisioned:
+    """The template's tables (keys, indexes, TTL), buckets (versioning), queues (redrive) and KMS aliases on
+    the given clients: the embedded moto server here, `mock_aws` in tests."""
     created = Provisioned()
+    if kms is not None:
+        for alias in template.kms_aliases.values():
+            key_id = kms.create_key(Description=f"local {alias}")["KeyMetadata"]["KeyId"]
+            kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+            created.kms_aliases.append(alias)
     region = dynamodb.meta.region_name
     for table in template.tables.values():
         dynamodb.create_table(**table.create_kwargs)

@@ -37,6 +37,7 @@ _NAME_PROPERTIES = {
     "AWS::Lambda::Function": "FunctionName",
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::SNS::Topic": "TopicName",
+    "AWS::KMS::Alias": "AliasName",
 }
 
 _TABLE_INDEX_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
@@ -232,6 +233,9 @@ class LocalTemplate:
     buckets: Mapping[str, BucketSpec]
     queues: Mapping[str, QueueSpec]
     resolver: Resolver
+    # KMS aliases (logical id -> alias name). Functions name keys by alias, so a local key behind the same
+    # alias is all they need; key ids are random in KMS and moto alike.
+    kms_aliases: Mapping[str, str] = field(default_factory=dict)
 
     def resolve(self, value: Any, where: str = "value") -> Any:
         return self.resolver.resolve(value, where)
@@ -304,6 +308,7 @@ class Resolver:
             "AWS::Serverless::Function": f"arn:aws:lambda:{region}:{account}:function:{name}",
             "AWS::Lambda::Function": f"arn:aws:lambda:{region}:{account}:function:{name}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{region}:{account}:log-group:{name}:*",
+            "AWS::KMS::Key": f"arn:aws:kms:{region}:{account}:key/{name}",
         }
         if resource_type not in arns:
             raise TemplateError(f"No local ARN for {logical_id} ({resource_type})")
@@ -488,6 +493,7 @@ def load_template(path: Path, context: LocalContext | None = None) -> LocalTempl
     tables = {logical_id: _table(resolver, logical_id, properties) for logical_id, properties in of_type(_TABLE)}
     buckets = {logical_id: _bucket(resolver, logical_id, properties) for logical_id, properties in of_type(_BUCKET)}
     queues = {logical_id: _queue(resolver, logical_id, properties) for logical_id, properties in of_type(_QUEUE)}
+    kms_aliases = {logical_id: resolver.physical_name(logical_id) for logical_id, _ in of_type("AWS::KMS::Alias")}
     return LocalTemplate(
         path=path,
         context=context,
@@ -499,6 +505,7 @@ def load_template(path: Path, context: LocalContext | None = None) -> LocalTempl
         buckets=buckets,
         queues=queues,
         resolver=resolver,
+        kms_aliases=kms_aliases,
     )
 
 

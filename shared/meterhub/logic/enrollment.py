@@ -32,6 +32,8 @@ from meterhub.models.enums import (
 )
 
 MISSING_FIELDS_CODE = "SERV_0005"
+REAUTHORIZE_CODE = "AUTH_0001"
+REAUTHORIZE_DESCRIPTION = "End customer must re-authorize"
 INDEFINITELY = datetime(9000, 1, 1, tzinfo=UTC)
 
 
@@ -47,7 +49,8 @@ def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentRespo
     for program in programs:
         period = catalog.next_delivery_period(program, now)
         missing = catalog.unmet(program.enrollment_fields, meter.data)
-        status = EnrollmentStatus.PENDING if missing else EnrollmentStatus.ELIGIBLE
+        unauthorized = meter.utility_link is not None and not meter.utility_link.is_active(now)
+        status = EnrollmentStatus.PENDING if missing or unauthorized else EnrollmentStatus.ELIGIBLE
         enrollments.append(
             ProgramEnrollment(
                 program_identifier=program.program_identifier,
@@ -62,6 +65,19 @@ def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentRespo
                 ],
             )
         )
+        if unauthorized:
+            # The utility no longer shares this meter's data (authorization revoked or expired): the meter
+            # stays, but cannot be enrolled until the customer authorizes again through a Connect link.
+            actions.append(
+                RequiredAction(
+                    program_identifier=program.program_identifier,
+                    delivery_period=period.identifier,
+                    enrollment_deadline_date_time=period.enrollment_deadline,
+                    action_type=ActionType.IS_AUTHORIZED,
+                    action_code=REAUTHORIZE_CODE,
+                    action_description=REAUTHORIZE_DESCRIPTION,
+                )
+            )
         if missing:
             names = ", ".join(f"{field.label} ({field.path})" for field in missing)
             actions.append(

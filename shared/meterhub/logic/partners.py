@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -64,6 +65,24 @@ def issue_api_key(repo: PartnerRepository, partner_id: str) -> IssuedKey:
     )
     repo.add_api_key(record)
     return IssuedKey(key_id=record.key_id, api_key=api_key, partner_id=partner_id)
+
+
+def set_connect_redirect_url(
+    repo: PartnerRepository, partner_id: str, url: str | None, *, allow_loopback_http: bool = False
+) -> None:
+    """The partner's final redirect URL for Connect: absolute https (plain http to loopback only in the local
+    runner), no credentials, no fragment. Set by an operator; a Connect link can never choose it."""
+    if url:
+        parts = urlsplit(url)
+        loopback = parts.hostname in {"localhost", "127.0.0.1", "::1"}
+        if parts.scheme != "https" and not (allow_loopback_http and parts.scheme == "http" and loopback):
+            raise InvalidInput("connect_redirect_url must be an https URL", {"connect_redirect_url": url})
+        if not parts.hostname or parts.username or parts.password or parts.fragment or len(url) > 2048:
+            raise InvalidInput(
+                "connect_redirect_url must be an absolute URL without credentials or fragment",
+                {"connect_redirect_url": url},
+            )
+    repo.set_connect_redirect_url(partner_id, url or None)
 
 
 def revoke_api_key(repo: PartnerRepository, partner_id: str, key_id: str) -> None:

@@ -1,0 +1,99 @@
+"""Partner Connect API: the connections made through Connect links (one per refId), and revoking an
+authorization. Leap publishes no path for its Connect API (domain brief §4.4), so these are ours, under
+/v1.1/connect; webhooks (connect_session.*) remain the recommended way to follow a connection.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub.api.resolver import auth_errors, build_resolver, caller_partner_id, documented
+from meterhub.config import get_settings
+from meterhub.dal.connect import dynamo_connect_repository
+from meterhub.dal.meters import dynamo_meter_repository
+from meterhub.dal.token_vault import kms_token_vault
+from meterhub.logic import connections
+from meterhub.logic.connections import ConnectionFilter, ConnectionsResponse, RevokeResponse
+from meterhub.logic.ids import parse_id
+from meterhub.models.api import ErrorResponse
+from meterhub.observability import logger
+from meterhub.utilities.registry import adapter_for
+
+app = build_resolver()
+
+Moment = Annotated[datetime | None, Query(description="RFC 3339 time (exclusive bound)")]
+
+
+@app.get(
+    "/v1.1/connect/connections",
+    summary="List Connect connections: by refId, or by session start / last interaction time",
+    operation_id="getConnections",
+    tags=["Connect"],
+    responses={
+        200: documented(ConnectionsResponse, "Connections, newest first"),
+        400: documented(ErrorResponse, "Invalid filter or page token"),
+        **auth_errors(),
+    },
+)
+def list_connections(
+    ref_id: Annotated[str | None, Query(description="Only the connection of this refId")] = None,
+    started_after: Moment = None,
+    started_before: Moment = None,
+    last_interaction_after: Moment = None,
+    last_interaction_before: Moment = None,
+    page_size: Annotated[int, Query(description="1 to 500, default 50")] = connections.DEFAULT_PAGE_SIZE,
+    page_token: Annotated[str | None, Query(description="next_page_token of the previous page")] = None,
+) -> ConnectionsResponse:
+    settings = get_settings()
+    filters = ConnectionFilter(
+        ref_id=ref_id,
+        started_after=started_after,
+        started_before=started_before,
+        last_interaction_after=last_interaction_after,
+        last_interaction_before=last_interaction_before,
+        page_size=page_size,
+        page_token=page_token,
+    )
+    return connections.list_connections(
+        dynamo_connect_repository(settings.connect_table_name), caller_partner_id(app), filters, datetime.now(UTC)
+    )
+
+
+@app.post(
+    "/v1.1/connect/authorizations/<authorization_id>/revoke",
+    summary="Revoke a utility authorization; its meters stay and show the IS_AUTHORIZED required action",
+    operation_id="revokeAuthorization",
+    tags=["Connect"],
+    responses={
+        200: documented(RevokeResponse, "Authorization revoked"),
+        400: documented(ErrorResponse, "Authorization id is not a UUID"),
+        404: documented(ErrorResponse, "No such authorization for this partner"),
+        409: documented(ErrorResponse, "The authorization is not COMPLETED"),
+        **auth_errors(),
+    },
+)
+def revoke_authorization(
+    authorization_id: Annotated[str, Path(description="The authorization's UUID")],
+) -> RevokeResponse:
+    settings = get_settings()
+    partner_id = caller_partner_id(app)
+    result = connections.revoke_authorization(
+        dynamo_connect_repository(settings.connect_table_name),
+        dynamo_meter_repository(settings.meters_table_name),
+        kms_token_vault(settings.connect_tokens_key_id),
+        adapter_for,
+        partner_id,
+        parse_id(authorization_id, "authorization_id"),
+        lambda: datetime.now(UTC),
+    )
+    logger.info("Authorization revoked", extra={"authorization_id": authorization_id, "meters": result.meters_marked})
+    return result
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

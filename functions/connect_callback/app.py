@@ -1,0 +1,73 @@
+"""The utility sends the customer back here (`GET /connect/callback?code&state` or `?error&state`).
+
+Its own function, as the architecture card has it: it alone may encrypt tokens with the Connect key. The
+query string carries a one-time code and state: neither is logged, and the page we answer with sets
+`Referrer-Policy: no-referrer`. The customer then goes to the partner's configured final redirect URL (never
+one from the query string) or sees our "you're done" page.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub.config import get_settings
+from meterhub.dal.connect import dynamo_connect_repository
+from meterhub.dal.partners import dynamo_partner_repository
+from meterhub.dal.token_vault import kms_token_vault
+from meterhub.logic import connect_flow
+from meterhub.observability import logger
+from meterhub.utilities.registry import adapter_for, utility_by_id
+from meterhub.web.connect_pages import OutcomeView, outcome_page
+from meterhub.web.html import html_response, new_nonce, redirect_response
+from meterhub.web.request import CONNECT_COOKIE, cookie
+from meterhub.web.resolver import build_page_resolver
+
+app = build_page_resolver()
+
+
+@app.get("/connect/callback", include_in_schema=False)
+def callback() -> Response[str]:
+    settings = get_settings()
+    event = app.current_event.raw_event
+    result = connect_flow.handle_callback(
+        dynamo_partner_repository(settings.partners_table_name),
+        dynamo_connect_repository(settings.connect_table_name),
+        kms_token_vault(settings.connect_tokens_key_id),
+        params=dict(app.current_event.query_string_parameters or {}),
+        cookie_session_id=cookie(event, CONNECT_COOKIE),
+        adapter_for=adapter_for,
+        now=datetime.now(UTC),
+    )
+    authorization = result.authorization
+    logger.info(
+        "Connect authorization %s",
+        authorization.status.value,
+        extra={
+            "partner_id": authorization.partner_id,
+            "authorization_id": authorization.authorization_id,
+            "failure_reason": authorization.failure_reason,
+        },
+    )
+    target = connect_flow.final_redirect(
+        result.partner, authorization.ref_id, result.outcome, authorization.utility_name.value
+    )
+    if target:
+        return redirect_response(target)
+    utility = utility_by_id(authorization.utility_id)
+    nonce = new_nonce()
+    view = OutcomeView(
+        partner_name=result.partner.name,
+        outcome=result.outcome,
+        utility_name=utility.display_name if utility else authorization.utility_name.value,
+        message=result.message,
+    )
+    return html_response(outcome_page(view, nonce=nonce), nonce=nonce)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

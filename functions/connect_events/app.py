@@ -1,0 +1,36 @@
+"""Connect events: ConnectTable stream -> connect_session.* webhook events on WebhookEventsQueue, and a
+UtilitySyncQueue message for every authorization that became COMPLETED.
+
+Its own function (like MeterEventsFunction and JobEventsFunction) so this stream keeps its own retries,
+bisection and OnFailure queue. The logic is meterhub.logic.connect_events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub.config import get_settings
+from meterhub.dal.queues import sqs_work_queue
+from meterhub.logic.connect_events import StreamChange, handle_change
+from meterhub.observability import logger
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    settings = get_settings()
+    change = StreamChange.from_record(record.raw_event)
+    published = handle_change(
+        sqs_work_queue(settings.webhook_events_queue_url), sqs_work_queue(settings.utility_sync_queue_url), change
+    )
+    if published:
+        logger.debug("Connect events published", extra={"stream_event_id": change.event_id, "events": published})
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,58 @@
+"""Utility sync: one UtilitySyncQueue message {partner_id, authorization_id} = fetch the customer's service
+points and usage from the utility and create (or merge) their meters (transport only; the rules are in
+meterhub.logic.utility_sync). Re-running a message changes nothing, so SQS redelivery is harmless; a
+retryable utility error fails the message (the queue retries, then keeps it in its dead-letter queue).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub.config import get_settings
+from meterhub.dal.connect import dynamo_connect_repository
+from meterhub.dal.intervals import dynamo_interval_store
+from meterhub.dal.meters import dynamo_meter_repository
+from meterhub.dal.token_vault import kms_token_vault
+from meterhub.logic.utility_sync import UtilitySync
+from meterhub.observability import logger
+from meterhub.utilities.registry import adapter_for
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: SQSRecord) -> None:
+    message = json.loads(record.body)
+    partner_id, authorization_id = str(message["partner_id"]), str(message["authorization_id"])
+    logger.append_keys(partner_id=partner_id, authorization_id=authorization_id)
+    settings = get_settings()
+    sync = UtilitySync(
+        connect=dynamo_connect_repository(settings.connect_table_name),
+        meters=dynamo_meter_repository(settings.meters_table_name),
+        intervals=dynamo_interval_store(settings.intervals_table_name),
+        vault=kms_token_vault(settings.connect_tokens_key_id),
+        adapter_for=adapter_for,
+        now=lambda: datetime.now(UTC),
+    )
+    result = sync.run(partner_id, authorization_id)
+    logger.info(
+        "Utility sync finished",
+        extra={
+            "status": result.status,
+            "meters_created": len(result.meters_created),
+            "meters_merged": len(result.meters_merged),
+            "meters_unchanged": len(result.meters_unchanged),
+            "readings_stored": result.readings_stored,
+            "skipped_readings": result.skipped_readings,
+        },
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

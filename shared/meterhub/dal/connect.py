@@ -1,0 +1,323 @@
+"""Connect storage: sessions, authorization requests (states) and authorizations.
+
+Key design (ConnectTable, see template.yaml):
+  PARTNER#<pid> | SESSION#<session_id>   a Connect session: `doc` (JSON) + `version`
+  PARTNER#<pid> | AUTH#<authorization_id> an authorization: `doc` (JSON) + `version` + `tokens` (KMS ciphertext)
+  STATE#<sha256(state)> | STATE          one authorization request: `doc`, `used_at`, TTL `expires_at_epoch`
+Sessions and authorizations sit in the partner's partition (tenant isolation: no path reaches another
+partner's items). A state is looked up by its hash because the callback does not know the partner yet; the
+plain state is never stored, so a table read gives nothing that completes a flow.
+
+Every change is conditional on `version` and the state changes that belong together (session UPDATED +
+authorization INITIATED + the request; authorization COMPLETED + session COMPLETED) are one transaction,
+because the table's stream turns each committed change into a webhook event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from meterhub.dal import clients
+from meterhub.dal.codec import key
+from meterhub.dal.errors import is_condition_failure, translate
+from meterhub.domain.connect import Authorization, AuthorizationRequest, ConnectSession
+from meterhub.errors import Conflict
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+SESSION_PREFIX = "SESSION#"
+AUTH_PREFIX = "AUTH#"
+STATE_PREFIX = "STATE#"
+DROP_TOKENS = b""  # `save_authorization(..., tokens=DROP_TOKENS)` deletes the stored ciphertext (revocation)
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class ConnectRepository(Protocol):
+    def create_session(self, session: ConnectSession) -> None: ...
+
+    def get_session(self, partner_id: str, session_id: str) -> ConnectSession | None: ...
+
+    def save_session(self, session: ConnectSession) -> ConnectSession:
+        """Write `session` over version `session.version`; returns it at the next version (Conflict if raced)."""
+
+    def start_authorization(
+        self, session: ConnectSession, request: AuthorizationRequest, authorization: Authorization
+    ) -> ConnectSession:
+        """Session change + new request + new INITIATED authorization, all or nothing."""
+
+    def consume_request(self, state_hash: str, at: datetime) -> AuthorizationRequest | None:
+        """The request, marked used; None when unknown or already used (a replay)."""
+
+    def get_authorization(self, partner_id: str, authorization_id: str) -> Authorization | None: ...
+
+    def get_tokens(self, partner_id: str, authorization_id: str) -> bytes | None: ...
+
+    def save_authorization(
+        self, authorization: Authorization, *, tokens: bytes | None = None, session: ConnectSession | None = None
+    ) -> Authorization:
+        """Write over version `authorization.version` (and `session` over its version) in one transaction;
+        `tokens` replaces the stored ciphertext when given (DROP_TOKENS deletes it). Conflict if raced."""
+
+    def sessions(self, partner_id: str) -> Iterator[ConnectSession]: ...
+
+    def authorizations(self, partner_id: str) -> Iterator[Authorization]: ...
+
+
+def _session_key(partner_id: str, session_id: str) -> dict[str, AttributeValueTypeDef]:
+    return key(f"PARTNER#{partner_id}", f"{SESSION_PREFIX}{session_id}")
+
+
+def _auth_key(partner_id: str, authorization_id: str) -> dict[str, AttributeValueTypeDef]:
+    return key(f"PARTNER#{partner_id}", f"{AUTH_PREFIX}{authorization_id}")
+
+
+def _state_key(state_hash: str) -> dict[str, AttributeValueTypeDef]:
+    return key(f"{STATE_PREFIX}{state_hash}", "STATE")
+
+
+def _bumped(model: _Model) -> _Model:
+    return model.model_copy(update={"version": model.version + 1})  # type: ignore[attr-defined]
+
+
+def _load(model: type[_Model], item: dict[str, Any]) -> _Model:
+    return model.model_validate(json.loads(item["doc"]["S"]))
+
+
+class DynamoConnectRepository:
+    def __init__(self, table_name: str) -> None:
+        self._table = table_name
+
+    # ----- writes -------------------------------------------------------------------------------------
+    def _put_new(self, item_key: dict[str, AttributeValueTypeDef], model: BaseModel) -> TransactWriteItemTypeDef:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": {**item_key, "doc": {"S": model.model_dump_json()}, "version": {"N": "1"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def _update(
+        self, item_key: dict[str, AttributeValueTypeDef], model: BaseModel, expected: int, tokens: bytes | None = None
+    ) -> TransactWriteItemTypeDef:
+        values: dict[str, AttributeValueTypeDef] = {
+            ":doc": {"S": model.model_dump_json()},
+            ":next": {"N": str(expected + 1)},
+            ":expected": {"N": str(expected)},
+        }
+        expression = "SET doc = :doc, version = :next"
+        if tokens == DROP_TOKENS:
+            expression += " REMOVE tokens"
+        elif tokens is not None:
+            values[":tokens"] = {"B": tokens}
+            expression += ", tokens = :tokens"
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": item_key,
+                "UpdateExpression": expression,
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _write(self, items: list[TransactWriteItemTypeDef], conflict: str) -> None:
+        try:
+            if len(items) == 1 and "Update" in items[0]:
+                clients.dynamodb().update_item(**items[0]["Update"])
+            else:
+                clients.dynamodb().transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise Conflict(conflict) from error
+            raise translate(error) from error
+
+    def create_session(self, session: ConnectSession) -> None:
+        self._write([self._put_new(_session_key(session.partner_id, session.session_id), session)], "Session exists")
+
+    def save_session(self, session: ConnectSession) -> ConnectSession:
+        saved = _bumped(session)
+        item_key = _session_key(session.partner_id, session.session_id)
+        self._write([self._update(item_key, saved, session.version)], "The session changed meanwhile")
+        return saved
+
+    def start_authorization(
+        self, session: ConnectSession, request: AuthorizationRequest, authorization: Authorization
+    ) -> ConnectSession:
+        saved = _bumped(session)
+        state_item: dict[str, AttributeValueTypeDef] = {
+            **_state_key(request.state_hash),
+            "doc": {"S": request.model_dump_json()},
+            "expires_at_epoch": {"N": str(int(request.expires_at.timestamp()) + 3600)},
+        }
+        self._write(
+            [
+                self._update(_session_key(session.partner_id, session.session_id), saved, session.version),
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": state_item,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                self._put_new(_auth_key(authorization.partner_id, authorization.authorization_id), authorization),
+            ],
+            "The session changed meanwhile",
+        )
+        return saved
+
+    def consume_request(self, state_hash: str, at: datetime) -> AuthorizationRequest | None:
+        try:
+            response = clients.dynamodb().update_item(
+                TableName=self._table,
+                Key=_state_key(state_hash),
+                UpdateExpression="SET used_at = :at",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(used_at)",
+                ExpressionAttributeValues={":at": {"S": at.isoformat()}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return None
+            raise translate(error) from error
+        return _load(AuthorizationRequest, response["Attributes"])
+
+    def save_authorization(
+        self, authorization: Authorization, *, tokens: bytes | None = None, session: ConnectSession | None = None
+    ) -> Authorization:
+        saved = _bumped(authorization)
+        items = [
+            self._update(
+                _auth_key(authorization.partner_id, authorization.authorization_id),
+                saved,
+                authorization.version,
+                tokens,
+            )
+        ]
+        if session is not None:
+            items.append(
+                self._update(_session_key(session.partner_id, session.session_id), _bumped(session), session.version)
+            )
+        self._write(items, "The authorization changed meanwhile")
+        return saved
+
+    # ----- reads --------------------------------------------------------------------------------------
+    def _get(self, item_key: dict[str, AttributeValueTypeDef]) -> dict[str, Any] | None:
+        response = clients.dynamodb().get_item(TableName=self._table, Key=item_key, ConsistentRead=True)
+        return response.get("Item")
+
+    def get_session(self, partner_id: str, session_id: str) -> ConnectSession | None:
+        item = self._get(_session_key(partner_id, session_id))
+        return _load(ConnectSession, item) if item else None
+
+    def get_authorization(self, partner_id: str, authorization_id: str) -> Authorization | None:
+        item = self._get(_auth_key(partner_id, authorization_id))
+        return _load(Authorization, item) if item else None
+
+    def get_tokens(self, partner_id: str, authorization_id: str) -> bytes | None:
+        item = self._get(_auth_key(partner_id, authorization_id))
+        return bytes(item["tokens"]["B"]) if item and "tokens" in item else None
+
+    def _partition(self, partner_id: str, prefix: str) -> Iterator[dict[str, Any]]:
+        paginator = clients.dynamodb().get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": f"PARTNER#{partner_id}"}, ":prefix": {"S": prefix}},
+            ProjectionExpression="doc",
+        ):
+            yield from page.get("Items", [])
+
+    def sessions(self, partner_id: str) -> Iterator[ConnectSession]:
+        return (_load(ConnectSession, item) for item in self._partition(partner_id, SESSION_PREFIX))
+
+    def authorizations(self, partner_id: str) -> Iterator[Authorization]:
+        return (_load(Authorization, item) for item in self._partition(partner_id, AUTH_PREFIX))
+
+
+class InMemoryConnectRepository:
+    """The port's behaviour (versions, single use, all-or-nothing) for unit tests of the use cases."""
+
+    def __init__(self) -> None:
+        self.sessions_by_key: dict[tuple[str, str], ConnectSession] = {}
+        self.requests: dict[str, tuple[AuthorizationRequest, datetime | None]] = {}
+        self.auths: dict[tuple[str, str], tuple[Authorization, bytes | None]] = {}
+
+    def create_session(self, session: ConnectSession) -> None:
+        if (session.partner_id, session.session_id) in self.sessions_by_key:
+            raise Conflict("Session exists")
+        self.sessions_by_key[(session.partner_id, session.session_id)] = session
+
+    def get_session(self, partner_id: str, session_id: str) -> ConnectSession | None:
+        return self.sessions_by_key.get((partner_id, session_id))
+
+    def _check_session(self, session: ConnectSession) -> None:
+        current = self.sessions_by_key.get((session.partner_id, session.session_id))
+        if current is None or current.version != session.version:
+            raise Conflict("The session changed meanwhile")
+
+    def save_session(self, session: ConnectSession) -> ConnectSession:
+        self._check_session(session)
+        saved = _bumped(session)
+        self.sessions_by_key[(session.partner_id, session.session_id)] = saved
+        return saved
+
+    def start_authorization(
+        self, session: ConnectSession, request: AuthorizationRequest, authorization: Authorization
+    ) -> ConnectSession:
+        self._check_session(session)
+        if request.state_hash in self.requests:
+            raise Conflict("State exists")
+        saved = _bumped(session)
+        self.sessions_by_key[(session.partner_id, session.session_id)] = saved
+        self.requests[request.state_hash] = (request, None)
+        self.auths[(authorization.partner_id, authorization.authorization_id)] = (authorization, None)
+        return saved
+
+    def consume_request(self, state_hash: str, at: datetime) -> AuthorizationRequest | None:
+        entry = self.requests.get(state_hash)
+        if entry is None or entry[1] is not None:
+            return None
+        self.requests[state_hash] = (entry[0], at)
+        return entry[0]
+
+    def get_authorization(self, partner_id: str, authorization_id: str) -> Authorization | None:
+        entry = self.auths.get((partner_id, authorization_id))
+        return entry[0] if entry else None
+
+    def get_tokens(self, partner_id: str, authorization_id: str) -> bytes | None:
+        entry = self.auths.get((partner_id, authorization_id))
+        return entry[1] if entry else None
+
+    def save_authorization(
+        self, authorization: Authorization, *, tokens: bytes | None = None, session: ConnectSession | None = None
+    ) -> Authorization:
+        auth_key = (authorization.partner_id, authorization.authorization_id)
+        current = self.auths.get(auth_key)
+        if current is None or current[0].version != authorization.version:
+            raise Conflict("The authorization changed meanwhile")
+        if session is not None:
+            self.save_session(session)
+        saved = _bumped(authorization)
+        kept = current[1] if tokens is None else (None if tokens == DROP_TOKENS else tokens)
+        self.auths[auth_key] = (saved, kept)
+        return saved
+
+    def sessions(self, partner_id: str) -> Iterator[ConnectSession]:
+        return iter([s for (pid, _), s in self.sessions_by_key.items() if pid == partner_id])
+
+    def authorizations(self, partner_id: str) -> Iterator[Authorization]:
+        return iter([a for (pid, _), (a, _) in self.auths.items() if pid == partner_id])
+
+
+@lru_cache(maxsize=4)
+def dynamo_connect_repository(table_name: str) -> DynamoConnectRepository:
+    return DynamoConnectRepository(table_name)

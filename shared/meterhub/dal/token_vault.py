@@ -1,0 +1,77 @@
+"""Utility tokens, encrypted with KMS before they reach storage.
+
+Why KMS and an encryption context: the table's own encryption protects against a lost disk, not against a
+reader of the table; KMS ciphertext can only be opened by a role granted kms:Decrypt on our key, and the
+context (partner and authorization id) binds each ciphertext to its record, so a blob copied onto another
+partner's authorization does not decrypt. KMS `Encrypt` takes at most 4 KB of plaintext, which fits a token
+response (we keep only the fields we use); a larger one is refused rather than truncated.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict
+from datetime import datetime
+from functools import lru_cache
+from typing import Protocol
+
+from meterhub.dal import clients
+from meterhub.utilities.adapter import TokenSet
+
+KMS_PLAINTEXT_LIMIT = 4096
+
+
+class TokenVault(Protocol):
+    def seal(self, tokens: TokenSet, context: dict[str, str]) -> bytes: ...
+
+    def open(self, ciphertext: bytes, context: dict[str, str]) -> TokenSet: ...
+
+
+def _serialize(tokens: TokenSet) -> bytes:
+    values = asdict(tokens)
+    values["expires_at"] = tokens.expires_at.isoformat()
+    plaintext = json.dumps(values, separators=(",", ":")).encode("utf-8")
+    if len(plaintext) > KMS_PLAINTEXT_LIMIT:
+        raise ValueError("The utility's token response is larger than KMS can encrypt directly")
+    return plaintext
+
+
+def _deserialize(plaintext: bytes) -> TokenSet:
+    values = json.loads(plaintext)
+    values["expires_at"] = datetime.fromisoformat(values["expires_at"])
+    return TokenSet(**values)
+
+
+class KmsTokenVault:
+    def __init__(self, key_id: str) -> None:
+        self._key_id = key_id
+
+    def seal(self, tokens: TokenSet, context: dict[str, str]) -> bytes:
+        response = clients.kms().encrypt(KeyId=self._key_id, Plaintext=_serialize(tokens), EncryptionContext=context)
+        ciphertext: bytes = response["CiphertextBlob"]
+        return ciphertext
+
+    def open(self, ciphertext: bytes, context: dict[str, str]) -> TokenSet:
+        response = clients.kms().decrypt(KeyId=self._key_id, CiphertextBlob=ciphertext, EncryptionContext=context)
+        return _deserialize(response["Plaintext"])
+
+
+class FakeTokenVault:
+    """For unit tests: reversible but not plaintext (the tokens must not be findable in the stored bytes),
+    and it checks the context the way KMS does."""
+
+    def seal(self, tokens: TokenSet, context: dict[str, str]) -> bytes:
+        envelope = json.dumps({"context": context, "body": base64.b64encode(_serialize(tokens)[::-1]).decode()})
+        return envelope.encode("utf-8")
+
+    def open(self, ciphertext: bytes, context: dict[str, str]) -> TokenSet:
+        envelope = json.loads(ciphertext)
+        if envelope["context"] != context:
+            raise ValueError("InvalidCiphertextException: the encryption context does not match")
+        return _deserialize(base64.b64decode(envelope["body"])[::-1])
+
+
+@lru_cache(maxsize=2)
+def kms_token_vault(key_id: str) -> KmsTokenVault:
+    return KmsTokenVault(key_id)

@@ -1,0 +1,111 @@
+"""Connect: sessions (a customer's visit to a Connect link), authorization requests (the OAuth `state`) and
+authorizations (what the utility granted).
+
+Statuses are Leap's (domain brief §4.3): a session goes CREATED -> UPDATED -> COMPLETED, or CLOSED when the
+customer declines; an authorization goes INITIATED -> COMPLETED or FAILED. REVOKED is ours: the partner ended
+an authorization through the API (Leap's event enum has no such value, so no event carries it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from meterhub.models.enums import TransmissionRegion, UtilityName
+
+SESSION_IDLE_EXPIRY = timedelta(hours=24)
+STATE_LIFETIME = timedelta(minutes=10)
+
+
+class SessionStatus(StrEnum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    CLOSED = "CLOSED"
+    COMPLETED = "COMPLETED"
+
+
+class AuthorizationStatus(StrEnum):
+    INITIATED = "INITIATED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    REVOKED = "REVOKED"
+
+
+class FailureReason(StrEnum):
+    """Why an authorization FAILED; shown to the partner (Connect API) and, worded, to the customer."""
+
+    DENIED = "DENIED"  # the customer declined at the utility (error=access_denied)
+    UTILITY_ERROR = "UTILITY_ERROR"  # the utility reported an error or its token exchange failed
+    EXPIRED = "EXPIRED"  # the request sat too long before the customer came back
+
+
+class Variant(StrEnum):
+    """Leap's `variant` parameter; the agreements-only variants are PJM flows we do not serve."""
+
+    RESIDENTIAL = "RESIDENTIAL"
+    COMMERCIAL = "COMMERCIAL"
+
+
+TERMINAL_SESSION_STATUSES = frozenset({SessionStatus.CLOSED, SessionStatus.COMPLETED})
+
+
+class ConnectSession(BaseModel):
+    """One visit. `csrf_token` guards the page's forms; the browser holds `session_id` in a cookie."""
+
+    session_id: str
+    partner_id: str
+    ref_id: str | None = None
+    transmission_region: TransmissionRegion
+    variant: Variant = Variant.RESIDENTIAL
+    direct_utility_id: str | None = None  # set by the /connect/<account>/<utility>/getting-started link
+    status: SessionStatus = SessionStatus.CREATED
+    csrf_token: str
+    started_at: datetime
+    last_interaction_at: datetime
+    version: int = 1
+
+    def is_resumable(self, now: datetime) -> bool:
+        return self.status not in TERMINAL_SESSION_STATUSES and now - self.last_interaction_at < SESSION_IDLE_EXPIRY
+
+
+class AuthorizationRequest(BaseModel):
+    """What the `state` stands for while the customer is at the utility. Stored under the SHA-256 of the
+    state (the state itself is never stored), used once, and only within STATE_LIFETIME."""
+
+    state_hash: str
+    partner_id: str
+    session_id: str
+    authorization_id: str
+    utility_id: str
+    code_verifier: str
+    redirect_uri: str
+    api_base_url: str
+    expires_at: datetime
+
+
+class Authorization(BaseModel):
+    """One utility authorization for one refId. Tokens live only in `tokens_ciphertext` (KMS)."""
+
+    authorization_id: str
+    partner_id: str
+    session_id: str
+    ref_id: str | None = None
+    transmission_region: TransmissionRegion
+    utility_id: str
+    utility_name: UtilityName
+    status: AuthorizationStatus = AuthorizationStatus.INITIATED
+    failure_reason: FailureReason | None = None
+    failure_detail: str | None = None
+    scope: str | None = None
+    expires_at: datetime | None = None  # when the utility's grant (refresh token) ends, if it says
+    api_base_url: str  # where a demo utility lives; real utilities have absolute URLs in the registry
+    meter_ids: list[str] = Field(default_factory=list)
+    initiated_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None = None
+    revoked_at: datetime | None = None
+    synced_at: datetime | None = None
+    sync_error: str | None = None  # why the last sync could not finish (utility refused a request)
+    version: int = 1

@@ -1,0 +1,388 @@
+"""Utility sync: after a completed authorization, turn the customer's service points into meters and store
+the utility's interval data.
+
+Rules (documented in the README):
+- One meter per service point (ESPI UsagePoint): `meter_type: UTILITY_METER`, created by UTILITY,
+  `connection_references: [refId]`, the service address and utility account fields from Green Button.
+- `partner_reference` = `<refId>:<UTILITY>:<usage point id>` (`connect-<authorization id>` stands in for a
+  missing refId). It is unique per partner however many service points one customer has, and the same on
+  every run, so re-running the sync finds the meters it made and changes nothing.
+- Merge: a partner-created meter whose `customer.partner_customer_reference` equals the refId is linked to a
+  service point instead of a new meter being created: to the one whose account number matches the meter's
+  `utility.electric_service_account_number`, or, when the customer has exactly one service point and one such
+  meter, to that one. Utility fields the partner left empty are filled in; the partner's own values stay.
+- Intervals: 15-minute readings are stored through the interval storage (same day items as partner uploads,
+  values final). Readings of another length are never split into finer slots: they are counted in
+  `skipped_readings` and not stored (a coarser-interval store does not exist yet).
+- Meter ids are uuid5(partner, partner_reference), so a retried or concurrent sync creates each meter once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from meterhub.dal.connect import ConnectRepository
+from meterhub.dal.intervals import IntervalStore
+from meterhub.dal.meters import MeterQuery, MeterRepository, ReferenceTaken
+from meterhub.dal.token_vault import TokenVault
+from meterhub.domain.connect import Authorization, AuthorizationStatus
+from meterhub.domain.meters import MeterRecord, UtilityLink
+from meterhub.errors import Conflict
+from meterhub.ingest.slots import SLOT_MINUTES, DaySlots, slot_index
+from meterhub.logic.connect_flow import AdapterFactory, token_context
+from meterhub.models.enums import CreatedBy
+from meterhub.utilities.adapter import (
+    AuthorizationRevoked,
+    IntervalReading,
+    ServicePoint,
+    TokenSet,
+    UtilityAdapter,
+    UtilityError,
+)
+from meterhub.utilities.registry import utility_by_id
+
+HISTORY_DAYS = 30
+FETCH_WINDOW_DAYS = 31
+REFRESH_MARGIN = timedelta(minutes=2)
+SEARCH_PAGE = 500
+_NAMESPACE = uuid.UUID("5f1d3c0e-8f36-4c0b-9a55-2b7f0d6c9e41")
+
+
+@dataclass
+class SyncResult:
+    authorization_id: str
+    status: str
+    meters_created: list[str] = field(default_factory=list)
+    meters_merged: list[str] = field(default_factory=list)
+    meters_unchanged: list[str] = field(default_factory=list)
+    readings_stored: int = 0
+    skipped_readings: int = 0
+
+
+def partner_reference(authorization: Authorization, point: ServicePoint) -> str:
+    owner = authorization.ref_id or f"connect-{authorization.authorization_id}"
+    return f"{owner}:{authorization.utility_name.value}:{point.usage_point_id}"
+
+
+def meter_id_for(partner_id: str, reference: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{partner_id}/{reference}"))
+
+
+def _utility_fields(authorization: Authorization, point: ServicePoint) -> dict[str, Any]:
+    values = {
+        "utility_name": authorization.utility_name.value,
+        "electric_service_account_number": point.account_number,
+        "utility_meter_serial_number": point.meter_serial_number,
+        "tariff": point.tariff,
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+def _new_meter_data(authorization: Authorization, point: ServicePoint, reference: str) -> dict[str, Any]:
+    address = point.address
+    customer: dict[str, Any] = {
+        "street_1": address.street_1,
+        "street_2": address.street_2,
+        "postal_code": address.postal_code,
+        "city": address.city,
+        "state_or_province_code": address.state_or_province_code,
+        "country_code": address.country_code,
+        "end_customer_name": point.customer_name,
+        "partner_customer_reference": authorization.ref_id,
+    }
+    return {
+        "partner_reference": reference,
+        "transmission_region": authorization.transmission_region.value,
+        "customer_classification": point.customer_classification,
+        "load_types": ["OTHER"],
+        "meter_type": "UTILITY_METER",
+        "customer": {k: v for k, v in customer.items() if v},
+        "utility": _utility_fields(authorization, point),
+    }
+
+
+def _link(authorization: Authorization, point: ServicePoint) -> UtilityLink:
+    return UtilityLink(
+        authorization_id=authorization.authorization_id,
+        utility_id=authorization.utility_id,
+        usage_point_id=point.usage_point_id,
+        status=AuthorizationStatus.COMPLETED.value,
+        expires_at=authorization.expires_at,
+    )
+
+
+def _all(meters: MeterRepository, partner_id: str, query: MeterQuery) -> Iterator[MeterRecord]:
+    cursor: str | None = None
+    while True:
+        page = meters.search(partner_id, query, SEARCH_PAGE, cursor)
+        yield from page.meters
+        if not page.cursor:
+            return
+        cursor = page.cursor
+
+
+class UtilitySync:
+    def __init__(
+        self,
+        connect: ConnectRepository,
+        meters: MeterRepository,
+        intervals: IntervalStore,
+        vault: TokenVault,
+        adapter_for: AdapterFactory,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._connect = connect
+        self._meters = meters
+        self._intervals = intervals
+        self._vault = vault
+        self._adapter_for = adapter_for
+        self._now = now
+
+    def run(self, partner_id: str, authorization_id: str) -> SyncResult:
+        authorization = self._connect.get_authorization(partner_id, authorization_id)
+        if authorization is None or authorization.status is not AuthorizationStatus.COMPLETED:
+            status = authorization.status.value if authorization else "NOT_FOUND"
+            return SyncResult(authorization_id, f"SKIPPED_{status}")
+        utility = utility_by_id(authorization.utility_id)
+        if utility is None:
+            return SyncResult(authorization_id, "SKIPPED_UNKNOWN_UTILITY")
+        adapter = self._adapter_for(utility, authorization.api_base_url)
+        try:
+            tokens = self._tokens(authorization, adapter)
+            points = adapter.service_points(tokens)
+            result = SyncResult(authorization_id, "COMPLETED")
+            linked = {point.usage_point_id: self._meter_for(authorization, point, points, result) for point in points}
+            for point_id, meter_id in linked.items():
+                self._store_intervals(adapter, tokens, partner_id, meter_id, point_id, result)
+        except AuthorizationRevoked as revoked:
+            self._mark_revoked(authorization, revoked.reason)
+            return SyncResult(authorization_id, "REVOKED_BY_UTILITY")
+        except UtilityError as problem:
+            if problem.retryable:
+                raise  # the queue retries (then its dead-letter queue keeps the message)
+            self._record_sync(authorization, [], error=problem.reason)
+            return SyncResult(authorization_id, "FAILED")
+        self._record_sync(authorization, list(linked.values()))
+        return result
+
+    # ----- tokens ---------------------------------------------------------------------------------------
+    def _tokens(self, authorization: Authorization, adapter: UtilityAdapter) -> TokenSet:
+        sealed = self._connect.get_tokens(authorization.partner_id, authorization.authorization_id)
+        if sealed is None:
+            raise AuthorizationRevoked("No tokens are stored for this authorization")
+        context = token_context(authorization)
+        tokens = self._vault.open(sealed, context)
+        if tokens.expires_at - REFRESH_MARGIN > self._now():
+            return tokens
+        fresh = adapter.refresh(tokens)
+        current = self._connect.get_authorization(authorization.partner_id, authorization.authorization_id)
+        if current is not None:
+            self._connect.save_authorization(
+                current.model_copy(update={"updated_at": self._now()}), tokens=self._vault.seal(fresh, context)
+            )
+        return fresh
+
+    # ----- meters ---------------------------------------------------------------------------------------
+    def _meter_for(
+        self, authorization: Authorization, point: ServicePoint, points: list[ServicePoint], result: SyncResult
+    ) -> str:
+        partner_id = authorization.partner_id
+        reference = partner_reference(authorization, point)
+        existing = self._meters.get_by_reference(partner_id, reference)
+        if existing is not None:
+            result.meters_unchanged.append(existing.meter_id)
+            return existing.meter_id
+        already_linked = self._linked_meter(authorization, point)
+        if already_linked is not None:
+            result.meters_unchanged.append(already_linked.meter_id)
+            return already_linked.meter_id
+        partner_meter = self._merge_candidate(authorization, point, points)
+        if partner_meter is not None:
+            self._merge(partner_meter, authorization, point)
+            result.meters_merged.append(partner_meter.meter_id)
+            return partner_meter.meter_id
+        now = self._now()
+        record = MeterRecord(
+            meter_id=meter_id_for(partner_id, reference),
+            partner_id=partner_id,
+            partner_reference=reference,
+            data=_new_meter_data(authorization, point, reference),
+            created_by=CreatedBy.UTILITY,
+            created_at=now,
+            updated_at=now,
+            connection_references=[authorization.ref_id] if authorization.ref_id else [],
+            utility_link=_link(authorization, point),
+        )
+        try:
+            self._meters.create(record)
+        except ReferenceTaken as taken:  # a concurrent run of this sync made it first: same id, same meter
+            result.meters_unchanged.append(taken.meter_id)
+            return taken.meter_id
+        result.meters_created.append(record.meter_id)
+        return record.meter_id
+
+    def _linked_meter(self, authorization: Authorization, point: ServicePoint) -> MeterRecord | None:
+        if not authorization.ref_id:
+            return None
+        query = MeterQuery(connection_references=(authorization.ref_id,))
+        for meter in _all(self._meters, authorization.partner_id, query):
+            link = meter.utility_link
+            if link and link.utility_id == authorization.utility_id and link.usage_point_id == point.usage_point_id:
+                return meter
+        return None
+
+    def _merge_candidate(
+        self, authorization: Authorization, point: ServicePoint, points: list[ServicePoint]
+    ) -> MeterRecord | None:
+        if not authorization.ref_id:
+            return None
+        query = MeterQuery(
+            partner_customer_references=(authorization.ref_id,),
+            transmission_region=authorization.transmission_region.value,
+        )
+        candidates = [
+            m
+            for m in _all(self._meters, authorization.partner_id, query)
+            if m.created_by is CreatedBy.PARTNER and m.utility_link is None
+        ]
+        for meter in candidates:
+            account = (meter.data.get("utility") or {}).get("electric_service_account_number")
+            if account and point.account_number and account == point.account_number:
+                return meter
+        if len(points) == 1 and len(candidates) == 1:
+            return candidates[0]
+        return None
+
+    def _merge(self, meter: MeterRecord, authorization: Authorization, point: ServicePoint) -> None:
+        for _ in range(3):
+            current = self._meters.get(meter.partner_id, meter.meter_id) or meter
+            data = dict(current.data)
+            data["utility"] = {**_utility_fields(authorization, point), **(current.data.get("utility") or {})}
+            references = list(current.connection_references)
+            if authorization.ref_id and authorization.ref_id not in references:
+                references.append(authorization.ref_id)
+            merged = current.model_copy(
+                update={
+                    "data": data,
+                    "connection_references": references,
+                    "utility_link": _link(authorization, point),
+                    "updated_at": self._now(),
+                    "version": current.version + 1,
+                }
+            )
+            try:
+                self._meters.replace(merged, expected_version=current.version)
+            except Conflict:
+                continue
+            return
+        raise Conflict("The partner's meter kept changing during the merge; the sync will retry")
+
+    # ----- intervals ------------------------------------------------------------------------------------
+    def _store_intervals(
+        self,
+        adapter: UtilityAdapter,
+        tokens: TokenSet,
+        partner_id: str,
+        meter_id: str,
+        usage_point_id: str,
+        result: SyncResult,
+    ) -> None:
+        end = self._now().replace(hour=0, minute=0, second=0, microsecond=0)
+        start = end - timedelta(days=HISTORY_DAYS)
+        while start < end:
+            window_end = min(start + timedelta(days=FETCH_WINDOW_DAYS), end)
+            readings = adapter.interval_data(tokens, usage_point_id, start, window_end)
+            days, skipped = _days(readings)
+            for day, slots in sorted(days.items()):
+                self._intervals.merge(partner_id, meter_id, day, slots)
+                result.readings_stored += slots.count
+            result.skipped_readings += skipped
+            start = window_end
+
+    # ----- authorization bookkeeping --------------------------------------------------------------------
+    def _record_sync(self, authorization: Authorization, meter_ids: list[str], error: str | None = None) -> None:
+        for _ in range(3):
+            current = self._connect.get_authorization(authorization.partner_id, authorization.authorization_id)
+            if current is None:
+                return
+            known = list(dict.fromkeys([*current.meter_ids, *meter_ids]))
+            try:
+                self._connect.save_authorization(
+                    current.model_copy(update={"meter_ids": known, "synced_at": self._now(), "sync_error": error})
+                )
+            except Conflict:
+                continue
+            return
+
+    def _mark_revoked(self, authorization: Authorization, reason: str) -> None:
+        current = self._connect.get_authorization(authorization.partner_id, authorization.authorization_id)
+        if current is None or current.status is not AuthorizationStatus.COMPLETED:
+            return
+        now = self._now()
+        self._connect.save_authorization(
+            current.model_copy(
+                update={
+                    "status": AuthorizationStatus.REVOKED,
+                    "failure_detail": reason[:200],
+                    "revoked_at": now,
+                    "updated_at": now,
+                }
+            )
+        )
+        mark_meters(self._meters, current, AuthorizationStatus.REVOKED, now)
+
+
+def _days(readings: list[IntervalReading]) -> tuple[dict[date, DaySlots], int]:
+    """15-minute readings grouped into day slots (final: the utility's data is settled); others counted."""
+    days: dict[date, DaySlots] = defaultdict(DaySlots.empty)
+    skipped = 0
+    for reading in readings:
+        if reading.duration_seconds != SLOT_MINUTES * 60:
+            skipped += 1
+            continue
+        try:
+            slot = slot_index(reading.start)
+        except ValueError:
+            skipped += 1
+            continue
+        consumed, generated = reading.consumed_kwh, reading.generated_kwh
+        net = (consumed or 0.0) - (generated or 0.0) if consumed is not None or generated is not None else None
+        days[reading.start.date()].put(slot, net, consumed, generated, True)
+    return dict(days), skipped
+
+
+def mark_meters(
+    meters: MeterRepository, authorization: Authorization, status: AuthorizationStatus, now: datetime
+) -> int:
+    """Set the authorization's status on the meters it feeds (the meters stay; their derived enrollment then
+    asks for a re-authorization, and the MetersTable stream publishes that change). Returns how many."""
+    changed = 0
+    if not authorization.ref_id:
+        return 0
+    query = MeterQuery(connection_references=(authorization.ref_id,))
+    for meter in list(_all(meters, authorization.partner_id, query)):
+        link = meter.utility_link
+        if link is None or link.authorization_id != authorization.authorization_id or link.status == status.value:
+            continue
+        for _ in range(3):
+            current = meters.get(meter.partner_id, meter.meter_id) or meter
+            assert current.utility_link is not None
+            updated = current.model_copy(
+                update={
+                    "utility_link": current.utility_link.model_copy(update={"status": status.value}),
+                    "updated_at": now,
+                    "version": current.version + 1,
+                }
+            )
+            try:
+                meters.replace(updated, expected_version=current.version)
+            except Conflict:
+                continue
+            changed += 1
+            break
+    return changed

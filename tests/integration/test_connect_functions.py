@@ -1,0 +1,282 @@
+"""The Connect functions on moto (DynamoDB, real KMS emulation): pages, callback and the Connect API.
+
+The utility itself is the one part replaced here (a real utility's login cannot exist in a test); the
+browser e2e test drives the real demo utility over HTTP. Here: cookies and CSRF through real handler
+events, tokens encrypted with KMS under an encryption context, never in logs or responses, security
+headers on every page, and tenant isolation of the Connect API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import boto3
+import pytest
+from meterhub.logic.partners import IssuedKey
+from meterhub.utilities.adapter import IntervalReading, ServicePoint, TokenSet, UtilityAdapter
+from meterhub.utilities.registry import UtilityConfig
+
+from tests.conftest import REGION, FakeLambdaContext, api_event, function_environment, local_template, resource_for
+
+ACCESS_TOKEN = "at-5f0c2e-VERY-SECRET"
+REFRESH_TOKEN = "rt-8b1d77-VERY-SECRET"
+CODE = "code-0d9a1c-ONE-TIME"
+
+
+class FakeUtility:
+    def __init__(self) -> None:
+        self.states: list[str] = []
+
+    def authorize_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str:
+        self.states.append(state)
+        query = urlencode({"state": state, "code_challenge": code_challenge, "redirect_uri": redirect_uri})
+        return f"https://login.utility.example/authorize?{query}"
+
+    def exchange_code(self, *, code: str, code_verifier: str, redirect_uri: str) -> TokenSet:
+        assert code == CODE
+        return TokenSet(
+            access_token=ACCESS_TOKEN,
+            refresh_token=REFRESH_TOKEN,
+            expires_at=datetime.now(UTC) + timedelta(hours=1),
+            scope="FB=1_3_4",
+        )
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        return tokens
+
+    def service_points(self, tokens: TokenSet) -> list[ServicePoint]:
+        return []
+
+    def interval_data(
+        self, tokens: TokenSet, usage_point_id: str, start: datetime, end: datetime
+    ) -> list[IntervalReading]:
+        return []
+
+    def revoke(self, tokens: TokenSet) -> None:
+        return None
+
+
+class Browser:
+    """Just enough of a browser: a cookie jar and the handlers behind the routes."""
+
+    def __init__(self, modules: dict[str, ModuleType], context: FakeLambdaContext) -> None:
+        self.modules = modules
+        self.context = context
+        self.cookies: dict[str, str] = {}
+
+    def request(
+        self, method: str, path: str, *, query: dict[str, str] | None = None, form: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        function_id = "ConnectCallbackFunction" if path == "/connect/callback" else "ConnectPagesFunction"
+        routes = [(r.method, r.path) for r in local_template().routes if r.function_id == function_id]
+        resource, params = resource_for(routes, method, path)
+        event = api_event(
+            method, resource, path, path_parameters=params, query=query, body=urlencode(form) if form else None
+        )
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Host": "127.0.0.1:3000"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        event["headers"] = headers
+        event["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
+        event["requestContext"]["domainName"] = "127.0.0.1:3000"
+        response: dict[str, Any] = self.modules[function_id].lambda_handler(event, self.context)
+        for cookie in (response.get("multiValueHeaders") or {}).get("Set-Cookie", []) + response.get("cookies", []):
+            name, _, value = cookie.split(";")[0].partition("=")
+            self.cookies[name] = value
+        return response
+
+
+@pytest.fixture
+def connect(
+    aws: Any, partner: IssuedKey, lambda_context: FakeLambdaContext, load_function: Callable[[str], ModuleType]
+) -> tuple[Browser, FakeUtility]:
+    utility = FakeUtility()
+
+    def adapter_for(config: UtilityConfig, base_url: str) -> UtilityAdapter:
+        return utility
+
+    pages = load_function("functions/connect_pages/app.py")
+    callback = load_function("functions/connect_callback/app.py")
+    # The modules' `adapter_for` is the one seam to the utility (a real utility's login cannot exist here).
+    setattr(pages, "adapter_for", adapter_for)  # noqa: B010
+    setattr(callback, "adapter_for", adapter_for)  # noqa: B010
+    return Browser({"ConnectPagesFunction": pages, "ConnectCallbackFunction": callback}, lambda_context), utility
+
+
+def _account(partner: IssuedKey) -> str:
+    from meterhub.dal.partners import dynamo_partner_repository
+
+    found = dynamo_partner_repository(function_environment()["PARTNERS_TABLE_NAME"]).get_partner(partner.partner_id)
+    assert found is not None
+    return found.account
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, html[:500]
+    return match.group(1)
+
+
+def _complete_flow(browser: Browser, utility: FakeUtility, account: str, ref_id: str = "site-42") -> dict[str, Any]:
+    page = browser.request(
+        "GET", "/connect", query={"account": account, "transmissionRegion": "CAISO", "refId": ref_id}
+    )
+    assert page["statusCode"] == 200
+    session_id = browser.cookies["meterhub_connect"]
+    sent = browser.request(
+        "POST",
+        f"/connect/{account}/sessions/{session_id}/authorize",
+        form={"csrf_token": _csrf(page["body"]), "consent": "yes", "utility_id": "demo"},
+    )
+    assert sent["statusCode"] == 303
+    state = parse_qs(urlsplit(_headers(sent)["location"]).query)["state"][0]
+    return browser.request("GET", "/connect/callback", query={"code": CODE, "state": state})
+
+
+def _headers(response: dict[str, Any]) -> dict[str, str]:
+    multi = {k.lower(): v[0] for k, v in (response.get("multiValueHeaders") or {}).items() if v}
+    return multi | {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+
+
+def test_the_page_sets_a_session_cookie_and_security_headers(
+    connect: tuple[Browser, FakeUtility], partner: IssuedKey
+) -> None:
+    browser, _ = connect
+    page = browser.request(
+        "GET",
+        "/connect",
+        query={"account": _account(partner), "transmissionRegion": "CAISO", "refId": "<script>x</script>"},
+    )
+    headers = _headers(page)
+    assert page["statusCode"] == 200 and headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY" and headers["cache-control"] == "no-store"
+    assert "<script>x</script>" not in page["body"] and "&lt;script&gt;" in page["body"]
+    cookie = ((page.get("multiValueHeaders") or {}).get("Set-Cookie") or page.get("cookies") or [""])[0]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_unknown_partner_is_an_error_page_not_a_stack_trace(connect: tuple[Browser, FakeUtility]) -> None:
+    browser, _ = connect
+    page = browser.request("GET", "/connect", query={"account": "nobody", "transmissionRegion": "CAISO"})
+    assert page["statusCode"] == 404 and "<h1" in page["body"] and "Traceback" not in page["body"]
+    assert "frame-ancestors 'none'" in _headers(page)["content-security-policy"]
+
+
+def test_tokens_are_kms_encrypted_and_never_logged_or_returned(
+    connect: tuple[Browser, FakeUtility],
+    partner: IssuedKey,
+    lambda_context: FakeLambdaContext,
+    load_function: Callable[[str], ModuleType],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    browser, utility = connect
+    done = _complete_flow(browser, utility, _account(partner))
+    assert done["statusCode"] == 200 and "all set" in done["body"].lower()
+    env = function_environment()
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName=env["CONNECT_TABLE_NAME"])["Items"]
+    [auth_item] = [i for i in items if i["sk"]["S"].startswith("AUTH#")]
+    raw = json.dumps(items, default=str)
+    assert ACCESS_TOKEN not in raw and REFRESH_TOKEN not in raw and utility.states[0] not in raw
+    doc = json.loads(auth_item["doc"]["S"])
+    assert doc["status"] == "COMPLETED"
+    kms = boto3.client("kms", region_name=REGION)
+    context = {"partner_id": partner.partner_id, "authorization_id": doc["authorization_id"]}
+    plaintext = kms.decrypt(CiphertextBlob=auth_item["tokens"]["B"], EncryptionContext=context)["Plaintext"]
+    assert ACCESS_TOKEN.encode() in plaintext
+    with pytest.raises(kms.exceptions.InvalidCiphertextException):  # bound to its own record
+        kms.decrypt(CiphertextBlob=auth_item["tokens"]["B"], EncryptionContext={**context, "partner_id": "other"})
+    api = load_function("functions/connect_api/app.py")
+    routes = [(r.method, r.path) for r in local_template().routes if r.function_id == "ConnectApiFunction"]
+    resource, _ = resource_for(routes, "GET", "/v1.1/connect/connections")
+    listed = api.lambda_handler(
+        api_event(
+            "GET",
+            resource,
+            "/v1.1/connect/connections",
+            query={"ref_id": "site-42"},
+            authorizer={"partner_id": partner.partner_id},
+        ),
+        lambda_context,
+    )
+    body = json.loads(listed["body"])
+    assert body["connections"][0]["authorizations"][0]["status"] == "COMPLETED"
+    logged = capsys.readouterr()
+    everything = logged.out + logged.err + listed["body"] + done["body"]
+    for secret in (ACCESS_TOKEN, REFRESH_TOKEN, CODE, utility.states[0]):
+        assert secret not in everything
+
+
+def test_a_redirect_url_in_the_query_string_is_ignored(
+    connect: tuple[Browser, FakeUtility], partner: IssuedKey
+) -> None:
+    browser, _ = connect
+    account = _account(partner)
+    page = browser.request(
+        "GET",
+        "/connect",
+        query={
+            "account": account,
+            "transmissionRegion": "CAISO",
+            "refId": "r1",
+            "redirect_uri": "https://evil.example",
+        },
+    )
+    session_id = browser.cookies["meterhub_connect"]
+    sent = browser.request(
+        "POST",
+        f"/connect/{account}/sessions/{session_id}/authorize",
+        form={"csrf_token": _csrf(page["body"]), "consent": "yes", "utility_id": "demo"},
+    )
+    state = parse_qs(urlsplit(_headers(sent)["location"]).query)["state"][0]
+    assert "evil" not in _headers(sent)["location"]
+    done = browser.request(
+        "GET",
+        "/connect/callback",
+        query={
+            "code": CODE,
+            "state": state,
+            "redirect_uri": "https://evil.example/x",
+            "final_redirect_url": "https://evil.example/y",
+        },
+    )
+    assert done["statusCode"] == 200 and "evil.example" not in json.dumps(done)
+
+
+def test_one_partner_cannot_see_or_revoke_anothers_connections(
+    connect: tuple[Browser, FakeUtility],
+    partner: IssuedKey,
+    other_partner: IssuedKey,
+    lambda_context: FakeLambdaContext,
+    load_function: Callable[[str], ModuleType],
+) -> None:
+    browser, utility = connect
+    _complete_flow(browser, utility, _account(partner))
+    api = load_function("functions/connect_api/app.py")
+    routes = [(r.method, r.path) for r in local_template().routes if r.function_id == "ConnectApiFunction"]
+
+    def call(method: str, path: str, caller: str, query: dict[str, str] | None = None) -> tuple[int, Any]:
+        resource, params = resource_for(routes, method, path)
+        event = api_event(
+            method, resource, path, path_parameters=params, query=query, authorizer={"partner_id": caller}
+        )
+        response = api.lambda_handler(event, lambda_context)
+        return int(response["statusCode"]), json.loads(response["body"])
+
+    status, mine = call("GET", "/v1.1/connect/connections", partner.partner_id)
+    assert status == 200 and [c["ref_id"] for c in mine["connections"]] == ["site-42"]
+    authorization_id = mine["connections"][0]["authorizations"][0]["authorization_id"]
+    status, theirs = call("GET", "/v1.1/connect/connections", other_partner.partner_id, {"ref_id": "site-42"})
+    assert status == 200 and theirs["connections"] == []
+    status, _ = call("POST", f"/v1.1/connect/authorizations/{authorization_id}/revoke", other_partner.partner_id)
+    assert status == 404
+    status, revoked = call("POST", f"/v1.1/connect/authorizations/{authorization_id}/revoke", partner.partner_id)
+    assert status == 200 and revoked["status"] == "REVOKED"
+    status, _ = call("POST", "/v1.1/connect/authorizations/not-a-uuid/revoke", partner.partner_id)
+    assert status == 400

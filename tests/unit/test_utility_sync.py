@@ -1,0 +1,329 @@
+"""Utility sync rules on in-memory storage: one meter per service point, idempotent re-runs, merging with the
+partner's own record, intervals kept at the utility's length, revocation marking meters, Connect events."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from meterhub.dal.connect import InMemoryConnectRepository
+from meterhub.dal.intervals import InMemoryIntervalStore
+from meterhub.dal.meters import InMemoryMeterRepository, MeterQuery
+from meterhub.dal.queues import InMemoryWorkQueue
+from meterhub.dal.token_vault import FakeTokenVault
+from meterhub.domain.connect import Authorization, AuthorizationStatus, ConnectSession, SessionStatus
+from meterhub.domain.meters import MeterRecord
+from meterhub.logic import connect_events, connections
+from meterhub.logic.connect_flow import token_context
+from meterhub.logic.enrollment import derive_enrollment
+from meterhub.logic.meter_events import StreamChange
+from meterhub.logic.utility_sync import UtilitySync, meter_id_for, partner_reference
+from meterhub.models.enums import CreatedBy, TransmissionRegion, UtilityName
+from meterhub.utilities.adapter import (
+    AuthorizationRevoked,
+    IntervalReading,
+    ServiceAddress,
+    ServicePoint,
+    TokenSet,
+    UtilityAdapter,
+    UtilityError,
+)
+from meterhub.utilities.registry import UtilityConfig
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+ADDRESS = ServiceAddress(street_1="1 Main St", city="Oakland", state_or_province_code="CA", postal_code="94612")
+
+
+def _point(n: int, account: str | None = None) -> ServicePoint:
+    return ServicePoint(
+        usage_point_id=f"up-{n}",
+        address=ADDRESS,
+        customer_classification="RESIDENTIAL",
+        account_number=account or f"acct-{n}",
+        meter_serial_number=f"serial-{n}",
+        tariff="E-TOU-C",
+    )
+
+
+@dataclass
+class FakeUtility:
+    points: list[ServicePoint]
+    duration: int = 900
+    revoked: bool = False
+    retryable_error: bool = False
+    calls: list[str] = field(default_factory=list)
+    refreshed: int = 0
+
+    def authorize_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str:
+        raise AssertionError("not used by the sync")
+
+    def exchange_code(self, *, code: str, code_verifier: str, redirect_uri: str) -> TokenSet:
+        raise AssertionError("not used by the sync")
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        self.refreshed += 1
+        return TokenSet(access_token="fresh", expires_at=NOW + timedelta(hours=1), scope=tokens.scope)
+
+    def service_points(self, tokens: TokenSet) -> list[ServicePoint]:
+        self.calls.append(f"points:{tokens.access_token}")
+        if self.revoked:
+            raise AuthorizationRevoked("The utility refused the refresh token")
+        if self.retryable_error:
+            raise UtilityError("The utility answered 503", retryable=True)
+        return self.points
+
+    def interval_data(
+        self, tokens: TokenSet, usage_point_id: str, start: datetime, end: datetime
+    ) -> list[IntervalReading]:
+        readings = []
+        moment = end - timedelta(days=2)
+        while moment < end:
+            readings.append(IntervalReading(start=moment, duration_seconds=self.duration, consumed_kwh=0.25))
+            moment += timedelta(seconds=self.duration)
+        return readings
+
+    def revoke(self, tokens: TokenSet) -> None:
+        self.calls.append("revoke")
+
+
+class World:
+    def __init__(self, points: list[ServicePoint]) -> None:
+        self.connect = InMemoryConnectRepository()
+        self.meters = InMemoryMeterRepository()
+        self.intervals = InMemoryIntervalStore()
+        self.vault = FakeTokenVault()
+        self.utility = FakeUtility(points)
+        self.authorization = Authorization(
+            authorization_id=str(uuid.uuid4()),
+            partner_id="p1",
+            session_id="s1",
+            ref_id="site-42",
+            transmission_region=TransmissionRegion.CAISO,
+            utility_id="demo",
+            utility_name=UtilityName.DEMO,
+            status=AuthorizationStatus.COMPLETED,
+            api_base_url="http://127.0.0.1:3000",
+            initiated_at=NOW,
+            updated_at=NOW,
+        )
+        self.connect.auths[("p1", self.authorization.authorization_id)] = (
+            self.authorization,
+            self.vault.seal(
+                TokenSet(access_token="stored", expires_at=NOW + timedelta(hours=1), scope="FB=1"),
+                token_context(self.authorization),
+            ),
+        )
+
+    def adapter_for(self, config: UtilityConfig, base_url: str) -> UtilityAdapter:
+        return self.utility
+
+    def sync(self) -> Any:
+        return UtilitySync(self.connect, self.meters, self.intervals, self.vault, self.adapter_for, lambda: NOW).run(
+            "p1", self.authorization.authorization_id
+        )
+
+
+def _meters(world: World) -> list[MeterRecord]:
+    return list(world.meters.search("p1", MeterQuery(), 500, None).meters)
+
+
+def test_one_utility_meter_per_service_point_with_the_documented_reference() -> None:
+    world = World([_point(1), _point(2)])
+    result = world.sync()
+    assert result.status == "COMPLETED" and len(result.meters_created) == 2
+    meters = {m.partner_reference: m for m in _meters(world)}
+    assert set(meters) == {"site-42:DEMO:up-1", "site-42:DEMO:up-2"}
+    meter = meters["site-42:DEMO:up-1"]
+    assert meter.created_by is CreatedBy.UTILITY and meter.meter_type == "UTILITY_METER"
+    assert meter.connection_references == ["site-42"]
+    assert meter.data["utility"] == {
+        "utility_name": "DEMO",
+        "electric_service_account_number": "acct-1",
+        "utility_meter_serial_number": "serial-1",
+        "tariff": "E-TOU-C",
+    }
+    assert meter.data["customer"]["city"] == "Oakland"
+    assert meter.data["customer"]["partner_customer_reference"] == "site-42"
+    assert meter.meter_id == meter_id_for("p1", partner_reference(world.authorization, _point(1)))
+    authorization = world.connect.get_authorization("p1", world.authorization.authorization_id)
+    assert authorization is not None and sorted(authorization.meter_ids) == sorted(result.meters_created)
+
+
+def test_fifteen_minute_readings_are_stored_and_rerunning_changes_nothing() -> None:
+    world = World([_point(1)])
+    first = world.sync()
+    assert first.readings_stored == 2 * 96 and first.skipped_readings == 0
+    before = [m.model_dump() for m in _meters(world)]
+    second = world.sync()
+    assert second.meters_created == [] and second.meters_unchanged == first.meters_created
+    assert [m.model_dump() for m in _meters(world)] == before
+
+
+def test_hourly_readings_are_not_split_into_finer_slots() -> None:
+    world = World([_point(1)])
+    world.utility.duration = 3600
+    result = world.sync()
+    assert result.readings_stored == 0 and result.skipped_readings == 2 * 24
+
+
+def test_a_partner_record_with_the_refid_is_merged_not_duplicated() -> None:
+    world = World([_point(1)])
+    partner_meter = MeterRecord(
+        meter_id=str(uuid.uuid4()),
+        partner_id="p1",
+        partner_reference="acme-site-42",
+        data={
+            "partner_reference": "acme-site-42",
+            "transmission_region": "CAISO",
+            "customer_classification": "RESIDENTIAL",
+            "load_types": ["BATTERY_STORAGE"],
+            "meter_type": "UTILITY_METER",
+            "customer": {
+                "street_1": "1 Main St",
+                "postal_code": "94612",
+                "city": "Oakland",
+                "state_or_province_code": "CA",
+                "partner_customer_reference": "site-42",
+            },
+            "utility": {"tariff": "PARTNER-TARIFF"},
+        },
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    world.meters.create(partner_meter)
+    result = world.sync()
+    assert result.meters_created == [] and result.meters_merged == [partner_meter.meter_id]
+    [merged] = _meters(world)
+    assert merged.meter_id == partner_meter.meter_id and merged.partner_reference == "acme-site-42"
+    assert merged.connection_references == ["site-42"] and merged.utility_link is not None
+    assert merged.data["utility"]["tariff"] == "PARTNER-TARIFF"  # the partner's value stays
+    assert merged.data["utility"]["electric_service_account_number"] == "acct-1"  # gaps filled
+    assert world.sync().meters_unchanged == [partner_meter.meter_id]  # and a re-run finds it
+
+
+def test_revocation_keeps_the_meter_and_asks_for_reauthorization() -> None:
+    world = World([_point(1)])
+    [meter_id] = world.sync().meters_created
+    before = world.meters.get("p1", meter_id)
+    assert before is not None
+    assert not any(a.action_type == "IS_AUTHORIZED" for a in derive_enrollment(before, NOW).required_actions.partner)
+    response = connections.revoke_authorization(
+        world.connect,
+        world.meters,
+        world.vault,
+        world.adapter_for,
+        "p1",
+        world.authorization.authorization_id,
+        lambda: NOW,
+    )
+    assert response.status is AuthorizationStatus.REVOKED and response.meters_marked == 1
+    assert "revoke" in world.utility.calls
+    assert world.connect.get_tokens("p1", world.authorization.authorization_id) is None
+    after = world.meters.get("p1", meter_id)
+    assert after is not None
+    actions = derive_enrollment(after, NOW).required_actions.partner
+    assert actions and {(a.action_type, a.action_code, a.action_description) for a in actions} >= {
+        ("IS_AUTHORIZED", "AUTH_0001", "End customer must re-authorize")
+    }
+    assert world.sync().status == "SKIPPED_REVOKED"  # a later sync leaves it alone
+
+
+def test_a_utility_that_refuses_the_tokens_marks_the_authorization_revoked() -> None:
+    world = World([_point(1)])
+    world.sync()
+    world.utility.revoked = True
+    assert world.sync().status == "REVOKED_BY_UTILITY"
+    authorization = world.connect.get_authorization("p1", world.authorization.authorization_id)
+    assert authorization is not None and authorization.status is AuthorizationStatus.REVOKED
+
+
+def test_a_retryable_utility_error_propagates_for_the_queue_to_retry() -> None:
+    world = World([_point(1)])
+    world.utility.retryable_error = True
+    with pytest.raises(UtilityError):
+        world.sync()
+
+
+def test_expired_access_tokens_are_refreshed_and_stored_again() -> None:
+    world = World([_point(1)])
+    stale = TokenSet(access_token="stale", expires_at=NOW - timedelta(minutes=1), scope="FB=1")
+    world.connect.auths[("p1", world.authorization.authorization_id)] = (
+        world.authorization,
+        world.vault.seal(stale, token_context(world.authorization)),
+    )
+    world.sync()
+    assert world.utility.refreshed == 1 and world.utility.calls[0] == "points:fresh"
+    sealed = world.connect.get_tokens("p1", world.authorization.authorization_id)
+    assert sealed is not None
+    assert world.vault.open(sealed, token_context(world.authorization)).access_token == "fresh"
+
+
+def test_a_sync_of_another_partners_authorization_finds_nothing() -> None:
+    world = World([_point(1)])
+    result = UtilitySync(world.connect, world.meters, world.intervals, world.vault, world.adapter_for, lambda: NOW).run(
+        "p2", world.authorization.authorization_id
+    )
+    assert result.status == "SKIPPED_NOT_FOUND" and _meters(world) == []
+
+
+# ----- connect events -------------------------------------------------------------------------------------
+
+
+def _image(model: Any) -> dict[str, Any]:
+    return {"doc": {"S": model.model_dump_json()}}
+
+
+def test_session_and_authorization_status_changes_become_events_and_completion_queues_the_sync() -> None:
+    session = ConnectSession(
+        session_id="s1",
+        partner_id="p1",
+        ref_id="site-42",
+        transmission_region=TransmissionRegion.CAISO,
+        csrf_token="t",
+        started_at=NOW,
+        last_interaction_at=NOW,
+    )
+    events, sync = InMemoryWorkQueue(), InMemoryWorkQueue()
+    created = StreamChange("e1", "INSERT", {"sk": {"S": "SESSION#s1"}}, new_image=_image(session))
+    connect_events.handle_change(events, sync, created)
+    touched = session.model_copy(update={"last_interaction_at": NOW + timedelta(minutes=1)})
+    connect_events.handle_change(
+        events, sync, StreamChange("e2", "MODIFY", {"sk": {"S": "SESSION#s1"}}, _image(touched), _image(session))
+    )
+    authorization = World([]).authorization
+    initiated = authorization.model_copy(update={"status": AuthorizationStatus.INITIATED})
+    key = {"sk": {"S": f"AUTH#{authorization.authorization_id}"}}
+    connect_events.handle_change(events, sync, StreamChange("e3", "INSERT", key, new_image=_image(initiated)))
+    connect_events.handle_change(
+        events, sync, StreamChange("e4", "MODIFY", key, _image(authorization), _image(initiated))
+    )
+    payloads = [m["payload"] for m in events.messages]
+    assert payloads == [
+        {"webhook_event_type": "connect_session.updated", "partner_reference": "site-42", "status": "CREATED"},
+        {
+            "webhook_event_type": "connect_session.authorization_updated",
+            "partner_reference": "site-42",
+            "utility_name": "DEMO",
+            "status": "INITIATED",
+        },
+        {
+            "webhook_event_type": "connect_session.authorization_updated",
+            "partner_reference": "site-42",
+            "utility_name": "DEMO",
+            "status": "COMPLETED",
+        },
+    ]
+    assert sync.messages == [{"partner_id": "p1", "authorization_id": authorization.authorization_id}]
+    again = InMemoryWorkQueue()
+    connect_events.handle_change(again, InMemoryWorkQueue(), created)
+    assert again.messages[0]["webhook_event_id"] == events.messages[0]["webhook_event_id"]  # stable ids
+    closed = session.model_copy(update={"status": SessionStatus.CLOSED})
+    ids = connect_events.handle_change(
+        InMemoryWorkQueue(),
+        InMemoryWorkQueue(),
+        StreamChange("e5", "MODIFY", {"sk": {"S": "SESSION#s1"}}, _image(closed), _image(session)),
+    )
+    assert len(ids) == 1
