@@ -1,10 +1,14 @@
-"""Run the template's functions in this process, one at a time, each with its own environment.
+"""Run the template's functions in this process, each with its own environment.
 
 Why in-process: no Docker, a debugger and breakpoints work, and a request costs microseconds of overhead.
-The price is that environment variables are process-global, so invocations are serialized with one lock:
-the function's `Environment.Variables` (and the variables Lambda itself sets) are applied to `os.environ`
-for the duration of the call and then restored. A handler that calls back into the local API from inside
-an invocation would therefore wait forever; none of ours do.
+As on Lambda, one function runs one invocation at a time (a lock per function) while different functions run
+concurrently: the Connect callback calls the demo utility's token endpoint, served by this same runner, from
+inside its own invocation. The function's `Environment.Variables` (and the variables Lambda itself sets) are
+applied to `os.environ` for the call and restored after it. `os.environ` is process-global, so two functions
+running at once share it: every function here gets the same Globals variables, and only the AWS_LAMBDA_*
+names differ (Powertools reads those from the context object, not the environment), so nothing observable
+depends on which one wrote last. A template that gives functions different variables of the same name would
+need a process per function.
 
 Handlers are imported lazily, on first invocation, from their CodeUri under a module name unique to the
 function (several functions all have an `app.py`). A missing or broken handler file is reported when the
@@ -90,8 +94,13 @@ class LocalLambda:
 
     def __init__(self, template: LocalTemplate) -> None:
         self._template = template
-        self._lock = threading.RLock()
+        self._locks: dict[str, threading.RLock] = {}
+        self._guard = threading.Lock()  # guards the lock table and the handler cache
         self._loaded: dict[str, _Loaded] = {}
+
+    def _lock(self, function_id: str) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(function_id, threading.RLock())
 
     @property
     def function_ids(self) -> list[str]:
@@ -115,8 +124,9 @@ class LocalLambda:
 
     def invoke(self, function_id: str, event: Any, context: LambdaContext | None = None) -> Any:
         spec = self.spec(function_id)
-        with self._lock, _function_environment(self._environment(spec)), _on_sys_path(str(spec.code_dir)):
-            handler = self._handler(spec)
+        with self._lock(function_id), _function_environment(self._environment(spec)), _on_sys_path(str(spec.code_dir)):
+            with self._guard:
+                handler = self._handler(spec)
             context = context or self.context_for(spec)
             started = time.monotonic()
             try:
