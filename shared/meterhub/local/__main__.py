@@ -112,7 +112,7 @@ def _seed_demo_partner(template: LocalTemplate) -> dict[str, str]:
     repo = dynamo_partner_repository(template.physical_name(PARTNERS_TABLE))
     partner = create_partner(repo, DEMO_PARTNER_NAME)
     issued = issue_api_key(repo, partner.partner_id)
-    return {"partner_id": partner.partner_id, "api_key": issued.api_key}
+    return {"partner_id": partner.partner_id, "account": partner.account, "api_key": issued.api_key}
 
 
 def _banner(template: LocalTemplate, url: str, endpoint: str, created: Provisioned, demo: dict[str, str]) -> str:
@@ -148,6 +148,9 @@ Create a meter:
   curl -s -X POST {url}/v1.1/meters -H {shlex.quote(auth)} -H 'Content-Type: application/json' -d {shlex.quote(body)}
 Read it back (meter_id from the response above):
   curl -s {url}/v2/meters/<meter_id> -H {shlex.quote(auth)}
+
+Connect a customer's utility (open in a browser; the Demo Utility takes any credentials):
+  {url}/connect?account={demo.get("account", "demo-partner")}&transmissionRegion=CAISO&refId=customer-site-123
 
 Admin CLI against this runner:
   {admin_env} {python} -m meterhub.admin create-partner --name "Acme Solar"

@@ -3,10 +3,10 @@
 Message: `{partner_id, webhook_event_id, payload: {webhook_event_type, ...}}`. The event id is minted here once
 and travels with every delivery task and retry, so receivers can dedupe on it.
 
-Meter events are published from the MetersTable stream (meterhub.logic.meter_events) and job events from the
-JobsTable stream (meterhub.logic.job_events), with an explicit event id per stream record. Connect-session events
-are not published yet: they must be part of their state change (an outbox written in the same transaction, or a
-stream off the table), not a best-effort call after the write.
+Every event is published from a table stream, so it exists exactly when its change committed: meter events from
+the MetersTable stream (meterhub.logic.meter_events), job events from the JobsTable stream
+(meterhub.logic.job_events) and Connect events from the ConnectTable stream (meterhub.logic.connect_events), each
+with an explicit event id per stream record.
 """
 
 from __future__ import annotations
