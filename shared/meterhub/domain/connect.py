@@ -11,12 +11,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from meterhub.models.enums import TransmissionRegion, UtilityName
 
 SESSION_IDLE_EXPIRY = timedelta(hours=24)
 STATE_LIFETIME = timedelta(minutes=10)
+
+
+class LazyModel(BaseModel):
+    """Validators are built on first use: the functions that import these models answer most requests without
+    them, and building every schema at import would add to each cold start."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 class SessionStatus(StrEnum):
@@ -51,7 +58,7 @@ class Variant(StrEnum):
 TERMINAL_SESSION_STATUSES = frozenset({SessionStatus.CLOSED, SessionStatus.COMPLETED})
 
 
-class ConnectSession(BaseModel):
+class ConnectSession(LazyModel):
     """One visit. `csrf_token` guards the page's forms; the browser holds `session_id` in a cookie."""
 
     session_id: str
@@ -70,7 +77,7 @@ class ConnectSession(BaseModel):
         return self.status not in TERMINAL_SESSION_STATUSES and now - self.last_interaction_at < SESSION_IDLE_EXPIRY
 
 
-class AuthorizationRequest(BaseModel):
+class AuthorizationRequest(LazyModel):
     """What the `state` stands for while the customer is at the utility. Stored under the SHA-256 of the
     state (the state itself is never stored), used once, and only within STATE_LIFETIME."""
 
@@ -85,7 +92,7 @@ class AuthorizationRequest(BaseModel):
     expires_at: datetime
 
 
-class Authorization(BaseModel):
+class Authorization(LazyModel):
     """One utility authorization for one refId. Tokens live only in `tokens_ciphertext` (KMS)."""
 
     authorization_id: str

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from meterhub.dal.connect import DROP_TOKENS, ConnectRepository
 from meterhub.dal.meters import MeterRepository
@@ -28,6 +28,7 @@ from meterhub.domain.connect import (
     AuthorizationStatus,
     ConnectSession,
     FailureReason,
+    LazyModel,
     SessionStatus,
 )
 from meterhub.errors import Conflict, InvalidInput, NotFound
@@ -42,7 +43,7 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
 
-class AuthorizationView(BaseModel):
+class AuthorizationView(LazyModel):
     authorization_id: str
     utility_id: str
     utility_name: UtilityName
@@ -59,7 +60,7 @@ class AuthorizationView(BaseModel):
     meter_ids: list[str] = Field(default_factory=list)
 
 
-class Connection(BaseModel):
+class Connection(LazyModel):
     ref_id: str = Field(description="The refId of the Connect link (the partner's reference for the customer)")
     session_status: SessionStatus = Field(description="Status of the latest session opened with this refId")
     sessions_count: int
@@ -69,12 +70,12 @@ class Connection(BaseModel):
     meter_ids: list[str] = Field(description="Meters created or linked from this connection's utility data")
 
 
-class ConnectionsResponse(BaseModel):
+class ConnectionsResponse(LazyModel):
     connections: list[Connection]
     next_page_token: str | None = None
 
 
-class RevokeResponse(BaseModel):
+class RevokeResponse(LazyModel):
     authorization_id: str
     status: AuthorizationStatus
     utility_revocation: str = Field(description="CONFIRMED, or FAILED: <reason> when the utility did not confirm")
