@@ -53,8 +53,12 @@ def _choose_page(opened: OpenedSession, base: str) -> Response[str]:
         decline_action=f"{actions}/decline",
         csrf_token=session.csrf_token,
     )
-    # Chrome applies form-action to the redirect that follows the POST: allow the utilities' origins.
-    origins = tuple(sorted({origin_of(_absolute(u.authorize_url, base)) for u in opened.utilities}))
+    # Chrome applies form-action to the redirect that follows the POST: allow the utilities' origins (consent)
+    # and the partner's final redirect URL's origin ("No thanks" ends there).
+    targets = {origin_of(_absolute(u.authorize_url, base)) for u in opened.utilities}
+    if opened.partner.connect_redirect_url:
+        targets.add(origin_of(opened.partner.connect_redirect_url))
+    origins = tuple(sorted(targets))
     nonce = new_nonce()
     return html_response(
         choose_utility_page(view, nonce=nonce),

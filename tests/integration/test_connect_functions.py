@@ -280,3 +280,20 @@ def test_one_partner_cannot_see_or_revoke_anothers_connections(
     assert status == 200 and revoked["status"] == "REVOKED"
     status, _ = call("POST", "/v1.1/connect/authorizations/not-a-uuid/revoke", partner.partner_id)
     assert status == 400
+
+
+def test_the_forms_may_lead_to_the_utility_and_to_the_partners_final_page(
+    connect: tuple[Browser, FakeUtility], partner: IssuedKey
+) -> None:
+    # Browsers apply CSP form-action to the redirects after a form post: "Continue" ends at the utility,
+    # "No thanks" at the partner's final redirect URL, so both origins must be allowed (and nothing else).
+    from meterhub.dal.partners import dynamo_partner_repository
+
+    repo = dynamo_partner_repository(function_environment()["PARTNERS_TABLE_NAME"])
+    repo.set_connect_redirect_url(partner.partner_id, "https://acme.example:8443/connected")
+    browser, _ = connect
+    page = browser.request("GET", "/connect", query={"account": _account(partner), "transmissionRegion": "CAISO"})
+    policy = _headers(page)["content-security-policy"]
+    form_action = next(part for part in policy.split(";") if part.strip().startswith("form-action"))
+    assert "https://acme.example:8443" in form_action and "http://127.0.0.1:3000" in form_action
+    assert "*" not in form_action and "https:" not in form_action.split()

@@ -39,6 +39,7 @@ from meterhub.utilities.green_button_adapter import (
     HttpClient,
     HttpResponse,
     HttpTransportError,
+    ResponseTooLarge,
     Urllib3HttpClient,
     absolute_endpoint,
     is_under,
@@ -200,7 +201,10 @@ def _authorize(
     )
     assert page.status == 200, page.data[:500]
     assert page.headers["Content-Type"].startswith("text/html")
-    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    policy = page.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    # The post's redirect chain ends at the partner's page (unknown origin): form-action cannot pin it
+    assert "form-action 'self' https: http:" in policy
     form = _Form()
     form.feed(page.data.decode("utf-8"))
     assert form.action == f"{base_url}/demo-utility/oauth/authorize"
@@ -377,6 +381,37 @@ def test_the_demo_refuses_to_serve_in_production(
             assert answer.headers["Content-Type"].startswith("text/html")
     finally:
         get_settings.cache_clear()
+
+
+def test_the_http_client_follows_no_redirect_caps_size_and_reports_transport_failures(
+    demo_http: DemoUtilityServer,
+) -> None:
+    client = Urllib3HttpClient()
+    # A 303 comes back as it is (the form post of the sign-in page redirects to the callback)
+    form = {"client_id": "meterhub-demo-client", "redirect_uri": f"{demo_http.base_url}/elsewhere"}
+    answer = client.request(
+        "POST",
+        f"{demo_http.base_url}/demo-utility/oauth/authorize",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=urlencode(form).encode(),
+    )
+    assert answer.status == 400 and answer.headers["content-type"].startswith("text/html")
+    redirected = client.request(
+        "GET",
+        f"{demo_http.base_url}/demo-utility/oauth/authorize?"
+        + urlencode({**form, "redirect_uri": f"{demo_http.base_url}/connect/callback", "response_type": "token"}),
+        headers={},
+    )
+    assert redirected.status == 302 and redirected.headers["location"].startswith(demo_http.base_url)
+    with pytest.raises(ResponseTooLarge):
+        Urllib3HttpClient(max_body_bytes=100).request(
+            "GET", f"{demo_http.base_url}/demo-utility/oauth/authorize", headers={}
+        )
+    closed = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    port = closed.server_address[1]
+    closed.server_close()
+    with pytest.raises(HttpTransportError):
+        client.request("GET", f"http://127.0.0.1:{port}/", headers={})
 
 
 # ----- the adapter against a fake HTTP port ---------------------------------------------------------------------

@@ -51,7 +51,7 @@ def test_usage_points_round_trip_through_the_generator() -> None:
     points = [
         _point(),
         ServicePoint(
-            usage_point_id="100002",
+            usage_point_id="SA 100002/7",  # needs percent-encoding in its link
             address=ServiceAddress("1 Main St", "Brooklyn", "NY", "11215"),
             customer_classification="COMMERCIAL",
         ),

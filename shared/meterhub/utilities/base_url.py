@@ -2,8 +2,8 @@
 
 Why it matters: the demo utility is served by this same API, so its endpoints, the `resourceURI` it hands out
 and the redirect URIs it accepts are all built from this base URL, and the adapter's SSRF guard compares
-against the same base. Every party must therefore compute it the same way; the rules match
-`meterhub.web.request.public_base_url` (Connect pages), which builds the redirect_uri:
+against the same base. Every party must therefore compute it the same way: this is the one implementation
+(the Connect pages use it through `meterhub.web.request`, to build the redirect_uri):
 
   * `PUBLIC_BASE_URL` (environment) wins when set, e.g. behind a custom domain;
   * the local runner (stage `local`, or a loopback domain): `http://<domainName>` (the Host the browser used,

@@ -121,17 +121,23 @@ class Urllib3HttpClient:
             response = self._manager().request(
                 method, url, headers=dict(headers), body=body, redirect=False, retries=False, preload_content=False
             )
+            chunks: list[bytes] = []
+            size = 0
             try:
-                data = response.read(self._max_body_bytes + 1)
-                if len(data) > self._max_body_bytes:
-                    raise ResponseTooLarge("response too large")
-                answer = HttpResponse(
-                    status=response.status,
-                    headers={name.lower(): value for name, value in response.headers.items()},
-                    body=data,
-                )
-            finally:
-                response.release_conn()
+                for chunk in response.stream(64 * 1024):
+                    size += len(chunk)
+                    if size > self._max_body_bytes:
+                        raise ResponseTooLarge("response too large")
+                    chunks.append(chunk)
+            except BaseException:
+                response.close()  # never hand a half-read connection back to the pool
+                raise
+            response.release_conn()
+            answer = HttpResponse(
+                status=response.status,
+                headers={name.lower(): value for name, value in response.headers.items()},
+                body=b"".join(chunks),
+            )
         except urllib3.exceptions.HTTPError as error:
             raise HttpTransportError(type(error).__name__) from None
         return answer

@@ -34,7 +34,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError
@@ -157,7 +157,7 @@ def _usage_point_ids_linked(entry: ET.Element) -> set[str]:
     for href in _links(entry, "related") + _links(entry, "up"):
         match = _USAGE_POINT_IN_PATH.search(_path(href))
         if match:
-            ids.add(match.group(1))
+            ids.add(unquote(match.group(1)))
     return ids
 
 
@@ -165,7 +165,7 @@ def _usage_point_id(entry: ET.Element) -> str:
     for href in _links(entry, "self"):
         match = _USAGE_POINT_IN_PATH.search(_path(href))
         if match:
-            return match.group(1)
+            return unquote(match.group(1))
     entry_id = _text(entry, _a("id"))
     if entry_id is None:
         raise UtilityError("The utility sent a UsagePoint without an identifier")

@@ -1,23 +1,21 @@
-"""What the public (browser-facing) handlers read from an API Gateway proxy event: form fields, cookies and
-the API's own public base URL.
-
-Why the base URL comes from `requestContext` and not the Host header: API Gateway fills `domainName` with the
-domain it actually served, so a forged Host cannot make us build an OAuth redirect_uri (or a demo utility
-URL the sync later fetches) that points elsewhere. In the local runner the domain is the loopback address
-the browser used.
+"""What the public (browser-facing) handlers read from an API Gateway proxy event: form fields and cookies.
+The API's own public base URL (for redirect URIs) is `meterhub.utilities.base_url.public_base_url`, re-exported
+here so the pages and the demo utility compute it one way.
 """
 
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl
 
+from meterhub.utilities.base_url import public_base_url
+
 MAX_FORM_BYTES = 16 * 1024
 CONNECT_COOKIE = "meterhub_connect"
+__all__ = ["CONNECT_COOKIE", "cookie", "form_fields", "public_base_url"]
 
 
 def form_fields(event: Mapping[str, Any]) -> dict[str, str]:
@@ -51,19 +49,3 @@ def cookie(event: Mapping[str, Any], name: str) -> str | None:
         if name in jar:
             return jar[name].value
     return None
-
-
-def public_base_url(event: Mapping[str, Any]) -> str:
-    """`https://<api-id>.execute-api.<region>.amazonaws.com/<stage>` on AWS, the custom domain behind a base
-    path mapping, `http://127.0.0.1:<port>` in the local runner; PUBLIC_BASE_URL overrides all three."""
-    configured = os.environ.get("PUBLIC_BASE_URL")
-    if configured:
-        return configured.rstrip("/")
-    context = event.get("requestContext") or {}
-    domain = str(context.get("domainName") or "")
-    stage = str(context.get("stage") or "")
-    if stage == "local":
-        return f"http://{domain}"
-    if domain.endswith(".amazonaws.com") and stage:
-        return f"https://{domain}/{stage}"
-    return f"https://{domain}"
