@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -28,7 +29,7 @@ from meterhub.utilities.base_url import public_base_url
 from meterhub.utilities.demo_server import DemoUtility, JsonResult, OAuthError, ResourceError
 from meterhub.utilities.demo_store import dynamo_demo_store
 from meterhub.web.demo_pages import demo_authorize_page, demo_error_page
-from meterhub.web.html import html_response, new_nonce, origin_of, redirect_response
+from meterhub.web.html import html_response, new_nonce, redirect_response, security_headers
 
 app = build_resolver()
 
@@ -57,6 +58,19 @@ app.use(middlewares=[refuse_in_production])
 @app.not_found
 def not_found(_: Exception) -> Response[str]:
     return error_page("Page not found", "This page does not exist.", 404)
+
+
+def sign_in_policy(nonce: str, *, allow_http: bool) -> str:
+    """The sign-in page's CSP: the shared one, but with `form-action` open to any https (and, locally, http) URL.
+
+    Why: browsers apply `form-action` to every redirect that follows a form post, and the sign-in post ends,
+    through our callback's own redirects, at the partner's final page, on an origin the utility cannot know.
+    A real utility's login page does not pin that chain either. Scripts, styles, framing and everything else
+    stay as locked down as on the Connect pages.
+    """
+    policy = security_headers(nonce)["Content-Security-Policy"]
+    sources = "'self' https:" + (" http:" if allow_http else "")
+    return re.sub(r"form-action [^;]*", f"form-action {sources}", policy)
 
 
 def _server() -> DemoUtility:
@@ -155,7 +169,7 @@ def authorize_page() -> Response[str]:
     return html_response(
         demo_authorize_page(outcome, nonce=nonce),
         nonce=nonce,
-        form_action=(origin_of(outcome.action_url), origin_of(redirect_uri)),
+        headers={"Content-Security-Policy": sign_in_policy(nonce, allow_http=redirect_uri.startswith("http:"))},
     )
 
 
