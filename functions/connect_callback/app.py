@@ -23,7 +23,7 @@ from meterhub.observability import logger
 from meterhub.utilities.registry import adapter_for, utility_by_id
 from meterhub.web.connect_pages import OutcomeView, outcome_page
 from meterhub.web.html import html_response, new_nonce, redirect_response
-from meterhub.web.request import CONNECT_COOKIE, cookie
+from meterhub.web.request import CONNECT_COOKIE, cookie, public_base_url
 from meterhub.web.resolver import build_page_resolver
 
 app = build_page_resolver()
@@ -59,11 +59,15 @@ def callback() -> Response[str]:
         return redirect_response(target)
     utility = utility_by_id(authorization.utility_id)
     nonce = new_nonce()
+    retry = connect_flow.restart_link(
+        public_base_url(event), result.partner, authorization.transmission_region.value, authorization.ref_id
+    )
     view = OutcomeView(
         partner_name=result.partner.name,
         outcome=result.outcome,
         utility_name=utility.display_name if utility else authorization.utility_name.value,
         message=result.message,
+        retry_url=retry if result.outcome == "failed" else None,
     )
     return html_response(outcome_page(view, nonce=nonce), nonce=nonce)
 

@@ -154,7 +154,12 @@ def decline(account: str, session_id: str) -> Response[str]:
     if target:
         return redirect_response(target)
     nonce = new_nonce()
-    view = OutcomeView(partner_name=partner.name, outcome="declined", utility_name=None)
+    retry = None
+    if session is not None:
+        retry = connect_flow.restart_link(
+            public_base_url(event), partner, session.transmission_region.value, session.ref_id
+        )
+    view = OutcomeView(partner_name=partner.name, outcome="declined", utility_name=None, retry_url=retry)
     return html_response(outcome_page(view, nonce=nonce), nonce=nonce)
 
 

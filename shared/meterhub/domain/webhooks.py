@@ -32,6 +32,12 @@ class Subscription(BaseModel):
 
 
 class DeliveryStatus(StrEnum):
+    """PENDING while attempts remain; DELIVERED and FAILED are final (until a redelivery starts a new round).
+
+    An entry whose subscription was deleted, or no longer wants the event's type, mid-schedule also ends FAILED
+    (with `end_reason` set) rather than in a status of its own: the API's `Delivery.status` and the partner's
+    redelivery rule ("DELIVERED or FAILED") already cover it, so clients need not learn a fourth value."""
+
     PENDING = "PENDING"
     DELIVERED = "DELIVERED"
     FAILED = "FAILED"
@@ -66,3 +72,7 @@ class DeliveryRecord(BaseModel):
     next_attempt_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+    # Why the entry ended without a further attempt ("webhook deleted", "no longer subscribed to <type>"): the
+    # attempts alone would show a FAILED entry with attempts left and nothing saying why. None otherwise; cleared
+    # by the next recorded attempt.
+    end_reason: str | None = None

@@ -419,8 +419,14 @@ def _detail(text: str) -> str:
 
 def _customer_message(reason: FailureReason) -> str:
     if reason is FailureReason.DENIED:
-        return "You chose not to share your data at your utility, so nothing was shared."
-    return "Your utility could not complete the authorization. Nothing was shared; please try again."
+        return "You chose not to share your data at your utility."
+    return "Your utility could not complete the authorization."
+
+
+def restart_link(base_url: str, partner: Partner, region: str, ref_id: str | None) -> str:
+    """The Connect link again (same partner, region and refId): where "Try again" / "Start again" lead."""
+    query = {"account": partner.account, "transmissionRegion": region, **({"refId": ref_id} if ref_id else {})}
+    return f"{base_url.rstrip('/')}/connect?{urlencode(query)}"
 
 
 def final_redirect(partner: Partner, ref_id: str | None, outcome: str, utility: str | None) -> str | None:

@@ -8,6 +8,12 @@ that wants its type. A task claims its attempt in the log (conditional on the at
 once, records the outcome and, on failure, queues the next attempt after the schedule's next delay. SQS delays
 a message by at most 15 minutes: a longer wait is queued with the maximum delay and a `not_before` time, and
 the task is re-queued until it is due. After the last attempt the entry is FAILED.
+
+A task whose webhook was deleted, or was changed (PUT) to no longer want the event's type, posts nothing: it
+claims its attempt like any other (so it cannot race a worker posting the same attempt), ends the entry FAILED
+with an `end_reason` and is acknowledged. Dropping it instead would leave the entry PENDING for good, and
+posting it would send an event type the partner unsubscribed from. This is checked before a `not_before` hop,
+so a task waiting hours for a late attempt ends at its next hop, not when it falls due.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from meterhub.dal.queues import WorkQueue
 from meterhub.dal.webhook_deliveries import DeliveryLog
 from meterhub.dal.webhooks import WebhookRepository
-from meterhub.domain.webhooks import DeliveryAttempt, DeliveryRecord, DeliveryStatus
+from meterhub.domain.webhooks import DeliveryAttempt, DeliveryRecord, DeliveryStatus, Subscription
 from meterhub.observability import logger
 from meterhub.webhooks import delivery
 from meterhub.webhooks.events import WebhookEventType
@@ -42,7 +48,8 @@ class Outcome(StrEnum):
     FAILED = "failed"
     DUPLICATE = "duplicate"
     DEFERRED = "deferred"
-    SUBSCRIPTION_GONE = "subscription_gone"
+    SUBSCRIPTION_GONE = "subscription_gone"  # the webhook was deleted: its entry ended FAILED, nothing posted
+    UNSUBSCRIBED = "unsubscribed"  # the webhook no longer wants the event's type: likewise
 
 
 class DeliveryBusy(Exception):
@@ -90,6 +97,15 @@ def task_message(record: DeliveryRecord, attempt: int, not_before: float | None 
 
 def _at(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def _end_reason(subscription: Subscription | None, event_type: str) -> str:
+    """Why a task for `event_type` ends without posting (its subscription is gone, or no longer wants it)."""
+    return "webhook deleted" if subscription is None else f"no longer subscribed to {event_type}"
+
+
+def _end_outcome(subscription: Subscription | None) -> Outcome:
+    return Outcome.SUBSCRIPTION_GONE if subscription is None else Outcome.UNSUBSCRIBED
 
 
 def queue_after(queue: WorkQueue, message: dict[str, Any], wait_seconds: float, now: float) -> None:
@@ -162,21 +178,27 @@ class Dispatcher:
     def attempt(self, task: DeliveryTask) -> Outcome:
         now = self.now()
         keys = {"partner_id": task.partner_id, "webhook_id": task.webhook_id, "attempt": task.attempt}
-        if task.not_before is not None and task.not_before > now:
+        event_type = task.event.payload.webhook_event_type
+        # Looked up before any deferral: a task waiting hours for its attempt ends as soon as its webhook is gone.
+        subscription = self.subscriptions.get(task.partner_id, task.webhook_id)
+        wanted = subscription is not None and subscription.wants(event_type)
+        if wanted and task.not_before is not None and task.not_before > now:
             queue_after(self.queue, task.model_dump(mode="json", exclude_none=True), task.not_before - now, now)
             return Outcome.DEFERRED
-        subscription = self.subscriptions.get(task.partner_id, task.webhook_id)
-        if subscription is None:
-            logger.info("Webhook gone: delivery task dropped", extra=keys)
-            return Outcome.SUBSCRIPTION_GONE
         event_id = task.event.webhook_event_id
         record = self.deliveries.get(task.partner_id, task.webhook_id, event_id)
-        if record is None:  # a task without a log entry (e.g. the entry was removed): start one
-            record = DeliveryRecord(
+        if record is None:  # a task without a log entry (e.g. the entry was removed)
+            if not wanted:
+                logger.info(
+                    "Delivery task dropped: no log entry to end",
+                    extra={**keys, "reason": _end_reason(subscription, event_type)},
+                )
+                return _end_outcome(subscription)
+            record = DeliveryRecord(  # start one
                 partner_id=task.partner_id,
                 webhook_id=task.webhook_id,
                 webhook_event_id=event_id,
-                webhook_event_type=task.event.payload.webhook_event_type.value,
+                webhook_event_type=event_type.value,
                 event=task.event.model_dump(mode="json"),
                 round=task.round,
                 attempt_count=task.attempt - 1,
@@ -185,10 +207,18 @@ class Dispatcher:
             )
             if not self.deliveries.start(record):
                 raise DeliveryBusy("the delivery log entry appeared meanwhile")
-        if (record.round, record.attempt_count) != (task.round, task.attempt - 1):
+        is_next = (record.round, record.attempt_count) == (task.round, task.attempt - 1)
+        if not is_next or record.status is not DeliveryStatus.PENDING:
             return self._duplicate(record, task)
         if not self.deliveries.claim(record, now, now + LEASE_SECONDS):
             raise DeliveryBusy(f"attempt {task.attempt} of {event_id} is claimed elsewhere")
+        if subscription is None or not subscription.wants(event_type):
+            return self._end(record, subscription, now)
+        return self._post(subscription, record, task, now)
+
+    def _post(self, subscription: Subscription, record: DeliveryRecord, task: DeliveryTask, now: float) -> Outcome:
+        """The claimed attempt: post once, record the outcome and queue the next attempt if one is due."""
+        keys = {"partner_id": task.partner_id, "webhook_id": task.webhook_id, "attempt": task.attempt}
         result = delivery.deliver(
             subscription,
             record.event,
@@ -221,6 +251,7 @@ class Dispatcher:
                 "attempts": [*record.attempts, attempt],
                 "next_attempt_at": _at(finished + wait) if wait is not None else None,
                 "updated_at": _at(finished),
+                "end_reason": None,
             }
         )
         if not self.deliveries.save(updated, record.round, record.attempt_count):
@@ -234,10 +265,30 @@ class Dispatcher:
         logger.info("Webhook delivery finished", extra=log_keys)
         return Outcome.DELIVERED if result.is_successful else Outcome.FAILED
 
+    def _end(self, record: DeliveryRecord, subscription: Subscription | None, now: float) -> Outcome:
+        """The claimed attempt's webhook is gone or no longer wants the event: end the entry FAILED without
+        posting (its remaining attempts would go to a receiver that asked for nothing, or be dropped and leave
+        the entry PENDING for good), and let the queue forget the task."""
+        reason = _end_reason(subscription, record.webhook_event_type)
+        ended = record.model_copy(
+            update={
+                "status": DeliveryStatus.FAILED,
+                "next_attempt_at": None,
+                "updated_at": _at(now),
+                "end_reason": reason,
+            }
+        )
+        keys = {"partner_id": record.partner_id, "webhook_id": record.webhook_id, "attempt": record.attempt_count + 1}
+        if not self.deliveries.save(ended, record.round, record.attempt_count):
+            logger.warning("Delivery attempt recorded elsewhere meanwhile", extra=keys)
+            return Outcome.DUPLICATE
+        logger.info("Webhook delivery ended without posting", extra={**keys, "reason": reason})
+        return _end_outcome(subscription)
+
     def _duplicate(self, record: DeliveryRecord, task: DeliveryTask) -> Outcome:
-        """A task for an attempt already recorded (the queue redelivered it). If that attempt failed and its
-        follow-up may have been lost (a crash between recording and queueing), queue the follow-up again:
-        duplicates of it are harmless, the next attempt is guarded the same way."""
+        """A task for an attempt already recorded, or for an entry that has ended (the queue redelivered it). If
+        that attempt failed and its follow-up may have been lost (a crash between recording and queueing), queue
+        the follow-up again: duplicates of it are harmless, the next attempt is guarded the same way."""
         if (
             record.status is DeliveryStatus.PENDING
             and (record.round, record.attempt_count) == (task.round, task.attempt)

@@ -180,7 +180,7 @@ def choose_utility_page(view: ChooseUtilityView, *, nonce: str) -> str:
     if view.ref_id:
         parts.append(f'<p class="ref">Reference: <code>{esc(view.ref_id)}</code></p>')
     return layout(
-        title=f"Share your electricity data with {partner}",
+        title="Share your electricity data",
         body="\n".join(parts),
         nonce=nonce,
         brand=partner,
