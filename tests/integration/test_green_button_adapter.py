@@ -249,6 +249,9 @@ def test_the_full_flow_against_the_demo_utility(demo_http: DemoUtilityServer, br
     assert tokens.resource_uri.startswith(f"{base}/demo-utility/espi/1_1/resource/Subscription/")
     assert tokens.authorization_uri and tokens.refresh_token and tokens.token_type == "Bearer"
     assert before + timedelta(minutes=59) < tokens.expires_at < before + timedelta(minutes=61)
+    # The grant's own end (refresh_token_expires_in) becomes the authorization's expiry
+    assert tokens.refresh_expires_at is not None
+    assert before + timedelta(days=29) < tokens.refresh_expires_at < before + timedelta(days=31)
 
     # Two service points ("two" in the username), in California
     points = adapter.service_points(tokens)

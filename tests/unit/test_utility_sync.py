@@ -327,3 +327,34 @@ def test_session_and_authorization_status_changes_become_events_and_completion_q
         StreamChange("e5", "MODIFY", {"sk": {"S": "SESSION#s1"}}, _image(closed), _image(session)),
     )
     assert len(ids) == 1
+
+
+def test_an_expired_grant_keeps_the_meter_and_asks_for_reauthorization() -> None:
+    world = World([_point(1)])
+    ends = NOW + timedelta(days=30)
+    world.authorization = world.authorization.model_copy(update={"expires_at": ends})
+    sealed = world.connect.get_tokens("p1", world.authorization.authorization_id)
+    world.connect.auths[("p1", world.authorization.authorization_id)] = (world.authorization, sealed)
+    [meter_id] = world.sync().meters_created
+    meter = world.meters.get("p1", meter_id)
+    assert meter is not None and meter.utility_link is not None and meter.utility_link.expires_at == ends
+
+    def actions(at: datetime) -> set[tuple[str, str]]:
+        assert meter is not None
+        return {(a.action_type, a.action_code) for a in derive_enrollment(meter, at).required_actions.partner}
+
+    assert ("IS_AUTHORIZED", "AUTH_0001") not in actions(ends - timedelta(seconds=1))
+    assert ("IS_AUTHORIZED", "AUTH_0001") in actions(ends)
+    listed = connections.list_connections(
+        world.connect, "p1", connections.ConnectionFilter(), ends + timedelta(days=1)
+    ).connections
+    assert listed == []  # no session with this refId was stored in this world; the view rule is tested below
+    view = connections._view(world.authorization, ends + timedelta(days=1))
+    assert view.status is AuthorizationStatus.EXPIRED and view.expires_at == ends
+
+
+def test_tokens_with_a_grant_end_survive_the_vault() -> None:
+    vault = FakeTokenVault()
+    tokens = TokenSet(access_token="a", expires_at=NOW, scope="s", refresh_expires_at=NOW + timedelta(days=30))
+    context = {"partner_id": "p1", "authorization_id": "a1"}
+    assert vault.open(vault.seal(tokens, context), context) == tokens

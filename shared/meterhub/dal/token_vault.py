@@ -31,6 +31,8 @@ class TokenVault(Protocol):
 def _serialize(tokens: TokenSet) -> bytes:
     values = asdict(tokens)
     values["expires_at"] = tokens.expires_at.isoformat()
+    if tokens.refresh_expires_at is not None:
+        values["refresh_expires_at"] = tokens.refresh_expires_at.isoformat()
     plaintext = json.dumps(values, separators=(",", ":")).encode("utf-8")
     if len(plaintext) > KMS_PLAINTEXT_LIMIT:
         raise ValueError("The utility's token response is larger than KMS can encrypt directly")
@@ -40,6 +42,8 @@ def _serialize(tokens: TokenSet) -> bytes:
 def _deserialize(plaintext: bytes) -> TokenSet:
     values = json.loads(plaintext)
     values["expires_at"] = datetime.fromisoformat(values["expires_at"])
+    if values.get("refresh_expires_at"):
+        values["refresh_expires_at"] = datetime.fromisoformat(values["refresh_expires_at"])
     return TokenSet(**values)
 
 

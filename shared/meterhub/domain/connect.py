@@ -2,8 +2,9 @@
 authorizations (what the utility granted).
 
 Statuses are Leap's (domain brief §4.3): a session goes CREATED -> UPDATED -> COMPLETED, or CLOSED when the
-customer declines; an authorization goes INITIATED -> COMPLETED or FAILED. REVOKED is ours: the partner ended
-an authorization through the API (Leap's event enum has no such value, so no event carries it).
+customer declines; an authorization goes INITIATED -> COMPLETED or FAILED. REVOKED and EXPIRED are ours: the
+partner ended an authorization through the API, or the utility's grant ran out (Leap's event enum has neither,
+so no event carries them; the meters' required-actions event tells the partner instead).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class AuthorizationStatus(StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     REVOKED = "REVOKED"
+    EXPIRED = "EXPIRED"  # the grant's end passed (shown by the Connect API, set on meter links by the sync)
 
 
 class FailureReason(StrEnum):

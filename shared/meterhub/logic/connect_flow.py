@@ -385,6 +385,7 @@ def handle_callback(
         update={
             "status": AuthorizationStatus.COMPLETED,
             "scope": tokens.scope,
+            "expires_at": tokens.refresh_expires_at,
             "updated_at": now,
             "completed_at": now,
         }

@@ -51,6 +51,7 @@ class AuthorizationView(LazyModel):
     failure_reason: FailureReason | None = None
     failure_detail: str | None = None
     scope: str | None = None
+    expires_at: datetime | None = Field(None, description="When the utility's grant ends, if it says")
     initiated_at: datetime
     updated_at: datetime
     completed_at: datetime | None = None
@@ -121,6 +122,12 @@ def _view(authorization: Authorization, now: datetime) -> AuthorizationView:
         view.status = AuthorizationStatus.FAILED
         view.failure_reason = FailureReason.EXPIRED
         view.failure_detail = "The customer did not come back from the utility in time"
+    if (
+        authorization.status is AuthorizationStatus.COMPLETED
+        and authorization.expires_at is not None
+        and authorization.expires_at <= now
+    ):
+        view.status = AuthorizationStatus.EXPIRED  # the customer must authorize again (IS_AUTHORIZED action)
     return view
 
 

@@ -52,6 +52,9 @@ class TokenSet:
     # resource; both are checked to lie under the utility's configured resource server before any request.
     resource_uri: str | None = None
     authorization_uri: str | None = None
+    # When the grant itself ends (the refresh token's life, from `refresh_token_expires_in`), if the utility
+    # says; past it the customer must authorize again. None: the utility sets no end.
+    refresh_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)

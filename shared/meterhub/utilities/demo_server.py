@@ -487,6 +487,7 @@ class DemoUtility:
             "token_type": "Bearer",
             "expires_in": int(ACCESS_TOKEN_LIFETIME.total_seconds()),
             "refresh_token": refresh_token,
+            "refresh_token_expires_in": int(REFRESH_TOKEN_LIFETIME.total_seconds()),
             "scope": scope,
             "resourceURI": self.subscription_url(subscription_id),
             "authorizationURI": self.authorization_url(subscription_id),

@@ -433,6 +433,15 @@ class GreenButtonAdapter:
             raise UtilityError("The utility's token response has an invalid expires_in") from None
         scope = payload.get("scope")
         refresh_token = payload.get("refresh_token")
+        refresh_expires_in = payload.get("refresh_token_expires_in")
+        try:
+            refresh_expires_at = (
+                self._clock() + timedelta(seconds=max(0, int(refresh_expires_in)))
+                if refresh_expires_in is not None
+                else (previous.refresh_expires_at if previous else None)
+            )
+        except (TypeError, ValueError, OverflowError):
+            raise UtilityError("The utility's token response has an invalid refresh_token_expires_in") from None
         resource_uri = self._guarded(payload.get("resourceURI"), "resourceURI")
         authorization_uri = self._guarded(payload.get("authorizationURI"), "authorizationURI")
         return TokenSet(
@@ -445,6 +454,7 @@ class GreenButtonAdapter:
             token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret
             resource_uri=resource_uri or (previous.resource_uri if previous else None),
             authorization_uri=authorization_uri or (previous.authorization_uri if previous else None),
+            refresh_expires_at=refresh_expires_at,
         )
 
     def _guarded(self, value: Any, name: str) -> str | None:
