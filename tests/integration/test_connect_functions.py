@@ -297,3 +297,51 @@ def test_the_forms_may_lead_to_the_utility_and_to_the_partners_final_page(
     form_action = next(part for part in policy.split(";") if part.strip().startswith("form-action"))
     assert "https://acme.example:8443" in form_action and "http://127.0.0.1:3000" in form_action
     assert "*" not in form_action and "https:" not in form_action.split()
+
+
+def test_the_daily_refresh_queues_a_sync_for_every_live_authorization_only(
+    connect: tuple[Browser, FakeUtility],
+    partner: IssuedKey,
+    lambda_context: FakeLambdaContext,
+    load_function: Callable[[str], ModuleType],
+) -> None:
+    browser, utility = connect
+    account = _account(partner)
+    _complete_flow(browser, utility, account, ref_id="live-1")
+    browser.cookies.clear()
+    _complete_flow(browser, utility, account, ref_id="live-2")
+    browser.cookies.clear()
+    page = browser.request("GET", "/connect", query={"account": account, "transmissionRegion": "CAISO", "refId": "x"})
+    browser.request(  # an INITIATED authorization that never comes back is not refreshed
+        "POST",
+        f"/connect/{account}/sessions/{browser.cookies['meterhub_connect']}/authorize",
+        form={"csrf_token": _csrf(page["body"]), "consent": "yes", "utility_id": "demo"},
+    )
+    refresh = load_function("functions/connect_refresh/app.py")
+    assert refresh.lambda_handler({"source": "aws.events", "detail": {}}, lambda_context) == {"queued": 2}
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue_url = function_environment()["UTILITY_SYNC_QUEUE_URL"]
+    bodies = [
+        json.loads(m["Body"])
+        for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    ]
+    assert {b["partner_id"] for b in bodies} == {partner.partner_id} and len(bodies) == 2
+    # Revoking takes an authorization out of the daily refresh
+    from meterhub.dal.connect import dynamo_connect_repository
+    from meterhub.logic import connections
+
+    repo = dynamo_connect_repository(function_environment()["CONNECT_TABLE_NAME"])
+    [(_, revoked_id), _other] = sorted(repo.active_authorizations())
+    from meterhub.dal.meters import dynamo_meter_repository
+    from meterhub.dal.token_vault import kms_token_vault
+
+    connections.revoke_authorization(
+        repo,
+        dynamo_meter_repository(function_environment()["METERS_TABLE_NAME"]),
+        kms_token_vault(function_environment()["CONNECT_TOKENS_KEY_ID"]),
+        lambda config, base: utility,
+        partner.partner_id,
+        revoked_id,
+        lambda: datetime.now(UTC),
+    )
+    assert [aid for _, aid in repo.active_authorizations()] == [_other[1]]

@@ -4,6 +4,8 @@ Key design (ConnectTable, see template.yaml):
   PARTNER#<pid> | SESSION#<session_id>   a Connect session: `doc` (JSON) + `version`
   PARTNER#<pid> | AUTH#<authorization_id> an authorization: `doc` (JSON) + `version` + `tokens` (KMS ciphertext)
   STATE#<sha256(state)> | STATE          one authorization request: `doc`, `used_at`, TTL `expires_at_epoch`
+  gsi1 (sparse): a COMPLETED authorization carries gsi1pk = ACTIVE#<shard 0..9>, gsi1sk = <pid>#<authorization_id>
+  so the daily refresh finds every live authorization with 10 small queries instead of a table scan.
 Sessions and authorizations sit in the partner's partition (tenant isolation: no path reaches another
 partner's items). A state is looked up by its hash because the callback does not know the partner yet; the
 plain state is never stored, so a table read gives nothing that completes a flow.
@@ -15,6 +17,7 @@ because the table's stream turns each committed change into a webhook event.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -27,13 +30,14 @@ from pydantic import BaseModel
 from meterhub.dal import clients
 from meterhub.dal.codec import key
 from meterhub.dal.errors import is_condition_failure, translate
-from meterhub.domain.connect import Authorization, AuthorizationRequest, ConnectSession
+from meterhub.domain.connect import Authorization, AuthorizationRequest, AuthorizationStatus, ConnectSession
 from meterhub.errors import Conflict
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
 SESSION_PREFIX = "SESSION#"
+ACTIVE_SHARDS = 10
 AUTH_PREFIX = "AUTH#"
 STATE_PREFIX = "STATE#"
 DROP_TOKENS = b""  # `save_authorization(..., tokens=DROP_TOKENS)` deletes the stored ciphertext (revocation)
@@ -70,6 +74,9 @@ class ConnectRepository(Protocol):
 
     def authorizations(self, partner_id: str) -> Iterator[Authorization]: ...
 
+    def active_authorizations(self) -> Iterator[tuple[str, str]]:
+        """(partner_id, authorization_id) of every COMPLETED authorization, all partners (the daily refresh)."""
+
 
 def _session_key(partner_id: str, session_id: str) -> dict[str, AttributeValueTypeDef]:
     return key(f"PARTNER#{partner_id}", f"{SESSION_PREFIX}{session_id}")
@@ -81,6 +88,10 @@ def _auth_key(partner_id: str, authorization_id: str) -> dict[str, AttributeValu
 
 def _state_key(state_hash: str) -> dict[str, AttributeValueTypeDef]:
     return key(f"{STATE_PREFIX}{state_hash}", "STATE")
+
+
+def _active_shard(authorization_id: str) -> str:
+    return f"ACTIVE#{int(hashlib.sha256(authorization_id.encode()).hexdigest()[:8], 16) % ACTIVE_SHARDS}"
 
 
 def _bumped(model: _Model) -> _Model:
@@ -114,11 +125,22 @@ class DynamoConnectRepository:
             ":expected": {"N": str(expected)},
         }
         expression = "SET doc = :doc, version = :next"
+        removes: list[str] = []
+        if isinstance(model, Authorization):
+            # The sparse index of live authorizations follows the status (see the module docstring).
+            if model.status is AuthorizationStatus.COMPLETED:
+                values[":gpk"] = {"S": _active_shard(model.authorization_id)}
+                values[":gsk"] = {"S": f"{model.partner_id}#{model.authorization_id}"}
+                expression += ", gsi1pk = :gpk, gsi1sk = :gsk"
+            else:
+                removes += ["gsi1pk", "gsi1sk"]
         if tokens == DROP_TOKENS:
-            expression += " REMOVE tokens"
+            removes.append("tokens")
         elif tokens is not None:
             values[":tokens"] = {"B": tokens}
             expression += ", tokens = :tokens"
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
         return {
             "Update": {
                 "TableName": self._table,
@@ -242,6 +264,20 @@ class DynamoConnectRepository:
     def authorizations(self, partner_id: str) -> Iterator[Authorization]:
         return (_load(Authorization, item) for item in self._partition(partner_id, AUTH_PREFIX))
 
+    def active_authorizations(self) -> Iterator[tuple[str, str]]:
+        paginator = clients.dynamodb().get_paginator("query")
+        for shard in range(ACTIVE_SHARDS):
+            for page in paginator.paginate(
+                TableName=self._table,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :shard",
+                ExpressionAttributeValues={":shard": {"S": f"ACTIVE#{shard}"}},
+                ProjectionExpression="gsi1sk",
+            ):
+                for item in page.get("Items", []):
+                    partner_id, _, authorization_id = item["gsi1sk"]["S"].partition("#")
+                    yield partner_id, authorization_id
+
 
 class InMemoryConnectRepository:
     """The port's behaviour (versions, single use, all-or-nothing) for unit tests of the use cases."""
@@ -316,6 +352,11 @@ class InMemoryConnectRepository:
 
     def authorizations(self, partner_id: str) -> Iterator[Authorization]:
         return iter([a for (pid, _), (a, _) in self.auths.items() if pid == partner_id])
+
+    def active_authorizations(self) -> Iterator[tuple[str, str]]:
+        return iter(
+            [(pid, aid) for (pid, aid), (a, _) in self.auths.items() if a.status is AuthorizationStatus.COMPLETED]
+        )
 
 
 @lru_cache(maxsize=4)
