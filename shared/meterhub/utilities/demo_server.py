@@ -61,9 +61,11 @@ from meterhub.web.demo_pages import DemoAuthorizeView
 CALLBACK_SUFFIX = "/connect/callback"
 CLIENT_NAME = "meterhub Connect (demo client)"
 SCOPES_DESCRIPTION = (
-    "your service addresses, account and meter numbers, and 15-minute electricity usage for the last 35 days. "
-    "(Demo tips: include 'two' in the username for two service points, 'ny' for a New York address, "
-    "'commercial' for a business account.)"
+    "your service addresses, account and meter numbers, and 15-minute electricity usage for the last 35 days."
+)
+DEMO_TIPS = (
+    "Include 'two' in the username for two service points, 'ny' for a New York address, "
+    "'commercial' for a business account."
 )
 SCENARIO_SUCCESS = "success"
 SCENARIO_DECLINE = "decline"
@@ -354,6 +356,7 @@ class DemoUtility:
             client_name=CLIENT_NAME,
             scopes_description=SCOPES_DESCRIPTION,
             scenarios=SCENARIOS,
+            tips=DEMO_TIPS,
         )
 
     def authorize_submit(self, form: Mapping[str, str]) -> str | OAuthError:

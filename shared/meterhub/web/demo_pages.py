@@ -21,6 +21,7 @@ class DemoAuthorizeView:
     client_name: str
     scopes_description: str
     scenarios: tuple[tuple[str, str], ...]
+    tips: str | None = None  # how to steer the demo (shown with the test scenarios, not in the request)
 
 
 # A plain "utility portal" look: serif-free but boxier, navy and amber, square corners, denser layout.
@@ -93,7 +94,10 @@ def demo_authorize_page(view: DemoAuthorizeView, *, nonce: str) -> str:
         f'value="{esc(value)}"{" checked" if index == 0 else ""}>{esc(label)}</label>'
         for index, (value, label) in enumerate(view.scenarios)
     )
-    scenario_block = f"<fieldset><legend>Test scenario</legend>\n{scenarios}\n</fieldset>" if view.scenarios else ""
+    tips = f'<p class="fine">{esc(view.tips)}</p>' if view.tips else ""
+    scenario_block = (
+        f"<fieldset><legend>Test scenario</legend>\n{scenarios}\n{tips}\n</fieldset>" if view.scenarios else ""
+    )
     main = "\n".join(
         part
         for part in (
@@ -111,8 +115,9 @@ def demo_authorize_page(view: DemoAuthorizeView, *, nonce: str) -> str:
             scenario_block,
             '<button type="submit" name="submit" value="approve">Sign in and share my data</button>',
             "</form>",
-            '<p class="fine">By signing in you approve sharing the data listed above. '
-            "You can withdraw this approval at any time.</p>",
+            '<p class="fine">In the success scenario, signing in approves sharing the data listed above; the '
+            "other scenarios make the utility decline or fail instead. A real approval can be withdrawn at any "
+            "time.</p>",
         )
         if part
     )
