@@ -345,3 +345,46 @@ def test_the_daily_refresh_queues_a_sync_for_every_live_authorization_only(
         lambda: datetime.now(UTC),
     )
     assert [aid for _, aid in repo.active_authorizations()] == [_other[1]]
+
+
+def test_every_status_change_of_the_flow_becomes_one_event_and_completion_one_sync(
+    connect: tuple[Browser, FakeUtility],
+    partner: IssuedKey,
+    lambda_context: FakeLambdaContext,
+    load_function: Callable[[str], ModuleType],
+) -> None:
+    from meterhub.local.event_sources import streams_client
+
+    from tests.conftest import receive_all
+
+    browser, utility = connect
+    _complete_flow(browser, utility, _account(partner), ref_id="site-77")
+    env = function_environment()
+    arn = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=env["CONNECT_TABLE_NAME"])["Table"][
+        "LatestStreamArn"
+    ]
+    streams = streams_client(None, REGION)
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
+        records.extend(streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"])
+    for record in records:
+        record["dynamodb"].pop("ApproximateCreationDateTime", None)
+    handler = load_function("functions/connect_events/app.py").lambda_handler
+    assert handler({"Records": records}, lambda_context) == {"batchItemFailures": []}
+    assert handler({"Records": records}, lambda_context) == {"batchItemFailures": []}  # a redelivered batch
+    sqs = boto3.client("sqs", region_name=REGION)
+    events = [json.loads(m["Body"]) for m in receive_all(sqs, env["WEBHOOK_EVENTS_QUEUE_URL"])]
+    by_id = {e["webhook_event_id"]: e["payload"] for e in events}
+    assert len(by_id) == 5  # the redelivery republished the same ids: receivers dedupe on them
+    assert sorted((p["webhook_event_type"], p["status"]) for p in by_id.values()) == [
+        ("connect_session.authorization_updated", "COMPLETED"),
+        ("connect_session.authorization_updated", "INITIATED"),
+        ("connect_session.updated", "COMPLETED"),
+        ("connect_session.updated", "CREATED"),
+        ("connect_session.updated", "UPDATED"),
+    ]
+    assert {p["partner_reference"] for p in by_id.values()} == {"site-77"}
+    assert all(e["partner_id"] == partner.partner_id for e in events)
+    syncs = {m["Body"] for m in receive_all(sqs, env["UTILITY_SYNC_QUEUE_URL"])}
+    assert len(syncs) == 1 and partner.partner_id in next(iter(syncs))
