@@ -189,7 +189,7 @@ def download_interval_data_upload(job_id: JobId) -> Response[str]:
 
 @app.get(
     "/v2/meters/<meter_id>/intervals",
-    summary="The meter's stored 15-minute intervals starting in [start, end) (at most 31 days), in time order",
+    summary="The meter's stored intervals (15-minute or the utility's own length) starting in [start, end)",
     operation_id="getMeterIntervals",
     tags=TAGS,
     responses={

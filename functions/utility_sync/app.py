@@ -48,7 +48,9 @@ def record_handler(record: SQSRecord) -> None:
             "meters_merged": len(result.meters_merged),
             "meters_unchanged": len(result.meters_unchanged),
             "readings_stored": result.readings_stored,
+            "readings_by_length": result.readings_by_length,
             "skipped_readings": result.skipped_readings,
+            "skipped_by_reason": result.skipped_by_reason,
         },
     )
 

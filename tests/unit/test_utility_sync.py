@@ -166,7 +166,11 @@ def test_hourly_readings_are_not_split_into_finer_slots() -> None:
     world = World([_point(1)])
     world.utility.duration = 3600
     result = world.sync()
-    assert result.readings_stored == 0 and result.skipped_readings == 2 * 24
+    # Stored at their own length (one value per hour), never as 15-minute slots
+    assert result.readings_stored == 2 * 24 and result.skipped_readings == 0
+    assert result.readings_by_length == {3600: 2 * 24}
+    assert world.intervals.items == {}
+    assert sum(day.count for day in world.intervals.length_items.values()) == 2 * 24
 
 
 def test_a_partner_record_with_the_refid_is_merged_not_duplicated() -> None:

@@ -4,16 +4,27 @@ Key design (IntervalsTable): PARTNER#<pid>#METER#<meter_id> | DAY#<YYYY-MM-DD>. 
 partner id (tenant isolation) and holds one meter's days in order, so a read-back of a date range is one
 Query. Merges are read-modify-conditional-write on a `version` attribute, so two uploads touching the same
 day never lose each other's slots; applying the same file twice gives the same item (idempotent).
+
+Readings of another length L (seconds; L divides a day, L >= 60, L != 900: a utility's hourly, half-hourly
+or 5-minute data, kept at its own length, never split) live in the same partition as
+PARTNER#<pid>#METER#<meter_id> | LEN#<YYYY-MM-DD>#<L, 5 digits> with 86400/L slots (`LengthDay`), merged with
+the same rule and the same conditional put on `version`. Why this key:
+- `LEN#` sorts after every `DAY#` key and does not start with `DAY#`, so the 15-minute `DAY#first..DAY#last`
+  range queries (ingest, read-back, gap search) never see a length item;
+- the date comes before the length, so the length days of a date range, whatever lengths the utility used
+  (it may change length over time), are one Query: `LEN#<first> .. LEN#<last>#~`, in (day, length) order;
+- the zero-padded length keeps one day's lengths in numeric order and makes each length its own item, so two
+  lengths never share (or fight over) one item.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -21,10 +32,13 @@ from meterhub.dal import clients
 from meterhub.dal.codec import key
 from meterhub.dal.errors import is_condition_failure, translate
 from meterhub.errors import Conflict, StorageUnavailable
-from meterhub.ingest.slots import DaySlots, merge_day
+from meterhub.ingest.slots import DaySlots, LengthDay, merge_day, merge_length_day
 
 MERGE_ATTEMPTS = 5
 THROTTLE_ATTEMPTS = 8
+LENGTH_PREFIX = "LEN#"
+
+_Day = TypeVar("_Day", DaySlots, LengthDay)
 
 
 class IntervalStore(Protocol):
@@ -33,9 +47,20 @@ class IntervalStore(Protocol):
     def days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, DaySlots]]:
         """The stored days first..last (inclusive), in order."""
 
+    def merge_length(self, partner_id: str, meter_id: str, day: date, incoming: LengthDay) -> None:
+        """Merge readings of another length into the meter's day of that length (its own item)."""
+
+    def length_days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, LengthDay]]:
+        """The stored length days first..last (inclusive), in (day, length) order."""
+
 
 def _pk(partner_id: str, meter_id: str) -> str:
     return f"PARTNER#{partner_id}#METER#{meter_id}"
+
+
+def length_sort_key(day: date, length: int) -> str:
+    """`LEN#<YYYY-MM-DD>#<length, 5 digits>` (see the module doc for why this shape)."""
+    return f"{LENGTH_PREFIX}{day.isoformat()}#{length:05d}"
 
 
 class DynamoIntervalStore:
@@ -45,22 +70,45 @@ class DynamoIntervalStore:
     def merge(self, partner_id: str, meter_id: str, day: date, incoming: DaySlots) -> None:
         """Throttling that outlasts botocore's own retries is retried here with backoff: a file's days are
         written one by one, and giving up on one would restart the whole file."""
+        item_key = key(_pk(partner_id, meter_id), f"DAY#{day.isoformat()}")
+        self._merge_with_backoff(item_key, incoming, DaySlots.from_record, merge_day, {})
+
+    def merge_length(self, partner_id: str, meter_id: str, day: date, incoming: LengthDay) -> None:
+        """The same read-merge-conditional-put as `merge`, on the meter's item for `day` at this length."""
+        item_key = key(_pk(partner_id, meter_id), length_sort_key(day, incoming.length))
+        extra = {"interval_length_seconds": {"N": str(incoming.length)}}
+        self._merge_with_backoff(item_key, incoming, LengthDay.from_record, merge_length_day, extra)
+
+    def _merge_with_backoff(
+        self,
+        item_key: dict[str, Any],
+        incoming: _Day,
+        load: Callable[[Mapping[str, Any]], _Day],
+        combine: Callable[[_Day | None, _Day], _Day],
+        extra: dict[str, Any],
+    ) -> None:
         for attempt in range(THROTTLE_ATTEMPTS):
             try:
-                self._merge_once(partner_id, meter_id, day, incoming)
+                self._merge_once(item_key, incoming, load, combine, extra)
                 return
             except StorageUnavailable:
                 if attempt == THROTTLE_ATTEMPTS - 1:
                     raise
                 time.sleep(min(0.05 * 2**attempt, 3.0))
 
-    def _merge_once(self, partner_id: str, meter_id: str, day: date, incoming: DaySlots) -> None:
-        item_key = key(_pk(partner_id, meter_id), f"DAY#{day.isoformat()}")
+    def _merge_once(
+        self,
+        item_key: dict[str, Any],
+        incoming: _Day,
+        load: Callable[[Mapping[str, Any]], _Day],
+        combine: Callable[[_Day | None, _Day], _Day],
+        extra: dict[str, Any],
+    ) -> None:
         for _ in range(MERGE_ATTEMPTS):
             current = clients.dynamodb().get_item(TableName=self._table, Key=item_key, ConsistentRead=True).get("Item")
             version = int(current["version"]["N"]) if current else 0
-            existing = DaySlots.from_record(json.loads(current["slots"]["S"])) if current else None
-            merged = merge_day(existing, incoming)
+            existing = load(json.loads(current["slots"]["S"])) if current else None
+            merged = combine(existing, incoming)
             condition: dict[str, Any] = (
                 {
                     "ConditionExpression": "version = :version",
@@ -74,6 +122,7 @@ class DynamoIntervalStore:
                     TableName=self._table,
                     Item={
                         **item_key,
+                        **extra,
                         "slots": {"S": json.dumps(merged.to_record(), separators=(",", ":"))},
                         "present_count": {"N": str(merged.count)},
                         "version": {"N": str(version + 1)},
@@ -88,19 +137,33 @@ class DynamoIntervalStore:
         raise Conflict("The day was being written concurrently; retry")
 
     def days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, DaySlots]]:
+        for item in self._query(partner_id, meter_id, f"DAY#{first.isoformat()}", f"DAY#{last.isoformat()}"):
+            yield date.fromisoformat(item["sk"]["S"][4:]), DaySlots.from_record(json.loads(item["slots"]["S"]))
+
+    def length_days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, LengthDay]]:
+        """One Query for every length: `~` sorts after the digits, so `LEN#<last>#~` closes the last day."""
+        low, high = f"{LENGTH_PREFIX}{first.isoformat()}", f"{LENGTH_PREFIX}{last.isoformat()}#~"
+        for item in self._query(partner_id, meter_id, low, high):
+            sort_key = item["sk"]["S"]
+            day, length = date.fromisoformat(sort_key[4:14]), int(sort_key[15:])
+            stored = LengthDay.from_record(json.loads(item["slots"]["S"]))
+            if stored.length != length:
+                raise ValueError(f"the item {sort_key} holds {stored.length}-second slots")
+            yield day, stored
+
+    def _query(self, partner_id: str, meter_id: str, low: str, high: str) -> Iterator[dict[str, Any]]:
         request: Any = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
             "ExpressionAttributeValues": {
                 ":pk": {"S": _pk(partner_id, meter_id)},
-                ":first": {"S": f"DAY#{first.isoformat()}"},
-                ":last": {"S": f"DAY#{last.isoformat()}"},
+                ":first": {"S": low},
+                ":last": {"S": high},
             },
         }
         while True:
             page = clients.dynamodb().query(**request)
-            for item in page.get("Items", []):
-                yield date.fromisoformat(item["sk"]["S"][4:]), DaySlots.from_record(json.loads(item["slots"]["S"]))
+            yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -109,6 +172,7 @@ class DynamoIntervalStore:
 class InMemoryIntervalStore:
     def __init__(self) -> None:
         self.items: dict[tuple[str, str, date], DaySlots] = {}
+        self.length_items: dict[tuple[str, str, date, int], LengthDay] = {}
 
     def merge(self, partner_id: str, meter_id: str, day: date, incoming: DaySlots) -> None:
         self.items[(partner_id, meter_id, day)] = merge_day(self.items.get((partner_id, meter_id, day)), incoming)
@@ -116,6 +180,14 @@ class InMemoryIntervalStore:
     def days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, DaySlots]]:
         own = sorted((d, s) for (p, m, d), s in self.items.items() if p == partner_id and m == meter_id)
         yield from ((d, s) for d, s in own if first <= d <= last)
+
+    def merge_length(self, partner_id: str, meter_id: str, day: date, incoming: LengthDay) -> None:
+        item = (partner_id, meter_id, day, incoming.length)
+        self.length_items[item] = merge_length_day(self.length_items.get(item), incoming)
+
+    def length_days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, LengthDay]]:
+        own = sorted(((d, n), s) for (p, m, d, n), s in self.length_items.items() if p == partner_id and m == meter_id)
+        yield from ((d, s) for (d, _), s in own if first <= d <= last)
 
 
 @lru_cache(maxsize=4)

@@ -24,10 +24,22 @@ Files
       streams only the first 20 lines (each cut at 4,096 bytes).
 Stored intervals (`GET /v2/meters/{meter_id}/intervals`)
     * The intervals whose start is in [start, end), at most 31 days per request, in time order.
+    * Intervals are returned at the length they were stored at: the 15-minute ones (partner uploads, and
+      utilities sending 15-minute data) and those a utility sent at another length (hourly, half-hourly,
+      5-minute...), each with its true end (`interval_end_time_utc` = start + its length; the length is
+      end - start, no extra field). They are merged in (start, length) order: at one start, the shorter
+      interval first. Both kinds may cover the same time (a partner upload and the utility's hourly data):
+      both are returned, the API never picks one for the partner.
+    * The page token is the (start, length) of the last interval served, so a page may end between two
+      intervals with the same start.
 Gaps (`POST /v1.1/missing-interval-data/search`)
     * Meters of this partner, not archived, with a program that takes partner-supplied data. A gap is a
       maximal run of 15-minute intervals without a stored value, from the meter's creation (rounded up to
       the next 15-minute boundary) to the end of the window, clipped to the window.
+    * A 15-minute interval whose whole span is covered by stored readings of another length (an hourly
+      reading covers its four quarter-hours; 5-minute readings cover a quarter-hour when all three are
+      stored) is not missing: the data exists at the utility's length, and reporting it would ask the
+      partner for 15-minute data they cannot supply.
     * The window end defaults to now (rounded down to 15 minutes) and is never later than that; without a
       window start the window is the 31 days before its end; a window may span at most 366 days.
     * Submission deadline (our rule; Leap does not publish one): the end of the missing range + 3 days.
@@ -36,12 +48,13 @@ Gaps (`POST /v1.1/missing-interval-data/search`)
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from meterhub.dal.intervals import IntervalStore
@@ -58,7 +71,17 @@ from meterhub.errors import (
     UnsupportedMediaType,
 )
 from meterhub.ingest.paths import DROP_FOLDER, FILE_NAME, Drop
-from meterhub.ingest.slots import ALL_SLOTS, SLOT_MINUTES, SLOTS_PER_DAY, slot_start
+from meterhub.ingest.slots import (
+    ALL_SLOTS,
+    SLOT_MINUTES,
+    SLOT_SECONDS,
+    SLOTS_PER_DAY,
+    LengthDay,
+    covered_slots,
+    length_problem,
+    length_slot_start,
+    slot_start,
+)
 from meterhub.logic import page_tokens
 from meterhub.logic.ids import parse_id
 from meterhub.logic.read_meters import load_meter
@@ -459,7 +482,8 @@ def read_intervals(
     page_size: int | None = None,
     page_token: str | None = None,
 ) -> MeterIntervalsResponse:
-    """The meter's stored intervals whose start is in [start, end), in time order, `page_size` at a time."""
+    """The meter's stored intervals whose start is in [start, end), in (start, length) order, `page_size` at a
+    time: 15-minute intervals and those stored at a utility's own length together (see the module doc)."""
     meter = load_meter(meters, partner_id, meter_id)
     low, high = _aware(start, "start"), _aware(end, "end")
     if low is None:
@@ -475,42 +499,109 @@ def read_intervals(
         )
     size = _page_size(page_size, DEFAULT_INTERVALS_PAGE, MAX_INTERVALS_PAGE)
     fingerprint = page_tokens.fingerprint({"meter_id": meter.meter_id, "start": low, "end": high})
-    first = ceil_slot(low)
-    if page_token:
-        first = _time_cursor(page_tokens.decode(page_token, fingerprint, prefix="AFTER#")) + SLOT
-    selected: list[MeterInterval] = []
-    if first < high:
-        for day, slots in store.days(partner_id, meter.meter_id, first.date(), (high - _ONE_MICROSECOND).date()):
-            for slot in slots.slots():
-                begins = slot_start(day, slot)
-                if begins < first or begins >= high:
-                    continue
-                if len(selected) == size:
-                    token = page_tokens.encode(f"AFTER#{selected[-1].interval_start_time_utc.isoformat()}", fingerprint)
-                    return MeterIntervalsResponse(
-                        meter_id=uuid.UUID(meter.meter_id), intervals=selected, next_page_token=token
-                    )
-                selected.append(
-                    MeterInterval(
-                        interval_start_time_utc=begins,
-                        interval_end_time_utc=begins + SLOT,
-                        energy_net_kwh=slots.net[slot],
-                        energy_consumed_kwh=slots.consumed[slot],
-                        energy_generated_kwh=slots.generated[slot],
-                        final=slots.is_final(slot),
-                    )
-                )
-    return MeterIntervalsResponse(meter_id=uuid.UUID(meter.meter_id), intervals=selected)
+    after = _interval_cursor(page_tokens.decode(page_token, fingerprint, prefix="AFTER#")) if page_token else None
+    first = max(low, after[0]) if after else low
+    selected: list[_Stored] = []
+    # A cursor at or past `end` (a forged token) must not reach storage: an inverted key range is an error there.
+    stored = _stored(store, partner_id, meter.meter_id, first, high) if first < high else iter(())
+    for interval in stored:
+        begins, length = interval[0], interval[1]
+        if begins < low or (after is not None and (begins, length) <= after):
+            continue
+        if begins >= high:
+            break
+        if len(selected) == size:
+            token = page_tokens.encode(_cursor_text(selected[-1][0], selected[-1][1]), fingerprint)
+            return MeterIntervalsResponse(
+                meter_id=uuid.UUID(meter.meter_id), intervals=_answer(selected), next_page_token=token
+            )
+        selected.append(interval)
+    return MeterIntervalsResponse(meter_id=uuid.UUID(meter.meter_id), intervals=_answer(selected))
 
 
-def _time_cursor(cursor: str) -> datetime:
+_Stored = tuple[datetime, int, float | None, float | None, float | None, bool]
+"""One stored interval: start, length in seconds, net, consumed, generated, final."""
+
+
+def _stored(store: IntervalStore, partner_id: str, meter_id: str, first: datetime, high: datetime) -> Iterator[_Stored]:
+    """Every stored interval of the days holding [first, high), both kinds merged in (start, length) order.
+
+    The 15-minute days stream as before; the length days of the range (at most 31 days, usually none) are
+    read in one query and sorted, since one day may hold several lengths. Plain tuples: response models are
+    built only for the intervals a page returns.
+    """
+    first_day, last_day = first.date(), (high - _ONE_MICROSECOND).date()
+    quarter_hours = (
+        (
+            slot_start(day, slot),
+            SLOT_SECONDS,
+            slots.net[slot],
+            slots.consumed[slot],
+            slots.generated[slot],
+            slots.is_final(slot),
+        )
+        for day, slots in store.days(partner_id, meter_id, first_day, last_day)
+        for slot in slots.slots()
+    )
+    others = sorted(
+        (
+            (
+                length_slot_start(day, slot, held.length),
+                held.length,
+                held.net[slot],
+                held.consumed[slot],
+                held.generated[slot],
+                held.is_final(slot),
+            )
+            for day, held in store.length_days(partner_id, meter_id, first_day, last_day)
+            for slot in held.slots()
+        ),
+        key=_order,
+    )
+    if not others:
+        yield from quarter_hours
+        return
+    yield from heapq.merge(quarter_hours, others, key=_order)
+
+
+def _order(interval: _Stored) -> tuple[datetime, int]:
+    """(start, length): the start order the API promises, the shorter interval first at one start."""
+    return interval[0], interval[1]
+
+
+def _answer(selected: list[_Stored]) -> list[MeterInterval]:
+    return [
+        MeterInterval(
+            interval_start_time_utc=begins,
+            interval_end_time_utc=begins + (SLOT if length == SLOT_SECONDS else timedelta(seconds=length)),
+            energy_net_kwh=net,
+            energy_consumed_kwh=consumed,
+            energy_generated_kwh=generated,
+            final=final,
+        )
+        for begins, length, net, consumed, generated, final in selected
+    ]
+
+
+def _cursor_text(begins: datetime, length: int) -> str:
+    """`AFTER#<start>` for a 15-minute interval (the format tokens had before other lengths existed, so a
+    token issued then still means the same), `AFTER#<start>#<length>` for another length."""
+    text = f"AFTER#{begins.isoformat()}"
+    return text if length == SLOT_SECONDS else f"{text}#{length}"
+
+
+def _interval_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (start, length) of the last interval served. Tokens are not signed: a forged one may only move
+    the cursor within the caller's own meter, and anything malformed is a 400."""
+    moment_text, _, length_text = cursor.removeprefix("AFTER#").partition("#")
     try:
-        moment = datetime.fromisoformat(cursor.removeprefix("AFTER#"))
+        moment = datetime.fromisoformat(moment_text)
+        length = int(length_text) if length_text else SLOT_SECONDS
     except ValueError:
         raise InvalidInput("page_token is not a token this API issued", {"page_token": cursor[:64]}) from None
-    if moment.tzinfo is None:
+    if moment.tzinfo is None or moment.utcoffset() is None or (length != SLOT_SECONDS and length_problem(length)):
         raise InvalidInput("page_token is not a token this API issued", {"page_token": cursor[:64]})
-    return floor_slot(moment)
+    return moment.astimezone(UTC), length
 
 
 # ----- gaps -----------------------------------------------------------------------------------------------
@@ -566,11 +657,18 @@ def takes_partner_data(meter: MeterRecord) -> bool:
 def missing_ranges(
     store: IntervalStore, partner_id: str, meter_id: str, start: datetime, end: datetime
 ) -> Iterator[tuple[datetime, datetime]]:
-    """Maximal runs of slots in [start, end) (15-minute boundaries) without a stored value, in time order."""
+    """Maximal runs of slots in [start, end) (15-minute boundaries) without a stored value, in time order.
+
+    A slot whose whole span is covered by stored readings of another length (a utility's hourly data, say)
+    is not missing: the data exists at the utility's length, and reporting the slot would ask the partner
+    for 15-minute data they cannot supply (`covered_slots` says which slots a day's readings cover).
+    """
     if start >= end:
         return
     last_day = (end - _ONE_MICROSECOND).date()
     stored = {day: slots.present for day, slots in store.days(partner_id, meter_id, start.date(), last_day)}
+    for day, covered in _covered_by_other_lengths(store, partner_id, meter_id, start.date(), last_day):
+        stored[day] = stored.get(day, 0) | covered
     run: datetime | None = None
     day = start.date()
     while day <= last_day:
@@ -594,6 +692,23 @@ def missing_ranges(
         day += timedelta(days=1)
     if run is not None:
         yield run, end
+
+
+def _covered_by_other_lengths(
+    store: IntervalStore, partner_id: str, meter_id: str, first: date, last: date
+) -> Iterator[tuple[date, int]]:
+    """Per day first..last holding readings of other lengths, the mask of the 15-minute slots they cover."""
+    day: date | None = None
+    held: list[LengthDay] = []
+    for stored_day, length_day in store.length_days(partner_id, meter_id, first, last):
+        if stored_day != day and held:
+            assert day is not None
+            yield day, covered_slots(held)
+            held = []
+        day = stored_day
+        held.append(length_day)
+    if held and day is not None:
+        yield day, covered_slots(held)
 
 
 @dataclass(frozen=True)

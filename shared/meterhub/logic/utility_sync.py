@@ -11,20 +11,27 @@ Rules (documented in the README):
   service point instead of a new meter being created: to the one whose account number matches the meter's
   `utility.electric_service_account_number`, or, when the customer has exactly one service point and one such
   meter, to that one. Utility fields the partner left empty are filled in; the partner's own values stay.
-- Intervals: 15-minute readings are stored through the interval storage (same day items as partner uploads,
-  values final). Readings of another length are never split into finer slots: they are counted in
-  `skipped_readings` and not stored (a coarser-interval store does not exist yet).
+- Intervals are stored through the interval storage at the utility's own length, values final: 15-minute
+  readings in the same day items as partner uploads, any other length L in the meter's day items of that
+  length (`LengthDay`, 86400/L slots). A reading is never split into finer slots (that would invent data the
+  utility never measured). The consumption and the generation reading of one interval (ESPI sends them as
+  two readings, flow directions 1 and 19) are stored together as one value: net = consumed - generated.
+- A reading is not stored, and is counted in `skipped_readings` and `skipped_by_reason`, when its length
+  does not divide a day (`length_does_not_divide_a_day`, e.g. a monthly billing reading), is under a minute
+  (`length_under_a_minute`: a day of it does not fit one storage item), or its start is not a multiple of
+  its length since midnight UTC (`start_not_on_a_multiple_of_its_length`: its slot would misplace it) or
+  has no UTC offset (`start_without_utc_offset`).
 - Meter ids are uuid5(partner, partner_reference), so a retried or concurrent sync creates each meter once.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
 
 from meterhub.dal.connect import ConnectRepository
 from meterhub.dal.intervals import IntervalStore
@@ -33,7 +40,14 @@ from meterhub.dal.token_vault import TokenVault
 from meterhub.domain.connect import Authorization, AuthorizationStatus
 from meterhub.domain.meters import MeterRecord, UtilityLink
 from meterhub.errors import Conflict
-from meterhub.ingest.slots import SLOT_MINUTES, DaySlots, slot_index
+from meterhub.ingest.slots import (
+    SLOT_SECONDS,
+    DaySlots,
+    LengthDay,
+    length_problem,
+    length_slot_index,
+    slot_index,
+)
 from meterhub.logic.connect_flow import AdapterFactory, token_context
 from meterhub.models.enums import CreatedBy
 from meterhub.utilities.adapter import (
@@ -50,7 +64,10 @@ HISTORY_DAYS = 30
 FETCH_WINDOW_DAYS = 31
 REFRESH_MARGIN = timedelta(minutes=2)
 SEARCH_PAGE = 500
+_Name = TypeVar("_Name", int, str)
 _NAMESPACE = uuid.UUID("5f1d3c0e-8f36-4c0b-9a55-2b7f0d6c9e41")
+SKIP_MISALIGNED = "start_not_on_a_multiple_of_its_length"
+SKIP_NO_OFFSET = "start_without_utc_offset"
 
 
 @dataclass
@@ -61,7 +78,13 @@ class SyncResult:
     meters_merged: list[str] = field(default_factory=list)
     meters_unchanged: list[str] = field(default_factory=list)
     readings_stored: int = 0
+    """Intervals stored, whatever their length (a consumption and a generation reading of one interval are
+    one stored interval)."""
     skipped_readings: int = 0
+    readings_by_length: dict[int, int] = field(default_factory=dict)
+    """Intervals stored per length in seconds (900 for the 15-minute days)."""
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    """Readings not stored, per reason (see the module doc); the values add up to `skipped_readings`."""
 
 
 def partner_reference(authorization: Authorization, point: ServicePoint) -> str:
@@ -297,11 +320,17 @@ class UtilitySync:
         while start < end:
             window_end = min(start + timedelta(days=FETCH_WINDOW_DAYS), end)
             readings = adapter.interval_data(tokens, usage_point_id, start, window_end)
-            days, skipped = _days(readings)
-            for day, slots in sorted(days.items()):
+            batch = _days(readings)
+            for day, slots in sorted(batch.days.items()):
                 self._intervals.merge(partner_id, meter_id, day, slots)
-                result.readings_stored += slots.count
-            result.skipped_readings += skipped
+                _count(result.readings_by_length, SLOT_SECONDS, slots.count)
+            for (day, _length), length_day in sorted(batch.length_days.items(), key=lambda item: item[0]):
+                self._intervals.merge_length(partner_id, meter_id, day, length_day)
+                _count(result.readings_by_length, length_day.length, length_day.count)
+            for reason, skipped in batch.skipped.items():
+                _count(result.skipped_by_reason, reason, skipped)
+            result.readings_stored = sum(result.readings_by_length.values())
+            result.skipped_readings = sum(result.skipped_by_reason.values())
             start = window_end
 
     # ----- authorization bookkeeping --------------------------------------------------------------------
@@ -337,23 +366,61 @@ class UtilitySync:
         mark_meters(self._meters, current, AuthorizationStatus.REVOKED, now)
 
 
-def _days(readings: list[IntervalReading]) -> tuple[dict[date, DaySlots], int]:
-    """15-minute readings grouped into day slots (final: the utility's data is settled); others counted."""
-    days: dict[date, DaySlots] = defaultdict(DaySlots.empty)
-    skipped = 0
+@dataclass
+class _Batch:
+    """One fetch window's readings as storage items: 15-minute days, days of other lengths, and the readings
+    left out (per reason)."""
+
+    days: dict[date, DaySlots] = field(default_factory=dict)
+    length_days: dict[tuple[date, int], LengthDay] = field(default_factory=dict)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def _days(readings: list[IntervalReading]) -> _Batch:
+    """The readings grouped into day items at their own length (final: the utility's data is settled).
+
+    The readings of one interval (same start and length) become one value: ESPI sends consumption and
+    generation as separate readings, and storing each alone would let the second replace the first (a slot is
+    replaced as a whole), losing the consumption of every interval that also has generation.
+    """
+    batch = _Batch()
+    intervals: dict[tuple[datetime, int], tuple[int, float | None, float | None]] = {}
     for reading in readings:
-        if reading.duration_seconds != SLOT_MINUTES * 60:
-            skipped += 1
+        if reading.start.tzinfo is None or reading.start.utcoffset() is None:
+            batch.skipped[SKIP_NO_OFFSET] += 1
+            continue
+        begins, length = reading.start.astimezone(UTC), reading.duration_seconds
+        problem = None if length == SLOT_SECONDS else length_problem(length)
+        if problem is not None:
+            batch.skipped[problem] += 1
             continue
         try:
-            slot = slot_index(reading.start)
+            slot = slot_index(begins) if length == SLOT_SECONDS else length_slot_index(begins, length)
         except ValueError:
-            skipped += 1
+            batch.skipped[SKIP_MISALIGNED] += 1
             continue
-        consumed, generated = reading.consumed_kwh, reading.generated_kwh
+        _, consumed, generated = intervals.get((begins, length), (slot, None, None))
+        consumed = reading.consumed_kwh if reading.consumed_kwh is not None else consumed
+        generated = reading.generated_kwh if reading.generated_kwh is not None else generated
+        intervals[(begins, length)] = (slot, consumed, generated)
+    for (begins, length), (slot, consumed, generated) in intervals.items():
         net = (consumed or 0.0) - (generated or 0.0) if consumed is not None or generated is not None else None
-        days[reading.start.date()].put(slot, net, consumed, generated, True)
-    return dict(days), skipped
+        day = begins.date()
+        if length == SLOT_SECONDS:
+            if day not in batch.days:
+                batch.days[day] = DaySlots.empty()
+            batch.days[day].put(slot, net, consumed, generated, True)
+        else:
+            if (day, length) not in batch.length_days:
+                batch.length_days[(day, length)] = LengthDay.empty(length)
+            batch.length_days[(day, length)].put(slot, net, consumed, generated, True)
+    return batch
+
+
+def _count(counts: dict[_Name, int], name: _Name, amount: int) -> None:
+    """Add to a tally, leaving names with nothing out (so an all-15-minute sync reports only {900: n})."""
+    if amount:
+        counts[name] = counts.get(name, 0) + amount
 
 
 def mark_meters(

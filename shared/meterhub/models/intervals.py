@@ -108,8 +108,14 @@ class GetIntervalDataFilePreviewResponse(ApiModel):
 
 
 class MeterInterval(ApiModel):
+    """One stored interval, at the length it was stored at: 15 minutes (partner uploads, a utility's 15-minute
+    data) or a utility's own length (hourly, half-hourly, 5-minute...), never split into finer intervals. Its
+    length is interval_end_time_utc - interval_start_time_utc (no extra field: the shape stays Leap's)."""
+
     interval_start_time_utc: datetime
-    interval_end_time_utc: datetime
+    interval_end_time_utc: datetime = Field(
+        description="Exclusive: the start plus the interval's length (15 minutes, or the utility's own length)"
+    )
     energy_net_kwh: float | None = None
     energy_consumed_kwh: float | None = None
     energy_generated_kwh: float | None = None
@@ -118,7 +124,10 @@ class MeterInterval(ApiModel):
 
 class MeterIntervalsResponse(ApiModel):
     meter_id: UUID
-    intervals: list[MeterInterval] = Field(description="Stored 15-minute intervals starting in [start, end)")
+    intervals: list[MeterInterval] = Field(
+        description="Stored intervals starting in [start, end), in start order (at one start the shorter first): "
+        "15-minute intervals and those kept at a utility's own length (hourly, half-hourly...)"
+    )
     next_page_token: str | None = Field(default=None, description="Present only when more intervals may follow")
 
 
