@@ -56,6 +56,8 @@ class FakeUtility:
     retryable_error: bool = False
     calls: list[str] = field(default_factory=list)
     refreshed: int = 0
+    windows: list[tuple[datetime, datetime]] = field(default_factory=list)
+    grant_end: datetime | None = None
 
     def authorize_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str:
         raise AssertionError("not used by the sync")
@@ -65,7 +67,12 @@ class FakeUtility:
 
     def refresh(self, tokens: TokenSet) -> TokenSet:
         self.refreshed += 1
-        return TokenSet(access_token="fresh", expires_at=NOW + timedelta(hours=1), scope=tokens.scope)
+        return TokenSet(
+            access_token="fresh",
+            expires_at=NOW + timedelta(hours=1),
+            scope=tokens.scope,
+            refresh_expires_at=self.grant_end,
+        )
 
     def service_points(self, tokens: TokenSet) -> list[ServicePoint]:
         self.calls.append(f"points:{tokens.access_token}")
@@ -78,6 +85,7 @@ class FakeUtility:
     def interval_data(
         self, tokens: TokenSet, usage_point_id: str, start: datetime, end: datetime
     ) -> list[IntervalReading]:
+        self.windows.append((start, end))
         readings = []
         moment = end - timedelta(days=2)
         while moment < end:
@@ -362,3 +370,57 @@ def test_tokens_with_a_grant_end_survive_the_vault() -> None:
     tokens = TokenSet(access_token="a", expires_at=NOW, scope="s", refresh_expires_at=NOW + timedelta(days=30))
     context = {"partner_id": "p1", "authorization_id": "a1"}
     assert vault.open(vault.seal(tokens, context), context) == tokens
+
+
+def _world_at(world: World, now: datetime) -> Any:
+    return UtilitySync(world.connect, world.meters, world.intervals, world.vault, world.adapter_for, lambda: now)
+
+
+def test_a_later_sync_fetches_only_what_arrived_since_with_two_days_of_overlap() -> None:
+    world = World([_point(1)])
+    world.sync()
+    assert world.utility.windows == [(NOW.replace(hour=0) - timedelta(days=30), NOW.replace(hour=0))]
+    world.utility.windows.clear()
+    tomorrow = NOW + timedelta(days=1)
+    result = _world_at(world, tomorrow).run("p1", world.authorization.authorization_id)
+    assert result.status == "COMPLETED" and result.meters_created == []
+    assert world.utility.windows == [(NOW.replace(hour=0) - timedelta(days=2), tomorrow.replace(hour=0))]
+
+
+def test_a_refresh_that_extends_the_grant_moves_its_end_on_the_authorization_and_the_meters() -> None:
+    world = World([_point(1)])
+    [meter_id] = world.sync().meters_created
+    world.utility.grant_end = NOW + timedelta(days=90)
+    stale = TokenSet(access_token="stale", expires_at=NOW - timedelta(minutes=1), scope="FB=1")
+    world.connect.auths[("p1", world.authorization.authorization_id)] = (
+        world.connect.get_authorization("p1", world.authorization.authorization_id) or world.authorization,
+        world.vault.seal(stale, token_context(world.authorization)),
+    )
+    world.sync()
+    authorization = world.connect.get_authorization("p1", world.authorization.authorization_id)
+    assert authorization is not None and authorization.expires_at == NOW + timedelta(days=90)
+    meter = world.meters.get("p1", meter_id)
+    assert meter is not None and meter.utility_link is not None
+    assert meter.utility_link.expires_at == NOW + timedelta(days=90)
+
+
+def test_a_sync_after_the_grant_ended_marks_it_expired_and_asks_for_reauthorization() -> None:
+    world = World([_point(1)])
+    [meter_id] = world.sync().meters_created
+    current = world.connect.get_authorization("p1", world.authorization.authorization_id)
+    assert current is not None
+    ended = current.model_copy(update={"expires_at": NOW + timedelta(days=1)})
+    world.connect.auths[("p1", ended.authorization_id)] = (
+        ended,
+        world.connect.get_tokens("p1", ended.authorization_id),
+    )
+    later = NOW + timedelta(days=2)
+    assert _world_at(world, later).run("p1", ended.authorization_id).status == "EXPIRED"
+    after = world.connect.get_authorization("p1", ended.authorization_id)
+    assert after is not None and after.status is AuthorizationStatus.EXPIRED
+    assert world.connect.get_tokens("p1", ended.authorization_id) is None
+    meter = world.meters.get("p1", meter_id)
+    assert meter is not None and meter.utility_link is not None and meter.utility_link.status == "EXPIRED"
+    actions = derive_enrollment(meter, later).required_actions.partner
+    assert ("IS_AUTHORIZED", "AUTH_0001") in {(a.action_type, a.action_code) for a in actions}
+    assert list(world.connect.active_authorizations()) == []  # out of the daily refresh

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
-from meterhub.dal.connect import ConnectRepository
+from meterhub.dal.connect import DROP_TOKENS, ConnectRepository
 from meterhub.dal.intervals import IntervalStore
 from meterhub.dal.meters import MeterQuery, MeterRepository, ReferenceTaken
 from meterhub.dal.token_vault import TokenVault
@@ -63,6 +63,7 @@ from meterhub.utilities.registry import utility_by_id
 HISTORY_DAYS = 30
 FETCH_WINDOW_DAYS = 31
 REFRESH_MARGIN = timedelta(minutes=2)
+RECENT_OVERLAP = timedelta(days=2)
 SEARCH_PAGE = 500
 _Name = TypeVar("_Name", int, str)
 _NAMESPACE = uuid.UUID("5f1d3c0e-8f36-4c0b-9a55-2b7f0d6c9e41")
@@ -174,16 +175,26 @@ class UtilitySync:
         utility = utility_by_id(authorization.utility_id)
         if utility is None:
             return SyncResult(authorization_id, "SKIPPED_UNKNOWN_UTILITY")
+        if authorization.expires_at is not None and authorization.expires_at <= self._now():
+            self._mark_ended(authorization, AuthorizationStatus.EXPIRED, "The utility's grant has ended")
+            return SyncResult(authorization_id, "EXPIRED")
         adapter = self._adapter_for(utility, authorization.api_base_url)
         try:
             tokens = self._tokens(authorization, adapter)
+            authorization = self._connect.get_authorization(partner_id, authorization_id) or authorization
             points = adapter.service_points(tokens)
             result = SyncResult(authorization_id, "COMPLETED")
             linked = {point.usage_point_id: self._meter_for(authorization, point, points, result) for point in points}
+            new = set(result.meters_created) | set(result.meters_merged)
             for point_id, meter_id in linked.items():
-                self._store_intervals(adapter, tokens, partner_id, meter_id, point_id, result)
+                # A meter seen before only needs what arrived since the last sync (two days of overlap: the
+                # utility may still revise recent readings); a new one gets the whole history.
+                since = None if meter_id in new or authorization.synced_at is None else authorization.synced_at
+                self._store_intervals(adapter, tokens, partner_id, meter_id, point_id, result, since=since)
+            # The grant's end may have moved with a token refresh: keep the meters' links in step.
+            mark_meters(self._meters, authorization, AuthorizationStatus.COMPLETED, self._now())
         except AuthorizationRevoked as revoked:
-            self._mark_revoked(authorization, revoked.reason)
+            self._mark_ended(authorization, AuthorizationStatus.REVOKED, revoked.reason)
             return SyncResult(authorization_id, "REVOKED_BY_UTILITY")
         except UtilityError as problem:
             if problem.retryable:
@@ -205,9 +216,10 @@ class UtilitySync:
         fresh = adapter.refresh(tokens)
         current = self._connect.get_authorization(authorization.partner_id, authorization.authorization_id)
         if current is not None:
-            self._connect.save_authorization(
-                current.model_copy(update={"updated_at": self._now()}), tokens=self._vault.seal(fresh, context)
-            )
+            update: dict[str, Any] = {"updated_at": self._now()}
+            if fresh.refresh_expires_at is not None:
+                update["expires_at"] = fresh.refresh_expires_at  # a refresh may extend the grant
+            self._connect.save_authorization(current.model_copy(update=update), tokens=self._vault.seal(fresh, context))
         return fresh
 
     # ----- meters ---------------------------------------------------------------------------------------
@@ -314,9 +326,13 @@ class UtilitySync:
         meter_id: str,
         usage_point_id: str,
         result: SyncResult,
+        *,
+        since: datetime | None = None,
     ) -> None:
         end = self._now().replace(hour=0, minute=0, second=0, microsecond=0)
         start = end - timedelta(days=HISTORY_DAYS)
+        if since is not None:
+            start = max(start, since.replace(hour=0, minute=0, second=0, microsecond=0) - RECENT_OVERLAP)
         while start < end:
             window_end = min(start + timedelta(days=FETCH_WINDOW_DAYS), end)
             readings = adapter.interval_data(tokens, usage_point_id, start, window_end)
@@ -348,22 +364,17 @@ class UtilitySync:
                 continue
             return
 
-    def _mark_revoked(self, authorization: Authorization, reason: str) -> None:
+    def _mark_ended(self, authorization: Authorization, status: AuthorizationStatus, reason: str) -> None:
+        """The grant is over (revoked by the utility, or past its end): record it and mark the meters."""
         current = self._connect.get_authorization(authorization.partner_id, authorization.authorization_id)
         if current is None or current.status is not AuthorizationStatus.COMPLETED:
             return
         now = self._now()
-        self._connect.save_authorization(
-            current.model_copy(
-                update={
-                    "status": AuthorizationStatus.REVOKED,
-                    "failure_detail": reason[:200],
-                    "revoked_at": now,
-                    "updated_at": now,
-                }
-            )
-        )
-        mark_meters(self._meters, current, AuthorizationStatus.REVOKED, now)
+        update: dict[str, Any] = {"status": status, "failure_detail": reason[:200], "updated_at": now}
+        if status is AuthorizationStatus.REVOKED:
+            update["revoked_at"] = now
+        saved = self._connect.save_authorization(current.model_copy(update=update), tokens=DROP_TOKENS)
+        mark_meters(self._meters, saved, status, now)
 
 
 @dataclass
@@ -426,22 +437,27 @@ def _count(counts: dict[_Name, int], name: _Name, amount: int) -> None:
 def mark_meters(
     meters: MeterRepository, authorization: Authorization, status: AuthorizationStatus, now: datetime
 ) -> int:
-    """Set the authorization's status on the meters it feeds (the meters stay; their derived enrollment then
-    asks for a re-authorization, and the MetersTable stream publishes that change). Returns how many."""
+    """Set the authorization's status and grant end on the meters it feeds (the meters stay; when the status is
+    not COMPLETED their derived enrollment asks for a re-authorization, and the MetersTable stream publishes that
+    change). A meter already showing both is not written. Returns how many changed."""
     changed = 0
     if not authorization.ref_id:
         return 0
     query = MeterQuery(connection_references=(authorization.ref_id,))
     for meter in list(_all(meters, authorization.partner_id, query)):
         link = meter.utility_link
-        if link is None or link.authorization_id != authorization.authorization_id or link.status == status.value:
+        if link is None or link.authorization_id != authorization.authorization_id:
+            continue
+        if link.status == status.value and link.expires_at == authorization.expires_at:
             continue
         for _ in range(3):
             current = meters.get(meter.partner_id, meter.meter_id) or meter
             assert current.utility_link is not None
             updated = current.model_copy(
                 update={
-                    "utility_link": current.utility_link.model_copy(update={"status": status.value}),
+                    "utility_link": current.utility_link.model_copy(
+                        update={"status": status.value, "expires_at": authorization.expires_at}
+                    ),
                     "updated_at": now,
                     "version": current.version + 1,
                 }
