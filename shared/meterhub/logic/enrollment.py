@@ -65,31 +65,26 @@ def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentRespo
                 ],
             )
         )
+        wanted: list[tuple[ActionType, str, str]] = []
         if unauthorized:
             # The utility no longer shares this meter's data (authorization revoked or expired): the meter
             # stays, but cannot be enrolled until the customer authorizes again through a Connect link.
-            actions.append(
-                RequiredAction(
-                    program_identifier=program.program_identifier,
-                    delivery_period=period.identifier,
-                    enrollment_deadline_date_time=period.enrollment_deadline,
-                    action_type=ActionType.IS_AUTHORIZED,
-                    action_code=REAUTHORIZE_CODE,
-                    action_description=REAUTHORIZE_DESCRIPTION,
-                )
-            )
+            wanted.append((ActionType.IS_AUTHORIZED, REAUTHORIZE_CODE, REAUTHORIZE_DESCRIPTION))
         if missing:
             names = ", ".join(f"{field.label} ({field.path})" for field in missing)
-            actions.append(
-                RequiredAction(
-                    program_identifier=program.program_identifier,
-                    delivery_period=period.identifier,
-                    enrollment_deadline_date_time=period.enrollment_deadline,
-                    action_type=ActionType.NO_MISSING_FIELDS,
-                    action_code=MISSING_FIELDS_CODE,
-                    action_description=f"Missing fields: {names}. Update the meter with update_existing=true.",
-                )
+            description = f"Missing fields: {names}. Update the meter with update_existing=true."
+            wanted.append((ActionType.NO_MISSING_FIELDS, MISSING_FIELDS_CODE, description))
+        actions.extend(
+            RequiredAction(
+                program_identifier=program.program_identifier,
+                delivery_period=period.identifier,
+                enrollment_deadline_date_time=period.enrollment_deadline,
+                action_type=action_type,
+                action_code=code,
+                action_description=description,
             )
+            for action_type, code, description in wanted
+        )
     return MeterEnrollmentResponse(
         meter_id=UUID(meter.meter_id),
         partner_reference=meter.partner_reference,
