@@ -7,6 +7,7 @@ redirect to the callback); every form carries the session's CSRF token.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,12 @@ def _repos() -> tuple[Any, Any]:
     return dynamo_partner_repository(settings.partners_table_name), dynamo_connect_repository(
         settings.connect_table_name
     )
+
+
+def log_reference(session_id: str) -> str:
+    """What logs carry instead of the session id: the id is the browser's cookie, and a log reader holding it
+    could resume someone's session; a short digest still correlates one session's lines."""
+    return hashlib.sha256(session_id.encode()).hexdigest()[:12]
 
 
 def session_cookie(session_id: str) -> str:
@@ -84,7 +91,7 @@ def _open(link: LinkParameters) -> Response[str]:
     )
     logger.info(
         "Connect session opened" if opened.is_new else "Connect session resumed",
-        extra={"partner_id": opened.partner.partner_id, "session_id": opened.session.session_id},
+        extra={"partner_id": opened.partner.partner_id, "session": log_reference(opened.session.session_id)},
     )
     return _choose_page(opened, public_base_url(app.current_event.raw_event))
 
@@ -132,7 +139,7 @@ def authorize(account: str, session_id: str) -> Response[str]:
         adapter_for=adapter_for,
         now=datetime.now(UTC),
     )
-    logger.info("Connect authorization initiated", extra={"session_id": session_id})
+    logger.info("Connect authorization initiated", extra={"session": log_reference(session_id)})
     return redirect_response(location)
 
 

@@ -211,6 +211,8 @@ def test_tokens_are_kms_encrypted_and_never_logged_or_returned(
     everything = logged.out + logged.err + listed["body"] + done["body"]
     for secret in (ACCESS_TOKEN, REFRESH_TOKEN, CODE, utility.states[0]):
         assert secret not in everything
+    # nor the session cookie (it would let a log reader resume the customer's session)
+    assert browser.cookies["meterhub_connect"] not in logged.out + logged.err
 
 
 def test_a_redirect_url_in_the_query_string_is_ignored(
