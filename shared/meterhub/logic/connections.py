@@ -34,7 +34,7 @@ from meterhub.domain.connect import (
 from meterhub.errors import Conflict, InvalidInput, NotFound
 from meterhub.logic import page_tokens
 from meterhub.logic.connect_flow import AdapterFactory, token_context
-from meterhub.logic.utility_sync import mark_meters
+from meterhub.logic.meter_links import mark_meters
 from meterhub.models.enums import UtilityName
 from meterhub.utilities.adapter import UtilityError
 from meterhub.utilities.registry import utility_by_id

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -49,6 +49,7 @@ from meterhub.ingest.slots import (
     slot_index,
 )
 from meterhub.logic.connect_flow import AdapterFactory, token_context
+from meterhub.logic.meter_links import all_meters, mark_meters
 from meterhub.models.enums import CreatedBy
 from meterhub.utilities.adapter import (
     AuthorizationRevoked,
@@ -64,7 +65,6 @@ HISTORY_DAYS = 30
 FETCH_WINDOW_DAYS = 31
 REFRESH_MARGIN = timedelta(minutes=2)
 RECENT_OVERLAP = timedelta(days=2)
-SEARCH_PAGE = 500
 _Name = TypeVar("_Name", int, str)
 _NAMESPACE = uuid.UUID("5f1d3c0e-8f36-4c0b-9a55-2b7f0d6c9e41")
 SKIP_MISALIGNED = "start_not_on_a_multiple_of_its_length"
@@ -138,16 +138,6 @@ def _link(authorization: Authorization, point: ServicePoint) -> UtilityLink:
         status=AuthorizationStatus.COMPLETED.value,
         expires_at=authorization.expires_at,
     )
-
-
-def _all(meters: MeterRepository, partner_id: str, query: MeterQuery) -> Iterator[MeterRecord]:
-    cursor: str | None = None
-    while True:
-        page = meters.search(partner_id, query, SEARCH_PAGE, cursor)
-        yield from page.meters
-        if not page.cursor:
-            return
-        cursor = page.cursor
 
 
 class UtilitySync:
@@ -265,7 +255,7 @@ class UtilitySync:
         if not authorization.ref_id:
             return None
         query = MeterQuery(connection_references=(authorization.ref_id,))
-        for meter in _all(self._meters, authorization.partner_id, query):
+        for meter in all_meters(self._meters, authorization.partner_id, query):
             link = meter.utility_link
             if link and link.utility_id == authorization.utility_id and link.usage_point_id == point.usage_point_id:
                 return meter
@@ -282,7 +272,7 @@ class UtilitySync:
         )
         candidates = [
             m
-            for m in _all(self._meters, authorization.partner_id, query)
+            for m in all_meters(self._meters, authorization.partner_id, query)
             if m.created_by is CreatedBy.PARTNER and m.utility_link is None
         ]
         for meter in candidates:
@@ -432,40 +422,3 @@ def _count(counts: dict[_Name, int], name: _Name, amount: int) -> None:
     """Add to a tally, leaving names with nothing out (so an all-15-minute sync reports only {900: n})."""
     if amount:
         counts[name] = counts.get(name, 0) + amount
-
-
-def mark_meters(
-    meters: MeterRepository, authorization: Authorization, status: AuthorizationStatus, now: datetime
-) -> int:
-    """Set the authorization's status and grant end on the meters it feeds (the meters stay; when the status is
-    not COMPLETED their derived enrollment asks for a re-authorization, and the MetersTable stream publishes that
-    change). A meter already showing both is not written. Returns how many changed."""
-    changed = 0
-    if not authorization.ref_id:
-        return 0
-    query = MeterQuery(connection_references=(authorization.ref_id,))
-    for meter in list(_all(meters, authorization.partner_id, query)):
-        link = meter.utility_link
-        if link is None or link.authorization_id != authorization.authorization_id:
-            continue
-        if link.status == status.value and link.expires_at == authorization.expires_at:
-            continue
-        for _ in range(3):
-            current = meters.get(meter.partner_id, meter.meter_id) or meter
-            assert current.utility_link is not None
-            updated = current.model_copy(
-                update={
-                    "utility_link": current.utility_link.model_copy(
-                        update={"status": status.value, "expires_at": authorization.expires_at}
-                    ),
-                    "updated_at": now,
-                    "version": current.version + 1,
-                }
-            )
-            try:
-                meters.replace(updated, expected_version=current.version)
-            except Conflict:
-                continue
-            changed += 1
-            break
-    return changed

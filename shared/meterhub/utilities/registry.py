@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING
 
 from meterhub.models.enums import TransmissionRegion, UtilityName
 from meterhub.utilities.adapter import UtilityAdapter, UtilityError
-from meterhub.utilities.green_button_adapter import GreenButtonAdapter, HttpClient, default_http_client
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
+
+    from meterhub.utilities.green_button_adapter import HttpClient
 
 DEMO_UTILITY_ID = "demo"
 DEMO_CLIENT_ID = "meterhub-demo-client"
@@ -274,4 +275,8 @@ def adapter_for(config: UtilityConfig, base_url: str, *, http: HttpClient | None
             config = replace(config, client_id=client_id)
     if not config.client_id:
         raise UtilityError("This utility is not configured (no client id)")
+    # Imported here: the pages and the Connect API import this registry for its table, and the adapter (XML
+    # parsing, HTTP) would otherwise add to every cold start of functions that never call a utility.
+    from meterhub.utilities.green_button_adapter import GreenButtonAdapter, default_http_client
+
     return GreenButtonAdapter(config, base_url, client_secret=secret, http=http or default_http_client())
