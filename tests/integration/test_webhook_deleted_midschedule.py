@@ -1,0 +1,292 @@
+"""A delivery whose webhook is deleted, or stops wanting the event's type, while a retry is pending.
+
+functions/webhook_dispatcher/app.py and functions/webhooks_api/app.py on moto, with real WebhookEventsQueue
+messages and a real receiver on 127.0.0.1. The task for the next attempt must end the delivery-log entry
+(FAILED, with an `end_reason`), post nothing and be acknowledged, instead of leaving the entry PENDING for good
+or posting an event type the partner unsubscribed from. The retry schedule is replaced by zeros, and the
+messages are handed over one step at a time so the webhook can change between two attempts.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from meterhub.dal.queues import sqs_work_queue
+from meterhub.dal.webhook_deliveries import dynamo_delivery_log
+from meterhub.domain.webhooks import DeliveryRecord, DeliveryStatus
+from meterhub.webhooks.publisher import publish
+
+# The root conftest's helpers: loaded by path, as `conftest` is ambiguous here (as test_webhook_dispatcher does).
+_spec = importlib.util.spec_from_file_location("_root_conftest", Path(__file__).resolve().parents[1] / "conftest.py")
+assert _spec is not None and _spec.loader is not None
+_root = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(_root)
+REGION: str = _root.REGION
+FakeLambdaContext = _root.FakeLambdaContext
+function_environment = _root.function_environment
+receive_all = _root.receive_all
+sqs_event = _root.sqs_event
+
+PARTNER = "partner-a"
+METER_CREATED = "meter.created"
+JOB_COMPLETED = "meter_job.completed"
+PAYLOAD = {"webhook_event_type": METER_CREATED, "meter_id": "m-1"}
+
+
+@dataclass
+class Receiver:
+    url: str = ""
+    status: int = 500
+    received: list[bytes] = field(default_factory=list)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            state.received.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            self.send_response(state.status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            """Silent: the test output is not the place for an access log."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Stack:
+    """The webhooks API and the dispatcher, with WebhookEventsQueue driven one step at a time."""
+
+    def __init__(self, load_function: Callable[[str], ModuleType]) -> None:
+        self.api = load_function("functions/webhooks_api/app.py")
+        self.dispatcher = load_function("functions/webhook_dispatcher/app.py")
+        vars(self.dispatcher)["RETRY_DELAYS"] = (0,) * 10
+        env = function_environment()
+        self.queue_url = env["WEBHOOK_EVENTS_QUEUE_URL"]
+        self.log = dynamo_delivery_log(env["WEBHOOKS_TABLE_NAME"])
+        self.sqs = boto3.client("sqs", region_name=REGION)
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        parts = path.split("/")
+        params = {"webhook_id": parts[3]} if len(parts) > 3 else {}
+        resource = "/v1.1/webhooks" + ("/{webhook_id}" if params else "")
+        if len(parts) > 4:
+            resource += "/deliveries"
+        if len(parts) > 6:
+            params["webhook_event_id"] = parts[5]
+            resource += "/{webhook_event_id}/redeliver"
+        event = {
+            "resource": resource,
+            "path": path,
+            "httpMethod": method,
+            "headers": {"Content-Type": "application/json"},
+            "multiValueHeaders": {"Content-Type": ["application/json"]},
+            "queryStringParameters": None,
+            "multiValueQueryStringParameters": None,
+            "pathParameters": params,
+            "stageVariables": None,
+            "body": None if body is None else json.dumps(body),
+            "isBase64Encoded": False,
+            "requestContext": {
+                "resourcePath": resource,
+                "httpMethod": method,
+                "path": f"/local{path}",
+                "stage": "local",
+                "requestId": str(uuid.uuid4()),
+                "identity": {"sourceIp": "198.51.100.7"},
+                "authorizer": {"partner_id": PARTNER},
+            },
+        }
+        response = self.api.lambda_handler(event, FakeLambdaContext())
+        return int(response["statusCode"]), json.loads(response["body"])
+
+    def subscribe(self, url: str, event_types: list[str]) -> str:
+        status, created = self.call("POST", "/v1.1/webhooks", {"event_types": event_types, "receiver_url": url})
+        assert status == 200, created
+        return str(created["webhook_id"])
+
+    def queued(self) -> list[dict[str, Any]]:
+        """Every message now visible (in flight until `handle` acknowledges it)."""
+        messages: list[dict[str, Any]] = receive_all(self.sqs, self.queue_url)
+        return messages
+
+    def handle(self, messages: list[dict[str, Any]]) -> list[str]:
+        """One invocation; deletes the messages it did not report as failures (as the event source mapping
+        does) and returns the ids of those it did."""
+        result = self.dispatcher.lambda_handler(sqs_event(messages, "WebhookEventsQueue"), FakeLambdaContext())
+        failed = [item["itemIdentifier"] for item in result["batchItemFailures"]]
+        for message in messages:
+            if message["MessageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return failed
+
+    def step(self) -> None:
+        """Hand over what is queued now (one invocation), all of it acknowledged."""
+        messages = self.queued()
+        assert messages, "nothing was queued"
+        assert self.handle(messages) == []
+
+    def run_queue(self, max_rounds: int = 30) -> None:
+        """Hand over whatever is queued, round after round, until the queue is empty."""
+        for _ in range(max_rounds):
+            messages = self.queued()
+            if not messages:
+                return
+            assert self.handle(messages) == []
+        raise AssertionError("WebhookEventsQueue did not drain")
+
+    def entry(self, webhook_id: str, event_id: str) -> DeliveryRecord:
+        record = self.log.get(PARTNER, webhook_id, event_id)
+        assert record is not None
+        return record
+
+
+@pytest.fixture
+def stack(aws: Any, load_function: Callable[[str], ModuleType]) -> Stack:
+    return Stack(load_function)
+
+
+def first_attempt_fails(stack: Stack, receiver: Receiver, event_types: list[str]) -> tuple[str, str]:
+    """A webhook, an event fanned out to it and attempt 1 answered 500: attempt 2 is queued. (webhook, event)."""
+    webhook_id = stack.subscribe(receiver.url, event_types)
+    event_id = publish(sqs_work_queue(stack.queue_url), PARTNER, PAYLOAD)
+    stack.step()  # the event: fan-out
+    stack.step()  # attempt 1: 500, attempt 2 queued
+    assert len(receiver.received) == 1
+    record = stack.entry(webhook_id, event_id)
+    assert (record.status, record.attempt_count, record.next_attempt_at is not None) == (
+        DeliveryStatus.PENDING,
+        1,
+        True,
+    )
+    return webhook_id, event_id
+
+
+def test_a_webhook_deleted_while_a_retry_waits_ends_its_delivery_failed(stack: Stack, receiver: Receiver) -> None:
+    # Given attempt 1 failed and attempt 2 is queued
+    webhook_id, event_id = first_attempt_fails(stack, receiver, [METER_CREATED])
+    # When the webhook is deleted and the queue hands attempt 2 over
+    assert stack.call("DELETE", f"/v1.1/webhooks/{webhook_id}")[0] == 200
+    stack.run_queue()
+    # Then nothing more was posted, the message was acknowledged, and the entry has ended
+    assert len(receiver.received) == 1
+    assert stack.queued() == []
+    record = stack.entry(webhook_id, event_id)
+    assert record.status is DeliveryStatus.FAILED
+    assert record.end_reason == "webhook deleted"
+    assert record.next_attempt_at is None
+    assert [(a.n, a.status_code) for a in record.attempts] == [(1, 500)]
+
+
+def test_a_long_wait_ends_at_its_next_hop_not_when_it_falls_due(stack: Stack, receiver: Receiver) -> None:
+    # Given attempt 2 waits for hours (the task hops the queue in 15-minute steps, carrying `not_before`)
+    webhook_id, event_id = first_attempt_fails(stack, receiver, [METER_CREATED])
+    [task] = stack.queued()
+    body = {**json.loads(task["Body"]), "not_before": time.time() + 4 * 3600}
+    hop = {**task, "Body": json.dumps(body)}
+    # When the webhook is deleted and the next hop arrives
+    assert stack.call("DELETE", f"/v1.1/webhooks/{webhook_id}")[0] == 200
+    assert stack.handle([hop]) == []
+    # Then the entry ends now: no further hop is queued and nothing is posted
+    assert stack.queued() == []
+    assert len(receiver.received) == 1
+    record = stack.entry(webhook_id, event_id)
+    assert (record.status, record.end_reason) == (DeliveryStatus.FAILED, "webhook deleted")
+
+
+def test_a_put_that_drops_the_event_type_ends_the_delivery_and_redeliver_restarts_it(
+    stack: Stack, receiver: Receiver
+) -> None:
+    # Given a webhook for two types whose attempt 1 of a meter.created event failed
+    webhook_id, event_id = first_attempt_fails(stack, receiver, [METER_CREATED, JOB_COMPLETED])
+    # When a PUT keeps only meter_job.completed and attempt 2 is handed over
+    put = {"event_types": [JOB_COMPLETED], "receiver_url": receiver.url}
+    assert stack.call("PUT", f"/v1.1/webhooks/{webhook_id}", put)[0] == 200
+    stack.run_queue()
+    # Then the meter.created event is not posted again and the log (still reachable) shows it ended
+    assert len(receiver.received) == 1
+    assert stack.entry(webhook_id, event_id).end_reason == f"no longer subscribed to {METER_CREATED}"
+    status, page = stack.call("GET", f"/v1.1/webhooks/{webhook_id}/deliveries")
+    assert status == 200
+    [listed] = page["deliveries"]
+    assert (listed["status"], len(listed["attempts"]), listed.get("next_attempt_at")) == ("FAILED", 1, None)
+    # And once subscribed again, the ended entry can be redelivered like any FAILED one
+    receiver.status = 204
+    put["event_types"] = [METER_CREATED, JOB_COMPLETED]
+    assert stack.call("PUT", f"/v1.1/webhooks/{webhook_id}", put)[0] == 200
+    status, redelivered = stack.call("POST", f"/v1.1/webhooks/{webhook_id}/deliveries/{event_id}/redeliver")
+    assert (status, redelivered["status"]) == (200, "PENDING")
+    stack.run_queue()
+    record = stack.entry(webhook_id, event_id)
+    assert (record.status, record.round, record.end_reason) == (DeliveryStatus.DELIVERED, 2, None)
+    assert len(receiver.received) == 2
+
+
+def test_the_ending_task_handed_over_twice_changes_nothing_more(stack: Stack, receiver: Receiver) -> None:
+    webhook_id, event_id = first_attempt_fails(stack, receiver, [METER_CREATED])
+    [task] = stack.queued()
+    assert stack.call("DELETE", f"/v1.1/webhooks/{webhook_id}")[0] == 200
+    assert stack.handle([task]) == []
+    ended = stack.entry(webhook_id, event_id)
+    # The queue hands the same task over again (e.g. a lost acknowledgement)
+    again = sqs_event([task], "WebhookEventsQueue", 2)
+    assert stack.dispatcher.lambda_handler(again, FakeLambdaContext()) == {"batchItemFailures": []}
+    assert stack.entry(webhook_id, event_id) == ended
+    assert len(receiver.received) == 1
+    assert stack.queued() == []
+
+
+def test_an_attempt_in_progress_elsewhere_is_not_ended_under_it(stack: Stack, receiver: Receiver) -> None:
+    # Given another worker holds the lease on attempt 2 (it is posting right now)
+    webhook_id, event_id = first_attempt_fails(stack, receiver, [METER_CREATED])
+    [task] = stack.queued()
+    now = time.time()
+    assert stack.log.claim(stack.entry(webhook_id, event_id), now, now + 1.0)
+    assert stack.call("DELETE", f"/v1.1/webhooks/{webhook_id}")[0] == 200
+    # When a copy of attempt 2 arrives meanwhile, it is handed back to the queue and the entry left alone
+    assert stack.handle([task]) == [task["MessageId"]]
+    assert stack.entry(webhook_id, event_id).status is DeliveryStatus.PENDING
+    # Then, once the lease has run out, the queue's retry ends the entry
+    time.sleep(max(0.0, now + 1.05 - time.time()))
+    retry = sqs_event([task], "WebhookEventsQueue", 2)
+    assert stack.dispatcher.lambda_handler(retry, FakeLambdaContext()) == {"batchItemFailures": []}
+    record = stack.entry(webhook_id, event_id)
+    assert (record.status, record.end_reason) == (DeliveryStatus.FAILED, "webhook deleted")
+    assert len(receiver.received) == 1
+
+
+def test_a_task_without_a_log_entry_for_a_deleted_webhook_creates_none(stack: Stack, receiver: Receiver) -> None:
+    webhook_id, event_id = first_attempt_fails(stack, receiver, [METER_CREATED])
+    [task] = stack.queued()
+    assert stack.call("DELETE", f"/v1.1/webhooks/{webhook_id}")[0] == 200
+    boto3.client("dynamodb", region_name=REGION).delete_item(
+        TableName=function_environment()["WEBHOOKS_TABLE_NAME"],
+        Key={"pk": {"S": f"PARTNER#{PARTNER}#WEBHOOK#{webhook_id}"}, "sk": {"S": f"DELIVERY#{event_id}"}},
+    )
+    assert stack.handle([task]) == []
+    assert stack.log.get(PARTNER, webhook_id, event_id) is None
+    assert len(receiver.received) == 1
