@@ -28,11 +28,13 @@ per event; unpatched the run turns quadratic in moto. (benchmarks/batch_jobs.py'
 needed: the dispatcher makes no DynamoDB transaction.) moto's DynamoDB and SQS work dominates the handler's
 time: `--profile` splits it into moto's backend, botocore's client side, the POST and the rest.
 
-Runtime on the 2-core machine, dominated by moto (~14 ms of handler time per delivery, see --profile):
-`--events 1000` (10,000 deliveries, memory runs of 100 and 1,000 events) takes ~8 minutes; the default
-`--events 10000` (100,000 deliveries, memory runs of 1,000 and 10,000 events) ~75 minutes.
+Runtime on the 2-core machine, dominated by moto (~12.5 ms of handler time per delivery in process, ~27 ms per
+delivery in the memory runs against the moto server): `--events 1000` (10,000 deliveries, memory runs of 100 and
+1,000 events) takes ~10 minutes; the default `--events 10000` (100,000 deliveries, memory runs of 1,000 and
+10,000 events) ~90 minutes, 45 of them the large memory run (`--no-memory` or `--memory-large` shorten it).
 
     .venv/bin/python benchmarks/webhooks.py [--events 10000] [--subscriptions 10] [--memory-small N]
+                                            [--memory-large N] [--no-memory]
     .venv/bin/python benchmarks/webhooks.py --events 1000           # the quick run
     .venv/bin/python benchmarks/webhooks.py --profile 200           # where a moto-backed delivery's time goes
 
