@@ -234,12 +234,14 @@ def test_a_put_that_drops_the_event_type_ends_the_delivery_and_redeliver_restart
     assert status == 200
     [listed] = page["deliveries"]
     assert (listed["status"], len(listed["attempts"]), listed.get("next_attempt_at")) == ("FAILED", 1, None)
+    assert listed["end_reason"] == f"no longer subscribed to {METER_CREATED}"  # the partner sees why
     # And once subscribed again, the ended entry can be redelivered like any FAILED one
     receiver.status = 204
     put["event_types"] = [METER_CREATED, JOB_COMPLETED]
     assert stack.call("PUT", f"/v1.1/webhooks/{webhook_id}", put)[0] == 200
     status, redelivered = stack.call("POST", f"/v1.1/webhooks/{webhook_id}/deliveries/{event_id}/redeliver")
     assert (status, redelivered["status"]) == (200, "PENDING")
+    assert "end_reason" not in redelivered  # the new round has not ended
     stack.run_queue()
     record = stack.entry(webhook_id, event_id)
     assert (record.status, record.round, record.end_reason) == (DeliveryStatus.DELIVERED, 2, None)

@@ -142,6 +142,7 @@ def _delivery_view(record: DeliveryRecord) -> Delivery:
         status=record.status.value,
         attempts=[DeliveryAttemptView(**a.model_dump()) for a in record.attempts],
         next_attempt_at=record.next_attempt_at,
+        end_reason=record.end_reason,
         created_at=record.created_at,
         updated_at=record.updated_at,
     )
@@ -198,6 +199,7 @@ def redeliver(
             "round": record.round + 1,
             "attempt_count": 0,
             "next_attempt_at": at,
+            "end_reason": None,  # a new round: why the last one ended no longer describes this entry
             "updated_at": at,
         }
     )

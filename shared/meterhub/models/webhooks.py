@@ -128,6 +128,11 @@ class Delivery(WebhookModel):
     status: Literal["PENDING", "DELIVERED", "FAILED"]
     attempts: list[DeliveryAttemptView]
     next_attempt_at: datetime | None = Field(default=None, description="Present while a retry is scheduled")
+    end_reason: str | None = Field(
+        default=None,
+        description="Why a FAILED delivery ended before its 10 attempts: 'webhook deleted' or "
+        "'no longer subscribed to <type>' (the webhook was changed while the delivery waited)",
+    )
     created_at: datetime
     updated_at: datetime
 
