@@ -14,7 +14,6 @@ import json
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +38,9 @@ FakeLambdaContext = _root.FakeLambdaContext
 function_environment = _root.function_environment
 receive_all = _root.receive_all
 sqs_event = _root.sqs_event
+api_event = _root.api_event
+resource_for = _root.resource_for
+local_template = _root.local_template
 
 PARTNER = "partner-a"
 METER_CREATED = "meter.created"
@@ -91,36 +93,16 @@ class Stack:
         self.sqs = boto3.client("sqs", region_name=REGION)
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        parts = path.split("/")
-        params = {"webhook_id": parts[3]} if len(parts) > 3 else {}
-        resource = "/v1.1/webhooks" + ("/{webhook_id}" if params else "")
-        if len(parts) > 4:
-            resource += "/deliveries"
-        if len(parts) > 6:
-            params["webhook_event_id"] = parts[5]
-            resource += "/{webhook_event_id}/redeliver"
-        event = {
-            "resource": resource,
-            "path": path,
-            "httpMethod": method,
-            "headers": {"Content-Type": "application/json"},
-            "multiValueHeaders": {"Content-Type": ["application/json"]},
-            "queryStringParameters": None,
-            "multiValueQueryStringParameters": None,
-            "pathParameters": params,
-            "stageVariables": None,
-            "body": None if body is None else json.dumps(body),
-            "isBase64Encoded": False,
-            "requestContext": {
-                "resourcePath": resource,
-                "httpMethod": method,
-                "path": f"/local{path}",
-                "stage": "local",
-                "requestId": str(uuid.uuid4()),
-                "identity": {"sourceIp": "198.51.100.7"},
-                "authorizer": {"partner_id": PARTNER},
-            },
-        }
+        routes = [(r.method, r.path) for r in local_template().routes if r.function_id == "WebhooksApiFunction"]
+        resource, params = resource_for(routes, method, path)
+        event = api_event(
+            method,
+            resource,
+            path,
+            path_parameters=params,
+            body=None if body is None else json.dumps(body),
+            authorizer={"partner_id": PARTNER},
+        )
         response = self.api.lambda_handler(event, FakeLambdaContext())
         return int(response["statusCode"]), json.loads(response["body"])
 
