@@ -424,3 +424,19 @@ def test_a_sync_after_the_grant_ended_marks_it_expired_and_asks_for_reauthorizat
     actions = derive_enrollment(meter, later).required_actions.partner
     assert ("IS_AUTHORIZED", "AUTH_0001") in {(a.action_type, a.action_code) for a in actions}
     assert list(world.connect.active_authorizations()) == []  # out of the daily refresh
+
+
+def test_a_repeat_sync_reads_its_meters_by_key_and_searches_nothing() -> None:
+    # The daily refresh re-syncs every live authorization: it must not search the partner's meters each time.
+    world = World([_point(1), _point(2)])
+    world.sync()
+    searches: list[MeterQuery] = []
+    search = world.meters.search
+
+    def counted(partner_id: str, query: MeterQuery, page_size: int, cursor: str | None) -> Any:
+        searches.append(query)
+        return search(partner_id, query, page_size, cursor)
+
+    world.meters.search = counted  # type: ignore[method-assign]
+    assert len(world.sync().meters_unchanged) == 2
+    assert searches == []

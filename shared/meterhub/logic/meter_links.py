@@ -6,7 +6,7 @@ interval machinery: one place decides how an authorization's state reaches its m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from meterhub.dal.meters import MeterQuery, MeterRepository
@@ -29,16 +29,28 @@ def all_meters(meters: MeterRepository, partner_id: str, query: MeterQuery) -> I
 
 
 def mark_meters(
-    meters: MeterRepository, authorization: Authorization, status: AuthorizationStatus, now: datetime
+    meters: MeterRepository,
+    authorization: Authorization,
+    status: AuthorizationStatus,
+    now: datetime,
+    meter_ids: Iterable[str] | None = None,
 ) -> int:
     """Set the authorization's status and grant end on the meters it feeds (the meters stay; when the status is
     not COMPLETED their derived enrollment asks for a re-authorization, and the MetersTable stream publishes that
-    change). A meter already showing both is not written. Returns how many changed."""
+    change). A meter already showing both is not written. Returns how many changed.
+
+    `meter_ids`: the meters to look at when the caller knows them (the sync, every day: a get each); without
+    them the partner's meters with this refId are searched (revocation and expiry: rare, and thorough)."""
     changed = 0
-    if not authorization.ref_id:
+    if meter_ids is not None:
+        found = (meters.get(authorization.partner_id, meter_id) for meter_id in meter_ids)
+        candidates = [meter for meter in found if meter is not None]
+    elif authorization.ref_id:
+        query = MeterQuery(connection_references=(authorization.ref_id,))
+        candidates = list(all_meters(meters, authorization.partner_id, query))
+    else:
         return 0
-    query = MeterQuery(connection_references=(authorization.ref_id,))
-    for meter in list(all_meters(meters, authorization.partner_id, query)):
+    for meter in candidates:
         link = meter.utility_link
         if link is None or link.authorization_id != authorization.authorization_id:
             continue

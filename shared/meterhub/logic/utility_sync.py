@@ -182,7 +182,7 @@ class UtilitySync:
                 since = None if meter_id in new or authorization.synced_at is None else authorization.synced_at
                 self._store_intervals(adapter, tokens, partner_id, meter_id, point_id, result, since=since)
             # The grant's end may have moved with a token refresh: keep the meters' links in step.
-            mark_meters(self._meters, authorization, AuthorizationStatus.COMPLETED, self._now())
+            mark_meters(self._meters, authorization, AuthorizationStatus.COMPLETED, self._now(), linked.values())
         except AuthorizationRevoked as revoked:
             self._mark_ended(authorization, AuthorizationStatus.REVOKED, revoked.reason)
             return SyncResult(authorization_id, "REVOKED_BY_UTILITY")
@@ -252,14 +252,24 @@ class UtilitySync:
         return record.meter_id
 
     def _linked_meter(self, authorization: Authorization, point: ServicePoint) -> MeterRecord | None:
+        """A meter this authorization already feeds under another reference (a merged partner meter). The
+        meters the last sync recorded are read one by one; only when none matches (a first sync, or one that
+        stopped before recording) are the partner's meters with this refId searched."""
+
+        def feeds(meter: MeterRecord | None) -> bool:
+            link = meter.utility_link if meter else None
+            return bool(
+                link and link.utility_id == authorization.utility_id and link.usage_point_id == point.usage_point_id
+            )
+
+        for meter_id in authorization.meter_ids:
+            recorded = self._meters.get(authorization.partner_id, meter_id)
+            if feeds(recorded):
+                return recorded
         if not authorization.ref_id:
             return None
         query = MeterQuery(connection_references=(authorization.ref_id,))
-        for meter in all_meters(self._meters, authorization.partner_id, query):
-            link = meter.utility_link
-            if link and link.utility_id == authorization.utility_id and link.usage_point_id == point.usage_point_id:
-                return meter
-        return None
+        return next((m for m in all_meters(self._meters, authorization.partner_id, query) if feeds(m)), None)
 
     def _merge_candidate(
         self, authorization: Authorization, point: ServicePoint, points: list[ServicePoint]
