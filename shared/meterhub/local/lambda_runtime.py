@@ -4,11 +4,11 @@ Why in-process: no Docker, a debugger and breakpoints work, and a request costs 
 As on Lambda, one function runs one invocation at a time (a lock per function) while different functions run
 concurrently: the Connect callback calls the demo utility's token endpoint, served by this same runner, from
 inside its own invocation. The function's `Environment.Variables` (and the variables Lambda itself sets) are
-applied to `os.environ` for the call and restored after it. `os.environ` is process-global, so two functions
-running at once share it: every function here gets the same Globals variables, and only the AWS_LAMBDA_*
-names differ (Powertools reads those from the context object, not the environment), so nothing observable
-depends on which one wrote last. A template that gives functions different variables of the same name would
-need a process per function.
+applied to `os.environ` for the call and restored when the last overlapping call ends. `os.environ` is
+process-global, so functions running at once share it: every function here gets the same Globals variables,
+and only the AWS_LAMBDA_* names differ (Powertools reads those from the context object, not the environment),
+so nothing observable depends on which one wrote last. A template that gave functions different variables of
+the same name would need a process per function.
 
 Handlers are imported lazily, on first invocation, from their CodeUri under a module name unique to the
 function (several functions all have an `app.py`). A missing or broken handler file is reported when the
@@ -96,6 +96,7 @@ class LocalLambda:
         self._template = template
         self._locks: dict[str, threading.RLock] = {}
         self._guard = threading.Lock()  # guards the lock table and the handler cache
+        self._environment_in_use = _SharedEnvironment()
         self._loaded: dict[str, _Loaded] = {}
 
     def _lock(self, function_id: str) -> threading.RLock:
@@ -124,7 +125,11 @@ class LocalLambda:
 
     def invoke(self, function_id: str, event: Any, context: LambdaContext | None = None) -> Any:
         spec = self.spec(function_id)
-        with self._lock(function_id), _function_environment(self._environment(spec)), _on_sys_path(str(spec.code_dir)):
+        with (
+            self._lock(function_id),
+            self._environment_in_use.applied(self._environment(spec)),
+            _on_sys_path(str(spec.code_dir)),
+        ):
             with self._guard:
                 handler = self._handler(spec)
             context = context or self.context_for(spec)
@@ -193,19 +198,36 @@ def _import_handler(spec: FunctionSpec, mtime: float) -> _Loaded:
     return _Loaded(handler=handler, module=module, mtime=mtime)
 
 
-@contextmanager
-def _function_environment(variables: Mapping[str, str]) -> Iterator[None]:
-    """Apply the variables, then put back exactly what was there (other threads keep a sane environment)."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+class _SharedEnvironment:
+    """`os.environ` for invocations that may overlap: the first to start saves what was there, every one
+    applies its variables, and only the last to finish restores the saved values. Restoring on each exit
+    (what a lone invocation would do) removed the table names from under a function still running, which
+    then failed to read its settings."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._saved: dict[str, str | None] = {}
+
+    @contextmanager
+    def applied(self, variables: Mapping[str, str]) -> Iterator[None]:
+        with self._lock:
+            for name in variables:
+                self._saved.setdefault(name, os.environ.get(name))
+            os.environ.update(variables)
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:
+                    for name, value in self._saved.items():
+                        if value is None:
+                            os.environ.pop(name, None)
+                        else:
+                            os.environ[name] = value
+                    self._saved.clear()
 
 
 @contextmanager
