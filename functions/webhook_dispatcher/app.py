@@ -1,9 +1,10 @@
 """Webhook dispatcher: WebhookEventsQueue -> fan-out of events, signed deliveries with retries (transport only).
 
-Each record is an event (fanned out into one delivery task per matching subscription, queued back on the same
-queue) or a delivery task (one attempt; the next one is queued after the retry schedule's delay). See
-meterhub.logic.webhook_dispatch. A record that raises is reported as a batch item failure and retried by the
-queue (then dead-lettered); the others of the batch are acknowledged.
+Each record is an event (fanned out to every matching subscription: attempt 1 is posted inline within what is
+left of the invocation, less a small reserve; a failure, or a subscription beyond the
+budget, becomes a delivery task queued back on the same queue) or a delivery task (one attempt; the next one is
+queued after the retry schedule's delay). See meterhub.logic.webhook_dispatch. A record that raises is reported
+as a batch item failure and retried by the queue (then dead-lettered); the others of the batch are acknowledged.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from meterhub.webhooks.delivery import RETRY_DELAYS_SECONDS
 # The retry schedule (entry n: seconds before attempt n+1); tests replace it so they do not wait.
 RETRY_DELAYS: Sequence[int] = RETRY_DELAYS_SECONDS
 
+# Kept back from the inline budget: the time the batch's later records need at least, and the partial response.
+RESERVE_SECONDS = 5.0
+
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
@@ -41,9 +45,11 @@ def _dispatcher() -> Dispatcher:
     )
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+    """Powertools passes the invocation's context (it looks for a `lambda_context` parameter)."""
     message = json.loads(record.body)
-    outcome = _dispatcher().handle(message)
+    budget = lambda_context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS if lambda_context else 0.0
+    outcome = _dispatcher().handle(message, budget_seconds=budget)
     logger.debug("Webhook message handled", extra={"outcome": outcome.value})
 
 

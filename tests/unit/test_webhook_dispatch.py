@@ -7,7 +7,7 @@ fake, drained by `run` as the SQS trigger would.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,8 +18,15 @@ from meterhub.dal.queues import InMemoryWorkQueue
 from meterhub.dal.webhook_deliveries import InMemoryDeliveryLog
 from meterhub.dal.webhooks import InMemoryWebhookRepository
 from meterhub.domain.webhooks import DeliveryStatus, Subscription, WebhookHeader
-from meterhub.logic.webhook_dispatch import Dispatcher, Outcome
-from meterhub.webhooks.delivery import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS
+from meterhub.logic.webhook_dispatch import (
+    LEASE_SECONDS,
+    POST_CONCURRENCY,
+    RECORDING_SECONDS,
+    DeliveryBusy,
+    Dispatcher,
+    Outcome,
+)
+from meterhub.webhooks.delivery import DEFAULT_TIMEOUT_SECONDS, MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, PostRequest
 from meterhub.webhooks.events import WebhookEventType
 from meterhub.webhooks.publisher import publish
 from meterhub.webhooks.signing import SIGNATURE_HEADER, verify
@@ -34,6 +41,7 @@ class Receiver:
     url: str = ""
     statuses: list[int] = field(default_factory=list)  # answered in turn; the last one repeats
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    before_answer: Callable[[], None] | None = None  # runs in the request's thread before it answers
 
 
 @pytest.fixture
@@ -45,6 +53,8 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
             n = len(state.received) - 1
+            if state.before_answer is not None:
+                state.before_answer()
             status = state.statuses[min(n, len(state.statuses) - 1)] if state.statuses else 200
             self.send_response(status)
             self.send_header("Content-Length", "0")
@@ -244,3 +254,130 @@ def test_publish_refuses_an_unknown_event_type(world: World) -> None:
     with pytest.raises(ValueError, match=r"not\.a\.type"):
         publish(world.queue, "p1", {"webhook_event_type": "not.a.type"})
     assert world.queue.messages == []
+
+
+# ----- attempt 1 posted inline by the fan-out (the Lambda handler grants its remaining time) -----------------------
+BUDGET = 120.0  # seconds: the dispatcher function's timeout
+
+
+def fan_out_inline(world: World, budget: float = BUDGET) -> Outcome:
+    """Hand the first queued message (an event) to the dispatcher with a time budget, as the handler does."""
+    message = world.queue.messages.pop(0)
+    world.queue.delays.pop(0)
+    return world.dispatcher().handle(message, budget_seconds=budget)
+
+
+def test_with_a_budget_the_fan_out_posts_attempt_1_itself_and_queues_nothing(world: World, receiver: Receiver) -> None:
+    for webhook_id in ("w1", "w2", "w3"):
+        world.repo.create(subscription(receiver.url, webhook_id))
+    event_id = publish(world.queue, "p1", PAYLOAD)
+    assert fan_out_inline(world) is Outcome.FANNED_OUT
+    assert world.queue.messages == []
+    assert len(receiver.received) == 3 and {h["meterhub-event-id"] for h, _ in receiver.received} == {event_id}
+    for record in world.log.items.values():
+        assert (record.status, record.attempt_count, record.next_attempt_at) == (DeliveryStatus.DELIVERED, 1, None)
+        assert [(a.n, a.round, a.status_code) for a in record.attempts] == [(1, 1, 200)]
+    assert world.log.leases == {}  # recording the attempt released the lease it was started with
+
+
+def test_an_inline_failure_queues_attempt_2_after_the_schedule_delay(world: World, receiver: Receiver) -> None:
+    receiver.statuses = [500, 200]
+    world.delays = RETRY_DELAYS_SECONDS
+    world.repo.create(subscription(receiver.url))
+    publish(world.queue, "p1", PAYLOAD)
+    fan_out_inline(world)
+    assert [(m["attempt"], d) for m, d in zip(world.queue.messages, world.queue.delays, strict=True)] == [(2, 60)]
+    [(_, delay, outcome)] = world.run()
+    assert (delay, outcome) == (60, Outcome.DELIVERED)
+    [record] = world.log.items.values()
+    assert [(a.n, a.status_code) for a in record.attempts] == [(1, 500), (2, 200)]
+
+
+def test_inline_posts_run_concurrently(world: World, receiver: Receiver) -> None:
+    # Given a receiver that answers only once all five posts are in flight at the same time
+    in_flight = threading.Barrier(5, timeout=5)
+    statuses: list[int] = []
+
+    def together() -> None:
+        try:
+            in_flight.wait()
+            statuses.append(200)
+        except threading.BrokenBarrierError:
+            statuses.append(503)
+
+    receiver.before_answer = together
+    for n in range(5):
+        world.repo.create(subscription(receiver.url, f"w{n}"))
+    publish(world.queue, "p1", PAYLOAD)
+    fan_out_inline(world)
+    # Then every post met the others at the barrier (posted one by one, the first would wait alone and give up)
+    assert statuses == [200] * 5
+    assert all(r.status is DeliveryStatus.DELIVERED for r in world.log.items.values())
+
+
+def test_subscriptions_beyond_the_budget_get_queued_tasks(world: World, receiver: Receiver) -> None:
+    # Given 12 subscriptions and a budget of one round of posts (10 at once, each up to the 10 s timeout)
+    for n in range(12):
+        world.repo.create(subscription(receiver.url, f"w{n:02}"))
+    publish(world.queue, "p1", PAYLOAD)
+    one_round = RECORDING_SECONDS + DEFAULT_TIMEOUT_SECONDS + 1
+    assert world.dispatcher().inline_capacity(one_round) == POST_CONCURRENCY == 10
+    fan_out_inline(world, one_round)
+    # Then ten were posted inline and two were queued as attempt 1 tasks, which deliver when run
+    assert len(receiver.received) == 10
+    assert sorted(m["webhook_id"] for m in world.queue.messages) == ["w10", "w11"]
+    world.run()
+    assert len(receiver.received) == 12
+    assert all(r.status is DeliveryStatus.DELIVERED for r in world.log.items.values())
+
+
+def test_no_budget_or_a_delayed_first_attempt_means_queued_tasks(world: World, receiver: Receiver) -> None:
+    assert world.dispatcher().inline_capacity(RECORDING_SECONDS + DEFAULT_TIMEOUT_SECONDS) == 0
+    world.delays = (30, *NO_WAIT[1:])
+    assert world.dispatcher().inline_capacity(BUDGET) == 0
+    world.repo.create(subscription(receiver.url))
+    publish(world.queue, "p1", PAYLOAD)
+    fan_out_inline(world)
+    assert receiver.received == [] and [m["attempt"] for m in world.queue.messages] == [1]
+    assert world.queue.delays == [30]
+
+
+def test_an_event_handed_over_again_after_an_inline_delivery_posts_nothing(world: World, receiver: Receiver) -> None:
+    world.repo.create(subscription(receiver.url))
+    publish(world.queue, "p1", PAYLOAD)
+    event = dict(world.queue.messages[0])
+    fan_out_inline(world)
+    world.queue.send(event)
+    fan_out_inline(world)
+    assert len(receiver.received) == 1 and world.queue.messages == []
+
+
+def test_an_inline_attempt_that_died_is_posted_once_its_lease_has_run_out(world: World, receiver: Receiver) -> None:
+    # Given an invocation that started the entry for its inline attempt and died before posting
+    world.repo.create(subscription(receiver.url))
+    publish(world.queue, "p1", PAYLOAD)
+    event = dict(world.queue.messages[0])
+
+    def crash(request: PostRequest) -> int:
+        raise SystemExit(f"the invocation ran out of time posting to {request.url}")
+
+    dispatcher = Dispatcher(
+        world.repo, world.log, world.queue, "local", delays=world.delays, http_post=crash, now=lambda: world.clock
+    )
+    with pytest.raises(SystemExit):
+        dispatcher.handle(world.queue.messages.pop(0), budget_seconds=BUDGET)
+    world.queue.delays.pop(0)
+    [record] = world.log.items.values()
+    assert (record.status, record.attempt_count) == (DeliveryStatus.PENDING, 0)
+    # When the queue hands the event over again: its attempt 1 is queued as a task, which waits out the lease
+    world.queue.send(event)
+    fan_out_inline(world)
+    [task] = world.queue.messages
+    assert task["attempt"] == 1
+    with pytest.raises(DeliveryBusy):
+        world.dispatcher().handle(task)
+    world.clock += DEFAULT_TIMEOUT_SECONDS + 1 + LEASE_SECONDS + 1  # past the lease of one round of posts
+    world.run()
+    # Then it was posted exactly once
+    assert len(receiver.received) == 1
+    assert world.log.items[("p1", "w1", record.webhook_event_id)].status is DeliveryStatus.DELIVERED

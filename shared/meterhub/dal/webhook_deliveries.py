@@ -8,12 +8,16 @@ Key design (see template.yaml):
 
 Every write is conditional on (`round_no`, `attempt_count`) as read: attempt n is claimed and recorded only
 over n-1 recorded attempts of the same round, so a task the queue redelivers never posts again.
+
+`start_all` and `save_all` write an event's entries (one per subscription) in one TransactWriteItems per
+TRANSACTION_ITEMS entries, each keeping its own condition. A cancelled transaction (some entry's condition
+failed, or a conflict) is retried entry by entry, so each entry ends written or refused on its own merits.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,18 +26,24 @@ from botocore.exceptions import ClientError
 
 from meterhub.dal import clients
 from meterhub.dal.codec import key
-from meterhub.dal.errors import is_condition_failure, translate
+from meterhub.dal.errors import error_code, is_condition_failure, translate
 from meterhub.domain.webhooks import DeliveryRecord
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef, QueryInputTypeDef
 
 DELIVERY_PREFIX = "DELIVERY#"
+# Entries per TransactWriteItems: DynamoDB takes 100 items and 4 MB; an entry carries its event (a few KB).
+TRANSACTION_ITEMS = 25
 
 
 class DeliveryLog(Protocol):
     def start(self, record: DeliveryRecord) -> bool:
         """Create the entry; False (and nothing written) when the event already has one for this webhook."""
+
+    def start_all(self, records: Sequence[DeliveryRecord], lease_until: float | None = None) -> list[bool]:
+        """`start` for each record, in few requests; with `lease_until`, each new entry is created holding the
+        lease of its first attempt (claimed, as by `claim`)."""
 
     def get(self, partner_id: str, webhook_id: str, webhook_event_id: str) -> DeliveryRecord | None: ...
 
@@ -43,6 +53,9 @@ class DeliveryLog(Protocol):
 
     def save(self, record: DeliveryRecord, expected_round: int, expected_count: int) -> bool:
         """Overwrite the entry (releasing any lease) iff it is still at (expected_round, expected_count)."""
+
+    def save_all(self, changes: Sequence[tuple[DeliveryRecord, int, int]]) -> list[bool]:
+        """`save` for each (record, expected_round, expected_count), in few requests."""
 
     def newest_first(
         self, partner_id: str, webhook_id: str, before: str | None = None
@@ -81,16 +94,28 @@ class DynamoDeliveryLog:
     def __init__(self, table_name: str) -> None:
         self._table = table_name
 
+    def _start_put(self, record: DeliveryRecord, lease_until: float | None) -> PutTypeDef:
+        item = _item(record)
+        if lease_until is not None:
+            item["claimed_until"] = {"N": repr(lease_until)}
+        return {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+
+    def _save_put(self, record: DeliveryRecord, expected_round: int, expected_count: int) -> PutTypeDef:
+        return {
+            "TableName": self._table,
+            "Item": _item(record),
+            "ConditionExpression": "round_no = :round AND attempt_count = :count",
+            "ExpressionAttributeValues": {
+                ":round": {"N": str(expected_round)},
+                ":count": {"N": str(expected_count)},
+            },
+        }
+
     def start(self, record: DeliveryRecord) -> bool:
-        try:
-            clients.dynamodb().put_item(
-                TableName=self._table, Item=_item(record), ConditionExpression="attribute_not_exists(pk)"
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise translate(error) from error
-        return True
+        return _put(self._start_put(record, None))
+
+    def start_all(self, records: Sequence[DeliveryRecord], lease_until: float | None = None) -> list[bool]:
+        return _put_all([self._start_put(record, lease_until) for record in records])
 
     def get(self, partner_id: str, webhook_id: str, webhook_event_id: str) -> DeliveryRecord | None:
         response = clients.dynamodb().get_item(
@@ -123,21 +148,10 @@ class DynamoDeliveryLog:
         return True
 
     def save(self, record: DeliveryRecord, expected_round: int, expected_count: int) -> bool:
-        try:
-            clients.dynamodb().put_item(
-                TableName=self._table,
-                Item=_item(record),
-                ConditionExpression="round_no = :round AND attempt_count = :count",
-                ExpressionAttributeValues={
-                    ":round": {"N": str(expected_round)},
-                    ":count": {"N": str(expected_count)},
-                },
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise translate(error) from error
-        return True
+        return _put(self._save_put(record, expected_round, expected_count))
+
+    def save_all(self, changes: Sequence[tuple[DeliveryRecord, int, int]]) -> list[bool]:
+        return _put_all([self._save_put(*change) for change in changes])
 
     def newest_first(
         self, partner_id: str, webhook_id: str, before: str | None = None
@@ -161,6 +175,36 @@ class DynamoDeliveryLog:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _put(put: PutTypeDef) -> bool:
+    """One conditional PutItem; False when its condition failed."""
+    try:
+        clients.dynamodb().put_item(**put)
+    except ClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise translate(error) from error
+    return True
+
+
+def _put_all(puts: Sequence[PutTypeDef]) -> list[bool]:
+    """The puts in transactions of TRANSACTION_ITEMS; a cancelled one is retried put by put (see the module)."""
+    written: list[bool] = []
+    for first in range(0, len(puts), TRANSACTION_ITEMS):
+        chunk = puts[first : first + TRANSACTION_ITEMS]
+        if len(chunk) == 1:
+            written.append(_put(chunk[0]))
+            continue
+        try:
+            clients.dynamodb().transact_write_items(TransactItems=[{"Put": put} for put in chunk])
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise translate(error) from error
+            written.extend(_put(put) for put in chunk)
+            continue
+        written.extend([True] * len(chunk))
+    return written
+
+
 class InMemoryDeliveryLog:
     """A fake with the port's behaviour (conditional claim and save on round and attempt count)."""
 
@@ -177,6 +221,14 @@ class InMemoryDeliveryLog:
             return False
         self.items[self._k(record)] = record
         return True
+
+    def start_all(self, records: Sequence[DeliveryRecord], lease_until: float | None = None) -> list[bool]:
+        started = [self.start(record) for record in records]
+        if lease_until is not None:
+            for record, is_new in zip(records, started, strict=True):
+                if is_new:
+                    self.leases[self._k(record)] = lease_until
+        return started
 
     def get(self, partner_id: str, webhook_id: str, webhook_event_id: str) -> DeliveryRecord | None:
         return self.items.get((partner_id, webhook_id, webhook_event_id))
@@ -199,6 +251,9 @@ class InMemoryDeliveryLog:
         self.items[self._k(record)] = record
         self.leases.pop(self._k(record), None)
         return True
+
+    def save_all(self, changes: Sequence[tuple[DeliveryRecord, int, int]]) -> list[bool]:
+        return [self.save(*change) for change in changes]
 
     def newest_first(
         self, partner_id: str, webhook_id: str, before: str | None = None

@@ -14,6 +14,15 @@ claims its attempt like any other (so it cannot race a worker posting the same a
 with an `end_reason` and is acknowledged. Dropping it instead would leave the entry PENDING for good, and
 posting it would send an event type the partner unsubscribed from. This is checked before a `not_before` hop,
 so a task waiting hours for a late attempt ends at its next hop, not when it falls due.
+
+Attempt 1 is due at once (Leap's schedule), so when the caller grants a time budget (the Lambda handler passes
+what is left of its invocation) the fan-out posts it inline instead of queueing a task for it: the entries are
+started holding the lease of attempt 1 (one TransactWriteItems for the event), the posts run concurrently, and
+the outcomes are recorded together (one more transaction). A delivery that succeeds first time therefore costs
+no queue message and no per-delivery read; only a failure queues a task (attempt 2). Subscriptions beyond what
+the budget covers get queued tasks as before. If the invocation dies after the start, the event message comes
+back; its entries exist and still stand at attempt 0, so the fan-out queues their attempt-1 tasks, which wait
+out the lease and then post.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -39,6 +49,11 @@ from meterhub.webhooks.urls import Resolver, system_resolver
 
 MAX_SQS_DELAY_SECONDS = 900
 LEASE_SECONDS = 60  # longer than one attempt (10 s timeout); a crashed attempt can be retried after it
+POST_CONCURRENCY = 10  # inline first attempts posted at once: one SQS batch's worth of subscriptions per round
+RECORDING_SECONDS = 5.0  # kept back from an inline budget for starting and recording the entries
+
+# Shared by every fan-out of this (warm) process: threads are started on first use and then reused.
+_posters = ThreadPoolExecutor(max_workers=POST_CONCURRENCY, thread_name_prefix="webhook-post")
 
 
 class Outcome(StrEnum):
@@ -134,20 +149,30 @@ class Dispatcher:
     def max_attempts(self) -> int:
         return len(self.delays)
 
-    def handle(self, message: dict[str, Any]) -> Outcome:
-        """One queue message of either kind; raises for a malformed message (it ends in the DLQ)."""
+    def handle(self, message: dict[str, Any], budget_seconds: float = 0.0) -> Outcome:
+        """One queue message of either kind; raises for a malformed message (it ends in the DLQ). An event's
+        first attempts are posted inline within `budget_seconds` (0: each is queued as a task instead)."""
         if "webhook_id" in message:
             return self.attempt(DeliveryTask.model_validate(message))
-        return self.fan_out(EventMessage.model_validate(message))
+        return self.fan_out(EventMessage.model_validate(message), budget_seconds)
+
+    def inline_capacity(self, budget_seconds: float) -> int:
+        """How many first attempts `budget_seconds` covers: whole rounds of POST_CONCURRENCY posts, each round
+        as long as the slowest post may take, after RECORDING_SECONDS for the writes. None when the schedule
+        does not make attempt 1 due at once."""
+        if self.delays[0] > 0:
+            return 0
+        rounds = math.floor((budget_seconds - RECORDING_SECONDS) / (self.timeout + 1))
+        return max(0, rounds) * POST_CONCURRENCY
 
     # ----- events -------------------------------------------------------------------------------------------
-    def fan_out(self, message: EventMessage) -> Outcome:
+    def fan_out(self, message: EventMessage, budget_seconds: float = 0.0) -> Outcome:
         event_type = message.payload.webhook_event_type
         event = {"webhook_event_id": message.webhook_event_id, "payload": message.payload.model_dump(mode="json")}
         matching = [s for s in self.subscriptions.for_partner(message.partner_id) if s.wants(event_type)]
         now = self.now()
-        for subscription in matching:
-            record = DeliveryRecord(
+        records = [
+            DeliveryRecord(
                 partner_id=message.partner_id,
                 webhook_id=subscription.webhook_id,
                 webhook_event_id=message.webhook_event_id,
@@ -157,12 +182,22 @@ class Dispatcher:
                 created_at=_at(now),
                 updated_at=_at(now),
             )
-            if not self.deliveries.start(record):
-                existing = self.deliveries.get(message.partner_id, subscription.webhook_id, message.webhook_event_id)
-                if existing is None or (existing.round, existing.attempt_count) != (1, 0):
-                    continue  # fanned out before and already under way: its own tasks carry it on
-                record = existing  # fanned out before, but its first task may not have been queued
-            queue_after(self.queue, task_message(record, 1), self.delays[0], now)
+            for subscription in matching
+        ]
+        inline = min(len(records), self.inline_capacity(budget_seconds))
+        lease_until = now + math.ceil(inline / POST_CONCURRENCY) * (self.timeout + 1) + LEASE_SECONDS
+        started = self.deliveries.start_all(records[:inline], lease_until) + self.deliveries.start_all(records[inline:])
+        posts: list[tuple[Subscription, DeliveryRecord]] = []
+        for index, (subscription, record, is_new) in enumerate(zip(matching, records, started, strict=True)):
+            if not is_new:
+                self._resume(record, now)
+            elif index < inline:
+                posts.append((subscription, record))
+            else:
+                queue_after(self.queue, task_message(record, 1), self.delays[0], now)
+        if posts:
+            results = list(_posters.map(lambda post: self._deliver(post[0], post[1].event), posts))
+            self._record_attempts([record for _, record in posts], results, 1, now)
         logger.info(
             "Webhook event fanned out",
             extra={
@@ -170,9 +205,20 @@ class Dispatcher:
                 "webhook_event_id": message.webhook_event_id,
                 "webhook_event_type": event_type.value,
                 "subscriptions": len(matching),
+                "posted_inline": len(posts),
             },
         )
         return Outcome.FANNED_OUT
+
+    def _resume(self, record: DeliveryRecord, now: float) -> None:
+        """The event already had this entry (the queue handed the event over again). If the entry still stands
+        at attempt 0, its first task may never have been queued, or its inline attempt died with the invocation:
+        queue the task (it waits out any lease). Otherwise the entry's own tasks carry it on."""
+        existing = self.deliveries.get(record.partner_id, record.webhook_id, record.webhook_event_id)
+        if existing is None or existing.status is not DeliveryStatus.PENDING:
+            return
+        if (existing.round, existing.attempt_count) == (1, 0):
+            queue_after(self.queue, task_message(existing, 1), self.delays[0], now)
 
     # ----- delivery tasks -----------------------------------------------------------------------------------
     def attempt(self, task: DeliveryTask) -> Outcome:
@@ -218,52 +264,81 @@ class Dispatcher:
 
     def _post(self, subscription: Subscription, record: DeliveryRecord, task: DeliveryTask, now: float) -> Outcome:
         """The claimed attempt: post once, record the outcome and queue the next attempt if one is due."""
-        keys = {"partner_id": task.partner_id, "webhook_id": task.webhook_id, "attempt": task.attempt}
-        result = delivery.deliver(
+        [outcome] = self._record_attempts([record], [self._deliver(subscription, record.event)], task.attempt, now)
+        return outcome
+
+    def _deliver(self, subscription: Subscription, event: dict[str, Any]) -> delivery.DeliveryResult:
+        return delivery.deliver(
             subscription,
-            record.event,
+            event,
             self.http_post,
             self.now,
             stage=self.stage,
             resolve=self.resolve,
             timeout=self.timeout,
         )
+
+    def _record_attempts(
+        self, records: Sequence[DeliveryRecord], results: Sequence[delivery.DeliveryResult], n: int, now: float
+    ) -> list[Outcome]:
+        """Record attempt `n` (started at `now`) of each claimed entry over the state it was claimed in, and
+        queue the next attempt of each failure that has one left."""
         finished = self.now()
-        last = task.attempt >= self.max_attempts
-        wait = None if result.is_successful or last else self.delays[task.attempt]
+        updates = [
+            self._attempted(record, result, n, now, finished) for record, result in zip(records, results, strict=True)
+        ]
+        saved = self.deliveries.save_all(
+            [(updated, record.round, record.attempt_count) for record, updated in zip(records, updates, strict=True)]
+        )
+        outcomes: list[Outcome] = []
+        for result, updated, is_saved in zip(results, updates, saved, strict=True):
+            keys = {"partner_id": updated.partner_id, "webhook_id": updated.webhook_id, "attempt": n}
+            if not is_saved:
+                logger.warning("Delivery attempt recorded elsewhere meanwhile", extra=keys)
+                outcomes.append(Outcome.DUPLICATE)
+                continue
+            status = updated.status.value
+            log_keys = {**keys, "status_code": result.status_code, "error": result.error, "status": status}
+            if updated.status is DeliveryStatus.PENDING:
+                wait = self.delays[n]
+                queue_after(self.queue, task_message(updated, n + 1), wait, finished)
+                logger.info("Webhook delivery failed; retry scheduled", extra={**log_keys, "retry_in_seconds": wait})
+                outcomes.append(Outcome.RETRY_SCHEDULED)
+            else:
+                logger.info("Webhook delivery finished", extra=log_keys)
+                outcomes.append(Outcome.DELIVERED if result.is_successful else Outcome.FAILED)
+        return outcomes
+
+    def _attempted(
+        self, record: DeliveryRecord, result: delivery.DeliveryResult, n: int, now: float, finished: float
+    ) -> DeliveryRecord:
+        """`record` with attempt `n` added: DELIVERED on success, FAILED after the last attempt, else PENDING
+        with the next attempt's time."""
+        last = n >= self.max_attempts
+        wait = None if result.is_successful or last else self.delays[n]
         status = (
             DeliveryStatus.DELIVERED
             if result.is_successful
             else (DeliveryStatus.FAILED if last else DeliveryStatus.PENDING)
         )
         attempt = DeliveryAttempt(
-            n=task.attempt,
-            round=task.round,
+            n=n,
+            round=record.round,
             at=_at(now),
             status_code=result.status_code,
             latency_ms=result.response_time_ms,
             error=result.error,
         )
-        updated = record.model_copy(
+        return record.model_copy(
             update={
                 "status": status,
-                "attempt_count": task.attempt,
+                "attempt_count": n,
                 "attempts": [*record.attempts, attempt],
                 "next_attempt_at": _at(finished + wait) if wait is not None else None,
                 "updated_at": _at(finished),
                 "end_reason": None,
             }
         )
-        if not self.deliveries.save(updated, record.round, record.attempt_count):
-            logger.warning("Delivery attempt recorded elsewhere meanwhile", extra=keys)
-            return Outcome.DUPLICATE
-        log_keys = {**keys, "status_code": result.status_code, "error": result.error, "status": status.value}
-        if wait is not None:
-            queue_after(self.queue, task_message(updated, task.attempt + 1), wait, finished)
-            logger.info("Webhook delivery failed; retry scheduled", extra={**log_keys, "retry_in_seconds": wait})
-            return Outcome.RETRY_SCHEDULED
-        logger.info("Webhook delivery finished", extra=log_keys)
-        return Outcome.DELIVERED if result.is_successful else Outcome.FAILED
 
     def _end(self, record: DeliveryRecord, subscription: Subscription | None, now: float) -> Outcome:
         """The claimed attempt's webhook is gone or no longer wants the event: end the entry FAILED without

@@ -1,0 +1,205 @@
+"""Attempt 1 posted inline by the fan-out, on moto: functions/webhook_dispatcher/app.py with an invocation that
+has time left, real WebhookEventsQueue messages and a real receiver on 127.0.0.1; and the delivery log's batched
+writes (`start_all`, `save_all`) against moto's DynamoDB, including a cancelled transaction."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from meterhub.dal import clients
+from meterhub.dal.queues import sqs_work_queue
+from meterhub.dal.webhook_deliveries import TRANSACTION_ITEMS, dynamo_delivery_log
+from meterhub.dal.webhooks import dynamo_webhook_repository
+from meterhub.domain.webhooks import DeliveryRecord, DeliveryStatus
+from meterhub.logic.webhooks import create_webhook
+from meterhub.models.webhooks import WebhookRequest
+from meterhub.webhooks.publisher import publish
+
+# The root conftest's helpers: loaded by path, as `conftest` is ambiguous here (as test_webhook_dispatcher does).
+_spec = importlib.util.spec_from_file_location("_root_conftest", Path(__file__).resolve().parents[1] / "conftest.py")
+assert _spec is not None and _spec.loader is not None
+_root = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(_root)
+REGION: str = _root.REGION
+FakeLambdaContext = _root.FakeLambdaContext
+function_environment = _root.function_environment
+receive_all = _root.receive_all
+sqs_event = _root.sqs_event
+
+PARTNER = "partner-a"
+PAYLOAD = {"webhook_event_type": "meter.created", "meter_id": "m-1"}
+
+
+class FullInvocation(_root.FakeLambdaContext):  # type: ignore[misc,name-defined]
+    """An invocation with the dispatcher's whole 120 s timeout ahead of it."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 120_000
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[int], list[bytes]]]:
+    statuses: list[int] = [204]
+    received: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            self.send_response(statuses[0])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            """Silent: the test output is not the place for an access log."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hooks", statuses, received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Stack:
+    def __init__(self, load_function: Callable[[str], ModuleType]) -> None:
+        self.dispatcher = load_function("functions/webhook_dispatcher/app.py")
+        env = function_environment()
+        self.queue_url = env["WEBHOOK_EVENTS_QUEUE_URL"]
+        self.table = env["WEBHOOKS_TABLE_NAME"]
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.dynamodb_calls: list[str] = []
+        clients.dynamodb().meta.events.register("before-call.dynamodb", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.dynamodb_calls.append(model.name)
+
+    def subscribe(self, url: str, count: int) -> None:
+        repo = dynamo_webhook_repository(self.table)
+        for _ in range(count):
+            request = WebhookRequest.model_validate({"event_types": ["meter.created"], "receiver_url": url})
+            create_webhook(repo, PARTNER, request, stage="local")
+
+    def invoke(self, context: Any, messages: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """One invocation with `messages` (default: every visible one), acknowledged as the event source mapping
+        does; returns the messages it queued, received (and so in flight) for the next invocation."""
+        if messages is None:
+            messages = receive_all(self.sqs, self.queue_url)
+        self.dynamodb_calls.clear()
+        result = self.dispatcher.lambda_handler(sqs_event(messages, "WebhookEventsQueue"), context)
+        assert result == {"batchItemFailures": []}
+        for message in messages:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        queued: list[dict[str, Any]] = receive_all(self.sqs, self.queue_url)
+        return queued
+
+
+@pytest.fixture
+def stack(aws: Any, load_function: Callable[[str], ModuleType]) -> Stack:
+    return Stack(load_function)
+
+
+def test_an_event_is_delivered_to_its_subscriptions_in_one_invocation_with_three_dynamodb_calls(
+    stack: Stack, receiver: Any
+) -> None:
+    url, _, received = receiver
+    stack.subscribe(url, 4)
+    event_id = publish(sqs_work_queue(stack.queue_url), PARTNER, PAYLOAD)
+    queued = stack.invoke(FullInvocation())
+    # Delivered by the fan-out itself: no task queued, and the subscriptions query plus two transactions
+    assert queued == []
+    assert len(received) == 4
+    assert stack.dynamodb_calls == ["Query", "TransactWriteItems", "TransactWriteItems"]
+    entries = _entries(stack.table, event_id)
+    assert [(e.status, e.attempt_count, e.attempts[0].status_code) for e in entries] == [
+        (DeliveryStatus.DELIVERED, 1, 204)
+    ] * 4
+
+
+def test_an_inline_failure_is_retried_by_a_queued_task(stack: Stack, receiver: Any) -> None:
+    url, statuses, received = receiver
+    statuses[0] = 503
+    vars(stack.dispatcher)["RETRY_DELAYS"] = (0,) * 10  # attempt 2 due at once, so the test need not wait
+    stack.subscribe(url, 2)
+    event_id = publish(sqs_work_queue(stack.queue_url), PARTNER, PAYLOAD)
+    queued = stack.invoke(FullInvocation())
+    assert sorted(m["Body"].count('"attempt":2') for m in queued) == [1, 1]
+    statuses[0] = 200
+    assert stack.invoke(FullInvocation(), queued) == []
+    assert len(received) == 4
+    entries = _entries(stack.table, event_id)
+    assert [[a.status_code for a in e.attempts] for e in entries] == [[503, 200]] * 2
+
+
+def test_an_invocation_short_of_time_queues_attempt_1_instead(stack: Stack, receiver: Any) -> None:
+    url, _, received = receiver
+    stack.subscribe(url, 2)
+    publish(sqs_work_queue(stack.queue_url), PARTNER, PAYLOAD)
+    queued = stack.invoke(FakeLambdaContext())  # 10 s left: less than one post's timeout plus the reserves
+    assert received == [] and len(queued) == 2
+    assert stack.invoke(FakeLambdaContext(), queued) == []
+    assert len(received) == 2
+
+
+# ----- the delivery log's batched writes on moto --------------------------------------------------------------
+def _record(event_id: str, webhook_id: str) -> DeliveryRecord:
+    now = datetime.now(UTC)
+    return DeliveryRecord(
+        partner_id=PARTNER,
+        webhook_id=webhook_id,
+        webhook_event_id=event_id,
+        webhook_event_type="meter.created",
+        event={"webhook_event_id": event_id, "payload": PAYLOAD},
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _entries(table: str, event_id: str) -> list[DeliveryRecord]:
+    log = dynamo_delivery_log(table)
+    repo = dynamo_webhook_repository(table)
+    found = [log.get(PARTNER, s.webhook_id, event_id) for s in repo.for_partner(PARTNER)]
+    return [entry for entry in found if entry is not None]
+
+
+def test_start_all_writes_what_is_new_when_the_transaction_is_cancelled(aws: Any) -> None:
+    log = dynamo_delivery_log(function_environment()["WEBHOOKS_TABLE_NAME"])
+    event_id = str(uuid.uuid4())
+    records = [_record(event_id, f"w{n}") for n in range(3)]
+    assert log.start(records[1])
+    # One of three already exists: the transaction is cancelled, and each entry is then written on its own
+    assert log.start_all(records, lease_until=2e9) == [True, False, True]
+    assert all(log.get(PARTNER, f"w{n}", event_id) is not None for n in range(3))
+    # The new ones hold the lease of attempt 1; the one started before does not
+    assert [log.claim(r, now=1e9, lease_until=1e9 + 60) for r in records] == [False, True, False]
+
+
+def test_save_all_refuses_an_entry_that_moved_on_and_saves_the_others(aws: Any) -> None:
+    log = dynamo_delivery_log(function_environment()["WEBHOOKS_TABLE_NAME"])
+    event_id = str(uuid.uuid4())
+    records = [_record(event_id, f"w{n}") for n in range(3)]
+    assert log.start_all(records) == [True] * 3
+    delivered = [r.model_copy(update={"status": DeliveryStatus.DELIVERED, "attempt_count": 1}) for r in records]
+    assert log.save(delivered[0], 1, 0)  # recorded elsewhere meanwhile
+    assert log.save_all([(d, 1, 0) for d in delivered]) == [False, True, True]
+    assert [log.get(PARTNER, f"w{n}", event_id).attempt_count for n in range(3)] == [1, 1, 1]  # type: ignore[union-attr]
+
+
+def test_start_all_splits_more_entries_than_one_transaction_takes(aws: Any) -> None:
+    log = dynamo_delivery_log(function_environment()["WEBHOOKS_TABLE_NAME"])
+    event_id = str(uuid.uuid4())
+    records = [_record(event_id, f"w{n:03}") for n in range(TRANSACTION_ITEMS * 2 + 3)]
+    assert log.start_all(records) == [True] * len(records)
+    assert log.start_all(records) == [False] * len(records)
