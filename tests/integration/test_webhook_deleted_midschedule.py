@@ -9,15 +9,12 @@ messages are handed over one step at a time so the webhook can change between tw
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -28,19 +25,16 @@ from meterhub.dal.webhook_deliveries import dynamo_delivery_log
 from meterhub.domain.webhooks import DeliveryRecord, DeliveryStatus
 from meterhub.webhooks.publisher import publish
 
-# The root conftest's helpers: loaded by path, as `conftest` is ambiguous here (as test_webhook_dispatcher does).
-_spec = importlib.util.spec_from_file_location("_root_conftest", Path(__file__).resolve().parents[1] / "conftest.py")
-assert _spec is not None and _spec.loader is not None
-_root = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(_root)
-REGION: str = _root.REGION
-FakeLambdaContext = _root.FakeLambdaContext
-function_environment = _root.function_environment
-receive_all = _root.receive_all
-sqs_event = _root.sqs_event
-api_event = _root.api_event
-resource_for = _root.resource_for
-local_template = _root.local_template
+from tests.conftest import (
+    REGION,
+    FakeLambdaContext,
+    api_event,
+    function_environment,
+    local_template,
+    receive_all,
+    resource_for,
+    sqs_event,
+)
 
 PARTNER = "partner-a"
 METER_CREATED = "meter.created"

@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -20,16 +17,7 @@ from meterhub.dal.queues import sqs_work_queue
 from meterhub.webhooks.publisher import publish
 from meterhub.webhooks.signing import verify
 
-# The root conftest's helpers (receive_all, sqs_event, ...): loaded by path, as `conftest` is ambiguous here.
-_spec = importlib.util.spec_from_file_location("_root_conftest", Path(__file__).resolve().parents[1] / "conftest.py")
-assert _spec is not None and _spec.loader is not None
-_root = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(_root)
-REGION: str = _root.REGION
-FakeLambdaContext = _root.FakeLambdaContext
-function_environment = _root.function_environment
-receive_all = _root.receive_all
-sqs_event = _root.sqs_event
+from tests.conftest import REGION, FakeLambdaContext, function_environment, receive_all, sqs_event
 
 PAYLOAD = {"webhook_event_type": "meter.created", "meter_id": "m-1"}
 

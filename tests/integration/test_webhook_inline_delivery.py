@@ -4,14 +4,11 @@ writes (`start_all`, `save_all`) against moto's DynamoDB, including a cancelled 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -19,29 +16,20 @@ import boto3
 import pytest
 from meterhub.dal import clients
 from meterhub.dal.queues import sqs_work_queue
-from meterhub.dal.webhook_deliveries import TRANSACTION_ITEMS, dynamo_delivery_log
+from meterhub.dal.webhook_deliveries import LOG_RETENTION_DAYS, TRANSACTION_ITEMS, dynamo_delivery_log
 from meterhub.dal.webhooks import dynamo_webhook_repository
 from meterhub.domain.webhooks import DeliveryRecord, DeliveryStatus
 from meterhub.logic.webhooks import create_webhook
 from meterhub.models.webhooks import WebhookRequest
 from meterhub.webhooks.publisher import publish
 
-# The root conftest's helpers: loaded by path, as `conftest` is ambiguous here (as test_webhook_dispatcher does).
-_spec = importlib.util.spec_from_file_location("_root_conftest", Path(__file__).resolve().parents[1] / "conftest.py")
-assert _spec is not None and _spec.loader is not None
-_root = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(_root)
-REGION: str = _root.REGION
-FakeLambdaContext = _root.FakeLambdaContext
-function_environment = _root.function_environment
-receive_all = _root.receive_all
-sqs_event = _root.sqs_event
+from tests.conftest import REGION, FakeLambdaContext, function_environment, local_template, receive_all, sqs_event
 
 PARTNER = "partner-a"
 PAYLOAD = {"webhook_event_type": "meter.created", "meter_id": "m-1"}
 
 
-class FullInvocation(_root.FakeLambdaContext):  # type: ignore[misc,name-defined]
+class FullInvocation(FakeLambdaContext):
     """An invocation with the dispatcher's whole 120 s timeout ahead of it."""
 
     def get_remaining_time_in_millis(self) -> int:
@@ -203,3 +191,27 @@ def test_start_all_splits_more_entries_than_one_transaction_takes(aws: Any) -> N
     records = [_record(event_id, f"w{n:03}") for n in range(TRANSACTION_ITEMS * 2 + 3)]
     assert log.start_all(records) == [True] * len(records)
     assert log.start_all(records) == [False] * len(records)
+
+
+def test_an_ended_entry_expires_30_days_after_its_last_change_and_a_pending_one_never(aws: Any) -> None:
+    table = function_environment()["WEBHOOKS_TABLE_NAME"]
+    log = dynamo_delivery_log(table)
+    record = _record(str(uuid.uuid4()), "w1")
+
+    def expiry() -> int | None:
+        key = {"pk": {"S": f"PARTNER#{PARTNER}#WEBHOOK#w1"}, "sk": {"S": f"DELIVERY#{record.webhook_event_id}"}}
+        item = boto3.client("dynamodb", region_name=REGION).get_item(TableName=table, Key=key)["Item"]
+        return int(item["expires_at_epoch"]["N"]) if "expires_at_epoch" in item else None
+
+    assert log.start(record) and expiry() is None
+    ended_at = datetime(2026, 11, 1, tzinfo=UTC)
+    failed = record.model_copy(update={"status": DeliveryStatus.FAILED, "attempt_count": 10, "updated_at": ended_at})
+    assert log.save(failed, 1, 0)
+    assert expiry() == int((ended_at + timedelta(days=LOG_RETENTION_DAYS)).timestamp()) and LOG_RETENTION_DAYS == 30
+    # A redelivery makes it PENDING again: it is kept until the new round ends
+    assert log.save(failed.model_copy(update={"status": DeliveryStatus.PENDING, "round": 2, "attempt_count": 0}), 1, 10)
+    assert expiry() is None
+
+
+def test_webhooks_table_has_ttl_on_expires_at_epoch() -> None:
+    assert local_template().tables["WebhooksTable"].ttl_attribute == "expires_at_epoch"

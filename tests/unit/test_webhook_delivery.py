@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -113,6 +114,36 @@ def test_a_receiver_slower_than_the_timeout_fails_with_a_timeout(receiver: Recei
     assert not result.is_successful and result.status_code is None
     assert result.error is not None and "Timed out" in result.error
     assert time.monotonic() - started < 1.0
+
+
+def test_a_receiver_trickling_its_answer_is_cut_off_at_the_timeout() -> None:
+    # Given a receiver that sends its status line a byte every 50 ms (each read well inside the timeout) for 3 s
+    server = socket.create_server(("127.0.0.1", 0))
+    outcome: list[str] = []
+
+    def trickle() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" * 2:
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    outcome.append("cut off")
+                    return
+                time.sleep(0.05)
+            outcome.append("trickled to the end")
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/hooks"
+    # When a delivery with a 0.5 s timeout posts to it
+    result = deliver(subscription(url), envelope(sample_payload()), stage="local", timeout=0.5)
+    thread.join(timeout=10)
+    server.close()
+    # Then the post was abandoned at its deadline, not when the receiver chose to stop
+    assert (result.is_successful, result.error) == (False, "Timed out after 0.5 s")
+    assert outcome == ["cut off"]
 
 
 def test_nothing_listening_is_a_connection_failure() -> None:

@@ -5,6 +5,8 @@ Key design (see template.yaml):
       DeliveryRecord as JSON: event, status, attempts, next_attempt_at) + `round_no` and `attempt_count`
       (numbers, the concurrency guard) + `claimed_until` (the lease of the attempt in progress, if any)
       gsi1 PARTNER#<pid>#WEBHOOK#<webhook_id>#DELIVERIES | <created_at>#<webhook_event_id>   (newest first)
+      + `expires_at_epoch` once the entry is DELIVERED or FAILED: DynamoDB's TTL removes it LOG_RETENTION_DAYS
+      after its last change (a redelivery clears it), so the log of a busy or deleted webhook does not grow for good
 
 Every write is conditional on (`round_no`, `attempt_count`) as read: attempt n is claimed and recorded only
 over n-1 recorded attempts of the same round, so a task the queue redelivers never posts again.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import UTC
+from datetime import UTC, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,12 +29,13 @@ from botocore.exceptions import ClientError
 from meterhub.dal import clients
 from meterhub.dal.codec import key
 from meterhub.dal.errors import error_code, is_condition_failure, translate
-from meterhub.domain.webhooks import DeliveryRecord
+from meterhub.domain.webhooks import DeliveryRecord, DeliveryStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import PutTypeDef, QueryInputTypeDef
 
 DELIVERY_PREFIX = "DELIVERY#"
+LOG_RETENTION_DAYS = 30  # an ended entry's lifetime: as long as a partner can look at it or redeliver it
 # Entries per TransactWriteItems: DynamoDB takes 100 items and 4 MB; an entry carries its event (a few KB).
 TRANSACTION_ITEMS = 25
 
@@ -75,8 +78,15 @@ def sort_key(record: DeliveryRecord) -> str:
     return f"{record.created_at.astimezone(UTC).isoformat()}#{record.webhook_event_id}"
 
 
+def expires_at(record: DeliveryRecord) -> int | None:
+    """When DynamoDB's TTL may remove the entry (epoch seconds): None while attempts remain."""
+    if record.status is DeliveryStatus.PENDING:
+        return None
+    return int((record.updated_at + timedelta(days=LOG_RETENTION_DAYS)).timestamp())
+
+
 def _item(record: DeliveryRecord) -> dict[str, Any]:
-    return {
+    item = {
         **_key(record.partner_id, record.webhook_id, record.webhook_event_id),
         "gsi1pk": {"S": f"{_pk(record.partner_id, record.webhook_id)}#DELIVERIES"},
         "gsi1sk": {"S": sort_key(record)},
@@ -84,6 +94,10 @@ def _item(record: DeliveryRecord) -> dict[str, Any]:
         "round_no": {"N": str(record.round)},
         "attempt_count": {"N": str(record.attempt_count)},
     }
+    expiry = expires_at(record)
+    if expiry is not None:
+        item["expires_at_epoch"] = {"N": str(expiry)}
+    return item
 
 
 def _record(item: dict[str, Any]) -> DeliveryRecord:

@@ -7,7 +7,10 @@ rule: a 2xx after 10 s counts as a failure). Redirects are never followed: a 3xx
 cannot bounce a delivery to an internal address.
 
 The default poster connects to the address the SSRF check approved (no second DNS lookup) while keeping the
-host name for TLS verification (SNI and certificate) and the Host header.
+host name for TLS verification (SNI and certificate) and the Host header. The timeout bounds the whole post, not
+each socket read: a receiver that trickles its answer a byte at a time, each read inside the socket timeout,
+would otherwise hold a dispatcher thread (and the invocation's other deliveries) for as long as it likes. At the
+deadline a timer shuts the socket down, which wakes the read blocked on it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import http.client
 import json
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -95,43 +99,84 @@ class DeliveryResult:
         }
 
 
+class _Deadline:
+    """Cuts a connection's socket when the post's time is up (see the module docstring).
+
+    `cut` sets the flag before it reads the socket and `pinned` stores the socket before it reads the flag, so
+    a cut that lands while the connection is being opened is seen by one side or the other."""
+
+    def __init__(self) -> None:
+        self.passed = False
+        self.sock: socket.socket | None = None
+
+    def cut(self) -> None:
+        self.passed = True
+        _shut(self.sock)
+
+    def pinned(self, sock: socket.socket) -> socket.socket:
+        self.sock = sock
+        if self.passed:
+            _shut(sock)
+        return sock
+
+
+def _shut(sock: socket.socket | None) -> None:
+    """Shut the TCP socket down (for TLS, the socket under it, as TLS's own shutdown would try to talk)."""
+    if sock is None:
+        return
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        return  # already closed or never connected: nothing is blocked on it
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, address: str | None, timeout: float) -> None:
+    def __init__(self, host: str, port: int, address: str | None, timeout: float, deadline: _Deadline) -> None:
         super().__init__(host, port, timeout=timeout)
         self._address = address
+        self._deadline = deadline
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address or self.host, self.port), self.timeout)
+        self.sock = self._deadline.pinned(
+            socket.create_connection((self._address or self.host, self.port), self.timeout)
+        )
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, address: str | None, timeout: float) -> None:
+    def __init__(self, host: str, port: int, address: str | None, timeout: float, deadline: _Deadline) -> None:
         context = ssl.create_default_context()
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         super().__init__(host, port, timeout=timeout, context=context)
         self._address = address
         self._tls = context
+        self._deadline = deadline
 
     def connect(self) -> None:
-        raw = socket.create_connection((self._address or self.host, self.port), self.timeout)
+        raw = self._deadline.pinned(socket.create_connection((self._address or self.host, self.port), self.timeout))
         self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
 
 
 def http_client_post(request: PostRequest) -> int:
-    """The default poster: http.client (never follows redirects), connected to the vetted address."""
+    """The default poster: http.client (never follows redirects), connected to the vetted address, cut off at
+    the timeout (raising OSError)."""
     parts = urlsplit(request.url)
     host = parts.hostname or ""
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
     factory = _PinnedHTTPSConnection if https else _PinnedHTTPConnection
-    connection = factory(host, port, request.address, request.timeout)
+    deadline = _Deadline()
+    connection = factory(host, port, request.address, request.timeout, deadline)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    timer = threading.Timer(request.timeout, deadline.cut)
+    timer.daemon = True
+    timer.start()
     try:
         connection.request("POST", path, body=request.body, headers=dict(request.headers))
         response = connection.getresponse()
         response.read(64 * 1024)  # drain a little so the connection closes cleanly; the body is ignored
         return int(response.status)
     finally:
+        timer.cancel()
         connection.close()
 
 
@@ -178,9 +223,9 @@ def deliver(
     started = time.monotonic()
     try:
         status = http_post(request)
-    except TimeoutError:
-        return DeliveryResult(is_successful=False, error=f"Timed out after {timeout:g} s")
     except (OSError, http.client.HTTPException) as error:
+        if isinstance(error, TimeoutError) or time.monotonic() - started >= timeout:  # a read cut at the deadline
+            return DeliveryResult(is_successful=False, error=f"Timed out after {timeout:g} s")
         return DeliveryResult(is_successful=False, error=f"Connection failed: {type(error).__name__}")
     elapsed = time.monotonic() - started
     elapsed_ms = int(elapsed * 1000)
