@@ -18,6 +18,7 @@ import boto3
 import pytest
 from meterhub.dal.meters import dynamo_meter_repository
 from meterhub.domain.meters import MeterRecord
+from meterhub.errors import AlreadyExists
 from meterhub.local.event_sources import DynamoDbStreamRelay, RelayContext, streams_client
 from meterhub.models.meter import CreateMeter
 
@@ -155,3 +156,27 @@ def test_local_stream_relay_invokes_the_function_with_stream_batches(aws: Any) -
     (batch,) = lambdas.events
     assert sorted(r["dynamodb"]["Keys"]["sk"]["S"].split("#")[0] for r in batch["Records"]) == ["METER", "REF"]
     assert {r["eventSource"] for r in batch["Records"]} == {"aws:dynamodb"}
+
+
+def test_local_stream_relay_keeps_reading_after_moto_rolls_a_transaction_back(aws: Any) -> None:
+    # Given the relay, having handed over a first meter's records
+    template = local_template()
+    function = template.functions["MeterEventsFunction"]
+    (event,) = [e for e in function.events if e.type == "DynamoDB"]
+    lambdas = RecordingLambdas()
+    context = RelayContext(template=template, lambdas=lambdas, aws=MockedAws())  # type: ignore[arg-type]
+    relay = DynamoDbStreamRelay(context, function, event)
+    relay._stream_arn = aws.describe_table(TableName=TABLE_ENV["METERS_TABLE_NAME"])["Table"]["LatestStreamArn"]
+    relay._streams = streams_client(None, REGION)
+    meters = dynamo_meter_repository(TABLE_ENV["METERS_TABLE_NAME"])
+    meters.create(meter_record("partner-1", "site-1"))
+    assert relay.poll_once() == 2
+    # When a create is refused (its transaction fails: moto restores a copy of the table, stream and all)
+    with pytest.raises(AlreadyExists):
+        meters.create(meter_record("partner-1", "site-1"))
+    # Then a meter created afterwards still reaches the function (before, the relay read the discarded stream)
+    meters.create(meter_record("partner-1", "site-3"))
+    assert relay.poll_once() == 2
+    assert relay.poll_once() == 0
+    references = [r["dynamodb"]["Keys"]["sk"]["S"] for r in lambdas.events[-1]["Records"]]
+    assert any(reference.startswith("REF#site-3") for reference in references), references

@@ -240,10 +240,14 @@ def streams_client(endpoint_url: str | None, region: str) -> Any:
 class DynamoDbStreamRelay:
     """An event-source mapping on a table's stream: read each shard in order, invoke with batches of records.
 
-    Iterators are kept per shard. With `ReportBatchItemFailures` a batch whose result lists failures is read
-    again from the first failed record (like the checkpoint Lambda keeps); a failed invocation is retried from
-    the batch's first record. After `MAX_ATTEMPTS` the batch is skipped (logged), as an OnFailure
-    destination would take it.
+    A position is kept per shard, as Lambda's checkpoint is: after the last record handed over, or at the
+    record to read again. Every poll asks for a fresh iterator from that position rather than following
+    NextShardIterator: moto rolls a failed TransactWriteItems back by putting a deep copy of the table in
+    place, stream included, and an iterator taken before that keeps reading the discarded copy (the records
+    written after it, e.g. every meter created after a refused duplicate, would never arrive). With
+    `ReportBatchItemFailures` a batch whose result lists failures is read again from the first failed record; a
+    failed invocation is retried from the batch's first record. After `MAX_ATTEMPTS` the batch is skipped
+    (logged), as an OnFailure destination would take it.
     """
 
     MAX_ATTEMPTS = 3
@@ -266,7 +270,8 @@ class DynamoDbStreamRelay:
         self._aws = context.aws
         self._streams: Any = None
         self._stream_arn = ""
-        self._iterators: dict[str, str | None] = {}  # shard id -> next iterator (None: shard closed)
+        # shard id -> (iterator type, sequence number) to read from next; None once the shard is closed
+        self._positions: dict[str, tuple[str, str | None] | None] = {}
         self._attempts: dict[str, int] = {}  # shard id -> failed attempts of its current batch
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=self.description, daemon=True)
@@ -301,29 +306,42 @@ class DynamoDbStreamRelay:
         description = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]
         for shard in description.get("Shards", []):
             shard_id = str(shard["ShardId"])
-            if shard_id not in self._iterators:
-                self._iterators[shard_id] = self._iterator(shard_id, self._starting_position)
+            if shard_id not in self._positions:
+                self._positions[shard_id] = self._start(shard_id)
 
-    def _iterator(self, shard_id: str, iterator_type: str, sequence_number: str | None = None) -> str:
-        kwargs: dict[str, Any] = {
-            "StreamArn": self._stream_arn,
-            "ShardId": shard_id,
-            "ShardIteratorType": iterator_type,
-        }
+    def _start(self, shard_id: str) -> tuple[str, str | None]:
+        """Where a newly found shard is read from: its start, or (LATEST) after the records it holds now."""
+        if self._starting_position != "LATEST":
+            return ("TRIM_HORIZON", None)
+        position: tuple[str, str | None] = ("TRIM_HORIZON", None)
+        while True:
+            records = self._read(shard_id, position)
+            if not records:
+                return position
+            position = ("AFTER_SEQUENCE_NUMBER", str(records[-1]["dynamodb"]["SequenceNumber"]))
+
+    def _read(self, shard_id: str, position: tuple[str, str | None]) -> list[dict[str, Any]]:
+        """One batch from `position`, through a fresh iterator (see the class docstring); marks a shard that
+        has closed (no NextShardIterator) as done."""
+        kind, sequence_number = position
+        request: dict[str, Any] = {"StreamArn": self._stream_arn, "ShardId": shard_id, "ShardIteratorType": kind}
         if sequence_number is not None:
-            kwargs["SequenceNumber"] = sequence_number
-        return str(self._streams.get_shard_iterator(**kwargs)["ShardIterator"])
+            request["SequenceNumber"] = sequence_number
+        iterator = self._streams.get_shard_iterator(**request)["ShardIterator"]
+        response = self._streams.get_records(ShardIterator=iterator, Limit=self._batch_size)
+        records = [self._record(record) for record in response.get("Records", [])]
+        if not records and not response.get("NextShardIterator"):
+            self._positions[shard_id] = None
+        return records
 
     def poll_once(self) -> int:
         """Read one batch from every open shard and hand each over; returns how many records were read."""
         self._discover_shards()
         total = 0
-        for shard_id, iterator in list(self._iterators.items()):
-            if iterator is None or self._stopping.is_set():
+        for shard_id, position in list(self._positions.items()):
+            if position is None or self._stopping.is_set():
                 continue
-            response = self._streams.get_records(ShardIterator=iterator, Limit=self._batch_size)
-            records = [self._record(record) for record in response.get("Records", [])]
-            self._iterators[shard_id] = response.get("NextShardIterator")
+            records = self._read(shard_id, position)
             if records:
                 total += len(records)
                 self._deliver(shard_id, records)
@@ -344,14 +362,16 @@ class DynamoDbStreamRelay:
                     retry_from = min(failed, key=int)
         if retry_from is None:
             self._attempts.pop(shard_id, None)
+            self._positions[shard_id] = ("AFTER_SEQUENCE_NUMBER", str(records[-1]["dynamodb"]["SequenceNumber"]))
             return
         attempts = self._attempts.get(shard_id, 0) + 1
         if attempts >= self.MAX_ATTEMPTS:
             print(f"[local] {self.description}: batch skipped after {attempts} attempts", file=sys.stderr)
             self._attempts.pop(shard_id, None)
+            self._positions[shard_id] = ("AFTER_SEQUENCE_NUMBER", str(records[-1]["dynamodb"]["SequenceNumber"]))
             return
         self._attempts[shard_id] = attempts
-        self._iterators[shard_id] = self._iterator(shard_id, "AT_SEQUENCE_NUMBER", retry_from)
+        self._positions[shard_id] = ("AT_SEQUENCE_NUMBER", retry_from)
 
     def _record(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """A GetRecords record as Lambda hands it over (JSON-safe, with the source ARN and region)."""
