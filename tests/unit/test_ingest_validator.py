@@ -993,3 +993,22 @@ def test_batches_capped_by_records_stay_within_the_cap() -> None:
     # Then no batch holds more than one meter-day, and together they hold every row once
     assert all(len(batch) == 1 for batch in batches)
     assert sum(day.count for batch in batches for day in batch.values()) == 192
+
+
+def test_once_the_energy_caches_are_full_values_are_still_parsed_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given caches of 4 spellings and a file of 40 distinct energies, with bad values after the caches filled up
+    monkeypatch.setattr("meterhub.ingest.validator.VALUE_CACHE_LIMIT", 4)
+    lines = [HEADER]
+    for slot in range(40):
+        consumed, generated = f"{1 + slot / 1000:.3f}", f"{slot / 1000:.3f}"
+        lines.append(
+            row(**at(slot), energy_net_kwh="1.000", energy_consumed_kwh=consumed, energy_generated_kwh=generated)
+        )
+    lines[31] = row(**at(30), energy_net_kwh="1.000", energy_consumed_kwh="-1.030", energy_generated_kwh="0.030")
+    lines[36] = row(**at(35), energy_net_kwh="nan")
+    rows, report = run(csv_bytes(*lines))
+    # Then the bad rows are reported as without the cap, and every good row carries its own values
+    assert found(report) == [(32, Column.CONSUMED, ErrorCode.CON_0003), (37, Column.NET, ErrorCode.NET_0002)]
+    assert len(rows) == 38
+    assert [(r.consumed_kwh, r.generated_kwh) for r in rows[-2:]] == [(1.038, 0.038), (1.039, 0.039)]
+    assert all(r.net_kwh == 1.0 for r in rows)

@@ -46,7 +46,7 @@ CHUNK_BYTES = 1 << 16
 CACHE_LIMIT = 100_000
 """Entries per per-file cache (meter ids, timestamps) before it is cleared: bounds memory on hostile files."""
 VALUE_CACHE_LIMIT = 50_000
-"""Energy cell spellings remembered per file (then no more are added)."""
+"""Energy cell spellings remembered per file; once full, the cache is no longer consulted (see `_rows`)."""
 VALUE_CLIP = 40
 MAX_UNKNOWN_COLUMNS = 100
 NRG_TOLERANCE_KWH = 0.002
@@ -561,6 +561,9 @@ class IntervalFileValidator:
         net_values: dict[str, float] = {}
         amounts: dict[str, float] = {}
         net_get, amount_get = net_values.get, amounts.get
+        # A file whose energies rarely repeat (e.g. 6 decimals) fills a cache without hitting it: once full, a
+        # cache is no longer consulted, since a lookup that misses costs about what it saves when it hits.
+        cache_nets = cache_amounts = True
         has_final, has_region = i_final >= 0, i_region >= 0
         meter_get, instant_get, final_get = self._ok_meters.get, self._instants.get, self._finals.get
         check_row = self._check_row
@@ -610,30 +613,39 @@ class IntervalFileValidator:
                     net = consumed = generated = None
                     if has_net:
                         text = row[i_net]
-                        net = number = net_get(text)
+                        net = number = net_get(text) if cache_nets else None
                         if number is None:
                             net = number = to_float(text)
                             if not -inf < number < inf:
                                 raise _Slow
-                            if len(net_values) < VALUE_CACHE_LIMIT:
-                                net_values[text] = number
+                            if cache_nets:
+                                if len(net_values) < VALUE_CACHE_LIMIT:
+                                    net_values[text] = number
+                                else:
+                                    cache_nets = False
                     if has_pair:
                         text = row[i_con]
-                        consumed = amount_get(text)
+                        consumed = amount_get(text) if cache_amounts else None
                         if consumed is None:
                             consumed = to_float(text)
                             if not 0.0 <= consumed < inf:
                                 raise _Slow
-                            if len(amounts) < VALUE_CACHE_LIMIT:
-                                amounts[text] = consumed
+                            if cache_amounts:
+                                if len(amounts) < VALUE_CACHE_LIMIT:
+                                    amounts[text] = consumed
+                                else:
+                                    cache_amounts = False
                         text = row[i_gen]
-                        generated = amount_get(text)
+                        generated = amount_get(text) if cache_amounts else None
                         if generated is None:
                             generated = to_float(text)
                             if not 0.0 <= generated < inf:
                                 raise _Slow
-                            if len(amounts) < VALUE_CACHE_LIMIT:
-                                amounts[text] = generated
+                            if cache_amounts:
+                                if len(amounts) < VALUE_CACHE_LIMIT:
+                                    amounts[text] = generated
+                                else:
+                                    cache_amounts = False
                         if net is not None:
                             allowed = tolerance + ratio * (consumed if consumed > generated else generated)
                             if not -allowed <= net - (consumed - generated) <= allowed:
