@@ -158,7 +158,7 @@ class Dispatcher:
 
     def inline_capacity(self, budget_seconds: float) -> int:
         """How many first attempts `budget_seconds` covers: whole rounds of POST_CONCURRENCY posts, each round
-        as long as the slowest post may take, after RECORDING_SECONDS for the writes. None when the schedule
+        as long as the slowest post may take, after RECORDING_SECONDS for the writes. Zero when the schedule
         does not make attempt 1 due at once."""
         if self.delays[0] > 0:
             return 0
