@@ -136,8 +136,9 @@ class MockedAws:
         return boto3.client("dynamodb", region_name=REGION)
 
 
-def test_local_stream_relay_invokes_the_function_with_stream_batches(aws: Any) -> None:
-    # Given the relay of MeterEventsFunction's DynamoDB event, started on the provisioned table
+def meter_events_relay(aws: Any) -> tuple[DynamoDbStreamRelay, RecordingLambdas]:
+    """The local runner's relay of MeterEventsFunction's DynamoDB event on the provisioned table (not started: the
+    test polls it), and the recorder of what it invokes."""
     template = local_template()
     function = template.functions["MeterEventsFunction"]
     (event,) = [e for e in function.events if e.type == "DynamoDB"]
@@ -146,6 +147,12 @@ def test_local_stream_relay_invokes_the_function_with_stream_batches(aws: Any) -
     relay = DynamoDbStreamRelay(context, function, event)
     relay._stream_arn = aws.describe_table(TableName=TABLE_ENV["METERS_TABLE_NAME"])["Table"]["LatestStreamArn"]
     relay._streams = streams_client(None, REGION)
+    return relay, lambdas
+
+
+def test_local_stream_relay_invokes_the_function_with_stream_batches(aws: Any) -> None:
+    # Given the relay of MeterEventsFunction's DynamoDB event on the provisioned table
+    relay, lambdas = meter_events_relay(aws)
 
     # When a meter is created and the relay polls (twice: the second read finds nothing new)
     dynamo_meter_repository(TABLE_ENV["METERS_TABLE_NAME"]).create(meter_record("partner-1", "site-2"))
@@ -160,14 +167,7 @@ def test_local_stream_relay_invokes_the_function_with_stream_batches(aws: Any) -
 
 def test_local_stream_relay_keeps_reading_after_moto_rolls_a_transaction_back(aws: Any) -> None:
     # Given the relay, having handed over a first meter's records
-    template = local_template()
-    function = template.functions["MeterEventsFunction"]
-    (event,) = [e for e in function.events if e.type == "DynamoDB"]
-    lambdas = RecordingLambdas()
-    context = RelayContext(template=template, lambdas=lambdas, aws=MockedAws())  # type: ignore[arg-type]
-    relay = DynamoDbStreamRelay(context, function, event)
-    relay._stream_arn = aws.describe_table(TableName=TABLE_ENV["METERS_TABLE_NAME"])["Table"]["LatestStreamArn"]
-    relay._streams = streams_client(None, REGION)
+    relay, lambdas = meter_events_relay(aws)
     meters = dynamo_meter_repository(TABLE_ENV["METERS_TABLE_NAME"])
     meters.create(meter_record("partner-1", "site-1"))
     assert relay.poll_once() == 2

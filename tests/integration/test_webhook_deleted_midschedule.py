@@ -10,11 +10,8 @@ messages are handed over one step at a time so the webhook can change between tw
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -28,6 +25,7 @@ from meterhub.webhooks.publisher import publish
 from tests.conftest import (
     REGION,
     FakeLambdaContext,
+    WebhookReceiver,
     api_event,
     function_environment,
     local_template,
@@ -40,38 +38,6 @@ PARTNER = "partner-a"
 METER_CREATED = "meter.created"
 JOB_COMPLETED = "meter_job.completed"
 PAYLOAD = {"webhook_event_type": METER_CREATED, "meter_id": "m-1"}
-
-
-@dataclass
-class Receiver:
-    url: str = ""
-    status: int = 500
-    received: list[bytes] = field(default_factory=list)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            state.received.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-            self.send_response(state.status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *_args: Any) -> None:
-            """Silent: the test output is not the place for an access log."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class Stack:
@@ -146,13 +112,14 @@ def stack(aws: Any, load_function: Callable[[str], ModuleType]) -> Stack:
     return Stack(load_function)
 
 
-def first_attempt_fails(stack: Stack, receiver: Receiver, event_types: list[str]) -> tuple[str, str]:
+def first_attempt_fails(stack: Stack, webhook_receiver: WebhookReceiver, event_types: list[str]) -> tuple[str, str]:
     """A webhook, an event fanned out to it and attempt 1 answered 500: attempt 2 is queued. (webhook, event)."""
-    webhook_id = stack.subscribe(receiver.url, event_types)
+    webhook_receiver.status = 500
+    webhook_id = stack.subscribe(webhook_receiver.url, event_types)
     event_id = publish(sqs_work_queue(stack.queue_url), PARTNER, PAYLOAD)
     stack.step()  # the event: fan-out
     stack.step()  # attempt 1: 500, attempt 2 queued
-    assert len(receiver.received) == 1
+    assert len(webhook_receiver.received) == 1
     record = stack.entry(webhook_id, event_id)
     assert (record.status, record.attempt_count, record.next_attempt_at is not None) == (
         DeliveryStatus.PENDING,
@@ -162,14 +129,16 @@ def first_attempt_fails(stack: Stack, receiver: Receiver, event_types: list[str]
     return webhook_id, event_id
 
 
-def test_a_webhook_deleted_while_a_retry_waits_ends_its_delivery_failed(stack: Stack, receiver: Receiver) -> None:
+def test_a_webhook_deleted_while_a_retry_waits_ends_its_delivery_failed(
+    stack: Stack, webhook_receiver: WebhookReceiver
+) -> None:
     # Given attempt 1 failed and attempt 2 is queued
-    webhook_id, event_id = first_attempt_fails(stack, receiver, [METER_CREATED])
+    webhook_id, event_id = first_attempt_fails(stack, webhook_receiver, [METER_CREATED])
     # When the webhook is deleted and the queue hands attempt 2 over
     assert stack.call("DELETE", f"/v1.1/webhooks/{webhook_id}")[0] == 200
     stack.run_queue()
     # Then nothing more was posted, the message was acknowledged, and the entry has ended
-    assert len(receiver.received) == 1
+    assert len(webhook_receiver.received) == 1
     assert stack.queued() == []
     record = stack.entry(webhook_id, event_id)
     assert record.status is DeliveryStatus.FAILED
@@ -178,9 +147,11 @@ def test_a_webhook_deleted_while_a_retry_waits_ends_its_delivery_failed(stack: S
     assert [(a.n, a.status_code) for a in record.attempts] == [(1, 500)]
 
 
-def test_a_long_wait_ends_at_its_next_hop_not_when_it_falls_due(stack: Stack, receiver: Receiver) -> None:
+def test_a_long_wait_ends_at_its_next_hop_not_when_it_falls_due(
+    stack: Stack, webhook_receiver: WebhookReceiver
+) -> None:
     # Given attempt 2 waits for hours (the task hops the queue in 15-minute steps, carrying `not_before`)
-    webhook_id, event_id = first_attempt_fails(stack, receiver, [METER_CREATED])
+    webhook_id, event_id = first_attempt_fails(stack, webhook_receiver, [METER_CREATED])
     [task] = stack.queued()
     body = {**json.loads(task["Body"]), "not_before": time.time() + 4 * 3600}
     hop = {**task, "Body": json.dumps(body)}
@@ -189,22 +160,22 @@ def test_a_long_wait_ends_at_its_next_hop_not_when_it_falls_due(stack: Stack, re
     assert stack.handle([hop]) == []
     # Then the entry ends now: no further hop is queued and nothing is posted
     assert stack.queued() == []
-    assert len(receiver.received) == 1
+    assert len(webhook_receiver.received) == 1
     record = stack.entry(webhook_id, event_id)
     assert (record.status, record.end_reason) == (DeliveryStatus.FAILED, "webhook deleted")
 
 
 def test_a_put_that_drops_the_event_type_ends_the_delivery_and_redeliver_restarts_it(
-    stack: Stack, receiver: Receiver
+    stack: Stack, webhook_receiver: WebhookReceiver
 ) -> None:
     # Given a webhook for two types whose attempt 1 of a meter.created event failed
-    webhook_id, event_id = first_attempt_fails(stack, receiver, [METER_CREATED, JOB_COMPLETED])
+    webhook_id, event_id = first_attempt_fails(stack, webhook_receiver, [METER_CREATED, JOB_COMPLETED])
     # When a PUT keeps only meter_job.completed and attempt 2 is handed over
-    put = {"event_types": [JOB_COMPLETED], "receiver_url": receiver.url}
+    put = {"event_types": [JOB_COMPLETED], "receiver_url": webhook_receiver.url}
     assert stack.call("PUT", f"/v1.1/webhooks/{webhook_id}", put)[0] == 200
     stack.run_queue()
     # Then the meter.created event is not posted again and the log (still reachable) shows it ended
-    assert len(receiver.received) == 1
+    assert len(webhook_receiver.received) == 1
     assert stack.entry(webhook_id, event_id).end_reason == f"no longer subscribed to {METER_CREATED}"
     status, page = stack.call("GET", f"/v1.1/webhooks/{webhook_id}/deliveries")
     assert status == 200
@@ -212,7 +183,7 @@ def test_a_put_that_drops_the_event_type_ends_the_delivery_and_redeliver_restart
     assert (listed["status"], len(listed["attempts"]), listed.get("next_attempt_at")) == ("FAILED", 1, None)
     assert listed["end_reason"] == f"no longer subscribed to {METER_CREATED}"  # the partner sees why
     # And once subscribed again, the ended entry can be redelivered like any FAILED one
-    receiver.status = 204
+    webhook_receiver.status = 204
     put["event_types"] = [METER_CREATED, JOB_COMPLETED]
     assert stack.call("PUT", f"/v1.1/webhooks/{webhook_id}", put)[0] == 200
     status, redelivered = stack.call("POST", f"/v1.1/webhooks/{webhook_id}/deliveries/{event_id}/redeliver")
@@ -221,11 +192,13 @@ def test_a_put_that_drops_the_event_type_ends_the_delivery_and_redeliver_restart
     stack.run_queue()
     record = stack.entry(webhook_id, event_id)
     assert (record.status, record.round, record.end_reason) == (DeliveryStatus.DELIVERED, 2, None)
-    assert len(receiver.received) == 2
+    assert len(webhook_receiver.received) == 2
 
 
-def test_the_ending_task_handed_over_twice_changes_nothing_more(stack: Stack, receiver: Receiver) -> None:
-    webhook_id, event_id = first_attempt_fails(stack, receiver, [METER_CREATED])
+def test_the_ending_task_handed_over_twice_changes_nothing_more(
+    stack: Stack, webhook_receiver: WebhookReceiver
+) -> None:
+    webhook_id, event_id = first_attempt_fails(stack, webhook_receiver, [METER_CREATED])
     [task] = stack.queued()
     assert stack.call("DELETE", f"/v1.1/webhooks/{webhook_id}")[0] == 200
     assert stack.handle([task]) == []
@@ -234,13 +207,15 @@ def test_the_ending_task_handed_over_twice_changes_nothing_more(stack: Stack, re
     again = sqs_event([task], "WebhookEventsQueue", 2)
     assert stack.dispatcher.lambda_handler(again, FakeLambdaContext()) == {"batchItemFailures": []}
     assert stack.entry(webhook_id, event_id) == ended
-    assert len(receiver.received) == 1
+    assert len(webhook_receiver.received) == 1
     assert stack.queued() == []
 
 
-def test_an_attempt_in_progress_elsewhere_is_not_ended_under_it(stack: Stack, receiver: Receiver) -> None:
+def test_an_attempt_in_progress_elsewhere_is_not_ended_under_it(
+    stack: Stack, webhook_receiver: WebhookReceiver
+) -> None:
     # Given another worker holds the lease on attempt 2 (it is posting right now)
-    webhook_id, event_id = first_attempt_fails(stack, receiver, [METER_CREATED])
+    webhook_id, event_id = first_attempt_fails(stack, webhook_receiver, [METER_CREATED])
     [task] = stack.queued()
     now = time.time()
     assert stack.log.claim(stack.entry(webhook_id, event_id), now, now + 1.0)
@@ -254,11 +229,13 @@ def test_an_attempt_in_progress_elsewhere_is_not_ended_under_it(stack: Stack, re
     assert stack.dispatcher.lambda_handler(retry, FakeLambdaContext()) == {"batchItemFailures": []}
     record = stack.entry(webhook_id, event_id)
     assert (record.status, record.end_reason) == (DeliveryStatus.FAILED, "webhook deleted")
-    assert len(receiver.received) == 1
+    assert len(webhook_receiver.received) == 1
 
 
-def test_a_task_without_a_log_entry_for_a_deleted_webhook_creates_none(stack: Stack, receiver: Receiver) -> None:
-    webhook_id, event_id = first_attempt_fails(stack, receiver, [METER_CREATED])
+def test_a_task_without_a_log_entry_for_a_deleted_webhook_creates_none(
+    stack: Stack, webhook_receiver: WebhookReceiver
+) -> None:
+    webhook_id, event_id = first_attempt_fails(stack, webhook_receiver, [METER_CREATED])
     [task] = stack.queued()
     assert stack.call("DELETE", f"/v1.1/webhooks/{webhook_id}")[0] == 200
     boto3.client("dynamodb", region_name=REGION).delete_item(
@@ -267,4 +244,4 @@ def test_a_task_without_a_log_entry_for_a_deleted_webhook_creates_none(stack: St
     )
     assert stack.handle([task]) == []
     assert stack.log.get(PARTNER, webhook_id, event_id) is None
-    assert len(receiver.received) == 1
+    assert len(webhook_receiver.received) == 1

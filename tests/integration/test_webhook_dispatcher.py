@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -17,35 +15,9 @@ from meterhub.dal.queues import sqs_work_queue
 from meterhub.webhooks.publisher import publish
 from meterhub.webhooks.signing import verify
 
-from tests.conftest import REGION, FakeLambdaContext, function_environment, receive_all, sqs_event
+from tests.conftest import REGION, FakeLambdaContext, WebhookReceiver, function_environment, receive_all, sqs_event
 
 PAYLOAD = {"webhook_event_type": "meter.created", "meter_id": "m-1"}
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[int], list[tuple[dict[str, str], bytes]]]]:
-    statuses: list[int] = [200]
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(statuses[0])
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks", statuses, received
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _api_event(method: str, resource: str, path: str, params: dict[str, str], body: Any, pid: str) -> dict[str, Any]:
@@ -112,15 +84,17 @@ def stack(aws: Any, load_function: Callable[[str], ModuleType]) -> Stack:
     return Stack(load_function)
 
 
-def test_published_event_is_delivered_signed_then_retried_and_logged(stack: Stack, receiver: Any) -> None:
-    url, statuses, received = receiver
+def test_published_event_is_delivered_signed_then_retried_and_logged(
+    stack: Stack, webhook_receiver: WebhookReceiver
+) -> None:
+    url, received = webhook_receiver.url, webhook_receiver.received
     status, created = stack.call("POST", "/v1.1/webhooks", {"event_types": ["meter.created"], "receiver_url": url})
     assert status == 200
     webhook_id, secret = created["webhook_id"], created["signing_secret"]
     # A first event is delivered at once, a second only after a 500
     first = publish(sqs_work_queue(stack.queue_url), "partner-a", PAYLOAD)
     stack.run_queue()
-    statuses[0] = 500
+    webhook_receiver.status = 500
     second = publish(sqs_work_queue(stack.queue_url), "partner-a", PAYLOAD)
     stack.run_queue()  # ten attempts, all 500
     headers, body = received[0]
@@ -134,7 +108,7 @@ def test_published_event_is_delivered_signed_then_retried_and_logged(stack: Stac
         (first, "DELIVERED", 1),
     ]
     # A failed event is redelivered on request as attempt 1 of round 2
-    statuses[0] = 204
+    webhook_receiver.status = 204
     status, redelivered = stack.call("POST", f"/v1.1/webhooks/{webhook_id}/deliveries/{second}/redeliver")
     assert (status, redelivered["status"]) == (200, "PENDING")
     status, again = stack.call("POST", f"/v1.1/webhooks/{webhook_id}/deliveries/{second}/redeliver")
@@ -147,8 +121,8 @@ def test_published_event_is_delivered_signed_then_retried_and_logged(stack: Stac
     assert (latest["attempts"][-1]["round"], latest["attempts"][-1]["status_code"]) == (2, 204)
 
 
-def test_delivery_log_and_redeliver_are_tenant_isolated(stack: Stack, receiver: Any) -> None:
-    url, _, received = receiver
+def test_delivery_log_and_redeliver_are_tenant_isolated(stack: Stack, webhook_receiver: WebhookReceiver) -> None:
+    url, received = webhook_receiver.url, webhook_receiver.received
     _, created = stack.call("POST", "/v1.1/webhooks", {"event_types": ["meter.created"], "receiver_url": url})
     webhook_id = created["webhook_id"]
     event_id = publish(sqs_work_queue(stack.queue_url), "partner-a", PAYLOAD)
@@ -165,8 +139,8 @@ def test_delivery_log_and_redeliver_are_tenant_isolated(stack: Stack, receiver: 
     assert status == 200 and [d["webhook_event_id"] for d in page["deliveries"]] == [event_id]
 
 
-def test_a_redelivered_queue_message_does_not_post_twice(stack: Stack, receiver: Any) -> None:
-    url, _, received = receiver
+def test_a_redelivered_queue_message_does_not_post_twice(stack: Stack, webhook_receiver: WebhookReceiver) -> None:
+    url, received = webhook_receiver.url, webhook_receiver.received
     stack.call("POST", "/v1.1/webhooks", {"event_types": ["meter.created"], "receiver_url": url})
     publish(sqs_work_queue(stack.queue_url), "partner-a", PAYLOAD)
     [event_message] = receive_all(stack.sqs, stack.queue_url)

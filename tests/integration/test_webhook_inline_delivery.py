@@ -4,11 +4,9 @@ writes (`start_all`, `save_all`) against moto's DynamoDB, including a cancelled 
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 from typing import Any
 
@@ -23,7 +21,15 @@ from meterhub.logic.webhooks import create_webhook
 from meterhub.models.webhooks import WebhookRequest
 from meterhub.webhooks.publisher import publish
 
-from tests.conftest import REGION, FakeLambdaContext, function_environment, local_template, receive_all, sqs_event
+from tests.conftest import (
+    REGION,
+    FakeLambdaContext,
+    WebhookReceiver,
+    function_environment,
+    local_template,
+    receive_all,
+    sqs_event,
+)
 
 PARTNER = "partner-a"
 PAYLOAD = {"webhook_event_type": "meter.created", "meter_id": "m-1"}
@@ -34,31 +40,6 @@ class FullInvocation(FakeLambdaContext):
 
     def get_remaining_time_in_millis(self) -> int:
         return 120_000
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[int], list[bytes]]]:
-    statuses: list[int] = [204]
-    received: list[bytes] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-            self.send_response(statuses[0])
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *_args: Any) -> None:
-            """Silent: the test output is not the place for an access log."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks", statuses, received
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class Stack:
@@ -100,9 +81,9 @@ def stack(aws: Any, load_function: Callable[[str], ModuleType]) -> Stack:
 
 
 def test_an_event_is_delivered_to_its_subscriptions_in_one_invocation_with_three_dynamodb_calls(
-    stack: Stack, receiver: Any
+    stack: Stack, webhook_receiver: WebhookReceiver
 ) -> None:
-    url, _, received = receiver
+    url, received = webhook_receiver.url, webhook_receiver.received
     stack.subscribe(url, 4)
     event_id = publish(sqs_work_queue(stack.queue_url), PARTNER, PAYLOAD)
     queued = stack.invoke(FullInvocation())
@@ -112,27 +93,27 @@ def test_an_event_is_delivered_to_its_subscriptions_in_one_invocation_with_three
     assert stack.dynamodb_calls == ["Query", "TransactWriteItems", "TransactWriteItems"]
     entries = _entries(stack.table, event_id)
     assert [(e.status, e.attempt_count, e.attempts[0].status_code) for e in entries] == [
-        (DeliveryStatus.DELIVERED, 1, 204)
+        (DeliveryStatus.DELIVERED, 1, 200)
     ] * 4
 
 
-def test_an_inline_failure_is_retried_by_a_queued_task(stack: Stack, receiver: Any) -> None:
-    url, statuses, received = receiver
-    statuses[0] = 503
+def test_an_inline_failure_is_retried_by_a_queued_task(stack: Stack, webhook_receiver: WebhookReceiver) -> None:
+    url, received = webhook_receiver.url, webhook_receiver.received
+    webhook_receiver.status = 503
     vars(stack.dispatcher)["RETRY_DELAYS"] = (0,) * 10  # attempt 2 due at once, so the test need not wait
     stack.subscribe(url, 2)
     event_id = publish(sqs_work_queue(stack.queue_url), PARTNER, PAYLOAD)
     queued = stack.invoke(FullInvocation())
     assert sorted(m["Body"].count('"attempt":2') for m in queued) == [1, 1]
-    statuses[0] = 200
+    webhook_receiver.status = 200
     assert stack.invoke(FullInvocation(), queued) == []
     assert len(received) == 4
     entries = _entries(stack.table, event_id)
     assert [[a.status_code for a in e.attempts] for e in entries] == [[503, 200]] * 2
 
 
-def test_an_invocation_short_of_time_queues_attempt_1_instead(stack: Stack, receiver: Any) -> None:
-    url, _, received = receiver
+def test_an_invocation_short_of_time_queues_attempt_1_instead(stack: Stack, webhook_receiver: WebhookReceiver) -> None:
+    url, received = webhook_receiver.url, webhook_receiver.received
     stack.subscribe(url, 2)
     publish(sqs_work_queue(stack.queue_url), PARTNER, PAYLOAD)
     queued = stack.invoke(FakeLambdaContext())  # 10 s left: less than one post's timeout plus the reserves
