@@ -218,7 +218,8 @@ def test_an_attempt_in_progress_elsewhere_is_not_ended_under_it(
     webhook_id, event_id = first_attempt_fails(stack, webhook_receiver, [METER_CREATED])
     [task] = stack.queued()
     now = time.time()
-    assert stack.log.claim(stack.entry(webhook_id, event_id), now, now + 1.0)
+    entry = stack.entry(webhook_id, event_id)
+    assert stack.log.claim(PARTNER, webhook_id, event_id, (entry.round, entry.attempt_count), now, now + 1.0).taken
     assert stack.call("DELETE", f"/v1.1/webhooks/{webhook_id}")[0] == 200
     # When a copy of attempt 2 arrives meanwhile, it is handed back to the queue and the entry left alone
     assert stack.handle([task]) == [task["MessageId"]]

@@ -1,6 +1,6 @@
 """Attempt 1 posted inline by the fan-out, on moto: functions/webhook_dispatcher/app.py with an invocation that
 has time left, real WebhookEventsQueue messages and a real receiver on 127.0.0.1; and the delivery log's batched
-writes (`start_all`, `save_all`) against moto's DynamoDB, including a cancelled transaction."""
+writes (`start_all`, `save_all`, including a cancelled transaction) and one-request `claim` against moto's DynamoDB."""
 
 from __future__ import annotations
 
@@ -107,6 +107,8 @@ def test_an_inline_failure_is_retried_by_a_queued_task(stack: Stack, webhook_rec
     assert sorted(m["Body"].count('"attempt":2') for m in queued) == [1, 1]
     webhook_receiver.status = 200
     assert stack.invoke(FullInvocation(), queued) == []
+    # Each retry: the subscription, the claim (which also reads the entry) and the record
+    assert stack.dynamodb_calls == ["GetItem", "UpdateItem", "PutItem"] * 2
     assert len(received) == 4
     entries = _entries(stack.table, event_id)
     assert [[a.status_code for a in e.attempts] for e in entries] == [[503, 200]] * 2
@@ -152,7 +154,8 @@ def test_start_all_writes_what_is_new_when_the_transaction_is_cancelled(aws: Any
     assert log.start_all(records, lease_until=2e9) == [True, False, True]
     assert all(log.get(PARTNER, f"w{n}", event_id) is not None for n in range(3))
     # The new ones hold the lease of attempt 1; the one started before does not
-    assert [log.claim(r, now=1e9, lease_until=1e9 + 60) for r in records] == [False, True, False]
+    claims = [log.claim(PARTNER, r.webhook_id, event_id, (1, 0), now=1e9, lease_until=1e9 + 60) for r in records]
+    assert [claim.taken for claim in claims] == [False, True, False]
 
 
 def test_save_all_refuses_an_entry_that_moved_on_and_saves_the_others(aws: Any) -> None:
@@ -196,3 +199,20 @@ def test_an_ended_entry_expires_30_days_after_its_last_change_and_a_pending_one_
 
 def test_webhooks_table_has_ttl_on_expires_at_epoch() -> None:
     assert local_template().tables["WebhooksTable"].ttl_attribute == "expires_at_epoch"
+
+
+def test_claim_takes_the_lease_in_one_request_and_otherwise_shows_the_entry_as_it_stands(aws: Any) -> None:
+    log = dynamo_delivery_log(function_environment()["WEBHOOKS_TABLE_NAME"])
+    event_id = str(uuid.uuid4())
+    record = _record(event_id, "w1")
+    # No entry: nothing taken, nothing created
+    assert log.claim(PARTNER, "w1", event_id, (1, 0), 1e9, 1e9 + 60) == (None, False)
+    assert log.get(PARTNER, "w1", event_id) is None
+    # Taken: the claim carries the entry
+    assert log.start(record)
+    assert log.claim(PARTNER, "w1", event_id, (1, 0), 1e9, 1e9 + 60) == (record, True)
+    # Held by that lease, or expecting another state: not taken, and the entry comes back as it stands
+    assert log.claim(PARTNER, "w1", event_id, (1, 0), 1e9 + 30, 1e9 + 90) == (record, False)
+    assert log.claim(PARTNER, "w1", event_id, (1, 1), 1e9 + 90, 1e9 + 150) == (record, False)
+    # Once the lease has run out it can be taken again
+    assert log.claim(PARTNER, "w1", event_id, (1, 0), 1e9 + 61, 1e9 + 121).taken

@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from botocore.exceptions import ClientError
 
@@ -40,6 +40,11 @@ LOG_RETENTION_DAYS = 30  # an ended entry's lifetime: as long as a partner can l
 TRANSACTION_ITEMS = 25
 
 
+class Claim(NamedTuple):
+    record: DeliveryRecord | None
+    taken: bool
+
+
 class DeliveryLog(Protocol):
     def start(self, record: DeliveryRecord) -> bool:
         """Create the entry; False (and nothing written) when the event already has one for this webhook."""
@@ -50,9 +55,18 @@ class DeliveryLog(Protocol):
 
     def get(self, partner_id: str, webhook_id: str, webhook_event_id: str) -> DeliveryRecord | None: ...
 
-    def claim(self, record: DeliveryRecord, now: float, lease_until: float) -> bool:
-        """Take the lease for the next attempt of `record` as read; False when its state moved on or another
-        worker holds an unexpired lease."""
+    def claim(
+        self,
+        partner_id: str,
+        webhook_id: str,
+        webhook_event_id: str,
+        expected: tuple[int, int],
+        now: float,
+        lease_until: float,
+    ) -> Claim:
+        """Take the lease for the attempt after `expected` (round, attempts recorded) in one request. The claim
+        carries the entry as it stands (None: no entry) and whether the lease was taken: not when the entry's
+        state moved on or another worker holds an unexpired lease."""
 
     def save(self, record: DeliveryRecord, expected_round: int, expected_count: int) -> bool:
         """Overwrite the entry (releasing any lease) iff it is still at (expected_round, expected_count)."""
@@ -138,11 +152,19 @@ class DynamoDeliveryLog:
         item = response.get("Item")
         return _record(item) if item else None
 
-    def claim(self, record: DeliveryRecord, now: float, lease_until: float) -> bool:
+    def claim(
+        self,
+        partner_id: str,
+        webhook_id: str,
+        webhook_event_id: str,
+        expected: tuple[int, int],
+        now: float,
+        lease_until: float,
+    ) -> Claim:
         try:
-            clients.dynamodb().update_item(
+            response = clients.dynamodb().update_item(
                 TableName=self._table,
-                Key=_key(record.partner_id, record.webhook_id, record.webhook_event_id),
+                Key=_key(partner_id, webhook_id, webhook_event_id),
                 UpdateExpression="SET claimed_until = :until",
                 ConditionExpression=(
                     "round_no = :round AND attempt_count = :count"
@@ -150,16 +172,19 @@ class DynamoDeliveryLog:
                 ),
                 ExpressionAttributeValues={
                     ":until": {"N": repr(lease_until)},
-                    ":round": {"N": str(record.round)},
-                    ":count": {"N": str(record.attempt_count)},
+                    ":round": {"N": str(expected[0])},
+                    ":count": {"N": str(expected[1])},
                     ":now": {"N": repr(now)},
                 },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if is_condition_failure(error):
-                return False
+                item = error.response.get("Item")  # the entry as it stands (ALL_OLD), absent when there is none
+                return Claim(_record(cast(dict[str, Any], item)) if item else None, taken=False)
             raise translate(error) from error
-        return True
+        return Claim(_record(response["Attributes"]), taken=True)
 
     def save(self, record: DeliveryRecord, expected_round: int, expected_count: int) -> bool:
         return _put(self._save_put(record, expected_round, expected_count))
@@ -251,13 +276,23 @@ class InMemoryDeliveryLog:
         current = self.items.get(self._k(record))
         return current is not None and (current.round, current.attempt_count) == (expected_round, expected_count)
 
-    def claim(self, record: DeliveryRecord, now: float, lease_until: float) -> bool:
-        if not self._at(record, record.round, record.attempt_count):
-            return False
-        if self.leases.get(self._k(record), float("-inf")) >= now:
-            return False
-        self.leases[self._k(record)] = lease_until
-        return True
+    def claim(
+        self,
+        partner_id: str,
+        webhook_id: str,
+        webhook_event_id: str,
+        expected: tuple[int, int],
+        now: float,
+        lease_until: float,
+    ) -> Claim:
+        k = (partner_id, webhook_id, webhook_event_id)
+        current = self.items.get(k)
+        if current is None or (current.round, current.attempt_count) != expected:
+            return Claim(current, taken=False)
+        if self.leases.get(k, float("-inf")) >= now:
+            return Claim(current, taken=False)
+        self.leases[k] = lease_until
+        return Claim(current, taken=True)
 
     def save(self, record: DeliveryRecord, expected_round: int, expected_count: int) -> bool:
         if not self._at(record, expected_round, expected_count):

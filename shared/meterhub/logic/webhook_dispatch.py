@@ -232,7 +232,9 @@ class Dispatcher:
             queue_after(self.queue, task.model_dump(mode="json", exclude_none=True), task.not_before - now, now)
             return Outcome.DEFERRED
         event_id = task.event.webhook_event_id
-        record = self.deliveries.get(task.partner_id, task.webhook_id, event_id)
+        expected = (task.round, task.attempt - 1)
+        lease_until = now + LEASE_SECONDS
+        record, taken = self.deliveries.claim(task.partner_id, task.webhook_id, event_id, expected, now, lease_until)
         if record is None:  # a task without a log entry (e.g. the entry was removed)
             if not wanted:
                 logger.info(
@@ -240,7 +242,7 @@ class Dispatcher:
                     extra={**keys, "reason": _end_reason(subscription, event_type)},
                 )
                 return _end_outcome(subscription)
-            record = DeliveryRecord(  # start one
+            record = DeliveryRecord(  # start one, holding this attempt's lease
                 partner_id=task.partner_id,
                 webhook_id=task.webhook_id,
                 webhook_event_id=event_id,
@@ -251,12 +253,14 @@ class Dispatcher:
                 created_at=_at(now),
                 updated_at=_at(now),
             )
-            if not self.deliveries.start(record):
+            [taken] = self.deliveries.start_all([record], lease_until)
+            if not taken:
                 raise DeliveryBusy("the delivery log entry appeared meanwhile")
-        is_next = (record.round, record.attempt_count) == (task.round, task.attempt - 1)
-        if not is_next or record.status is not DeliveryStatus.PENDING:
+        if (record.round, record.attempt_count) != expected or record.status is not DeliveryStatus.PENDING:
+            # Recorded already, or ended (an ended entry keeps its count: a lease taken on it is dropped by the
+            # next save, e.g. a redelivery's)
             return self._duplicate(record, task)
-        if not self.deliveries.claim(record, now, now + LEASE_SECONDS):
+        if not taken:
             raise DeliveryBusy(f"attempt {task.attempt} of {event_id} is claimed elsewhere")
         if subscription is None or not subscription.wants(event_type):
             return self._end(record, subscription, now)
