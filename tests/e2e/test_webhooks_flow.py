@@ -75,8 +75,14 @@ class Receiver:
         raise AssertionError(f"no {event_type} with {needle} arrived:\n" + "\n".join(self.lines()))
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=10)
+        """`kill` it, as a script stops a background job (which has SIGINT ignored): it says so and exits 0."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            assert self.process.wait(timeout=10) == 0, "\n".join(self.lines())
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+        assert self.lines()[-1] == "Stopped"
 
 
 def _free_port() -> int:

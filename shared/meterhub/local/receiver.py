@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
 from typing import Any
 
 from meterhub.webhooks.signing import SIGNATURE_HEADER, verify
@@ -44,12 +46,20 @@ def make_handler(secret: str | None, out: Any = sys.stdout) -> type[BaseHTTPRequ
     return Receiver
 
 
+def _stop(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m meterhub.local.receiver", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--secret", help="the webhook's signing_secret, to verify Meterhub-Signature")
     args = parser.parse_args(argv)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args.secret))
+    # Ctrl-C, and `kill` of a background receiver, stop it cleanly. Set explicitly: a job a script starts in the
+    # background (`... &`, as the README does) inherits SIGINT ignored, and Python then installs no handler.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     print(f"Receiving webhooks on http://127.0.0.1:{args.port}/ (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()
