@@ -381,3 +381,42 @@ def test_an_inline_attempt_that_died_is_posted_once_its_lease_has_run_out(world:
     # Then it was posted exactly once
     assert len(receiver.received) == 1
     assert world.log.items[("p1", "w1", record.webhook_event_id)].status is DeliveryStatus.DELIVERED
+
+
+class LosesRetries(InMemoryWorkQueue):
+    """A queue whose sends of retries (attempt 2 onwards) fail while `down`: the invocation dies between
+    recording a failed inline attempt and queueing its retry."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+
+    def send(self, message: dict[str, Any], delay_seconds: int = 0) -> None:
+        if self.down and message.get("attempt", 1) > 1:
+            raise ConnectionError("the queue could not be reached")
+        super().send(message, delay_seconds)
+
+
+def test_a_retry_lost_after_a_failed_inline_attempt_is_queued_when_the_event_comes_back(receiver: Receiver) -> None:
+    # Given an inline attempt 1 that failed and was recorded, and an invocation that died before queueing attempt 2
+    queue = LosesRetries()
+    world = World(queue=queue, delays=RETRY_DELAYS_SECONDS)
+    receiver.statuses = [500, 200]
+    world.repo.create(subscription(receiver.url))
+    publish(world.queue, "p1", PAYLOAD)
+    event = dict(world.queue.messages[0])
+    with pytest.raises(ConnectionError):
+        fan_out_inline(world)
+    [record] = world.log.items.values()
+    assert (record.status, record.attempt_count) == (DeliveryStatus.PENDING, 1) and world.queue.messages == []
+    # When the queue hands the event over again
+    queue.down = False
+    world.queue.send(event)
+    fan_out_inline(world)
+    # Then attempt 2 is queued for when the schedule says (60 s after attempt 1), posts nothing more now, and
+    # delivers when run
+    assert [(m["attempt"], d) for m, d in zip(world.queue.messages, world.queue.delays, strict=True)] == [(2, 60)]
+    assert len(receiver.received) == 1
+    world.run()
+    assert world.log.items[("p1", "w1", record.webhook_event_id)].status is DeliveryStatus.DELIVERED
+    assert len(receiver.received) == 2

@@ -211,14 +211,17 @@ class Dispatcher:
         return Outcome.FANNED_OUT
 
     def _resume(self, record: DeliveryRecord, now: float) -> None:
-        """The event already had this entry (the queue handed the event over again). If the entry still stands
-        at attempt 0, its first task may never have been queued, or its inline attempt died with the invocation:
-        queue the task (it waits out any lease). Otherwise the entry's own tasks carry it on."""
+        """The event already had this entry (the queue handed the event over again, so the invocation that
+        fanned it out may have died part way). If the entry is still PENDING, the task for its next attempt may
+        never have been queued: attempt 1's (its inline attempt died, or the task was not sent), or the retry
+        after an inline attempt that failed (the invocation died between recording it and queueing the retry).
+        Queue that task again, due when the entry says: a duplicate of it is harmless, since every attempt is
+        claimed over the state it starts from, and it waits out any lease."""
         existing = self.deliveries.get(record.partner_id, record.webhook_id, record.webhook_event_id)
-        if existing is None or existing.status is not DeliveryStatus.PENDING:
+        if existing is None or existing.status is not DeliveryStatus.PENDING or existing.next_attempt_at is None:
             return
-        if (existing.round, existing.attempt_count) == (1, 0):
-            queue_after(self.queue, task_message(existing, 1), self.delays[0], now)
+        wait = existing.next_attempt_at.timestamp() - now
+        queue_after(self.queue, task_message(existing, existing.attempt_count + 1), wait, now)
 
     # ----- delivery tasks -----------------------------------------------------------------------------------
     def attempt(self, task: DeliveryTask) -> Outcome:
