@@ -20,9 +20,9 @@ what is left of its invocation) the fan-out posts it inline instead of queueing 
 started holding the lease of attempt 1 (one TransactWriteItems for the event), the posts run concurrently, and
 the outcomes are recorded together (one more transaction). A delivery that succeeds first time therefore costs
 no queue message and no per-delivery read; only a failure queues a task (attempt 2). Subscriptions beyond what
-the budget covers get queued tasks as before. If the invocation dies after the start, the event message comes
-back; its entries exist and still stand at attempt 0, so the fan-out queues their attempt-1 tasks, which wait
-out the lease and then post.
+the budget covers get queued tasks as before. If the invocation dies part way, the event message comes back:
+its entries exist, and the fan-out queues the next attempt of each one still PENDING (attempt 1 of an entry
+never recorded, which waits out the lease and then posts, or the retry of a failed attempt never queued).
 """
 
 from __future__ import annotations
