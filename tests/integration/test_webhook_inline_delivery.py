@@ -50,10 +50,15 @@ class Stack:
         self.table = env["WEBHOOKS_TABLE_NAME"]
         self.sqs = boto3.client("sqs", region_name=REGION)
         self.dynamodb_calls: list[str] = []
-        clients.dynamodb().meta.events.register("before-call.dynamodb", self._count)
+        self.sqs_calls: list[str] = []  # the dispatcher's own (this class's polling uses another client)
+        clients.dynamodb().meta.events.register("before-call.dynamodb", self._count_dynamodb)
+        clients.sqs().meta.events.register("before-call.sqs", self._count_sqs)
 
-    def _count(self, model: Any, **_: Any) -> None:
+    def _count_dynamodb(self, model: Any, **_: Any) -> None:
         self.dynamodb_calls.append(model.name)
+
+    def _count_sqs(self, model: Any, **_: Any) -> None:
+        self.sqs_calls.append(model.name)
 
     def subscribe(self, url: str, count: int) -> None:
         repo = dynamo_webhook_repository(self.table)
@@ -67,6 +72,7 @@ class Stack:
         if messages is None:
             messages = receive_all(self.sqs, self.queue_url)
         self.dynamodb_calls.clear()
+        self.sqs_calls.clear()
         result = self.dispatcher.lambda_handler(sqs_event(messages, "WebhookEventsQueue"), context)
         assert result == {"batchItemFailures": []}
         for message in messages:
@@ -91,6 +97,7 @@ def test_an_event_is_delivered_to_its_subscriptions_in_one_invocation_with_three
     assert queued == []
     assert len(received) == 4
     assert stack.dynamodb_calls == ["Query", "TransactWriteItems", "TransactWriteItems"]
+    assert stack.sqs_calls == []
     entries = _entries(stack.table, event_id)
     assert [(e.status, e.attempt_count, e.attempts[0].status_code) for e in entries] == [
         (DeliveryStatus.DELIVERED, 1, 200)
@@ -105,6 +112,7 @@ def test_an_inline_failure_is_retried_by_a_queued_task(stack: Stack, webhook_rec
     event_id = publish(sqs_work_queue(stack.queue_url), PARTNER, PAYLOAD)
     queued = stack.invoke(FullInvocation())
     assert sorted(m["Body"].count('"attempt":2') for m in queued) == [1, 1]
+    assert stack.sqs_calls == ["SendMessageBatch"]  # both retries in one request
     webhook_receiver.status = 200
     assert stack.invoke(FullInvocation(), queued) == []
     # Each retry: the subscription, the claim (which also reads the entry) and the record

@@ -123,14 +123,19 @@ def _end_outcome(subscription: Subscription | None) -> Outcome:
     return Outcome.SUBSCRIPTION_GONE if subscription is None else Outcome.UNSUBSCRIBED
 
 
-def queue_after(queue: WorkQueue, message: dict[str, Any], wait_seconds: float, now: float) -> None:
-    """Queue `message` to run `wait_seconds` from `now`, in steps of at most 15 minutes (`not_before`)."""
+def delayed(message: dict[str, Any], wait_seconds: float, now: float) -> tuple[dict[str, Any], int]:
+    """`message` and the queue delay that make it run `wait_seconds` from `now`, in steps of at most 15 minutes
+    (a longer wait carries `not_before`)."""
     wait = max(0, math.ceil(wait_seconds))
     if wait > MAX_SQS_DELAY_SECONDS:
         message = {**message, "not_before": now + wait}
     else:
         message = {k: v for k, v in message.items() if k != "not_before"}
-    queue.send(message, delay_seconds=min(wait, MAX_SQS_DELAY_SECONDS))
+    return message, min(wait, MAX_SQS_DELAY_SECONDS)
+
+
+def queue_after(queue: WorkQueue, message: dict[str, Any], wait_seconds: float, now: float) -> None:
+    queue.send(*delayed(message, wait_seconds, now))
 
 
 @dataclass
@@ -188,13 +193,15 @@ class Dispatcher:
         lease_until = now + math.ceil(inline / POST_CONCURRENCY) * (self.timeout + 1) + LEASE_SECONDS
         started = self.deliveries.start_all(records[:inline], lease_until) + self.deliveries.start_all(records[inline:])
         posts: list[tuple[Subscription, DeliveryRecord]] = []
+        tasks: list[tuple[dict[str, Any], int]] = []
         for index, (subscription, record, is_new) in enumerate(zip(matching, records, started, strict=True)):
             if not is_new:
-                self._resume(record, now)
+                tasks.extend(self._resume(record, now))
             elif index < inline:
                 posts.append((subscription, record))
             else:
-                queue_after(self.queue, task_message(record, 1), self.delays[0], now)
+                tasks.append(delayed(task_message(record, 1), self.delays[0], now))
+        self.queue.send_all(tasks)
         if posts:
             results = list(_posters.map(lambda post: self._deliver(post[0], post[1].event), posts))
             self._record_attempts([record for _, record in posts], results, 1, now)
@@ -210,18 +217,18 @@ class Dispatcher:
         )
         return Outcome.FANNED_OUT
 
-    def _resume(self, record: DeliveryRecord, now: float) -> None:
+    def _resume(self, record: DeliveryRecord, now: float) -> list[tuple[dict[str, Any], int]]:
         """The event already had this entry (the queue handed the event over again, so the invocation that
         fanned it out may have died part way). If the entry is still PENDING, the task for its next attempt may
         never have been queued: attempt 1's (its inline attempt died, or the task was not sent), or the retry
         after an inline attempt that failed (the invocation died between recording it and queueing the retry).
-        Queue that task again, due when the entry says: a duplicate of it is harmless, since every attempt is
+        Returns that task to queue again, due when the entry says: a duplicate of it is harmless, since every attempt is
         claimed over the state it starts from, and it waits out any lease."""
         existing = self.deliveries.get(record.partner_id, record.webhook_id, record.webhook_event_id)
         if existing is None or existing.status is not DeliveryStatus.PENDING or existing.next_attempt_at is None:
-            return
+            return []
         wait = existing.next_attempt_at.timestamp() - now
-        queue_after(self.queue, task_message(existing, existing.attempt_count + 1), wait, now)
+        return [delayed(task_message(existing, existing.attempt_count + 1), wait, now)]
 
     # ----- delivery tasks -----------------------------------------------------------------------------------
     def attempt(self, task: DeliveryTask) -> Outcome:
@@ -298,6 +305,7 @@ class Dispatcher:
             [(updated, record.round, record.attempt_count) for record, updated in zip(records, updates, strict=True)]
         )
         outcomes: list[Outcome] = []
+        retries: list[tuple[dict[str, Any], int]] = []
         for result, updated, is_saved in zip(results, updates, saved, strict=True):
             keys = {"partner_id": updated.partner_id, "webhook_id": updated.webhook_id, "attempt": n}
             if not is_saved:
@@ -308,12 +316,15 @@ class Dispatcher:
             log_keys = {**keys, "status_code": result.status_code, "error": result.error, "status": status}
             if updated.status is DeliveryStatus.PENDING:
                 wait = self.delays[n]
-                queue_after(self.queue, task_message(updated, n + 1), wait, finished)
+                retries.append(delayed(task_message(updated, n + 1), wait, finished))
                 logger.info("Webhook delivery failed; retry scheduled", extra={**log_keys, "retry_in_seconds": wait})
                 outcomes.append(Outcome.RETRY_SCHEDULED)
             else:
                 logger.info("Webhook delivery finished", extra=log_keys)
                 outcomes.append(Outcome.DELIVERED if result.is_successful else Outcome.FAILED)
+        # A send that fails raises: the message is handed over again and the lost retries are queued then (see
+        # `_resume` and `_duplicate`).
+        self.queue.send_all(retries)
         return outcomes
 
     def _attempted(
