@@ -222,8 +222,8 @@ class Dispatcher:
         fanned it out may have died part way). If the entry is still PENDING, the task for its next attempt may
         never have been queued: attempt 1's (its inline attempt died, or the task was not sent), or the retry
         after an inline attempt that failed (the invocation died between recording it and queueing the retry).
-        Returns that task to queue again, due when the entry says: a duplicate of it is harmless, since every attempt is
-        claimed over the state it starts from, and it waits out any lease."""
+        Returns that task, due when the entry says, to queue again: a duplicate of it is harmless, since every
+        attempt is claimed over the state it starts from, and it waits out any lease."""
         existing = self.deliveries.get(record.partner_id, record.webhook_id, record.webhook_event_id)
         if existing is None or existing.status is not DeliveryStatus.PENDING or existing.next_attempt_at is None:
             return []
