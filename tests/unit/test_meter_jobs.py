@@ -241,7 +241,7 @@ def test_a_refused_request_stores_and_queues_nothing(
     assert (jobs.jobs_by_id, objects.objects, queue.messages) == ({}, {}, [])
 
 
-class BrokenQueue:
+class BrokenQueue(InMemoryWorkQueue):
     def send(self, message: dict[str, Any], delay_seconds: int = 0) -> None:
         raise ConnectionError("queue unreachable")
 
