@@ -146,6 +146,28 @@ def test_a_receiver_trickling_its_answer_is_cut_off_at_the_timeout() -> None:
     assert outcome == ["cut off"]
 
 
+def test_posts_share_one_deadline_thread_instead_of_starting_one_each(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given one post made (so the deadline watchdog runs), and every thread start counted from now on
+    assert deliver(subscription(receiver.url), envelope(sample_payload()), stage="local").is_successful
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def counted(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counted)
+    # When 20 more posts are made
+    for _ in range(20):
+        assert deliver(subscription(receiver.url), envelope(sample_payload()), stage="local").is_successful
+    # Then the only threads started were the receiver's, one per request (a timer per post would show here)
+    assert len(started) == 20
+    assert all("process_request_thread" in name for name in started), started
+    assert [t.name for t in threading.enumerate()].count("webhook-post-deadlines") == 1
+
+
 def test_nothing_listening_is_a_connection_failure() -> None:
     result = deliver(subscription("http://127.0.0.1:9/hooks"), envelope(sample_payload()), stage="local")
     assert not result.is_successful and result.error is not None and result.error.startswith("Connection failed")
