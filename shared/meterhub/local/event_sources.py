@@ -318,7 +318,7 @@ class DynamoDbStreamRelay:
             records = self._read(shard_id, position)
             if not records:
                 return position
-            position = ("AFTER_SEQUENCE_NUMBER", str(records[-1]["dynamodb"]["SequenceNumber"]))
+            position = _after(records)
 
     def _read(self, shard_id: str, position: tuple[str, str | None]) -> list[dict[str, Any]]:
         """One batch from `position`, through a fresh iterator (see the class docstring); marks a shard that
@@ -362,13 +362,13 @@ class DynamoDbStreamRelay:
                     retry_from = min(failed, key=int)
         if retry_from is None:
             self._attempts.pop(shard_id, None)
-            self._positions[shard_id] = ("AFTER_SEQUENCE_NUMBER", str(records[-1]["dynamodb"]["SequenceNumber"]))
+            self._positions[shard_id] = _after(records)
             return
         attempts = self._attempts.get(shard_id, 0) + 1
         if attempts >= self.MAX_ATTEMPTS:
             print(f"[local] {self.description}: batch skipped after {attempts} attempts", file=sys.stderr)
             self._attempts.pop(shard_id, None)
-            self._positions[shard_id] = ("AFTER_SEQUENCE_NUMBER", str(records[-1]["dynamodb"]["SequenceNumber"]))
+            self._positions[shard_id] = _after(records)
             return
         self._attempts[shard_id] = attempts
         self._positions[shard_id] = ("AT_SEQUENCE_NUMBER", retry_from)
@@ -388,6 +388,11 @@ class DynamoDbStreamRelay:
             "dynamodb": change,
             "eventSourceARN": self._stream_arn,
         }
+
+
+def _after(records: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """The stream position just past the last of `records`."""
+    return ("AFTER_SEQUENCE_NUMBER", str(records[-1]["dynamodb"]["SequenceNumber"]))
 
 
 function_event_relay("DynamoDB")(DynamoDbStreamRelay)
