@@ -636,6 +636,25 @@ def test_search_by_meter_ids(invoke: Invoke, make_asset: MakeAsset) -> None:
     assert [m["partner_reference"] for m in body["meters"]] == ["m-1", "m-4"]
 
 
+def test_search_by_the_documented_maximum_of_references_with_repeats(invoke: Invoke, make_asset: MakeAsset) -> None:
+    # Given five meters, and a search naming 1,000 references (the documented maximum) that repeat two of them
+    create_five(invoke, make_asset)
+    references = ["m-3", "m-0"] * 10 + [f"absent-{i:04d}" for i in range(980)]
+
+    # When searching by them (DynamoDB's BatchGetItem refuses a request that names one key twice)
+    status, body = invoke("POST", SEARCH, {"partner_references": references})
+
+    # Then each named meter comes back once
+    assert status == 200, body
+    assert [m["partner_reference"] for m in body["meters"]] == ["m-0", "m-3"]
+
+
+def test_search_over_the_maximum_of_references_is_a_400_naming_it(invoke: Invoke) -> None:
+    status, body = invoke("POST", SEARCH, {"partner_references": [f"ref-{i:04d}" for i in range(1001)]})
+    assert status == 400
+    assert body["details"] == {"partner_references": "must contain at most 1000 items"}
+
+
 def test_search_by_creation_time_is_exclusive_at_both_ends(invoke: Invoke, make_asset: MakeAsset) -> None:
     # Given five meters created one after the other
     created = create_five(invoke, make_asset)

@@ -8,6 +8,7 @@ which is the tenant isolation: no code path can address another partner's meter.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -216,6 +217,8 @@ class DynamoMeterRepository:
         return [_record(item) for item in self._batch_get([key(pk, f"{METER_PREFIX}{mid}") for mid in sorted(ids)])]
 
     def _batch_get(self, keys: list[dict[str, AttributeValueTypeDef]]) -> list[dict[str, Any]]:
+        """Items by key; a key asked for twice is fetched once (BatchGetItem refuses a request with repeats)."""
+        keys = list({json.dumps(k, sort_keys=True): k for k in keys}.values())
         items: list[dict[str, Any]] = []
         for start in range(0, len(keys), BATCH_GET_LIMIT):
             request: Any = {self._table: {"Keys": keys[start : start + BATCH_GET_LIMIT], "ConsistentRead": True}}
