@@ -353,6 +353,27 @@ def test_a_bad_job_filter_is_refused(raw: str) -> None:
     assert isinstance(refused.value.details, dict) and refused.value.details["problem_field"] == "filter"
 
 
+@pytest.mark.parametrize(
+    ("query", "raw", "named"),
+    [
+        (job_query, "status:BOGUS", "status: 'BOGUS' is not one of"),
+        (job_query, "status:FAILED,bogus", "'bogus' is not one of"),
+        (job_query, "transmission_region:MARS", "CAISO, ERCOT"),
+        (asset_query, "status:BOGUS", "DUPLICATE, FAILED"),
+        (asset_query, "job_id:notuuid", "job_id: 'notuuid' is not a UUID"),
+    ],
+)
+def test_a_filter_value_that_can_never_match_is_refused_naming_the_allowed_values(
+    query: Callable[..., ListQuery], raw: str, named: str
+) -> None:
+    # An empty 200 would tell a partner with a typo that nothing matched; the 400 says what would.
+    with pytest.raises(InvalidInput) as refused:
+        query(raw)
+    details = refused.value.details
+    assert isinstance(details, dict) and details["problem_field"] == "filter"
+    assert named in details["message"]
+
+
 def test_search_query_requires_search_fields() -> None:
     with pytest.raises(InvalidInput) as refused:
         job_query(search="acme")

@@ -165,6 +165,45 @@ class ListQuery:
         )
 
 
+@dataclass(frozen=True)
+class FilterRule:
+    """What one filter key accepts, so a value that can never match is a 400 rather than an empty page."""
+
+    values: frozenset[str] | None = None
+    """The closed set of values (an enum's), or None for free text."""
+    is_uuid: bool = False
+
+    @classmethod
+    def one_of(cls, values: Iterable[str]) -> FilterRule:
+        return cls(values=frozenset(values))
+
+    def refusal(self, value: str) -> str | None:
+        """Why `value` can never match, or None when it can."""
+        if self.values is not None and value not in self.values:
+            return f"{value[:64]!r} is not one of {', '.join(sorted(self.values))}"
+        if self.is_uuid and not _is_uuid(value):
+            return f"{value[:64]!r} is not a UUID"
+        return None
+
+
+ANY_TEXT = FilterRule()
+A_UUID = FilterRule(is_uuid=True)
+MAX_FILTERS = 20
+"""Repeats of `filter` (AND) and `search_fields` a list query takes; there are only a handful of keys."""
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _filter_problem(raw: str, message: str) -> InvalidInput:
+    return InvalidInput("Invalid filter", {"problem_field": "filter", "message": f"{raw[:128]!r}: {message}"})
+
+
 def parse_list_query(
     filters: list[str] | None,
     search_query: str | None,
@@ -172,7 +211,7 @@ def parse_list_query(
     page_size: int | None,
     page_token: str | None,
     *,
-    filter_keys: frozenset[str],
+    filter_keys: Mapping[str, FilterRule],
     searchable: frozenset[str],
 ) -> ListQuery:
     parsed: dict[str, frozenset[str]] = {}
@@ -180,14 +219,12 @@ def parse_list_query(
         name, separator, values = raw.partition(":")
         name = name.strip()
         if not separator or name not in filter_keys or not values.strip():
-            raise InvalidInput(
-                "Invalid filter",
-                {
-                    "problem_field": "filter",
-                    "message": f"{raw!r}: use key:value[,value] with key one of {', '.join(sorted(filter_keys))}",
-                },
-            )
+            raise _filter_problem(raw, f"use key:value[,value] with key one of {', '.join(sorted(filter_keys))}")
         wanted = frozenset(v.strip() for v in values.split(",") if v.strip())
+        for value in sorted(wanted):
+            refusal = filter_keys[name].refusal(value)
+            if refusal is not None:
+                raise _filter_problem(raw, f"{name}: {refusal}")
         parsed[name] = parsed[name] & wanted if name in parsed else wanted
     terms = tuple(t.strip().lower() for t in (search_query or "").split(",") if t.strip())
     fields = tuple(search_fields or ())
@@ -229,7 +266,11 @@ def _matches(values: Mapping[str, Iterable[str]], query: ListQuery) -> bool:
     return any(term in value for term in query.search_terms for value in haystack)
 
 
-JOB_FILTERS = frozenset({"status", "file_name", "transmission_region"})
+JOB_FILTERS: Mapping[str, FilterRule] = {
+    "status": FilterRule.one_of(status.value for status in JobStatus),
+    "file_name": ANY_TEXT,
+    "transmission_region": FilterRule.one_of(region.value for region in TransmissionRegion),
+}
 JOB_SEARCH = frozenset({"file_name", "job_id", "partner_reference"})
 
 
@@ -264,7 +305,12 @@ def job_filters(jobs: JobRepository, partner_id: str) -> FiltersResponse:
     )
 
 
-ASSET_FILTERS = frozenset({"status", "transmission_region", "partner_reference", "job_id"})
+ASSET_FILTERS: Mapping[str, FilterRule] = {
+    "status": FilterRule.one_of(status.value for status in ProvisionalAssetStatus),
+    "transmission_region": FilterRule.one_of(region.value for region in TransmissionRegion),
+    "partner_reference": ANY_TEXT,
+    "job_id": A_UUID,
+}
 ASSET_SEARCH = frozenset({"partner_reference", "device_serial_number"})
 
 
