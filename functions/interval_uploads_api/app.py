@@ -3,7 +3,6 @@ stored intervals of a meter, and the gap search (transport only; the rules are i
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,7 +11,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, serialize
+from meterhub.api.request_body import raw_bytes
+from meterhub.api.resolver import (
+    auth_errors,
+    build_resolver,
+    caller_partner_id,
+    documented,
+    json_body_errors,
+    serialize,
+)
 from meterhub.config import get_settings
 from meterhub.dal.intervals import dynamo_interval_store
 from meterhub.dal.meters import dynamo_meter_repository
@@ -58,12 +65,6 @@ def _objects() -> Any:
     return s3_object_store(get_settings().data_bucket_name)
 
 
-def _body() -> bytes:
-    event = app.current_event
-    raw = event.body or ""
-    return base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
-
-
 @app.post(
     "/v1.1/interval-data",
     summary="Upload a load interval-data CSV file (raw text/csv body, at most 5 MB) and start its ingestion",
@@ -87,7 +88,7 @@ def upload_interval_data(
         _uploads(),
         _objects(),
         caller_partner_id(app),
-        _body(),
+        raw_bytes(app.current_event),
         app.current_event.headers.get("content-type"),
         schema=schema,
         file_name=file_name,
@@ -104,6 +105,7 @@ def upload_interval_data(
     status_code=201,
     responses={
         201: documented(UploadUrlResponse, "The job (QUEUED until the file arrives) and where to PUT the file"),
+        **json_body_errors(),
         **ERRORS,
     },
 )
@@ -224,7 +226,11 @@ def get_meter_intervals(
     summary="Missing interval ranges of this partner's meters that take partner data, with submission deadlines",
     operation_id="searchMissingIntervalData",
     tags=TAGS,
-    responses={200: documented(SearchMissingIntervalDataResponse, "One page of missing ranges"), **ERRORS},
+    responses={
+        200: documented(SearchMissingIntervalDataResponse, "One page of missing ranges"),
+        **json_body_errors(),
+        **ERRORS,
+    },
 )
 def search_missing_interval_data(
     request: Annotated[SearchMissingIntervalDataRequest | None, Body()] = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -10,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub.api.request_body import raw_bytes
 from meterhub.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, serialize
 from meterhub.config import get_settings
 from meterhub.dal.jobs import dynamo_job_repository
@@ -36,22 +36,24 @@ ERRORS: dict[int, OpenAPIResponse] = {
 }
 
 FilterParam = Annotated[
-    list[str] | None, Query(alias="filter", description="key:value[,value]; repeat for AND, commas for IN")
+    list[str] | None,
+    Query(
+        alias="filter",
+        max_length=meter_jobs.MAX_FILTERS,
+        description="key:value[,value]; repeat for AND, commas for IN; values outside a key's set are a 400",
+    ),
 ]
 SearchQuery = Annotated[str | None, Query(description="Free text; commas separate alternatives")]
-SearchFields = Annotated[list[str] | None, Query(description="Fields to search (required with search_query)")]
+SearchFields = Annotated[
+    list[str] | None,
+    Query(max_length=meter_jobs.MAX_FILTERS, description="Fields to search (required with search_query)"),
+]
 PageSize = Annotated[int | None, Query(description="Default 100, at most 1000")]
 PageToken = Annotated[str | None, Query(description="next_page_token of the previous page")]
 
 
 def _jobs() -> Any:
     return dynamo_job_repository(get_settings().jobs_table_name)
-
-
-def _body() -> bytes:
-    event = app.current_event
-    raw = event.body or ""
-    return base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
 
 
 @app.post(
@@ -77,7 +79,7 @@ def create_meter_job(
         s3_object_store(settings.data_bucket_name),
         sqs_work_queue(settings.meter_jobs_queue_url),
         caller_partner_id(app),
-        _body(),
+        raw_bytes(app.current_event),
         app.current_event.headers.get("content-type"),
         update_existing=update_existing,
         file_name=file_name,

@@ -10,7 +10,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import asset_errors_response, auth_errors, build_resolver, caller_partner_id, documented
+from meterhub.api.resolver import (
+    asset_errors_response,
+    auth_errors,
+    build_resolver,
+    caller_partner_id,
+    documented,
+    json_body_errors,
+)
 from meterhub.config import get_settings
 from meterhub.dal.meters import dynamo_meter_repository
 from meterhub.dal.partners import dynamo_partner_repository
@@ -57,6 +64,7 @@ def asset_rejected(error: AssetRejected) -> Response[str]:
         200: documented(ProvisionalAsset, "The provisional asset: COMPLETED (created or updated) or DUPLICATE"),
         400: documented(CreateMeterErrorResponse, "Invalid asset: every failing field"),
         409: documented(ErrorResponse, "onboarding_token reused with another body"),
+        **json_body_errors(),
         **ERRORS,
     },
 )
@@ -92,6 +100,7 @@ def create_single_meter(
     responses={
         200: documented(ListMeterDetailsResponse, "One page of meters"),
         400: documented(ErrorResponse, "Invalid filter"),
+        **json_body_errors(),
         **ERRORS,
     },
 )

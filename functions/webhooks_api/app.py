@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import build_resolver, caller_partner_id, documented, serialize
+from meterhub.api.resolver import build_resolver, caller_partner_id, documented, json_body_errors, serialize
 from meterhub.config import get_settings
 from meterhub.dal.queues import sqs_work_queue
 from meterhub.dal.webhook_deliveries import dynamo_delivery_log
@@ -57,7 +57,14 @@ def error(status: int, message: str | None = None) -> Response[str]:
 
 @app.exception_handler(DomainError)
 def domain_error(problem: DomainError) -> Response[str]:
-    return error(problem.status, _LEAP_MESSAGES.get(problem.status, problem.title))
+    return error(problem.status, _LEAP_MESSAGES.get(problem.status) or _explained(problem))
+
+
+def _explained(problem: DomainError) -> str:
+    """The title and what the details name, in the one `message` string this API's envelope has."""
+    details = problem.details
+    named = [f"{k}: {v}" for k, v in details.items()] if isinstance(details, dict) else [str(d) for d in details]
+    return f"{problem.title} ({'; '.join(named)})" if named else problem.title
 
 
 @app.exception_handler(RequestValidationError)
@@ -90,6 +97,7 @@ ERRORS: dict[int, OpenAPIResponse] = {
     500: documented(WebhookErrorResponse, "Internal Server Error"),
 }
 INVALID = {400: documented(WebhookErrorResponse, "Invalid request; the message names the field")}
+BODY = {**INVALID, **json_body_errors(WebhookErrorResponse)}
 MISSING = {404: documented(WebhookErrorResponse, "No such webhook for this partner")}
 WebhookId = Annotated[str, Path(description="The webhook's UUID")]
 EventId = Annotated[str, Path(description="The event's webhook_event_id")]
@@ -116,7 +124,7 @@ def list_webhooks() -> WebhookListResponse:
     summary="Create a webhook; the answer carries its signing secret, shown only this once",
     operation_id="createWebhook",
     tags=["Webhooks"],
-    responses={200: documented(CreateWebhookResponse, "Webhook created successfully"), **INVALID, **ERRORS},
+    responses={200: documented(CreateWebhookResponse, "Webhook created successfully"), **BODY, **ERRORS},
 )
 def create_webhook(request: Annotated[WebhookRequest, Body()]) -> CreateWebhookResponse:
     created = webhooks.create_webhook(_repo(), caller_partner_id(app), request, stage=get_settings().stage)
@@ -129,7 +137,7 @@ def create_webhook(request: Annotated[WebhookRequest, Body()]) -> CreateWebhookR
     summary="Replace every setting of a webhook (its signing secret is kept)",
     operation_id="updateWebhook",
     tags=["Webhooks"],
-    responses={200: documented(WebhookResponse, "Webhook updated successfully"), **INVALID, **MISSING, **ERRORS},
+    responses={200: documented(WebhookResponse, "Webhook updated successfully"), **BODY, **MISSING, **ERRORS},
 )
 def update_webhook(webhook_id: WebhookId, request: Annotated[WebhookRequest, Body()]) -> WebhookResponse:
     return webhooks.replace_webhook(_repo(), caller_partner_id(app), webhook_id, request, stage=get_settings().stage)
@@ -154,7 +162,7 @@ def delete_webhook(webhook_id: WebhookId) -> MessageResponse:
     tags=["Webhooks"],
     responses={
         200: documented(TestWebhookResponse, "The delivery attempt's outcome"),
-        **INVALID,
+        **BODY,
         **MISSING,
         **ERRORS,
     },

@@ -169,6 +169,22 @@ def errors_of(asset: dict[str, Any]) -> dict[str, str]:
     return {error.field: error.description for error in field_errors(caught.value.errors())}
 
 
+def test_repeated_load_types_are_merged_in_order() -> None:
+    asset = with_value(minimal_asset(), "load_types", ["HVAC", "LIGHTING", "HVAC", "LIGHTING"])
+    assert CreateMeter.model_validate(asset).load_types == [enums.LoadType.HVAC, enums.LoadType.LIGHTING]
+
+
+def test_load_types_are_bounded_by_the_number_of_types() -> None:
+    # 10,000 copies of one value is not a meter, it is a payload: refused before anything is stored.
+    asset = with_value(minimal_asset(), "load_types", ["HVAC"] * 10_000)
+    assert errors_of(asset) == {"load_types": f"must contain at most {len(enums.LoadType)} items"}
+
+
+def test_site_devices_are_bounded() -> None:
+    asset = with_value(minimal_asset(), "site", {"site_devices": [{"device_type": "BATTERY"}] * 101})
+    assert errors_of(asset) == {"site.site_devices": "must contain at most 100 items"}
+
+
 def test_complete_asset_round_trips_through_json_dump() -> None:
     # Given an asset with every block filled
     asset = full_asset()

@@ -88,6 +88,14 @@ PATTERN_HINTS: Mapping[str, str] = {
 
 # --- Reusable constrained types
 
+MAX_SITE_DEVICES = 100
+"""Devices listed on one site; a site with more is several sites (and the asset stays well under 64 KiB)."""
+
+
+def _distinct(values: list[LoadType]) -> list[LoadType]:
+    """Repeats carry no meaning in a set-like list (`["HVAC", "HVAC"]`); keep the first of each, in order."""
+    return list(dict.fromkeys(values))
+
 
 @dataclass(frozen=True)
 class Between:
@@ -368,7 +376,9 @@ class Site(PartnerModel):
     generator_serial_number: Text256 | None = Field(
         None, json_schema_extra=_DEPRECATED, description="Deprecated; send site_devices[].serial_number."
     )
-    site_devices: list[DeviceInfo] | None = Field(None, description="Devices at the site.")
+    site_devices: list[DeviceInfo] | None = Field(
+        None, max_length=MAX_SITE_DEVICES, description=f"Devices at the site (at most {MAX_SITE_DEVICES})."
+    )
 
 
 class Caiso(PartnerModel):
@@ -435,7 +445,11 @@ class CreateMeter(PartnerModel):
     )
     transmission_region: TransmissionRegion = Field(description="Transmission region of the meter.")
     customer_classification: CustomerClassification = Field(description="Residential or commercial.")
-    load_types: list[LoadType] = Field(min_length=1, description="Controllable loads behind the meter; at least one.")
+    load_types: Annotated[list[LoadType], AfterValidator(_distinct)] = Field(
+        min_length=1,
+        max_length=len(LoadType),
+        description="Controllable loads behind the meter; at least one, each at most once (repeats are merged).",
+    )
     meter_type: MeterType = Field(description="Utility meter, submeter or single device.")
     customer: Customer = Field(description="Service address and customer contact.")
     device: Device | None = Field(None, description="The controllable device, for DEVICE assets.")

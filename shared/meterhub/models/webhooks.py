@@ -66,7 +66,9 @@ class WebhookRequest(WebhookModel):
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    event_types: Annotated[list[WebhookEventType], AfterValidator(_unique)] = Field(min_length=1)
+    event_types: Annotated[list[WebhookEventType], AfterValidator(_unique)] = Field(
+        min_length=1, max_length=len(WebhookEventType)
+    )
     receiver_url: str = Field(min_length=1, max_length=2048, examples=["https://company.com/leap-webhooks"])
     headers: Annotated[list[Header], AfterValidator(_unique_names)] = Field(
         default_factory=list, max_length=MAX_HEADERS
