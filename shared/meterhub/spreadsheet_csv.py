@@ -33,11 +33,12 @@ _PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 def neutralise(value: object) -> str:
     """The cell text for `value`: None is empty, anything a spreadsheet could run as a formula gets `'` first."""
     text = "" if value is None else str(value)
-    if not text or _PLAIN_NUMBER.fullmatch(text):
-        return text
-    if text[0] in FORMULA_STARTS or text.lstrip()[:1] in FORMULA_STARTS:
-        return PREFIX + text
-    return text
+    first = text[:1]
+    if first in FORMULA_STARTS:
+        risky = _PLAIN_NUMBER.fullmatch(text) is None
+    else:
+        risky = first.isspace() and text.lstrip()[:1] in FORMULA_STARTS
+    return PREFIX + text if risky else text
 
 
 class SpreadsheetCsvWriter:
@@ -47,7 +48,7 @@ class SpreadsheetCsvWriter:
         self._writer = csv.writer(stream, lineterminator="\r\n")
 
     def writerow(self, row: Iterable[object]) -> None:
-        self._writer.writerow([neutralise(value) for value in row])
+        self._writer.writerow(map(neutralise, row))
 
     def writerows(self, rows: Iterable[Iterable[object]]) -> None:
         for row in rows:
