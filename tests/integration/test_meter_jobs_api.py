@@ -605,3 +605,8 @@ def test_provisional_assets_csv_neutralises_formulas_the_json_keeps_them(
     assert refused["data.device.battery_power_capacity_kw"] == "-1.5"
     assert refused["data.partner_reference"] == "'" + FORMULA
     assert (created["partner_reference"], created["data.customer.city"]) == ("csv-ok-1", "'@SUM(1+1)")
+
+    # And the export cannot be sent back as a batch, so no added ' is ever stored: its columns are refused
+    again = invoke_jobs("POST", JOBS, raw_body=exported.text, content_type="text/csv")
+    assert again.status == 400, again.text
+    assert {"job_id", "status", "data.customer.city"} <= {d["problem_field"] for d in again.json["details"]}
