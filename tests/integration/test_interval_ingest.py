@@ -240,6 +240,42 @@ def test_a_failed_files_outputs_start_no_job(drops: IntervalDrops, partner: Issu
     assert len(jobs(drops, pid)) == 1
 
 
+def test_the_errors_csv_of_a_file_with_formula_cells_opens_as_text_and_the_original_is_kept_byte_for_byte(
+    drops: IntervalDrops, partner: IssuedKey, meter: str
+) -> None:
+    pid = partner.partner_id
+    # Given a file whose bad cells are spreadsheet formulas (and one negative number)
+    bad = rows([meter], [DAY], range(4))
+    bad[0][2] = "=2+5"
+    bad[1][3] = "=2+5"
+    bad[2][0] = "@SUM(1+1)"
+    bad[3][4] = "-1.000"
+    body = csv_file(bad)
+
+    # When it is dropped and ingested
+    drops.put(pid, "formulas.csv", body)
+    drops.run_queue()
+
+    # Then the errors CSV echoes each bad value (quoted, inside its message) and no cell can start a formula
+    job = only_job(drops, pid)
+    assert job.status is UploadStatus.FAILED
+    table = list(csv.reader(io.StringIO(drops.read(object_key(pid, job.error_csv_file_path)).decode(), newline="")))
+    assert table[0] == ["line", "column", "code", "message"]
+    messages = {row[1]: row[3] for row in table[1:]}
+    assert messages["interval_end_time_utc"].startswith("'=2+5' is not")
+    assert "'=2+5'" in messages["energy_net_kwh"]
+    assert "'@SUM(1+1)'" in messages["meter_id"]
+    assert "'-1.000' is negative" in messages["energy_consumed_kwh"]
+    assert not [cell for row in table for cell in row if cell.lstrip()[:1] in {"=", "+", "-", "@"}]
+    # And the CSV says what the job's JSON says, to the letter
+    assert [(int(r[0]), r[1], r[2], r[3]) for r in table[1:]] == [
+        (e["line"], e["column"], e["code"], e["message"]) for e in job.errors
+    ]
+
+    # And the partner's original is filed as it was sent, formulas included
+    assert drops.read(object_key(pid, job.current_file_path)) == body
+
+
 def test_a_url_encoded_key_with_spaces_and_plus_signs_is_ingested_under_its_real_name(
     drops: IntervalDrops, partner: IssuedKey, meter: str
 ) -> None:

@@ -560,3 +560,53 @@ def test_deeply_nested_json_is_400_not_500(invoke_jobs: InvokeJobs, job_worker: 
     response = invoke_jobs("POST", JOBS, raw_body='{"assets": [' + "[" * 5000 + "]" * 5000 + "]}")
     assert response.status == 400, response.text
     assert response.json["title"] == "Request body is not valid JSON"
+
+
+FORMULA = '=HYPERLINK("http://x","y")'
+DDE = "+cmd|' /C calc'!A0"
+
+
+def test_provisional_assets_csv_neutralises_formulas_the_json_keeps_them(
+    invoke_jobs: InvokeJobs, job_worker: JobWorker, make_asset: MakeAsset
+) -> None:
+    # Given an asset whose partner_reference and city are a formula (refused, so a FAILED provisional asset that
+    # still carries what was sent, with a negative capacity and a DDE payload beside them), and a created
+    # meter whose city is a formula the address rules allow
+    device = {"device_type": "BATTERY", "device_model": DDE, "battery_power_capacity_kw": -1.5}
+    job_id = submit(
+        invoke_jobs,
+        [
+            make_asset(FORMULA, customer={"city": FORMULA}, device=device),
+            make_asset("csv-ok-1", customer={"city": "@SUM(1+1)"}),
+        ],
+        file_name="formulas.json",
+    )
+    job_worker.run_queue()
+    query = {"filter": [f"job_id:{job_id}"]}
+
+    # When they are listed as JSON and exported as CSV
+    listed = invoke_jobs("GET", ASSETS, query=query)
+    exported = invoke_jobs("GET", ASSETS, accept="text/csv", query=query)
+
+    # Then the JSON keeps the exact values
+    assert listed.status == 200, listed.text
+    by_reference = {a["partner_reference"]: a for a in listed.json["provisional_assets"]}
+    assert set(by_reference) == {FORMULA, "csv-ok-1"}
+    assert by_reference[FORMULA]["data"]["customer"]["city"] == FORMULA
+    assert by_reference[FORMULA]["data"]["device"]["device_model"] == DDE
+    assert by_reference["csv-ok-1"]["data"]["customer"]["city"] == "@SUM(1+1)"
+
+    # And the CSV shows every formula as text (a leading '), and the negative number as a number
+    assert exported.status == 200, exported.text
+    rows = {r["status"]: r for r in csv.DictReader(io.StringIO(exported.text, newline=""))}
+    refused, created = rows["FAILED"], rows["COMPLETED"]
+    assert (refused["partner_reference"], refused["data.customer.city"]) == ("'" + FORMULA, "'" + FORMULA)
+    assert refused["data.device.device_model"] == "'" + DDE
+    assert refused["data.device.battery_power_capacity_kw"] == "-1.5"
+    assert refused["data.partner_reference"] == "'" + FORMULA
+    assert (created["partner_reference"], created["data.customer.city"]) == ("csv-ok-1", "'@SUM(1+1)")
+
+    # And the export cannot be sent back as a batch, so no added ' is ever stored: its columns are refused
+    again = invoke_jobs("POST", JOBS, raw_body=exported.text, content_type="text/csv")
+    assert again.status == 400, again.text
+    assert {"job_id", "status", "data.customer.city"} <= {d["problem_field"] for d in again.json["details"]}

@@ -10,7 +10,6 @@ finished job does nothing.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import tempfile
@@ -28,6 +27,7 @@ from meterhub.ingest.meters import MeterSource, repository_lookup
 from meterhub.ingest.model import MeterLookup, RowError
 from meterhub.ingest.paths import Drop, parse_drop, partner_path
 from meterhub.ingest.validator import IntervalFileValidator, ValidationReport
+from meterhub.spreadsheet_csv import SpreadsheetCsvWriter
 
 PROGRESS_ROWS = 100_000
 STORE_BATCH_ROWS = 5_000_000
@@ -39,12 +39,15 @@ SPOOL_BYTES = 4 * 1024 * 1024
 
 
 class _RejectFile:
-    """The errors CSV (line, column, code, message), written as errors stream out of the validator."""
+    """The errors CSV (line, column, code, message), written as errors stream out of the validator.
+
+    Partners open it in a spreadsheet, so it is written like every CSV for people (meterhub.spreadsheet_csv).
+    It is a report, never read back by us or meant to be uploaded again."""
 
     def __init__(self) -> None:
         self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+b")  # noqa: SIM115
         self._text = io.TextIOWrapper(self._file, encoding="utf-8", newline="")
-        self._writer = csv.writer(self._text, lineterminator="\r\n")
+        self._writer = SpreadsheetCsvWriter(self._text)
         self._writer.writerow(["line", "column", "code", "message"])
 
     def write(self, error: RowError) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -30,6 +28,7 @@ from meterhub.models.api import (
     PagedJobs,
 )
 from meterhub.models.enums import ProvisionalAssetStatus, TransmissionRegion
+from meterhub.spreadsheet_csv import csv_text
 
 FILE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9._\s-]+\.[a-zA-Z0-9]+$")
 DEFAULT_PAGE_SIZE = 100
@@ -351,7 +350,8 @@ FIXED_COLUMNS = ("job_id", "partner_reference", "status", "status_detail.name", 
 
 def provisional_assets_csv(page: ListProvisionalAssetsResponse) -> str:
     """Dot-path columns as in Leap's export: only populated columns, arrays by index, failed_fields as
-    indexed key/value pairs."""
+    indexed key/value pairs. Operators open it in spreadsheets, so partner values that could run as a formula
+    are neutralised (meterhub.spreadsheet_csv); the JSON listing keeps them exact."""
     rows = [_flat_asset(asset) for asset in page.provisional_assets]
     data_columns = sorted({c for row in rows for c in row if c.startswith("data.")})
     tail = ["created_at", "meter_id"]
@@ -363,11 +363,7 @@ def provisional_assets_csv(page: ListProvisionalAssetsResponse) -> str:
         for c in (*FIXED_COLUMNS, *data_columns, *tail, *failure_columns)
         if any(c in r for r in rows) or (not rows and c in (*FIXED_COLUMNS, "created_at"))
     ]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows([[row.get(column, "") for column in columns] for row in rows])
-    return out.getvalue()
+    return csv_text([columns, *([row.get(column, "") for column in columns] for row in rows)])
 
 
 def _natural(column: str) -> tuple[Any, ...]:
