@@ -22,7 +22,7 @@ from meterhub.models.enums import (
     StatusDetailName,
     TransmissionRegion,
 )
-from meterhub.models.meter import CreateMeter, PartnerReference
+from meterhub.models.meter import CreateMeter, PartnerReference, Text256
 
 MAX_PAGE_SIZE = 500
 
@@ -133,9 +133,9 @@ class MeterFilterRequest(ApiModel):
     partner_references: Annotated[list[PartnerReference], Field(min_length=1, max_length=1000)] | None = None
     meter_types: Annotated[list[MeterType], Field(min_length=1, max_length=20)] | None = None
     load_types: Annotated[list[LoadType], Field(min_length=1, max_length=20)] | None = None
-    customer_groups: Annotated[list[str], Field(min_length=1, max_length=20)] | None = None
-    tags: Annotated[list[str], Field(min_length=1, max_length=20)] | None = None
-    connection_reference_ids: Annotated[list[str], Field(min_length=1, max_length=100)] | None = None
+    customer_groups: Annotated[list[Text256], Field(min_length=1, max_length=20)] | None = None
+    tags: Annotated[list[Text256], Field(min_length=1, max_length=20)] | None = None
+    connection_reference_ids: Annotated[list[Text256], Field(min_length=1, max_length=100)] | None = None
     last_modified_date_time: AwareDatetime | None = None
     created_after_date_time: AwareDatetime | None = None
     created_before_date_time: AwareDatetime | None = None

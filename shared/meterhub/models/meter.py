@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -164,24 +165,40 @@ def _check_end_customer_name(value: str) -> str:
     return value
 
 
-PartnerReference = Annotated[str, StringConstraints(min_length=3, max_length=256, pattern=PARTNER_REFERENCE_PATTERN)]
+def _single_line(value: str) -> str:
+    """Identifiers, names and addresses are one line of text: a control character or line break in one is a
+    corrupted export or an injection attempt, and it would be stored, searched and written into CSVs as sent."""
+    for position, char in enumerate(value):
+        if unicodedata.category(char) in {"Cc", "Zl", "Zp"}:
+            raise ValueError(f"must not contain control characters or line breaks (U+{ord(char):04X} at {position})")
+    return value
+
+
+SingleLine = AfterValidator(_single_line)
+
+PartnerReference = Annotated[
+    str, StringConstraints(min_length=3, max_length=256, pattern=PARTNER_REFERENCE_PATTERN), SingleLine
+]
 """Partner-chosen identifier (asset, customer, Connect refId): 3-256 characters, Leap's pattern."""
 
-PostalCode = Annotated[str, StringConstraints(pattern=POSTAL_CODE_PATTERN)]
-Street = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=STREET_PATTERN)]
-City = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NAME_PATTERN)]
-TwoLetterCode = Annotated[str, StringConstraints(min_length=2, max_length=2)]
-Title = Annotated[str, StringConstraints(min_length=1, max_length=15, pattern=NAME_PATTERN)]
-CustomerName = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_check_end_customer_name)]
+PostalCode = Annotated[str, StringConstraints(pattern=POSTAL_CODE_PATTERN), SingleLine]
+Street = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=STREET_PATTERN), SingleLine]
+City = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NAME_PATTERN), SingleLine]
+TwoLetterCode = Annotated[str, StringConstraints(min_length=2, max_length=2), SingleLine]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=15, pattern=NAME_PATTERN), SingleLine]
+CustomerName = Annotated[
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_check_end_customer_name), SingleLine
+]
 Email = Annotated[
     str,
     StringConstraints(min_length=3, max_length=128),
     BeforeValidator(_check_email),
+    SingleLine,
     WithJsonSchema({"type": "string", "format": "email", "minLength": 3, "maxLength": 128}),
 ]
-Phone = Annotated[str, StringConstraints(min_length=3, max_length=32)]
-Text128 = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-Text256 = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Phone = Annotated[str, StringConstraints(min_length=3, max_length=32), SingleLine]
+Text128 = Annotated[str, StringConstraints(min_length=1, max_length=128), SingleLine]
+Text256 = Annotated[str, StringConstraints(min_length=1, max_length=256), SingleLine]
 
 Kilowatts = Annotated[float, BeforeValidator(_refuse_bool_for_float), Between(0, 999_999)]
 """Power or energy quantity (kW or kWh), 0-999999."""
@@ -406,10 +423,10 @@ class Nyiso(PartnerModel):
     company_type: CompanyType | None = Field(
         None, description="Legal form of the customer (needed for PSEGLI CSRP and DLRP)."
     )
-    existing_nyiso_resource_id: str | None = Field(
+    existing_nyiso_resource_id: Annotated[str, StringConstraints(max_length=256), SingleLine] | None = Field(
         None, description="Resource id NYISO assigned if the meter was enrolled in SCR before."
     )
-    partner_nyiso_resource_name: str | None = Field(
+    partner_nyiso_resource_name: Annotated[str, StringConstraints(max_length=256), SingleLine] | None = Field(
         None, description="Resource name the partner used if the meter was enrolled in SCR before."
     )
 
@@ -458,6 +475,6 @@ class CreateMeter(PartnerModel):
     isone: Isone | None = Field(None, description="ISO-NE-specific details.")
     nyiso: Nyiso | None = Field(None, description="NYISO-specific details.")
     utility: CommonUtility | None = Field(None, description="Utility account details.")
-    customer_group: Annotated[str, StringConstraints(pattern=CUSTOMER_GROUP_PATTERN)] | None = Field(
+    customer_group: Annotated[str, StringConstraints(pattern=CUSTOMER_GROUP_PATTERN), SingleLine] | None = Field(
         None, description="Partner-defined group label for the meter (up to 128 characters)."
     )
