@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from meterhub.api.request_body import check_body
+from meterhub.api.transport import SecureRestResolver
 from meterhub.errors import DomainError, Unauthenticated
 from meterhub.models.api import CreateMeterError, CreateMeterErrorResponse, ErrorResponse
 from meterhub.models.field_errors import FieldError, field_errors
@@ -92,7 +93,7 @@ def _relative_to_request(error: dict[str, Any]) -> dict[str, Any]:
     return {**error, "loc": loc}
 
 
-class ApiResolver(APIGatewayRestResolver):
+class ApiResolver(SecureRestResolver):
     """Powertools' REST resolver that runs `request_body.check_body` on a matched route before anything reads the body.
 
     `_call_route` is where Powertools holds the matched route and turns exceptions into the registered handlers'

@@ -7,8 +7,9 @@ is logged with its trace and answered with a calm 500 page.
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 
+from meterhub.api.transport import SecureRestResolver
 from meterhub.logic.connect_flow import ConnectProblem
 from meterhub.observability import logger
 from meterhub.web.connect_pages import ErrorView, error_page
@@ -21,8 +22,8 @@ def problem_page(problem: ConnectProblem, brand: str | None = None) -> Response[
     return html_response(error_page(view, nonce=nonce, brand=brand), status=problem.status, nonce=nonce)
 
 
-def build_page_resolver() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver()
+def build_page_resolver() -> SecureRestResolver:
+    app = SecureRestResolver()
 
     @app.exception_handler(ConnectProblem)
     def connect_problem(problem: ConnectProblem) -> Response[str]:
