@@ -1,0 +1,37 @@
+"""The versioned data bucket keeps an object's previous versions for a bounded, documented time, not forever."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Keeps `!Ref X` as {"Ref": X}; other short tags as None (only the bucket's shape matters here)."""
+
+
+_CfnLoader.add_constructor("!Ref", lambda loader, node: {"Ref": loader.construct_scalar(node)})  # type: ignore[arg-type]
+_CfnLoader.add_multi_constructor("!", lambda loader, _suffix, node: None)
+
+
+def _template() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
+    return loaded
+
+
+def test_noncurrent_versions_of_the_data_bucket_expire_after_the_documented_days() -> None:
+    template = _template()
+    bucket = template["Resources"]["DataBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    expiry = rules["ExpireNoncurrentVersions"]
+    assert expiry["Status"] == "Enabled"
+    assert expiry["NoncurrentVersionExpiration"]["NoncurrentDays"] == {"Ref": "NoncurrentVersionRetentionDays"}
+    parameter = template["Parameters"]["NoncurrentVersionRetentionDays"]
+    assert parameter["Default"] == 30 and 1 <= parameter["MinValue"] <= parameter["Default"] <= parameter["MaxValue"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "NoncurrentVersionRetentionDays" in readme, "the README says how long previous versions are kept"
