@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 import yaml
 from meterhub.api.transport import HSTS_HEADER, HSTS_VALUE
+from meterhub.config import get_settings
 
-from tests.conftest import ROOT, FakeLambdaContext, api_event, load_function_module, local_template
+from tests.conftest import (
+    ROOT,
+    FakeLambdaContext,
+    api_event,
+    function_environment,
+    load_function_module,
+    local_template,
+)
 
-if TYPE_CHECKING:
-    from meterhub.logic.partners import IssuedKey
-
+PARTNER_ID = "00000000-0000-4000-8000-00000000feed"
 API_FUNCTIONS = sorted({route.function_id for route in local_template().routes})
+
+
+@pytest.fixture(autouse=True)
+def _function_settings(monkeypatch: pytest.MonkeyPatch, no_network: None) -> Iterator[None]:
+    """The functions' environment (settings are read per request); no AWS is reached by these answers."""
+    for name, value in function_environment().items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def _answer(function_id: str, path: str, proto: str | None, partner_id: str) -> dict[str, Any]:
@@ -37,23 +54,23 @@ def _hsts(response: dict[str, Any]) -> list[str]:
 
 
 @pytest.mark.parametrize("function_id", API_FUNCTIONS)
-def test_every_function_behind_the_api_sends_hsts_over_https_even_on_errors(
-    partner: IssuedKey, function_id: str
-) -> None:
-    response = _answer(function_id, "/no/such/route", "https", partner.partner_id)
-    assert response["statusCode"] == 404
+def test_every_function_behind_the_api_sends_hsts_over_https_even_on_errors(no_network: None, function_id: str) -> None:
+    response = _answer(function_id, "/no/such/route", "https", PARTNER_ID)
+    assert response["statusCode"] == 404, response
     assert _hsts(response) == [HSTS_VALUE]
 
 
 @pytest.mark.parametrize("function_id", API_FUNCTIONS)
 @pytest.mark.parametrize("proto", [None, "http"])
-def test_no_hsts_over_plain_http(partner: IssuedKey, function_id: str, proto: str | None) -> None:
+def test_no_hsts_over_plain_http(function_id: str, proto: str | None) -> None:
     # RFC 6797 7.2: a host must not send it over plain http (the local runner serves http).
-    assert _hsts(_answer(function_id, "/no/such/route", proto, partner.partner_id)) == []
+    response = _answer(function_id, "/no/such/route", proto, PARTNER_ID)
+    assert response["statusCode"] == 404, response
+    assert _hsts(response) == []
 
 
-def test_a_successful_answer_carries_hsts(partner: IssuedKey) -> None:
-    response = _answer("ProgramsApiFunction", "/v1.1/programs", "https", partner.partner_id)
+def test_a_successful_answer_carries_hsts() -> None:
+    response = _answer("ProgramsApiFunction", "/v1.1/programs", "https", PARTNER_ID)
     assert response["statusCode"] == 200
     assert _hsts(response) == [HSTS_VALUE]
 
