@@ -16,6 +16,7 @@ from meterhub.domain.webhooks import DeliveryRecord, DeliveryStatus, Subscriptio
 from meterhub.errors import Conflict, InvalidInput, NotFound
 from meterhub.logic import page_tokens
 from meterhub.logic.webhook_dispatch import task_message
+from meterhub.logic.webhook_samples import sample_payload
 from meterhub.models.webhooks import (
     CreateWebhookResponse,
     Delivery,
@@ -29,7 +30,7 @@ from meterhub.models.webhooks import (
     WebhookResponse,
 )
 from meterhub.webhooks import delivery
-from meterhub.webhooks.events import envelope, sample_payload
+from meterhub.webhooks.events import WebhookEventType, envelope
 from meterhub.webhooks.signing import new_secret
 from meterhub.webhooks.urls import Resolver, check_receiver, system_resolver
 
@@ -116,16 +117,18 @@ def send_test_event(
     repo: WebhookRepository,
     partner_id: str,
     webhook_id: str,
-    payload: dict[str, Any] | None,
+    event_type: WebhookEventType = WebhookEventType.METER_CREATED,
     *,
     stage: str,
     http_post: delivery.HttpPost = delivery.http_client_post,
     resolve: Resolver = system_resolver,
     now: Callable[[], float] | None = None,
 ) -> TestWebhookResponse:
-    """Sends `payload` (or a sample meter.created) now, once, signed like a real delivery."""
+    """Sends our sample of `event_type` now, once, signed like a real delivery and marked as a test (the body's
+    `"test": true`, the Meterhub-Test header). Never caller-written content: a leaked API key must not make a
+    receiver see a forged event that verifies."""
     subscription = _existing(repo, partner_id, webhook_id)
-    event = envelope(payload or sample_payload())
+    event = envelope(sample_payload(event_type), test=True)
     result = delivery.deliver(subscription, event, http_post, now or time.time, stage=stage, resolve=resolve)
     return TestWebhookResponse(**result.as_dict())
 
