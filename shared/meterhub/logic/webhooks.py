@@ -16,7 +16,6 @@ from meterhub.domain.webhooks import DeliveryRecord, DeliveryStatus, Subscriptio
 from meterhub.errors import Conflict, InvalidInput, NotFound
 from meterhub.logic import page_tokens
 from meterhub.logic.webhook_dispatch import task_message
-from meterhub.logic.webhook_samples import sample_payload
 from meterhub.models.webhooks import (
     CreateWebhookResponse,
     Delivery,
@@ -127,6 +126,10 @@ def send_test_event(
     """Sends our sample of `event_type` now, once, signed like a real delivery and marked as a test (the body's
     `"test": true`, the Meterhub-Test header). Never caller-written content: a leaked API key must not make a
     receiver see a forged event that verifies."""
+    # Imported here: the samples pull in the stream derivations (enrollment, the catalog, the Connect models),
+    # which the API's other routes never need, so its cold start does not pay for them
+    from meterhub.logic.webhook_samples import sample_payload
+
     subscription = _existing(repo, partner_id, webhook_id)
     event = envelope(sample_payload(event_type), test=True)
     result = delivery.deliver(subscription, event, http_post, now or time.time, stage=stage, resolve=resolve)
