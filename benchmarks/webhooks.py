@@ -136,8 +136,8 @@ def received(base_url: str) -> int:
 
 # ----- events and a real delivery's body --------------------------------------------------------------------
 def payload() -> dict[str, Any]:
-    """A meter.created payload like the MetersTable stream publishes (Leap's example, with a fresh meter id)."""
-    from meterhub.webhooks.events import sample_payload
+    """A meter.created payload like the MetersTable stream publishes (our sample, with a fresh meter id)."""
+    from meterhub.logic.webhook_samples import sample_payload
 
     return {**sample_payload(), "meter_id": str(uuid.uuid4())}
 

@@ -7,7 +7,6 @@ APIs: the resolver's handlers are replaced below for this function only, request
 
 from __future__ import annotations
 
-import json
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -157,7 +156,8 @@ def delete_webhook(webhook_id: WebhookId) -> MessageResponse:
 
 @app.post(
     "/v1.1/webhooks/<webhook_id>/test",
-    summary="Send an event (or a sample meter.created) to the webhook now and report how it went",
+    summary="Send our sample of an event type (default meter.created), marked as a test, to the webhook now "
+    "and report how it went",
     operation_id="testWebhook",
     tags=["Webhooks"],
     responses={
@@ -168,10 +168,12 @@ def delete_webhook(webhook_id: WebhookId) -> MessageResponse:
     },
 )
 def test_webhook(
-    webhook_id: WebhookId, payload: Annotated[TestWebhookRequest | None, Body()] = None
+    webhook_id: WebhookId, request: Annotated[TestWebhookRequest | None, Body()] = None
 ) -> TestWebhookResponse:
-    event = json.loads(payload.model_dump_json()) if payload is not None else None
-    result = webhooks.send_test_event(_repo(), caller_partner_id(app), webhook_id, event, stage=get_settings().stage)
+    event_type = (request or TestWebhookRequest()).webhook_event_type
+    result = webhooks.send_test_event(
+        _repo(), caller_partner_id(app), webhook_id, event_type, stage=get_settings().stage
+    )
     logger.info("Webhook tested", extra={"webhook_id": webhook_id, "is_successful": result.is_successful})
     return result
 

@@ -63,14 +63,15 @@ class Receiver:
             time.sleep(0.1)
         raise AssertionError(f"{text!r} not printed within {ARRIVAL_TIMEOUT_SECONDS}s:\n" + "\n".join(self.lines()))
 
-    def delivery(self, event_type: str, needle: str) -> tuple[str, dict[str, Any]]:
-        """The verdict and body of the first printed delivery of `event_type` whose body contains `needle`."""
+    def delivery(self, event_type: str, needle: str) -> tuple[str, str, dict[str, Any]]:
+        """The verdict, kind (TEST or EVENT) and body of the first printed delivery of `event_type` whose body
+        contains `needle`. A line is `<event type, 45 wide> <verdict, 22 wide> <kind> <body>`."""
         deadline = time.monotonic() + ARRIVAL_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             for line in self.lines():
                 if line.startswith(event_type + " ") and needle in line:
-                    verdict, body = line[45:].split(" {", 1)
-                    return verdict.strip(), json.loads("{" + body)
+                    kind, body = line[69:].split(" {", 1)
+                    return line[46:68].strip(), kind.strip(), json.loads("{" + body)
             time.sleep(0.1)
         raise AssertionError(f"no {event_type} with {needle} arrived:\n" + "\n".join(self.lines()))
 
@@ -117,10 +118,14 @@ def test_a_created_meter_reaches_the_receiver_signed_and_is_logged(
 ) -> None:
     url, headers = partner
     webhook_id, receiver = subscribed
-    # The test event of the README tour reaches the receiver, which checks its signature
+    # The test event of the README tour reaches the receiver, which checks its signature and prints it as a TEST:
+    # our sample meter.created, marked inside the signed body
     tested = requests.post(f"{url}/v1.1/webhooks/{webhook_id}/test", headers=headers, timeout=30)
     assert tested.status_code == 200 and tested.json()["is_successful"] is True, tested.text
     assert tested.json()["status_code"] == 204
+    verdict, kind, sample = receiver.delivery("meter.created", '"test":true')
+    assert (verdict, kind, sample["test"]) == ("signature OK", "TEST", True)
+    assert sample["payload"]["meter_id"] == "00000000-0000-0000-0000-000000000001"
     # A meter created through the API is announced by the dispatcher, signed with the subscription's secret
     reference = f"hooks-{uuid.uuid4().hex[:8]}"
     created = requests.post(
@@ -128,8 +133,9 @@ def test_a_created_meter_reaches_the_receiver_signed_and_is_logged(
     )
     assert created.status_code == 200, created.text
     meter_id = created.json()["meter_id"]
-    verdict, delivered = receiver.delivery("meter.created", meter_id)
-    assert verdict == "signature OK"
+    verdict, kind, delivered = receiver.delivery("meter.created", meter_id)
+    assert (verdict, kind) == ("signature OK", "EVENT")
+    assert "test" not in delivered
     assert delivered["payload"] == {
         "webhook_event_type": "meter.created",
         "meter_id": meter_id,

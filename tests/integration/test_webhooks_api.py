@@ -6,18 +6,31 @@ The aws fixture runs the function with STAGE=local, where plain http to loopback
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import pytest
 from meterhub.webhooks.signing import verify
 
+from tests.conftest import WebhookReceiver
+
 Invoke = Callable[..., tuple[int, Any]]
 LEAP_404 = {"error": "Not Found", "message": "The specified resource was not found"}
+# The documented samples (docs/webhooks.md, "Test deliveries"): obviously not a real meter or reference.
+SAMPLE_METER_CREATED = {
+    "webhook_event_type": "meter.created",
+    "meter_id": "00000000-0000-0000-0000-000000000001",
+    "partner_reference": "sample-reference",
+    "transmission_region": "ERCOT",
+    "meter_type": "UTILITY_METER",
+}
+SAMPLE_CONNECT_SESSION_UPDATED = {
+    "webhook_event_type": "connect_session.updated",
+    "partner_reference": "sample-reference",
+    "status": "CREATED",
+}
 
 
 def _event(method: str, path: str, body: Any, partner_id: str) -> dict[str, Any]:
@@ -59,31 +72,6 @@ def call(aws: Any, lambda_context: Any, load_function: Callable[[str], ModuleTyp
         return int(response["statusCode"]), json.loads(response["body"])
 
     return call
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(202)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks", received
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def request(url: str = "http://127.0.0.1:9/hooks", **changes: Any) -> dict[str, Any]:
@@ -168,6 +156,7 @@ def test_another_partners_webhook_is_not_found_on_every_route(call: Invoke) -> N
         (request(headers=[{"name": "x-api-key"}]), "headers.0.value"),
         (request(headers=[{"name": "bad name", "value": "v"}]), "headers.0.name"),
         (request(headers=[{"name": "Meterhub-Signature", "value": "v"}]), "headers.0.name"),
+        (request(headers=[{"name": "Meterhub-Test", "value": "false"}]), "headers.0.name"),
         (request(headers=[{"name": "x-a", "value": "v"}, {"name": "X-A", "value": "w"}]), "headers"),
         (request(extra=1), "extra"),
     ],
@@ -201,37 +190,101 @@ def test_unknown_ids_are_404s(call: Invoke) -> None:
     assert call("POST", f"/v1.1/webhooks/{unknown}/test") == (404, LEAP_404)
 
 
-def test_the_test_route_delivers_a_signed_sample_to_a_loopback_receiver(
-    call: Invoke, receiver: tuple[str, list[tuple[dict[str, str], bytes]]]
+def _delivered(receiver: WebhookReceiver) -> tuple[dict[str, str], bytes, dict[str, Any]]:
+    [(headers, body)] = receiver.received
+    return headers, body, json.loads(body)
+
+
+@pytest.mark.parametrize("body", [None, {}, {"webhook_event_type": "meter.created"}], ids=["none", "empty", "type"])
+def test_the_test_route_delivers_a_signed_sample_marked_as_a_test(
+    call: Invoke, webhook_receiver: WebhookReceiver, body: dict[str, Any] | None
 ) -> None:
     # Given a webhook pointing at a receiver on loopback
-    url, received = receiver
-    _, created = call("POST", "/v1.1/webhooks", request(url))
-    # When it is tested without a payload
-    status, answer = call("POST", f"/v1.1/webhooks/{created['webhook_id']}/test")
+    webhook_receiver.status = 202
+    _, created = call("POST", "/v1.1/webhooks", request(webhook_receiver.url))
+    # When it is tested without a payload, or naming meter.created
+    status, answer = call("POST", f"/v1.1/webhooks/{created['webhook_id']}/test", body)
     # Then the receiver's 202 is reported
     assert status == 200
     assert answer["is_successful"] is True and answer["status_code"] == 202
     assert isinstance(answer["response_time_ms"], int)
     assert "error" not in answer
-    # And the receiver got a sample meter.created, with the partner header and a valid signature
-    [(headers, body)] = received
-    event = json.loads(body)
-    assert event["payload"]["webhook_event_type"] == "meter.created"
+    # And the receiver got our sample meter.created with the partner header and a valid signature, marked as a
+    # test twice: by the Meterhub-Test header and by `"test": true` inside the signed body
+    headers, raw, event = _delivered(webhook_receiver)
+    assert headers["meterhub-test"] == "true"
+    assert event["test"] is True
+    assert event["payload"] == SAMPLE_METER_CREATED
     assert uuid.UUID(event["webhook_event_id"])
     assert headers["x-api-key"] == "k-1"
-    assert verify(created["signing_secret"], headers["meterhub-signature"], body)
+    assert verify(created["signing_secret"], headers["meterhub-signature"], raw)
 
 
-def test_the_test_route_sends_the_given_payload(
-    call: Invoke, receiver: tuple[str, list[tuple[dict[str, str], bytes]]]
-) -> None:
-    url, received = receiver
-    _, created = call("POST", "/v1.1/webhooks", request(url))
-    payload = {"webhook_event_type": "connect_session.updated", "partner_reference": "ref-9", "status": "CREATED"}
-    status, answer = call("POST", f"/v1.1/webhooks/{created['webhook_id']}/test", payload)
+def test_the_test_route_sends_our_sample_of_the_chosen_type(call: Invoke, webhook_receiver: WebhookReceiver) -> None:
+    # Given a webhook
+    _, created = call("POST", "/v1.1/webhooks", request(webhook_receiver.url))
+    # When a test of connect_session.updated is asked for
+    body = {"webhook_event_type": "connect_session.updated"}
+    status, answer = call("POST", f"/v1.1/webhooks/{created['webhook_id']}/test", body)
+    # Then our sample of that type arrives, marked as a test
     assert status == 200 and answer["is_successful"] is True
-    assert json.loads(received[0][1])["payload"] == payload
+    headers, raw, event = _delivered(webhook_receiver)
+    assert (headers["meterhub-test"], event["test"]) == ("true", True)
+    assert event["payload"] == SAMPLE_CONNECT_SESSION_UPDATED
+    assert verify(created["signing_secret"], headers["meterhub-signature"], raw)
+
+
+FORGED_METER = {
+    "webhook_event_type": "meter.created",
+    "meter_id": "5d0e4a63-0d3c-4d7c-9a0e-3f7e2f1b9c10",
+    "partner_reference": "customer-site-123",
+    "transmission_region": "CAISO",
+    "meter_type": "UTILITY_METER",
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (FORGED_METER, "meter_id"),
+        (
+            {"webhook_event_type": "connect_session.updated", "partner_reference": "ref-9", "status": "COMPLETED"},
+            "partner_reference",
+        ),
+        ({"webhook_event_type": "meter.created", "payload": FORGED_METER}, "payload"),
+        ({"webhook_event_id": str(uuid.uuid4()), "payload": FORGED_METER}, "webhook_event_id"),
+        ({"webhook_event_type": "meter.created", "test": False}, "test"),
+    ],
+    ids=["forged-meter", "forged-connect", "payload", "envelope", "unmarked"],
+)
+def test_the_test_route_refuses_a_caller_supplied_payload(
+    call: Invoke, webhook_receiver: WebhookReceiver, body: dict[str, Any], field: str
+) -> None:
+    # Given a webhook, and a caller (say, one holding a leaked API key) who writes the event's content
+    _, created = call("POST", "/v1.1/webhooks", request(webhook_receiver.url))
+    # When it is sent to the test route
+    status, answer = call("POST", f"/v1.1/webhooks/{created['webhook_id']}/test", body)
+    # Then it is a 400 in this API's shape naming the field, and nothing reaches the receiver
+    assert status == 400
+    assert set(answer) == {"error", "message"} and answer["error"] == "Bad Request"
+    assert answer["message"].startswith(f"{field}: is not allowed"), answer
+    assert webhook_receiver.received == []
+
+
+@pytest.mark.parametrize(
+    "event_type", ["meter.enrollment.participation-status.updated", "meter.enrollment.group.updated"]
+)
+def test_the_test_route_refuses_a_type_meterhub_never_publishes(
+    call: Invoke, webhook_receiver: WebhookReceiver, event_type: str
+) -> None:
+    # Given a webhook, and one of Leap's types that can be subscribed to but is never published (no sample)
+    _, created = call("POST", "/v1.1/webhooks", request(webhook_receiver.url))
+    # When its test is asked for
+    status, answer = call("POST", f"/v1.1/webhooks/{created['webhook_id']}/test", {"webhook_event_type": event_type})
+    # Then it is a 400 naming the field, and nothing is delivered
+    assert status == 400 and answer["message"].startswith("webhook_event_type:"), answer
+    assert "never published" in answer["message"]
+    assert webhook_receiver.received == []
 
 
 def test_the_test_route_reports_an_unreachable_receiver(call: Invoke) -> None:

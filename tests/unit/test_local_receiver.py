@@ -12,6 +12,9 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 from meterhub.local.receiver import make_handler
+from meterhub.logic.webhook_samples import sample_payload
+from meterhub.webhooks.delivery import TEST_HEADER, encode_event
+from meterhub.webhooks.events import envelope
 from meterhub.webhooks.signing import SIGNATURE_HEADER, signature_header
 
 SECRET = "whsec_test-secret"
@@ -33,9 +36,9 @@ def sign(secret: str, body: bytes) -> str:
     return signature_header(secret, body, int(time.time()))
 
 
-def post(url: str, signature: str) -> int:
+def post(url: str, signature: str, body: bytes = BODY, headers: dict[str, str] | None = None) -> int:
     request = urllib.request.Request(  # noqa: S310 - loopback test server
-        url, data=BODY, method="POST", headers={SIGNATURE_HEADER: signature}
+        url, data=body, method="POST", headers={SIGNATURE_HEADER: signature, **(headers or {})}
     )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback test server
@@ -62,3 +65,25 @@ def test_a_badly_signed_delivery_is_refused(receiver: tuple[str, io.StringIO]) -
     # Then the receiver answers 401 and says why
     assert status == 401
     assert "BAD SIGNATURE" in out.getvalue()
+
+
+def test_a_test_delivery_is_printed_as_a_test_and_a_real_one_as_an_event(receiver: tuple[str, io.StringIO]) -> None:
+    # Given a test delivery as the test route sends it, and a real event
+    url, out = receiver
+    test = encode_event(envelope(sample_payload(), test=True))
+    # When both are posted, signed
+    assert post(url, sign(SECRET, test), test, {TEST_HEADER: "true"}) == 204
+    assert post(url, sign(SECRET, BODY)) == 204
+    # Then the receiver says which one is the test
+    test_line, real_line = out.getvalue().splitlines()
+    assert test_line.split()[:4] == ["meter.created", "signature", "OK", "TEST"]
+    assert real_line.split()[:4] == ["meter.created", "signature", "OK", "EVENT"]
+
+
+def test_a_test_marker_in_the_header_only_is_not_believed(receiver: tuple[str, io.StringIO]) -> None:
+    # Given a real event whose (unsigned) header claims it is a test
+    url, out = receiver
+    # When it is posted
+    assert post(url, sign(SECRET, BODY), BODY, {TEST_HEADER: "true"}) == 204
+    # Then the signed body decides, and the disagreement is shown
+    assert f"EVENT ({TEST_HEADER} header disagrees)" in out.getvalue()

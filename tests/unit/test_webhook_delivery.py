@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from meterhub.domain.webhooks import Subscription, WebhookHeader
-from meterhub.webhooks.delivery import PostRequest, deliver
-from meterhub.webhooks.events import WebhookEventType, envelope, sample_payload
+from meterhub.logic.webhook_samples import sample_payload
+from meterhub.webhooks.delivery import TEST_HEADER, PostRequest, deliver
+from meterhub.webhooks.events import WebhookEventType, envelope
 from meterhub.webhooks.signing import SIGNATURE_HEADER, verify
 
 SECRET = "whsec_delivery-test"
@@ -92,6 +93,19 @@ def test_a_2xx_is_a_success_and_the_delivery_is_signed_with_the_partner_headers(
     assert headers["meterhub-event-id"] == event["webhook_event_id"]
     assert verify(SECRET, headers[SIGNATURE_HEADER.lower()], body)
     assert not verify("whsec_wrong", headers[SIGNATURE_HEADER.lower()], body)
+
+
+def test_only_a_test_envelope_is_marked_as_a_test(receiver: Receiver) -> None:
+    # Given a real event's envelope and a test envelope of the same payload
+    real, test = envelope(sample_payload()), envelope(sample_payload(), test=True)
+    # When both are delivered
+    assert deliver(subscription(receiver.url), real, stage="local").is_successful
+    assert deliver(subscription(receiver.url), test, stage="local").is_successful
+    # Then only the test carries the header, and `"test": true` inside the body it signed
+    [(real_headers, real_body), (test_headers, test_body)] = receiver.received
+    assert TEST_HEADER.lower() not in real_headers and "test" not in json.loads(real_body)
+    assert test_headers[TEST_HEADER.lower()] == "true" and json.loads(test_body)["test"] is True
+    assert verify(SECRET, test_headers[SIGNATURE_HEADER.lower()], test_body)
 
 
 def test_a_500_is_a_failure_with_its_status(receiver: Receiver) -> None:

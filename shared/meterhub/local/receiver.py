@@ -4,7 +4,9 @@
 
 Subscribe it with `"receiver_url": "http://127.0.0.1:8765/hooks"` (plain http to loopback is allowed only in
 the local runner). It answers 204 to a correctly signed delivery (or to any delivery when no secret is
-given) and 401 to a bad signature, so the dispatcher's retries can be watched too.
+given) and 401 to a bad signature, so the dispatcher's retries can be watched too. Each line says whether the
+delivery is a TEST (`POST /v1.1/webhooks/{id}/test`: our sample payload, `"test": true` in the signed body and
+`Meterhub-Test: true`) or a real EVENT, as a receiver must tell them apart before acting on one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any
 
+from meterhub.webhooks.delivery import TEST_HEADER
+from meterhub.webhooks.events import TEST_FIELD
 from meterhub.webhooks.signing import SIGNATURE_HEADER, verify
 
 
@@ -27,13 +31,16 @@ def make_handler(secret: str | None, out: Any = sys.stdout) -> type[BaseHTTPRequ
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             signature = self.headers.get(SIGNATURE_HEADER) or ""
             valid = verify(secret, signature, body) if secret else None
-            try:
-                payload = json.loads(body).get("payload", {})
-            except ValueError:
-                payload = {}
+            event = _object(body)
+            payload = _object(event.get("payload"))
+            # The signed body decides; the header (not signed) is only shown when it disagrees with the body
+            test = event.get(TEST_FIELD) is True
+            kind = "TEST" if test else "EVENT"
+            if (self.headers.get(TEST_HEADER) == "true") != test:
+                kind += f" ({TEST_HEADER} header disagrees)"
             verdict = {True: "signature OK", False: "BAD SIGNATURE", None: "signature not checked"}[valid]
             print(
-                f"{payload.get('webhook_event_type', '?'):<45} {verdict:<22} {body.decode(errors='replace')}",
+                f"{payload.get('webhook_event_type', '?'):<45} {verdict:<22} {kind:<5} {body.decode(errors='replace')}",
                 file=out,
                 flush=True,
             )
@@ -44,6 +51,16 @@ def make_handler(secret: str | None, out: Any = sys.stdout) -> type[BaseHTTPRequ
             return None  # the line above says everything
 
     return Receiver
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """`value` (or the JSON in it) when that is an object, else {}: a broken delivery is printed, not a crash."""
+    if isinstance(value, bytes):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _stop(_signum: int, _frame: FrameType | None) -> None:

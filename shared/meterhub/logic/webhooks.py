@@ -29,7 +29,7 @@ from meterhub.models.webhooks import (
     WebhookResponse,
 )
 from meterhub.webhooks import delivery
-from meterhub.webhooks.events import envelope, sample_payload
+from meterhub.webhooks.events import WebhookEventType, envelope
 from meterhub.webhooks.signing import new_secret
 from meterhub.webhooks.urls import Resolver, check_receiver, system_resolver
 
@@ -116,16 +116,22 @@ def send_test_event(
     repo: WebhookRepository,
     partner_id: str,
     webhook_id: str,
-    payload: dict[str, Any] | None,
+    event_type: WebhookEventType = WebhookEventType.METER_CREATED,
     *,
     stage: str,
     http_post: delivery.HttpPost = delivery.http_client_post,
     resolve: Resolver = system_resolver,
     now: Callable[[], float] | None = None,
 ) -> TestWebhookResponse:
-    """Sends `payload` (or a sample meter.created) now, once, signed like a real delivery."""
+    """Sends our sample of `event_type` now, once, signed like a real delivery and marked as a test (the body's
+    `"test": true`, the Meterhub-Test header). Never caller-written content: a leaked API key must not make a
+    receiver see a forged event that verifies."""
+    # Imported here: the samples pull in the stream derivations (enrollment, the catalog, the Connect models),
+    # which the API's other routes never need, so its cold start does not pay for them
+    from meterhub.logic.webhook_samples import sample_payload
+
     subscription = _existing(repo, partner_id, webhook_id)
-    event = envelope(payload or sample_payload())
+    event = envelope(sample_payload(event_type), test=True)
     result = delivery.deliver(subscription, event, http_post, now or time.time, stage=stage, resolve=resolve)
     return TestWebhookResponse(**result.as_dict())
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from meterhub.webhooks.delivery import RESERVED_HEADERS
-from meterhub.webhooks.events import WebhookEventType
+from meterhub.webhooks.events import UNPUBLISHED_EVENT_TYPES, WebhookEventType
 
 MAX_HEADERS = 10
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")  # an RFC 9110 field name
@@ -100,12 +100,24 @@ class MessageResponse(WebhookModel):
     message: str = Field(examples=["Operation completed successfully"])
 
 
+def _published(event_type: WebhookEventType) -> WebhookEventType:
+    if event_type in UNPUBLISHED_EVENT_TYPES:
+        raise ValueError(f"{event_type.value} is never published by meterhub, so it has no sample to send")
+    return event_type
+
+
 class TestWebhookRequest(WebhookModel):
-    """An event payload to send (discriminated on webhook_event_type); other fields are passed through."""
+    """Which event type to test with. The delivery carries meterhub's sample payload of that type (never content
+    from the request: any other field is a 400) and is marked as a test: `Meterhub-Test: true` and `"test": true`
+    in the signed body."""
 
-    model_config = ConfigDict(extra="allow", defer_build=True)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    webhook_event_type: WebhookEventType
+    webhook_event_type: Annotated[WebhookEventType, AfterValidator(_published)] = Field(
+        default=WebhookEventType.METER_CREATED,
+        description="The sample to send; any published type (not meter.enrollment.participation-status.updated "
+        "or meter.enrollment.group.updated, which meterhub never publishes)",
+    )
 
 
 class TestWebhookResponse(WebhookModel):

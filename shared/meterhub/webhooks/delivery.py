@@ -29,11 +29,15 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from meterhub.domain.webhooks import Subscription
+from meterhub.webhooks.events import TEST_FIELD
 from meterhub.webhooks.signing import SIGNATURE_HEADER, signature_header
 from meterhub.webhooks.urls import Resolver, UnsafeReceiver, check_receiver, system_resolver
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 USER_AGENT = "meterhub-webhooks/1.0"
+TEST_HEADER = "Meterhub-Test"
+"""`Meterhub-Test: true` on a test delivery, so a receiver (or a proxy in front of it) can tell one before parsing
+the body. Headers are not signed: the signed marker is the body's `"test": true`, which this header mirrors."""
 
 # Leap's schedule: 10 attempts over ~8 h. Entry n is the wait before attempt n+1, counted from the previous
 # attempt: attempts at 00:00, 00:01, 00:03, 00:07, 00:15, 00:31, 01:00, 02:00, 04:00, 08:00; then give up.
@@ -51,6 +55,7 @@ RESERVED_HEADERS = frozenset(
         "user-agent",
         SIGNATURE_HEADER.lower(),
         "meterhub-event-id",
+        TEST_HEADER.lower(),
     }
 )
 
@@ -236,6 +241,8 @@ def build_headers(subscription: Subscription, event: Mapping[str, Any], body: by
             "meterhub-event-id": str(event.get("webhook_event_id", "")),
         }
     )
+    if event.get(TEST_FIELD) is True:
+        headers[TEST_HEADER] = "true"
     return headers
 
 

@@ -22,17 +22,23 @@ class WebhookEventType(StrEnum):
     METER_JOB_COMPLETED = "meter_job.completed"
 
 
-def envelope(payload: dict[str, Any], webhook_event_id: str | None = None) -> dict[str, Any]:
-    """`{webhook_event_id, payload}`; the id must be kept across retries so receivers can dedupe on it."""
-    return {"webhook_event_id": webhook_event_id or str(uuid.uuid4()), "payload": payload}
+UNPUBLISHED_EVENT_TYPES = frozenset(
+    {WebhookEventType.ENROLLMENT_PARTICIPATION_STATUS_UPDATED, WebhookEventType.ENROLLMENT_GROUP_UPDATED}
+)
+"""Leap's types a partner may subscribe to that meterhub never publishes (participation is always PARTICIPATE
+and there are no market groups yet), so there is no sample of them to test with either."""
+
+TEST_FIELD = "test"
+"""The envelope field that marks a test delivery (`POST /v1.1/webhooks/{id}/test`). It is inside the signed
+body, so a receiver that verifies the signature and reads the body can tell a test from a real event; real
+deliveries never carry it."""
 
 
-def sample_payload() -> dict[str, Any]:
-    """What `POST /v1.1/webhooks/{id}/test` sends when the caller gives no payload (Leap's example)."""
-    return {
-        "webhook_event_type": WebhookEventType.METER_CREATED.value,
-        "meter_id": "11111111-1111-1111-1111-111111111111",
-        "partner_reference": "sample-ref-123",
-        "transmission_region": "CAISO",
-        "meter_type": "UTILITY_METER",
-    }
+def envelope(payload: dict[str, Any], webhook_event_id: str | None = None, *, test: bool = False) -> dict[str, Any]:
+    """`{webhook_event_id, payload}`, plus `"test": true` for a test delivery; the id must be kept across retries
+    so receivers can dedupe on it."""
+    event: dict[str, Any] = {"webhook_event_id": webhook_event_id or str(uuid.uuid4())}
+    if test:
+        event[TEST_FIELD] = True
+    event["payload"] = payload
+    return event
