@@ -19,6 +19,7 @@ from meterhub.dal.connect import dynamo_connect_repository
 from meterhub.dal.meters import dynamo_meter_repository
 from meterhub.dal.partners import dynamo_partner_repository
 from meterhub.dal.token_vault import kms_token_vault
+from meterhub.domain.connect import LINK_LIFETIME
 from meterhub.logic import connect_links, connections
 from meterhub.logic.connect_links import ConnectLinkRequest, ConnectLinkResponse
 from meterhub.logic.connections import ConnectionFilter, ConnectionsResponse, RevokeResponse
@@ -39,7 +40,8 @@ Moment = Annotated[datetime | None, Query(description="RFC 3339 time (exclusive 
     description=(
         "A plain Connect link only ever creates new utility meters. A link issued here also lets the utility "
         "data be merged into the meter you created with customer.partner_customer_reference = ref_id. It "
-        "lives 72 hours and belongs to the first browser that opens it. The url's linkToken is shown only here."
+        f"lives {LINK_LIFETIME.total_seconds() / 3600:g} hours and belongs to the first browser that opens it. "
+        "The url's linkToken is shown only here."
     ),
     operation_id="createConnectLink",
     tags=["Connect"],
