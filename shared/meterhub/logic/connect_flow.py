@@ -267,8 +267,12 @@ def _issued_link(repo: ConnectRepository, partner: Partner, token: str, now: dat
     browser (checked again by the conditional write that claims it)."""
     issued = None
     if len(token) <= MAX_LINK_TOKEN_LENGTH and _LINK_TOKEN.fullmatch(token):
-        issued = repo.get_link(secret_hash(token))
-    if issued is None or not hmac.compare_digest(issued.partner_id, partner.partner_id):
+        digest = secret_hash(token)
+        found = repo.get_link(digest)
+        # The key lookup found it; the constant-time check keeps the rule in one visible place whatever the store
+        if found is not None and hmac.compare_digest(found.token_hash.encode(), digest.encode()):
+            issued = found
+    if issued is None or issued.partner_id != partner.partner_id:
         raise ConnectProblem(
             404,
             "We couldn't find this link",
