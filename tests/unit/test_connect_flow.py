@@ -516,6 +516,16 @@ def test_an_issued_link_expires_and_works_only_for_its_partner(world: World) -> 
     assert world.open(link={"link_token": token}, now=NOW + timedelta(hours=71)).session.link_id
 
 
+def test_an_issued_link_opened_while_no_utility_is_available_stays_unclaimed(world: World) -> None:
+    token, link_id = world.issue()
+    link = LinkParameters("acme-solar", "CAISO", "site-42", None, link_token=token)
+    with pytest.raises(ConnectProblem) as problem:  # production, no real utility configured yet
+        connect_flow.open_link(world.partners, world.repo, link, None, include_demo=False, now=NOW)
+    assert problem.value.status == 503
+    assert world.repo.sessions_by_key == {} and [x.claimed_by for x in world.repo.links.values()] == [None]
+    assert world.open(link={"link_token": token}).session.link_id == link_id  # the customer can come back
+
+
 def test_an_issued_direct_link_names_its_utility_and_opens_it() -> None:
     world = World()
     token, link_id = world.issue({"utility_id": "demo"})

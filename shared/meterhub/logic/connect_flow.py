@@ -238,19 +238,19 @@ def open_link(
         started_at=now,
         last_interaction_at=now,
     )
+    utilities = offered_utilities(session, include_demo=include_demo)
+    if not utilities:  # before the session is stored: an issued link stays unclaimed for a later visit
+        raise ConnectProblem(
+            503,
+            "No utility is available right now",
+            "We cannot connect to a utility in your region at the moment. Please try again later.",
+        )
     try:
         repo.create_session(session, link=issued, reclaimed_from=cookie_session_id)
     except Conflict:
         if issued is None:
             raise
         raise _link_used(partner) from None
-    utilities = offered_utilities(session, include_demo=include_demo)
-    if not utilities:
-        raise ConnectProblem(
-            503,
-            "No utility is available right now",
-            "We cannot connect to a utility in your region at the moment. Please try again later.",
-        )
     return OpenedSession(partner, session, utilities, True)
 
 
@@ -263,8 +263,8 @@ def _link_used(partner: Partner) -> ConnectProblem:
 
 
 def _issued_link(repo: ConnectRepository, partner: Partner, token: str, now: datetime) -> IssuedLink:
-    """The partner-issued link behind `token`: known, this partner's, unexpired, and not claimed by another
-    browser (checked again by the conditional write that claims it)."""
+    """The partner-issued link behind `token`: known, this partner's and unexpired. Whether another browser
+    owns it is decided by the conditional write that claims it for a new session (no check-then-act race)."""
     issued = None
     if len(token) <= MAX_LINK_TOKEN_LENGTH and _LINK_TOKEN.fullmatch(token):
         digest = secret_hash(token)
