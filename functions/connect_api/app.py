@@ -1,6 +1,7 @@
-"""Partner Connect API: the connections made through Connect links (one per refId), and revoking an
-authorization. Leap publishes no path for its Connect API (domain brief §4.4), so these are ours, under
-/v1.1/connect; webhooks (connect_session.*) remain the recommended way to follow a connection.
+"""Partner Connect API: issuing a Connect link for a refId, the connections made through Connect links (one
+per refId), and revoking an authorization. Leap publishes no path for its Connect API (domain brief §4.4), so
+these are ours, under /v1.1/connect; webhooks (connect_session.*) remain the recommended way to follow a
+connection. An issued link's URL carries a secret token: it is answered once and never logged.
 """
 
 from __future__ import annotations
@@ -8,24 +9,64 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import auth_errors, build_resolver, caller_partner_id, documented
+from meterhub.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, serialize
 from meterhub.config import get_settings
 from meterhub.dal.connect import dynamo_connect_repository
 from meterhub.dal.meters import dynamo_meter_repository
+from meterhub.dal.partners import dynamo_partner_repository
 from meterhub.dal.token_vault import kms_token_vault
-from meterhub.logic import connections
+from meterhub.domain.connect import LINK_LIFETIME
+from meterhub.logic import connect_links, connections
+from meterhub.logic.connect_links import ConnectLinkRequest, ConnectLinkResponse
 from meterhub.logic.connections import ConnectionFilter, ConnectionsResponse, RevokeResponse
 from meterhub.logic.ids import parse_id
 from meterhub.models.api import ErrorResponse
 from meterhub.observability import logger
+from meterhub.utilities.base_url import public_base_url
 from meterhub.utilities.registry import adapter_for
 
 app = build_resolver()
 
 Moment = Annotated[datetime | None, Query(description="RFC 3339 time (exclusive bound)")]
+
+
+@app.post(
+    "/v1.1/connect/links",
+    summary="Issue a Connect link for a refId: the customer's utility data may then merge into your meter",
+    description=(
+        "A plain Connect link only ever creates new utility meters. A link issued here also lets the utility "
+        "data be merged into the meter you created with customer.partner_customer_reference = ref_id. It "
+        f"lives {LINK_LIFETIME.total_seconds() / 3600:g} hours and belongs to the first browser that opens it. "
+        "The url's linkToken is shown only here."
+    ),
+    operation_id="createConnectLink",
+    tags=["Connect"],
+    status_code=201,
+    responses={
+        201: documented(ConnectLinkResponse, "The link to send the customer"),
+        400: documented(ErrorResponse, "Invalid ref_id, transmission_region, variant or utility_id"),
+        **auth_errors(),
+    },
+)
+def create_link(request: Annotated[ConnectLinkRequest, Body()]) -> Response[str]:
+    settings = get_settings()
+    issued = connect_links.issue_link(
+        dynamo_partner_repository(settings.partners_table_name),
+        dynamo_connect_repository(settings.connect_table_name),
+        caller_partner_id(app),
+        request,
+        base_url=public_base_url(app.current_event.raw_event),
+        include_demo=not settings.is_production,
+        now=datetime.now(UTC),
+    )
+    logger.info("Connect link issued", extra={"link_id": issued.link_id, "expires_at": issued.expires_at})
+    return Response(
+        status_code=201, content_type=content_types.APPLICATION_JSON, body=serialize(issued.model_dump(mode="json"))
+    )
 
 
 @app.get(

@@ -2,7 +2,8 @@
 to the utility's login (or declines). No API key: the partner is named by its account in the link.
 
 The session id travels in an HttpOnly, SameSite=Lax cookie (Lax so it comes back on the utility's top-level
-redirect to the callback); every form carries the session's CSRF token.
+redirect to the callback); every form carries the session's CSRF token. A partner-issued link's `linkToken`
+is a secret: it is never logged (the log line names the link by its id).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from meterhub.config import get_settings
 from meterhub.dal.connect import dynamo_connect_repository
 from meterhub.dal.partners import dynamo_partner_repository
 from meterhub.logic import connect_flow
-from meterhub.logic.connect_flow import REGION_LABELS, LinkParameters, OpenedSession
+from meterhub.logic.connect_flow import LINK_TOKEN_PARAMETER, REGION_LABELS, LinkParameters, OpenedSession
 from meterhub.observability import logger
 from meterhub.utilities.registry import adapter_for
 from meterhub.web.connect_pages import ChooseUtilityView, OutcomeView, UtilityChoice, choose_utility_page, outcome_page
@@ -91,7 +92,11 @@ def _open(link: LinkParameters) -> Response[str]:
     )
     logger.info(
         "Connect session opened" if opened.is_new else "Connect session resumed",
-        extra={"partner_id": opened.partner.partner_id, "session": log_reference(opened.session.session_id)},
+        extra={
+            "partner_id": opened.partner.partner_id,
+            "session": log_reference(opened.session.session_id),
+            "link_id": opened.session.link_id,
+        },
     )
     return _choose_page(opened, public_base_url(app.current_event.raw_event))
 
@@ -105,6 +110,7 @@ def open_link() -> Response[str]:
             transmission_region=query.get("transmissionRegion"),
             ref_id=query.get("refId"),
             variant=query.get("variant"),
+            link_token=query.get(LINK_TOKEN_PARAMETER),
         )
     )
 
@@ -118,6 +124,7 @@ def open_direct_link(account: str, utility_id: str) -> Response[str]:
             transmission_region=query.get("transmissionRegion"),
             ref_id=query.get("refId"),
             variant=query.get("variant"),
+            link_token=query.get(LINK_TOKEN_PARAMETER),
             utility_id=utility_id,
         )
     )

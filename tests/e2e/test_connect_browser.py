@@ -1,6 +1,7 @@
 """Connect in a real browser: a customer opens a partner's link in Debian's chromium (driven by Selenium
 through chromium-driver), picks the demo utility, consents, signs in there and lands on the partner's page;
-then the partner API shows the connection, the meter and its intervals. Declines too, and escaping.
+then the partner API shows the connection, the meter and its intervals. Declines too, escaping, and who may
+attach a utility account to the partner's own meter (only the customer with the partner-issued link).
 
 Every page is saved as a screenshot under test-output/connect-browser/<test>/<step>.png (paths printed) so
 a person can look at what a customer sees. The browser is never downloaded: both binaries are passed
@@ -321,14 +322,16 @@ def press(driver: webdriver.Chrome, label: str) -> None:
     driver.find_element(By.XPATH, f"//button[normalize-space()={label!r}]").click()
 
 
-def sign_in_at_demo_utility(driver: webdriver.Chrome, shots: Screenshots, scenario: str) -> None:
+def sign_in_at_demo_utility(
+    driver: webdriver.Chrome, shots: Screenshots, scenario: str, username: str = "alex.rivera"
+) -> None:
     wait_until(driver, on_path("/demo-utility/oauth/authorize"), "the demo utility's sign-in page")
     assert heading(driver) == "Sign in to your account", describe(driver)
     # The utility's OAuth client is meterhub (not the partner): that is what the utility names.
     assert "meterhub" in driver.find_element(By.CSS_SELECTOR, ".request").text, describe(driver)
     assert_clean_console(driver, "demo utility sign-in")
     shots.take("demo-utility-sign-in")
-    driver.find_element(By.ID, "username").send_keys("alex.rivera")
+    driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys("correct horse battery staple")
     driver.find_element(By.CSS_SELECTOR, f"input[name='scenario'][value='{scenario}']").click()
     press(driver, "Sign in and share my data")
@@ -354,6 +357,11 @@ class Api:
     def get(self, path: str, **params: str) -> Any:
         response = requests.get(f"{self.url}{path}", params=params, headers=self.headers, timeout=30)
         assert response.status_code == 200, f"GET {path} -> {response.status_code}: {response.text}"
+        return response.json()
+
+    def post(self, path: str, body: Any, expected: int = 200) -> Any:
+        response = requests.post(f"{self.url}{path}", json=body, headers=self.headers, timeout=30)
+        assert response.status_code == expected, f"POST {path} -> {response.status_code}: {response.text}"
         return response.json()
 
     def connection(self, ref_id: str) -> dict[str, Any] | None:
@@ -587,3 +595,77 @@ def test_a_hostile_ref_id_renders_as_text_under_a_strict_policy(
     assert "script-src" not in directives and "unsafe-inline" not in policy, policy
     assert response.headers.get("X-Frame-Options") == "DENY", response.headers
     assert "<script>" not in response.text and html.escape(ref_id) in response.text
+
+
+def test_a_stranger_with_the_ref_id_gets_no_hold_on_the_partners_meter_but_the_issued_link_merges(
+    browser: webdriver.Chrome, local_stack: LocalStack, screenshots: Screenshots
+) -> None:
+    # Given a partner that created its customer's meter, with the customer's refId
+    partner = new_partner(local_stack, None)
+    api = Api(local_stack, partner)
+    ref_id = new_ref()
+    asset = {
+        "partner_reference": f"acme-{ref_id}",
+        "transmission_region": "CAISO",
+        "customer_classification": "RESIDENTIAL",
+        "load_types": ["BATTERY_STORAGE"],
+        "meter_type": "DEVICE",
+        "customer": {
+            "street_1": "1 Main St",
+            "postal_code": "94612",
+            "city": "Oakland",
+            "state_or_province_code": "CA",
+            "partner_customer_reference": ref_id,
+        },
+    }
+    partner_meter_id = api.post("/v1.1/meters", {"provisional_asset": asset})["meter_id"]
+
+    # When a stranger who knows the refId completes the plain link with their own utility login
+    open_link(browser, local_stack, partner, ref_id)
+    choose_demo_and_consent(browser)
+    press(browser, "Continue to my utility")
+    sign_in_at_demo_utility(browser, screenshots, "success", username="sam.stranger")
+    wait_until(browser, lambda d: heading(d) == "You're all set", "our all-set page")
+    stranger = api.wait_for_connection(
+        ref_id, lambda c: bool(c["meter_ids"]), "the stranger's connection with its meter", local_stack
+    )
+
+    # Then the stranger's utility account became a meter of its own; the partner's meter is untouched
+    assert partner_meter_id not in stranger["meter_ids"], stranger
+    [stranger_meter_id] = stranger["meter_ids"]
+    assert api.get(f"/v2/meters/{stranger_meter_id}")["audit"]["created_by"] == "UTILITY"
+    untouched = api.get(f"/v2/meters/{partner_meter_id}")
+    assert "electric_service_account_number" not in (untouched.get("utility") or {}), untouched
+
+    # When the partner issues a link for its customer, and the customer completes it in their browser
+    issued = api.post("/v1.1/connect/links", {"ref_id": ref_id, "transmission_region": "CAISO"}, expected=201)
+    assert parse_qs(urlsplit(issued["url"]).query)["refId"] == [ref_id], issued
+    browser.delete_all_cookies()  # another person's browser
+    browser.get(issued["url"])
+    wait_until(browser, on_path("/connect"), "the choose-utility page of the issued link")
+    assert heading(browser) == f"Share your electricity data with {PARTNER_NAME}", describe(browser)
+    assert_clean_console(browser, "choose-utility (issued link)")
+    choose_demo_and_consent(browser)
+    press(browser, "Continue to my utility")
+    sign_in_at_demo_utility(browser, screenshots, "success", username="alex.rivera")
+    wait_until(browser, lambda d: heading(d) == "You're all set", "our all-set page")
+
+    # Then the customer's utility data is merged into the partner's own meter
+    connection = api.wait_for_connection(
+        ref_id, lambda c: partner_meter_id in c["meter_ids"], "the partner's meter in the connection", local_stack
+    )
+    by_link = {a.get("link_id"): a for a in connection["authorizations"]}
+    assert set(by_link) == {None, issued["link_id"]}, connection
+    assert by_link[issued["link_id"]]["meter_ids"] == [partner_meter_id], connection
+    merged = api.get(f"/v2/meters/{partner_meter_id}")
+    assert merged["audit"]["created_by"] == "PARTNER", merged
+    assert merged["utility"]["electric_service_account_number"], merged
+
+    # And the issued link does not open for anyone else
+    browser.delete_all_cookies()
+    browser.get(issued["url"])
+    wait_until(browser, lambda d: heading(d) == "This link was already used", "the already-used page")
+    assert PARTNER_NAME in browser.find_element(By.CSS_SELECTOR, ".lead").text, describe(browser)
+    problems = console_problems(browser)  # the page's own 410 status is all the browser may report
+    assert all("status of 410" in problem for problem in problems), problems
+    screenshots.take("issued-link-already-used")

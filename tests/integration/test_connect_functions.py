@@ -19,10 +19,18 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import boto3
 import pytest
 from meterhub.logic.partners import IssuedKey
-from meterhub.utilities.adapter import IntervalReading, ServicePoint, TokenSet, UtilityAdapter
+from meterhub.utilities.adapter import IntervalReading, ServiceAddress, ServicePoint, TokenSet, UtilityAdapter
 from meterhub.utilities.registry import UtilityConfig
 
-from tests.conftest import REGION, FakeLambdaContext, api_event, function_environment, local_template, resource_for
+from tests.conftest import (
+    REGION,
+    FakeLambdaContext,
+    Invoke,
+    api_event,
+    function_environment,
+    local_template,
+    resource_for,
+)
 
 ACCESS_TOKEN = "at-5f0c2e-VERY-SECRET"
 REFRESH_TOKEN = "rt-8b1d77-VERY-SECRET"
@@ -390,3 +398,196 @@ def test_every_status_change_of_the_flow_becomes_one_event_and_completion_one_sy
     assert all(e["partner_id"] == partner.partner_id for e in events)
     syncs = {m["Body"] for m in receive_all(sqs, env["UTILITY_SYNC_QUEUE_URL"])}
     assert len(syncs) == 1 and partner.partner_id in next(iter(syncs))
+
+
+# ----- partner-issued links: who may attach a utility account to the partner's meter ------------------------
+
+
+class AccountsUtility(FakeUtility):
+    """Each one-time code is a different person's login: the code names the utility account it unlocks."""
+
+    def exchange_code(self, *, code: str, code_verifier: str, redirect_uri: str) -> TokenSet:
+        return TokenSet(access_token=f"at-{code}", expires_at=datetime.now(UTC) + timedelta(hours=1), scope="FB=1")
+
+    def service_points(self, tokens: TokenSet) -> list[ServicePoint]:
+        account = tokens.access_token.removeprefix("at-")
+        address = ServiceAddress(street_1="1 Main St", city="Oakland", state_or_province_code="CA", postal_code="94612")
+        return [
+            ServicePoint(
+                usage_point_id=f"up-{account}",
+                address=address,
+                customer_classification="RESIDENTIAL",
+                account_number=account,
+                meter_serial_number=f"serial-{account}",
+                tariff=f"tariff-{account}",
+            )
+        ]
+
+
+def _connect_and_sync(
+    browser: Browser, utility: AccountsUtility, partner_id: str, url: str, code: str
+) -> tuple[int, str | None]:
+    """Open `url` in `browser`, consent, come back with `code`, then run the utility sync of the authorization
+    the callback completed: (the page's status, the authorization id) — no id when the page refused."""
+    from meterhub.dal.connect import dynamo_connect_repository
+    from meterhub.dal.intervals import dynamo_interval_store
+    from meterhub.dal.meters import dynamo_meter_repository
+    from meterhub.dal.token_vault import kms_token_vault
+    from meterhub.logic.utility_sync import UtilitySync
+
+    parts = urlsplit(url)
+    path = parts.path.removeprefix("/local")
+    page = browser.request("GET", path, query={k: v[0] for k, v in parse_qs(parts.query).items()})
+    if page["statusCode"] != 200:
+        return page["statusCode"], None
+    session_id = browser.cookies["meterhub_connect"]
+    account = path.split("/")[2] if path != "/connect" else parse_qs(parts.query)["account"][0]
+    sent = browser.request(
+        "POST",
+        f"/connect/{account}/sessions/{session_id}/authorize",
+        form={"csrf_token": _csrf(page["body"]), "consent": "yes", "utility_id": "demo"},
+    )
+    state = parse_qs(urlsplit(_headers(sent)["location"]).query)["state"][0]
+    done = browser.request("GET", "/connect/callback", query={"code": code, "state": state})
+    assert done["statusCode"] == 200, done["body"][:500]
+    env = function_environment()
+    connect_repo = dynamo_connect_repository(env["CONNECT_TABLE_NAME"])
+    [authorization] = [a for a in connect_repo.authorizations(partner_id) if a.session_id == session_id]
+
+    def adapter_for(config: UtilityConfig, base_url: str) -> UtilityAdapter:
+        return utility
+
+    UtilitySync(
+        connect_repo,
+        dynamo_meter_repository(env["METERS_TABLE_NAME"]),
+        dynamo_interval_store(env["INTERVALS_TABLE_NAME"]),
+        kms_token_vault(env["CONNECT_TOKENS_KEY_ID"]),
+        adapter_for,
+        lambda: datetime.now(UTC),
+    ).run(authorization.partner_id, authorization.authorization_id)
+    return 200, authorization.authorization_id
+
+
+def _issue_link(
+    lambda_context: FakeLambdaContext, load_function: Callable[[str], ModuleType], partner_id: str, body: Any
+) -> dict[str, Any]:
+    api = load_function("functions/connect_api/app.py")
+    routes = [(r.method, r.path) for r in local_template().routes if r.function_id == "ConnectApiFunction"]
+    resource, _ = resource_for(routes, "POST", "/v1.1/connect/links")
+    event = api_event(
+        "POST", resource, "/v1.1/connect/links", body=json.dumps(body), authorizer={"partner_id": partner_id}
+    )
+    event["requestContext"]["domainName"] = "127.0.0.1:3000"
+    response: dict[str, Any] = api.lambda_handler(event, lambda_context)
+    return response
+
+
+def test_an_outsider_with_the_refid_cannot_attach_a_meter_but_the_partners_issued_link_merges(
+    aws: Any,
+    partner: IssuedKey,
+    invoke: Invoke,
+    lambda_context: FakeLambdaContext,
+    load_function: Callable[[str], ModuleType],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from meterhub.dal.meters import MeterQuery, dynamo_meter_repository
+
+    from tests.conftest import build_asset
+
+    utility = AccountsUtility()
+
+    def adapter_for(config: UtilityConfig, base_url: str) -> UtilityAdapter:
+        return utility
+
+    pages = load_function("functions/connect_pages/app.py")
+    callback = load_function("functions/connect_callback/app.py")
+    setattr(pages, "adapter_for", adapter_for)  # noqa: B010
+    setattr(callback, "adapter_for", adapter_for)  # noqa: B010
+
+    def browser() -> Browser:
+        return Browser({"ConnectPagesFunction": pages, "ConnectCallbackFunction": callback}, lambda_context)
+
+    def connect_and_sync(person: Browser, url: str, code: str) -> tuple[int, str | None]:
+        return _connect_and_sync(person, utility, partner.partner_id, url, code)
+
+    # The partner created its customer's meter; the refId of the customer is "site-42".
+    customer = {"street_1": "1 Main St", "postal_code": "94612", "city": "Oakland", "state_or_province_code": "CA"}
+    asset = build_asset("acme-site-42", region="CAISO", customer={**customer, "partner_customer_reference": "site-42"})
+    status, created = invoke("POST", "/v1.1/meters", {"provisional_asset": asset})
+    assert status == 200, created
+    meters = dynamo_meter_repository(function_environment()["METERS_TABLE_NAME"])
+    [partner_meter] = list(meters.search(partner.partner_id, MeterQuery(), 10, None).meters)
+    account = _account(partner)
+
+    # An outsider who knows the refId writes the plain link and signs in with their own utility login.
+    plain_query = urlencode({"account": account, "transmissionRegion": "CAISO", "refId": "site-42"})
+    plain = f"http://127.0.0.1:3000/connect?{plain_query}"
+    outsider = browser()
+    status, outsider_authorization = connect_and_sync(outsider, plain, "outsider-acct")
+    assert status == 200
+    assert meters.get(partner.partner_id, partner_meter.meter_id) == partner_meter  # untouched
+    by_account = {
+        (m.data.get("utility") or {}).get("electric_service_account_number"): m
+        for m in meters.search(partner.partner_id, MeterQuery(), 10, None).meters
+    }
+    assert by_account["outsider-acct"].meter_id != partner_meter.meter_id  # a new meter of its own
+
+    # The partner issues a link for its customer; the customer connects: the data merges into its meter.
+    answer = _issue_link(
+        lambda_context, load_function, partner.partner_id, {"ref_id": "site-42", "transmission_region": "CAISO"}
+    )
+    assert answer["statusCode"] == 201, answer["body"]
+    issued = json.loads(answer["body"])
+    token = parse_qs(urlsplit(issued["url"]).query)["linkToken"][0]
+    assert issued["url"].startswith(f"http://127.0.0.1:3000/connect?account={account}&")
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName=function_environment()["CONNECT_TABLE_NAME"])
+    assert token not in json.dumps(items["Items"], default=str)  # stored only as its SHA-256
+    real = browser()
+    status, authorization_id = connect_and_sync(real, issued["url"], "customer-acct")
+    assert status == 200
+    merged = meters.get(partner.partner_id, partner_meter.meter_id)
+    assert merged is not None and merged.utility_link is not None
+    assert merged.utility_link.authorization_id == authorization_id
+    assert merged.data["utility"]["electric_service_account_number"] == "customer-acct"
+
+    # The outsider cannot use the issued link once the customer's browser opened it.
+    assert connect_and_sync(outsider, issued["url"], "outsider-acct")[0] == 410
+    assert connect_and_sync(browser(), issued["url"], "outsider-acct")[0] == 410
+    # The Connect API shows which authorization came through the issued link.
+    listed = _connections(lambda_context, load_function, partner.partner_id)
+    links = {a["authorization_id"]: a.get("link_id") for a in listed["connections"][0]["authorizations"]}
+    assert links == {authorization_id: issued["link_id"], outsider_authorization: None}
+    logged = capsys.readouterr()
+    assert token not in logged.out + logged.err
+
+
+def _connections(lambda_context: FakeLambdaContext, load_function: Callable[[str], ModuleType], partner_id: str) -> Any:
+    api = load_function("functions/connect_api/app.py")
+    routes = [(r.method, r.path) for r in local_template().routes if r.function_id == "ConnectApiFunction"]
+    resource, _ = resource_for(routes, "GET", "/v1.1/connect/connections")
+    event = api_event(
+        "GET", resource, "/v1.1/connect/connections", query={"ref_id": "site-42"}, authorizer={"partner_id": partner_id}
+    )
+    return json.loads(api.lambda_handler(event, lambda_context)["body"])
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"transmission_region": "CAISO"}, "ref_id"),
+        ({"ref_id": "r", "transmission_region": "ERCOT"}, "transmission_region"),
+        ({"ref_id": "r", "transmission_region": "CAISO", "utility_id": "nope"}, "utility_id"),
+        ({"ref_id": "x" * 129, "transmission_region": "CAISO"}, "ref_id"),
+    ],
+)
+def test_a_bad_link_request_is_a_400_naming_the_field(
+    aws: Any,
+    partner: IssuedKey,
+    lambda_context: FakeLambdaContext,
+    load_function: Callable[[str], ModuleType],
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    answer = _issue_link(lambda_context, load_function, partner.partner_id, body)
+    problem = json.loads(answer["body"])
+    assert answer["statusCode"] == 400 and field in problem["details"], problem

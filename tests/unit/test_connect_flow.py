@@ -14,10 +14,13 @@ from meterhub.dal.partners import InMemoryPartnerRepository
 from meterhub.dal.token_vault import FakeTokenVault
 from meterhub.domain.connect import AuthorizationStatus, FailureReason, SessionStatus
 from meterhub.domain.partners import Partner
-from meterhub.logic import connect_flow
+from meterhub.errors import InvalidInput
+from meterhub.logic import connect_flow, connect_links
 from meterhub.logic.connect_flow import ConnectProblem, LinkParameters
+from meterhub.logic.connect_links import ConnectLinkRequest
 from meterhub.utilities.adapter import IntervalReading, ServicePoint, TokenSet, UtilityAdapter, UtilityError
 from meterhub.utilities.registry import UtilityConfig
+from pydantic import ValidationError
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 BASE = "https://api.example.com/dev"
@@ -86,6 +89,7 @@ class World:
             "ref_id": "site-42",
             "variant": None,
             "utility_id": None,
+            "link_token": None,
         }
         params.update(link or {})
         parameters = LinkParameters(
@@ -94,8 +98,23 @@ class World:
             ref_id=params["ref_id"],
             variant=params["variant"],
             utility_id=params["utility_id"],
+            link_token=params["link_token"],
         )
         return connect_flow.open_link(self.partners, self.repo, parameters, cookie, include_demo=True, now=now)
+
+    def issue(self, request: dict[str, str] | None = None, now: datetime = NOW) -> tuple[str, str]:
+        """A partner-issued link for site-42 in CAISO: (its token, its link_id)."""
+        fields = {"ref_id": "site-42", "transmission_region": "CAISO", **(request or {})}
+        issued = connect_links.issue_link(
+            self.partners,
+            self.repo,
+            "p1",
+            ConnectLinkRequest.model_validate(fields),
+            base_url=BASE,
+            include_demo=True,
+            now=now,
+        )
+        return parse_qs(urlsplit(issued.url).query)["linkToken"][0], issued.link_id
 
     def authorize(self, opened: connect_flow.OpenedSession, **form: str) -> str:
         fields = {"csrf_token": opened.session.csrf_token, "consent": "yes", "utility_id": "demo", **form}
@@ -329,9 +348,23 @@ def test_a_state_from_another_browser_session_is_refused(world: World) -> None:
     state = _state(world.authorize(attacker))
     with pytest.raises(ConnectProblem):
         world.callback({"code": "c", "state": state}, victim.session.session_id)
-    with pytest.raises(ConnectProblem):  # and the state is spent: the attacker cannot use it either
-        world.callback({"code": "c", "state": state}, attacker.session.session_id)
     assert world.utility.exchanged == []
+    [authorization] = list(world.repo.authorizations("p1"))
+    assert authorization.session_id == attacker.session.session_id
+    assert authorization.status is AuthorizationStatus.INITIATED  # nothing recorded in anyone's name
+
+
+@pytest.mark.parametrize("cookie", [None, "", "someone-elses-session"])
+def test_a_callback_without_the_customers_cookie_leaves_the_state_usable_by_the_customer(
+    world: World, cookie: str | None
+) -> None:
+    customer = world.open()
+    state = _state(world.authorize(customer))
+    with pytest.raises(ConnectProblem):  # whoever holds a copy of the callback URL, without the cookie
+        world.callback({"code": "stolen", "state": state}, cookie)
+    assert world.utility.exchanged == []
+    outcome = world.callback({"code": "c-1", "state": state}, customer.session.session_id)
+    assert outcome.outcome == "completed" and [e[0] for e in world.utility.exchanged] == ["c-1"]
 
 
 def test_a_pkce_mismatch_fails_the_authorization_at_the_utility(world: World) -> None:
@@ -361,6 +394,173 @@ def test_utility_errors_fail_the_authorization_with_the_reason(world: World, err
     assert "\n" not in (outcome.authorization.failure_detail or "")
     session = world.repo.get_session("p1", opened.session.session_id)
     assert session is not None and session.status is SessionStatus.UPDATED  # the customer may try again
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"error": "access_denied", "error_description": "<b>Access</b> denied<script>alert(1)</script>"}, None),
+        ({"error": "server_error", "error_description": "bad\x00\x1b[31m\u202egateway\r\n<img src=x onerror=y>"}, None),
+        ({"error": "server_error", "error_description": "x" * 100_000}, "x" * connect_flow.MAX_DETAIL_LENGTH),
+        ({"error": "<svg/onload=alert(1)>" + "e" * 5000}, "e" * connect_flow.MAX_DETAIL_LENGTH),
+        ({"error": "server_error", "error_description": "<<<>>>"}, "UTILITY_ERROR"),
+    ],
+)
+def test_what_the_callback_says_about_an_error_is_stored_as_short_plain_text(
+    world: World, params: dict[str, str], expected: str | None
+) -> None:
+    opened = world.open()
+    state = _state(world.authorize(opened))
+    outcome = world.callback({**params, "state": state}, opened.session.session_id)
+    detail = outcome.authorization.failure_detail
+    assert outcome.outcome == "failed" and detail
+    assert len(detail) <= connect_flow.MAX_DETAIL_LENGTH
+    assert "<" not in detail and ">" not in detail
+    assert all(ch.isprintable() for ch in detail)
+    assert detail == detail.strip() and "  " not in detail
+    if expected is not None:
+        assert detail == expected
+    stored = world.repo.get_authorization("p1", outcome.authorization.authorization_id)
+    assert stored is not None and stored.failure_detail == detail
+    if "Access" in params.get("error_description", ""):
+        assert detail == "Access denied alert(1)"
+
+
+# ----- partner-issued links -------------------------------------------------------------------------------
+
+
+def test_an_issued_link_opens_a_session_that_carries_it_to_the_authorization(world: World) -> None:
+    token, link_id = world.issue()
+    assert len(token) >= 43  # 256 bits
+    stored = list(world.repo.links.values())
+    assert [link.link_id for link in stored] == [link_id]
+    assert token not in stored[0].model_dump_json()  # only its SHA-256 is kept
+    assert stored[0].token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert stored[0].expires_at == NOW + timedelta(hours=72)
+    opened = world.open(link={"link_token": token})
+    assert opened.is_new and opened.session.link_id == link_id
+    world.authorize(opened)
+    [authorization] = list(world.repo.authorizations("p1"))
+    assert authorization.link_id == link_id
+
+
+def test_a_plain_link_carries_no_issued_link(world: World) -> None:
+    opened = world.open()
+    world.authorize(opened)
+    [authorization] = list(world.repo.authorizations("p1"))
+    assert opened.session.link_id is None and authorization.link_id is None
+
+
+def test_an_issued_link_belongs_to_the_first_browser_that_opens_it(world: World) -> None:
+    token, link_id = world.issue()
+    customer = world.open(link={"link_token": token})
+    with pytest.raises(ConnectProblem) as problem:  # another browser (no cookie, or a cookie of its own)
+        world.open(link={"link_token": token})
+    assert problem.value.status == 410 and "Acme Solar" in problem.value.message
+    stranger = world.open()
+    with pytest.raises(ConnectProblem):
+        world.open(cookie=stranger.session.session_id, link={"link_token": token})
+    again = world.open(cookie=customer.session.session_id, link={"link_token": token})
+    assert not again.is_new and again.session.session_id == customer.session.session_id
+    # "Try again" is the plain link: the customer's browser resumes its session, the issued link included
+    retried = world.open(cookie=customer.session.session_id)
+    assert not retried.is_new and retried.session.link_id == link_id
+    # after our page's "No thanks" the same browser may open its link again (a new session claims it)
+    connect_flow.decline(
+        world.partners,
+        world.repo,
+        account="acme-solar",
+        session_id=customer.session.session_id,
+        cookie_session_id=customer.session.session_id,
+        form={"csrf_token": customer.session.csrf_token},
+        now=NOW,
+    )
+    reopened = world.open(cookie=customer.session.session_id, link={"link_token": token})
+    assert reopened.is_new and reopened.session.link_id == link_id
+
+
+def test_a_plain_session_is_not_resumed_by_an_issued_link(world: World) -> None:
+    token, link_id = world.issue()
+    plain = world.open()
+    opened = world.open(cookie=plain.session.session_id, link={"link_token": token})
+    assert opened.is_new and opened.session.link_id == link_id
+
+
+@pytest.mark.parametrize(
+    ("link", "status"),
+    [
+        ({"link_token": "not-a-token-we-issued"}, 404),
+        ({"link_token": "bad token!"}, 404),
+        ({"link_token": "x" * 500}, 404),
+        ({"ref_id": "site-43"}, 400),  # the token with another refId
+        ({"transmission_region": "NYISO"}, 400),
+        ({"variant": "COMMERCIAL"}, 400),
+    ],
+)
+def test_a_wrong_or_tampered_issued_link_is_refused(world: World, link: dict[str, str | None], status: int) -> None:
+    token, _ = world.issue()
+    with pytest.raises(ConnectProblem) as problem:
+        world.open(link={"link_token": token, **link})
+    assert problem.value.status == status
+    assert world.repo.sessions_by_key == {} and [x.claimed_by for x in world.repo.links.values()] == [None]
+
+
+def test_an_issued_link_expires_and_works_only_for_its_partner(world: World) -> None:
+    token, _ = world.issue()
+    with pytest.raises(ConnectProblem) as problem:
+        world.open(link={"link_token": token}, now=NOW + timedelta(hours=72))
+    assert problem.value.status == 410
+    with pytest.raises(ConnectProblem) as problem:  # another partner's account with this partner's token
+        world.open(link={"link_token": token, "account": "other"})
+    assert problem.value.status == 404
+    assert world.open(link={"link_token": token}, now=NOW + timedelta(hours=71)).session.link_id
+
+
+def test_an_issued_link_opened_while_no_utility_is_available_stays_unclaimed(world: World) -> None:
+    token, link_id = world.issue()
+    link = LinkParameters("acme-solar", "CAISO", "site-42", None, link_token=token)
+    with pytest.raises(ConnectProblem) as problem:  # production, no real utility configured yet
+        connect_flow.open_link(world.partners, world.repo, link, None, include_demo=False, now=NOW)
+    assert problem.value.status == 503
+    assert world.repo.sessions_by_key == {} and [x.claimed_by for x in world.repo.links.values()] == [None]
+    assert world.open(link={"link_token": token}).session.link_id == link_id  # the customer can come back
+
+
+def test_an_issued_direct_link_names_its_utility_and_opens_it() -> None:
+    world = World()
+    token, link_id = world.issue({"utility_id": "demo"})
+    opened = world.open(link={"link_token": token, "utility_id": "demo", "transmission_region": "CAISO"})
+    assert opened.session.link_id == link_id and [u.utility_id for u in opened.utilities] == ["demo"]
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "field"),
+    [
+        ({"utility_id": "no-such-utility"}, "utility_id"),
+        ({"utility_id": "pge", "transmission_region": "NYISO"}, "utility_id"),
+    ],
+)
+def test_issuing_a_link_for_a_utility_we_do_not_serve_names_the_field(
+    world: World, request_fields: dict[str, str], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as problem:
+        world.issue(request_fields)
+    assert field in problem.value.details and world.repo.links == {}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"ref_id": "", "transmission_region": "CAISO"},
+        {"ref_id": "x" * 129, "transmission_region": "CAISO"},
+        {"ref_id": "a\nb", "transmission_region": "CAISO"},
+        {"ref_id": "r", "transmission_region": "ERCOT"},
+        {"ref_id": "r", "transmission_region": "CAISO", "variant": "RESIDENTIAL_AGREEMENTS_ONLY"},
+    ],
+)
+def test_a_link_request_is_validated(fields: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        ConnectLinkRequest.model_validate(fields)
 
 
 # ----- final redirect -------------------------------------------------------------------------------------

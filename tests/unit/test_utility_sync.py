@@ -98,7 +98,7 @@ class FakeUtility:
 
 
 class World:
-    def __init__(self, points: list[ServicePoint]) -> None:
+    def __init__(self, points: list[ServicePoint], link_id: str | None = None) -> None:
         self.connect = InMemoryConnectRepository()
         self.meters = InMemoryMeterRepository()
         self.intervals = InMemoryIntervalStore()
@@ -112,6 +112,7 @@ class World:
             transmission_region=TransmissionRegion.CAISO,
             utility_id="demo",
             utility_name=UtilityName.DEMO,
+            link_id=link_id,
             status=AuthorizationStatus.COMPLETED,
             api_base_url="http://127.0.0.1:3000",
             initiated_at=NOW,
@@ -181,9 +182,9 @@ def test_hourly_readings_are_not_split_into_finer_slots() -> None:
     assert sum(day.count for day in world.intervals.length_items.values()) == 2 * 24
 
 
-def test_a_partner_record_with_the_refid_is_merged_not_duplicated() -> None:
-    world = World([_point(1)])
-    partner_meter = MeterRecord(
+def _partner_meter() -> MeterRecord:
+    """What the partner created for its customer "site-42" (customer.partner_customer_reference)."""
+    return MeterRecord(
         meter_id=str(uuid.uuid4()),
         partner_id="p1",
         partner_reference="acme-site-42",
@@ -205,6 +206,11 @@ def test_a_partner_record_with_the_refid_is_merged_not_duplicated() -> None:
         created_at=NOW,
         updated_at=NOW,
     )
+
+
+def test_a_partner_record_with_the_refid_is_merged_not_duplicated() -> None:
+    world = World([_point(1)], link_id="issued-link-1")  # the customer came through a partner-issued link
+    partner_meter = _partner_meter()
     world.meters.create(partner_meter)
     result = world.sync()
     assert result.meters_created == [] and result.meters_merged == [partner_meter.meter_id]
@@ -214,6 +220,29 @@ def test_a_partner_record_with_the_refid_is_merged_not_duplicated() -> None:
     assert merged.data["utility"]["tariff"] == "PARTNER-TARIFF"  # the partner's value stays
     assert merged.data["utility"]["electric_service_account_number"] == "acct-1"  # gaps filled
     assert world.sync().meters_unchanged == [partner_meter.meter_id]  # and a re-run finds it
+
+
+@pytest.mark.parametrize("points", [[_point(1)], [_point(1, account="acct-partner")]])
+def test_a_plain_link_never_merges_into_the_partners_meter(points: list[ServicePoint]) -> None:
+    # Anyone who knows the refId can write the plain link: their utility account becomes a new meter, the
+    # partner's stays untouched (even with a matching account number), and the real customer's issued link
+    # still merges later.
+    world = World(points)
+    partner_meter = _partner_meter()
+    partner_meter.data["utility"]["electric_service_account_number"] = "acct-partner"
+    world.meters.create(partner_meter)
+    result = world.sync()
+    assert result.meters_merged == [] and len(result.meters_created) == 1
+    assert world.meters.get("p1", partner_meter.meter_id) == partner_meter
+    assert world.sync().meters_unchanged == result.meters_created  # and a re-run does not merge either
+    assert world.meters.get("p1", partner_meter.meter_id) == partner_meter
+    customer = World([_point(7, account="acct-partner")], link_id="issued-link-1")
+    customer.meters = world.meters
+    merged = customer.sync()
+    assert merged.meters_merged == [partner_meter.meter_id]
+    stored = world.meters.get("p1", partner_meter.meter_id)
+    assert stored is not None and stored.utility_link is not None
+    assert stored.utility_link.authorization_id == customer.authorization.authorization_id
 
 
 def test_revocation_keeps_the_meter_and_asks_for_reauthorization() -> None:

@@ -4,11 +4,13 @@ Key design (ConnectTable, see template.yaml):
   PARTNER#<pid> | SESSION#<session_id>   a Connect session: `doc` (JSON) + `version`
   PARTNER#<pid> | AUTH#<authorization_id> an authorization: `doc` (JSON) + `version` + `tokens` (KMS ciphertext)
   STATE#<sha256(state)> | STATE          one authorization request: `doc`, `used_at`, TTL `expires_at_epoch`
+  LINK#<sha256(token)> | LINK            a partner-issued Connect link: `doc`, `claimed_by` (the session that
+                                         opened it first), TTL `expires_at_epoch`
   gsi1 (sparse): a COMPLETED authorization carries gsi1pk = ACTIVE#<shard 0..9>, gsi1sk = <pid>#<authorization_id>
   so the daily refresh finds every live authorization with 10 small queries instead of a table scan.
 Sessions and authorizations sit in the partner's partition (tenant isolation: no path reaches another
 partner's items). A state is looked up by its hash because the callback does not know the partner yet; the
-plain state is never stored, so a table read gives nothing that completes a flow.
+plain state is never stored, so a table read gives nothing that completes a flow. A link's token likewise.
 
 Every change is conditional on `version` and the state changes that belong together (session UPDATED +
 authorization INITIATED + the request; authorization COMPLETED + session COMPLETED) are one transaction,
@@ -30,7 +32,13 @@ from pydantic import BaseModel
 from meterhub.dal import clients
 from meterhub.dal.codec import key
 from meterhub.dal.errors import is_condition_failure, translate
-from meterhub.domain.connect import Authorization, AuthorizationRequest, AuthorizationStatus, ConnectSession
+from meterhub.domain.connect import (
+    Authorization,
+    AuthorizationRequest,
+    AuthorizationStatus,
+    ConnectSession,
+    IssuedLink,
+)
 from meterhub.errors import Conflict
 
 if TYPE_CHECKING:
@@ -40,12 +48,22 @@ SESSION_PREFIX = "SESSION#"
 ACTIVE_SHARDS = 10
 AUTH_PREFIX = "AUTH#"
 STATE_PREFIX = "STATE#"
+LINK_PREFIX = "LINK#"
 DROP_TOKENS = b""  # `save_authorization(..., tokens=DROP_TOKENS)` deletes the stored ciphertext (revocation)
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
 class ConnectRepository(Protocol):
-    def create_session(self, session: ConnectSession) -> None: ...
+    def create_session(
+        self, session: ConnectSession, *, link: IssuedLink | None = None, reclaimed_from: str | None = None
+    ) -> None:
+        """A new session; with `link`, the session also claims it in the same transaction: Conflict when the
+        link is gone or another session claimed it (`reclaimed_from`, the browser's previous session, may
+        have: the same browser opening its link again)."""
+
+    def create_link(self, link: IssuedLink) -> None: ...
+
+    def get_link(self, token_hash: str) -> IssuedLink | None: ...
 
     def get_session(self, partner_id: str, session_id: str) -> ConnectSession | None: ...
 
@@ -56,6 +74,9 @@ class ConnectRepository(Protocol):
         self, session: ConnectSession, request: AuthorizationRequest, authorization: Authorization
     ) -> ConnectSession:
         """Session change + new request + new INITIATED authorization, all or nothing."""
+
+    def get_request(self, state_hash: str) -> AuthorizationRequest | None:
+        """The request, unchanged; None when unknown or already used (checked before `consume_request`)."""
 
     def consume_request(self, state_hash: str, at: datetime) -> AuthorizationRequest | None:
         """The request, marked used; None when unknown or already used (a replay)."""
@@ -88,6 +109,10 @@ def _auth_key(partner_id: str, authorization_id: str) -> dict[str, AttributeValu
 
 def _state_key(state_hash: str) -> dict[str, AttributeValueTypeDef]:
     return key(f"{STATE_PREFIX}{state_hash}", "STATE")
+
+
+def _link_key(token_hash: str) -> dict[str, AttributeValueTypeDef]:
+    return key(f"{LINK_PREFIX}{token_hash}", "LINK")
 
 
 def _active_shard(authorization_id: str) -> str:
@@ -162,8 +187,43 @@ class DynamoConnectRepository:
                 raise Conflict(conflict) from error
             raise translate(error) from error
 
-    def create_session(self, session: ConnectSession) -> None:
-        self._write([self._put_new(_session_key(session.partner_id, session.session_id), session)], "Session exists")
+    def create_session(
+        self, session: ConnectSession, *, link: IssuedLink | None = None, reclaimed_from: str | None = None
+    ) -> None:
+        put = self._put_new(_session_key(session.partner_id, session.session_id), session)
+        if link is None:
+            self._write([put], "Session exists")
+            return
+        condition = "attribute_exists(pk) AND (attribute_not_exists(claimed_by)"
+        values: dict[str, AttributeValueTypeDef] = {":session": {"S": session.session_id}}
+        if reclaimed_from:
+            condition += " OR claimed_by = :previous"
+            values[":previous"] = {"S": reclaimed_from}
+        claim: TransactWriteItemTypeDef = {
+            "Update": {
+                "TableName": self._table,
+                "Key": _link_key(link.token_hash),
+                "UpdateExpression": "SET claimed_by = :session",
+                "ConditionExpression": condition + ")",
+                "ExpressionAttributeValues": values,
+            }
+        }
+        self._write([put, claim], "The link was already used")
+
+    def create_link(self, link: IssuedLink) -> None:
+        item: dict[str, AttributeValueTypeDef] = {
+            **_link_key(link.token_hash),
+            "doc": {"S": link.model_dump_json(exclude={"claimed_by"})},
+            "expires_at_epoch": {"N": str(int(link.expires_at.timestamp()) + 86400)},
+        }
+        try:
+            clients.dynamodb().put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise Conflict("Link exists") from error
+            raise translate(error) from error
 
     def save_session(self, session: ConnectSession) -> ConnectSession:
         saved = _bumped(session)
@@ -195,6 +255,10 @@ class DynamoConnectRepository:
             "The session changed meanwhile",
         )
         return saved
+
+    def get_request(self, state_hash: str) -> AuthorizationRequest | None:
+        item = self._get(_state_key(state_hash))
+        return _load(AuthorizationRequest, item) if item and "used_at" not in item else None
 
     def consume_request(self, state_hash: str, at: datetime) -> AuthorizationRequest | None:
         try:
@@ -244,6 +308,13 @@ class DynamoConnectRepository:
         item = self._get(_auth_key(partner_id, authorization_id))
         return _load(Authorization, item) if item else None
 
+    def get_link(self, token_hash: str) -> IssuedLink | None:
+        item = self._get(_link_key(token_hash))
+        if item is None:
+            return None
+        link = _load(IssuedLink, item)
+        return link.model_copy(update={"claimed_by": item["claimed_by"]["S"]}) if "claimed_by" in item else link
+
     def get_tokens(self, partner_id: str, authorization_id: str) -> bytes | None:
         item = self._get(_auth_key(partner_id, authorization_id))
         return bytes(item["tokens"]["B"]) if item and "tokens" in item else None
@@ -286,11 +357,27 @@ class InMemoryConnectRepository:
         self.sessions_by_key: dict[tuple[str, str], ConnectSession] = {}
         self.requests: dict[str, tuple[AuthorizationRequest, datetime | None]] = {}
         self.auths: dict[tuple[str, str], tuple[Authorization, bytes | None]] = {}
+        self.links: dict[str, IssuedLink] = {}
 
-    def create_session(self, session: ConnectSession) -> None:
+    def create_session(
+        self, session: ConnectSession, *, link: IssuedLink | None = None, reclaimed_from: str | None = None
+    ) -> None:
         if (session.partner_id, session.session_id) in self.sessions_by_key:
             raise Conflict("Session exists")
+        if link is not None:
+            stored = self.links.get(link.token_hash)
+            if stored is None or stored.claimed_by not in (None, reclaimed_from):
+                raise Conflict("The link was already used")
+            self.links[link.token_hash] = stored.model_copy(update={"claimed_by": session.session_id})
         self.sessions_by_key[(session.partner_id, session.session_id)] = session
+
+    def create_link(self, link: IssuedLink) -> None:
+        if link.token_hash in self.links:
+            raise Conflict("Link exists")
+        self.links[link.token_hash] = link.model_copy(update={"claimed_by": None})
+
+    def get_link(self, token_hash: str) -> IssuedLink | None:
+        return self.links.get(token_hash)
 
     def get_session(self, partner_id: str, session_id: str) -> ConnectSession | None:
         return self.sessions_by_key.get((partner_id, session_id))
@@ -317,6 +404,10 @@ class InMemoryConnectRepository:
         self.requests[request.state_hash] = (request, None)
         self.auths[(authorization.partner_id, authorization.authorization_id)] = (authorization, None)
         return saved
+
+    def get_request(self, state_hash: str) -> AuthorizationRequest | None:
+        entry = self.requests.get(state_hash)
+        return entry[0] if entry is not None and entry[1] is None else None
 
     def consume_request(self, state_hash: str, at: datetime) -> AuthorizationRequest | None:
         entry = self.requests.get(state_hash)

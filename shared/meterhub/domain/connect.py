@@ -18,6 +18,7 @@ from meterhub.models.enums import TransmissionRegion, UtilityName
 
 SESSION_IDLE_EXPIRY = timedelta(hours=24)
 STATE_LIFETIME = timedelta(minutes=10)
+LINK_LIFETIME = timedelta(hours=72)
 
 
 class LazyModel(BaseModel):
@@ -69,6 +70,7 @@ class ConnectSession(LazyModel):
     transmission_region: TransmissionRegion
     variant: Variant = Variant.RESIDENTIAL
     direct_utility_id: str | None = None  # set by the /connect/<account>/<utility>/getting-started link
+    link_id: str | None = None  # the partner-issued link this session was opened with (None: a plain link)
     status: SessionStatus = SessionStatus.CREATED
     csrf_token: str
     started_at: datetime
@@ -77,6 +79,25 @@ class ConnectSession(LazyModel):
 
     def is_resumable(self, now: datetime) -> bool:
         return self.status not in TERMINAL_SESSION_STATUSES and now - self.last_interaction_at < SESSION_IDLE_EXPIRY
+
+
+class IssuedLink(LazyModel):
+    """A Connect link the partner asked our API for. It is what lets the utility data be merged into the meter
+    the partner already created for the refId: a plain link only ever creates new meters, because anyone can
+    write one. The link's token is stored only as its SHA-256 (`token_hash`, the item's key); the first
+    browser session that opens it claims it (`claimed_by`, a conditional write), and only that browser may open
+    it again, until `expires_at`."""
+
+    link_id: str
+    token_hash: str
+    partner_id: str
+    ref_id: str
+    transmission_region: TransmissionRegion
+    variant: Variant = Variant.RESIDENTIAL
+    direct_utility_id: str | None = None
+    created_at: datetime
+    expires_at: datetime
+    claimed_by: str | None = None  # the session id that opened it first
 
 
 class AuthorizationRequest(LazyModel):
@@ -104,6 +125,7 @@ class Authorization(LazyModel):
     transmission_region: TransmissionRegion
     utility_id: str
     utility_name: UtilityName
+    link_id: str | None = None  # the session's partner-issued link: only then may the sync merge (see IssuedLink)
     status: AuthorizationStatus = AuthorizationStatus.INITIATED
     failure_reason: FailureReason | None = None
     failure_detail: str | None = None

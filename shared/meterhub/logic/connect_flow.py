@@ -4,9 +4,17 @@ Security decisions, each one tested:
 - The browser holds only a session id (HttpOnly cookie). Every form carries the session's CSRF token and every
   POST checks it against the stored one (constant-time) and the cookie against the URL.
 - The OAuth `state` is 256 random bits, stored only as its SHA-256, bound to one session, single use
-  (a conditional write marks it used before anything else happens) and valid for STATE_LIFETIME. A callback
-  whose state is unknown, reused, expired or issued to another browser session is refused and records nothing
-  about the authorization; an expired request shows as FAILED/EXPIRED in the Connect API (derived on read).
+  and valid for STATE_LIFETIME. A callback whose state is unknown, reused, expired or issued to another
+  browser session is refused and records nothing about the authorization; an expired request shows as
+  FAILED/EXPIRED in the Connect API (derived on read). The state is marked used (a conditional write) only
+  after the request passed those checks, before anything else happens: whoever holds a copy of the callback
+  URL without the customer's session cookie cannot burn the customer's state.
+- A link is plain (anyone can write one: `account`, region, `refId`) or partner-issued (`linkToken`, from
+  the Connect API; see IssuedLink). Only a session opened with an issued link lets the utility sync merge the
+  customer's data into a meter the partner created for the refId; a plain link only ever creates new meters,
+  so knowing a refId is not enough to attach a stranger's utility account to the partner's customer.
+- What the utility (or anyone writing the callback's query string) says in `error` / `error_description` is
+  stored as short plain text: markup and control characters removed, length limited.
 - PKCE (S256): the verifier never leaves our storage; the utility checks it at the token exchange.
 - The redirect after the callback goes to the partner's configured URL only (never one from the query).
 """
@@ -33,6 +41,7 @@ from meterhub.domain.connect import (
     AuthorizationStatus,
     ConnectSession,
     FailureReason,
+    IssuedLink,
     SessionStatus,
     Variant,
 )
@@ -46,6 +55,10 @@ from meterhub.utilities.registry import UtilityConfig, utilities_for, utility_by
 CALLBACK_PATH = "/connect/callback"
 MAX_REF_ID_LENGTH = 128
 MAX_DETAIL_LENGTH = 200
+MAX_LINK_TOKEN_LENGTH = 128
+LINK_TOKEN_PARAMETER = "linkToken"  # noqa: S105 - a query parameter name, not a secret
+_LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+_MARKUP = re.compile(r"<[^>]*>?")
 # Regions where a utility meter can only be onboarded through a customer's authorization (the catalog's
 # customer-authorized programs); a link for another region is a partner mistake worth a clear page.
 CONNECT_REGIONS = (TransmissionRegion.CAISO, TransmissionRegion.NYISO)
@@ -80,6 +93,7 @@ class LinkParameters:
     ref_id: str | None
     variant: str | None
     utility_id: str | None = None  # the direct-to-utility link
+    link_token: str | None = None  # a partner-issued link's token (linkToken); None for a plain link
 
 
 @dataclass(frozen=True)
@@ -98,8 +112,10 @@ class CallbackOutcome:
     message: str | None
 
 
-def state_hash(state: str) -> str:
-    return hashlib.sha256(state.encode("utf-8")).hexdigest()
+def secret_hash(secret: str) -> str:
+    """What we store instead of a bearer secret (an OAuth state, a link token): its SHA-256, hex. The secrets
+    are 256 random bits, so the digest needs no salt, and a table read gives nothing that opens a flow."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def find_partner(partners: PartnerRepository, account: str) -> Partner:
@@ -182,6 +198,19 @@ def open_link(
                 raise ConnectProblem(400, "This link is not valid", "The utility does not serve that region.")
     else:
         region = _region(link.transmission_region)
+    direct_id = direct.utility_id if direct else None
+    issued = None
+    if link.link_token is not None:
+        issued = _issued_link(repo, partner, link.link_token, now)
+        if (issued.ref_id, issued.transmission_region, issued.variant, issued.direct_utility_id) != (
+            ref_id,
+            region,
+            variant,
+            direct_id,
+        ):
+            raise ConnectProblem(
+                400, "This link is not valid", "The link was changed after it was issued. Please use it as you got it."
+            )
     if cookie_session_id:
         existing = repo.get_session(partner.partner_id, cookie_session_id)
         if (
@@ -189,8 +218,11 @@ def open_link(
             and existing.is_resumable(now)
             and existing.ref_id == ref_id
             and existing.transmission_region == region
-            and existing.direct_utility_id == (direct.utility_id if direct else None)
+            and existing.direct_utility_id == direct_id
             and existing.variant == variant
+            # The browser's own session, even one opened with an issued link, resumes from the plain link
+            # ("Try again" leads there); an issued link resumes only the session it started.
+            and (issued is None or existing.link_id == issued.link_id)
         ):
             resumed = _touch(repo, existing, now)
             return OpenedSession(partner, resumed, offered_utilities(resumed, include_demo=include_demo), False)
@@ -200,20 +232,55 @@ def open_link(
         ref_id=ref_id,
         transmission_region=region,
         variant=variant,
-        direct_utility_id=direct.utility_id if direct else None,
+        direct_utility_id=direct_id,
+        link_id=issued.link_id if issued else None,
         csrf_token=secrets.token_urlsafe(32),
         started_at=now,
         last_interaction_at=now,
     )
-    repo.create_session(session)
     utilities = offered_utilities(session, include_demo=include_demo)
-    if not utilities:
+    if not utilities:  # before the session is stored: an issued link stays unclaimed for a later visit
         raise ConnectProblem(
             503,
             "No utility is available right now",
             "We cannot connect to a utility in your region at the moment. Please try again later.",
         )
+    try:
+        repo.create_session(session, link=issued, reclaimed_from=cookie_session_id)
+    except Conflict:
+        if issued is None:
+            raise
+        raise _link_used(partner) from None
     return OpenedSession(partner, session, utilities, True)
+
+
+def _link_used(partner: Partner) -> ConnectProblem:
+    return ConnectProblem(
+        410,
+        "This link was already used",
+        f"It was opened in another browser. Please ask {partner.name} for a new link.",
+    )
+
+
+def _issued_link(repo: ConnectRepository, partner: Partner, token: str, now: datetime) -> IssuedLink:
+    """The partner-issued link behind `token`: known, this partner's and unexpired. Whether another browser
+    owns it is decided by the conditional write that claims it for a new session (no check-then-act race)."""
+    issued = None
+    if len(token) <= MAX_LINK_TOKEN_LENGTH and _LINK_TOKEN.fullmatch(token):
+        digest = secret_hash(token)
+        found = repo.get_link(digest)
+        # The key lookup found it; the constant-time check keeps the rule in one visible place whatever the store
+        if found is not None and hmac.compare_digest(found.token_hash.encode(), digest.encode()):
+            issued = found
+    if issued is None or issued.partner_id != partner.partner_id:
+        raise ConnectProblem(
+            404,
+            "We couldn't find this link",
+            f"The link you followed is not valid. Please ask {partner.name} for a new one.",
+        )
+    if now >= issued.expires_at:
+        raise ConnectProblem(410, "This link has expired", f"Please ask {partner.name} for a new link.")
+    return issued
 
 
 def _touch(repo: ConnectRepository, session: ConnectSession, now: datetime) -> ConnectSession:
@@ -285,6 +352,7 @@ def start_authorization(
         session_id=session.session_id,
         ref_id=session.ref_id,
         transmission_region=session.transmission_region,
+        link_id=session.link_id,
         utility_id=utility.utility_id,
         utility_name=utility.utility_name,
         api_base_url=base_url.rstrip("/"),
@@ -292,7 +360,7 @@ def start_authorization(
         updated_at=now,
     )
     request = AuthorizationRequest(
-        state_hash=state_hash(state),
+        state_hash=secret_hash(state),
         partner_id=partner.partner_id,
         session_id=session.session_id,
         authorization_id=authorization.authorization_id,
@@ -340,13 +408,17 @@ def handle_callback(
     state = params.get("state")
     if not state:
         raise _refused("The response from your utility was incomplete. Please start again from your link.")
-    request = repo.consume_request(state_hash(state), now)
+    used = _refused("This authorization link was already used or is not valid. Please start again.")
+    request = repo.get_request(secret_hash(state))
     if request is None:
-        raise _refused("This authorization link was already used or is not valid. Please start again.")
+        raise used
     if now >= request.expires_at:
         raise _refused("This authorization took too long and has expired. Please start again from your link.")
-    if cookie_session_id != request.session_id:
+    if cookie_session_id is None or not hmac.compare_digest(cookie_session_id.encode(), request.session_id.encode()):
+        # Refused before the state is spent: the customer's own browser can still come back with it.
         raise _refused("This authorization was started in another browser window. Please start again.")
+    if repo.consume_request(secret_hash(state), now) is None:
+        raise used  # a concurrent callback with the same state won the conditional write
     partner = partners.get_partner(request.partner_id)
     session = repo.get_session(request.partner_id, request.session_id)
     authorization = repo.get_authorization(request.partner_id, request.authorization_id)
@@ -365,7 +437,7 @@ def handle_callback(
     code = params.get("code")
     if error:
         reason = FailureReason.DENIED if error == "access_denied" else FailureReason.UTILITY_ERROR
-        detail = _detail(params.get("error_description") or error)
+        detail = _detail(params.get("error_description") or error) or reason.value
         failed = repo.save_authorization(_failed(authorization, reason, detail, now), session=touched)
         return CallbackOutcome(partner, failed, "failed", _customer_message(reason))
     if not code:
@@ -413,9 +485,13 @@ def _failed(authorization: Authorization, reason: FailureReason, detail: str, no
 
 
 def _detail(text: str) -> str:
-    """What a utility said, kept short and printable (it is shown to the partner, escaped, never trusted)."""
-    cleaned = "".join(ch if ch.isprintable() else " " for ch in text).strip()
-    return cleaned[:MAX_DETAIL_LENGTH]
+    """What a utility said, as short plain text: the callback's query string is anyone's to write, and the
+    detail reaches the partner (Connect API) and maybe their pages. Markup and the angle brackets left over
+    are removed, control and format characters become spaces, runs of spaces collapse, and the result is at
+    most MAX_DETAIL_LENGTH characters (the input is cut first, so a huge value costs nothing)."""
+    bounded = _MARKUP.sub(" ", text[: MAX_DETAIL_LENGTH * 4])
+    cleaned = "".join(ch if ch.isprintable() and ch not in "<>" else " " for ch in bounded)
+    return " ".join(cleaned.split())[:MAX_DETAIL_LENGTH]
 
 
 def _customer_message(reason: FailureReason) -> str:
@@ -425,9 +501,24 @@ def _customer_message(reason: FailureReason) -> str:
 
 
 def restart_link(base_url: str, partner: Partner, region: str, ref_id: str | None) -> str:
-    """The Connect link again (same partner, region and refId): where "Try again" / "Start again" lead."""
+    """The Connect link again (same partner, region and refId): where "Try again" / "Start again" lead. It is
+    the plain link: the browser's cookie resumes its session, an issued link's included."""
     query = {"account": partner.account, "transmissionRegion": region, **({"refId": ref_id} if ref_id else {})}
     return f"{base_url.rstrip('/')}/connect?{urlencode(query)}"
+
+
+def issued_link_url(base_url: str, account: str, link: IssuedLink, token: str) -> str:
+    """The URL of a partner-issued link: the plain link's shape (Leap's parameters) plus `linkToken`."""
+    query = {
+        "transmissionRegion": link.transmission_region.value,
+        "refId": link.ref_id,
+        **({"variant": link.variant.value} if link.variant is not Variant.RESIDENTIAL else {}),
+        LINK_TOKEN_PARAMETER: token,
+    }
+    base = base_url.rstrip("/")
+    if link.direct_utility_id:
+        return f"{base}/connect/{account}/{link.direct_utility_id}/getting-started?{urlencode(query)}"
+    return f"{base}/connect?{urlencode({'account': account, **query})}"
 
 
 def final_redirect(partner: Partner, ref_id: str | None, outcome: str, utility: str | None) -> str | None:

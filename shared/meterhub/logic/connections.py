@@ -47,6 +47,9 @@ class AuthorizationView(LazyModel):
     authorization_id: str
     utility_id: str
     utility_name: UtilityName
+    link_id: str | None = Field(
+        None, description="The partner-issued link it came through (only those merge into partner meters)"
+    )
     status: AuthorizationStatus
     failure_reason: FailureReason | None = None
     failure_detail: str | None = None

@@ -7,10 +7,12 @@ Rules (documented in the README):
 - `partner_reference` = `<refId>:<UTILITY>:<usage point id>` (`connect-<authorization id>` stands in for a
   missing refId). It is unique per partner however many service points one customer has, and the same on
   every run, so re-running the sync finds the meters it made and changes nothing.
-- Merge: a partner-created meter whose `customer.partner_customer_reference` equals the refId is linked to a
+- Merge: when the authorization came through a partner-issued link (`link_id`, see logic.connect_links), a
+  partner-created meter whose `customer.partner_customer_reference` equals the refId is linked to a
   service point instead of a new meter being created: to the one whose account number matches the meter's
   `utility.electric_service_account_number`, or, when the customer has exactly one service point and one such
   meter, to that one. Utility fields the partner left empty are filled in; the partner's own values stay.
+  A plain link never merges (anyone who knows a refId can write one): its service points become new meters.
 - Intervals are stored through the interval storage at the utility's own length, values final: 15-minute
   readings in the same day items as partner uploads, any other length L in the meter's day items of that
   length (`LengthDay`, 86400/L slots). A reading is never split into finer slots (that would invent data the
@@ -254,7 +256,10 @@ class UtilitySync:
     def _linked_meter(self, authorization: Authorization, point: ServicePoint) -> MeterRecord | None:
         """A meter this authorization already feeds under another reference (a merged partner meter). The
         meters the last sync recorded are read one by one; only when none matches (a first sync, or one that
-        stopped before recording) are the partner's meters with this refId searched."""
+        stopped before recording) are the partner's meters with this refId searched. An authorization from a
+        plain link never feeds a partner meter (see the module doc), so it looks for none."""
+        if not authorization.link_id:
+            return None
 
         def feeds(meter: MeterRecord | None) -> bool:
             link = meter.utility_link if meter else None
@@ -274,8 +279,8 @@ class UtilitySync:
     def _merge_candidate(
         self, authorization: Authorization, point: ServicePoint, points: list[ServicePoint]
     ) -> MeterRecord | None:
-        if not authorization.ref_id:
-            return None
+        if not authorization.ref_id or not authorization.link_id:
+            return None  # only a partner-issued link may attach utility data to the partner's meter
         query = MeterQuery(
             partner_customer_references=(authorization.ref_id,),
             transmission_region=authorization.transmission_region.value,
