@@ -13,7 +13,14 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, serialize
+from meterhub.api.resolver import (
+    auth_errors,
+    build_resolver,
+    caller_partner_id,
+    documented,
+    json_body_errors,
+    serialize,
+)
 from meterhub.config import get_settings
 from meterhub.dal.connect import dynamo_connect_repository
 from meterhub.dal.meters import dynamo_meter_repository
@@ -49,6 +56,7 @@ Moment = Annotated[datetime | None, Query(description="RFC 3339 time (exclusive 
     responses={
         201: documented(ConnectLinkResponse, "The link to send the customer"),
         400: documented(ErrorResponse, "Invalid ref_id, transmission_region, variant or utility_id"),
+        **json_body_errors(),
         **auth_errors(),
     },
 )
