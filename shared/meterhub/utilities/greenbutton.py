@@ -342,7 +342,7 @@ def _reading(element: ET.Element, reading_type: ReadingType, block_start: int | 
     raw = _text(element, _e("value"))
     if raw is None:
         raise UtilityError("The utility sent an interval reading without a value")
-    value = parse_decimal(raw)  # ESPI values are integers; float() would also read 1_000, Arabic-Indic digits, 1e3, nan
+    value = parse_decimal(raw)  # ESPI values are integers; float() also reads 1_000, other scripts, 1e3, nan
     if value is None:
         raise UtilityError("The utility sent an interval reading value that is not a number")
     kwh = _energy_kwh(value, reading_type)
