@@ -623,6 +623,44 @@ def test_each_bad_input_ends_in_a_documented_outcome_with_a_job_record(
         assert slots.count == SLOTS_PER_DAY
 
 
+def test_numbers_float_reads_but_the_grammar_refuses_fail_the_file_and_store_nothing(
+    drops: IntervalDrops, partner: IssuedKey, meter: str
+) -> None:
+    pid = partner.partner_id
+    # Given 8 valid rows, then energies Python's float() reads but that are no plain decimals, and one
+    # consumption beyond the bound of a 15-minute interval
+    data = rows([meter], [DAY], range(13))
+    data[8][3] = "1e308"  # line 10
+    data[9][4] = "NaN"  # line 11
+    data[10][5] = "\u0661.\u0662"  # line 12: Arabic-Indic digits
+    data[11][3] = "1_000"  # line 13
+    data[12][3], data[12][4] = "", "2500000"  # line 14: 2,500 MWh in 15 minutes (Wh sent as kWh)
+    body = csv_file(data)
+
+    # When the file is dropped and the queue drained
+    drops.put(pid, "numbers.csv", body)
+    deliveries = drops.run_queue()
+
+    # Then its job FAILED with each value's code on its line and column, and nothing is stored
+    assert deliveries and not any(d.failed for d in deliveries)
+    job = only_job(drops, pid)
+    assert job.status is UploadStatus.FAILED
+    assert (job.rows_total, job.rows_valid, job.rows_invalid) == (13, 8, 5)
+    assert [(e["line"], e["column"], e["code"]) for e in job.errors] == [
+        (10, "energy_net_kwh", "NET_0002"),
+        (11, "energy_consumed_kwh", "CON_0002"),
+        (12, "energy_generated_kwh", "GEN_0002"),
+        (13, "energy_net_kwh", "NET_0002"),
+        (14, "energy_consumed_kwh", "NRG_0004"),
+    ]
+    assert stored(drops, pid, [meter]) == {}
+
+    # And the errors CSV says the same, the bound named in its message
+    report = list(csv.reader(io.StringIO(drops.read(object_key(pid, job.error_csv_file_path)).decode())))
+    assert [line[2] for line in report[1:]] == ["NET_0002", "CON_0002", "GEN_0002", "NET_0002", "NRG_0004"]
+    assert "1,000,000 kWh" in report[-1][3]
+
+
 # ----- tenant isolation and who supplies the data -----------------------------------------------------------
 
 

@@ -242,9 +242,10 @@ def test_readings_are_scaled_by_their_reading_type_found_through_the_meter_readi
     ]
 
 
-def _block_only(value: str = "500", flow: str | None = None, uom: str = "72") -> bytes:
+def _block_only(value: str = "500", flow: str | None = None, uom: str = "72", multiplier: int = 0) -> bytes:
     reading_type = (
         f"<entry><content><espi:ReadingType><espi:flowDirection>{flow}</espi:flowDirection>"
+        f"<espi:powerOfTenMultiplier>{multiplier}</espi:powerOfTenMultiplier>"
         f"<espi:uom>{uom}</espi:uom></espi:ReadingType></content></entry>"
         if flow is not None
         else ""
@@ -271,8 +272,14 @@ def test_blocks_without_a_reading_type_need_one_passed_in() -> None:
         (_block_only(flow="4"), "flow direction"),  # net: not supported
         (_block_only(value="abc", flow="1"), "not a number"),
         (_block_only(value="nan", flow="1"), "not a number"),
+        (_block_only(value="Infinity", flow="1"), "not a number"),
+        (_block_only(value="1_000", flow="1"), "not a number"),
+        (_block_only(value="1e3", flow="1"), "not a number"),
+        (_block_only(value="\u0661\u0662", flow="1"), "not a number"),  # Arabic-Indic digits
+        (_block_only(value="9" * 300, flow="1", multiplier=9), "too large"),  # finite, infinite once scaled
         (_block_only(flow="x"), "not a number"),
     ],
+    ids=["uom", "flow", "abc", "nan", "infinity", "separator", "exponent", "arabic-indic", "overflow", "flow-text"],
 )
 def test_unusable_readings_are_refused(document: bytes, fragment: str) -> None:
     with pytest.raises(UtilityError) as raised:

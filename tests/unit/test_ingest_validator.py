@@ -14,6 +14,7 @@ from meterhub.domain.meters import MeterRecord
 from meterhub.ingest.codes import OUR_CODES, Column, ErrorCode
 from meterhub.ingest.meters import repository_lookup
 from meterhub.ingest.model import IntervalRow, MeterLookup, MeterStatus, MeterVerdict, RowError
+from meterhub.ingest.numbers import parse_decimal
 from meterhub.ingest.slots import DayKey, DaySlots, group_by_day, merge_day
 from meterhub.ingest.validator import (
     IntervalFileValidator,
@@ -116,6 +117,25 @@ ROW_CASES: list[tuple[dict[str, str], Found]] = [
     ({"energy_consumed_kwh": "-1.5", "energy_net_kwh": "-2.5"}, [(2, Column.CONSUMED, ErrorCode.CON_0003)]),
     ({"energy_generated_kwh": "inf"}, [(2, Column.GENERATED, ErrorCode.GEN_0002)]),
     ({"energy_generated_kwh": "-1", "energy_net_kwh": "2.5"}, [(2, Column.GENERATED, ErrorCode.GEN_0003)]),
+    # Numbers float() reads that are not plain ASCII decimals (see meterhub.ingest.numbers)
+    ({"energy_net_kwh": "1_000"}, [(2, Column.NET, ErrorCode.NET_0002)]),
+    ({"energy_net_kwh": "\u0661.\u0662"}, [(2, Column.NET, ErrorCode.NET_0002)]),
+    ({"energy_net_kwh": "1e308"}, [(2, Column.NET, ErrorCode.NET_0002)]),
+    ({"energy_net_kwh": "5E-01"}, [(2, Column.NET, ErrorCode.NET_0002)]),
+    ({"energy_net_kwh": "NaN"}, [(2, Column.NET, ErrorCode.NET_0002)]),
+    ({"energy_net_kwh": "-Infinity"}, [(2, Column.NET, ErrorCode.NET_0002)]),
+    ({"energy_consumed_kwh": "1_5"}, [(2, Column.CONSUMED, ErrorCode.CON_0002)]),
+    ({"energy_consumed_kwh": "\u0661.\u0665"}, [(2, Column.CONSUMED, ErrorCode.CON_0002)]),
+    ({"energy_consumed_kwh": "Infinity"}, [(2, Column.CONSUMED, ErrorCode.CON_0002)]),
+    ({"energy_generated_kwh": "1e0"}, [(2, Column.GENERATED, ErrorCode.GEN_0002)]),
+    ({"energy_generated_kwh": "NaN"}, [(2, Column.GENERATED, ErrorCode.GEN_0002)]),
+    # Beyond the plausibility bound of one 15-minute interval (1,000,000 kWh), in the value's own column
+    ({"energy_net_kwh": "1000000.001"}, [(2, Column.NET, ErrorCode.NRG_0004)]),
+    ({"energy_net_kwh": "-2000000"}, [(2, Column.NET, ErrorCode.NRG_0004)]),
+    ({"energy_net_kwh": "9" * 400}, [(2, Column.NET, ErrorCode.NRG_0004)]),
+    ({"energy_net_kwh": "", "energy_consumed_kwh": "1500000"}, [(2, Column.CONSUMED, ErrorCode.NRG_0004)]),
+    ({"energy_net_kwh": "", "energy_generated_kwh": "1000001"}, [(2, Column.GENERATED, ErrorCode.NRG_0004)]),
+    ({"energy_net_kwh": "", "energy_generated_kwh": "-2000000"}, [(2, Column.GENERATED, ErrorCode.GEN_0003)]),
     ({"energy_net_kwh": "", "energy_generated_kwh": ""}, [(2, Column.NET, ErrorCode.NRG_0001)]),
     (
         {"energy_net_kwh": "", "energy_consumed_kwh": "", "energy_generated_kwh": ""},
@@ -645,6 +665,116 @@ def test_net_must_match_consumed_minus_generated_within_tolerance(
     assert found(report) == ([] if ok else [(2, Column.NET, ErrorCode.NRG_0003)])
 
 
+ACCEPTED_SPELLINGS = [
+    ("+0.5", "+1.5", "+1.0"),
+    (".5", "1.50", "1."),
+    ("+.5", "01.5", "1"),
+    (" 0.5 ", "\t1.5", "1.0 "),
+    ("0.5\u00a0", "1.5", "1.0"),
+]
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["first-sight", "after-valid-rows"])
+@pytest.mark.parametrize(("net", "consumed", "generated"), ACCEPTED_SPELLINGS)
+def test_plain_decimal_spellings_are_accepted_on_both_paths(
+    net: str, consumed: str, generated: str, warm: bool
+) -> None:
+    # Given 0.5 / 1.5 / 1.0 spelled with a sign, without a leading or trailing digit, or padded, on a row that
+    # is either the file's first or follows rows that made every other cell known (the fast path)
+    cells = {"energy_net_kwh": net, "energy_consumed_kwh": consumed, "energy_generated_kwh": generated}
+    warm_up = (row(**at(1)), row(meter_id=METER_2)) if warm else ()
+
+    # When it is validated
+    rows, report = run(csv_bytes(HEADER, *warm_up, row(**cells)))
+
+    # Then the row is valid with the values the spellings mean
+    assert found(report) == []
+    assert (rows[-1].net_kwh, rows[-1].consumed_kwh, rows[-1].generated_kwh) == (0.5, 1.5, 1.0)
+
+
+# Spellings where the fast path's cheap grammar check and the slow path's grammar could part ways; all that
+# float() reads are 0.5, so a row with them is valid but for the grammar.
+SPELLINGS = [
+    "0.5",
+    " +.50 ",
+    "\x1c0.5\x1f",  # ASCII separators count as whitespace for float() and str.strip() alike
+    "0.5\u2003",
+    "0.5_0",
+    "5e-1",
+    "5E-1",
+    ".05e1",
+    "\u0660.\u0665",
+    "\uff10.5",
+    "0\u066b5",
+    "inf",
+    "-nan",
+    "0.5.",
+    "0x0.8p0",
+]
+# Energy column sets that take the fast path, the column holding the spelling, and the other cells' values.
+FAST_SETS = [
+    (("energy_net_kwh",), "energy_net_kwh", {}),
+    (("energy_consumed_kwh", "energy_generated_kwh"), "energy_consumed_kwh", {"energy_generated_kwh": "0"}),
+    (("energy_consumed_kwh", "energy_generated_kwh"), "energy_generated_kwh", {"energy_consumed_kwh": "1"}),
+]
+
+
+@pytest.mark.parametrize(("columns", "spelled", "others"), FAST_SETS, ids=["net", "consumed", "generated"])
+@pytest.mark.parametrize("text", SPELLINGS, ids=[repr(text) for text in SPELLINGS])
+def test_the_fast_path_accepts_exactly_the_numbers_the_grammar_accepts(
+    text: str, columns: tuple[str, ...], spelled: str, others: dict[str, str]
+) -> None:
+    # Given a file with one energy column set whose value is spelled `text` on the first row (the slow path)
+    # and, in another file, after two rows that made every other cell known (the fast path)
+    names = ("meter_id", "interval_start_time_utc", "interval_end_time_utc", *columns)
+
+    def line(cells: dict[str, str]) -> str:
+        values = dict(zip(HEADER.split(","), row(**cells).split(","), strict=True))
+        return ",".join(values[name] for name in names)
+
+    bad = line({spelled: text, **others})
+    warm_up = (line({**at(1), spelled: "0.25", **others}), line({"meter_id": METER_2, spelled: "0.75", **others}))
+    slow_rows, slow = run(csv_bytes(",".join(names), bad))
+    fast_rows, fast = run(csv_bytes(",".join(names), *warm_up, bad))
+
+    # Then both take it exactly when it is in the grammar, with the same value, and refuse it alike
+    value = parse_decimal(text)
+    spelled_values = [getattr(r, spelled.removeprefix("energy_")) for r in slow_rows]
+    assert spelled_values == ([value] if value is not None else [])
+    assert fast_rows[2:] == slow_rows
+    assert found(fast) == [(4, column, code) for _, column, code in found(slow)]
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["first-sight", "after-valid-rows"])
+def test_values_at_the_bound_are_accepted_and_the_message_beyond_it_names_the_bound(warm: bool) -> None:
+    # Given a net, a consumption and a generation of exactly 1,000,000 kWh, then a consumption just beyond it
+    warm_up = (row(**at(1)), row(meter_id=METER_2)) if warm else ()
+    at_bound = row(**at(2), energy_net_kwh="1000000", energy_consumed_kwh="1000000", energy_generated_kwh="0")
+    generating = row(**at(3), energy_net_kwh="-1000000.000", energy_consumed_kwh="0", energy_generated_kwh="1000000")
+    beyond = row(energy_net_kwh="", energy_consumed_kwh="1000000.5")
+
+    # When validated
+    rows, report = run(csv_bytes(HEADER, *warm_up, at_bound, generating, beyond))
+
+    # Then only the value beyond the bound is refused, and its message says what the bound is
+    line = 4 + len(warm_up)
+    assert found(report) == [(line, Column.CONSUMED, ErrorCode.NRG_0004)]
+    assert "1,000,000 kWh" in report.errors[0].message and "Wh" in report.errors[0].message
+    assert [(r.net_kwh, r.consumed_kwh, r.generated_kwh) for r in rows[-2:]] == [
+        (1e6, 1e6, 0.0),
+        (-1e6, 0.0, 1e6),
+    ]
+
+
+def test_a_refused_number_says_how_to_write_it() -> None:
+    # Given a value in scientific notation, as a spreadsheet shows a small number
+    _, report = run(csv_bytes(HEADER, row(energy_net_kwh="5E-01")))
+
+    # Then the message names the value and the fix
+    [error] = report.errors
+    assert "'5E-01'" in error.message and "scientific notation" in error.message
+
+
 def test_negative_consumption_is_con_0003_but_negative_net_is_fine() -> None:
     # Given a negative consumption and, on another line, a negative net
     data = csv_bytes(
@@ -955,7 +1085,9 @@ def test_every_code_is_documented_and_ours_are_marked() -> None:
     # Then every code has a one-line meaning, and the additions are exactly ours
     assert all(code.meaning and "\n" not in code.meaning for code in ErrorCode)
     assert {code for code in ErrorCode if not code.is_leap} == set(OUR_CODES)
-    assert {"MTR_0004", "DUP_0001", "FIL_0001", "FIL_0002", "FIL_0003", "FIL_0004"} <= {str(c) for c in OUR_CODES}
+    assert {"MTR_0004", "DUP_0001", "FIL_0001", "FIL_0002", "FIL_0003", "FIL_0004", "NRG_0004"} <= {
+        str(c) for c in OUR_CODES
+    }
 
 
 def _time_ordered_file(days: int) -> bytes:
@@ -995,7 +1127,19 @@ def test_batches_capped_by_records_stay_within_the_cap() -> None:
     assert sum(day.count for batch in batches for day in batch.values()) == 192
 
 
-def test_once_the_energy_caches_are_full_values_are_still_parsed_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("bad_net", "code"),
+    [
+        ("nan", ErrorCode.NET_0002),
+        ("1e308", ErrorCode.NET_0002),
+        ("1_000", ErrorCode.NET_0002),
+        ("\u0661.\u0662", ErrorCode.NET_0002),
+        ("1000000.5", ErrorCode.NRG_0004),
+    ],
+)
+def test_once_the_energy_caches_are_full_values_are_still_parsed_and_checked(
+    monkeypatch: pytest.MonkeyPatch, bad_net: str, code: ErrorCode
+) -> None:
     # Given caches of 4 spellings and a file of 40 distinct energies, with bad values after the caches filled up
     monkeypatch.setattr("meterhub.ingest.validator.VALUE_CACHE_LIMIT", 4)
     lines = [HEADER]
@@ -1005,10 +1149,10 @@ def test_once_the_energy_caches_are_full_values_are_still_parsed_and_checked(mon
             row(**at(slot), energy_net_kwh="1.000", energy_consumed_kwh=consumed, energy_generated_kwh=generated)
         )
     lines[31] = row(**at(30), energy_net_kwh="1.000", energy_consumed_kwh="-1.030", energy_generated_kwh="0.030")
-    lines[36] = row(**at(35), energy_net_kwh="nan")
+    lines[36] = row(**at(35), energy_net_kwh=bad_net)
     rows, report = run(csv_bytes(*lines))
     # Then the bad rows are reported as without the cap, and every good row carries its own values
-    assert found(report) == [(32, Column.CONSUMED, ErrorCode.CON_0003), (37, Column.NET, ErrorCode.NET_0002)]
+    assert found(report) == [(32, Column.CONSUMED, ErrorCode.CON_0003), (37, Column.NET, code)]
     assert len(rows) == 38
     assert [(r.consumed_kwh, r.generated_kwh) for r in rows[-2:]] == [(1.038, 0.038), (1.039, 0.039)]
     assert all(r.net_kwh == 1.0 for r in rows)

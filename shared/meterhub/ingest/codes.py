@@ -55,8 +55,15 @@ Timestamps (`interval_start_time_utc`, `interval_end_time_utc`)
     * Everything is UTC, so daylight-saving time does not exist here: every UTC day has 96 slots, and the
       US DST days (e.g. 2025-03-09, 2025-11-02) are ordinary days.
 Energies
-    * Decimal numbers as Python's `float()` reads them (`1.5`, `-0.25`, `1e-3`); `nan`, `inf` and
-      anything else are `*_0002`. Net may be negative; consumed or generated < 0 is `CON_0003`/`GEN_0003`.
+    * Plain decimal numbers (`meterhub.ingest.numbers`): an optional sign, ASCII digits and at most one
+      decimal point (`1.5`, `-0.25`, `+2`, `.5`, `5.`). Exponents (`1e-3`), digit separators (`1_000`,
+      `1,000`), other scripts' digits (Arabic-Indic, full-width...), `nan`, `inf` and anything else are
+      `*_0002` (`NET_0002`, `CON_0002`, `GEN_0002`), whatever Python's `float()` would make of them: each
+      is an export gone wrong, and guessing its meaning could store a value off by thousands. Net may be
+      negative; consumed or generated < 0 is `CON_0003`/`GEN_0003`.
+    * `NRG_0004` (ours, reported under the value's own column) when a value's size is more than
+      1,000,000 kWh: one 15-minute interval at a 4 GW average, beyond any single meter, so only a unit
+      error (Wh sent as kWh) or garbage gets there. Why this bound: `numbers.MAX_KWH_PER_INTERVAL`.
     * Per row the given (non-empty) values must form a set: net, or consumed and generated, or all three;
       else `NRG_0001` (also checked on the header, see above).
     * `NRG_0003` when all three are given and |net - (consumed - generated)| > 0.002 kWh + 0.1 % of
@@ -82,6 +89,8 @@ Duplicates
 from __future__ import annotations
 
 from enum import StrEnum
+
+from meterhub.ingest.numbers import MAX_KWH_PER_INTERVAL
 
 
 class Column(StrEnum):
@@ -121,6 +130,7 @@ class ErrorCode(StrEnum):
     CON_0003 = "CON_0003"
     NRG_0001 = "NRG_0001"
     NRG_0003 = "NRG_0003"
+    NRG_0004 = "NRG_0004"
     REG_0002 = "REG_0002"
     REG_0003 = "REG_0003"
     FNL_0002 = "FNL_0002"
@@ -137,7 +147,8 @@ class ErrorCode(StrEnum):
 
     @property
     def column(self) -> str | None:
-        """The column errors of this code are reported under; None for line- and file-level codes."""
+        """The column errors of this code are reported under; None for line- and file-level codes, and for
+        NRG_0004, which is reported under the column of the value it refuses."""
         return _COLUMNS.get(self)
 
     @property
@@ -161,13 +172,16 @@ _MEANINGS: dict[ErrorCode, str] = {
     ErrorCode.ETM_0002: "interval_end_time_utc is not a UTC ISO 8601 timestamp (Z or +00:00).",
     ErrorCode.ETM_0003: "interval_end_time_utc is not on a 15-minute boundary, or is in the future.",
     ErrorCode.DTR_0003: "The interval is not 15 minutes long (end - start).",
-    ErrorCode.GEN_0002: "energy_generated_kwh is not a number.",
+    ErrorCode.GEN_0002: "energy_generated_kwh is not a plain decimal number (ASCII digits, sign, point).",
     ErrorCode.GEN_0003: "energy_generated_kwh is negative.",
-    ErrorCode.NET_0002: "energy_net_kwh is not a number.",
-    ErrorCode.CON_0002: "energy_consumed_kwh is not a number.",
+    ErrorCode.NET_0002: "energy_net_kwh is not a plain decimal number (ASCII digits, sign, point).",
+    ErrorCode.CON_0002: "energy_consumed_kwh is not a plain decimal number (ASCII digits, sign, point).",
     ErrorCode.CON_0003: "energy_consumed_kwh is negative.",
     ErrorCode.NRG_0001: "No valid set of energy values: net, or consumed and generated, or all three.",
     ErrorCode.NRG_0003: "The energy values conflict: net differs from consumed - generated.",
+    ErrorCode.NRG_0004: (
+        f"An energy value is beyond {MAX_KWH_PER_INTERVAL:,.0f} kWh, more than any meter measures in 15 minutes."
+    ),
     ErrorCode.REG_0002: "region is not parsable as a state or region name.",
     ErrorCode.REG_0003: "region is not a US state or transmission region, or not the meter's.",
     ErrorCode.FNL_0002: "final is not one of true/false, 1/0, yes/no.",
@@ -208,6 +222,7 @@ OUR_CODES = frozenset(
     {
         ErrorCode.LIN_0002,
         ErrorCode.MTR_0004,
+        ErrorCode.NRG_0004,
         ErrorCode.DUP_0001,
         ErrorCode.FIL_0001,
         ErrorCode.FIL_0002,

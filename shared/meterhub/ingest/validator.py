@@ -35,6 +35,7 @@ from typing import IO, Any, cast
 
 from meterhub.ingest.codes import Column, ErrorCode
 from meterhub.ingest.model import ErrorSummary, IntervalRow, MeterLookup, MeterStatus, MeterVerdict, RowError
+from meterhub.ingest.numbers import MAX_KWH_PER_INTERVAL, parse_decimal, refusal
 from meterhub.ingest.slots import DayKey, DaySlots
 from meterhub.models.enums import TransmissionRegion
 
@@ -67,8 +68,6 @@ Chunks need not be lines: text is encoded and everything goes through the same b
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _QUARTER = timedelta(minutes=15)
-_INF = float("inf")
-_NAN = float("nan")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?", re.ASCII
@@ -83,6 +82,10 @@ _MAGIC = (
     (b"\xfe\xff", "is UTF-16 text; save it as UTF-8"),
 )
 _BOM = codecs.BOM_UTF8
+_BEYOND_BOUND = (
+    f"is beyond {MAX_KWH_PER_INTERVAL:,.0f} kWh, more than any meter measures in one 15-minute interval "
+    f"(a {MAX_KWH_PER_INTERVAL * 4 / 1e6:g} GW average); is it in Wh instead of kWh?"
+)
 _NO_ENERGY_SET = (
     "No valid set of energy values: give energy_net_kwh, or energy_consumed_kwh and energy_generated_kwh, or all three."
 )
@@ -380,8 +383,8 @@ class IntervalFileValidator:
     `lookup` is called once per distinct meter id of the file. `now` is the reference for "in the future".
 
     Each row first takes a fast path that only recognises values already seen valid in this file (cached
-    meter, start whose valid end is known, the three numbers in range, a known `final` and `region`
-    spelling). Anything else, including the first sight of a value, goes to `_check_row`, which applies
+    meter, start whose valid end is known, the three numbers in the grammar and range, a known `final`
+    and `region` spelling). Anything else, including the first sight of a value, goes to `_check_row`, which applies
     every rule, reports every error, and teaches the fast path what it found valid.
     """
 
@@ -577,7 +580,7 @@ class IntervalFileValidator:
         new_row = tuple.__new__
         row_type = IntervalRow
         to_float = float
-        inf = _INF
+        bound = MAX_KWH_PER_INTERVAL
         tolerance, ratio = NRG_TOLERANCE_KWH, NRG_TOLERANCE_RATIO
         valid = invalid = 0
         # The meter-day of the previous row: its duplicate mask, and its record with the slot masks written
@@ -609,14 +612,21 @@ class IntervalFileValidator:
                     if meter is None or start is None or start.next_text != row[i_end] or not fast_energy:
                         raise _Slow
                     # Energies: a cell seen before costs a dict lookup (a file repeats a few thousand
-                    # spellings), a new one float() and the range check, then it is remembered.
+                    # spellings), a new one float(), the range check and the grammar check, then it is
+                    # remembered. The grammar check is `numbers.DECIMAL` in a cheaper form: of what float()
+                    # reads, only non-ASCII text (other scripts' digits), "_" (a digit separator), "e"/"E"
+                    # (an exponent) and nan/inf (out of range) are outside it; surrounding whitespace
+                    # float() ignores as str.strip() does. Anything doubtful goes to _check_row, which
+                    # decides with the grammar itself; only valid spellings enter the caches.
                     net = consumed = generated = None
                     if has_net:
                         text = row[i_net]
                         net = number = net_get(text) if cache_nets else None
                         if number is None:
                             net = number = to_float(text)
-                            if not -inf < number < inf:
+                            if not -bound <= number <= bound or not text.isascii() or "_" in text:
+                                raise _Slow
+                            if "e" in text or "E" in text:
                                 raise _Slow
                             if cache_nets:
                                 if len(net_values) < VALUE_CACHE_LIMIT:
@@ -628,7 +638,9 @@ class IntervalFileValidator:
                         consumed = amount_get(text) if cache_amounts else None
                         if consumed is None:
                             consumed = to_float(text)
-                            if not 0.0 <= consumed < inf:
+                            if not 0.0 <= consumed <= bound or not text.isascii() or "_" in text:
+                                raise _Slow
+                            if "e" in text or "E" in text:
                                 raise _Slow
                             if cache_amounts:
                                 if len(amounts) < VALUE_CACHE_LIMIT:
@@ -639,7 +651,9 @@ class IntervalFileValidator:
                         generated = amount_get(text) if cache_amounts else None
                         if generated is None:
                             generated = to_float(text)
-                            if not 0.0 <= generated < inf:
+                            if not 0.0 <= generated <= bound or not text.isascii() or "_" in text:
+                                raise _Slow
+                            if "e" in text or "E" in text:
                                 raise _Slow
                             if cache_amounts:
                                 if len(amounts) < VALUE_CACHE_LIMIT:
@@ -785,11 +799,9 @@ class IntervalFileValidator:
             if not text:
                 continue
             given.add(column)
-            try:
-                number = float(text)
-            except ValueError:
-                number = _NAN
-            if (column is Column.NET and -_INF < number < _INF) or 0.0 <= number < _INF:
+            number = parse_decimal(text)
+            low = -MAX_KWH_PER_INTERVAL if column is Column.NET else 0.0
+            if number is not None and low <= number <= MAX_KWH_PER_INTERVAL:
                 values[column] = number
             else:
                 ok = False
@@ -918,16 +930,19 @@ class IntervalFileValidator:
     def _now_text(self) -> str:
         return self._now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def _number_error(self, line: int, column: Column, value: str, number: float) -> None:
+    def _number_error(self, line: int, column: Column, value: str, number: float | None) -> None:
+        """Report an energy cell that is not a number (None), negative where it may not be, or beyond the bound."""
         codes = {
             Column.NET: (ErrorCode.NET_0002, ErrorCode.NET_0002),
             Column.CONSUMED: (ErrorCode.CON_0002, ErrorCode.CON_0003),
             Column.GENERATED: (ErrorCode.GEN_0002, ErrorCode.GEN_0003),
         }[column]
-        if -_INF < number < 0.0:
+        if number is None:
+            self._emit(line, column, codes[0], f"{column} {clip(value)} {refusal(value)}.")
+        elif number < 0.0 and column is not Column.NET:
             self._emit(line, column, codes[1], f"{column} {clip(value)} is negative; it must be 0 or more.")
         else:
-            self._emit(line, column, codes[0], f"{column} {clip(value)} is not a finite decimal number.")
+            self._emit(line, column, ErrorCode.NRG_0004, f"{column} {clip(value)} {_BEYOND_BOUND}")
 
     def _conflict_error(self, line: int, net: float, consumed: float, generated: float, allowed: float) -> None:
         self._emit(

@@ -40,6 +40,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError
 from defusedxml.ElementTree import fromstring as safe_fromstring
 
+from meterhub.ingest.numbers import parse_decimal
 from meterhub.observability import logger
 from meterhub.utilities.adapter import IntervalReading, ServiceAddress, ServicePoint, UtilityError
 
@@ -341,13 +342,12 @@ def _reading(element: ET.Element, reading_type: ReadingType, block_start: int | 
     raw = _text(element, _e("value"))
     if raw is None:
         raise UtilityError("The utility sent an interval reading without a value")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UtilityError("The utility sent an interval reading value that is not a number") from None
-    if not math.isfinite(value):
+    value = parse_decimal(raw)  # ESPI values are integers; float() also reads 1_000, other scripts, 1e3, nan
+    if value is None:
         raise UtilityError("The utility sent an interval reading value that is not a number")
     kwh = _energy_kwh(value, reading_type)
+    if not math.isfinite(kwh):  # hundreds of digits, or a multiplier scaling a large value past a float
+        raise UtilityError("The utility sent an interval reading value that is too large")
     begins = datetime.fromtimestamp(start, UTC)
     if reading_type.flow_direction == FLOW_FORWARD:
         return IntervalReading(start=begins, duration_seconds=duration, consumed_kwh=kwh)
