@@ -18,7 +18,6 @@ import shlex
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -187,8 +186,8 @@ def run(args: argparse.Namespace) -> int:
         aws, template, created = _start_aws(args)
         relays: Relays | None = None
         server: ApiServer | None = None
+        lambdas = LocalLambda(template)
         try:
-            lambdas = LocalLambda(template)
             demo = _seed_demo_partner(template)
             relays = Relays(RelayContext(template=template, lambdas=lambdas, aws=aws))
             relays.start()
@@ -216,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
                 server.server_close()
             if relays is not None:
                 relays.stop()
+            lambdas.close()
             aws.stop()
     return 0
 
@@ -265,13 +265,13 @@ def invoke(args: argparse.Namespace) -> int:
         return 2
     with _stdout_to_stderr() as stdout:
         aws, template, _ = _start_aws(args)
+        lambdas = LocalLambda(template)
         try:
-            lambdas = LocalLambda(template)
             try:
                 result = lambdas.invoke(args.function, event)
             except InvocationFailed as error:
-                traceback.print_exception(error.error, file=sys.stderr)
-                failure = {"errorType": type(error.error).__name__, "errorMessage": str(error.error)}
+                print(error.details, file=sys.stderr)
+                failure = {"errorType": error.error.error_type, "errorMessage": str(error.error)}
                 stdout.write(json.dumps(failure) + "\n")  # what sam local invoke prints for a failed invocation
                 return 1
             except LocalLambdaError as error:
@@ -281,6 +281,7 @@ def invoke(args: argparse.Namespace) -> int:
             stdout.flush()
             return 0
         finally:
+            lambdas.close()
             aws.stop()
 
 

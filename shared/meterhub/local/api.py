@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import sys
 import time
-import traceback
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -98,8 +97,7 @@ class LocalApiGateway:
             _console(f"{request.method} {match.route.path} -> 502: {error}")
             return internal_server_error()
         except InvocationFailed as error:
-            _console(f"{request.method} {match.route.path} -> 502: {function_id} raised:")
-            traceback.print_exception(error.error, file=sys.stderr)
+            _console(f"{request.method} {match.route.path} -> 502: {function_id} raised:\n{error.details}")
             return internal_server_error()
         try:
             return parse_proxy_result(result)
@@ -132,8 +130,7 @@ class LocalApiGateway:
         except InvocationFailed as error:
             if str(error.error) == "Unauthorized":  # the one exception API Gateway turns into a 401
                 return gateway_response(api, "UNAUTHORIZED", request_id)
-            _console(f"authorizer {authorizer.name} ({authorizer.function_id}) raised:")
-            traceback.print_exception(error.error, file=sys.stderr)
+            _console(f"authorizer {authorizer.name} ({authorizer.function_id}) raised:\n{error.details}")
             return gateway_response(api, "AUTHORIZER_FAILURE", request_id)
         except LocalLambdaError as error:
             _console(f"authorizer {authorizer.name}: {error}")
@@ -154,9 +151,13 @@ class LocalApiGateway:
 
 
 class ApiServer(ThreadingHTTPServer):
-    """One thread per connection; function invocations themselves are serialized by LocalLambda."""
+    """One thread per connection, each request's functions in execution environments of their own (LocalLambda).
+
+    The listen backlog is what lets a burst of clients connect at once, as they can to API Gateway: with
+    socketserver's default of 5, connections beyond it waited for a SYN retransmission or were reset."""
 
     daemon_threads = True
+    request_queue_size = 1024  # the kernel caps it at net.core.somaxconn
 
     def __init__(self, gateway: LocalApiGateway, host: str = "127.0.0.1", port: int = 3000) -> None:
         super().__init__((host, port), _RequestHandler)
