@@ -1,4 +1,4 @@
-"""Relays that deliver non-HTTP events (SQS and DynamoDB streams today, S3 next) to functions in-process.
+"""Relays that deliver non-HTTP events (SQS and DynamoDB streams today, S3 next) to the local functions.
 
 On AWS, Lambda's event-source mappings and S3 notifications call functions; locally a relay plays that part.
 Relays are found through a registry keyed by what the template declares, so supporting a new kind of event is
