@@ -38,6 +38,7 @@ class Provisioned:
     buckets: list[str] = field(default_factory=list)
     queues: dict[str, str] = field(default_factory=dict)  # physical name -> URL
     kms_aliases: list[str] = field(default_factory=list)
+    usage_plans: dict[str, str] = field(default_factory=dict)  # logical id -> API Gateway usage plan id
 
 
 class LocalAws:
@@ -85,9 +86,20 @@ class LocalAws:
     def kms(self) -> KMSClient:
         return boto3.client("kms", endpoint_url=self.endpoint_url, region_name=self.region)
 
+    def apigateway(self) -> Any:
+        """An API Gateway client (the project carries no type stubs for it)."""
+        return boto3.client("apigateway", endpoint_url=self.endpoint_url, region_name=self.region)
+
     def provision(self, template: LocalTemplate) -> Provisioned:
-        """Create every table, bucket, queue and KMS key alias of the template, as `sam deploy` would."""
-        return provision(template, self.dynamodb(), self.s3(), self.sqs(), self.kms())
+        """Create every table, bucket, queue, KMS key alias and usage plan of the template, as `sam deploy`
+        would."""
+        created = provision(template, self.dynamodb(), self.s3(), self.sqs(), self.kms())
+        apigateway = self.apigateway()
+        for plan in template.usage_plans.values():
+            # The plan's keys live here (the admin CLI adds partners' keys); its throttle is read from the
+            # template by the local API (meterhub.local.usage_plans).
+            created.usage_plans[plan.logical_id] = apigateway.create_usage_plan(name=plan.name)["id"]
+        return created
 
 
 def provision(
