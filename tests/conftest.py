@@ -578,9 +578,6 @@ class IntervalDrops:
     notification (provisioned from template.yaml) enqueues each S3 event on IntervalFilesQueue; `receive` /
     `event` / `handle` / `run_queue` feed them to functions/interval_ingest/app.py as Lambda's SQS event source
     (BatchSize 1) would, with the ApproximateReceiveCount the queue reports.
-
-    moto 5 leaves `versionId` out of S3 event records; real S3 puts it in every event of a versioned bucket
-    (the data bucket is), so the fixture adds it as S3 would.
     """
 
     def __init__(self) -> None:
@@ -700,19 +697,12 @@ class IntervalDrops:
 
 @pytest.fixture
 def interval_drops(aws: DynamoDBClient, monkeypatch: pytest.MonkeyPatch) -> IntervalDrops:
-    """The data bucket, IntervalFilesQueue and the ingest function on moto (see `IntervalDrops`)."""
+    """The data bucket, IntervalFilesQueue and the ingest function on moto (see `IntervalDrops`), with the S3
+    event records the local runner's moto sends (meterhub.local.moto_fidelity)."""
+    from meterhub.local.moto_fidelity import s3_event_record
     from moto.s3 import notifications
 
-    original = notifications._get_s3_event
-
-    def with_version(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, list[dict[str, Any]]]:
-        event = original(event_name, bucket, key, notification_id)
-        if bucket.is_versioned:
-            for record in event["Records"]:
-                record["s3"]["object"]["versionId"] = key.version_id
-        return event
-
-    monkeypatch.setattr(notifications, "_get_s3_event", with_version)
+    monkeypatch.setattr(notifications, "_get_s3_event", s3_event_record)
     return IntervalDrops()
 
 

@@ -1,7 +1,9 @@
 """API Gateway TOKEN authorizer: `Authorization: Bearer <key>` -> the partner id handlers receive.
 
 A malformed header raises "Unauthorized" (API Gateway answers 401); an unknown or revoked key gets a Deny
-policy (403). The policy covers the whole API so API Gateway can cache it per key for a minute.
+policy (403). The policy covers the whole API so API Gateway can cache it per key for a minute. An allowed
+request names the partner's API Gateway key (`usageIdentifierKey`), which the partners' usage plan
+throttles: fair use is per partner (meterhub.dal.usage_plans).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub.config import get_settings
 from meterhub.dal.partners import dynamo_partner_repository
+from meterhub.dal.usage_plans import usage_key
 from meterhub.errors import Forbidden, Unauthenticated
 from meterhub.logic.partners import authenticate
 from meterhub.observability import logger
@@ -45,6 +48,7 @@ def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext
         return policy.asdict()
     policy.principal_id = partner_id
     policy.context = {"partner_id": partner_id}
+    policy.usage_identifier_key = usage_key(partner_id)
     policy.allow_all_routes()
     logger.append_keys(partner_id=partner_id)
     return policy.asdict()

@@ -5,9 +5,14 @@
     python -m meterhub.admin list-keys --partner-id <id>
     python -m meterhub.admin revoke-key --partner-id <id> --key-id <key_id>
     python -m meterhub.admin set-connect-redirect --partner-id <id> --url https://partner.example/done
+    python -m meterhub.admin enable-usage --partner-id <id>
 
 The table comes from --partners-table or PARTNERS_TABLE_NAME; against the local runner, set
 AWS_ENDPOINT_URL to the moto endpoint it prints. Keys are printed once and never stored in clear.
+
+Fair use: create-partner and issue-key also put the partner's API Gateway key in the partners' usage plan
+(--usage-plan-id or USAGE_PLAN_ID, the stack's UsagePlanId output), without which API Gateway answers 403 to
+the partner's every request; `enable-usage` does only that (partners created before fair use existed).
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from meterhub.dal.partners import dynamo_partner_repository
-from meterhub.errors import DomainError
+from meterhub.dal.usage_plans import enable_usage
+from meterhub.errors import DomainError, NotFound
 from meterhub.logic import partners
 
 
@@ -29,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
         "--partners-table",
         default=os.environ.get("PARTNERS_TABLE_NAME"),
         help="DynamoDB partners table (default: $PARTNERS_TABLE_NAME)",
+    )
+    parser.add_argument(
+        "--usage-plan-id",
+        default=os.environ.get("USAGE_PLAN_ID"),
+        help="API Gateway usage plan of the partners (default: $USAGE_PLAN_ID; the stack output UsagePlanId)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-partner", help="create a partner and issue its first API key")
@@ -49,7 +61,27 @@ def _parser() -> argparse.ArgumentParser:
     redirect.add_argument(
         "--allow-loopback-http", action="store_true", help="accept http://127.0.0.1/... (local runner only)"
     )
+    usage = commands.add_parser("enable-usage", help="put a partner's API Gateway key in the usage plan")
+    usage.add_argument("--partner-id", required=True)
     return parser
+
+
+def _usage_key_id(usage_plan_id: str | None, partner_id: str) -> str | None:
+    """The partner's API Gateway key, in the plan; without a plan id, a warning (the partner gets 403s)."""
+    if not usage_plan_id:
+        print(
+            "warning: no --usage-plan-id / USAGE_PLAN_ID: the partner is not in the usage plan, so API Gateway "
+            f"answers 403 to its requests until `enable-usage --partner-id {partner_id}` is run with it",
+            file=sys.stderr,
+        )
+        return None
+    return enable_usage(_apigateway(), usage_plan_id, partner_id)
+
+
+def _apigateway() -> Any:
+    import boto3
+
+    return boto3.client("apigateway")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,11 +100,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "account": partner.account,
                 "key_id": issued.key_id,
                 "api_key": issued.api_key,
+                "usage_key_id": _usage_key_id(args.usage_plan_id, partner.partner_id),
                 "note": "store the api_key now: it is shown only once",
             }
         elif args.command == "issue-key":
             issued = partners.issue_api_key(repo, args.partner_id)
-            output = {"partner_id": issued.partner_id, "key_id": issued.key_id, "api_key": issued.api_key}
+            output = {
+                "partner_id": issued.partner_id,
+                "key_id": issued.key_id,
+                "api_key": issued.api_key,
+                "usage_key_id": _usage_key_id(args.usage_plan_id, issued.partner_id),
+            }
+        elif args.command == "enable-usage":
+            if not args.usage_plan_id:
+                print("error: set --usage-plan-id or USAGE_PLAN_ID (the stack output UsagePlanId)", file=sys.stderr)
+                return 2
+            if repo.get_partner(args.partner_id) is None:
+                raise NotFound("Partner not found", {"partner_id": args.partner_id})
+            key_id = enable_usage(_apigateway(), args.usage_plan_id, args.partner_id)
+            output = {"partner_id": args.partner_id, "usage_plan_id": args.usage_plan_id, "usage_key_id": key_id}
         elif args.command == "list-keys":
             output = [
                 record.model_dump(mode="json", exclude={"key_hash"}) for record in repo.list_api_keys(args.partner_id)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ class LocalStack:
     url: str
     aws_endpoint_url: str
     partners_table: str
+    usage_plan_id: str
     demo_partner_id: str
     demo_api_key: str
     log: Path
@@ -53,8 +55,9 @@ class LocalStack:
         """What the runner printed so far (the banner a developer sees after `make run`)."""
         return _output(self.log)
 
-    def admin(self, *args: str) -> Any:
-        """Run `python -m meterhub.admin <args>` against the runner's moto; returns its JSON output."""
+    def admin(self, *args: str, usage_plan: bool = True) -> Any:
+        """Run `python -m meterhub.admin <args>` against the runner's moto; returns its JSON output. With
+        `usage_plan=False` it is not told the usage plan (USAGE_PLAN_ID), as an operator might forget to."""
         env = _clean_env() | {
             "AWS_ENDPOINT_URL": self.aws_endpoint_url,
             "AWS_ACCESS_KEY_ID": "testing",
@@ -62,6 +65,8 @@ class LocalStack:
             "AWS_DEFAULT_REGION": "us-east-1",
             "PARTNERS_TABLE_NAME": self.partners_table,
         }
+        if usage_plan:
+            env["USAGE_PLAN_ID"] = self.usage_plan_id
         result = subprocess.run(
             [sys.executable, "-m", "meterhub.admin", *args],
             cwd=ROOT,
@@ -87,15 +92,26 @@ def _output(log: Path) -> str:
     return log.read_text(encoding="utf-8", errors="replace") if log.exists() else "(no output)"
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    directory = tmp_path_factory.mktemp("local_runner")
+@contextmanager
+def running_stack(directory: Path, *parameters: str) -> Iterator[LocalStack]:
+    """`python -m meterhub.local run` in a subprocess, `--parameter NAME=VALUE` for each of `parameters`."""
     state_file = directory / "state.json"
     log = directory / "runner.log"
     port = _free_port()
+    overrides = [argument for parameter in parameters for argument in ("--parameter", parameter)]
     with log.open("w", encoding="utf-8") as output:  # a file, not a pipe: a full pipe would block the runner
         process = subprocess.Popen(
-            [sys.executable, "-m", "meterhub.local", "run", "--port", str(port), "--state-file", str(state_file)],
+            [
+                sys.executable,
+                "-m",
+                "meterhub.local",
+                "run",
+                "--port",
+                str(port),
+                "--state-file",
+                str(state_file),
+                *overrides,
+            ],
             cwd=ROOT,
             env=_clean_env(),
             stdout=output,
@@ -114,6 +130,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
             url=state["api_url"],
             aws_endpoint_url=state["aws_endpoint_url"],
             partners_table=state["partners_table"],
+            usage_plan_id=state["usage_plan_id"],
             demo_partner_id=state["demo_partner"]["partner_id"],
             demo_api_key=state["demo_partner"]["api_key"],
             log=log,
@@ -129,3 +146,10 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
                 pytest.fail(f"local runner ignored SIGINT for {STOP_TIMEOUT_SECONDS}s:\n{_output(log)}")
     assert process.returncode == 0, f"local runner exited with {process.returncode}:\n{_output(log)}"
     assert "Traceback" not in _output(log).split("Stopping...")[-1], _output(log)
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The runner as `make run` starts it (template defaults)."""
+    with running_stack(tmp_path_factory.mktemp("local_runner")) as stack:
+        yield stack

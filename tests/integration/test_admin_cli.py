@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 from meterhub import admin
 from meterhub.config import get_settings
@@ -30,8 +31,21 @@ def create_partner(capsys: pytest.CaptureFixture[str], name: str = "Acme Solar")
     return created
 
 
+@pytest.fixture
+def usage_plan(aws: DynamoDBClient, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The partners' usage plan on moto, named by USAGE_PLAN_ID as the stack output would be."""
+    plan_id = str(boto3.client("apigateway", region_name="us-east-1").create_usage_plan(name="partners")["id"])
+    monkeypatch.setenv("USAGE_PLAN_ID", plan_id)
+    return plan_id
+
+
+def plan_key_values(plan_id: str) -> list[str]:
+    items = boto3.client("apigateway", region_name="us-east-1").get_usage_plan_keys(usagePlanId=plan_id)["items"]
+    return sorted(str(item["value"]) for item in items)
+
+
 def test_create_partner_prints_the_key_once_and_it_authenticates(
-    aws: DynamoDBClient, capsys: pytest.CaptureFixture[str]
+    usage_plan: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # When an operator creates a partner
     code, out, err = run(capsys, "create-partner", "--name", "Acme Solar")
@@ -43,6 +57,46 @@ def test_create_partner_prints_the_key_once_and_it_authenticates(
     assert out.count(created["api_key"]) == 1
     repo = dynamo_partner_repository(get_settings().partners_table_name)
     assert partners.authenticate(repo, f"Bearer {created['api_key']}") == created["partner_id"]
+    # And the partner's usage key (the value its authorizer names) is in the usage plan
+    assert created["usage_key_id"]
+    assert plan_key_values(usage_plan) == [f"meterhub-partner-{created['partner_id']}"]
+
+
+def test_issue_key_and_enable_usage_leave_one_usage_key_per_partner(
+    usage_plan: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a partner
+    created = create_partner(capsys)
+    # When it gets a second key, and an operator runs enable-usage twice
+    code, out, _ = run(capsys, "issue-key", "--partner-id", created["partner_id"])
+    assert code == 0 and json.loads(out)["usage_key_id"] == created["usage_key_id"]
+    for _ in range(2):
+        code, out, _ = run(capsys, "enable-usage", "--partner-id", created["partner_id"])
+        assert code == 0 and json.loads(out)["usage_key_id"] == created["usage_key_id"]
+    # Then all of the partner's keys share one usage key in the plan (fair use is per partner)
+    assert plan_key_values(usage_plan) == [f"meterhub-partner-{created['partner_id']}"]
+
+
+def test_without_a_usage_plan_create_partner_warns_and_enable_usage_refuses(
+    aws: DynamoDBClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When an operator creates a partner without naming the usage plan
+    code, out, err = run(capsys, "create-partner", "--name", "Acme Solar")
+    # Then the partner exists, and the operator is told it will get 403s and what to run
+    assert code == 0
+    created = json.loads(out)
+    assert created["usage_key_id"] is None
+    assert "403" in err and f"enable-usage --partner-id {created['partner_id']}" in err
+    # And enable-usage without a plan is a usage error
+    code, _, err = run(capsys, "enable-usage", "--partner-id", created["partner_id"])
+    assert code == 2 and "USAGE_PLAN_ID" in err
+
+
+def test_enable_usage_for_an_unknown_partner_fails_cleanly(usage_plan: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "enable-usage", "--partner-id", "no-such-partner")
+    assert (code, out) == (1, "")
+    assert err.startswith("error: Partner not found")
+    assert plan_key_values(usage_plan) == []
 
 
 def test_create_partner_with_an_explicit_account(aws: DynamoDBClient, capsys: pytest.CaptureFixture[str]) -> None:

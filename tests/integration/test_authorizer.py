@@ -42,6 +42,8 @@ def test_valid_key_is_allowed_with_the_partner_in_the_context(
     # Then the whole API is allowed and the partner id is handed to the functions
     assert policy["principalId"] == partner.partner_id
     assert policy["context"] == {"partner_id": partner.partner_id}
+    # And the partner's usage-plan key is named, so API Gateway throttles the partner on its own
+    assert policy["usageIdentifierKey"] == f"meterhub-partner-{partner.partner_id}"
     allow = statement(policy)
     assert allow["Effect"] == "Allow"
     assert allow["Action"] == "execute-api:Invoke"

@@ -2,7 +2,8 @@
 
 Everything it serves or creates is read from template.yaml (routes, authorizer, gateway responses, tables,
 buckets, queues, function environments), so a route or table added to the template shows up locally with no
-change here. AWS services are an embedded moto server; functions run in-process.
+change here. AWS services are an embedded moto server; each invocation runs in an execution environment (a process) of
+its own, as on Lambda (see lambda_runtime).
 
     python -m meterhub.local run [--port N] [--state-file PATH]
     python -m meterhub.local invoke <FunctionLogicalId> <event.json>

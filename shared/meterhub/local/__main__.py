@@ -18,7 +18,6 @@ import shlex
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,11 +25,13 @@ from types import FrameType
 from typing import Any, TextIO
 
 from meterhub.dal.partners import dynamo_partner_repository
+from meterhub.dal.usage_plans import enable_usage
 from meterhub.local.api import ApiServer, LocalApiGateway
 from meterhub.local.aws import LocalAws, Provisioned
 from meterhub.local.event_sources import RelayContext, Relays
 from meterhub.local.lambda_runtime import InvocationFailed, LocalLambda, LocalLambdaError
 from meterhub.local.template import LocalContext, LocalTemplate, TemplateError, find_template, load_template
+from meterhub.local.usage_plans import LocalUsagePlans
 from meterhub.logic.partners import create_partner, issue_api_key
 
 DEFAULT_PORT = 3000
@@ -108,11 +109,19 @@ def _start_aws(args: argparse.Namespace) -> tuple[LocalAws, LocalTemplate, Provi
 # ----- run ---------------------------------------------------------------------------------------------------
 
 
-def _seed_demo_partner(template: LocalTemplate) -> dict[str, str]:
+def _seed_demo_partner(template: LocalTemplate, aws: LocalAws, created: Provisioned) -> dict[str, str]:
+    """The demo partner, with its API key and its usage-plan key (as the admin CLI makes partners)."""
     repo = dynamo_partner_repository(template.physical_name(PARTNERS_TABLE))
     partner = create_partner(repo, DEMO_PARTNER_NAME)
     issued = issue_api_key(repo, partner.partner_id)
+    for usage_plan_id in created.usage_plans.values():
+        enable_usage(aws.apigateway(), usage_plan_id, partner.partner_id)
     return {"partner_id": partner.partner_id, "account": partner.account, "api_key": issued.api_key}
+
+
+def _usage_plan_id(created: Provisioned) -> str | None:
+    """The plan the admin CLI adds partners to (USAGE_PLAN_ID): the template's only one, if it has one."""
+    return next(iter(created.usage_plans.values())) if len(created.usage_plans) == 1 else None
 
 
 def _banner(template: LocalTemplate, url: str, endpoint: str, created: Provisioned, demo: dict[str, str]) -> str:
@@ -122,6 +131,14 @@ def _banner(template: LocalTemplate, url: str, endpoint: str, created: Provision
     admin_env = (
         f"AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
         f"AWS_DEFAULT_REGION={template.context.region} PARTNERS_TABLE_NAME={partners_table}"
+    )
+    usage_plan_id = _usage_plan_id(created)
+    if usage_plan_id:
+        admin_env += f" USAGE_PLAN_ID={usage_plan_id}"
+    throttles = "\n".join(
+        f"  {plan.logical_id:<17} {plan.rate_limit:g} requests/s per partner, bursts of {plan.burst_limit}"
+        for plan in template.usage_plans.values()
+        if plan.rate_limit is not None
     )
     python = _python_command()
     routes = "\n".join(
@@ -136,6 +153,7 @@ meterhub local runner - {template.path}
   tables            {", ".join(created.tables) or "-"}
   buckets           {", ".join(created.buckets) or "-"}
   queues            {", ".join(created.queues) or "-"}
+{throttles}
 
 Routes:
 {routes}
@@ -187,13 +205,14 @@ def run(args: argparse.Namespace) -> int:
         aws, template, created = _start_aws(args)
         relays: Relays | None = None
         server: ApiServer | None = None
+        lambdas = LocalLambda(template)
         try:
-            lambdas = LocalLambda(template)
-            demo = _seed_demo_partner(template)
+            demo = _seed_demo_partner(template, aws, created)
             relays = Relays(RelayContext(template=template, lambdas=lambdas, aws=aws))
             relays.start()
             try:
-                server = ApiServer(LocalApiGateway(template, lambdas), port=args.port)
+                usage_plans = LocalUsagePlans(template.usage_plans, created.usage_plans, aws.apigateway())
+                server = ApiServer(LocalApiGateway(template, lambdas, usage_plans), port=args.port)
             except OSError as error:
                 print(f"error: cannot listen on 127.0.0.1:{args.port}: {error} (try --port)", file=sys.stderr)
                 return 1
@@ -205,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
             for skipped in relays.skipped:
                 print(f"Not relayed locally (no relay registered): {skipped}")
             if args.state_file:
-                _write_state(args.state_file, server.url, aws.endpoint_url, template, demo)
+                _write_state(args.state_file, server.url, aws.endpoint_url, template, demo, _usage_plan_id(created))
             print(f"Ready: {server.url}", flush=True)
             while not stop.wait(0.5):
                 continue
@@ -216,16 +235,20 @@ def run(args: argparse.Namespace) -> int:
                 server.server_close()
             if relays is not None:
                 relays.stop()
+            lambdas.close()
             aws.stop()
     return 0
 
 
-def _write_state(path: Path, url: str, endpoint: str, template: LocalTemplate, demo: dict[str, str]) -> None:
+def _write_state(
+    path: Path, url: str, endpoint: str, template: LocalTemplate, demo: dict[str, str], usage_plan_id: str | None
+) -> None:
     """Written atomically (temp file + rename) so a reader polling for it never sees half a document."""
     state = {
         "api_url": url,
         "aws_endpoint_url": endpoint,
         "partners_table": template.physical_name(PARTNERS_TABLE),
+        "usage_plan_id": usage_plan_id,
         "demo_partner": demo,
     }
     temporary = path.with_name(path.name + ".tmp")
@@ -265,13 +288,13 @@ def invoke(args: argparse.Namespace) -> int:
         return 2
     with _stdout_to_stderr() as stdout:
         aws, template, _ = _start_aws(args)
+        lambdas = LocalLambda(template)
         try:
-            lambdas = LocalLambda(template)
             try:
                 result = lambdas.invoke(args.function, event)
             except InvocationFailed as error:
-                traceback.print_exception(error.error, file=sys.stderr)
-                failure = {"errorType": type(error.error).__name__, "errorMessage": str(error.error)}
+                print(error.details, file=sys.stderr)
+                failure = {"errorType": error.error.error_type, "errorMessage": str(error.error)}
                 stdout.write(json.dumps(failure) + "\n")  # what sam local invoke prints for a failed invocation
                 return 1
             except LocalLambdaError as error:
@@ -281,6 +304,7 @@ def invoke(args: argparse.Namespace) -> int:
             stdout.flush()
             return 0
         finally:
+            lambdas.close()
             aws.stop()
 
 

@@ -2,9 +2,10 @@
 
 Order of checks, as on API Gateway: payload size (413), route (the template's MISSING_AUTHENTICATION_TOKEN
 response, before any authorizer runs), identity source and ValidationExpression (401 without invoking the
-authorizer), the authorizer (raises "Unauthorized" -> 401, Deny -> 403, anything else -> 500), then the
-function (raises or returns a malformed result -> 502). Unlike API Gateway, authorizer results are never
-cached, so a revoked key is refused on the very next request.
+authorizer), the authorizer (raises "Unauthorized" -> 401, Deny -> 403, anything else -> 500), the usage
+plan on routes that require an API key (no key in a plan -> 403 INVALID_API_KEY, over its throttle -> 429
+THROTTLED; see usage_plans), then the function (raises or returns a malformed result -> 502). Unlike API
+Gateway, authorizer results are never cached, so a revoked key is refused on the very next request.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import re
 import sys
 import time
-import traceback
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from meterhub.local.apigateway import (
     MAX_PAYLOAD_BYTES,
     AuthorizerConfigurationError,
+    AuthorizerDecision,
     HttpResponse,
     IncomingRequest,
     MalformedProxyResponse,
@@ -37,6 +38,7 @@ from meterhub.local.apigateway import (
 )
 from meterhub.local.lambda_runtime import HandlerUnavailable, InvocationFailed, LocalLambda, LocalLambdaError
 from meterhub.local.template import ApiSpec, AuthorizerSpec, LocalTemplate
+from meterhub.local.usage_plans import LocalUsagePlans
 
 # Used for answers to requests that match no API (an unknown route when the template has no API at all).
 _NO_API = ApiSpec(
@@ -54,11 +56,15 @@ def _console(message: str) -> None:
 
 
 class LocalApiGateway:
-    """Request in, response out; no sockets, so it can be driven directly from a test."""
+    """Request in, response out; no sockets, so it can be driven directly from a test. Without `usage_plans`
+    (a gateway over a template and no AWS), API keys are not checked and nothing is throttled."""
 
-    def __init__(self, template: LocalTemplate, lambdas: LocalLambda) -> None:
+    def __init__(
+        self, template: LocalTemplate, lambdas: LocalLambda, usage_plans: LocalUsagePlans | None = None
+    ) -> None:
         self.template = template
         self.lambdas = lambdas
+        self.usage_plans = usage_plans
         self.routes = RouteTable(template.routes)
         # Unknown routes get the gateway responses of the API that serves the most routes.
         counts = {api_id: sum(r.api_id == api_id for r in template.routes) for api_id in template.apis}
@@ -78,11 +84,17 @@ class LocalApiGateway:
             return gateway_response(self.default_api, "MISSING_AUTHENTICATION_TOKEN", request.request_id)
         api = self.template.api_for(match.route)
         authorizer_context: dict[str, Any] | None = None
+        usage_key: str | None = None
         if match.route.authorizer is not None:
             outcome = self._authorize(api, api.authorizers[match.route.authorizer], match, request)
             if isinstance(outcome, HttpResponse):
                 return outcome
-            authorizer_context = outcome
+            authorizer_context, usage_key = outcome.request_context(), outcome.usage_identifier_key
+        if match.route.api_key_required and self.usage_plans is not None:
+            key = usage_key if api.api_key_source == "AUTHORIZER" else request.header("x-api-key")
+            refusal = self.usage_plans.refusal(api, key)
+            if refusal is not None:
+                return gateway_response(api, refusal, request.request_id)
         event = build_proxy_event(
             match,
             api,
@@ -98,8 +110,7 @@ class LocalApiGateway:
             _console(f"{request.method} {match.route.path} -> 502: {error}")
             return internal_server_error()
         except InvocationFailed as error:
-            _console(f"{request.method} {match.route.path} -> 502: {function_id} raised:")
-            traceback.print_exception(error.error, file=sys.stderr)
+            _console(f"{request.method} {match.route.path} -> 502: {function_id} raised:\n{error.details}")
             return internal_server_error()
         try:
             return parse_proxy_result(result)
@@ -109,8 +120,8 @@ class LocalApiGateway:
 
     def _authorize(
         self, api: ApiSpec, authorizer: AuthorizerSpec, match: RouteMatch, request: IncomingRequest
-    ) -> dict[str, Any] | HttpResponse:
-        """The authorizer context for `requestContext.authorizer`, or the response that ends the request."""
+    ) -> AuthorizerDecision | HttpResponse:
+        """The authorizer's decision to allow the request, or the response that ends it."""
         request_id = request.request_id
         arn = method_arn(api, request, self.template.context.region, self.template.context.account_id)
         if authorizer.payload_type == "TOKEN":
@@ -132,8 +143,7 @@ class LocalApiGateway:
         except InvocationFailed as error:
             if str(error.error) == "Unauthorized":  # the one exception API Gateway turns into a 401
                 return gateway_response(api, "UNAUTHORIZED", request_id)
-            _console(f"authorizer {authorizer.name} ({authorizer.function_id}) raised:")
-            traceback.print_exception(error.error, file=sys.stderr)
+            _console(f"authorizer {authorizer.name} ({authorizer.function_id}) raised:\n{error.details}")
             return gateway_response(api, "AUTHORIZER_FAILURE", request_id)
         except LocalLambdaError as error:
             _console(f"authorizer {authorizer.name}: {error}")
@@ -145,7 +155,7 @@ class LocalApiGateway:
             return gateway_response(api, "AUTHORIZER_CONFIGURATION_ERROR", request_id)
         if not decision.allowed:
             return gateway_response(api, "ACCESS_DENIED", request_id)
-        return decision.request_context()
+        return decision
 
     @staticmethod
     def _with_request_id(response: HttpResponse, request_id: str) -> HttpResponse:
@@ -154,9 +164,13 @@ class LocalApiGateway:
 
 
 class ApiServer(ThreadingHTTPServer):
-    """One thread per connection; function invocations themselves are serialized by LocalLambda."""
+    """One thread per connection, each request's functions in execution environments of their own (LocalLambda).
+
+    The listen backlog is what lets a burst of clients connect at once, as they can to API Gateway: with
+    socketserver's default of 5, connections beyond it waited for a SYN retransmission or were reset."""
 
     daemon_threads = True
+    request_queue_size = 1024  # the kernel caps it at net.core.somaxconn
 
     def __init__(self, gateway: LocalApiGateway, host: str = "127.0.0.1", port: int = 3000) -> None:
         super().__init__((host, port), _RequestHandler)

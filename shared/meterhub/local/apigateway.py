@@ -33,7 +33,9 @@ _DEFAULT_RESPONSES: dict[str, tuple[int, str | None]] = {
     "BAD_REQUEST_PARAMETERS": (400, "Missing required request parameters"),
     "INTEGRATION_FAILURE": (504, "Internal server error"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
+    "INVALID_API_KEY": (403, "Forbidden"),
     "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "QUOTA_EXCEEDED": (429, "Limit Exceeded"),
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
     "RESOURCE_NOT_FOUND": (404, "Not Found"),
     "THROTTLED": (429, "Too Many Requests"),
@@ -267,6 +269,7 @@ class AuthorizerDecision:
     allowed: bool
     principal_id: str
     context: dict[str, str]
+    usage_identifier_key: str | None = None  # the API key a usage plan meters (ApiKeySourceType AUTHORIZER)
 
     def request_context(self) -> dict[str, Any]:
         """`requestContext.authorizer` as a REST API passes it: the context, principalId, latency."""
@@ -301,7 +304,15 @@ def evaluate_authorizer_result(result: Any, arn: str) -> AuthorizerDecision:
         if isinstance(value, Mapping | list) or value is None:
             raise AuthorizerConfigurationError(f"context[{key!r}] must be a string, number or boolean")
         flat[key] = _header_value(value)  # a REST API hands every context value to the function as a string
-    return AuthorizerDecision(allowed=allowed and not denied, principal_id=str(result["principalId"]), context=flat)
+    usage_key = result.get("usageIdentifierKey")
+    if usage_key is not None and not isinstance(usage_key, str):
+        raise AuthorizerConfigurationError("usageIdentifierKey must be a string")
+    return AuthorizerDecision(
+        allowed=allowed and not denied,
+        principal_id=str(result["principalId"]),
+        context=flat,
+        usage_identifier_key=usage_key,
+    )
 
 
 # ----- gateway responses and proxy results -----------------------------------------------------------------
@@ -342,6 +353,8 @@ def _error_type(response_type: str) -> str:
         "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
         "REQUEST_TOO_LARGE": "RequestTooLargeException",
         "THROTTLED": "TooManyRequestsException",
+        "QUOTA_EXCEEDED": "LimitExceededException",
+        "INVALID_API_KEY": "ForbiddenException",
     }.get(response_type, "InternalServerErrorException")
 
 

@@ -3,13 +3,15 @@
 A real HTTP endpoint (rather than `moto.mock_aws` patching this process) is what lets other processes, the
 admin CLI, the AWS CLI or a test, read and write the same data the local API serves. The environment is
 pointed at it before any boto3 client exists, and fake credentials replace whatever is configured, so
-nothing the runner does can reach a real AWS account.
+nothing the runner does can reach a real AWS account. Where moto itself must act more like AWS (complete S3
+event records, atomic DynamoDB requests), `meterhub.local.moto_fidelity` says why and how.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -17,6 +19,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from meterhub.dal import clients
+from meterhub.local import moto_fidelity
 from meterhub.local.template import DEFAULT_REGION, BucketSpec, LocalTemplate, QueueSpec
 
 if TYPE_CHECKING:
@@ -35,6 +38,7 @@ class Provisioned:
     buckets: list[str] = field(default_factory=list)
     queues: dict[str, str] = field(default_factory=dict)  # physical name -> URL
     kms_aliases: list[str] = field(default_factory=list)
+    usage_plans: dict[str, str] = field(default_factory=dict)  # logical id -> API Gateway usage plan id
 
 
 class LocalAws:
@@ -43,6 +47,7 @@ class LocalAws:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self._endpoint_url: str | None = None
+        self._fidelity = ExitStack()
 
     @property
     def endpoint_url(self) -> str:
@@ -56,6 +61,7 @@ class LocalAws:
 
     def start(self) -> str:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log is noise here
+        self._fidelity.enter_context(moto_fidelity.installed())
         self._server.start()
         host, port = self._server.get_host_and_port()
         self._endpoint_url = f"http://{host}:{port}"
@@ -66,6 +72,7 @@ class LocalAws:
         if self._endpoint_url is not None:
             self._server.stop()
             self._endpoint_url = None
+        self._fidelity.close()
 
     def dynamodb(self) -> DynamoDBClient:
         return boto3.client("dynamodb", endpoint_url=self.endpoint_url, region_name=self.region)
@@ -79,9 +86,20 @@ class LocalAws:
     def kms(self) -> KMSClient:
         return boto3.client("kms", endpoint_url=self.endpoint_url, region_name=self.region)
 
+    def apigateway(self) -> Any:
+        """An API Gateway client (the project carries no type stubs for it)."""
+        return boto3.client("apigateway", endpoint_url=self.endpoint_url, region_name=self.region)
+
     def provision(self, template: LocalTemplate) -> Provisioned:
-        """Create every table, bucket, queue and KMS key alias of the template, as `sam deploy` would."""
-        return provision(template, self.dynamodb(), self.s3(), self.sqs(), self.kms())
+        """Create every table, bucket, queue, KMS key alias and usage plan of the template, as `sam deploy`
+        would."""
+        created = provision(template, self.dynamodb(), self.s3(), self.sqs(), self.kms())
+        apigateway = self.apigateway()
+        for plan in template.usage_plans.values():
+            # The plan's keys live here (the admin CLI adds partners' keys); its throttle is read from the
+            # template by the local API (meterhub.local.usage_plans).
+            created.usage_plans[plan.logical_id] = apigateway.create_usage_plan(name=plan.name)["id"]
+        return created
 
 
 def provision(

@@ -1,4 +1,4 @@
-"""Relays that deliver non-HTTP events (SQS and DynamoDB streams today, S3 next) to functions in-process.
+"""Relays that deliver non-HTTP events (SQS and DynamoDB streams today, S3 next) to the local functions.
 
 On AWS, Lambda's event-source mappings and S3 notifications call functions; locally a relay plays that part.
 Relays are found through a registry keyed by what the template declares, so supporting a new kind of event is
@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import sys
 import threading
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -182,8 +181,7 @@ class SqsRelay:
         try:
             result = self._lambdas.invoke(self._function_id, event)
         except LocalLambdaError as error:
-            print(f"[local] {self.description}: batch left on the queue: {error}", file=sys.stderr)
-            traceback.print_exception(error.__cause__ or error, file=sys.stderr)
+            print(f"[local] {self.description}: batch left on the queue: {error}\n{error.details}", file=sys.stderr)
             return len(messages)
         failed: set[str] = set()
         if self._report_failures and isinstance(result, Mapping):
@@ -352,8 +350,7 @@ class DynamoDbStreamRelay:
         try:
             result = self._lambdas.invoke(self._function_id, {"Records": records})
         except LocalLambdaError as error:
-            print(f"[local] {self.description}: batch failed: {error}", file=sys.stderr)
-            traceback.print_exception(error.__cause__ or error, file=sys.stderr)
+            print(f"[local] {self.description}: batch failed: {error}\n{error.details}", file=sys.stderr)
             retry_from = str(records[0]["dynamodb"]["SequenceNumber"])
         else:
             if self._report_failures and isinstance(result, Mapping):

@@ -185,6 +185,8 @@ class ApiSpec:
     authorizers: Mapping[str, AuthorizerSpec]
     gateway_responses: Mapping[str, GatewayResponseSpec]
     binary_media_types: tuple[str, ...]
+    api_key_source: str = "HEADER"  # AUTHORIZER: the authorizer's usageIdentifierKey names the API key
+    api_key_required: bool = False  # Auth.ApiKeyRequired: the default of the API's routes
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,18 @@ class Route:
     function_id: str
     authorizer: str | None
     event_name: str
+    api_key_required: bool = False  # only such routes are metered by a usage plan
+
+
+@dataclass(frozen=True)
+class UsagePlanSpec:
+    """An AWS::ApiGateway::UsagePlan: the APIs it meters and the throttle every one of its keys gets."""
+
+    logical_id: str
+    name: str
+    api_ids: tuple[str, ...]  # logical ids of the AWS::Serverless::Api resources in its ApiStages
+    rate_limit: float | None  # requests per second (token refill), None: not throttled
+    burst_limit: int | None  # bucket size
 
 
 @dataclass(frozen=True)
@@ -236,6 +250,7 @@ class LocalTemplate:
     # KMS aliases (logical id -> alias name). Functions name keys by alias, so a local key behind the same
     # alias is all they need; key ids are random in KMS and moto alike.
     kms_aliases: Mapping[str, str] = field(default_factory=dict)
+    usage_plans: Mapping[str, UsagePlanSpec] = field(default_factory=dict)
 
     def resolve(self, value: Any, where: str = "value") -> Any:
         return self.resolver.resolve(value, where)
@@ -494,6 +509,10 @@ def load_template(path: Path, context: LocalContext | None = None) -> LocalTempl
     buckets = {logical_id: _bucket(resolver, logical_id, properties) for logical_id, properties in of_type(_BUCKET)}
     queues = {logical_id: _queue(resolver, logical_id, properties) for logical_id, properties in of_type(_QUEUE)}
     kms_aliases = {logical_id: resolver.physical_name(logical_id) for logical_id, _ in of_type("AWS::KMS::Alias")}
+    usage_plans = {
+        logical_id: _usage_plan(resolver, logical_id, properties, apis)
+        for logical_id, properties in of_type("AWS::ApiGateway::UsagePlan")
+    }
     return LocalTemplate(
         path=path,
         context=context,
@@ -506,6 +525,7 @@ def load_template(path: Path, context: LocalContext | None = None) -> LocalTempl
         queues=queues,
         resolver=resolver,
         kms_aliases=kms_aliases,
+        usage_plans=usage_plans,
     )
 
 
@@ -593,6 +613,35 @@ def _api(resolver: Resolver, logical_id: str, properties: Mapping[str, Any]) -> 
             str(item).replace("~1", "/")
             for item in resolver.resolve(properties.get("BinaryMediaTypes") or [], f"{where}.BinaryMediaTypes")
         ),
+        api_key_source=str(resolver.resolve(properties.get("ApiKeySourceType", "HEADER"), f"{where}.ApiKeySourceType")),
+        api_key_required=_true(resolver.resolve(auth.get("ApiKeyRequired", False), f"{where}.Auth.ApiKeyRequired")),
+    )
+
+
+def _true(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _usage_plan(
+    resolver: Resolver, logical_id: str, properties: Mapping[str, Any], apis: Mapping[str, ApiSpec]
+) -> UsagePlanSpec:
+    """The plan's name, APIs and throttle. A stage-specific throttle (ApiStages[].Throttle) and quotas are
+    not applied locally; the plan-wide Throttle is."""
+    where = f"{logical_id}.Properties"
+    api_ids = []
+    for n, stage in enumerate(properties.get("ApiStages") or []):
+        api_id = ref_target(stage.get("ApiId"))
+        if api_id is None or api_id not in apis:
+            raise TemplateError(f"{where}.ApiStages[{n}].ApiId must be !Ref <AWS::Serverless::Api in this template>")
+        api_ids.append(api_id)
+    throttle: Mapping[str, Any] = resolver.resolve(properties.get("Throttle") or {}, f"{where}.Throttle")
+    rate, burst = throttle.get("RateLimit"), throttle.get("BurstLimit")
+    return UsagePlanSpec(
+        logical_id=logical_id,
+        name=str(resolver.resolve(properties.get("UsagePlanName", logical_id), f"{where}.UsagePlanName")),
+        api_ids=tuple(api_ids),
+        rate_limit=float(rate) if rate is not None else None,
+        burst_limit=int(burst) if burst is not None else None,
     )
 
 
@@ -657,6 +706,7 @@ def _routes(
                 authorizer = None
             if authorizer is not None and authorizer not in api.authorizers:
                 raise TemplateError(f"{where}.Auth.Authorizer {authorizer!r} is not an authorizer of {api_id}")
+            key_required = _true(auth.get("ApiKeyRequired", api.api_key_required))
             routes.append(
                 Route(
                     api_id=api_id,
@@ -665,6 +715,7 @@ def _routes(
                     function_id=function.logical_id,
                     authorizer=authorizer,
                     event_name=event.name,
+                    api_key_required=key_required,
                 )
             )
     return tuple(routes)

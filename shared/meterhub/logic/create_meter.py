@@ -7,6 +7,7 @@ update. Missing *program* fields never block creation: they surface later as enr
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ from meterhub.models.meter import CreateMeter
 
 UPDATE_ATTEMPTS = 3
 IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
+IN_PROGRESS_WAIT_SECONDS = 5.0
+"""How long a request waits for another one with its onboarding_token to finish (a create takes well under a
+second) before answering 409; never longer than the invocation has left."""
 
 
 class AssetRejected(Exception):
@@ -180,7 +184,10 @@ class IdempotentCreate:
     """`create_meter` keyed by (partner, onboarding_token) and checked against the request payload.
 
     Powertools stores the first result; a replay with the same payload returns it, a different payload is a
-    Conflict. Powertools' idempotency module imports boto3, so it is loaded on first use, not at cold start.
+    Conflict. A replay that arrives while the first is still running waits for it and then returns its answer
+    (a client that retries impatiently, or sends the same request twice at once, gets one meter either way);
+    only a first request still running after `IN_PROGRESS_WAIT_SECONDS` makes it a 409. Powertools'
+    idempotency module imports boto3, so it is loaded on first use, not at cold start.
     """
 
     def __init__(self, table_name: str) -> None:
@@ -232,16 +239,25 @@ class IdempotentCreate:
             self.config.register_lambda_context(lambda_context)
         payload = {"asset": asset.model_dump(mode="json", exclude_none=True), "update_existing": update_existing}
         request = {"partner_id": partner_id, "onboarding_token": onboarding_token, "payload": payload}
-        try:
-            return cast(ProvisionalAsset, self._run(request=request, repo=repo, connect=connect))
-        except IdempotencyValidationError:
-            raise Conflict(
-                "onboarding_token was already used with a different request", {"field": "onboarding_token"}
-            ) from None
-        except IdempotencyAlreadyInProgressError:
-            raise Conflict(
-                "A request with this onboarding_token is still in progress", {"field": "onboarding_token"}
-            ) from None
+        wait = IN_PROGRESS_WAIT_SECONDS
+        if lambda_context is not None:
+            wait = min(wait, lambda_context.get_remaining_time_in_millis() / 1000 - 1)
+        deadline = time.monotonic() + wait
+        pause = 0.05
+        while True:
+            try:
+                return cast(ProvisionalAsset, self._run(request=request, repo=repo, connect=connect))
+            except IdempotencyValidationError:
+                raise Conflict(
+                    "onboarding_token was already used with a different request", {"field": "onboarding_token"}
+                ) from None
+            except IdempotencyAlreadyInProgressError:
+                if time.monotonic() + pause > deadline:
+                    raise Conflict(
+                        "A request with this onboarding_token is still in progress", {"field": "onboarding_token"}
+                    ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
 
 @lru_cache(maxsize=4)
