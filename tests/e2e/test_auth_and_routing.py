@@ -41,6 +41,8 @@ def test_missing_authorization_is_401(local_stack: LocalStack) -> None:
     assert response.status_code == 401
     assert response.json() == UNAUTHORIZED
     assert response.headers["Content-Type"] == "application/json"
+    # The template's gateway responses declare HSTS for https; this plain-http runner must not send it.
+    assert "Strict-Transport-Security" not in response.headers
 
 
 def test_non_bearer_authorization_is_401(local_stack: LocalStack) -> None:

@@ -55,6 +55,9 @@ def _console(message: str) -> None:
     print(f"[local] {message}", file=sys.stderr, flush=True)
 
 
+_HSTS = "strict-transport-security"
+
+
 class LocalApiGateway:
     """Request in, response out; no sockets, so it can be driven directly from a test. Without `usage_plans`
     (a gateway over a template and no AWS), API keys are not checked and nothing is throttled."""
@@ -239,7 +242,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.send_response_only(response.status)
         self.send_header("Date", self.date_time_string())
         for name, value in response.headers:
-            if name.lower() not in {"content-length", "transfer-encoding", "connection", "date"}:
+            # This server speaks plain http, where RFC 6797 7.2 forbids HSTS: the template's gateway responses
+            # declare it for API Gateway's https, and the functions add it only to https requests.
+            if name.lower() not in {"content-length", "transfer-encoding", "connection", "date", _HSTS}:
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         if self.close_connection:
