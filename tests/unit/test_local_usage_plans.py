@@ -33,5 +33,5 @@ def test_the_template_plan_meters_the_partner_routes_with_the_parameters() -> No
     for route in template.routes:
         assert route.api_key_required == (route.authorizer is not None), route
     throttled = api.gateway_responses["THROTTLED"]
-    assert throttled.headers == {"Retry-After": "1"}
+    assert throttled.headers == {"Retry-After": "1", "Strict-Transport-Security": "max-age=31536000; includeSubDomains"}
     assert '"rate_limit_per_second":7,"burst_limit":9' in throttled.templates["application/json"]
