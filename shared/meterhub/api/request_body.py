@@ -18,6 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from meterhub import bounded_json
 from meterhub.errors import PayloadTooLarge, UnsupportedMediaType
 
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
@@ -25,9 +26,6 @@ MAX_REQUEST_BYTES = 6 * 1024 * 1024
 
 MAX_JSON_BYTES = 1024 * 1024
 """A JSON request (one asset, a search, a webhook) is a few kilobytes; 1 MiB leaves room for 1,000 references."""
-
-MAX_JSON_DEPTH = 32
-"""The deepest documented body (an asset's site devices) nests 5 levels; deeper input is an attack or a bug."""
 
 CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv"})
 """What the file routes take; they name the one they want in their own 415."""
@@ -81,27 +79,21 @@ def parse_json(text: str) -> Any:
         limit = f"a JSON request takes at most {MAX_JSON_BYTES} bytes"
         raise PayloadTooLarge("Request body too large", {"body": limit})
     try:
-        document = json.loads(text)
+        document = bounded_json.loads(text)
     except json.JSONDecodeError as error:
         problem = {"type": "json_invalid", "loc": ("body", error.pos), "msg": "JSON decode error"}
         raise RequestValidationError([{**problem, "ctx": {"error": error.msg}}]) from None
-    except RecursionError:
-        raise _too_deep() from None
-    _check_tree(document)
+    except bounded_json.TooDeep as error:
+        raise body_error(f"the JSON body is {error}") from None
+    _check_strings(document)
     return document
 
 
-def _too_deep() -> RequestValidationError:
-    return body_error(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep")
-
-
-def _check_tree(document: Any) -> None:
-    """Walk the parsed body without recursion (the input decides how deep it goes)."""
+def _check_strings(document: Any) -> None:
+    """Walk the parsed body without recursion (bounded_json has already bounded its depth)."""
     stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
     while stack:
         path, value = stack.pop()
-        if len(path) > MAX_JSON_DEPTH:
-            raise _too_deep()
         if isinstance(value, str):
             _check_text(value, path)
         elif isinstance(value, dict):

@@ -28,6 +28,7 @@ from typing import Any, Union
 
 from pydantic import AliasChoices, BaseModel
 
+from meterhub import bounded_json
 from meterhub.dal.objects import partner_key
 from meterhub.errors import InvalidInput, PayloadTooLarge
 from meterhub.models.meter import CreateMeter
@@ -105,11 +106,11 @@ def check_size(body: bytes) -> None:
 def parse_json(body: bytes) -> list[Entry]:
     check_size(body)
     try:
-        document = json.loads(body)
+        document = bounded_json.loads(body)
+    except bounded_json.TooDeep as error:
+        raise InvalidInput("Request body is not valid JSON", [_problem(f"the JSON body is {error}")]) from None
     except (UnicodeDecodeError, ValueError) as error:
         raise InvalidInput("Request body is not valid JSON", [_problem(f"not valid JSON: {error}")]) from None
-    except RecursionError:
-        raise InvalidInput("Request body is not valid JSON", [_problem("JSON nested too deeply")]) from None
     if not isinstance(document, dict) or "assets" not in document:
         raise InvalidInput(
             "Missing assets", [_problem("the body must be an object with an `assets` array", problem_field="assets")]
