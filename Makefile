@@ -1,5 +1,6 @@
 # Two commands matter: `make run` (local stack) and `make test` (everything CI checks).
-PYTHON ?= python3
+# The venv's interpreter is the one the template's Lambda runtime names (python3.13), so tests run what deploys.
+PYTHON ?= $(shell scripts/lambda_python.sh)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 3000
@@ -10,6 +11,8 @@ CHROMEDRIVER := /usr/bin/chromedriver
 .PHONY: run test lint typecheck cfn-lint pytest browser openapi bench clean
 
 $(STAMP): pyproject.toml
+	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print(sys.version_info[:2])')" != "$$($(PYTHON) -c 'import sys; print(sys.version_info[:2])')" ]; then \
+		echo "$(VENV) was made with another Python: recreating it with $(PYTHON)"; rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
