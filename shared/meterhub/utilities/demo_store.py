@@ -150,9 +150,9 @@ def _code_record(item: dict[str, Any]) -> CodeRecord:
     )
 
 
-def _token_item(keys: dict[str, AttributeValueTypeDef], record: TokenRecord) -> dict[str, AttributeValueTypeDef]:
+def _token_item(item_key: dict[str, AttributeValueTypeDef], record: TokenRecord) -> dict[str, AttributeValueTypeDef]:
     return {
-        **keys,
+        **item_key,
         "client_id": {"S": record.client_id},
         "scope": {"S": record.scope},
         "username": {"S": record.username},
@@ -250,8 +250,8 @@ class DynamoDemoStore:
     def delete_refresh_token(self, refresh_hash: str) -> None:
         clients.dynamodb().delete_item(TableName=self._table, Key=_refresh_key(refresh_hash))
 
-    def _get(self, keys: dict[str, AttributeValueTypeDef]) -> dict[str, Any] | None:
-        response = clients.dynamodb().get_item(TableName=self._table, Key=keys, ConsistentRead=True)
+    def _get(self, item_key: dict[str, AttributeValueTypeDef]) -> dict[str, Any] | None:
+        response = clients.dynamodb().get_item(TableName=self._table, Key=item_key, ConsistentRead=True)
         item = response.get("Item")
         return dict(item) if item else None
 
