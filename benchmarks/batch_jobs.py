@@ -137,7 +137,7 @@ def configure(endpoint: str) -> None:
     else:
         os.environ.pop("AWS_ENDPOINT_URL", None)
     from meterhub.config import get_settings
-    from meterhub.dal import clients
+    from meterhub.platform import clients
 
     clients.reset()
     get_settings.cache_clear()
@@ -165,7 +165,7 @@ def provision() -> None:
 
 class RequestCounter:
     def __init__(self) -> None:
-        from meterhub.dal import clients
+        from meterhub.platform import clients
 
         self.count = 0
         clients.dynamodb().meta.events.register("before-call.dynamodb", self._count)

@@ -6,7 +6,7 @@ the S3 object store) ingests a generated load file from the data bucket of templ
 beforehand) x ~`rows / 1,000` consecutive 15-minute intervals from 2025-01-01 (~10 days), meter-major (or
 `--order time`: every meter's interval i, then i + 1, ...).
 
-DynamoDB requests are counted with botocore event hooks on `meterhub.dal.clients.dynamodb()` (the client every
+DynamoDB requests are counted with botocore event hooks on `meterhub.platform.clients.dynamodb()` (the client every
 adapter uses), registered after the meters were created so only the ingestion counts:
 
 * `before-call.dynamodb.<Operation>`: one write request per PutItem / UpdateItem / DeleteItem, one per item of
@@ -258,7 +258,6 @@ def timed(step: Callable[[], Any]) -> tuple[Any, float, float]:
 def run(rows: int, meter_count: int, order: str = "meter") -> None:
     environment = _environment()
     import boto3
-    from meterhub.dal import clients
     from meterhub.dal.intervals import dynamo_interval_store
     from meterhub.dal.meters import dynamo_meter_repository
     from meterhub.dal.objects import s3_object_store
@@ -266,6 +265,7 @@ def run(rows: int, meter_count: int, order: str = "meter") -> None:
     from meterhub.ingest.pipeline import Ingestion
     from meterhub.local.aws import provision
     from meterhub.local.template import load_template
+    from meterhub.platform import clients
     from moto import mock_aws
 
     partner_id = str(uuid.uuid4())

@@ -322,8 +322,8 @@ def configure(endpoint: str) -> None:
         os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)
     from meterhub.config import get_settings
-    from meterhub.dal import clients
     from meterhub.local.template import LocalContext, load_template
+    from meterhub.platform import clients
 
     template = load_template(ROOT / "template.yaml", LocalContext(aws_endpoint_url=endpoint or None))
     os.environ.update(template.functions["WebhookDispatcherFunction"].environment)
@@ -436,7 +436,7 @@ def run_handler(
     it queued, read back from the moto queue 10 at a time (then deleted, as the event-source mapping does)."""
     import boto3
     from meterhub.config import get_settings
-    from meterhub.dal import clients
+    from meterhub.platform import clients
 
     queue_url = get_settings().webhook_events_queue_url
     sqs = boto3.client("sqs", region_name=REGION)  # the poller's own client: its calls are not counted

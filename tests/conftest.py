@@ -131,8 +131,9 @@ def make_asset() -> MakeAsset:
 
 def _reset_caches() -> None:
     from meterhub import config
-    from meterhub.dal import clients, connect, idempotency, meters, partners, token_vault
+    from meterhub.dal import connect, idempotency, meters, partners, token_vault
     from meterhub.logic import create_meter
+    from meterhub.platform import clients
 
     clients.reset()
     connect.dynamo_connect_repository.cache_clear()

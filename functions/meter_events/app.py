@@ -17,8 +17,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub.config import get_settings
 from meterhub.dal.queues import sqs_work_queue
-from meterhub.logic.meter_events import StreamChange, publish_changes
+from meterhub.logic.meter_events import publish_changes
 from meterhub.observability import logger
+from meterhub.platform.streams import StreamChange
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 

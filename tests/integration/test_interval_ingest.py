@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 from botocore.exceptions import ClientError
-from meterhub.dal import clients
 from meterhub.dal.intervals import dynamo_interval_store
 from meterhub.dal.uploads import dynamo_upload_repository
 from meterhub.domain.uploads import UploadJob, UploadStatus
 from meterhub.ingest.pipeline import Ingestion
 from meterhub.ingest.slots import SLOTS_PER_DAY, DaySlots
+from meterhub.platform import clients
 
 if TYPE_CHECKING:
     from meterhub.logic.partners import IssuedKey

@@ -14,9 +14,9 @@ import boto3
 import pytest
 from meterhub.batch import worker as worker_module
 from meterhub.batch.worker import meter_id_for
-from meterhub.dal import clients
 from meterhub.dal.jobs import DynamoJobRepository
 from meterhub.domain.jobs import AssetOutcome, MeterJob
+from meterhub.platform import clients
 
 if TYPE_CHECKING:
     from meterhub.logic.partners import IssuedKey

@@ -12,13 +12,13 @@ from typing import Any
 
 import boto3
 import pytest
-from meterhub.dal import clients
 from meterhub.dal.queues import sqs_work_queue
 from meterhub.dal.webhook_deliveries import LOG_RETENTION_DAYS, TRANSACTION_ITEMS, dynamo_delivery_log
 from meterhub.dal.webhooks import dynamo_webhook_repository
 from meterhub.domain.webhooks import DeliveryRecord, DeliveryStatus
 from meterhub.logic.webhooks import create_webhook
 from meterhub.models.webhooks import WebhookRequest
+from meterhub.platform import clients
 from meterhub.webhooks.publisher import publish
 
 from tests.conftest import (

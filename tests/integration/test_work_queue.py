@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from meterhub.dal import clients
 from meterhub.dal.queues import BATCH_BYTES, QueueSendError, sqs_work_queue
+from meterhub.platform import clients
 
 from tests.conftest import REGION, function_environment, receive_all
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from meterhub.dal.connect import InMemoryConnectRepository
-from meterhub.dal.intervals import InMemoryIntervalStore, length_sort_key
+from meterhub.dal.intervals import InMemoryIntervalStore
 from meterhub.dal.meters import InMemoryMeterRepository
 from meterhub.dal.token_vault import FakeTokenVault
 from meterhub.domain.connect import Authorization, AuthorizationStatus
@@ -31,6 +31,7 @@ from meterhub.logic import page_tokens
 from meterhub.logic.connect_flow import token_context
 from meterhub.logic.utility_sync import SyncResult, UtilitySync
 from meterhub.models.enums import TransmissionRegion, UtilityName
+from meterhub.platform import keys
 from meterhub.utilities.adapter import (
     IntervalReading,
     ServiceAddress,
@@ -196,10 +197,10 @@ def test_length_days_belong_to_one_partner_and_one_meter() -> None:
 
 
 def test_the_sort_key_stays_out_of_the_fifteen_minute_range_and_orders_by_day_then_length() -> None:
-    keys = [length_sort_key(D1, 300), length_sort_key(D1, 3600), length_sort_key(D1, 86400), length_sort_key(D2, 60)]
-    assert keys == sorted(keys) and keys[0] == "LEN#2025-03-01#00300"
-    assert all(not ("DAY#2025-03-01" <= k <= "DAY#2025-03-02") for k in keys)
-    assert all("LEN#2025-03-01" <= k <= "LEN#2025-03-02#~" for k in keys)
+    sort_keys = [keys.length_day(D1, n) for n in (300, 3600, 86400)] + [keys.length_day(D2, 60)]
+    assert sort_keys == sorted(sort_keys) and sort_keys[0] == "LEN#2025-03-01#00300"
+    assert all(not ("DAY#2025-03-01" <= k <= "DAY#2025-03-02") for k in sort_keys)
+    assert all("LEN#2025-03-01" <= k <= "LEN#2025-03-02#~" for k in sort_keys)
 
 
 # ----- the 15-minute slots other lengths cover ---------------------------------------------------------------

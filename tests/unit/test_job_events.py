@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from meterhub.dal.codec import to_item
 from meterhub.dal.queues import InMemoryWorkQueue
 from meterhub.domain.jobs import JobStatus, MeterJob, PayloadFormat
 from meterhub.domain.uploads import UploadJob, UploadStatus
-from meterhub.logic.job_events import StreamChange, events_for, publish_changes
+from meterhub.logic.job_events import events_for, publish_changes
 from meterhub.logic.meter_events import event_id
+from meterhub.platform.codec import to_item
+from meterhub.platform.streams import StreamChange
 from meterhub.webhooks.events import WebhookEventType
 
 pytestmark = pytest.mark.usefixtures("no_network")

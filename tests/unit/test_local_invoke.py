@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from meterhub.dal import clients
 from meterhub.local.aws import LocalAws
 from meterhub.local.event_sources import RelayContext, Relays
 from meterhub.local.lambda_runtime import HandlerUnavailable, LocalLambda
 from meterhub.local.template import LocalContext, load_template
+from meterhub.platform import clients
 
 ROOT = Path(__file__).resolve().parents[2]
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/local/GET/v1.1/programs"

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from meterhub.dal import clients
 from meterhub.local.api import ApiServer, LocalApiGateway
 from meterhub.local.aws import LocalAws
 from meterhub.local.lambda_runtime import LocalLambda
 from meterhub.local.template import LocalContext, load_template
+from meterhub.platform import clients
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from meterhub.dal.queues import InMemoryWorkQueue
 from meterhub.domain.meters import MeterRecord
-from meterhub.logic.meter_events import StreamChange, event_id, events_for, publish_changes
+from meterhub.logic.meter_events import event_id, events_for, publish_changes
 from meterhub.models.meter import CreateMeter
+from meterhub.platform.streams import StreamChange
 from meterhub.webhooks.events import WebhookEventType
 
 pytestmark = pytest.mark.usefixtures("no_network")

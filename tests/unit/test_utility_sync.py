@@ -19,9 +19,9 @@ from meterhub.domain.meters import MeterRecord
 from meterhub.logic import connect_events, connections
 from meterhub.logic.connect_flow import token_context
 from meterhub.logic.enrollment import derive_enrollment
-from meterhub.logic.meter_events import StreamChange
 from meterhub.logic.utility_sync import UtilitySync, meter_id_for, partner_reference
 from meterhub.models.enums import CreatedBy, TransmissionRegion, UtilityName
+from meterhub.platform.streams import StreamChange
 from meterhub.utilities.adapter import (
     AuthorizationRevoked,
     IntervalReading,

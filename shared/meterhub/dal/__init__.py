@@ -1,1 +1,2 @@
-"""Storage adapters: the only package that talks to AWS (boto3)."""
+"""Storage adapters: each port, its AWS adapter (on meterhub.platform's clients, codec, keys and paging) and an
+in-memory fake."""

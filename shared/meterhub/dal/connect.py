@@ -29,8 +29,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from meterhub.dal import clients
-from meterhub.dal.codec import key
 from meterhub.dal.errors import is_condition_failure, translate
 from meterhub.domain.connect import (
     Authorization,
@@ -40,15 +38,13 @@ from meterhub.domain.connect import (
     IssuedLink,
 )
 from meterhub.errors import Conflict
+from meterhub.platform import clients, keys, paging
+from meterhub.platform.codec import key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
-SESSION_PREFIX = "SESSION#"
 ACTIVE_SHARDS = 10
-AUTH_PREFIX = "AUTH#"
-STATE_PREFIX = "STATE#"
-LINK_PREFIX = "LINK#"
 DROP_TOKENS = b""  # `save_authorization(..., tokens=DROP_TOKENS)` deletes the stored ciphertext (revocation)
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -100,23 +96,23 @@ class ConnectRepository(Protocol):
 
 
 def _session_key(partner_id: str, session_id: str) -> dict[str, AttributeValueTypeDef]:
-    return key(f"PARTNER#{partner_id}", f"{SESSION_PREFIX}{session_id}")
+    return key(keys.partner(partner_id), keys.session(session_id))
 
 
 def _auth_key(partner_id: str, authorization_id: str) -> dict[str, AttributeValueTypeDef]:
-    return key(f"PARTNER#{partner_id}", f"{AUTH_PREFIX}{authorization_id}")
+    return key(keys.partner(partner_id), keys.authorization(authorization_id))
 
 
 def _state_key(state_hash: str) -> dict[str, AttributeValueTypeDef]:
-    return key(f"{STATE_PREFIX}{state_hash}", "STATE")
+    return key(keys.state(state_hash), keys.STATE_SK)
 
 
 def _link_key(token_hash: str) -> dict[str, AttributeValueTypeDef]:
-    return key(f"{LINK_PREFIX}{token_hash}", "LINK")
+    return key(keys.link(token_hash), keys.LINK_SK)
 
 
 def _active_shard(authorization_id: str) -> str:
-    return f"ACTIVE#{int(hashlib.sha256(authorization_id.encode()).hexdigest()[:8], 16) % ACTIVE_SHARDS}"
+    return keys.active_shard(int(hashlib.sha256(authorization_id.encode()).hexdigest()[:8], 16) % ACTIVE_SHARDS)
 
 
 def _bumped(model: _Model) -> _Model:
@@ -155,7 +151,7 @@ class DynamoConnectRepository:
             # The sparse index of live authorizations follows the status (see the module docstring).
             if model.status is AuthorizationStatus.COMPLETED:
                 values[":gpk"] = {"S": _active_shard(model.authorization_id)}
-                values[":gsk"] = {"S": f"{model.partner_id}#{model.authorization_id}"}
+                values[":gsk"] = {"S": keys.active_authorization(model.partner_id, model.authorization_id)}
                 expression += ", gsi1pk = :gpk, gsi1sk = :gsk"
             else:
                 removes += ["gsi1pk", "gsi1sk"]
@@ -320,34 +316,33 @@ class DynamoConnectRepository:
         return bytes(item["tokens"]["B"]) if item and "tokens" in item else None
 
     def _partition(self, partner_id: str, prefix: str) -> Iterator[dict[str, Any]]:
-        paginator = clients.dynamodb().get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": f"PARTNER#{partner_id}"}, ":prefix": {"S": prefix}},
-            ProjectionExpression="doc",
-        ):
-            yield from page.get("Items", [])
+        yield from paging.query(
+            {
+                "TableName": self._table,
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+                "ExpressionAttributeValues": {":pk": {"S": keys.partner(partner_id)}, ":prefix": {"S": prefix}},
+                "ProjectionExpression": "doc",
+            }
+        )
 
     def sessions(self, partner_id: str) -> Iterator[ConnectSession]:
-        return (_load(ConnectSession, item) for item in self._partition(partner_id, SESSION_PREFIX))
+        return (_load(ConnectSession, item) for item in self._partition(partner_id, keys.SESSION))
 
     def authorizations(self, partner_id: str) -> Iterator[Authorization]:
-        return (_load(Authorization, item) for item in self._partition(partner_id, AUTH_PREFIX))
+        return (_load(Authorization, item) for item in self._partition(partner_id, keys.AUTH))
 
     def active_authorizations(self) -> Iterator[tuple[str, str]]:
-        paginator = clients.dynamodb().get_paginator("query")
         for shard in range(ACTIVE_SHARDS):
-            for page in paginator.paginate(
-                TableName=self._table,
-                IndexName="gsi1",
-                KeyConditionExpression="gsi1pk = :shard",
-                ExpressionAttributeValues={":shard": {"S": f"ACTIVE#{shard}"}},
-                ProjectionExpression="gsi1sk",
+            for item in paging.query(
+                {
+                    "TableName": self._table,
+                    "IndexName": "gsi1",
+                    "KeyConditionExpression": "gsi1pk = :shard",
+                    "ExpressionAttributeValues": {":shard": {"S": keys.active_shard(shard)}},
+                    "ProjectionExpression": "gsi1sk",
+                }
             ):
-                for item in page.get("Items", []):
-                    partner_id, _, authorization_id = item["gsi1sk"]["S"].partition("#")
-                    yield partner_id, authorization_id
+                yield keys.active_authorization_of(item["gsi1sk"]["S"])
 
 
 class InMemoryConnectRepository:

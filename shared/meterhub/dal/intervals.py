@@ -28,15 +28,14 @@ from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
-from meterhub.dal import clients
-from meterhub.dal.codec import key
 from meterhub.dal.errors import is_condition_failure, translate
 from meterhub.errors import Conflict, StorageUnavailable
 from meterhub.ingest.slots import DaySlots, LengthDay, merge_day, merge_length_day
+from meterhub.platform import clients, keys, paging
+from meterhub.platform.codec import key
 
 MERGE_ATTEMPTS = 5
 THROTTLE_ATTEMPTS = 8
-LENGTH_PREFIX = "LEN#"
 
 _Day = TypeVar("_Day", DaySlots, LengthDay)
 
@@ -54,15 +53,6 @@ class IntervalStore(Protocol):
         """The stored length days first..last (inclusive), in (day, length) order."""
 
 
-def _pk(partner_id: str, meter_id: str) -> str:
-    return f"PARTNER#{partner_id}#METER#{meter_id}"
-
-
-def length_sort_key(day: date, length: int) -> str:
-    """`LEN#<YYYY-MM-DD>#<length, 5 digits>` (see the module doc for why this shape)."""
-    return f"{LENGTH_PREFIX}{day.isoformat()}#{length:05d}"
-
-
 class DynamoIntervalStore:
     def __init__(self, table_name: str) -> None:
         self._table = table_name
@@ -70,12 +60,12 @@ class DynamoIntervalStore:
     def merge(self, partner_id: str, meter_id: str, day: date, incoming: DaySlots) -> None:
         """Throttling that outlasts botocore's own retries is retried here with backoff: a file's days are
         written one by one, and giving up on one would restart the whole file."""
-        item_key = key(_pk(partner_id, meter_id), f"DAY#{day.isoformat()}")
+        item_key = key(keys.meter_intervals(partner_id, meter_id), keys.day(day))
         self._merge_with_backoff(item_key, incoming, DaySlots.from_record, merge_day, {})
 
     def merge_length(self, partner_id: str, meter_id: str, day: date, incoming: LengthDay) -> None:
         """The same read-merge-conditional-put as `merge`, on the meter's item for `day` at this length."""
-        item_key = key(_pk(partner_id, meter_id), length_sort_key(day, incoming.length))
+        item_key = key(keys.meter_intervals(partner_id, meter_id), keys.length_day(day, incoming.length))
         extra = {"interval_length_seconds": {"N": str(incoming.length)}}
         self._merge_with_backoff(item_key, incoming, LengthDay.from_record, merge_length_day, extra)
 
@@ -137,15 +127,14 @@ class DynamoIntervalStore:
         raise Conflict("The day was being written concurrently; retry")
 
     def days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, DaySlots]]:
-        for item in self._query(partner_id, meter_id, f"DAY#{first.isoformat()}", f"DAY#{last.isoformat()}"):
-            yield date.fromisoformat(item["sk"]["S"][4:]), DaySlots.from_record(json.loads(item["slots"]["S"]))
+        for item in self._query(partner_id, meter_id, keys.day(first), keys.day(last)):
+            yield keys.day_of(item["sk"]["S"]), DaySlots.from_record(json.loads(item["slots"]["S"]))
 
     def length_days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, LengthDay]]:
         """One Query for every length: `~` sorts after the digits, so `LEN#<last>#~` closes the last day."""
-        low, high = f"{LENGTH_PREFIX}{first.isoformat()}", f"{LENGTH_PREFIX}{last.isoformat()}#~"
-        for item in self._query(partner_id, meter_id, low, high):
+        for item in self._query(partner_id, meter_id, keys.length_day(first), keys.length_days_through(last)):
             sort_key = item["sk"]["S"]
-            day, length = date.fromisoformat(sort_key[4:14]), int(sort_key[15:])
+            day, length = keys.length_day_of(sort_key)
             stored = LengthDay.from_record(json.loads(item["slots"]["S"]))
             if stored.length != length:
                 raise ValueError(f"the item {sort_key} holds {stored.length}-second slots")
@@ -156,17 +145,12 @@ class DynamoIntervalStore:
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
             "ExpressionAttributeValues": {
-                ":pk": {"S": _pk(partner_id, meter_id)},
+                ":pk": {"S": keys.meter_intervals(partner_id, meter_id)},
                 ":first": {"S": low},
                 ":last": {"S": high},
             },
         }
-        while True:
-            page = clients.dynamodb().query(**request)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        yield from paging.query(request)
 
 
 class InMemoryIntervalStore:

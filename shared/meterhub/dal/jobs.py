@@ -25,16 +25,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from meterhub.dal import clients
-from meterhub.dal.codec import from_item, key, to_item
 from meterhub.dal.errors import is_condition_failure, translate
 from meterhub.domain.jobs import AssetOutcome, JobStatus, MeterJob
 from meterhub.errors import Conflict, StorageUnavailable
+from meterhub.platform import clients, keys, paging
+from meterhub.platform.codec import decode, key, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
-
-_JOB_FIELDS = frozenset(MeterJob.model_fields)
 
 
 class JobRepository(Protocol):
@@ -73,8 +71,8 @@ class DynamoJobRepository:
     # ----- jobs -------------------------------------------------------------------------------------------
     def create(self, job: MeterJob) -> None:
         item = {
-            **key(f"PARTNER#{job.partner_id}", f"JOB#{job.job_id}"),
-            "gsi1pk": {"S": f"PARTNER#{job.partner_id}#JOBS"},
+            **key(keys.partner(job.partner_id), keys.job(job.job_id)),
+            "gsi1pk": {"S": keys.partner_jobs(job.partner_id)},
             "gsi1sk": {"S": job_sort_key(job)},
             **to_item(job.model_dump(mode="json")),
         }
@@ -87,7 +85,7 @@ class DynamoJobRepository:
 
     def get(self, partner_id: str, job_id: str) -> MeterJob | None:
         response = clients.dynamodb().get_item(
-            TableName=self._table, Key=key(f"PARTNER#{partner_id}", f"JOB#{job_id}"), ConsistentRead=True
+            TableName=self._table, Key=key(keys.partner(partner_id), keys.job(job_id)), ConsistentRead=True
         )
         item = response.get("Item")
         return _job(item) if item else None
@@ -122,7 +120,7 @@ class DynamoJobRepository:
         try:
             clients.dynamodb().update_item(
                 TableName=self._table,
-                Key=key(f"PARTNER#{job.partner_id}", f"JOB#{job.job_id}"),
+                Key=key(keys.partner(job.partner_id), keys.job(job.job_id)),
                 UpdateExpression=expression,
                 ConditionExpression="#status = :processing AND next_index = :start",
                 ExpressionAttributeNames={**names, "#status": "status"},
@@ -146,7 +144,7 @@ class DynamoJobRepository:
         try:
             clients.dynamodb().update_item(
                 TableName=self._table,
-                Key=key(f"PARTNER#{job.partner_id}", f"JOB#{job.job_id}"),
+                Key=key(keys.partner(job.partner_id), keys.job(job.job_id)),
                 UpdateExpression=expression,
                 ConditionExpression="#status = :processing",
                 ExpressionAttributeNames={"#status": "status"},
@@ -159,7 +157,7 @@ class DynamoJobRepository:
         return True
 
     def jobs(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, MeterJob]]:
-        for item in self._newest_first(f"PARTNER#{partner_id}#JOBS", before):
+        for item in self._newest_first(keys.partner_jobs(partner_id), before):
             yield item["gsi1sk"]["S"], _job(item)
 
     # ----- provisional assets -----------------------------------------------------------------------------
@@ -168,15 +166,15 @@ class DynamoJobRepository:
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND sk > :after",
             "ExpressionAttributeValues": {
-                ":pk": {"S": f"PARTNER#{partner_id}#JOB#{job_id}"},
-                ":after": {"S": f"ASSET#{after_index:07d}" if after_index >= 0 else "ASSET#"},
+                ":pk": {"S": keys.job_assets(partner_id, job_id)},
+                ":after": {"S": keys.asset(after_index) if after_index >= 0 else keys.ASSET},
             },
         }
-        for item in _query(request):
+        for item in paging.query(request):
             yield _asset(item)
 
     def assets(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, AssetOutcome]]:
-        for item in self._newest_first(f"PARTNER#{partner_id}#ASSETS", before):
+        for item in self._newest_first(keys.partner_assets(partner_id), before):
             yield item["gsi1sk"]["S"], _asset(item)
 
     def _newest_first(self, partition: str, before: str | None) -> Iterator[dict[str, Any]]:
@@ -187,30 +185,20 @@ class DynamoJobRepository:
             "ExpressionAttributeValues": {":pk": {"S": partition}, **({":before": {"S": before}} if before else {})},
             "ScanIndexForward": False,
         }
-        yield from _query(request)
-
-
-def _query(request: QueryInputTypeDef) -> Iterator[dict[str, Any]]:
-    while True:
-        page = clients.dynamodb().query(**request)
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        yield from paging.query(request)
 
 
 def _asset_item(partner_id: str, outcome: AssetOutcome) -> dict[str, AttributeValueTypeDef]:
     return {
-        **key(f"PARTNER#{partner_id}#JOB#{outcome.job_id}", f"ASSET#{outcome.index:07d}"),
-        "gsi1pk": {"S": f"PARTNER#{partner_id}#ASSETS"},
+        **key(keys.job_assets(partner_id, outcome.job_id), keys.asset(outcome.index)),
+        "gsi1pk": {"S": keys.partner_assets(partner_id)},
         "gsi1sk": {"S": asset_sort_key(outcome)},
         "doc": {"S": outcome.model_dump_json()},
     }
 
 
 def _job(item: dict[str, Any]) -> MeterJob:
-    values = from_item(item)
-    return MeterJob.model_validate({name: value for name, value in values.items() if name in _JOB_FIELDS})
+    return decode(item, MeterJob)  # stored as native attributes: the counters are updated in place
 
 
 def _asset(item: dict[str, Any]) -> AssetOutcome:

@@ -8,28 +8,22 @@ which is the tenant isolation: no code path can address another partner's meter.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from meterhub.dal import clients
-from meterhub.dal.codec import key
 from meterhub.dal.errors import is_condition_failure, translate
 from meterhub.domain.meters import MeterRecord
 from meterhub.errors import AlreadyExists, Conflict
+from meterhub.platform import clients, keys, paging
+from meterhub.platform.codec import key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
-
-METER_PREFIX = "METER#"
-REF_PREFIX = "REF#"
-CREATED_PREFIX = "CREATED#"
-BATCH_GET_LIMIT = 100
 
 
 class ReferenceTaken(AlreadyExists):
@@ -106,15 +100,15 @@ class MeterRepository(Protocol):
 
 
 def _sort_key(meter: MeterRecord) -> str:
-    return f"{CREATED_PREFIX}{meter.created_at.astimezone(UTC).isoformat()}#{meter.meter_id}"
+    return keys.created(meter.created_at, meter.meter_id)
 
 
 def _meter_item(meter: MeterRecord) -> dict[str, AttributeValueTypeDef]:
     """The meter item: keys, the document as JSON, and the attributes searches filter on."""
     data = meter.data
     item: dict[str, AttributeValueTypeDef] = {
-        **key(f"PARTNER#{meter.partner_id}", f"{METER_PREFIX}{meter.meter_id}"),
-        "gsi1pk": {"S": f"PARTNER#{meter.partner_id}"},
+        **key(keys.partner(meter.partner_id), keys.meter(meter.meter_id)),
+        "gsi1pk": {"S": keys.partner(meter.partner_id)},
         "gsi1sk": {"S": _sort_key(meter)},
         "doc": {"S": meter.model_dump_json()},
         "version": {"N": str(meter.version)},
@@ -137,7 +131,7 @@ class DynamoMeterRepository:
         self._table = table_name
 
     def create(self, meter: MeterRecord) -> None:
-        pk = f"PARTNER#{meter.partner_id}"
+        pk = keys.partner(meter.partner_id)
         try:
             clients.dynamodb().transact_write_items(
                 TransactItems=[
@@ -145,7 +139,7 @@ class DynamoMeterRepository:
                         "Put": {
                             "TableName": self._table,
                             "Item": {
-                                **key(pk, f"{REF_PREFIX}{meter.partner_reference}"),
+                                **key(pk, keys.reference(meter.partner_reference)),
                                 "meter_id": {"S": meter.meter_id},
                             },
                             "ConditionExpression": "attribute_not_exists(pk)",
@@ -182,7 +176,7 @@ class DynamoMeterRepository:
 
     def get(self, partner_id: str, meter_id: str) -> MeterRecord | None:
         response = clients.dynamodb().get_item(
-            TableName=self._table, Key=key(f"PARTNER#{partner_id}", f"{METER_PREFIX}{meter_id}"), ConsistentRead=True
+            TableName=self._table, Key=key(keys.partner(partner_id), keys.meter(meter_id)), ConsistentRead=True
         )
         item = response.get("Item")
         return _record(item) if item else None
@@ -194,7 +188,7 @@ class DynamoMeterRepository:
     def _reference_owner(self, partner_id: str, partner_reference: str) -> str | None:
         response = clients.dynamodb().get_item(
             TableName=self._table,
-            Key=key(f"PARTNER#{partner_id}", f"{REF_PREFIX}{partner_reference}"),
+            Key=key(keys.partner(partner_id), keys.reference(partner_reference)),
             ConsistentRead=True,
         )
         item = response.get("Item")
@@ -208,25 +202,14 @@ class DynamoMeterRepository:
 
     def _direct_candidates(self, partner_id: str, query: MeterQuery) -> list[MeterRecord]:
         """Meters named by id or reference (bounded lists: at most 1000 of each), fetched by key."""
-        pk = f"PARTNER#{partner_id}"
+        pk = keys.partner(partner_id)
         ids = set(query.meter_ids or ())
         if query.partner_references is not None:
-            ref_keys = [key(pk, f"{REF_PREFIX}{ref}") for ref in query.partner_references]
-            owners = {item["meter_id"]["S"] for item in self._batch_get(ref_keys)}
+            ref_keys = [key(pk, keys.reference(ref)) for ref in query.partner_references]
+            owners = {item["meter_id"]["S"] for item in paging.batch_get(self._table, ref_keys)}
             ids = owners if query.meter_ids is None else ids & owners
-        return [_record(item) for item in self._batch_get([key(pk, f"{METER_PREFIX}{mid}") for mid in sorted(ids)])]
-
-    def _batch_get(self, keys: list[dict[str, AttributeValueTypeDef]]) -> list[dict[str, Any]]:
-        """Items by key; a key asked for twice is fetched once (BatchGetItem refuses a request with repeats)."""
-        keys = list({json.dumps(k, sort_keys=True): k for k in keys}.values())
-        items: list[dict[str, Any]] = []
-        for start in range(0, len(keys), BATCH_GET_LIMIT):
-            request: Any = {self._table: {"Keys": keys[start : start + BATCH_GET_LIMIT], "ConsistentRead": True}}
-            while request:
-                response = clients.dynamodb().batch_get_item(RequestItems=request)
-                items.extend(response.get("Responses", {}).get(self._table, []))
-                request = response.get("UnprocessedKeys") or None
-        return items
+        meter_keys = [key(pk, keys.meter(mid)) for mid in sorted(ids)]
+        return [_record(item) for item in paging.batch_get(self._table, meter_keys)]
 
     def _scan_partition(self, partner_id: str, query: MeterQuery, cursor: str | None) -> Iterator[MeterRecord]:
         """The partner's meters from GSI1 in creation order, starting after `cursor`.
@@ -234,12 +217,12 @@ class DynamoMeterRepository:
         Region, class and type are filtered server-side; the remaining conditions are checked by `_page`.
         """
         names: dict[str, str] = {}
-        values: dict[str, AttributeValueTypeDef] = {":pk": {"S": f"PARTNER#{partner_id}"}}
+        values: dict[str, AttributeValueTypeDef] = {":pk": {"S": keys.partner(partner_id)}}
         condition = "gsi1pk = :pk"
         # Sort keys hold UTC times, so bounds are compared as UTC text too.
         after, before = query.created_after, query.created_before
-        low = cursor or (f"{CREATED_PREFIX}{after.astimezone(UTC).isoformat()}" if after else None)
-        high = f"{CREATED_PREFIX}{before.astimezone(UTC).isoformat()}" if before else None
+        low = cursor or (keys.created(after) if after else None)
+        high = keys.created(before) if before else None
         if low and high:
             condition += " AND gsi1sk BETWEEN :low AND :high"
             values.update({":low": {"S": low}, ":high": {"S": high}})
@@ -271,13 +254,8 @@ class DynamoMeterRepository:
         if filters:
             request["FilterExpression"] = " AND ".join(filters)
             request["ExpressionAttributeNames"] = names
-        while True:
-            page = clients.dynamodb().query(**request)
-            for item in page.get("Items", []):
-                yield _record(item)
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in paging.query(request):
+            yield _record(item)
 
 
 def _page(meters: Iterator[MeterRecord], query: MeterQuery, page_size: int, after: str | None) -> MeterPage:

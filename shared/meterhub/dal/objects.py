@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import ClientError
 
-from meterhub.dal import clients
 from meterhub.errors import NotFound
+from meterhub.platform import clients
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CopySourceTypeDef

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from meterhub.dal import clients
-from meterhub.dal.codec import from_item, key, to_item
 from meterhub.dal.errors import is_condition_failure, translate
 from meterhub.domain.partners import ApiKeyRecord, KeyStatus, Partner
 from meterhub.errors import AlreadyExists, NotFound
+from meterhub.platform import clients, keys, paging
+from meterhub.platform.codec import from_item, key, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
@@ -53,7 +53,7 @@ class DynamoPartnerRepository:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": to_item({"pk": f"PARTNER#{partner.partner_id}", "sk": "PROFILE", **doc}),
+                    "Item": to_item({"pk": keys.partner(partner.partner_id), "sk": keys.PROFILE_SK, **doc}),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -62,8 +62,8 @@ class DynamoPartnerRepository:
                     "TableName": self._table,
                     "Item": to_item(
                         {
-                            "pk": f"ACCOUNT#{partner.account}",
-                            "sk": "ACCOUNT",
+                            "pk": keys.account(partner.account),
+                            "sk": keys.ACCOUNT_SK,
                             "partner_id": partner.partner_id,
                         }
                     ),
@@ -78,13 +78,13 @@ class DynamoPartnerRepository:
 
     def get_partner(self, partner_id: str) -> Partner | None:
         response = clients.dynamodb().get_item(
-            TableName=self._table, Key=key(f"PARTNER#{partner_id}", "PROFILE"), ConsistentRead=True
+            TableName=self._table, Key=key(keys.partner(partner_id), keys.PROFILE_SK), ConsistentRead=True
         )
         item = response.get("Item")
         return Partner.model_validate(from_item(item)) if item else None
 
     def find_partner_by_account(self, account: str) -> Partner | None:
-        response = clients.dynamodb().get_item(TableName=self._table, Key=key(f"ACCOUNT#{account}", "ACCOUNT"))
+        response = clients.dynamodb().get_item(TableName=self._table, Key=key(keys.account(account), keys.ACCOUNT_SK))
         item = response.get("Item")
         return self.get_partner(item["partner_id"]["S"]) if item else None
 
@@ -94,7 +94,7 @@ class DynamoPartnerRepository:
         try:
             clients.dynamodb().update_item(
                 TableName=self._table,
-                Key=key(f"PARTNER#{partner_id}", "PROFILE"),
+                Key=key(keys.partner(partner_id), keys.PROFILE_SK),
                 UpdateExpression=expression,
                 ConditionExpression="attribute_exists(pk)",
                 **extra,
@@ -110,14 +110,14 @@ class DynamoPartnerRepository:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": to_item({"pk": f"APIKEY#{record.key_hash}", "sk": "APIKEY", **doc}),
+                    "Item": to_item({"pk": keys.api_key(record.key_hash), "sk": keys.API_KEY_SK, **doc}),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": to_item({"pk": f"PARTNER#{record.partner_id}", "sk": f"APIKEY#{record.key_id}", **doc}),
+                    "Item": to_item({"pk": keys.partner(record.partner_id), "sk": keys.api_key(record.key_id), **doc}),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -128,24 +128,23 @@ class DynamoPartnerRepository:
             raise translate(error, conflict_title="API key already exists") from error
 
     def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
-        response = clients.dynamodb().get_item(TableName=self._table, Key=key(f"APIKEY#{key_hash}", "APIKEY"))
+        response = clients.dynamodb().get_item(TableName=self._table, Key=key(keys.api_key(key_hash), keys.API_KEY_SK))
         item = response.get("Item")
         return ApiKeyRecord.model_validate(from_item(item)) if item else None
 
     def list_api_keys(self, partner_id: str) -> list[ApiKeyRecord]:
-        paginator = clients.dynamodb().get_paginator("query")
-        records: list[ApiKeyRecord] = []
-        for page in paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": f"PARTNER#{partner_id}"}, ":prefix": {"S": "APIKEY#"}},
-        ):
-            records.extend(ApiKeyRecord.model_validate(from_item(item)) for item in page.get("Items", []))
-        return records
+        items = paging.query(
+            {
+                "TableName": self._table,
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+                "ExpressionAttributeValues": {":pk": {"S": keys.partner(partner_id)}, ":prefix": {"S": keys.API_KEY}},
+            }
+        )
+        return [ApiKeyRecord.model_validate(from_item(item)) for item in items]
 
     def revoke_api_key(self, partner_id: str, key_id: str, revoked_at: datetime) -> None:
         listed = clients.dynamodb().get_item(
-            TableName=self._table, Key=key(f"PARTNER#{partner_id}", f"APIKEY#{key_id}"), ConsistentRead=True
+            TableName=self._table, Key=key(keys.partner(partner_id), keys.api_key(key_id)), ConsistentRead=True
         )
         if "Item" not in listed:
             raise NotFound("API key not found", {"key_id": key_id})
@@ -163,8 +162,8 @@ class DynamoPartnerRepository:
                     }
                 }
                 for item_key in (
-                    key(f"APIKEY#{record.key_hash}", "APIKEY"),
-                    key(f"PARTNER#{partner_id}", f"APIKEY#{key_id}"),
+                    key(keys.api_key(record.key_hash), keys.API_KEY_SK),
+                    key(keys.partner(partner_id), keys.api_key(key_id)),
                 )
             ]
         )

@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Protocol
 
-from meterhub.dal import clients
+from meterhub.platform import clients
 from meterhub.utilities.adapter import TokenSet
 
 KMS_PLAINTEXT_LIMIT = 4096

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from meterhub.dal import clients
-from meterhub.dal.codec import key
 from meterhub.dal.errors import is_condition_failure, translate
 from meterhub.domain.uploads import UploadJob
 from meterhub.errors import AlreadyExists
+from meterhub.platform import clients, keys, paging
+from meterhub.platform.codec import key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
@@ -51,8 +51,8 @@ class DynamoUploadRepository:
 
     def _item(self, job: UploadJob) -> dict[str, Any]:
         return {
-            **key(f"PARTNER#{job.partner_id}", f"UPLOAD#{job.job_id}"),
-            "gsi1pk": {"S": f"PARTNER#{job.partner_id}#UPLOADS"},
+            **key(keys.partner(job.partner_id), keys.upload(job.job_id)),
+            "gsi1pk": {"S": keys.partner_uploads(job.partner_id)},
             "gsi1sk": {"S": upload_sort_key(job)},
             "doc": {"S": job.model_dump_json()},
         }
@@ -71,13 +71,15 @@ class DynamoUploadRepository:
     def get(self, partner_id: str, job_id: str) -> UploadJob | None:
         item = (
             clients.dynamodb()
-            .get_item(TableName=self._table, Key=key(f"PARTNER#{partner_id}", f"UPLOAD#{job_id}"), ConsistentRead=True)
+            .get_item(
+                TableName=self._table, Key=key(keys.partner(partner_id), keys.upload(job_id)), ConsistentRead=True
+            )
             .get("Item")
         )
         return UploadJob.model_validate_json(item["doc"]["S"]) if item else None
 
     def claim_object(self, partner_id: str, object_key: str, version: str, job_id: str) -> str:
-        claim = key(f"PARTNER#{partner_id}", f"OBJECT#{object_key}#{version}")
+        claim = key(keys.partner(partner_id), keys.object_claim(object_key, version))
         try:
             clients.dynamodb().put_item(
                 TableName=self._table,
@@ -97,18 +99,13 @@ class DynamoUploadRepository:
             "IndexName": "gsi1",
             "KeyConditionExpression": "gsi1pk = :pk" + (" AND gsi1sk < :before" if before else ""),
             "ExpressionAttributeValues": {
-                ":pk": {"S": f"PARTNER#{partner_id}#UPLOADS"},
+                ":pk": {"S": keys.partner_uploads(partner_id)},
                 **({":before": {"S": before}} if before else {}),
             },
             "ScanIndexForward": False,
         }
-        while True:
-            page = clients.dynamodb().query(**request)
-            for item in page.get("Items", []):
-                yield item["gsi1sk"]["S"], UploadJob.model_validate_json(item["doc"]["S"])
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in paging.query(request):
+            yield item["gsi1sk"]["S"], UploadJob.model_validate_json(item["doc"]["S"])
 
 
 class InMemoryUploadRepository:

@@ -26,15 +26,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from botocore.exceptions import ClientError
 
-from meterhub.dal import clients
-from meterhub.dal.codec import key
 from meterhub.dal.errors import error_code, is_condition_failure, translate
 from meterhub.domain.webhooks import DeliveryRecord, DeliveryStatus
+from meterhub.platform import clients, keys, paging
+from meterhub.platform.codec import key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import PutTypeDef, QueryInputTypeDef
 
-DELIVERY_PREFIX = "DELIVERY#"
 LOG_RETENTION_DAYS = 30  # an ended entry's lifetime: as long as a partner can look at it or redeliver it
 # Entries per TransactWriteItems: DynamoDB takes 100 items and 4 MB; an entry carries its event (a few KB).
 TRANSACTION_ITEMS = 25
@@ -80,12 +79,8 @@ class DeliveryLog(Protocol):
         """The webhook's entries, newest first, as (sort key, record); `before` resumes after a sort key."""
 
 
-def _pk(partner_id: str, webhook_id: str) -> str:
-    return f"PARTNER#{partner_id}#WEBHOOK#{webhook_id}"
-
-
 def _key(partner_id: str, webhook_id: str, webhook_event_id: str) -> dict[str, Any]:
-    return key(_pk(partner_id, webhook_id), f"{DELIVERY_PREFIX}{webhook_event_id}")
+    return key(keys.webhook_log(partner_id, webhook_id), keys.delivery(webhook_event_id))
 
 
 def sort_key(record: DeliveryRecord) -> str:
@@ -102,7 +97,7 @@ def expires_at(record: DeliveryRecord) -> int | None:
 def _item(record: DeliveryRecord) -> dict[str, Any]:
     item = {
         **_key(record.partner_id, record.webhook_id, record.webhook_event_id),
-        "gsi1pk": {"S": f"{_pk(record.partner_id, record.webhook_id)}#DELIVERIES"},
+        "gsi1pk": {"S": keys.webhook_deliveries(record.partner_id, record.webhook_id)},
         "gsi1sk": {"S": sort_key(record)},
         "doc": {"S": record.model_dump_json()},
         "round_no": {"N": str(record.round)},
@@ -200,18 +195,13 @@ class DynamoDeliveryLog:
             "IndexName": "gsi1",
             "KeyConditionExpression": "gsi1pk = :pk" + (" AND gsi1sk < :before" if before else ""),
             "ExpressionAttributeValues": {
-                ":pk": {"S": f"{_pk(partner_id, webhook_id)}#DELIVERIES"},
+                ":pk": {"S": keys.webhook_deliveries(partner_id, webhook_id)},
                 **({":before": {"S": before}} if before else {}),
             },
             "ScanIndexForward": False,
         }
-        while True:
-            page = clients.dynamodb().query(**request)
-            for item in page.get("Items", []):
-                yield item["gsi1sk"]["S"], _record(item)
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in paging.query(request):
+            yield item["gsi1sk"]["S"], _record(item)
 
 
 def _put(put: PutTypeDef) -> bool:

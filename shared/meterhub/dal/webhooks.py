@@ -11,22 +11,20 @@ a PUT overwrites the document and leaves the secret alone.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from meterhub.dal import clients
-from meterhub.dal.codec import key
 from meterhub.dal.errors import is_condition_failure, translate
 from meterhub.domain.webhooks import Subscription
 from meterhub.errors import AlreadyExists
+from meterhub.platform import clients, keys, paging
+from meterhub.platform.codec import key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
-WEBHOOK_PREFIX = "WEBHOOK#"
 _SECRET = "signing_secret"  # noqa: S105 - an attribute name, not a secret
 
 
@@ -46,7 +44,7 @@ class WebhookRepository(Protocol):
 
 
 def _key(partner_id: str, webhook_id: str) -> dict[str, Any]:
-    return key(f"PARTNER#{partner_id}", f"{WEBHOOK_PREFIX}{webhook_id}")
+    return key(keys.partner(partner_id), keys.webhook(webhook_id))
 
 
 def _doc(subscription: Subscription) -> str:
@@ -86,10 +84,10 @@ class DynamoWebhookRepository:
         request: QueryInputTypeDef = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": f"PARTNER#{partner_id}"}, ":prefix": {"S": WEBHOOK_PREFIX}},
+            "ExpressionAttributeValues": {":pk": {"S": keys.partner(partner_id)}, ":prefix": {"S": keys.WEBHOOK}},
             "ConsistentRead": True,
         }
-        return [_subscription(item) for item in _query(request)]
+        return [_subscription(item) for item in paging.query(request)]
 
     def replace(self, subscription: Subscription) -> bool:
         current = self.get(subscription.partner_id, subscription.webhook_id)
@@ -120,15 +118,6 @@ class DynamoWebhookRepository:
                 return False
             raise translate(error) from error
         return True
-
-
-def _query(request: QueryInputTypeDef) -> Iterator[dict[str, Any]]:
-    while True:
-        page = clients.dynamodb().query(**request)
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 class InMemoryWebhookRepository:

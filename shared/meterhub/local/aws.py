@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, cast
 import boto3
 from moto.server import ThreadedMotoServer
 
-from meterhub.dal import clients
 from meterhub.local import moto_fidelity
 from meterhub.local.template import DEFAULT_REGION, BucketSpec, LocalTemplate, QueueSpec
+from meterhub.platform import clients
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -13,15 +13,14 @@ likewise keeps no Connect status without a refId). Event ids are stable per stre
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from meterhub.dal.connect import AUTH_PREFIX, SESSION_PREFIX
 from meterhub.dal.queues import WorkQueue
 from meterhub.domain.connect import Authorization, AuthorizationStatus, ConnectSession
-from meterhub.logic.meter_events import StreamChange, event_id
+from meterhub.logic.meter_events import event_id
+from meterhub.platform import keys
+from meterhub.platform.streams import StreamChange
 from meterhub.webhooks.events import WebhookEventType
 from meterhub.webhooks.publisher import publish
 
@@ -46,18 +45,12 @@ class SyncRequest:
         return {"partner_id": self.partner_id, "authorization_id": self.authorization_id}
 
 
-def _doc(image: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    doc = (image or {}).get("doc") or {}
-    return json.loads(doc["S"]) if "S" in doc else None
-
-
 def _session_event(change: StreamChange) -> ConnectEvent | None:
-    new_doc = _doc(change.new_image)
-    if new_doc is None:
+    new = change.new(ConnectSession)
+    if new is None:
         return None
-    new = ConnectSession.model_validate(new_doc)
-    old_doc = _doc(change.old_image)
-    if (old_doc is not None and old_doc.get("status") == new.status.value) or not new.ref_id:
+    old = change.old(ConnectSession)
+    if (old is not None and old.status == new.status) or not new.ref_id:
         return None
     event_type = WebhookEventType.CONNECT_SESSION_UPDATED
     payload = {"webhook_event_type": event_type.value, "partner_reference": new.ref_id, "status": new.status.value}
@@ -66,22 +59,20 @@ def _session_event(change: StreamChange) -> ConnectEvent | None:
 
 def _authorization_change(change: StreamChange) -> tuple[Authorization, bool] | None:
     """The new authorization and whether its status changed; None when there is no new image."""
-    new_doc = _doc(change.new_image)
-    if new_doc is None:
+    new = change.new(Authorization)
+    if new is None:
         return None
-    new = Authorization.model_validate(new_doc)
-    old_doc = _doc(change.old_image)
-    return new, old_doc is None or old_doc.get("status") != new.status.value
+    old = change.old(Authorization)
+    return new, old is None or old.status != new.status
 
 
 def events_for(change: StreamChange) -> tuple[list[ConnectEvent], list[SyncRequest]]:
-    if change.event_name not in {"INSERT", "MODIFY"}:
+    if not change.is_write:
         return [], []
-    sort_key = str((change.keys.get("sk") or {}).get("S", ""))
-    if sort_key.startswith(SESSION_PREFIX):
+    if change.sort_key.startswith(keys.SESSION):
         event = _session_event(change)
         return ([event] if event else []), []
-    if not sort_key.startswith(AUTH_PREFIX):
+    if not change.sort_key.startswith(keys.AUTH):
         return [], []
     found = _authorization_change(change)
     if found is None or not found[1]:
@@ -115,4 +106,4 @@ def handle_change(events_queue: WorkQueue, sync_queue: WorkQueue, change: Stream
     return [publish(events_queue, e.partner_id, e.payload, webhook_event_id=e.webhook_event_id) for e in events]
 
 
-__all__ = ["ConnectEvent", "StreamChange", "SyncRequest", "events_for", "handle_change"]
+__all__ = ["ConnectEvent", "SyncRequest", "events_for", "handle_change"]

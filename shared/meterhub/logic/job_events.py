@@ -16,21 +16,18 @@ of meterhub.logic.meter_events: a uuid5 of the stream record's eventID and the e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from meterhub.dal.codec import from_item
 from meterhub.dal.queues import WorkQueue
 from meterhub.domain.jobs import TERMINAL, MeterJob
 from meterhub.domain.uploads import UPLOAD_TERMINAL, UploadJob, UploadStatus
-from meterhub.logic.meter_events import StreamChange, event_id
+from meterhub.logic.meter_events import event_id
+from meterhub.platform import keys
+from meterhub.platform.streams import StreamChange
 from meterhub.webhooks.events import WebhookEventType
 from meterhub.webhooks.publisher import publish
 
-JOB_PREFIX = "JOB#"
-UPLOAD_PREFIX = "UPLOAD#"
-_JOB_FIELDS = frozenset(MeterJob.model_fields)
 _UPLOAD_EVENTS = {
     UploadStatus.COMPLETED: WebhookEventType.INTERVAL_UPLOAD_COMPLETED,
     UploadStatus.FAILED: WebhookEventType.INTERVAL_UPLOAD_FAILED,
@@ -44,26 +41,12 @@ class JobEvent:
     payload: dict[str, Any]
 
 
-def _meter_job(image: Mapping[str, Any] | None) -> MeterJob | None:
-    if not image or "status" not in image:
-        return None
-    values = from_item(image)
-    return MeterJob.model_validate({name: value for name, value in values.items() if name in _JOB_FIELDS})
-
-
-def _upload(image: Mapping[str, Any] | None) -> UploadJob | None:
-    doc = (image or {}).get("doc") or {}
-    if "S" not in doc:
-        return None
-    return UploadJob.model_validate_json(doc["S"])
-
-
 def _meter_job_event(change: StreamChange) -> JobEvent | None:
-    new = _meter_job(change.new_image)
+    new = change.new(MeterJob)
     if new is None or new.status not in TERMINAL:
         return None
-    old_status = str(((change.old_image or {}).get("status") or {}).get("S", ""))
-    if old_status in {status.value for status in TERMINAL}:
+    old = change.old(MeterJob)
+    if old is not None and old.status in TERMINAL:
         return None
     event_type = WebhookEventType.METER_JOB_COMPLETED
     payload = {
@@ -80,10 +63,10 @@ def _meter_job_event(change: StreamChange) -> JobEvent | None:
 
 
 def _upload_event(change: StreamChange) -> JobEvent | None:
-    new = _upload(change.new_image)
+    new = change.new(UploadJob)
     if new is None or new.status not in UPLOAD_TERMINAL:
         return None
-    old = _upload(change.old_image)
+    old = change.old(UploadJob)
     if old is not None and old.status in UPLOAD_TERMINAL:
         return None
     event_type = _UPLOAD_EVENTS[new.status]
@@ -102,12 +85,11 @@ def _upload_event(change: StreamChange) -> JobEvent | None:
 
 def events_for(change: StreamChange) -> list[JobEvent]:
     """The webhook events one JobsTable stream record calls for (at most one: its job became terminal)."""
-    if change.event_name not in {"INSERT", "MODIFY"}:
+    if not change.is_write:
         return []
-    sort_key = str((change.keys.get("sk") or {}).get("S", ""))
-    if sort_key.startswith(JOB_PREFIX):
+    if change.sort_key.startswith(keys.JOB):
         event = _meter_job_event(change)
-    elif sort_key.startswith(UPLOAD_PREFIX):
+    elif change.sort_key.startswith(keys.UPLOAD):
         event = _upload_event(change)
     else:
         event = None
@@ -122,4 +104,4 @@ def publish_changes(queue: WorkQueue, change: StreamChange) -> list[str]:
     ]
 
 
-__all__ = ["JobEvent", "StreamChange", "events_for", "publish_changes"]
+__all__ = ["JobEvent", "events_for", "publish_changes"]

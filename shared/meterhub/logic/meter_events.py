@@ -15,7 +15,6 @@ the event type: a retried record publishes the same ids, and receivers dedupe on
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,35 +23,13 @@ from meterhub.dal.queues import WorkQueue
 from meterhub.domain.meters import MeterRecord
 from meterhub.logic.enrollment import derive_enrollment
 from meterhub.models.api import MeterEnrollmentResponse
+from meterhub.platform import keys
+from meterhub.platform.streams import StreamChange
 from meterhub.webhooks.events import WebhookEventType
 from meterhub.webhooks.publisher import publish
 
-METER_PREFIX = "METER#"
 # Namespace of the event ids minted from stream records (any fixed uuid works; this one is meterhub's).
 EVENT_ID_NAMESPACE = uuid.UUID("5b0f6a52-7c1e-4f57-9d1c-0e4c2f7a9e31")
-
-
-@dataclass(frozen=True)
-class StreamChange:
-    """One DynamoDB stream record: its id, INSERT/MODIFY/REMOVE, keys and images (DynamoDB JSON)."""
-
-    event_id: str
-    event_name: str
-    keys: Mapping[str, Any]
-    new_image: Mapping[str, Any] | None = None
-    old_image: Mapping[str, Any] | None = None
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> StreamChange:
-        """From a Lambda DynamoDB stream event record (or a dynamodbstreams GetRecords record)."""
-        change = record.get("dynamodb") or {}
-        return cls(
-            event_id=str(record["eventID"]),
-            event_name=str(record.get("eventName", "")),
-            keys=change.get("Keys") or {},
-            new_image=change.get("NewImage"),
-            old_image=change.get("OldImage"),
-        )
 
 
 @dataclass(frozen=True)
@@ -65,13 +42,6 @@ class MeterEvent:
 def event_id(stream_event_id: str, event_type: WebhookEventType) -> str:
     """The webhook_event_id of one event of one stream record: the same on every retry of that record."""
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{stream_event_id}#{event_type.value}"))
-
-
-def _meter(image: Mapping[str, Any] | None) -> MeterRecord | None:
-    doc = (image or {}).get("doc") or {}
-    if "S" not in doc:
-        return None
-    return MeterRecord.model_validate_json(doc["S"])
 
 
 def _base(meter: MeterRecord, event_type: WebhookEventType) -> dict[str, Any]:
@@ -92,13 +62,12 @@ def _partner_actions(enrollment: MeterEnrollmentResponse | None) -> list[dict[st
 
 def events_for(change: StreamChange, now: datetime) -> list[MeterEvent]:
     """The webhook events one stream record calls for (none for REF# items, removals or unchanged enrollment)."""
-    sort_key = str((change.keys.get("sk") or {}).get("S", ""))
-    if not sort_key.startswith(METER_PREFIX) or change.event_name not in {"INSERT", "MODIFY"}:
+    if not change.sort_key.startswith(keys.METER) or not change.is_write:
         return []
-    new = _meter(change.new_image)
+    new = change.new(MeterRecord)
     if new is None:
         return []
-    old = _meter(change.old_image) if change.event_name == "MODIFY" else None
+    old = change.old(MeterRecord) if change.event_name == "MODIFY" else None
     new_enrollment = derive_enrollment(new, now)
     old_enrollment = derive_enrollment(old, now) if old is not None else None
     payloads: list[dict[str, Any]] = []

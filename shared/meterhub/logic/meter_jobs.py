@@ -28,6 +28,7 @@ from meterhub.models.api import (
     PagedJobs,
 )
 from meterhub.models.enums import ProvisionalAssetStatus, TransmissionRegion
+from meterhub.platform import keys
 from meterhub.spreadsheet_csv import csv_text
 
 FILE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9._\s-]+\.[a-zA-Z0-9]+$")
@@ -116,19 +117,19 @@ def get_job(jobs: JobRepository, partner_id: str, job_id: str, page_token: str |
     if job is None:
         raise NotFound("Job not found", {"job_id": job_id})
     fingerprint = page_tokens.fingerprint({"job_id": job.job_id})
-    after = _asset_cursor(page_tokens.decode(page_token, fingerprint, prefix="ASSET#")) if page_token else -1
+    after = _asset_cursor(page_tokens.decode(page_token, fingerprint, prefix=keys.ASSET)) if page_token else -1
     assets = list(_take(jobs.job_assets(partner_id, job.job_id, after), JOB_ASSETS_PAGE + 1))
     more = len(assets) > JOB_ASSETS_PAGE
     assets = assets[:JOB_ASSETS_PAGE]
     return JobAndAssets(
         **_job(job).model_dump(),
         assets=[_status(asset) for asset in assets],
-        next_page_token=page_tokens.encode(f"ASSET#{assets[-1].index:07d}", fingerprint) if more else None,
+        next_page_token=page_tokens.encode(keys.asset(assets[-1].index), fingerprint) if more else None,
     )
 
 
 def _asset_cursor(cursor: str) -> int:
-    index = cursor.removeprefix("ASSET#")
+    index = cursor.removeprefix(keys.ASSET)
     if not index.isdigit():
         raise InvalidInput("page_token is not a token this API issued", {"page_token": cursor[:64]})
     return int(index)

@@ -10,6 +10,7 @@ from meterhub.errors import NotFound
 from meterhub.logic import page_tokens
 from meterhub.logic.ids import parse_id
 from meterhub.models.api import Audit, ListMeterDetailsResponse, MeterDetailsResponse, MeterFilterRequest
+from meterhub.platform import keys
 
 
 def parse_meter_id(value: str) -> str:
@@ -45,7 +46,7 @@ def get_meter(repo: MeterRepository, partner_id: str, meter_id: str) -> MeterDet
 def search_meters(repo: MeterRepository, partner_id: str, request: MeterFilterRequest) -> ListMeterDetailsResponse:
     query = _query(request)
     fingerprint = _fingerprint(request)
-    cursor = page_tokens.decode(request.page_token, fingerprint, prefix="CREATED#") if request.page_token else None
+    cursor = page_tokens.decode(request.page_token, fingerprint, prefix=keys.CREATED) if request.page_token else None
     page = repo.search(partner_id, query, request.page_size, cursor)
     return ListMeterDetailsResponse(
         meters=[meter_details(meter) for meter in page.meters],

@@ -17,16 +17,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from meterhub.dal.codec import to_item
-from meterhub.dal.connect import AUTH_PREFIX, SESSION_PREFIX
 from meterhub.domain.connect import Authorization, AuthorizationStatus, ConnectSession, SessionStatus
 from meterhub.domain.jobs import JobStatus, MeterJob, PayloadFormat
 from meterhub.domain.meters import MeterRecord
 from meterhub.domain.uploads import UploadJob, UploadStatus
 from meterhub.logic import connect_events, job_events, meter_events
-from meterhub.logic.meter_events import StreamChange
 from meterhub.models.enums import TransmissionRegion, UtilityName
 from meterhub.models.meter import CreateMeter
+from meterhub.platform import keys
+from meterhub.platform.codec import DOC, key, to_item
+from meterhub.platform.streams import StreamChange
 from meterhub.webhooks.events import UNPUBLISHED_EVENT_TYPES, WebhookEventType
 
 SAMPLE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
@@ -51,20 +51,17 @@ def sample_payload(event_type: WebhookEventType = WebhookEventType.METER_CREATED
 
 @cache
 def _samples() -> dict[WebhookEventType, dict[str, Any]]:
-    meter = _insert(f"{meter_events.METER_PREFIX}{SAMPLE_METER_ID}", _meter())
+    meter = _insert(keys.meter(SAMPLE_METER_ID), _meter())
     payloads = [event.payload for event in meter_events.events_for(meter, SAMPLE_TIME)]
     for sort_key, job in (
-        (f"{job_events.JOB_PREFIX}{SAMPLE_METER_JOB_ID}", _meter_job()),
-        (
-            f"{job_events.UPLOAD_PREFIX}{SAMPLE_UPLOAD_COMPLETED_ID}",
-            _upload(SAMPLE_UPLOAD_COMPLETED_ID, completed=True),
-        ),
-        (f"{job_events.UPLOAD_PREFIX}{SAMPLE_UPLOAD_FAILED_ID}", _upload(SAMPLE_UPLOAD_FAILED_ID, completed=False)),
+        (keys.job(SAMPLE_METER_JOB_ID), _meter_job()),
+        (keys.upload(SAMPLE_UPLOAD_COMPLETED_ID), _upload(SAMPLE_UPLOAD_COMPLETED_ID, completed=True)),
+        (keys.upload(SAMPLE_UPLOAD_FAILED_ID), _upload(SAMPLE_UPLOAD_FAILED_ID, completed=False)),
     ):
         payloads += [event.payload for event in job_events.events_for(_insert(sort_key, job))]
     for sort_key, record in (
-        (f"{SESSION_PREFIX}{SAMPLE_SESSION_ID}", _session()),
-        (f"{AUTH_PREFIX}{SAMPLE_AUTHORIZATION_ID}", _authorization()),
+        (keys.session(SAMPLE_SESSION_ID), _session()),
+        (keys.authorization(SAMPLE_AUTHORIZATION_ID), _authorization()),
     ):
         events, _syncs = connect_events.events_for(_insert(sort_key, record))  # a sample syncs nothing
         payloads += [event.payload for event in events]
@@ -76,9 +73,9 @@ def _insert(sort_key: str, record: BaseModel) -> StreamChange:
     if isinstance(record, MeterJob):
         image = to_item(record.model_dump(mode="json"))  # meter jobs are stored as native attributes
     else:
-        image = {"doc": {"S": record.model_dump_json()}}
-    keys = {"pk": {"S": f"PARTNER#{SAMPLE_PARTNER_ID}"}, "sk": {"S": sort_key}}
-    return StreamChange(event_id="sample", event_name="INSERT", keys=keys, new_image=image)
+        image = {DOC: {"S": record.model_dump_json()}}
+    item_key = key(keys.partner(SAMPLE_PARTNER_ID), sort_key)
+    return StreamChange(event_id="sample", event_name="INSERT", keys=item_key, new_image=image)
 
 
 def _meter() -> MeterRecord:

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from meterhub.dal import clients
-from meterhub.dal.codec import key
 from meterhub.dal.errors import is_condition_failure, translate
+from meterhub.platform import clients, keys
+from meterhub.platform.codec import key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -99,15 +99,15 @@ class DemoStore(Protocol):
 
 
 def _code_key(code_hash: str) -> dict[str, AttributeValueTypeDef]:
-    return key(f"DEMO#CODE#{code_hash}", "CODE")
+    return key(keys.demo_code(code_hash), keys.DEMO_CODE_SK)
 
 
 def _access_key(access_hash: str) -> dict[str, AttributeValueTypeDef]:
-    return key(f"DEMO#TOKEN#{access_hash}", "TOKEN")
+    return key(keys.demo_token(access_hash), keys.DEMO_TOKEN_SK)
 
 
 def _refresh_key(refresh_hash: str) -> dict[str, AttributeValueTypeDef]:
-    return key(f"DEMO#REFRESH#{refresh_hash}", "REFRESH")
+    return key(keys.demo_refresh(refresh_hash), keys.DEMO_REFRESH_SK)
 
 
 def _epoch(moment: datetime) -> int:
@@ -150,9 +150,9 @@ def _code_record(item: dict[str, Any]) -> CodeRecord:
     )
 
 
-def _token_item(keys: dict[str, AttributeValueTypeDef], record: TokenRecord) -> dict[str, AttributeValueTypeDef]:
+def _token_item(item_key: dict[str, AttributeValueTypeDef], record: TokenRecord) -> dict[str, AttributeValueTypeDef]:
     return {
-        **keys,
+        **item_key,
         "client_id": {"S": record.client_id},
         "scope": {"S": record.scope},
         "username": {"S": record.username},
@@ -250,8 +250,8 @@ class DynamoDemoStore:
     def delete_refresh_token(self, refresh_hash: str) -> None:
         clients.dynamodb().delete_item(TableName=self._table, Key=_refresh_key(refresh_hash))
 
-    def _get(self, keys: dict[str, AttributeValueTypeDef]) -> dict[str, Any] | None:
-        response = clients.dynamodb().get_item(TableName=self._table, Key=keys, ConsistentRead=True)
+    def _get(self, item_key: dict[str, AttributeValueTypeDef]) -> dict[str, Any] | None:
+        response = clients.dynamodb().get_item(TableName=self._table, Key=item_key, ConsistentRead=True)
         item = response.get("Item")
         return dict(item) if item else None
 

@@ -208,7 +208,7 @@ def utility_by_id(utility_id: str) -> UtilityConfig | None:
 
 @lru_cache(maxsize=1)
 def _secretsmanager() -> SecretsManagerClient:
-    """Created on first use, never at import (see meterhub.dal.clients for why)."""
+    """Created on first use, never at import (see meterhub.platform.clients for why)."""
     import boto3
     from botocore.config import Config
 
