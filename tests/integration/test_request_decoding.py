@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from meterhub.api.resolver import ApiResolver
-from meterhub.bounded_json import MAX_DEPTH as MAX_JSON_DEPTH
+from meterhub.platform.bounded_json import MAX_DEPTH as MAX_JSON_DEPTH
 
 from tests.conftest import ROOT, FakeLambdaContext, api_event, load_function_module, local_template
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from meterhub import bounded_json
-from meterhub.bounded_json import MAX_DEPTH, TooDeep
+from meterhub.platform import bounded_json
+from meterhub.platform.bounded_json import MAX_DEPTH, TooDeep
 
 
 def nested(depth: int, opener: str = "[", closer: str = "]") -> str:

@@ -18,8 +18,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from meterhub import bounded_json
 from meterhub.errors import PayloadTooLarge, UnsupportedMediaType
+from meterhub.platform import bounded_json
 
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 """Lambda's own cap on a synchronous payload; the routes that take files document tighter limits of their own."""

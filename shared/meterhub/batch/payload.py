@@ -28,10 +28,10 @@ from typing import Any, Union
 
 from pydantic import AliasChoices, BaseModel
 
-from meterhub import bounded_json
 from meterhub.dal.objects import partner_key
 from meterhub.errors import InvalidInput, PayloadTooLarge
 from meterhub.models.meter import CreateMeter
+from meterhub.platform import bounded_json
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 """API Gateway hands Lambda at most 6 MB including the event envelope; 5 MB of body leaves room for it."""
