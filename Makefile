@@ -33,8 +33,10 @@ typecheck: $(STAMP)
 cfn-lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
 
+# One run, spread over the cores (pytest-xdist); the e2e tests share one worker and one local runner.
+PYTEST_WORKERS ?= auto
 pytest: $(STAMP) browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS)
 
 # The Connect browser test drives Debian's chromium through chromium-driver (never a downloaded browser).
 browser:

@@ -1,14 +1,18 @@
 """Shared fixtures.
 
-Unit tests use the InMemory fakes and never touch AWS (`no_network` makes that a hard rule where it is used).
+Unit tests use the InMemory fakes and never touch AWS or a socket (tests/unit/conftest.py applies `no_network`
+to every one of them).
 Integration tests use `aws`: moto, with the tables created from template.yaml, and call the real Lambda
 handlers with API Gateway events through `invoke` / `invoke_programs`.
 
-Fixtures (all function-scoped):
+Fixtures (function-scoped):
     no_network() -> None                         any socket connect fails the test
     make_asset(reference="ref-0001", *, region="ISONE", meter_type="DEVICE",
                classification="RESIDENTIAL", **blocks) -> dict       a valid CreateMeter document
-    aws(monkeypatch) -> DynamoDBClient           moto + env vars + tables from template.yaml, caches reset
+    aws(monkeypatch) -> DynamoDBClient           moto + env vars + template.yaml's resources (provisioned once per
+                                                 process), caches reset, queues purged, no partners; a test
+                                                 marked `pristine_aws` gets a freshly provisioned stack
+    empty_moto() -> None                         moto's in-process backends emptied (a moto server in this process)
     partner(aws) -> IssuedKey                    a partner ("Acme Solar") and its first API key
     other_partner(aws) -> IssuedKey              a second partner ("Borealis Energy"), for isolation tests
     lambda_context() -> FakeLambdaContext        a minimal LambdaContext-like object
@@ -29,6 +33,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,10 +42,15 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
+import botocore.exceptions
+import botocore.loaders
+import botocore.session
 import pytest
 from meterhub.local.aws import provision
 from meterhub.local.template import LocalTemplate, load_template
 from moto import mock_aws
+from moto.core.custom_responses_mock import reset_responses_mock
+from moto.core.models import responses_mock
 
 if TYPE_CHECKING:
     from meterhub.logic.partners import IssuedKey
@@ -169,9 +179,116 @@ def function_environment() -> dict[str, str]:
     return dict(local_template().functions["MetersApiFunction"].environment)
 
 
+# Every test that asks for `aws` shares one provisioned stack per process (per xdist worker): creating the
+# template's resources and the boto3 clients again for each test was most of the integration suite's time.
+# Isolation comes from the data instead: each test makes its own partner (every table but the partners one is
+# keyed by partner), starts with an empty partner registry (account names are one namespace, and tests name
+# their partners "Acme Solar"), with every queue purged and the module-level caches reset. A test that needs
+# nothing but its own rows (it scans a whole table, or replays sample events with fixed ids) is marked
+# `pristine_aws` and gets a freshly provisioned stack.
+
+
+@cache
+def _shared_loader(search_path: str | None) -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader(search_path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _botocore_models_read_once() -> Iterator[None]:
+    """Every boto3 session shares one botocore loader, so each service's JSON models are parsed once per
+    process rather than once per client (meterhub.dal.clients builds a new session for each client, and the
+    tests reset those clients between cases). The models are read-only: sharing them changes no behaviour."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", _shared_loader)
+        yield
+
+
+class MotoStack:
+    """template.yaml's tables, buckets, queues and KMS aliases on moto's in-process backends, provisioned once
+    and kept between tests (moto's patching is only active inside `active()`, so tests without `aws` run
+    against no moto at all, as before)."""
+
+    def __init__(self) -> None:
+        self._mock = mock_aws()
+        self._provisioned_at: Any = None  # the partners table's creation time: gone or changed = not ours
+
+    @contextmanager
+    def active(self, *, pristine: bool = False) -> Iterator[None]:
+        # start(reset=False) registers moto's URL patterns with `responses` again; drop the previous ones.
+        reset_responses_mock(responses_mock)
+        self._mock.start(reset=False)
+        try:
+            if pristine or not self._intact():
+                self._mock.stop()  # empties every backend
+                self._mock.start()
+                self._provision()  # as deployed: the data bucket's S3 test event is on its queue
+            else:
+                self._start_clean()
+            yield
+        finally:
+            self._mock.stop(remove_data=False)
+
+    def _describe_partners_table(self) -> Any:
+        return boto3.client("dynamodb", region_name=REGION).describe_table(TableName=TABLE_ENV["PARTNERS_TABLE_NAME"])
+
+    def _intact(self) -> bool:
+        """False after anything emptied moto's backends or re-created the stack (a local runner's moto in this
+        process shares them: see `empty_moto`)."""
+        if self._provisioned_at is None:
+            return False
+        try:
+            created = self._describe_partners_table()["Table"]["CreationDateTime"]
+        except botocore.exceptions.ClientError:
+            return False
+        return bool(created == self._provisioned_at)
+
+    def _provision(self) -> None:
+        tables = provision_template()
+        assert set(TABLE_ENV.values()) <= set(tables), f"template tables changed: {tables}"
+        self._provisioned_at = self._describe_partners_table()["Table"]["CreationDateTime"]
+
+    def _start_clean(self) -> None:
+        """Purge every queue (messages in flight and delayed included) and empty the partners table."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        with pytest.MonkeyPatch.context() as patch:
+            # AWS allows one purge a minute per queue; tests follow each other faster than that.
+            patch.setenv("MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR", "false")
+            for url in sqs.list_queues().get("QueueUrls", []):
+                sqs.purge_queue(QueueUrl=url)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        table = TABLE_ENV["PARTNERS_TABLE_NAME"]
+        keys = [
+            {"pk": item["pk"], "sk": item["sk"]}
+            for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk")
+            for item in page["Items"]
+        ]
+        for start in range(0, len(keys), 25):
+            dynamodb.batch_write_item(
+                RequestItems={table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]}
+            )
+
+
+@pytest.fixture(scope="session")
+def moto_stack() -> MotoStack:
+    return MotoStack()
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoDBClient]:
-    """moto for the whole test, with fake credentials, the functions' env vars and the template's tables."""
+def empty_moto() -> Iterator[None]:
+    """moto's in-process backends emptied before the test (for a test that runs a moto server in this process,
+    as the local runner does: it serves the same backends `aws` provisions). The next `aws` test notices and
+    provisions again."""
+    mock_aws().reset()
+    yield
+    mock_aws().reset()
+
+
+@pytest.fixture
+def aws(
+    monkeypatch: pytest.MonkeyPatch, moto_stack: MotoStack, request: pytest.FixtureRequest
+) -> Iterator[DynamoDBClient]:
+    """moto for the whole test, with fake credentials, the functions' env vars and the template's resources;
+    caches reset, queues purged, no partners yet (a `pristine_aws` test: nothing at all but the resources)."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
         monkeypatch.setenv(name, "testing")
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "POWERTOOLS_IDEMPOTENCY_DISABLED"):
@@ -182,11 +299,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoDBClient]:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "meterhub")
     _reset_caches()
     try:
-        with mock_aws():
-            client: DynamoDBClient = boto3.client("dynamodb", region_name=REGION)
-            tables = provision_template()
-            assert set(TABLE_ENV.values()) <= set(tables), f"template tables changed: {tables}"
-            yield client
+        with moto_stack.active(pristine=request.node.get_closest_marker("pristine_aws") is not None):
+            yield boto3.client("dynamodb", region_name=REGION)
     finally:
         _reset_caches()
 

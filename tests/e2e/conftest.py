@@ -148,6 +148,15 @@ def running_stack(directory: Path, *parameters: str) -> Iterator[LocalStack]:
     assert "Traceback" not in _output(log).split("Stopping...")[-1], _output(log)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every e2e test goes to one xdist worker (`--dist loadgroup`), so a parallel run starts one runner, not
+    one per worker: on two cores a second runner costs more than it saves."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.xdist_group("local_runner"))
+
+
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The runner as `make run` starts it (template defaults)."""

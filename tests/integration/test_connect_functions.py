@@ -177,6 +177,7 @@ def test_unknown_partner_is_an_error_page_not_a_stack_trace(connect: tuple[Brows
     assert "frame-ancestors 'none'" in _headers(page)["content-security-policy"]
 
 
+@pytest.mark.pristine_aws  # it scans the whole Connect table
 def test_tokens_are_kms_encrypted_and_never_logged_or_returned(
     connect: tuple[Browser, FakeUtility],
     partner: IssuedKey,
@@ -309,6 +310,7 @@ def test_the_forms_may_lead_to_the_utility_and_to_the_partners_final_page(
     assert "*" not in form_action and "https:" not in form_action.split()
 
 
+@pytest.mark.pristine_aws  # the refresh reads every authorization
 def test_the_daily_refresh_queues_a_sync_for_every_live_authorization_only(
     connect: tuple[Browser, FakeUtility],
     partner: IssuedKey,
@@ -357,6 +359,7 @@ def test_the_daily_refresh_queues_a_sync_for_every_live_authorization_only(
     assert [aid for _, aid in repo.active_authorizations()] == [_other[1]]
 
 
+@pytest.mark.pristine_aws  # it reads whole queues of every partner's events
 def test_every_status_change_of_the_flow_becomes_one_event_and_completion_one_sync(
     connect: tuple[Browser, FakeUtility],
     partner: IssuedKey,

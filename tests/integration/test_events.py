@@ -46,6 +46,7 @@ CASES = [(spec, event) for spec in FUNCTIONS for event in _events(spec.code_dir)
 EXPECTED_STATUS = {("connect_callback", "unknown_state.json"): 400}
 
 
+@pytest.mark.pristine_aws  # sample events name fixed ids and expect nothing else stored
 @pytest.mark.parametrize(("function", "event_file"), CASES, ids=[f"{s.logical_id}-{e.stem}" for s, e in CASES])
 def test_handler_accepts_its_sample_event(
     aws: Any,

@@ -295,6 +295,7 @@ def test_the_full_flow_against_the_demo_utility(demo_http: DemoUtilityServer, br
     assert not revoked.value.retryable
 
 
+@pytest.mark.pristine_aws  # it scans the whole Connect table
 def test_the_demo_stores_only_hashes(
     demo_http: DemoUtilityServer, browser: urllib3.PoolManager, aws: DynamoDBClient
 ) -> None:

@@ -32,6 +32,8 @@ from meterhub.platform import clients
 if TYPE_CHECKING:
     from meterhub.logic.partners import IssuedKey
 
+pytestmark = pytest.mark.pristine_aws  # the S3 test event that provisioning queues, and whole-queue reads
+
 DAY = date(2025, 6, 1)
 HEADER = (
     "meter_id,interval_start_time_utc,interval_end_time_utc,energy_net_kwh,energy_consumed_kwh,"

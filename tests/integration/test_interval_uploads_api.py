@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
 import boto3
+import pytest
 import requests
 from meterhub.dal.intervals import DynamoIntervalStore
 from meterhub.dal.meters import DynamoMeterRepository
@@ -125,6 +126,7 @@ BAD_UPLOADS: list[tuple[dict[str, str], str | None, str, int, str]] = [
 ]
 
 
+@pytest.mark.pristine_aws  # the whole bucket must stay empty
 def test_bad_uploads_are_refused_naming_the_problem(invoke_uploads: InvokeUploads) -> None:
     for query, content_type, body, status, field in BAD_UPLOADS:
         response = invoke_uploads("POST", UPLOAD, raw_body=body, content_type=content_type, query=query)
@@ -483,6 +485,7 @@ def test_every_route_has_a_sample_event() -> None:
     assert sampled == declared
 
 
+@pytest.mark.pristine_aws  # sample events name fixed ids
 def test_every_sample_event_is_answered(
     aws: Any, lambda_context: Any, load_function: Callable[[str], ModuleType]
 ) -> None:

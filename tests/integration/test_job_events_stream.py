@@ -21,6 +21,8 @@ from meterhub.domain.jobs import JobStatus, MeterJob, PayloadFormat
 from meterhub.domain.uploads import UploadJob, UploadStatus
 from meterhub.local.event_sources import streams_client
 
+pytestmark = pytest.mark.pristine_aws  # fixed partner ids, and the table's whole stream
+
 _spec = importlib.util.spec_from_file_location("_root_conftest", Path(__file__).resolve().parents[1] / "conftest.py")
 assert _spec is not None and _spec.loader is not None
 _root = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))

@@ -22,6 +22,8 @@ from meterhub.errors import AlreadyExists
 from meterhub.local.event_sources import DynamoDbStreamRelay, RelayContext, streams_client
 from meterhub.models.meter import CreateMeter
 
+pytestmark = pytest.mark.pristine_aws  # the table's whole stream
+
 _spec = importlib.util.spec_from_file_location("_root_conftest", Path(__file__).resolve().parents[1] / "conftest.py")
 assert _spec is not None and _spec.loader is not None
 _root = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))

@@ -34,6 +34,8 @@ from tests.conftest import (
     sqs_event,
 )
 
+pytestmark = pytest.mark.pristine_aws  # a fixed partner id
+
 PARTNER = "partner-a"
 METER_CREATED = "meter.created"
 JOB_COMPLETED = "meter_job.completed"

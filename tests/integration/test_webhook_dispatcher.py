@@ -17,6 +17,8 @@ from meterhub.webhooks.signing import verify
 
 from tests.conftest import REGION, FakeLambdaContext, WebhookReceiver, function_environment, receive_all, sqs_event
 
+pytestmark = pytest.mark.pristine_aws  # fixed partner ids
+
 PAYLOAD = {"webhook_event_type": "meter.created", "meter_id": "m-1"}
 
 

@@ -31,6 +31,8 @@ from tests.conftest import (
     sqs_event,
 )
 
+pytestmark = pytest.mark.pristine_aws  # a fixed partner id
+
 PARTNER = "partner-a"
 PAYLOAD = {"webhook_event_type": "meter.created", "meter_id": "m-1"}
 

@@ -16,6 +16,8 @@ from meterhub.webhooks.signing import verify
 
 from tests.conftest import WebhookReceiver
 
+pytestmark = pytest.mark.pristine_aws  # fixed partner ids
+
 Invoke = Callable[..., tuple[int, Any]]
 LEAP_404 = {"error": "Not Found", "message": "The specified resource was not found"}
 # The documented samples (docs/webhooks.md, "Test deliveries"): obviously not a real meter or reference.

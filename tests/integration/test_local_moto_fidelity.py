@@ -20,7 +20,8 @@ from meterhub.platform import clients
 
 
 @pytest.fixture
-def local_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
+def local_aws(monkeypatch: pytest.MonkeyPatch, empty_moto: None) -> Iterator[LocalAws]:
+    """A moto server in this process: it serves the backends `aws` provisions, so they start empty."""
     for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "restored-after-the-test")  # LocalAws.start() overwrites them
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
