@@ -196,7 +196,7 @@ def _shared_loader(search_path: str | None) -> botocore.loaders.Loader:
 @pytest.fixture(scope="session", autouse=True)
 def _botocore_models_read_once() -> Iterator[None]:
     """Every boto3 session shares one botocore loader, so each service's JSON models are parsed once per
-    process rather than once per client (meterhub.dal.clients builds a new session for each client, and the
+    process rather than once per client (meterhub.platform.clients builds a new session for each client, and the
     tests reset those clients between cases). The models are read-only: sharing them changes no behaviour."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(botocore.session, "create_loader", _shared_loader)
