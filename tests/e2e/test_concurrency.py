@@ -187,7 +187,14 @@ def test_ten_concurrent_uploads_of_one_file_name_all_end(local_stack: LocalStack
         "Interval file uploaded": "IntervalUploadsApiFunction",
         "Interval file processed": "IntervalIngestFunction",
     }
-    logged = [r for r in log_records(local_stack) if r.get("job_id") in job_ids and r["message"] in written_by]
+    # (a function logs "processed" after it wrote the job's status, so its line may trail the status we read)
+    deadline = time.monotonic() + 15
+    while True:
+        logged = [r for r in log_records(local_stack) if r.get("job_id") in job_ids and r["message"] in written_by]
+        seen = {message: {r["job_id"] for r in logged if r["message"] == message} for message in written_by}
+        if all(jobs == job_ids for jobs in seen.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
     for message, function_name in written_by.items():
         lines = [r for r in logged if r["message"] == message]
         assert {r["job_id"] for r in lines} == job_ids, message
