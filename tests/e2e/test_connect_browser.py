@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -269,8 +269,11 @@ def describe(driver: webdriver.Chrome) -> str:
 
 
 def wait_until(driver: webdriver.Chrome, condition: Callable[[webdriver.Chrome], bool], what: str) -> None:
+    # A page that navigates between finding an element and reading it leaves a stale reference: look again.
     try:
-        WebDriverWait(driver, PAGE_TIMEOUT_SECONDS).until(condition)
+        WebDriverWait(driver, PAGE_TIMEOUT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)).until(
+            condition
+        )
     except TimeoutException:
         raise AssertionError(f"timed out waiting for {what}:\n{describe(driver)}") from None
 
