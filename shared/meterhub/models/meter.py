@@ -168,6 +168,8 @@ def _check_end_customer_name(value: str) -> str:
 def _single_line(value: str) -> str:
     """Identifiers, names and addresses are one line of text: a control character or line break in one is a
     corrupted export or an injection attempt, and it would be stored, searched and written into CSVs as sent."""
+    if value.isprintable():  # the common case, in C: no Cc, Zl or Zp character can be in a printable string
+        return value
     for position, char in enumerate(value):
         if unicodedata.category(char) in {"Cc", "Zl", "Zp"}:
             raise ValueError(f"must not contain control characters or line breaks (U+{ord(char):04X} at {position})")
