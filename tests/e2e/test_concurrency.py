@@ -19,6 +19,8 @@ from typing import Any, Protocol, TypeVar
 import pytest
 import requests
 
+from tests.conftest import build_asset
+
 pytestmark = pytest.mark.e2e
 
 T = TypeVar("T")
@@ -39,21 +41,11 @@ class LocalStack(Protocol):
 
 
 def asset(reference: str) -> dict[str, Any]:
-    return {
-        "partner_reference": reference,
-        "transmission_region": "ISONE",
-        "customer_classification": "RESIDENTIAL",
-        "load_types": ["BATTERY_STORAGE"],
-        "meter_type": "DEVICE",
-        "customer": {
-            "street_1": "12 Harbor Way",
-            "postal_code": "02110",
-            "city": "Boston",
-            "state_or_province_code": "MA",
-            "country_code": "US",
-        },
-        "device": {"device_type": "BATTERY", "battery_power_capacity_kw": 5, "battery_energy_capacity_kwh": 13.5},
-    }
+    """The README's ISONE battery (conftest's minimal asset plus its device)."""
+    return build_asset(
+        reference,
+        device={"device_type": "BATTERY", "battery_power_capacity_kw": 5, "battery_energy_capacity_kwh": 13.5},
+    )
 
 
 def environments(stack: LocalStack, function_id: str) -> set[int]:
