@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	PORT=$(PORT) $(PY) -m meterhub.local run
+	PORT=$(PORT) $(PY) -m meterhub_dev.local run
 
 test: lint typecheck cfn-lint pytest
 
@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy shared functions tests benchmarks
+	$(VENV)/bin/mypy shared devtools functions tests benchmarks
 
 cfn-lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml

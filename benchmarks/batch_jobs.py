@@ -136,8 +136,8 @@ def configure(endpoint: str) -> None:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
     else:
         os.environ.pop("AWS_ENDPOINT_URL", None)
-    from meterhub.config import get_settings
-    from meterhub.platform import clients
+    from meterhub.platform.adapters import clients
+    from meterhub.platform.settings import get_settings
 
     clients.reset()
     get_settings.cache_clear()
@@ -148,7 +148,7 @@ def configure(endpoint: str) -> None:
         POWERTOOLS_SERVICE_NAME="bench",
         POWERTOOLS_LOG_LEVEL="WARNING",
     )
-    from meterhub.local.template import LocalContext, load_template
+    from meterhub_dev.local.template import LocalContext, load_template
 
     template = load_template(ROOT / "template.yaml", LocalContext(aws_endpoint_url=endpoint or None))
     os.environ.update(template.functions["MeterJobWorkerFunction"].environment)
@@ -156,8 +156,8 @@ def configure(endpoint: str) -> None:
 
 def provision() -> None:
     import boto3
-    from meterhub.local.aws import provision as create_resources
-    from meterhub.local.template import LocalContext, load_template
+    from meterhub_dev.local.aws import provision as create_resources
+    from meterhub_dev.local.template import LocalContext, load_template
 
     template = load_template(ROOT / "template.yaml", LocalContext(aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL")))
     create_resources(template, boto3.client("dynamodb"), boto3.client("s3"), boto3.client("sqs"))
@@ -165,7 +165,7 @@ def provision() -> None:
 
 class RequestCounter:
     def __init__(self) -> None:
-        from meterhub.platform import clients
+        from meterhub.platform.adapters import clients
 
         self.count = 0
         clients.dynamodb().meta.events.register("before-call.dynamodb", self._count)
@@ -175,21 +175,21 @@ class RequestCounter:
 
 
 def partner(name: str) -> str:
-    from meterhub.config import get_settings
-    from meterhub.dal.partners import dynamo_partner_repository
-    from meterhub.logic.partners import create_partner
+    from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+    from meterhub.partners.use_cases import create_partner
+    from meterhub.platform.settings import get_settings
 
     return create_partner(dynamo_partner_repository(get_settings().partners_table_name), name).partner_id
 
 
 def worker() -> Any:
-    from meterhub.batch.worker import Worker
-    from meterhub.config import get_settings
-    from meterhub.dal.jobs import dynamo_job_repository
-    from meterhub.dal.meters import dynamo_meter_repository
-    from meterhub.dal.objects import s3_object_store
-    from meterhub.dal.partners import dynamo_partner_repository
-    from meterhub.logic.create_meter import connect_link
+    from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
+    from meterhub.meter_jobs.use_cases.worker import Worker
+    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+    from meterhub.meters.use_cases.create_meter import connect_link
+    from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+    from meterhub.platform.adapters.s3_object_store import s3_object_store
+    from meterhub.platform.settings import get_settings
 
     settings = get_settings()
     partners = dynamo_partner_repository(settings.partners_table_name)
@@ -202,11 +202,12 @@ def worker() -> Any:
 
 
 def submit(partner_id: str, body: bytes, content_type: str) -> str:
-    from meterhub.config import get_settings
-    from meterhub.dal.jobs import dynamo_job_repository
-    from meterhub.dal.objects import s3_object_store
-    from meterhub.dal.queues import InMemoryWorkQueue
-    from meterhub.logic.meter_jobs import submit_job
+    from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
+    from meterhub.meter_jobs.use_cases.jobs import submit_job
+    from meterhub.platform.adapters.s3_object_store import s3_object_store
+    from meterhub.platform.settings import get_settings
+
+    from tests.fakes.queues import InMemoryWorkQueue
 
     settings = get_settings()
     return submit_job(
@@ -229,8 +230,8 @@ def run_job(body: bytes, content_type: str, count: int) -> tuple[float, float]:
     start = time.perf_counter()
     worker().process(partner_id, job_id, lambda: False)
     elapsed = time.perf_counter() - start
-    from meterhub.config import get_settings
-    from meterhub.dal.jobs import dynamo_job_repository
+    from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
+    from meterhub.platform.settings import get_settings
 
     job = dynamo_job_repository(get_settings().jobs_table_name).get(partner_id, job_id)
     assert job is not None and job.assets_created_count == count, job
@@ -238,11 +239,11 @@ def run_job(body: bytes, content_type: str, count: int) -> tuple[float, float]:
 
 
 def run_single_creates(documents: list[dict[str, Any]]) -> tuple[float, float]:
-    from meterhub.config import get_settings
-    from meterhub.dal.meters import dynamo_meter_repository
-    from meterhub.dal.partners import dynamo_partner_repository
-    from meterhub.logic.create_meter import connect_link, create_meter
-    from meterhub.models.meter import CreateMeter
+    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+    from meterhub.meters.api_models.meter import CreateMeter
+    from meterhub.meters.use_cases.create_meter import connect_link, create_meter
+    from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+    from meterhub.platform.settings import get_settings
 
     settings = get_settings()
     partner_id = partner(f"bench single {uuid.uuid4().hex[:6]}")

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from meterhub.ingest.model import MeterStatus, MeterVerdict
-from meterhub.ingest.slots import DayKey, DaySlots
-from meterhub.ingest.validator import IntervalFileValidator
+from meterhub.intervals.rules.model import MeterStatus, MeterVerdict
+from meterhub.intervals.rules.slots import DayKey, DaySlots
+from meterhub.intervals.rules.validator import IntervalFileValidator
 
 METERS = 1_000
 BATCH_ROWS = 50_000

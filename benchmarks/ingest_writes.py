@@ -1,12 +1,12 @@
 """Interval ingestion: DynamoDB write requests and write capacity units per 1M rows, on in-process moto.
 
-The real pipeline (`meterhub.ingest.pipeline.Ingestion` with the DynamoDB upload, interval and meter stores and
+The real pipeline (`intervals.use_cases.pipeline.Ingestion` with the DynamoDB upload, interval and meter stores and
 the S3 object store) ingests a generated load file from the data bucket of template.yaml, provisioned on
 `mock_aws`. The file has `--rows` valid rows (default 1,000,000): 1,000 meters (ISONE DEVICE, created on moto
 beforehand) x ~`rows / 1,000` consecutive 15-minute intervals from 2025-01-01 (~10 days), meter-major (or
 `--order time`: every meter's interval i, then i + 1, ...).
 
-DynamoDB requests are counted with botocore event hooks on `meterhub.platform.clients.dynamodb()` (the client every
+DynamoDB requests are counted with botocore event hooks on `platform.adapters.clients.dynamodb()` (the client every
 adapter uses), registered after the meters were created so only the ingestion counts:
 
 * `before-call.dynamodb.<Operation>`: one write request per PutItem / UpdateItem / DeleteItem, one per item of
@@ -190,7 +190,7 @@ def _environment() -> dict[str, str]:
         if name.startswith("AWS_ENDPOINT_URL_"):
             del os.environ[name]
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
-    from meterhub.local.template import load_template
+    from meterhub_dev.local.template import load_template
 
     template = load_template(ROOT / "template.yaml")
     environment = dict(template.functions["IntervalIngestFunction"].environment)
@@ -211,7 +211,7 @@ def _create_meters(table: str, partner_id: str, meter_ids: list[str]) -> None:
     touches with a deep copy (quadratic over 1,000 creates, ~60 s); nothing fails here, so that backup is
     skipped for the setup (benchmarks/batch_jobs.py does the same) and restored before the ingestion."""
     import moto.dynamodb.models as dynamodb_models
-    from meterhub.dal.meters import dynamo_meter_repository
+    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
 
     repository = dynamo_meter_repository(table)
     models: Any = dynamodb_models
@@ -224,7 +224,7 @@ def _create_meters(table: str, partner_id: str, meter_ids: list[str]) -> None:
 
 
 def _create_each(repository: Any, partner_id: str, meter_ids: list[str]) -> None:
-    from meterhub.domain.meters import MeterRecord
+    from meterhub.meters.records import MeterRecord
 
     created = START - timedelta(days=30)
     for n, meter_id in enumerate(meter_ids):
@@ -258,14 +258,14 @@ def timed(step: Callable[[], Any]) -> tuple[Any, float, float]:
 def run(rows: int, meter_count: int, order: str = "meter") -> None:
     environment = _environment()
     import boto3
-    from meterhub.dal.intervals import dynamo_interval_store
-    from meterhub.dal.meters import dynamo_meter_repository
-    from meterhub.dal.objects import s3_object_store
-    from meterhub.dal.uploads import dynamo_upload_repository
-    from meterhub.ingest.pipeline import Ingestion
-    from meterhub.local.aws import provision
-    from meterhub.local.template import load_template
-    from meterhub.platform import clients
+    from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
+    from meterhub.intervals.adapters.uploads import dynamo_upload_repository
+    from meterhub.intervals.use_cases.pipeline import Ingestion
+    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+    from meterhub.platform.adapters import clients
+    from meterhub.platform.adapters.s3_object_store import s3_object_store
+    from meterhub_dev.local.aws import provision
+    from meterhub_dev.local.template import load_template
     from moto import mock_aws
 
     partner_id = str(uuid.uuid4())

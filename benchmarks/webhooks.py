@@ -137,14 +137,14 @@ def received(base_url: str) -> int:
 # ----- events and a real delivery's body --------------------------------------------------------------------
 def payload() -> dict[str, Any]:
     """A meter.created payload like the MetersTable stream publishes (our sample, with a fresh meter id)."""
-    from meterhub.logic.webhook_samples import sample_payload
+    from meterhub.webhooks.use_cases.samples import sample_payload
 
     return {**sample_payload(), "meter_id": str(uuid.uuid4())}
 
 
 def event_messages(count: int, partner_id: str) -> Iterator[dict[str, Any]]:
     """The publisher's queue messages, built lazily so the memory runs hold one batch at a time."""
-    from meterhub.webhooks.publisher import event_message
+    from meterhub.platform.event_publisher import event_message
 
     for _ in range(count):
         yield event_message(partner_id, payload())
@@ -154,10 +154,10 @@ def signed_request() -> tuple[bytes, dict[str, str]]:
     """The body and headers of a real delivery (built by the dispatcher's own code), for the baseline."""
     from datetime import UTC, datetime
 
-    from meterhub.domain.webhooks import Subscription
-    from meterhub.webhooks.delivery import build_headers, encode_event
-    from meterhub.webhooks.events import envelope
-    from meterhub.webhooks.signing import new_secret
+    from meterhub.platform.events import envelope
+    from meterhub.webhooks.adapters.http_delivery import build_headers, encode_event
+    from meterhub.webhooks.records import Subscription
+    from meterhub.webhooks.rules.signing import new_secret
 
     now = datetime.now(UTC)
     subscription = Subscription(
@@ -266,10 +266,10 @@ def _moto_patches() -> None:
 # ----- the dispatcher's logic on the in-memory fakes ---------------------------------------------------------
 def in_memory_dispatcher(base_url: str, events: int, subscriptions: int) -> Timing:
     """`Dispatcher.handle` over every event and task (same order as the Lambda runs them)."""
-    from meterhub.dal.queues import InMemoryWorkQueue
-    from meterhub.dal.webhook_deliveries import InMemoryDeliveryLog
-    from meterhub.dal.webhooks import InMemoryWebhookRepository
-    from meterhub.logic.webhook_dispatch import Dispatcher, Outcome
+    from meterhub.webhooks.use_cases.dispatch import Dispatcher, Outcome
+
+    from tests.fakes.queues import InMemoryWorkQueue
+    from tests.fakes.webhooks import InMemoryDeliveryLog, InMemoryWebhookRepository
 
     partner_id = str(uuid.uuid4())
     repo = InMemoryWebhookRepository()
@@ -291,8 +291,8 @@ def in_memory_dispatcher(base_url: str, events: int, subscriptions: int) -> Timi
 
 def create_subscriptions(repo: Any, partner_id: str, base_url: str, count: int) -> None:
     """`count` webhooks of one partner wanting meter.created, through the API's use case (URL check included)."""
-    from meterhub.logic.webhooks import create_webhook
-    from meterhub.models.webhooks import WebhookRequest
+    from meterhub.webhooks.api_models import WebhookRequest
+    from meterhub.webhooks.use_cases.subscriptions import create_webhook
 
     for n in range(count):
         request = WebhookRequest.model_validate(
@@ -321,9 +321,9 @@ def configure(endpoint: str) -> None:
     else:
         os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)
-    from meterhub.config import get_settings
-    from meterhub.local.template import LocalContext, load_template
-    from meterhub.platform import clients
+    from meterhub.platform.adapters import clients
+    from meterhub.platform.settings import get_settings
+    from meterhub_dev.local.template import LocalContext, load_template
 
     template = load_template(ROOT / "template.yaml", LocalContext(aws_endpoint_url=endpoint or None))
     os.environ.update(template.functions["WebhookDispatcherFunction"].environment)
@@ -333,8 +333,8 @@ def configure(endpoint: str) -> None:
 
 def provision() -> None:
     import boto3
-    from meterhub.local.aws import provision as create_resources
-    from meterhub.local.template import LocalContext, load_template
+    from meterhub_dev.local.aws import provision as create_resources
+    from meterhub_dev.local.template import LocalContext, load_template
 
     template = load_template(ROOT / "template.yaml", LocalContext(aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL")))
     create_resources(template, boto3.client("dynamodb"), boto3.client("s3"), boto3.client("sqs"))
@@ -342,8 +342,8 @@ def provision() -> None:
 
 def moto_subscriptions(base_url: str, count: int) -> str:
     """A fresh partner with `count` webhooks in WebhooksTable; returns its id."""
-    from meterhub.config import get_settings
-    from meterhub.dal.webhooks import dynamo_webhook_repository
+    from meterhub.platform.settings import get_settings
+    from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
 
     partner_id = str(uuid.uuid4())
     create_subscriptions(dynamo_webhook_repository(get_settings().webhooks_table_name), partner_id, base_url, count)
@@ -365,7 +365,7 @@ def quiet_logs() -> None:
     /dev/null: one JSON line per delivery would drown the figures, and the memory child's stdout is its report."""
     import logging
 
-    from meterhub.observability import logger
+    from meterhub.platform.observability import logger
 
     handler = logger.registered_handler
     if isinstance(handler, logging.StreamHandler):
@@ -435,8 +435,8 @@ def run_handler(
     """Feed `events` event messages to the handler in SQS events of 10, and after each such event the tasks
     it queued, read back from the moto queue 10 at a time (then deleted, as the event-source mapping does)."""
     import boto3
-    from meterhub.config import get_settings
-    from meterhub.platform import clients
+    from meterhub.platform.adapters import clients
+    from meterhub.platform.settings import get_settings
 
     queue_url = get_settings().webhook_events_queue_url
     sqs = boto3.client("sqs", region_name=REGION)  # the poller's own client: its calls are not counted

@@ -46,14 +46,14 @@ import botocore.exceptions
 import botocore.loaders
 import botocore.session
 import pytest
-from meterhub.local.aws import provision
-from meterhub.local.template import LocalTemplate, load_template
+from meterhub_dev.local.aws import provision
+from meterhub_dev.local.template import LocalTemplate, load_template
 from moto import mock_aws
 from moto.core.custom_responses_mock import reset_responses_mock
 from moto.core.models import responses_mock
 
 if TYPE_CHECKING:
-    from meterhub.logic.partners import IssuedKey
+    from meterhub.partners.use_cases import IssuedKey
     from mypy_boto3_dynamodb import DynamoDBClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,10 +140,13 @@ def make_asset() -> MakeAsset:
 
 
 def _reset_caches() -> None:
-    from meterhub import config
-    from meterhub.dal import connect, idempotency, meters, partners, token_vault
-    from meterhub.logic import create_meter
-    from meterhub.platform import clients
+    from meterhub.connect.adapters import dynamodb as connect
+    from meterhub.connect.adapters import token_vault
+    from meterhub.meters.adapters import dynamodb as meters
+    from meterhub.meters.use_cases import create_meter
+    from meterhub.partners.adapters import dynamodb as partners
+    from meterhub.platform import settings as config
+    from meterhub.platform.adapters import clients, idempotency
 
     clients.reset()
     connect.dynamo_connect_repository.cache_clear()
@@ -157,7 +160,7 @@ def _reset_caches() -> None:
 
 @cache
 def local_template() -> LocalTemplate:
-    """template.yaml read once per session (through meterhub.local.template, which resolves the short tags)."""
+    """template.yaml read once per session (through meterhub_dev.local.template, which resolves the short tags)."""
     return load_template(TEMPLATE)
 
 
@@ -196,7 +199,7 @@ def _shared_loader(search_path: str | None) -> botocore.loaders.Loader:
 @pytest.fixture(scope="session", autouse=True)
 def _botocore_models_read_once() -> Iterator[None]:
     """Every boto3 session shares one botocore loader, so each service's JSON models are parsed once per
-    process rather than once per client (meterhub.platform.clients builds a new session for each client, and the
+    process rather than once per client (platform.adapters.clients builds a new session for each client, and the
     tests reset those clients between cases). The models are read-only: sharing them changes no behaviour."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(botocore.session, "create_loader", _shared_loader)
@@ -307,8 +310,8 @@ def aws(
 
 @pytest.fixture
 def partner(aws: DynamoDBClient) -> IssuedKey:
-    from meterhub.dal.partners import dynamo_partner_repository
-    from meterhub.logic import partners
+    from meterhub.partners import use_cases as partners
+    from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 
     repo = dynamo_partner_repository(TABLE_ENV["PARTNERS_TABLE_NAME"])
     created = partners.create_partner(repo, "Acme Solar")
@@ -317,8 +320,8 @@ def partner(aws: DynamoDBClient) -> IssuedKey:
 
 @pytest.fixture
 def other_partner(aws: DynamoDBClient) -> IssuedKey:
-    from meterhub.dal.partners import dynamo_partner_repository
-    from meterhub.logic import partners
+    from meterhub.partners import use_cases as partners
+    from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 
     repo = dynamo_partner_repository(TABLE_ENV["PARTNERS_TABLE_NAME"])
     created = partners.create_partner(repo, "Borealis Energy")
@@ -713,8 +716,8 @@ class IntervalDrops:
         NYISO cannot be created through the API). Returns its id."""
         from datetime import UTC, datetime, timedelta
 
-        from meterhub.dal.meters import dynamo_meter_repository
-        from meterhub.domain.meters import MeterRecord
+        from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+        from meterhub.meters.records import MeterRecord
 
         meter_id = str(uuid.uuid4())
         created = datetime.now(UTC) - timedelta(days=730)
@@ -813,8 +816,8 @@ class IntervalDrops:
 @pytest.fixture
 def interval_drops(aws: DynamoDBClient, monkeypatch: pytest.MonkeyPatch) -> IntervalDrops:
     """The data bucket, IntervalFilesQueue and the ingest function on moto (see `IntervalDrops`), with the S3
-    event records the local runner's moto sends (meterhub.local.moto_fidelity)."""
-    from meterhub.local.moto_fidelity import s3_event_record
+    event records the local runner's moto sends (meterhub_dev.local.moto_fidelity)."""
+    from meterhub_dev.local.moto_fidelity import s3_event_record
     from moto.s3 import notifications
 
     monkeypatch.setattr(notifications, "_get_s3_event", s3_event_record)

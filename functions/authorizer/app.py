@@ -3,7 +3,7 @@
 A malformed header raises "Unauthorized" (API Gateway answers 401); an unknown or revoked key gets a Deny
 policy (403). The policy covers the whole API so API Gateway can cache it per key for a minute. An allowed
 request names the partner's API Gateway key (`usageIdentifierKey`), which the partners' usage plan
-throttles: fair use is per partner (meterhub.dal.usage_plans).
+throttles: fair use is per partner (meterhub.partners.adapters.usage_plans).
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerTokenEvent,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.config import get_settings
-from meterhub.dal.partners import dynamo_partner_repository
-from meterhub.dal.usage_plans import usage_key
-from meterhub.errors import Forbidden, Unauthenticated
-from meterhub.logic.partners import authenticate
-from meterhub.observability import logger
+from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+from meterhub.partners.adapters.usage_plans import usage_key
+from meterhub.partners.use_cases import authenticate
+from meterhub.platform.errors import Forbidden, Unauthenticated
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -13,7 +13,17 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import (
+from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
+from meterhub.connect.adapters.token_vault import kms_token_vault
+from meterhub.connect.records import LINK_LIFETIME
+from meterhub.connect.use_cases import connections
+from meterhub.connect.use_cases import links as connect_links
+from meterhub.connect.use_cases.connections import ConnectionFilter, ConnectionsResponse, RevokeResponse
+from meterhub.connect.use_cases.links import ConnectLinkRequest, ConnectLinkResponse
+from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+from meterhub.platform.api.envelopes import ErrorResponse
+from meterhub.platform.api.resolver import (
     auth_errors,
     build_resolver,
     caller_partner_id,
@@ -21,20 +31,11 @@ from meterhub.api.resolver import (
     json_body_errors,
     serialize,
 )
-from meterhub.config import get_settings
-from meterhub.dal.connect import dynamo_connect_repository
-from meterhub.dal.meters import dynamo_meter_repository
-from meterhub.dal.partners import dynamo_partner_repository
-from meterhub.dal.token_vault import kms_token_vault
-from meterhub.domain.connect import LINK_LIFETIME
-from meterhub.logic import connect_links, connections
-from meterhub.logic.connect_links import ConnectLinkRequest, ConnectLinkResponse
-from meterhub.logic.connections import ConnectionFilter, ConnectionsResponse, RevokeResponse
-from meterhub.logic.ids import parse_id
-from meterhub.models.api import ErrorResponse
-from meterhub.observability import logger
-from meterhub.utilities.base_url import public_base_url
-from meterhub.utilities.registry import adapter_for
+from meterhub.platform.ids import parse_id
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
+from meterhub.platform.web.base_url import public_base_url
+from meterhub.utility_providers.adapters.factory import adapter_for
 
 app = build_resolver()
 

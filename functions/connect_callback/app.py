@@ -14,17 +14,19 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.config import get_settings
-from meterhub.dal.connect import dynamo_connect_repository
-from meterhub.dal.partners import dynamo_partner_repository
-from meterhub.dal.token_vault import kms_token_vault
-from meterhub.logic import connect_flow
-from meterhub.observability import logger
-from meterhub.utilities.registry import adapter_for, utility_by_id
-from meterhub.web.connect_pages import OutcomeView, outcome_page
-from meterhub.web.html import html_response, new_nonce, redirect_response
-from meterhub.web.request import CONNECT_COOKIE, cookie, public_base_url
-from meterhub.web.resolver import build_page_resolver
+from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
+from meterhub.connect.adapters.token_vault import kms_token_vault
+from meterhub.connect.pages.resolver import build_page_resolver
+from meterhub.connect.pages.views import OutcomeView, outcome_page
+from meterhub.connect.use_cases import flow as connect_flow
+from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
+from meterhub.platform.web.base_url import public_base_url
+from meterhub.platform.web.html import html_response, new_nonce, redirect_response
+from meterhub.platform.web.request import CONNECT_COOKIE, cookie
+from meterhub.utility_providers.adapters.factory import adapter_for
+from meterhub.utility_providers.records import utility_by_id
 
 app = build_page_resolver()
 

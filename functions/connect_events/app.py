@@ -2,7 +2,7 @@
 UtilitySyncQueue message for every authorization that became COMPLETED.
 
 Its own function (like MeterEventsFunction and JobEventsFunction) so this stream keeps its own retries,
-bisection and OnFailure queue. The logic is meterhub.logic.connect_events.
+bisection and OnFailure queue. The logic is meterhub.connect.use_cases.events.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.config import get_settings
-from meterhub.dal.queues import sqs_work_queue
-from meterhub.logic.connect_events import handle_change
-from meterhub.observability import logger
+from meterhub.connect.use_cases.events import handle_change
+from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
 from meterhub.platform.streams import StreamChange
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)

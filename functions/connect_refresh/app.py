@@ -1,15 +1,15 @@
-"""Daily schedule: queue a utility sync for every live authorization (meterhub.logic.connect_refresh)."""
+"""Daily schedule: queue a utility sync for every live authorization (meterhub.connect.use_cases.refresh)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.config import get_settings
-from meterhub.dal.connect import dynamo_connect_repository
-from meterhub.dal.queues import sqs_work_queue
-from meterhub.logic.connect_refresh import queue_refresh
-from meterhub.observability import logger
+from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
+from meterhub.connect.use_cases.refresh import queue_refresh
+from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,8 +1,8 @@
 """The demo utility (non-production): OAuth 2 authorize/token/revoke and Green Button feeds under /demo-utility.
 
-A thin translation layer: requests become calls on `meterhub.utilities.demo_server.DemoUtility` (all the
+A thin translation layer: requests become calls on `meterhub.demo_utility.use_cases.DemoUtility` (all the
 logic, tested without HTTP), results become pages, redirects, JSON or Atom. The public base URL comes from
-the request context (`meterhub.utilities.base_url`), so the same code serves the local runner and a stage.
+the request context (`meterhub.platform.web.base_url`), so the same code serves the local runner and a stage.
 
 Refuses to serve in production (STAGE=prod): every route answers a 404 page, even if the function is
 deployed by mistake. None of these routes is part of the partner API's OpenAPI document.
@@ -22,14 +22,14 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import build_resolver
-from meterhub.config import get_settings
-from meterhub.observability import logger
-from meterhub.utilities.base_url import public_base_url
-from meterhub.utilities.demo_server import DemoUtility, JsonResult, OAuthError, ResourceError
-from meterhub.utilities.demo_store import dynamo_demo_store
-from meterhub.web.demo_pages import demo_authorize_page, demo_error_page
-from meterhub.web.html import html_response, new_nonce, redirect_response, security_headers
+from meterhub.demo_utility.adapters.store import dynamo_demo_store
+from meterhub.demo_utility.pages import demo_authorize_page, demo_error_page
+from meterhub.demo_utility.use_cases import DemoUtility, JsonResult, OAuthError, ResourceError
+from meterhub.platform.api.resolver import build_resolver
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
+from meterhub.platform.web.base_url import public_base_url
+from meterhub.platform.web.html import html_response, new_nonce, redirect_response, security_headers
 
 app = build_resolver()
 

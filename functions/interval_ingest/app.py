@@ -15,14 +15,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.config import get_settings
-from meterhub.dal.intervals import dynamo_interval_store
-from meterhub.dal.meters import dynamo_meter_repository
-from meterhub.dal.objects import s3_object_store
-from meterhub.dal.uploads import dynamo_upload_repository
-from meterhub.ingest.paths import parse_drop
-from meterhub.ingest.pipeline import Ingestion
-from meterhub.observability import logger
+from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
+from meterhub.intervals.adapters.uploads import dynamo_upload_repository
+from meterhub.intervals.rules.paths import parse_drop
+from meterhub.intervals.use_cases.pipeline import Ingestion
+from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+from meterhub.platform.adapters.s3_object_store import s3_object_store
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
 
 MAX_ATTEMPTS = 3  # the queue's maxReceiveCount
 

@@ -11,24 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.request_body import raw_bytes
-from meterhub.api.resolver import (
-    auth_errors,
-    build_resolver,
-    caller_partner_id,
-    documented,
-    json_body_errors,
-    serialize,
-)
-from meterhub.config import get_settings
-from meterhub.dal.intervals import dynamo_interval_store
-from meterhub.dal.meters import dynamo_meter_repository
-from meterhub.dal.objects import s3_object_store
-from meterhub.dal.uploads import dynamo_upload_repository
-from meterhub.domain.uploads import UploadStatus
-from meterhub.logic import interval_uploads
-from meterhub.models.api import ErrorResponse
-from meterhub.models.intervals import (
+from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
+from meterhub.intervals.adapters.uploads import dynamo_upload_repository
+from meterhub.intervals.api_models import (
     GetIntervalDataFilePreviewResponse,
     GetUploadIngestionErrorsResponse,
     GetUploadsResponse,
@@ -39,7 +24,22 @@ from meterhub.models.intervals import (
     UploadUrlRequest,
     UploadUrlResponse,
 )
-from meterhub.observability import logger
+from meterhub.intervals.records import UploadStatus
+from meterhub.intervals.use_cases import uploads as interval_uploads
+from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+from meterhub.platform.adapters.s3_object_store import s3_object_store
+from meterhub.platform.api.envelopes import ErrorResponse
+from meterhub.platform.api.request_body import raw_bytes
+from meterhub.platform.api.resolver import (
+    auth_errors,
+    build_resolver,
+    caller_partner_id,
+    documented,
+    json_body_errors,
+    serialize,
+)
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
 
 app = build_resolver()
 TAGS = ["Interval data"]

@@ -3,7 +3,7 @@ interval_upload.completed / interval_upload.failed).
 
 A function of its own rather than MeterEventsFunction generalised: each table's event-source mapping keeps its
 own retries, bisection, OnFailure queue and log group, so a poison record on one stream never stalls the
-other, and each function reads one item shape. The logic is meterhub.logic.job_events, on the same
+other, and each function reads one item shape. The logic is meterhub.meter_jobs.use_cases.job_events, on the same
 StreamChange and stable event ids as the meter events. A record that raises is reported as a batch item
 failure (the event source retries from it, bisecting, then sends the batch to the OnFailure queue); a retried
 record republishes the same event ids.
@@ -17,10 +17,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.config import get_settings
-from meterhub.dal.queues import sqs_work_queue
-from meterhub.logic.job_events import publish_changes
-from meterhub.observability import logger
+from meterhub.meter_jobs.use_cases.job_events import publish_changes
+from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
 from meterhub.platform.streams import StreamChange
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)

@@ -1,7 +1,7 @@
 """Meter events: MetersTable stream -> webhook events on WebhookEventsQueue (meter.created, enrollment changes).
 
 Publishing from the stream makes each event part of the meter's state change: a committed write always yields
-its events, a failed one never does. See meterhub.logic.meter_events. A record that raises is reported as a
+its events, a failed one never does. See meterhub.meters.use_cases.meter_events. A record that raises is reported as a
 batch item failure (the event source retries from it, bisecting, then sends the batch to the OnFailure queue);
 event ids are stable per record, so a retried record republishes the same events.
 """
@@ -15,10 +15,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.config import get_settings
-from meterhub.dal.queues import sqs_work_queue
-from meterhub.logic.meter_events import publish_changes
-from meterhub.observability import logger
+from meterhub.meters.use_cases.meter_events import publish_changes
+from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
 from meterhub.platform.streams import StreamChange
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)

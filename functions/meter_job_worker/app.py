@@ -13,16 +13,16 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.batch.worker import Progress, Worker
-from meterhub.config import get_settings
-from meterhub.dal.jobs import dynamo_job_repository
-from meterhub.dal.meters import dynamo_meter_repository
-from meterhub.dal.objects import s3_object_store
-from meterhub.dal.partners import dynamo_partner_repository
-from meterhub.dal.queues import sqs_work_queue
-from meterhub.domain.jobs import JobStatus
-from meterhub.logic.create_meter import connect_link
-from meterhub.observability import logger
+from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
+from meterhub.meter_jobs.records import JobStatus
+from meterhub.meter_jobs.use_cases.worker import Progress, Worker
+from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+from meterhub.meters.use_cases.create_meter import connect_link
+from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+from meterhub.platform.adapters.s3_object_store import s3_object_store
+from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
 
 SAFETY_MARGIN_MS = 20_000
 MAX_ATTEMPTS = 5  # the queue's maxReceiveCount: the last attempt ends the job instead of failing again

@@ -9,24 +9,24 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.request_body import raw_bytes
-from meterhub.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, serialize
-from meterhub.config import get_settings
-from meterhub.dal.jobs import dynamo_job_repository
-from meterhub.dal.objects import s3_object_store
-from meterhub.dal.queues import sqs_work_queue
-from meterhub.errors import InvalidInput, UnsupportedMediaType
-from meterhub.logic import meter_jobs
-from meterhub.models.api import (
+from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
+from meterhub.meter_jobs.api_models import (
     BatchValidationError,
     CreateMeterBatchJobResponse,
-    ErrorResponse,
-    FiltersResponse,
     JobAndAssets,
     ListProvisionalAssetsResponse,
     PagedJobs,
 )
-from meterhub.observability import logger
+from meterhub.meter_jobs.use_cases import jobs as meter_jobs
+from meterhub.meters.api_models.responses import FiltersResponse
+from meterhub.platform.adapters.s3_object_store import s3_object_store
+from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub.platform.api.envelopes import ErrorResponse
+from meterhub.platform.api.request_body import raw_bytes
+from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, serialize
+from meterhub.platform.errors import InvalidInput, UnsupportedMediaType
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
 
 app = build_resolver()
 

@@ -10,7 +10,21 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import (
+from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+from meterhub.meters.api_models.responses import (
+    CreateAssetRequest,
+    ListMeterDetailsResponse,
+    MeterDetailsResponse,
+    MeterEnrollmentResponse,
+    MeterFilterRequest,
+    ProvisionalAsset,
+)
+from meterhub.meters.rules import enrollment
+from meterhub.meters.use_cases import read_meters
+from meterhub.meters.use_cases.create_meter import AssetRejected, connect_link, create_meter, idempotent_create
+from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+from meterhub.platform.api.envelopes import CreateMeterErrorResponse, ErrorResponse
+from meterhub.platform.api.resolver import (
     asset_errors_response,
     auth_errors,
     build_resolver,
@@ -18,27 +32,8 @@ from meterhub.api.resolver import (
     documented,
     json_body_errors,
 )
-from meterhub.config import get_settings
-from meterhub.dal.meters import dynamo_meter_repository
-from meterhub.dal.partners import dynamo_partner_repository
-from meterhub.logic import enrollment, read_meters
-from meterhub.logic.create_meter import (
-    AssetRejected,
-    connect_link,
-    create_meter,
-    idempotent_create,
-)
-from meterhub.models.api import (
-    CreateAssetRequest,
-    CreateMeterErrorResponse,
-    ErrorResponse,
-    ListMeterDetailsResponse,
-    MeterDetailsResponse,
-    MeterEnrollmentResponse,
-    MeterFilterRequest,
-    ProvisionalAsset,
-)
-from meterhub.observability import logger
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
 
 CREATE_METER = "/v1.1/meters"
 app = build_resolver(asset_routes=frozenset({CREATE_METER}))

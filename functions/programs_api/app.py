@@ -6,9 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import build_resolver
-from meterhub.logic.programs import ProgramsResponse, list_programs
-from meterhub.observability import logger
+from meterhub.catalog.api_models import ProgramsResponse
+from meterhub.catalog.use_cases import list_programs
+from meterhub.platform.api.resolver import build_resolver
+from meterhub.platform.observability import logger
 
 app = build_resolver()
 

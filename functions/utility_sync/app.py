@@ -1,6 +1,6 @@
 """Utility sync: one UtilitySyncQueue message {partner_id, authorization_id} = fetch the customer's service
 points and usage from the utility and create (or merge) their meters (transport only; the rules are in
-meterhub.logic.utility_sync). Re-running a message changes nothing, so SQS redelivery is harmless; a
+meterhub.connect.use_cases.sync). Re-running a message changes nothing, so SQS redelivery is harmless; a
 retryable utility error fails the message (the queue retries, then keeps it in its dead-letter queue).
 """
 
@@ -14,14 +14,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.config import get_settings
-from meterhub.dal.connect import dynamo_connect_repository
-from meterhub.dal.intervals import dynamo_interval_store
-from meterhub.dal.meters import dynamo_meter_repository
-from meterhub.dal.token_vault import kms_token_vault
-from meterhub.logic.utility_sync import UtilitySync
-from meterhub.observability import logger
-from meterhub.utilities.registry import adapter_for
+from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
+from meterhub.connect.adapters.token_vault import kms_token_vault
+from meterhub.connect.use_cases.sync import UtilitySync
+from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
+from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
+from meterhub.utility_providers.adapters.factory import adapter_for
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 

@@ -3,7 +3,7 @@
 Each record is an event (fanned out to every matching subscription: attempt 1 is posted inline within what is
 left of the invocation, less a small reserve; a failure, or a subscription beyond the
 budget, becomes a delivery task queued back on the same queue) or a delivery task (one attempt; the next one is
-queued after the retry schedule's delay). See meterhub.logic.webhook_dispatch. A record that raises is reported
+queued after the retry schedule's delay). See meterhub.webhooks.use_cases.dispatch. A record that raises is reported
 as a batch item failure and retried by the queue (then dead-lettered); the others of the batch are acknowledged.
 """
 
@@ -17,13 +17,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.config import get_settings
-from meterhub.dal.queues import sqs_work_queue
-from meterhub.dal.webhook_deliveries import dynamo_delivery_log
-from meterhub.dal.webhooks import dynamo_webhook_repository
-from meterhub.logic.webhook_dispatch import Dispatcher
-from meterhub.observability import logger
-from meterhub.webhooks.delivery import RETRY_DELAYS_SECONDS
+from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
+from meterhub.webhooks.adapters.deliveries import dynamo_delivery_log
+from meterhub.webhooks.adapters.http_delivery import RETRY_DELAYS_SECONDS
+from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
+from meterhub.webhooks.use_cases.dispatch import Dispatcher
 
 # The retry schedule (entry n: seconds before attempt n+1); tests replace it so they do not wait.
 RETRY_DELAYS: Sequence[int] = RETRY_DELAYS_SECONDS

@@ -16,15 +16,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.api.resolver import build_resolver, caller_partner_id, documented, json_body_errors, serialize
-from meterhub.config import get_settings
-from meterhub.dal.queues import sqs_work_queue
-from meterhub.dal.webhook_deliveries import dynamo_delivery_log
-from meterhub.dal.webhooks import dynamo_webhook_repository
-from meterhub.errors import DomainError
-from meterhub.logic import webhooks
-from meterhub.models.field_errors import field_errors
-from meterhub.models.webhooks import (
+from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub.platform.api.field_errors import field_errors
+from meterhub.platform.api.resolver import build_resolver, caller_partner_id, documented, json_body_errors, serialize
+from meterhub.platform.errors import DomainError
+from meterhub.platform.observability import logger
+from meterhub.platform.settings import get_settings
+from meterhub.webhooks.adapters.deliveries import dynamo_delivery_log
+from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
+from meterhub.webhooks.api_models import (
     CreateWebhookResponse,
     Delivery,
     DeliveryListResponse,
@@ -36,7 +36,7 @@ from meterhub.models.webhooks import (
     WebhookRequest,
     WebhookResponse,
 )
-from meterhub.observability import logger
+from meterhub.webhooks.use_cases import subscriptions as webhooks
 
 app = build_resolver()
 

@@ -1,6 +1,6 @@
 """One local runner per test session, driven over real HTTP like a partner would.
 
-The runner is a subprocess started exactly as `make run` does (`python -m meterhub.local run`), so these
+The runner is a subprocess started exactly as `make run` does (`python -m meterhub_dev.local run`), so these
 tests also prove the command, its state file and its clean shutdown. Partners beyond the demo one are made
 with the admin CLI pointed at the runner's moto, which proves that path too.
 """
@@ -56,7 +56,7 @@ class LocalStack:
         return _output(self.log)
 
     def admin(self, *args: str, usage_plan: bool = True) -> Any:
-        """Run `python -m meterhub.admin <args>` against the runner's moto; returns its JSON output. With
+        """Run `python -m meterhub_dev.admin <args>` against the runner's moto; returns its JSON output. With
         `usage_plan=False` it is not told the usage plan (USAGE_PLAN_ID), as an operator might forget to."""
         env = _clean_env() | {
             "AWS_ENDPOINT_URL": self.aws_endpoint_url,
@@ -68,7 +68,7 @@ class LocalStack:
         if usage_plan:
             env["USAGE_PLAN_ID"] = self.usage_plan_id
         result = subprocess.run(
-            [sys.executable, "-m", "meterhub.admin", *args],
+            [sys.executable, "-m", "meterhub_dev.admin", *args],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -76,7 +76,7 @@ class LocalStack:
             timeout=60,
             check=False,
         )
-        assert result.returncode == 0, f"meterhub.admin {' '.join(args)} failed:\n{result.stderr}"
+        assert result.returncode == 0, f"meterhub_dev.admin {' '.join(args)} failed:\n{result.stderr}"
         return json.loads(result.stdout)
 
     def new_partner(self, name: str) -> tuple[str, str]:
@@ -94,7 +94,7 @@ def _output(log: Path) -> str:
 
 @contextmanager
 def running_stack(directory: Path, *parameters: str) -> Iterator[LocalStack]:
-    """`python -m meterhub.local run` in a subprocess, `--parameter NAME=VALUE` for each of `parameters`."""
+    """`python -m meterhub_dev.local run` in a subprocess, `--parameter NAME=VALUE` for each of `parameters`."""
     state_file = directory / "state.json"
     log = directory / "runner.log"
     port = _free_port()
@@ -104,7 +104,7 @@ def running_stack(directory: Path, *parameters: str) -> Iterator[LocalStack]:
             [
                 sys.executable,
                 "-m",
-                "meterhub.local",
+                "meterhub_dev.local",
                 "run",
                 "--port",
                 str(port),

@@ -1,5 +1,5 @@
 """The README's webhook tour over real HTTP against the local runner: subscribe the development receiver
-(`python -m meterhub.local.receiver`, started as the README starts it), send it a test event, create a meter and
+(`python -m meterhub_dev.local.receiver`, started as the README starts it), send it a test event, create a meter and
 watch its `meter.created` arrive signed, then read the delivery log."""
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ class LocalStack(Protocol):
 
 
 class Receiver:
-    """`python -m meterhub.local.receiver` in its own process; what it prints goes to a file."""
+    """`python -m meterhub_dev.local.receiver` in its own process; what it prints goes to a file."""
 
     def __init__(self, port: int, secret: str, output: Path) -> None:
         self.output = output
         with output.open("w", encoding="utf-8") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "meterhub.local.receiver", "--port", str(port), "--secret", secret],
+                [sys.executable, "-m", "meterhub_dev.local.receiver", "--port", str(port), "--secret", secret],
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,

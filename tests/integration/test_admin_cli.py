@@ -1,4 +1,4 @@
-"""meterhub.admin on moto: partners and keys from the operator's command line."""
+"""meterhub_dev.admin on moto: partners and keys from the operator's command line."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
-from meterhub import admin
-from meterhub.config import get_settings
-from meterhub.dal.partners import dynamo_partner_repository
-from meterhub.errors import Forbidden
-from meterhub.logic import partners
+from meterhub.partners import use_cases as partners
+from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+from meterhub.platform.errors import Forbidden
+from meterhub.platform.settings import get_settings
+from meterhub_dev import admin
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

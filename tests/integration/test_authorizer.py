@@ -7,12 +7,12 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from meterhub.config import get_settings
-from meterhub.dal.partners import dynamo_partner_repository
-from meterhub.logic import partners
+from meterhub.partners import use_cases as partners
+from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+from meterhub.platform.settings import get_settings
 
 if TYPE_CHECKING:
-    from meterhub.logic.partners import IssuedKey
+    from meterhub.partners.use_cases import IssuedKey
     from mypy_boto3_dynamodb import DynamoDBClient
 
 API_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/local"

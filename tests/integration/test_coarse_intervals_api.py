@@ -11,12 +11,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
-from meterhub.dal.intervals import DynamoIntervalStore
-from meterhub.dal.meters import DynamoMeterRepository
-from meterhub.ingest.slots import DaySlots, LengthDay
+from meterhub.intervals.adapters.dynamodb import DynamoIntervalStore
+from meterhub.intervals.rules.slots import DaySlots, LengthDay
+from meterhub.meters.adapters.dynamodb import DynamoMeterRepository
 
 if TYPE_CHECKING:
-    from meterhub.logic.partners import IssuedKey
+    from meterhub.partners.use_cases import IssuedKey
 
 GAPS = "/v1.1/missing-interval-data/search"
 D1, D2, D3 = date(2025, 1, 30), date(2025, 1, 31), date(2025, 2, 1)

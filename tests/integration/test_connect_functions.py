@@ -18,9 +18,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import boto3
 import pytest
-from meterhub.logic.partners import IssuedKey
-from meterhub.utilities.adapter import IntervalReading, ServiceAddress, ServicePoint, TokenSet, UtilityAdapter
-from meterhub.utilities.registry import UtilityConfig
+from meterhub.partners.use_cases import IssuedKey
+from meterhub.utility_providers.ports import IntervalReading, ServiceAddress, ServicePoint, TokenSet, UtilityAdapter
+from meterhub.utility_providers.records import UtilityConfig
 
 from tests.conftest import (
     REGION,
@@ -118,7 +118,7 @@ def connect(
 
 
 def _account(partner: IssuedKey) -> str:
-    from meterhub.dal.partners import dynamo_partner_repository
+    from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 
     found = dynamo_partner_repository(function_environment()["PARTNERS_TABLE_NAME"]).get_partner(partner.partner_id)
     assert found is not None
@@ -298,7 +298,7 @@ def test_the_forms_may_lead_to_the_utility_and_to_the_partners_final_page(
 ) -> None:
     # Browsers apply CSP form-action to the redirects after a form post: "Continue" ends at the utility,
     # "No thanks" at the partner's final redirect URL, so both origins must be allowed (and nothing else).
-    from meterhub.dal.partners import dynamo_partner_repository
+    from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 
     repo = dynamo_partner_repository(function_environment()["PARTNERS_TABLE_NAME"])
     repo.set_connect_redirect_url(partner.partner_id, "https://acme.example:8443/connected")
@@ -339,13 +339,13 @@ def test_the_daily_refresh_queues_a_sync_for_every_live_authorization_only(
     ]
     assert {b["partner_id"] for b in bodies} == {partner.partner_id} and len(bodies) == 2
     # Revoking takes an authorization out of the daily refresh
-    from meterhub.dal.connect import dynamo_connect_repository
-    from meterhub.logic import connections
+    from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
+    from meterhub.connect.use_cases import connections
 
     repo = dynamo_connect_repository(function_environment()["CONNECT_TABLE_NAME"])
     [(_, revoked_id), _other] = sorted(repo.active_authorizations())
-    from meterhub.dal.meters import dynamo_meter_repository
-    from meterhub.dal.token_vault import kms_token_vault
+    from meterhub.connect.adapters.token_vault import kms_token_vault
+    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
 
     connections.revoke_authorization(
         repo,
@@ -366,7 +366,7 @@ def test_every_status_change_of_the_flow_becomes_one_event_and_completion_one_sy
     lambda_context: FakeLambdaContext,
     load_function: Callable[[str], ModuleType],
 ) -> None:
-    from meterhub.local.event_sources import streams_client
+    from meterhub_dev.local.event_sources import streams_client
 
     from tests.conftest import receive_all
 
@@ -432,11 +432,11 @@ def _connect_and_sync(
 ) -> tuple[int, str | None]:
     """Open `url` in `browser`, consent, come back with `code`, then run the utility sync of the authorization
     the callback completed: (the page's status, the authorization id) — no id when the page refused."""
-    from meterhub.dal.connect import dynamo_connect_repository
-    from meterhub.dal.intervals import dynamo_interval_store
-    from meterhub.dal.meters import dynamo_meter_repository
-    from meterhub.dal.token_vault import kms_token_vault
-    from meterhub.logic.utility_sync import UtilitySync
+    from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
+    from meterhub.connect.adapters.token_vault import kms_token_vault
+    from meterhub.connect.use_cases.sync import UtilitySync
+    from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
+    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
 
     parts = urlsplit(url)
     path = parts.path.removeprefix("/local")
@@ -493,7 +493,8 @@ def test_an_outsider_with_the_refid_cannot_attach_a_meter_but_the_partners_issue
     load_function: Callable[[str], ModuleType],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from meterhub.dal.meters import MeterQuery, dynamo_meter_repository
+    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+    from meterhub.meters.ports import MeterQuery
 
     from tests.conftest import build_asset
 

@@ -1,6 +1,6 @@
 """Every function has sample events in events/<function dir>/, and each handler accepts each of them.
 
-The same files feed `sam local invoke -e` and `python -m meterhub.local invoke`, so a stale event is caught
+The same files feed `sam local invoke -e` and `python -m meterhub_dev.local invoke`, so a stale event is caught
 here before a developer trips over it.
 """
 
@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from meterhub.local.template import FunctionSpec, load_template
+from meterhub_dev.local.template import FunctionSpec, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
@@ -94,7 +94,7 @@ def test_local_invoke_runs_a_sample_event_like_sam_local_invoke() -> None:
     command = [
         sys.executable,
         "-m",
-        "meterhub.local",
+        "meterhub_dev.local",
         "invoke",
         "ProgramsApiFunction",
         "events/programs_api/list_programs.json",

@@ -1,7 +1,7 @@
 """The real GreenButtonAdapter against the real demo utility, served over HTTP on loopback.
 
 A small threaded HTTP server turns each request into the API Gateway REST proxy event the local runner
-would build (meterhub.local.apigateway) and hands it to functions/demo_utility/app.py; the demo's store is
+would build (meterhub_dev.local.apigateway) and hands it to functions/demo_utility/app.py; the demo's store is
 the ConnectTable on moto. The adapter talks to it with its production urllib3 client. The second half
 drives the adapter against a fake HTTP port for the error mapping and the SSRF guard.
 """
@@ -22,19 +22,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import boto3
 import pytest
 import urllib3
-from meterhub.local.apigateway import IncomingRequest, RouteTable, build_proxy_event, parse_proxy_result
-from meterhub.local.template import ApiSpec, Route
-from meterhub.models.enums import TransmissionRegion, UtilityName
-from meterhub.utilities import registry
-from meterhub.utilities.adapter import (
-    AccessTokenRejected,
-    AuthorizationRevoked,
-    IntervalReading,
-    TokenSet,
-    UtilityAdapter,
-    UtilityError,
-)
-from meterhub.utilities.green_button_adapter import (
+from meterhub.catalog.enums import TransmissionRegion, UtilityName
+from meterhub.demo_utility.rules.feeds import interval_block_feed
+from meterhub.utility_providers import records as registry
+from meterhub.utility_providers.adapters import secrets
+from meterhub.utility_providers.adapters.factory import adapter_for
+from meterhub.utility_providers.adapters.green_button import (
     GreenButtonAdapter,
     HttpClient,
     HttpResponse,
@@ -44,9 +37,18 @@ from meterhub.utilities.green_button_adapter import (
     absolute_endpoint,
     is_under,
 )
-from meterhub.utilities.greenbutton import interval_block_feed
-from meterhub.utilities.pkce import pkce_pair
-from meterhub.utilities.registry import DEMO_UTILITY, UtilityConfig, adapter_for
+from meterhub.utility_providers.ports import (
+    AccessTokenRejected,
+    AuthorizationRevoked,
+    IntervalReading,
+    TokenSet,
+    UtilityAdapter,
+    UtilityError,
+)
+from meterhub.utility_providers.records import DEMO_UTILITY, UtilityConfig
+from meterhub.utility_providers.rules.pkce import pkce_pair
+from meterhub_dev.local.apigateway import IncomingRequest, RouteTable, build_proxy_event, parse_proxy_result
+from meterhub_dev.local.template import ApiSpec, Route
 
 from tests.conftest import REGION, FakeLambdaContext, load_function_module, local_template
 
@@ -374,7 +376,7 @@ def test_a_resource_uri_elsewhere_is_refused(demo_http: DemoUtilityServer, brows
 def test_the_demo_refuses_to_serve_in_production(
     demo_http: DemoUtilityServer, browser: urllib3.PoolManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from meterhub.config import get_settings
+    from meterhub.platform.settings import get_settings
 
     monkeypatch.setenv("STAGE", "prod")
     get_settings.cache_clear()
@@ -727,7 +729,7 @@ def test_real_utilities_are_offered_only_with_their_secret(monkeypatch: pytest.M
 def test_adapter_for_reads_the_client_credentials_from_secrets_manager(
     aws: DynamoDBClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry.reset_secret_cache()
+    secrets.reset_secret_cache()
     secrets_client = boto3.client("secretsmanager", region_name=REGION)
     arn = secrets_client.create_secret(
         Name="utility-pge", SecretString=json.dumps({"client_id": "pge-client", "client_secret": "pge-secret"})
@@ -747,12 +749,12 @@ def test_adapter_for_reads_the_client_credentials_from_secrets_manager(
         adapter_for(config, "https://api.example/dev", http=http).exchange_code(
             code="c", code_verifier="v", redirect_uri="r"
         )
-        registry.reset_secret_cache()
+        secrets.reset_secret_cache()
         with pytest.raises(UtilityError) as raised:
             adapter_for(config, "https://api.example/dev", http=http)
         assert raised.value.retryable and arn not in raised.value.reason
     finally:
-        registry.reset_secret_cache()
+        secrets.reset_secret_cache()
 
 
 def test_a_utility_without_a_client_id_cannot_be_used() -> None:

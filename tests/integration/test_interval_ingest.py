@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 from botocore.exceptions import ClientError
-from meterhub.dal.intervals import dynamo_interval_store
-from meterhub.dal.uploads import dynamo_upload_repository
-from meterhub.domain.uploads import UploadJob, UploadStatus
-from meterhub.ingest.pipeline import Ingestion
-from meterhub.ingest.slots import SLOTS_PER_DAY, DaySlots
-from meterhub.platform import clients
+from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
+from meterhub.intervals.adapters.uploads import dynamo_upload_repository
+from meterhub.intervals.records import UploadJob, UploadStatus
+from meterhub.intervals.rules.slots import SLOTS_PER_DAY, DaySlots
+from meterhub.intervals.use_cases.pipeline import Ingestion
+from meterhub.platform.adapters import clients
 
 if TYPE_CHECKING:
-    from meterhub.logic.partners import IssuedKey
+    from meterhub.partners.use_cases import IssuedKey
 
 pytestmark = pytest.mark.pristine_aws  # the S3 test event that provisioning queues, and whole-queue reads
 

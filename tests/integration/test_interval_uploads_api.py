@@ -18,15 +18,15 @@ from urllib.parse import unquote
 import boto3
 import pytest
 import requests
-from meterhub.dal.intervals import DynamoIntervalStore
-from meterhub.dal.meters import DynamoMeterRepository
-from meterhub.dal.uploads import DynamoUploadRepository
-from meterhub.domain.uploads import UploadJob, UploadStatus
-from meterhub.ingest.slots import DaySlots
-from meterhub.local.template import load_template
+from meterhub.intervals.adapters.dynamodb import DynamoIntervalStore
+from meterhub.intervals.adapters.uploads import DynamoUploadRepository
+from meterhub.intervals.records import UploadJob, UploadStatus
+from meterhub.intervals.rules.slots import DaySlots
+from meterhub.meters.adapters.dynamodb import DynamoMeterRepository
+from meterhub_dev.local.template import load_template
 
 if TYPE_CHECKING:
-    from meterhub.logic.partners import IssuedKey
+    from meterhub.partners.use_cases import IssuedKey
 
 ROOT = Path(__file__).resolve().parents[2]
 UPLOAD = "/v1.1/interval-data"

@@ -15,11 +15,11 @@ from typing import Any
 
 import boto3
 import pytest
-from meterhub.dal.jobs import dynamo_job_repository
-from meterhub.dal.uploads import dynamo_upload_repository
-from meterhub.domain.jobs import JobStatus, MeterJob, PayloadFormat
-from meterhub.domain.uploads import UploadJob, UploadStatus
-from meterhub.local.event_sources import streams_client
+from meterhub.intervals.adapters.uploads import dynamo_upload_repository
+from meterhub.intervals.records import UploadJob, UploadStatus
+from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
+from meterhub.meter_jobs.records import JobStatus, MeterJob, PayloadFormat
+from meterhub_dev.local.event_sources import streams_client
 
 pytestmark = pytest.mark.pristine_aws  # fixed partner ids, and the table's whole stream
 

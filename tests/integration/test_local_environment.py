@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from meterhub.local.lambda_runtime import InvocationFailed, LocalLambda
-from meterhub.local.template import load_template
+from meterhub_dev.local.lambda_runtime import InvocationFailed, LocalLambda
+from meterhub_dev.local.template import load_template
 
 TEMPLATE = """
 Globals:

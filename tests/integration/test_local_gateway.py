@@ -8,10 +8,10 @@ import json
 import os
 from pathlib import Path
 
-from meterhub.local.api import LocalApiGateway
-from meterhub.local.apigateway import IncomingRequest
-from meterhub.local.lambda_runtime import LocalLambda
-from meterhub.local.template import load_template
+from meterhub_dev.local.api import LocalApiGateway
+from meterhub_dev.local.apigateway import IncomingRequest
+from meterhub_dev.local.lambda_runtime import LocalLambda
+from meterhub_dev.local.template import load_template
 
 # ----- the gateway in front of in-process functions ----------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""`python -m meterhub.local invoke` (the no-Docker `sam local invoke`) and the in-process SQS relay."""
+"""`python -m meterhub_dev.local invoke` (the no-Docker `sam local invoke`) and the in-process SQS relay."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from meterhub.local.aws import LocalAws
-from meterhub.local.event_sources import RelayContext, Relays
-from meterhub.local.lambda_runtime import HandlerUnavailable, LocalLambda
-from meterhub.local.template import LocalContext, load_template
-from meterhub.platform import clients
+from meterhub.platform.adapters import clients
+from meterhub_dev.local.aws import LocalAws
+from meterhub_dev.local.event_sources import RelayContext, Relays
+from meterhub_dev.local.lambda_runtime import HandlerUnavailable, LocalLambda
+from meterhub_dev.local.template import LocalContext, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/local/GET/v1.1/programs"
@@ -27,7 +27,7 @@ def _invoke(function: str, event: dict[str, Any], tmp_path: Path) -> subprocess.
     event_file.write_text(json.dumps(event), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     return subprocess.run(
-        [sys.executable, "-m", "meterhub.local", "invoke", function, str(event_file)],
+        [sys.executable, "-m", "meterhub_dev.local", "invoke", function, str(event_file)],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from meterhub.local.api import ApiServer, LocalApiGateway
-from meterhub.local.aws import LocalAws
-from meterhub.local.lambda_runtime import LocalLambda
-from meterhub.local.template import LocalContext, load_template
-from meterhub.platform import clients
+from meterhub.platform.adapters import clients
+from meterhub_dev.local.api import ApiServer, LocalApiGateway
+from meterhub_dev.local.aws import LocalAws
+from meterhub_dev.local.lambda_runtime import LocalLambda
+from meterhub_dev.local.template import LocalContext, load_template
 
 
 @pytest.fixture

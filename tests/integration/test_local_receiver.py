@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 
 import pytest
-from meterhub.local.receiver import make_handler
-from meterhub.logic.webhook_samples import sample_payload
-from meterhub.webhooks.delivery import TEST_HEADER, encode_event
-from meterhub.webhooks.events import envelope
-from meterhub.webhooks.signing import SIGNATURE_HEADER, signature_header
+from meterhub.platform.events import envelope
+from meterhub.webhooks.adapters.http_delivery import encode_event
+from meterhub.webhooks.api_models import SIGNATURE_HEADER, TEST_HEADER
+from meterhub.webhooks.rules.signing import signature_header
+from meterhub.webhooks.use_cases.samples import sample_payload
+from meterhub_dev.local.receiver import make_handler
 
 SECRET = "whsec_test-secret"
 BODY = b'{"webhook_event_id":"e1","payload":{"webhook_event_type":"meter.created","meter_id":"m1"}}'

@@ -16,11 +16,11 @@ from typing import Any
 
 import boto3
 import pytest
-from meterhub.dal.meters import dynamo_meter_repository
-from meterhub.domain.meters import MeterRecord
-from meterhub.errors import AlreadyExists
-from meterhub.local.event_sources import DynamoDbStreamRelay, RelayContext, streams_client
-from meterhub.models.meter import CreateMeter
+from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+from meterhub.meters.api_models.meter import CreateMeter
+from meterhub.meters.records import MeterRecord
+from meterhub.platform.errors import AlreadyExists
+from meterhub_dev.local.event_sources import DynamoDbStreamRelay, RelayContext, streams_client
 
 pytestmark = pytest.mark.pristine_aws  # the table's whole stream
 

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 import pytest
-from meterhub.batch import worker as worker_module
-from meterhub.batch.worker import meter_id_for
-from meterhub.dal.jobs import DynamoJobRepository
-from meterhub.domain.jobs import AssetOutcome, MeterJob
-from meterhub.platform import clients
+from meterhub.meter_jobs.adapters.dynamodb import DynamoJobRepository
+from meterhub.meter_jobs.records import AssetOutcome, MeterJob
+from meterhub.meter_jobs.use_cases import worker as worker_module
+from meterhub.meter_jobs.use_cases.worker import meter_id_for
+from meterhub.platform.adapters import clients
 
 if TYPE_CHECKING:
-    from meterhub.logic.partners import IssuedKey
+    from meterhub.partners.use_cases import IssuedKey
     from mypy_boto3_dynamodb import DynamoDBClient
 
 MakeAsset = Callable[..., dict[str, Any]]

@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 if TYPE_CHECKING:
-    from meterhub.logic.partners import IssuedKey
+    from meterhub.partners.use_cases import IssuedKey
 
 MakeAsset = Callable[..., dict[str, Any]]
 JOBS = "/v1.1/jobs/meters"
@@ -214,7 +214,7 @@ def test_bad_file_name_is_400(invoke_jobs: InvokeJobs, make_asset: MakeAsset, fi
 
 
 def test_a_body_over_the_size_limit_is_413(invoke_jobs: InvokeJobs, job_worker: JobWorker) -> None:
-    from meterhub.batch.payload import MAX_BODY_BYTES
+    from meterhub.meter_jobs.use_cases.payload import MAX_BODY_BYTES
 
     text = csv_text(*(csv_row(f"big-{n:06d}") for n in range(MAX_BODY_BYTES // 100)))
     assert len(text.encode()) > MAX_BODY_BYTES

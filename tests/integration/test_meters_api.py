@@ -10,16 +10,16 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from meterhub.config import get_settings
-from meterhub.dal.meters import DynamoMeterRepository, dynamo_meter_repository
-from meterhub.dal.partners import dynamo_partner_repository
-from meterhub.logic.create_meter import connect_link, create_meter
-from meterhub.models.api import ProvisionalAsset
-from meterhub.models.enums import ProvisionalAssetStatus, StatusDetailName
-from meterhub.models.meter import CreateMeter
+from meterhub.catalog.enums import ProvisionalAssetStatus, StatusDetailName
+from meterhub.meters.adapters.dynamodb import DynamoMeterRepository, dynamo_meter_repository
+from meterhub.meters.api_models.meter import CreateMeter
+from meterhub.meters.api_models.responses import ProvisionalAsset
+from meterhub.meters.use_cases.create_meter import connect_link, create_meter
+from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+from meterhub.platform.settings import get_settings
 
 if TYPE_CHECKING:
-    from meterhub.logic.partners import IssuedKey
+    from meterhub.partners.use_cases import IssuedKey
     from mypy_boto3_dynamodb import DynamoDBClient
 
 Invoke = Callable[..., tuple[int, Any]]

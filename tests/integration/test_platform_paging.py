@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from meterhub.platform import clients, keys, paging
+from meterhub.platform import keys
+from meterhub.platform.adapters import clients, paging
 from meterhub.platform.codec import key
 
 from tests.conftest import TABLE_ENV

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from meterhub import catalog
+from meterhub.catalog import programs as catalog
 
 Invoke = Callable[..., tuple[int, Any]]
 

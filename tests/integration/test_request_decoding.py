@@ -16,13 +16,13 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from meterhub.api.resolver import ApiResolver
+from meterhub.platform.api.resolver import ApiResolver
 from meterhub.platform.bounded_json import MAX_DEPTH as MAX_JSON_DEPTH
 
 from tests.conftest import ROOT, FakeLambdaContext, api_event, load_function_module, local_template
 
 if TYPE_CHECKING:
-    from meterhub.logic.partners import IssuedKey
+    from meterhub.partners.use_cases import IssuedKey
 
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text(encoding="utf-8"))
 JSON_BODY_ROUTES = sorted(

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
-from meterhub.api.transport import HSTS_HEADER, HSTS_VALUE
-from meterhub.config import get_settings
+from meterhub.platform.api.transport import HSTS_HEADER, HSTS_VALUE
+from meterhub.platform.settings import get_settings
 
 from tests.conftest import (
     ROOT,

@@ -17,10 +17,10 @@ from typing import Any
 
 import boto3
 import pytest
-from meterhub.dal.queues import sqs_work_queue
-from meterhub.dal.webhook_deliveries import dynamo_delivery_log
-from meterhub.domain.webhooks import DeliveryRecord, DeliveryStatus
-from meterhub.webhooks.publisher import publish
+from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub.platform.event_publisher import publish
+from meterhub.webhooks.adapters.deliveries import dynamo_delivery_log
+from meterhub.webhooks.records import DeliveryRecord, DeliveryStatus
 
 from tests.conftest import (
     REGION,

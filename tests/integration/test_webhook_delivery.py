@@ -13,11 +13,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from meterhub.domain.webhooks import Subscription, WebhookHeader
-from meterhub.logic.webhook_samples import sample_payload
-from meterhub.webhooks.delivery import TEST_HEADER, PostRequest, deliver
-from meterhub.webhooks.events import WebhookEventType, envelope
-from meterhub.webhooks.signing import SIGNATURE_HEADER, verify
+from meterhub.platform.events import WebhookEventType, envelope
+from meterhub.webhooks.adapters.http_delivery import PostRequest, deliver
+from meterhub.webhooks.api_models import SIGNATURE_HEADER, TEST_HEADER
+from meterhub.webhooks.records import Subscription, WebhookHeader
+from meterhub.webhooks.rules.signing import verify
+from meterhub.webhooks.use_cases.samples import sample_payload
 
 SECRET = "whsec_delivery-test"
 

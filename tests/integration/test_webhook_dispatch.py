@@ -14,11 +14,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from meterhub.dal.queues import InMemoryWorkQueue
-from meterhub.dal.webhook_deliveries import InMemoryDeliveryLog
-from meterhub.dal.webhooks import InMemoryWebhookRepository
-from meterhub.domain.webhooks import DeliveryStatus, Subscription, WebhookHeader
-from meterhub.logic.webhook_dispatch import (
+from meterhub.platform.event_publisher import publish
+from meterhub.platform.events import WebhookEventType
+from meterhub.webhooks.adapters.http_delivery import (
+    DEFAULT_TIMEOUT_SECONDS,
+    MAX_ATTEMPTS,
+    RETRY_DELAYS_SECONDS,
+    PostRequest,
+)
+from meterhub.webhooks.api_models import SIGNATURE_HEADER
+from meterhub.webhooks.records import DeliveryStatus, Subscription, WebhookHeader
+from meterhub.webhooks.rules.signing import verify
+from meterhub.webhooks.use_cases.dispatch import (
     LEASE_SECONDS,
     POST_CONCURRENCY,
     RECORDING_SECONDS,
@@ -26,10 +33,9 @@ from meterhub.logic.webhook_dispatch import (
     Dispatcher,
     Outcome,
 )
-from meterhub.webhooks.delivery import DEFAULT_TIMEOUT_SECONDS, MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, PostRequest
-from meterhub.webhooks.events import WebhookEventType
-from meterhub.webhooks.publisher import publish
-from meterhub.webhooks.signing import SIGNATURE_HEADER, verify
+
+from tests.fakes.queues import InMemoryWorkQueue
+from tests.fakes.webhooks import InMemoryDeliveryLog, InMemoryWebhookRepository
 
 SECRET = "whsec_dispatch-test"
 NO_WAIT = (0,) * MAX_ATTEMPTS

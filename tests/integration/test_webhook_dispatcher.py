@@ -11,9 +11,9 @@ from typing import Any
 
 import boto3
 import pytest
-from meterhub.dal.queues import sqs_work_queue
-from meterhub.webhooks.publisher import publish
-from meterhub.webhooks.signing import verify
+from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub.platform.event_publisher import publish
+from meterhub.webhooks.rules.signing import verify
 
 from tests.conftest import REGION, FakeLambdaContext, WebhookReceiver, function_environment, receive_all, sqs_event
 

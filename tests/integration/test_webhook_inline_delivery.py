@@ -12,14 +12,14 @@ from typing import Any
 
 import boto3
 import pytest
-from meterhub.dal.queues import sqs_work_queue
-from meterhub.dal.webhook_deliveries import LOG_RETENTION_DAYS, TRANSACTION_ITEMS, dynamo_delivery_log
-from meterhub.dal.webhooks import dynamo_webhook_repository
-from meterhub.domain.webhooks import DeliveryRecord, DeliveryStatus
-from meterhub.logic.webhooks import create_webhook
-from meterhub.models.webhooks import WebhookRequest
-from meterhub.platform import clients
-from meterhub.webhooks.publisher import publish
+from meterhub.platform.adapters import clients
+from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub.platform.event_publisher import publish
+from meterhub.webhooks.adapters.deliveries import LOG_RETENTION_DAYS, TRANSACTION_ITEMS, dynamo_delivery_log
+from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
+from meterhub.webhooks.api_models import WebhookRequest
+from meterhub.webhooks.records import DeliveryRecord, DeliveryStatus
+from meterhub.webhooks.use_cases.subscriptions import create_webhook
 
 from tests.conftest import (
     REGION,

@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from meterhub.webhooks.signing import verify
+from meterhub.webhooks.rules.signing import verify
 
 from tests.conftest import WebhookReceiver
 

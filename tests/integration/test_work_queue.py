@@ -9,8 +9,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from meterhub.dal.queues import BATCH_BYTES, QueueSendError, sqs_work_queue
-from meterhub.platform import clients
+from meterhub.platform.adapters import clients
+from meterhub.platform.adapters.sqs_work_queue import BATCH_BYTES, sqs_work_queue
+from meterhub.platform.work_queue import QueueSendError
 
 from tests.conftest import REGION, function_environment, receive_all
 

@@ -1,4 +1,4 @@
-"""meterhub.batch.payload: a batch request (JSON or CSV) becomes entries, or is refused as a whole.
+"""meterhub.meter_jobs.use_cases.payload: a batch request (JSON or CSV) becomes entries, or is refused as a whole.
 
 Whole-request refusals carry Leap's ValidationError entries (`message`, `json_index` / `csv_row`,
 `problem_field`); one asset's own validity is the worker's business, so nothing here checks the asset schema.
@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from meterhub.batch import payload
-from meterhub.batch.payload import (
+from meterhub.meter_jobs.use_cases import payload
+from meterhub.meter_jobs.use_cases.payload import (
     MAX_ASSETS,
     MAX_BODY_BYTES,
     MAX_REPORTED_PROBLEMS,
@@ -22,7 +22,7 @@ from meterhub.batch.payload import (
     parse_json,
     unflatten,
 )
-from meterhub.errors import DomainError, InvalidInput, PayloadTooLarge
+from meterhub.platform.errors import DomainError, InvalidInput, PayloadTooLarge
 
 pytestmark = pytest.mark.usefixtures("no_network")
 

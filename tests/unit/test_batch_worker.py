@@ -1,4 +1,4 @@
-"""meterhub.batch.worker on the InMemory fakes: every asset and job status, resuming, and crash safety.
+"""meterhub.meter_jobs.use_cases.worker on the InMemory fakes: every asset and job status, resuming, and crash safety.
 
 Jobs are submitted with the real `submit_job` (so the payload in the object store is exactly what the API
 stores) and processed with `Worker.process`, as the SQS handler does.
@@ -15,19 +15,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from meterhub.batch import worker as worker_module
-from meterhub.batch.payload import assets_key
-from meterhub.batch.worker import Progress, Worker, meter_id_for
-from meterhub.dal.jobs import InMemoryJobRepository
-from meterhub.dal.meters import InMemoryMeterRepository
-from meterhub.dal.objects import InMemoryObjectStore
-from meterhub.dal.queues import InMemoryWorkQueue
-from meterhub.domain.jobs import AssetOutcome, JobStatus, MeterJob
-from meterhub.errors import Conflict
-from meterhub.logic.create_meter import ConnectLink
-from meterhub.logic.meter_jobs import submit_job
-from meterhub.models.enums import ProvisionalAssetStatus, StatusDetailName
-from meterhub.models.meter import CreateMeter
+from meterhub.catalog.enums import ProvisionalAssetStatus, StatusDetailName
+from meterhub.meter_jobs.records import AssetOutcome, JobStatus, MeterJob
+from meterhub.meter_jobs.use_cases import worker as worker_module
+from meterhub.meter_jobs.use_cases.jobs import submit_job
+from meterhub.meter_jobs.use_cases.payload import assets_key
+from meterhub.meter_jobs.use_cases.worker import Progress, Worker, meter_id_for
+from meterhub.meters.api_models.meter import CreateMeter
+from meterhub.meters.use_cases.create_meter import ConnectLink
+from meterhub.platform.errors import Conflict
+
+from tests.fakes.meter_jobs import InMemoryJobRepository
+from tests.fakes.meters import InMemoryMeterRepository
+from tests.fakes.objects import InMemoryObjectStore
+from tests.fakes.queues import InMemoryWorkQueue
 
 pytestmark = pytest.mark.usefixtures("no_network")
 

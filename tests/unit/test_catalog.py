@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from meterhub import catalog
-from meterhub.catalog import IntervalDataSource, OnboardingMethod, RequiredField
-from meterhub.models.enums import CustomerClassification, MeterType, ProgramIdentifier, TransmissionRegion
+from meterhub.catalog import programs as catalog
+from meterhub.catalog.enums import CustomerClassification, MeterType, ProgramIdentifier, TransmissionRegion
+from meterhub.catalog.programs import IntervalDataSource, OnboardingMethod, RequiredField
 
 pytestmark = pytest.mark.usefixtures("no_network")
 

@@ -10,14 +10,11 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from meterhub.dal.connect import InMemoryConnectRepository
-from meterhub.dal.intervals import InMemoryIntervalStore
-from meterhub.dal.meters import InMemoryMeterRepository
-from meterhub.dal.token_vault import FakeTokenVault
-from meterhub.domain.connect import Authorization, AuthorizationStatus
-from meterhub.domain.meters import MeterRecord
-from meterhub.errors import DomainError, InvalidInput
-from meterhub.ingest.slots import (
+from meterhub.catalog.enums import TransmissionRegion, UtilityName
+from meterhub.connect.records import Authorization, AuthorizationStatus
+from meterhub.connect.use_cases.flow import token_context
+from meterhub.connect.use_cases.sync import SyncResult, UtilitySync
+from meterhub.intervals.rules.slots import (
     DaySlots,
     LengthDay,
     covered_slots,
@@ -26,20 +23,16 @@ from meterhub.ingest.slots import (
     length_slot_start,
     merge_length_day,
 )
-from meterhub.logic import interval_uploads as iu
-from meterhub.logic import page_tokens
-from meterhub.logic.connect_flow import token_context
-from meterhub.logic.utility_sync import SyncResult, UtilitySync
-from meterhub.models.enums import TransmissionRegion, UtilityName
-from meterhub.platform import keys
-from meterhub.utilities.adapter import (
-    IntervalReading,
-    ServiceAddress,
-    ServicePoint,
-    TokenSet,
-    UtilityAdapter,
-)
-from meterhub.utilities.registry import UtilityConfig
+from meterhub.intervals.use_cases import uploads as iu
+from meterhub.meters.records import MeterRecord
+from meterhub.platform import keys, page_tokens
+from meterhub.platform.errors import DomainError, InvalidInput
+from meterhub.utility_providers.ports import IntervalReading, ServiceAddress, ServicePoint, TokenSet, UtilityAdapter
+from meterhub.utility_providers.records import UtilityConfig
+
+from tests.fakes.connect import FakeTokenVault, InMemoryConnectRepository
+from tests.fakes.intervals import InMemoryIntervalStore
+from tests.fakes.meters import InMemoryMeterRepository
 
 pytestmark = pytest.mark.usefixtures("no_network")
 

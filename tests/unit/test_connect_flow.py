@@ -9,18 +9,19 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from meterhub.dal.connect import InMemoryConnectRepository
-from meterhub.dal.partners import InMemoryPartnerRepository
-from meterhub.dal.token_vault import FakeTokenVault
-from meterhub.domain.connect import AuthorizationStatus, FailureReason, SessionStatus
-from meterhub.domain.partners import Partner
-from meterhub.errors import InvalidInput
-from meterhub.logic import connect_flow, connect_links
-from meterhub.logic.connect_flow import ConnectProblem, LinkParameters
-from meterhub.logic.connect_links import ConnectLinkRequest
-from meterhub.utilities.adapter import IntervalReading, ServicePoint, TokenSet, UtilityAdapter, UtilityError
-from meterhub.utilities.registry import UtilityConfig
+from meterhub.connect.records import AuthorizationStatus, FailureReason, SessionStatus
+from meterhub.connect.use_cases import flow as connect_flow
+from meterhub.connect.use_cases import links as connect_links
+from meterhub.connect.use_cases.flow import ConnectProblem, LinkParameters
+from meterhub.connect.use_cases.links import ConnectLinkRequest
+from meterhub.partners.records import Partner
+from meterhub.platform.errors import InvalidInput
+from meterhub.utility_providers.ports import IntervalReading, ServicePoint, TokenSet, UtilityAdapter, UtilityError
+from meterhub.utility_providers.records import UtilityConfig
 from pydantic import ValidationError
+
+from tests.fakes.connect import FakeTokenVault, InMemoryConnectRepository
+from tests.fakes.partners import InMemoryPartnerRepository
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 BASE = "https://api.example.com/dev"

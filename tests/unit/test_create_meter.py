@@ -9,13 +9,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from meterhub.dal.meters import InMemoryMeterRepository
-from meterhub.dal.partners import InMemoryPartnerRepository
-from meterhub.logic import partners
-from meterhub.logic.create_meter import AssetRejected, ConnectLink, connect_link, create_meter
-from meterhub.models.api import ProvisionalAsset
-from meterhub.models.enums import ProvisionalAssetStatus, StatusDetailName
-from meterhub.models.meter import CreateMeter
+from meterhub.catalog.enums import ProvisionalAssetStatus, StatusDetailName
+from meterhub.meters.api_models.meter import CreateMeter
+from meterhub.meters.api_models.responses import ProvisionalAsset
+from meterhub.meters.use_cases.create_meter import AssetRejected, ConnectLink, connect_link, create_meter
+from meterhub.partners import use_cases as partners
+
+from tests.fakes.meters import InMemoryMeterRepository
+from tests.fakes.partners import InMemoryPartnerRepository
 
 pytestmark = pytest.mark.usefixtures("no_network")
 

@@ -8,19 +8,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from meterhub.utilities.demo_server import (
-    SCENARIOS,
-    DemoUtility,
-    JsonResult,
-    OAuthError,
-    ResourceError,
-    customer_for,
-)
-from meterhub.utilities.demo_store import InMemoryDemoStore, secret_hash
-from meterhub.utilities.greenbutton import parse_interval_blocks, parse_usage_points
-from meterhub.utilities.pkce import pkce_pair
-from meterhub.utilities.registry import DEMO_CLIENT_ID
-from meterhub.web.demo_pages import DemoAuthorizeView
+from meterhub.demo_utility.api_models import DemoAuthorizeView
+from meterhub.demo_utility.use_cases import SCENARIOS, DemoUtility, JsonResult, OAuthError, ResourceError, customer_for
+from meterhub.platform.hashing import secret_hash
+from meterhub.utility_providers.records import DEMO_CLIENT_ID
+from meterhub.utility_providers.rules.greenbutton import parse_interval_blocks, parse_usage_points
+from meterhub.utility_providers.rules.pkce import pkce_pair
+
+from tests.fakes.demo_utility import InMemoryDemoStore
 
 BASE = "http://127.0.0.1:3000"
 CALLBACK = f"{BASE}/connect/callback"

@@ -1,7 +1,7 @@
 """The verification snippets partners copy (README.md and docs/webhooks.md) verify our real signatures and tell
 our test deliveries from real events.
 
-A snippet that drifted from `meterhub.webhooks.signing` would make every partner's receiver reject our
+A snippet that drifted from `meterhub.webhooks.rules.signing` would make every partner's receiver reject our
 deliveries (or act on a test), so both copies are executed here exactly as written.
 """
 
@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from meterhub.logic.webhook_samples import sample_payload
-from meterhub.webhooks.delivery import encode_event
-from meterhub.webhooks.events import envelope
-from meterhub.webhooks.signing import signature_header
+from meterhub.platform.events import envelope
+from meterhub.webhooks.adapters.http_delivery import encode_event
+from meterhub.webhooks.rules.signing import signature_header
+from meterhub.webhooks.use_cases.samples import sample_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_documented-snippet-test"

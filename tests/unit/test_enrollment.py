@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from meterhub import catalog
-from meterhub.domain.meters import MeterRecord
-from meterhub.logic.enrollment import derive_enrollment
-from meterhub.models.api import MeterEnrollmentResponse
-from meterhub.models.enums import ActionType, EnrollmentStatus, ParticipationPreference, ProgramIdentifier
-from meterhub.models.meter import CreateMeter
+from meterhub.catalog import programs as catalog
+from meterhub.catalog.enums import ActionType, EnrollmentStatus, ParticipationPreference, ProgramIdentifier
+from meterhub.meters.api_models.meter import CreateMeter
+from meterhub.meters.api_models.responses import MeterEnrollmentResponse
+from meterhub.meters.records import MeterRecord
+from meterhub.meters.rules.enrollment import derive_enrollment
 
 pytestmark = pytest.mark.usefixtures("no_network")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pytest
-from meterhub.models.field_errors import MAX_ECHO, FieldError, describe, field_errors
-from meterhub.models.meter import CreateMeter
+from meterhub.meters.api_models.meter import CreateMeter
+from meterhub.platform.api.field_errors import MAX_ECHO, FieldError, describe, field_errors
 from pydantic import BaseModel, ValidationError
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from meterhub.utilities.adapter import IntervalReading, ServiceAddress, ServicePoint, UtilityError
-from meterhub.utilities.greenbutton import (
+from meterhub.demo_utility.rules.feeds import interval_block_feed, usage_points_feed
+from meterhub.utility_providers.ports import IntervalReading, ServiceAddress, ServicePoint, UtilityError
+from meterhub.utility_providers.rules.greenbutton import (
     MissingReadingType,
     ReadingType,
-    interval_block_feed,
     parse_interval_blocks,
     parse_reading_type,
     parse_usage_points,
     reading_type_links,
-    usage_points_feed,
 )
 
 SUBSCRIPTION = "https://utility.example/espi/1_1/resource/Subscription/5"

@@ -1,11 +1,11 @@
-"""The number grammar of interval files (meterhub.ingest.numbers): what is a number, what is not, the bound."""
+"""The number grammar of interval files (meterhub.intervals.rules.numbers): what is a number, what is not, the bound."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from meterhub.ingest.numbers import MAX_KWH_PER_INTERVAL, parse_decimal, refusal
+from meterhub.intervals.rules.numbers import MAX_KWH_PER_INTERVAL, parse_decimal, refusal
 
 # The grammar as the README states it, written independently of the module: surrounding whitespace, then an
 # optional sign, ASCII digits with an optional decimal point, at least one digit.

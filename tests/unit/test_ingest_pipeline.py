@@ -1,4 +1,4 @@
-"""The ingest pipeline (meterhub.ingest.pipeline.Ingestion) on the InMemory fakes: one dropped file -> one job.
+"""The ingest pipeline (intervals.use_cases.pipeline.Ingestion) on the InMemory fakes: one dropped file -> one job.
 
 Covers: a clean file is stored whole and filed under accepted/ with its feedback; a file with errors stores
 nothing and is filed under failed/ with its errors CSV; keys that are not drops are ignored; the same object
@@ -18,15 +18,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from meterhub.dal.intervals import InMemoryIntervalStore
-from meterhub.dal.meters import InMemoryMeterRepository
-from meterhub.dal.objects import InMemoryObjectStore, ObjectInfo
-from meterhub.dal.uploads import InMemoryUploadRepository
-from meterhub.domain.meters import MeterRecord
-from meterhub.domain.uploads import UploadJob, UploadStatus
-from meterhub.errors import NotFound, StorageUnavailable
-from meterhub.ingest.pipeline import Ingestion
-from meterhub.ingest.slots import SLOTS_PER_DAY, DaySlots
+from meterhub.intervals.records import UploadJob, UploadStatus
+from meterhub.intervals.rules.slots import SLOTS_PER_DAY, DaySlots
+from meterhub.intervals.use_cases.pipeline import Ingestion
+from meterhub.meters.records import MeterRecord
+from meterhub.platform.errors import NotFound, StorageUnavailable
+from meterhub.platform.object_store import ObjectInfo
+
+from tests.fakes.intervals import InMemoryIntervalStore, InMemoryUploadRepository
+from tests.fakes.meters import InMemoryMeterRepository
+from tests.fakes.objects import InMemoryObjectStore
 
 pytestmark = pytest.mark.usefixtures("no_network")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from meterhub.ingest.model import IntervalRow
-from meterhub.ingest.slots import (
+from meterhub.intervals.rules.model import IntervalRow
+from meterhub.intervals.rules.slots import (
     SLOTS_PER_DAY,
     DaySlots,
     day_batches,

@@ -9,14 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import pytest
-from meterhub.dal.meters import InMemoryMeterRepository
-from meterhub.domain.meters import MeterRecord
-from meterhub.ingest.codes import OUR_CODES, Column, ErrorCode
-from meterhub.ingest.meters import repository_lookup
-from meterhub.ingest.model import IntervalRow, MeterLookup, MeterStatus, MeterVerdict, RowError
-from meterhub.ingest.numbers import parse_decimal
-from meterhub.ingest.slots import DayKey, DaySlots, group_by_day, merge_day
-from meterhub.ingest.validator import (
+from meterhub.intervals.rules.codes import OUR_CODES, Column, ErrorCode
+from meterhub.intervals.rules.model import IntervalRow, MeterLookup, MeterStatus, MeterVerdict, RowError
+from meterhub.intervals.rules.numbers import parse_decimal
+from meterhub.intervals.rules.slots import DayKey, DaySlots, group_by_day, merge_day
+from meterhub.intervals.rules.validator import (
     IntervalFileValidator,
     MeterLookupError,
     Source,
@@ -24,6 +21,10 @@ from meterhub.ingest.validator import (
     ValidationReport,
     validate,
 )
+from meterhub.intervals.use_cases.meter_lookup import repository_lookup
+from meterhub.meters.records import MeterRecord
+
+from tests.fakes.meters import InMemoryMeterRepository
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
@@ -117,7 +118,7 @@ ROW_CASES: list[tuple[dict[str, str], Found]] = [
     ({"energy_consumed_kwh": "-1.5", "energy_net_kwh": "-2.5"}, [(2, Column.CONSUMED, ErrorCode.CON_0003)]),
     ({"energy_generated_kwh": "inf"}, [(2, Column.GENERATED, ErrorCode.GEN_0002)]),
     ({"energy_generated_kwh": "-1", "energy_net_kwh": "2.5"}, [(2, Column.GENERATED, ErrorCode.GEN_0003)]),
-    # Numbers float() reads that are not plain ASCII decimals (see meterhub.ingest.numbers)
+    # Numbers float() reads that are not plain ASCII decimals (see meterhub.intervals.rules.numbers)
     ({"energy_net_kwh": "1_000"}, [(2, Column.NET, ErrorCode.NET_0002)]),
     ({"energy_net_kwh": "\u0661.\u0662"}, [(2, Column.NET, ErrorCode.NET_0002)]),
     ({"energy_net_kwh": "1e308"}, [(2, Column.NET, ErrorCode.NET_0002)]),
@@ -1141,7 +1142,7 @@ def test_once_the_energy_caches_are_full_values_are_still_parsed_and_checked(
     monkeypatch: pytest.MonkeyPatch, bad_net: str, code: ErrorCode
 ) -> None:
     # Given caches of 4 spellings and a file of 40 distinct energies, with bad values after the caches filled up
-    monkeypatch.setattr("meterhub.ingest.validator.VALUE_CACHE_LIMIT", 4)
+    monkeypatch.setattr("meterhub.intervals.rules.validator.VALUE_CACHE_LIMIT", 4)
     lines = [HEADER]
     for slot in range(40):
         consumed, generated = f"{1 + slot / 1000:.3f}", f"{slot / 1000:.3f}"

@@ -1,4 +1,4 @@
-"""meterhub.logic.interval_uploads on the InMemory fakes: upload and upload URL, the job list and job, file
+"""meterhub.intervals.use_cases.uploads on the InMemory fakes: upload and upload URL, the job list and job, file
 preview and download, stored-interval read-back and the gap search, with every bad input."""
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from meterhub.dal.intervals import InMemoryIntervalStore
-from meterhub.dal.meters import InMemoryMeterRepository
-from meterhub.dal.objects import InMemoryObjectStore
-from meterhub.dal.uploads import InMemoryUploadRepository
-from meterhub.domain.meters import MeterRecord
-from meterhub.domain.uploads import UploadJob, UploadStatus
-from meterhub.errors import (
+from meterhub.intervals.api_models import SearchMissingIntervalDataRequest, UploadUrlRequest
+from meterhub.intervals.records import UploadJob, UploadStatus
+from meterhub.intervals.rules.paths import FILE_NAME
+from meterhub.intervals.rules.slots import DaySlots
+from meterhub.intervals.use_cases import uploads as iu
+from meterhub.meters.records import MeterRecord
+from meterhub.platform import page_tokens
+from meterhub.platform.errors import (
     DomainError,
     InvalidInput,
     NotFound,
@@ -23,12 +24,11 @@ from meterhub.errors import (
     StorageUnavailable,
     UnsupportedMediaType,
 )
-from meterhub.ingest.paths import FILE_NAME
-from meterhub.ingest.slots import DaySlots
-from meterhub.logic import interval_uploads as iu
-from meterhub.logic import page_tokens
-from meterhub.models.intervals import SearchMissingIntervalDataRequest, UploadUrlRequest
 from pydantic import ValidationError
+
+from tests.fakes.intervals import InMemoryIntervalStore, InMemoryUploadRepository
+from tests.fakes.meters import InMemoryMeterRepository
+from tests.fakes.objects import InMemoryObjectStore
 
 pytestmark = pytest.mark.usefixtures("no_network")
 

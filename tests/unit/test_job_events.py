@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from meterhub.dal.queues import InMemoryWorkQueue
-from meterhub.domain.jobs import JobStatus, MeterJob, PayloadFormat
-from meterhub.domain.uploads import UploadJob, UploadStatus
-from meterhub.logic.job_events import events_for, publish_changes
-from meterhub.logic.meter_events import event_id
+from meterhub.intervals.records import UploadJob, UploadStatus
+from meterhub.meter_jobs.records import JobStatus, MeterJob, PayloadFormat
+from meterhub.meter_jobs.use_cases.job_events import events_for, publish_changes
+from meterhub.meters.use_cases.meter_events import event_id
 from meterhub.platform.codec import to_item
+from meterhub.platform.events import WebhookEventType
 from meterhub.platform.streams import StreamChange
-from meterhub.webhooks.events import WebhookEventType
+
+from tests.fakes.queues import InMemoryWorkQueue
 
 pytestmark = pytest.mark.usefixtures("no_network")
 

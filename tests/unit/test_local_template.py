@@ -6,7 +6,7 @@ import base64
 from pathlib import Path
 
 import pytest
-from meterhub.local.apigateway import (
+from meterhub_dev.local.apigateway import (
     IncomingRequest,
     MalformedProxyResponse,
     RouteTable,
@@ -15,7 +15,7 @@ from meterhub.local.apigateway import (
     gateway_response,
     parse_proxy_result,
 )
-from meterhub.local.template import LocalTemplate, Route, TemplateError, load_template
+from meterhub_dev.local.template import LocalTemplate, Route, TemplateError, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 

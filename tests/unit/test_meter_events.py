@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from meterhub.dal.queues import InMemoryWorkQueue
-from meterhub.domain.meters import MeterRecord
-from meterhub.logic.meter_events import event_id, events_for, publish_changes
-from meterhub.models.meter import CreateMeter
+from meterhub.meters.api_models.meter import CreateMeter
+from meterhub.meters.records import MeterRecord
+from meterhub.meters.use_cases.meter_events import event_id, events_for, publish_changes
+from meterhub.platform.events import WebhookEventType
 from meterhub.platform.streams import StreamChange
-from meterhub.webhooks.events import WebhookEventType
+
+from tests.fakes.queues import InMemoryWorkQueue
 
 pytestmark = pytest.mark.usefixtures("no_network")
 

@@ -1,4 +1,4 @@
-"""meterhub.logic.meter_jobs on the InMemory fakes: submit, read, the list idiom (filters, search, paging),
+"""meterhub.meter_jobs.use_cases.jobs on the InMemory fakes: submit, read, the list idiom (filters, search, paging),
 filter discovery and the provisional-asset CSV export."""
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from meterhub.dal.jobs import InMemoryJobRepository
-from meterhub.dal.objects import InMemoryObjectStore
-from meterhub.dal.queues import InMemoryWorkQueue
-from meterhub.domain.jobs import AssetOutcome, JobStatus, MeterJob, PayloadFormat
-from meterhub.errors import InvalidInput, NotFound, StorageUnavailable, UnsupportedMediaType
-from meterhub.logic import meter_jobs
-from meterhub.logic.meter_jobs import (
+from meterhub.catalog.enums import ProvisionalAssetStatus, StatusDetailName
+from meterhub.meter_jobs.api_models import ListedProvisionalAsset, ListProvisionalAssetsResponse
+from meterhub.meter_jobs.records import AssetOutcome, JobStatus, MeterJob, PayloadFormat
+from meterhub.meter_jobs.use_cases import jobs as meter_jobs
+from meterhub.meter_jobs.use_cases.jobs import (
     ASSET_FILTERS,
     ASSET_SEARCH,
     DEFAULT_PAGE_SIZE,
@@ -34,8 +32,12 @@ from meterhub.logic.meter_jobs import (
     provisional_assets_csv,
     submit_job,
 )
-from meterhub.models.api import ListedProvisionalAsset, ListProvisionalAssetsResponse, StatusDetail
-from meterhub.models.enums import ProvisionalAssetStatus, StatusDetailName
+from meterhub.meters.api_models.responses import StatusDetail
+from meterhub.platform.errors import InvalidInput, NotFound, StorageUnavailable, UnsupportedMediaType
+
+from tests.fakes.meter_jobs import InMemoryJobRepository
+from tests.fakes.objects import InMemoryObjectStore
+from tests.fakes.queues import InMemoryWorkQueue
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
@@ -799,7 +801,7 @@ def test_csv_export_only_has_populated_columns() -> None:
 
 
 def test_a_forged_job_asset_page_token_is_400(jobs: InMemoryJobRepository) -> None:
-    from meterhub.logic import page_tokens
+    from meterhub.platform import page_tokens
 
     # Given a token that passes the fingerprint check but whose cursor is not an asset index
     job = add_job(jobs, 1)

@@ -8,9 +8,8 @@ from enum import StrEnum
 from typing import Any
 
 import pytest
-from meterhub.models import enums
-from meterhub.models.field_errors import field_errors
-from meterhub.models.meter import (
+from meterhub.catalog import enums
+from meterhub.meters.api_models.meter import (
     CUSTOMER_GROUP_PATTERN,
     NAME_PATTERN,
     PARTNER_REFERENCE_PATTERN,
@@ -18,6 +17,7 @@ from meterhub.models.meter import (
     CreateMeter,
     DeviceInfo,
 )
+from meterhub.platform.api.field_errors import field_errors
 from pydantic import ValidationError
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from meterhub.dal.partners import InMemoryPartnerRepository
-from meterhub.domain.partners import API_KEY_PREFIX, KeyStatus, account_slug
-from meterhub.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, Unauthenticated
-from meterhub.logic import partners
-from meterhub.logic.partners import IssuedKey
+from meterhub.partners import use_cases as partners
+from meterhub.partners.records import API_KEY_PREFIX, KeyStatus, account_slug
+from meterhub.partners.use_cases import IssuedKey
+from meterhub.platform.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, Unauthenticated
+
+from tests.fakes.partners import InMemoryPartnerRepository
 
 pytestmark = pytest.mark.usefixtures("no_network")
 

@@ -6,7 +6,7 @@ import base64
 import re
 
 import pytest
-from meterhub.utilities import pkce
+from meterhub.utility_providers.rules import pkce
 
 # RFC 7636 Appendix B: the verifier's 32 octets, the verifier and the S256 challenge.
 RFC_OCTETS = bytes(

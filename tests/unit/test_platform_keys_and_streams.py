@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from meterhub.domain.jobs import JobStatus, MeterJob, PayloadFormat
-from meterhub.domain.meters import MeterRecord
+from meterhub.meter_jobs.records import JobStatus, MeterJob, PayloadFormat
+from meterhub.meters.records import MeterRecord
 from meterhub.platform import keys
 from meterhub.platform.codec import DOC, decode, key, to_item
 from meterhub.platform.streams import StreamChange

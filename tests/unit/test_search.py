@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from meterhub.dal.meters import InMemoryMeterRepository
-from meterhub.domain.meters import MeterRecord
-from meterhub.errors import InvalidInput, NotFound
-from meterhub.logic import read_meters
-from meterhub.models.api import MeterFilterRequest
-from meterhub.models.meter import CreateMeter
+from meterhub.meters.api_models.meter import CreateMeter
+from meterhub.meters.api_models.responses import MeterFilterRequest
+from meterhub.meters.records import MeterRecord
+from meterhub.meters.use_cases import read_meters
+from meterhub.platform.errors import InvalidInput, NotFound
 from pydantic import ValidationError
+
+from tests.fakes.meters import InMemoryMeterRepository
 
 pytestmark = pytest.mark.usefixtures("no_network")
 

@@ -1,4 +1,4 @@
-"""meterhub.spreadsheet_csv: OWASP's CSV-injection rule on every cell, read back with the csv module."""
+"""meterhub.platform.spreadsheet_csv: OWASP's CSV-injection rule on every cell, read back with the csv module."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import csv
 import io
 
 import pytest
-from meterhub.spreadsheet_csv import SpreadsheetCsvWriter, csv_text, neutralise
+from meterhub.platform.spreadsheet_csv import SpreadsheetCsvWriter, csv_text, neutralise
 
 
 def read_back(text: str) -> list[list[str]]:

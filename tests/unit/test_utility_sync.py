@@ -9,20 +9,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from meterhub.dal.connect import InMemoryConnectRepository
-from meterhub.dal.intervals import InMemoryIntervalStore
-from meterhub.dal.meters import InMemoryMeterRepository, MeterQuery
-from meterhub.dal.queues import InMemoryWorkQueue
-from meterhub.dal.token_vault import FakeTokenVault
-from meterhub.domain.connect import Authorization, AuthorizationStatus, ConnectSession, SessionStatus
-from meterhub.domain.meters import MeterRecord
-from meterhub.logic import connect_events, connections
-from meterhub.logic.connect_flow import token_context
-from meterhub.logic.enrollment import derive_enrollment
-from meterhub.logic.utility_sync import UtilitySync, meter_id_for, partner_reference
-from meterhub.models.enums import CreatedBy, TransmissionRegion, UtilityName
+from meterhub.catalog.enums import CreatedBy, TransmissionRegion, UtilityName
+from meterhub.connect.records import Authorization, AuthorizationStatus, ConnectSession, SessionStatus
+from meterhub.connect.use_cases import connections
+from meterhub.connect.use_cases import events as connect_events
+from meterhub.connect.use_cases.flow import token_context
+from meterhub.connect.use_cases.sync import UtilitySync, meter_id_for, partner_reference
+from meterhub.meters.ports import MeterQuery
+from meterhub.meters.records import MeterRecord
+from meterhub.meters.rules.enrollment import derive_enrollment
 from meterhub.platform.streams import StreamChange
-from meterhub.utilities.adapter import (
+from meterhub.utility_providers.ports import (
     AuthorizationRevoked,
     IntervalReading,
     ServiceAddress,
@@ -31,7 +28,12 @@ from meterhub.utilities.adapter import (
     UtilityAdapter,
     UtilityError,
 )
-from meterhub.utilities.registry import UtilityConfig
+from meterhub.utility_providers.records import UtilityConfig
+
+from tests.fakes.connect import FakeTokenVault, InMemoryConnectRepository
+from tests.fakes.intervals import InMemoryIntervalStore
+from tests.fakes.meters import InMemoryMeterRepository
+from tests.fakes.queues import InMemoryWorkQueue
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 ADDRESS = ServiceAddress(street_1="1 Main St", city="Oakland", state_or_province_code="CA", postal_code="94612")

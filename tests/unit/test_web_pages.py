@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 import pytest
-from meterhub.web.connect_pages import (
+from meterhub.connect.pages.views import (
     ChooseUtilityView,
     ErrorView,
     OutcomeView,
@@ -21,8 +21,9 @@ from meterhub.web.connect_pages import (
     error_page,
     outcome_page,
 )
-from meterhub.web.demo_pages import DemoAuthorizeView, demo_authorize_page, demo_error_page
-from meterhub.web.html import (
+from meterhub.demo_utility.api_models import DemoAuthorizeView
+from meterhub.demo_utility.pages import demo_authorize_page, demo_error_page
+from meterhub.platform.web.html import (
     html_response,
     layout,
     new_nonce,

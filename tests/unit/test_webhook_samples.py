@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from meterhub.logic.webhook_dispatch import Payload
-from meterhub.logic.webhook_samples import SAMPLE_REFERENCE, sample_payload
-from meterhub.webhooks.events import UNPUBLISHED_EVENT_TYPES, WebhookEventType
+from meterhub.platform.events import UNPUBLISHED_EVENT_TYPES, WebhookEventType
+from meterhub.webhooks.use_cases.dispatch import Payload
+from meterhub.webhooks.use_cases.samples import SAMPLE_REFERENCE, sample_payload
 
 pytestmark = pytest.mark.usefixtures("no_network")
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from meterhub.webhooks.delivery import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, attempt_offsets, delay_before_attempt
-from meterhub.webhooks.signing import SECRET_PREFIX, new_secret, signature_header, verify
+from meterhub.webhooks.adapters.http_delivery import (
+    MAX_ATTEMPTS,
+    RETRY_DELAYS_SECONDS,
+    attempt_offsets,
+    delay_before_attempt,
+)
+from meterhub.webhooks.rules.signing import SECRET_PREFIX, new_secret, signature_header, verify
 
 SECRET = "whsec_test-secret"
 BODY = b'{"webhook_event_id":"e1","payload":{"webhook_event_type":"meter.created"}}'

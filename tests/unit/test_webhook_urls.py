@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from meterhub.webhooks import urls
-from meterhub.webhooks.urls import UnsafeReceiver, check_receiver, is_blocked_address
+from meterhub.webhooks.rules import urls
+from meterhub.webhooks.rules.urls import UnsafeReceiver, check_receiver, is_blocked_address
 
 PUBLIC = "93.184.216.34"
 

@@ -23,7 +23,7 @@ _Model = TypeVar("_Model", bound=BaseModel)
 
 @cache
 def _serializers() -> tuple[TypeSerializer, TypeDeserializer]:
-    # boto3 is imported on first use so that importing a handler stays cheap (see meterhub.platform.clients).
+    # boto3 is imported on first use so that importing a handler stays cheap (see meterhub.platform.adapters.clients).
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
     return TypeSerializer(), TypeDeserializer()

@@ -133,7 +133,7 @@ def day_of(sort_key: str) -> date:
 
 
 def length_day(on: date, length: int | None = None) -> str:
-    """`LEN#<YYYY-MM-DD>#<length, 5 digits>` (meterhub.dal.intervals says why this shape); without a length,
+    """`LEN#<YYYY-MM-DD>#<length, 5 digits>` (intervals.adapters.dynamodb says why this shape); without a length,
     the lower bound of that day's lengths."""
     bound = f"{LENGTH}{on.isoformat()}"
     return f"{bound}#{length:05d}" if length is not None else bound

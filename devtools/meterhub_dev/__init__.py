@@ -1,0 +1,1 @@
+"""Developer tools outside the Lambda layer: the local runner and the admin CLI."""

@@ -1,0 +1,142 @@
+"""Operator commands: create partners and manage their API keys, against AWS or the local runner.
+
+    python -m meterhub_dev.admin create-partner --name "Acme Solar"
+    python -m meterhub_dev.admin issue-key --partner-id <id>
+    python -m meterhub_dev.admin list-keys --partner-id <id>
+    python -m meterhub_dev.admin revoke-key --partner-id <id> --key-id <key_id>
+    python -m meterhub_dev.admin set-connect-redirect --partner-id <id> --url https://partner.example/done
+    python -m meterhub_dev.admin enable-usage --partner-id <id>
+
+The table comes from --partners-table or PARTNERS_TABLE_NAME; against the local runner, set
+AWS_ENDPOINT_URL to the moto endpoint it prints. Keys are printed once and never stored in clear.
+
+Fair use: create-partner and issue-key also put the partner's API Gateway key in the partners' usage plan
+(--usage-plan-id or USAGE_PLAN_ID, the stack's UsagePlanId output), without which API Gateway answers 403 to
+the partner's every request; `enable-usage` does only that (partners created before fair use existed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from meterhub.partners import use_cases as partners
+from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+from meterhub.partners.adapters.usage_plans import enable_usage
+from meterhub.platform.errors import DomainError, NotFound
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m meterhub_dev.admin", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--partners-table",
+        default=os.environ.get("PARTNERS_TABLE_NAME"),
+        help="DynamoDB partners table (default: $PARTNERS_TABLE_NAME)",
+    )
+    parser.add_argument(
+        "--usage-plan-id",
+        default=os.environ.get("USAGE_PLAN_ID"),
+        help="API Gateway usage plan of the partners (default: $USAGE_PLAN_ID; the stack output UsagePlanId)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-partner", help="create a partner and issue its first API key")
+    create.add_argument("--name", required=True)
+    create.add_argument("--account", help="URL-safe account name (default: derived from the name)")
+    issue = commands.add_parser("issue-key", help="issue another API key for a partner")
+    issue.add_argument("--partner-id", required=True)
+    listing = commands.add_parser("list-keys", help="list a partner's keys (ids, prefixes, status)")
+    listing.add_argument("--partner-id", required=True)
+    revoke = commands.add_parser("revoke-key", help="revoke one of a partner's keys")
+    revoke.add_argument("--partner-id", required=True)
+    revoke.add_argument("--key-id", required=True)
+    redirect = commands.add_parser(
+        "set-connect-redirect", help="set (or with --url '' clear) where Connect sends the customer when done"
+    )
+    redirect.add_argument("--partner-id", required=True)
+    redirect.add_argument("--url", required=True)
+    redirect.add_argument(
+        "--allow-loopback-http", action="store_true", help="accept http://127.0.0.1/... (local runner only)"
+    )
+    usage = commands.add_parser("enable-usage", help="put a partner's API Gateway key in the usage plan")
+    usage.add_argument("--partner-id", required=True)
+    return parser
+
+
+def _usage_key_id(usage_plan_id: str | None, partner_id: str) -> str | None:
+    """The partner's API Gateway key, in the plan; without a plan id, a warning (the partner gets 403s)."""
+    if not usage_plan_id:
+        print(
+            "warning: no --usage-plan-id / USAGE_PLAN_ID: the partner is not in the usage plan, so API Gateway "
+            f"answers 403 to its requests until `enable-usage --partner-id {partner_id}` is run with it",
+            file=sys.stderr,
+        )
+        return None
+    return enable_usage(_apigateway(), usage_plan_id, partner_id)
+
+
+def _apigateway() -> Any:
+    import boto3
+
+    return boto3.client("apigateway")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not args.partners_table:
+        print("error: set --partners-table or PARTNERS_TABLE_NAME", file=sys.stderr)
+        return 2
+    repo = dynamo_partner_repository(args.partners_table)
+    try:
+        if args.command == "create-partner":
+            partner = partners.create_partner(repo, args.name, args.account)
+            issued = partners.issue_api_key(repo, partner.partner_id)
+            output: object = {
+                "partner_id": partner.partner_id,
+                "name": partner.name,
+                "account": partner.account,
+                "key_id": issued.key_id,
+                "api_key": issued.api_key,
+                "usage_key_id": _usage_key_id(args.usage_plan_id, partner.partner_id),
+                "note": "store the api_key now: it is shown only once",
+            }
+        elif args.command == "issue-key":
+            issued = partners.issue_api_key(repo, args.partner_id)
+            output = {
+                "partner_id": issued.partner_id,
+                "key_id": issued.key_id,
+                "api_key": issued.api_key,
+                "usage_key_id": _usage_key_id(args.usage_plan_id, issued.partner_id),
+            }
+        elif args.command == "enable-usage":
+            if not args.usage_plan_id:
+                print("error: set --usage-plan-id or USAGE_PLAN_ID (the stack output UsagePlanId)", file=sys.stderr)
+                return 2
+            if repo.get_partner(args.partner_id) is None:
+                raise NotFound("Partner not found", {"partner_id": args.partner_id})
+            key_id = enable_usage(_apigateway(), args.usage_plan_id, args.partner_id)
+            output = {"partner_id": args.partner_id, "usage_plan_id": args.usage_plan_id, "usage_key_id": key_id}
+        elif args.command == "list-keys":
+            output = [
+                record.model_dump(mode="json", exclude={"key_hash"}) for record in repo.list_api_keys(args.partner_id)
+            ]
+        elif args.command == "set-connect-redirect":
+            partners.set_connect_redirect_url(
+                repo, args.partner_id, args.url, allow_loopback_http=args.allow_loopback_http
+            )
+            output = {"partner_id": args.partner_id, "connect_redirect_url": args.url or None}
+        else:
+            partners.revoke_api_key(repo, args.partner_id, args.key_id)
+            output = {"partner_id": args.partner_id, "key_id": args.key_id, "status": "REVOKED"}
+    except DomainError as error:
+        print(f"error: {error.title} {json.dumps(error.details)}", file=sys.stderr)
+        return 1
+    print(json.dumps(output, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,322 @@
+"""Command line of the local runner.
+
+    python -m meterhub_dev.local run [--port N] [--state-file PATH] [--template PATH] [--parameter K=V ...]
+    python -m meterhub_dev.local invoke <FunctionLogicalId> <event.json | -> [--template PATH] [--parameter K=V]
+
+`run` is `sam local start-api` without Docker: moto plus the template's resources, a seeded demo partner,
+the API on 127.0.0.1:PORT (--port, else $PORT, else 3000); Ctrl-C or SIGTERM stops it cleanly.
+`invoke` is `sam local invoke`: the function's result is the only thing on stdout (its logs go to stderr,
+as with SAM), so the output can be piped into `jq`; a handler exception exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+from meterhub.partners.adapters.usage_plans import enable_usage
+from meterhub.partners.use_cases import create_partner, issue_api_key
+
+from meterhub_dev.local.api import ApiServer, LocalApiGateway
+from meterhub_dev.local.aws import LocalAws, Provisioned
+from meterhub_dev.local.event_sources import RelayContext, Relays
+from meterhub_dev.local.lambda_runtime import InvocationFailed, LocalLambda, LocalLambdaError
+from meterhub_dev.local.template import LocalContext, LocalTemplate, TemplateError, find_template, load_template
+from meterhub_dev.local.usage_plans import LocalUsagePlans
+
+DEFAULT_PORT = 3000
+
+
+DEMO_PARTNER_NAME = "Demo Partner"
+
+
+PARTNERS_TABLE = "PartnersTable"
+
+
+DEMO_METER = {
+    "provisional_asset": {
+        "partner_reference": "demo-site-001",
+        "transmission_region": "ISONE",
+        "customer_classification": "RESIDENTIAL",
+        "load_types": ["BATTERY_STORAGE"],
+        "meter_type": "DEVICE",
+        "customer": {
+            "street_1": "1 Main St",
+            "postal_code": "02110",
+            "city": "Boston",
+            "state_or_province_code": "MA",
+            "country_code": "US",
+        },
+        "device": {"device_type": "BATTERY", "battery_power_capacity_kw": 5, "battery_energy_capacity_kwh": 13.5},
+    }
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m meterhub_dev.local", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--template", type=Path, help="SAM template (default: nearest template.yaml)")
+        command.add_argument(
+            "--parameter",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="override a template parameter (StageName is 'local' unless overridden)",
+        )
+
+    run = commands.add_parser("run", help="serve the API locally on an embedded moto")
+    run.add_argument("--port", type=int, default=int(os.environ.get("PORT") or DEFAULT_PORT))
+    run.add_argument("--state-file", type=Path, help="write URLs and the demo partner as JSON once ready")
+    common(run)
+    invoke = commands.add_parser("invoke", help="invoke one function with an event file, like sam local invoke")
+    invoke.add_argument("function", help="logical id of the function in the template")
+    invoke.add_argument("event", help="event JSON file, or - for stdin")
+    common(invoke)
+    return parser
+
+
+def _context(args: argparse.Namespace, endpoint_url: str) -> LocalContext:
+    overrides = {"StageName": "local"}
+    for item in args.parameter:
+        name, separator, value = item.partition("=")
+        if not separator:
+            raise TemplateError(f"--parameter {item!r} must look like NAME=VALUE")
+        overrides[name] = value
+    region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    return LocalContext(region=region, aws_endpoint_url=endpoint_url, parameter_overrides=overrides)
+
+
+def _start_aws(args: argparse.Namespace) -> tuple[LocalAws, LocalTemplate, Provisioned]:
+    """moto first: the template's queue URLs contain its endpoint, and clients need its address."""
+    template_path = args.template or find_template()
+    aws = LocalAws()
+    endpoint_url = aws.start()
+    try:
+        template = load_template(template_path, _context(args, endpoint_url))
+        provisioned = aws.provision(template)
+    except BaseException:
+        aws.stop()
+        raise
+    return aws, template, provisioned
+
+
+def _seed_demo_partner(template: LocalTemplate, aws: LocalAws, created: Provisioned) -> dict[str, str]:
+    """The demo partner, with its API key and its usage-plan key (as the admin CLI makes partners)."""
+    repo = dynamo_partner_repository(template.physical_name(PARTNERS_TABLE))
+    partner = create_partner(repo, DEMO_PARTNER_NAME)
+    issued = issue_api_key(repo, partner.partner_id)
+    for usage_plan_id in created.usage_plans.values():
+        enable_usage(aws.apigateway(), usage_plan_id, partner.partner_id)
+    return {"partner_id": partner.partner_id, "account": partner.account, "api_key": issued.api_key}
+
+
+def _usage_plan_id(created: Provisioned) -> str | None:
+    """The plan the admin CLI adds partners to (USAGE_PLAN_ID): the template's only one, if it has one."""
+    return next(iter(created.usage_plans.values())) if len(created.usage_plans) == 1 else None
+
+
+def _banner(template: LocalTemplate, url: str, endpoint: str, created: Provisioned, demo: dict[str, str]) -> str:
+    auth = f"Authorization: Bearer {demo['api_key']}"
+    body = json.dumps(DEMO_METER, separators=(",", ":"))
+    partners_table = template.physical_name(PARTNERS_TABLE)
+    admin_env = (
+        f"AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+        f"AWS_DEFAULT_REGION={template.context.region} PARTNERS_TABLE_NAME={partners_table}"
+    )
+    usage_plan_id = _usage_plan_id(created)
+    if usage_plan_id:
+        admin_env += f" USAGE_PLAN_ID={usage_plan_id}"
+    throttles = "\n".join(
+        f"  {plan.logical_id:<17} {plan.rate_limit:g} requests/s per partner, bursts of {plan.burst_limit}"
+        for plan in template.usage_plans.values()
+        if plan.rate_limit is not None
+    )
+    python = _python_command()
+    routes = "\n".join(
+        f"  {route.method:<6} {route.path:<40} -> {route.function_id}"
+        + (f"  [{route.authorizer}]" if route.authorizer else "  [no auth]")
+        for route in sorted(template.routes, key=lambda r: (r.path, r.method))
+    )
+    return f"""
+meterhub local runner - {template.path}
+  API               {url}
+  AWS (moto)        {endpoint}
+  tables            {", ".join(created.tables) or "-"}
+  buckets           {", ".join(created.buckets) or "-"}
+  queues            {", ".join(created.queues) or "-"}
+{throttles}
+
+Routes:
+{routes}
+
+Demo partner "{DEMO_PARTNER_NAME}"
+  partner id        {demo["partner_id"]}
+  API key           {demo["api_key"]}
+
+Create a meter:
+  curl -s -X POST {url}/v1.1/meters -H {shlex.quote(auth)} -H 'Content-Type: application/json' -d {shlex.quote(body)}
+Read it back (meter_id from the response above):
+  curl -s {url}/v2/meters/<meter_id> -H {shlex.quote(auth)}
+
+Connect a customer's utility (open in a browser; the Demo Utility takes any credentials):
+  {url}/connect?account={demo.get("account", "demo-partner")}&transmissionRegion=CAISO&refId=customer-site-123
+
+Admin CLI against this runner:
+  {admin_env} {python} -m meterhub_dev.admin create-partner --name "Acme Solar"
+  {admin_env} {python} -m meterhub_dev.admin revoke-key --partner-id <id> --key-id <key_id>
+"""
+
+
+def _python_command() -> str:
+    """The interpreter to copy-paste: `.venv/bin/python` when running from the project's venv."""
+    try:
+        return str(Path(sys.executable).relative_to(Path.cwd()))
+    except ValueError:
+        return "python"
+
+
+@contextmanager
+def _stop_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C and SIGTERM both mean a clean shutdown (exit 0, no KeyboardInterrupt traceback)."""
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    with _stop_signals(stop):
+        aws, template, created = _start_aws(args)
+        relays: Relays | None = None
+        server: ApiServer | None = None
+        lambdas = LocalLambda(template)
+        try:
+            demo = _seed_demo_partner(template, aws, created)
+            relays = Relays(RelayContext(template=template, lambdas=lambdas, aws=aws))
+            relays.start()
+            try:
+                usage_plans = LocalUsagePlans(template.usage_plans, created.usage_plans, aws.apigateway())
+                server = ApiServer(LocalApiGateway(template, lambdas, usage_plans), port=args.port)
+            except OSError as error:
+                print(f"error: cannot listen on 127.0.0.1:{args.port}: {error} (try --port)", file=sys.stderr)
+                return 1
+            serving = threading.Thread(target=server.serve_forever, name="local-api", daemon=True)
+            serving.start()
+            print(_banner(template, server.url, aws.endpoint_url, created, demo))
+            for relay in relays.relays:
+                print(f"Relaying {relay.description}")
+            for skipped in relays.skipped:
+                print(f"Not relayed locally (no relay registered): {skipped}")
+            if args.state_file:
+                _write_state(args.state_file, server.url, aws.endpoint_url, template, demo, _usage_plan_id(created))
+            print(f"Ready: {server.url}", flush=True)
+            while not stop.wait(0.5):
+                continue
+            print("Stopping...", file=sys.stderr, flush=True)
+        finally:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+            if relays is not None:
+                relays.stop()
+            lambdas.close()
+            aws.stop()
+    return 0
+
+
+def _write_state(
+    path: Path, url: str, endpoint: str, template: LocalTemplate, demo: dict[str, str], usage_plan_id: str | None
+) -> None:
+    """Written atomically (temp file + rename) so a reader polling for it never sees half a document."""
+    state = {
+        "api_url": url,
+        "aws_endpoint_url": endpoint,
+        "partners_table": template.physical_name(PARTNERS_TABLE),
+        "usage_plan_id": usage_plan_id,
+        "demo_partner": demo,
+    }
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    temporary.replace(path)
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[TextIO]:
+    """Everything written to fd 1 (handler prints, Powertools logs) goes to stderr; yields the real stdout."""
+    sys.stdout.flush()
+    real_stdout = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield real_stdout
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        real_stdout.close()
+
+
+def _read_event(source: str) -> Any:
+    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def invoke(args: argparse.Namespace) -> int:
+    try:
+        event = _read_event(args.event)
+    except (OSError, json.JSONDecodeError) as error:
+        print(f"error: cannot read event {args.event}: {error}", file=sys.stderr)
+        return 2
+    with _stdout_to_stderr() as stdout:
+        aws, template, _ = _start_aws(args)
+        lambdas = LocalLambda(template)
+        try:
+            try:
+                result = lambdas.invoke(args.function, event)
+            except InvocationFailed as error:
+                print(error.details, file=sys.stderr)
+                failure = {"errorType": error.error.error_type, "errorMessage": str(error.error)}
+                stdout.write(json.dumps(failure) + "\n")  # what sam local invoke prints for a failed invocation
+                return 1
+            except LocalLambdaError as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 2
+            stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+            stdout.flush()
+            return 0
+        finally:
+            lambdas.close()
+            aws.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return run(args) if args.command == "run" else invoke(args)
+    except TemplateError as error:
+        print(f"error: template: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

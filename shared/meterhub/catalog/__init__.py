@@ -1,0 +1,1 @@
+"""The program catalog: Leap's vocabulary (enums) and the programs as data, from which every onboarding rule derives."""

@@ -1,0 +1,364 @@
+"""The program catalog: which programs exist, how meters get into them and what each one needs.
+
+This table is the heart of the domain and lives here once, as data. Every rule elsewhere is derived from it:
+which meters a partner may create directly, which need a customer authorization first, whose interval data
+a partner may upload, and which fields each program needs before a meter becomes eligible. Adding a program
+(PJM Capacity, CEC-DSGS, ...) is one more `Program(...)` entry plus tests, not a new code path.
+
+Delivery seasons and enrollment lead times are our configuration, not published Leap values: adjust them per
+program year here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from meterhub.catalog.enums import CustomerClassification, MeterType, ProgramIdentifier, TransmissionRegion, UtilityName
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+class OnboardingMethod(StrEnum):
+    PARTNER_CREATED = "PARTNER_CREATED"
+    CUSTOMER_AUTHORIZED = "CUSTOMER_AUTHORIZED"
+
+
+class PerformanceBasis(StrEnum):
+    DEVICE = "DEVICE"
+    UTILITY_METER = "UTILITY_METER"
+
+
+class IntervalDataSource(StrEnum):
+    PARTNER = "PARTNER"
+    ISO = "ISO"
+    UTILITY = "UTILITY"
+
+
+class RequiredField(BaseModel):
+    """A field a program needs, as a dot path into the CreateMeter document."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str = Field(description="Dot path in the meter data, e.g. utility.electric_service_account_number")
+    label: str = Field(description="Human name used in required actions and error messages")
+    pattern: str | None = Field(default=None, description="Regex the value must match, when the program has a rule")
+    rule: str | None = Field(default=None, description="The pattern explained in words")
+
+
+class Season(BaseModel):
+    """A delivery period: months `start_month`..`end_month` inclusive (may wrap over the new year)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start_month: int = Field(ge=1, le=12)
+    end_month: int = Field(ge=1, le=12)
+
+
+class Program(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    program_identifier: ProgramIdentifier
+    name: str
+    transmission_region: TransmissionRegion
+    states: tuple[str, ...] = Field(description="US states the program runs in")
+    onboarding: OnboardingMethod
+    meter_types: tuple[MeterType, ...] = Field(description="Meter types that can take part")
+    customer_classifications: tuple[CustomerClassification, ...] = (
+        CustomerClassification.RESIDENTIAL,
+        CustomerClassification.COMMERCIAL,
+    )
+    utilities: tuple[UtilityName, ...] = Field(
+        default=(), description="Utilities whose customers the program is open to; empty means any in the region"
+    )
+    performance_basis: tuple[PerformanceBasis, ...]
+    interval_data_source: IntervalDataSource = Field(description="Who supplies the interval data used for M&V")
+    creation_fields: tuple[RequiredField, ...] = Field(
+        default=(), description="Fields a partner must send to create a meter for this program (else 400)"
+    )
+    enrollment_fields: tuple[RequiredField, ...] = Field(
+        default=(), description="Fields a meter needs to become ELIGIBLE; missing ones never block creation"
+    )
+    period_prefix: str = Field(description="Prefix of the delivery period identifiers, e.g. NYISO-SCR")
+    seasons: tuple[Season, ...]
+    enrollment_lead_days: int = Field(ge=0, description="Days before a delivery period that enrollment closes")
+
+
+# ----- the fields programs ask for -------------------------------------------------------------------------
+ESIID = RequiredField(
+    path="utility.electric_service_account_number",
+    label="ESIID (Electric Service Identifier)",
+    pattern=r"^\d{17}(\d{5})?$",
+    rule="an ESIID of 17 or 22 digits",
+)
+
+
+ACCOUNT_NUMBER = RequiredField(path="utility.electric_service_account_number", label="Electric Service Account Number")
+
+
+UTILITY_NAME = RequiredField(path="utility.utility_name", label="Utility Name")
+
+
+IN_CONNECTED_SOLUTIONS = RequiredField(path="isone.in_connected_solutions", label="In ConnectedSolutions")
+
+
+DISPATCH_OPTION = RequiredField(path="customer.dispatch_option", label="Dispatch Option")
+
+
+BATTERY_POWER = RequiredField(path="device.battery_power_capacity_kw", label="Battery Power Capacity")
+
+
+BATTERY_ENERGY = RequiredField(path="device.battery_energy_capacity_kwh", label="Battery Energy Capacity")
+
+
+CBL_METHOD = RequiredField(path="nyiso.cbl_method", label="CBL Method")
+
+
+COMPANY_TYPE = RequiredField(path="nyiso.company_type", label="Company Type")
+
+
+CON_EDISON = (UtilityName.CECONY,)
+
+
+PSEG_LI = (UtilityName.PSEGLI,)
+
+
+_SUMMER = (Season(start_month=6, end_month=9),)
+
+
+_MAY_SEP = (Season(start_month=5, end_month=9),)
+
+
+_NYISO_CAPABILITY = (Season(start_month=5, end_month=10), Season(start_month=11, end_month=4))
+
+
+_MONTHLY = tuple(Season(start_month=m, end_month=m) for m in range(1, 13))
+
+
+def _connected_solutions(identifier: ProgramIdentifier, utility: UtilityName, label: str) -> Program:
+    return Program(
+        program_identifier=identifier,
+        name=f"ConnectedSolutions ({label})",
+        utilities=(utility,),
+        transmission_region=TransmissionRegion.ISONE,
+        states=("MA", "RI", "NH"),
+        onboarding=OnboardingMethod.PARTNER_CREATED,
+        meter_types=(MeterType.DEVICE, MeterType.SUBMETER, MeterType.UTILITY_METER),
+        performance_basis=(PerformanceBasis.DEVICE, PerformanceBasis.UTILITY_METER),
+        interval_data_source=IntervalDataSource.PARTNER,
+        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER, DISPATCH_OPTION, BATTERY_POWER, BATTERY_ENERGY),
+        period_prefix=str(identifier),
+        seasons=_SUMMER,
+        enrollment_lead_days=30,
+    )
+
+
+def _caiso(identifier: ProgramIdentifier, name: str, prefix: str, seasons: tuple[Season, ...]) -> Program:
+    return Program(
+        program_identifier=identifier,
+        name=name,
+        transmission_region=TransmissionRegion.CAISO,
+        states=("CA",),
+        onboarding=OnboardingMethod.CUSTOMER_AUTHORIZED,
+        meter_types=(MeterType.UTILITY_METER,),
+        performance_basis=(PerformanceBasis.UTILITY_METER,),
+        interval_data_source=IntervalDataSource.UTILITY,
+        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER),
+        period_prefix=prefix,
+        seasons=seasons,
+        enrollment_lead_days=14,
+    )
+
+
+def _nyiso(
+    identifier: ProgramIdentifier,
+    name: str,
+    extra: tuple[RequiredField, ...],
+    utilities: tuple[UtilityName, ...] = (),
+) -> Program:
+    return Program(
+        program_identifier=identifier,
+        name=name,
+        utilities=utilities,
+        transmission_region=TransmissionRegion.NYISO,
+        states=("NY",),
+        onboarding=OnboardingMethod.CUSTOMER_AUTHORIZED,
+        meter_types=(MeterType.UTILITY_METER,),
+        performance_basis=(PerformanceBasis.UTILITY_METER,),
+        interval_data_source=IntervalDataSource.UTILITY,
+        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER, *extra),
+        period_prefix=str(identifier),
+        seasons=_MAY_SEP if identifier != ProgramIdentifier.NYISO_SCR else _NYISO_CAPABILITY,
+        enrollment_lead_days=30,
+    )
+
+
+PROGRAMS: tuple[Program, ...] = (
+    # ISONE (MA): partner-created, device or utility-meter M&V, partner-supplied interval data.
+    Program(
+        program_identifier=ProgramIdentifier.MA_DOER_CPS,
+        name="Massachusetts Clean Peak Standard",
+        transmission_region=TransmissionRegion.ISONE,
+        states=("MA",),
+        onboarding=OnboardingMethod.PARTNER_CREATED,
+        meter_types=(MeterType.DEVICE, MeterType.SUBMETER, MeterType.UTILITY_METER),
+        performance_basis=(PerformanceBasis.DEVICE, PerformanceBasis.UTILITY_METER),
+        interval_data_source=IntervalDataSource.PARTNER,
+        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER, IN_CONNECTED_SOLUTIONS, BATTERY_POWER, BATTERY_ENERGY),
+        period_prefix="MA_DOER-CPS",
+        seasons=(Season(start_month=1, end_month=12),),
+        enrollment_lead_days=30,
+    ),
+    _connected_solutions(ProgramIdentifier.EVERSOURCE_CS, UtilityName.EVERSOURCE, "Eversource"),
+    _connected_solutions(ProgramIdentifier.NATGRID_CS, UtilityName.NATGRID, "National Grid"),
+    _connected_solutions(ProgramIdentifier.UNITIL_CS, UtilityName.UNITIL, "Unitil"),
+    _connected_solutions(ProgramIdentifier.RIE_CS, UtilityName.RIE, "Rhode Island Energy"),
+    # ERCOT (TX): partner-created utility meters; ERCOT supplies the interval data.
+    Program(
+        program_identifier=ProgramIdentifier.ERCOT_ERS,
+        name="ERCOT Emergency Response Service",
+        transmission_region=TransmissionRegion.ERCOT,
+        states=("TX",),
+        onboarding=OnboardingMethod.PARTNER_CREATED,
+        meter_types=(MeterType.UTILITY_METER,),
+        performance_basis=(PerformanceBasis.UTILITY_METER,),
+        interval_data_source=IntervalDataSource.ISO,
+        creation_fields=(ESIID,),
+        enrollment_fields=(UTILITY_NAME,),
+        period_prefix="ERCOT-ERS",
+        # ERS standard contract terms: Dec-Jan, Feb-May, Jun-Sep, Oct-Nov.
+        seasons=(
+            Season(start_month=12, end_month=1),
+            Season(start_month=2, end_month=5),
+            Season(start_month=6, end_month=9),
+            Season(start_month=10, end_month=11),
+        ),
+        enrollment_lead_days=21,
+    ),
+    # CAISO (CA): customer-authorized through Connect; the utility supplies the interval data.
+    _caiso(ProgramIdentifier.DRAM, "Demand Response Auction Mechanism", "CAISO-DRAM", _MONTHLY),
+    _caiso(ProgramIdentifier.CCA, "Community Choice Aggregator capacity", "CAISO-CCA", _MONTHLY),
+    _caiso(ProgramIdentifier.ENERGY_ONLY, "CAISO energy-only", "CAISO-ENERGY-ONLY", _MONTHLY),
+    _caiso(
+        ProgramIdentifier.ELRP, "Emergency Load Reduction Program", "CAISO-ELRP", (Season(start_month=5, end_month=10),)
+    ),
+    # NYISO (NY): customer-authorized through Connect; the utility supplies the interval data.
+    _nyiso(ProgramIdentifier.NYISO_SCR, "NYISO Special Case Resources", (CBL_METHOD,)),
+    _nyiso(ProgramIdentifier.CONED_DLRP, "Con Edison Distribution Load Relief Program", (), CON_EDISON),
+    _nyiso(ProgramIdentifier.CONED_CSRP, "Con Edison Commercial System Relief Program", (), CON_EDISON),
+    _nyiso(
+        ProgramIdentifier.PSEGLI_DLRP, "PSEG Long Island Distribution Load Relief Program", (COMPANY_TYPE,), PSEG_LI
+    ),
+    _nyiso(
+        ProgramIdentifier.PSEGLI_CSRP, "PSEG Long Island Commercial System Relief Program", (COMPANY_TYPE,), PSEG_LI
+    ),
+)
+
+
+@cache
+def _by_identifier() -> dict[ProgramIdentifier, Program]:
+    return {program.program_identifier: program for program in PROGRAMS}
+
+
+def get_program(identifier: ProgramIdentifier) -> Program:
+    return _by_identifier()[identifier]
+
+
+def programs_for(
+    region: TransmissionRegion,
+    meter_type: MeterType,
+    classification: CustomerClassification | None = None,
+    utility: str | None = None,
+) -> list[Program]:
+    """The programs a meter of this region, type, customer class and utility can take part in.
+
+    An unknown utility (None) keeps utility-specific programs: the meter may still turn out to be theirs.
+    """
+    return [
+        program
+        for program in PROGRAMS
+        if program.transmission_region == region
+        and meter_type in program.meter_types
+        and (classification is None or classification in program.customer_classifications)
+        and (utility is None or not program.utilities or utility in program.utilities)
+    ]
+
+
+def requires_customer_authorization(region: TransmissionRegion, meter_type: MeterType) -> bool:
+    """True when every program open to this meter onboards through a customer authorization (Connect)."""
+    programs = programs_for(region, meter_type)
+    return bool(programs) and all(p.onboarding is OnboardingMethod.CUSTOMER_AUTHORIZED for p in programs)
+
+
+def accepts_partner_interval_data(region: TransmissionRegion, meter_type: MeterType) -> bool:
+    """Whether a partner may upload interval data for such a meter (some program uses partner data)."""
+    return any(p.interval_data_source is IntervalDataSource.PARTNER for p in programs_for(region, meter_type))
+
+
+def value_at(document: Mapping[str, Any], path: str) -> Any:
+    """The value at a dot path of a meter document, or None when any step is absent."""
+    current: Any = document
+    for step in path.split("."):
+        if not isinstance(current, Mapping) or current.get(step) is None:
+            return None
+        current = current[step]
+    return current
+
+
+def _is_present(value: Any) -> bool:
+    return value is not None and value != "" and value != []
+
+
+def unmet(fields: tuple[RequiredField, ...], document: Mapping[str, Any]) -> list[RequiredField]:
+    """The fields that are absent from the document, or present but failing the program's pattern."""
+    failing: list[RequiredField] = []
+    for field in fields:
+        value = value_at(document, field.path)
+        if not _is_present(value) or (field.pattern and not re.fullmatch(field.pattern, str(value))):
+            failing.append(field)
+    return failing
+
+
+# ----- delivery periods --------------------------------------------------------------------------------------
+class DeliveryPeriod(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    identifier: str
+    start: datetime
+    end: datetime
+    enrollment_deadline: datetime
+
+
+def _season_period(program: Program, season: Season, start_year: int) -> DeliveryPeriod:
+    end_year = start_year if season.end_month >= season.start_month else start_year + 1
+    start = datetime(start_year, season.start_month, 1, tzinfo=UTC)
+    next_month = date(end_year + (season.end_month == 12), season.end_month % 12 + 1, 1)
+    end = datetime(next_month.year, next_month.month, 1, tzinfo=UTC)
+    if season.start_month == season.end_month:
+        label = f"{start_year}_{_MONTHS[season.start_month - 1]}"
+    elif end_year == start_year:
+        label = f"{start_year}_{_MONTHS[season.start_month - 1]}_{_MONTHS[season.end_month - 1]}"
+    else:
+        label = f"{start_year}_{_MONTHS[season.start_month - 1]}_{end_year}_{_MONTHS[season.end_month - 1]}"
+    return DeliveryPeriod(
+        identifier=f"{program.period_prefix}_{label}",
+        start=start,
+        end=end,
+        enrollment_deadline=start - timedelta(days=program.enrollment_lead_days),
+    )
+
+
+def next_delivery_period(program: Program, now: datetime) -> DeliveryPeriod:
+    """The first delivery period whose enrollment deadline has not passed yet."""
+    candidates = [
+        _season_period(program, season, year)
+        for year in (now.year - 1, now.year, now.year + 1, now.year + 2)
+        for season in program.seasons
+    ]
+    return min((p for p in candidates if p.enrollment_deadline >= now), key=lambda p: p.start)

@@ -1,0 +1,1 @@
+"""Connect storage on DynamoDB and the KMS token vault."""

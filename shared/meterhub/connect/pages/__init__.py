@@ -1,0 +1,1 @@
+"""The hosted Connect pages: views and the page resolver."""

@@ -1,0 +1,1 @@
+"""What the Connect API, pages, callback, stream, refresh and sync do."""

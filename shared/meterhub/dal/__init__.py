@@ -1,2 +1,0 @@
-"""Storage adapters: each port, its AWS adapter (on meterhub.platform's clients, codec, keys and paging) and an
-in-memory fake."""

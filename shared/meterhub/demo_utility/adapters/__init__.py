@@ -1,0 +1,1 @@
+"""The demo utility's store on DynamoDB."""

@@ -1,0 +1,1 @@
+"""Pure demo-utility rules: the Green Button feeds it serves."""

@@ -1,1 +1,0 @@
-"""Domain records kept in storage (separate from the API request/response models)."""

@@ -1,0 +1,1 @@
+"""Interval and upload storage on DynamoDB."""

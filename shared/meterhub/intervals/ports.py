@@ -1,0 +1,49 @@
+"""The interval store, upload repository and meter-source ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import TYPE_CHECKING, Protocol
+
+from meterhub.intervals.records import UploadJob
+from meterhub.intervals.rules.slots import DaySlots, LengthDay
+from meterhub.meters.records import MeterRecord
+
+if TYPE_CHECKING:
+    pass
+
+
+class MeterSource(Protocol):
+    """The part of `MeterRepository` ingestion needs (structural, so no storage import here)."""
+
+    def get(self, partner_id: str, meter_id: str) -> MeterRecord | None: ...
+
+
+class IntervalStore(Protocol):
+    def merge(self, partner_id: str, meter_id: str, day: date, incoming: DaySlots) -> None: ...
+
+    def days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, DaySlots]]:
+        """The stored days first..last (inclusive), in order."""
+
+    def merge_length(self, partner_id: str, meter_id: str, day: date, incoming: LengthDay) -> None:
+        """Merge readings of another length into the meter's day of that length (its own item)."""
+
+    def length_days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, LengthDay]]:
+        """The stored length days first..last (inclusive), in (day, length) order."""
+
+
+class UploadRepository(Protocol):
+    def create(self, job: UploadJob) -> None:
+        """Store a new job; AlreadyExists when the id is taken."""
+
+    def save(self, job: UploadJob) -> None:
+        """Overwrite the job (status, counters, errors). One ingest run owns a job at a time."""
+
+    def get(self, partner_id: str, job_id: str) -> UploadJob | None: ...
+
+    def claim_object(self, partner_id: str, object_key: str, version: str, job_id: str) -> str:
+        """The job id of this object version: `job_id` when this call claimed it, else the earlier claim's."""
+
+    def jobs(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, UploadJob]]:
+        """Newest first, as (sort key, job); `before` resumes after a sort key."""

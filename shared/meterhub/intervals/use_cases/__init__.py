@@ -1,0 +1,1 @@
+"""What the uploads API and the ingest function do."""

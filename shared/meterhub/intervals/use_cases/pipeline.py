@@ -1,0 +1,246 @@
+"""One dropped interval file -> one upload job: validate every row, store the file whole or not at all, file
+the original and the reports.
+
+A file is the unit (as in Leap): pass 1 streams the object and validates every row (errors stream to a
+reject file); only when the file has no error does pass 2 stream it again and merge its day records. Merges
+are idempotent (same file -> same slots), so a run killed halfway and retried ends in the state of one clean
+run. S3 delivers at least once: the object version is claimed once (dal/uploads.py), and a delivery for a
+finished job does nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from meterhub.intervals.ports import IntervalStore, MeterSource, UploadRepository
+from meterhub.intervals.records import STORED_ERRORS, UPLOAD_TERMINAL, UploadJob, UploadStatus
+from meterhub.intervals.rules.model import MeterLookup, RowError
+from meterhub.intervals.rules.paths import Drop, parse_drop, partner_path
+from meterhub.intervals.rules.validator import IntervalFileValidator, ValidationReport
+from meterhub.intervals.use_cases.meter_lookup import repository_lookup
+from meterhub.platform.errors import NotFound
+from meterhub.platform.object_store import ObjectInfo, ObjectStore
+from meterhub.platform.spreadsheet_csv import SpreadsheetCsvWriter
+
+PROGRESS_ROWS = 100_000
+
+
+STORE_BATCH_ROWS = 5_000_000
+
+
+STORE_DAY_ITEMS = 10_000
+
+
+"""Pass 2 groups up to 10,000 meter-days (~35 MB) before writing them, so each meter-day of a file is written
+about once whatever the row order (a time-ordered file of 1,000 meters holds ten days per batch)."""
+
+
+SPOOL_BYTES = 4 * 1024 * 1024
+
+
+"""Reject rows beyond this go to a temporary file on disk, so a file full of errors never fills memory."""
+
+
+class _RejectFile:
+    """The errors CSV (line, column, code, message), written as errors stream out of the validator.
+
+    Partners open it in a spreadsheet, so it is written like every CSV for people (meterhub.platform.spreadsheet_csv).
+    It is a report, never read back by us or meant to be uploaded again."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+b")  # noqa: SIM115
+        self._text = io.TextIOWrapper(self._file, encoding="utf-8", newline="")
+        self._writer = SpreadsheetCsvWriter(self._text)
+        self._writer.writerow(["line", "column", "code", "message"])
+
+    def write(self, error: RowError) -> None:
+        self._writer.writerow([error.line, error.column or "", str(error.code), error.message])
+
+    def content(self) -> bytes:
+        self._text.flush()
+        self._file.seek(0)
+        return self._file.read()
+
+    def close(self) -> None:
+        self._text.close()
+
+
+@dataclass(frozen=True)
+class Ingestion:
+    uploads: UploadRepository
+    intervals: IntervalStore
+    objects: ObjectStore
+    meters: MeterSource
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def ingest(self, key: str, version: str | None = None) -> UploadJob | None:
+        """Ingest the object at `key` (a drop) and return its job; None when `key` is not a drop."""
+        drop = parse_drop(key)
+        if drop is None:
+            return None
+        try:
+            info = self.objects.info(key, version)
+        except NotFound:
+            return None  # already filed by an earlier delivery (the job says how it ended)
+        job = self._claim(drop, info)
+        if job.status in UPLOAD_TERMINAL:
+            return job
+        job = self._save(job, status=UploadStatus.PROCESSING)
+        return self._run(drop, info, job)
+
+    def give_up(self, key: str, version: str | None, reason: str) -> UploadJob | None:
+        """After the last failed attempt: end the job FAILED with the reason and file the original under
+        failed/ with a feedback report, so nothing is left waiting and nothing fails silently.
+
+        Days already merged by a clean file's interrupted store are not rolled back (merges are in place);
+        the reason says so, and uploading the same file again completes it (merging is idempotent)."""
+        drop = parse_drop(key)
+        if drop is None:
+            return None
+        try:
+            info = self.objects.info(key, version)
+        except NotFound:
+            return None
+        job = self._claim(drop, info)
+        if job.status in UPLOAD_TERMINAL:
+            return job
+        if job.storing:
+            reason += (
+                "; the file had no errors and part of it was already stored: upload the same file again to "
+                "store the rest (storing a file twice gives the same data)"
+            )
+        feedback_key = drop.report_key(False, job.job_id, "feedback")
+        feedback = {"job_id": job.job_id, "file": drop.partner_path, "status": "FAILED", "reason": reason}
+        self.objects.put(feedback_key, json.dumps(feedback, indent=2).encode(), "application/json")
+        moved = drop.moved_key(False)
+        self.objects.move(drop.key, moved, info.version)
+        return self._save(
+            job,
+            status=UploadStatus.FAILED,
+            failure_reason=reason,
+            current_file_path=partner_path(moved),
+            feedback_file_path=partner_path(feedback_key),
+        )
+
+    # ----- steps ------------------------------------------------------------------------------------------
+    def _claim(self, drop: Drop, info: ObjectInfo) -> UploadJob:
+        proposed = _job_id(info.metadata.get("job-id"))
+        announced = self.uploads.get(drop.partner_id, proposed)
+        if announced is not None and (announced.object_key != drop.key or announced.status is not UploadStatus.QUEUED):
+            # metadata naming another file's job, or a job already used (a presigned URL PUT twice): a new job
+            proposed = str(uuid.uuid4())
+        job_id = self.uploads.claim_object(drop.partner_id, drop.key, info.version or info.etag, proposed)
+        job = self.uploads.get(drop.partner_id, job_id)
+        if job is not None:
+            return job
+        now = self.now()
+        job = UploadJob(
+            job_id=job_id,
+            partner_id=drop.partner_id,
+            uploaded_file_path=drop.partner_path,
+            current_file_path=drop.partner_path,
+            object_key=drop.key,
+            object_version=info.version,
+            uploaded_at=now,
+            updated_at=now,
+        )
+        self.uploads.save(job)
+        return job
+
+    def _run(self, drop: Drop, info: ObjectInfo, job: UploadJob) -> UploadJob:
+        started = self.now()
+        lookup = repository_lookup(self.meters, drop.partner_id)
+        rejects = _RejectFile()
+        try:
+            check = IntervalFileValidator(lookup, now=started, on_error=rejects.write)
+            for count, _ in enumerate(check.rows(self._body(drop, info)), start=1):
+                if count % PROGRESS_ROWS == 0:  # counters a partner can poll while a large file is checked
+                    job = self._save(
+                        job,
+                        rows_total=check.report.rows_total,
+                        rows_valid=check.report.rows_valid,
+                        rows_invalid=check.report.rows_invalid,
+                    )
+            report = check.report
+            if report.ok:
+                job = self._save(job, storing=True)
+            days = self._store(drop, info, lookup, started) if report.ok else 0
+            return self._file(drop, info, job, report, days, rejects)
+        finally:
+            rejects.close()
+
+    def _body(self, drop: Drop, info: ObjectInfo) -> Iterator[bytes]:
+        return self.objects.chunks(drop.key, info.version)
+
+    def _store(self, drop: Drop, info: ObjectInfo, lookup: MeterLookup, started: datetime) -> int:
+        """Pass 2: the file is clean; merge its days. Returns the number of day records written."""
+        store = IntervalFileValidator(lookup, now=started)
+        days = 0
+        for batch in store.day_batches(
+            self._body(drop, info), batch_rows=STORE_BATCH_ROWS, max_day_items=STORE_DAY_ITEMS
+        ):
+            for (meter_id, day), slots in batch.items():
+                self.intervals.merge(drop.partner_id, meter_id, day, slots)
+                days += 1
+        return days
+
+    def _file(
+        self, drop: Drop, info: ObjectInfo, job: UploadJob, report: ValidationReport, days: int, rejects: _RejectFile
+    ) -> UploadJob:
+        accepted = report.ok
+        status = UploadStatus.COMPLETED if accepted else UploadStatus.FAILED
+        summary = [item.as_dict() for item in report.error_summary()]
+        feedback_key = drop.report_key(accepted, job.job_id, "feedback")
+        errors_key = None if accepted else drop.report_key(accepted, job.job_id, "errors.csv")
+        feedback = {
+            "job_id": job.job_id,
+            "file": drop.partner_path,
+            "status": status.value,
+            "rows_total": report.rows_total,
+            "rows_valid": report.rows_valid,
+            "rows_invalid": report.rows_invalid,
+            "errors_total": report.errors_total,
+            "error_summary": summary,
+            "ignored_columns": report.unknown_columns,
+            "days_written": days,
+            "note": "the file was stored" if accepted else "nothing of the file was stored: fix it and upload again",
+        }
+        self.objects.put(feedback_key, json.dumps(feedback, indent=2).encode(), "application/json")
+        if errors_key:
+            self.objects.put(errors_key, rejects.content(), "text/csv")
+        moved = drop.moved_key(accepted)
+        self.objects.move(drop.key, moved, info.version)
+        return self._save(
+            job,
+            status=status,
+            current_file_path=partner_path(moved),
+            rows_total=report.rows_total,
+            rows_valid=report.rows_valid,
+            rows_invalid=report.rows_invalid,
+            days_written=days,
+            errors_total=report.errors_total,
+            error_summary=summary,
+            errors=[error.as_dict() for error in report.errors[:STORED_ERRORS]],
+            unknown_columns=report.unknown_columns,
+            error_csv_file_path=partner_path(errors_key) if errors_key else None,
+            feedback_file_path=partner_path(feedback_key),
+        )
+
+    def _save(self, job: UploadJob, **changes: object) -> UploadJob:
+        updated = job.model_copy(update={**changes, "updated_at": self.now()})
+        self.uploads.save(updated)
+        return updated
+
+
+def _job_id(value: str | None) -> str:
+    """The job id an upload announced in the object's metadata, or a new one."""
+    try:
+        return str(uuid.UUID(value)) if value else str(uuid.uuid4())
+    except ValueError:
+        return str(uuid.uuid4())

@@ -1,1 +1,0 @@
-"""Use cases: one module per job, pure functions over repository ports."""

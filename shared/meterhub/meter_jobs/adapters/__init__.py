@@ -1,0 +1,1 @@
+"""Job and provisional-asset storage on DynamoDB."""

@@ -1,0 +1,1 @@
+"""What the meter jobs API, its worker and the jobs stream do."""

@@ -1,0 +1,1 @@
+"""Meter storage on DynamoDB."""

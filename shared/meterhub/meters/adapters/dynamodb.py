@@ -1,0 +1,204 @@
+"""Meter storage: the port, its DynamoDB adapter and an in-memory fake.
+
+Key design (see template.yaml): PARTNER#<pid>|METER#<meter_id> holds the meter, PARTNER#<pid>|REF#<ref>
+guards partner_reference uniqueness; both are written in one transaction with attribute_not_exists, so two
+concurrent creates with one reference give exactly one meter. Every key starts at the caller's partition,
+which is the tenant isolation: no code path can address another partner's meter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from meterhub.meters.records import MeterRecord
+from meterhub.platform import keys
+from meterhub.platform.adapters import clients, paging
+from meterhub.platform.adapters.dynamodb_errors import is_condition_failure, translate
+from meterhub.platform.codec import key
+from meterhub.platform.errors import Conflict
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
+from meterhub.meters.ports import MeterPage, MeterQuery, ReferenceTaken
+
+
+def _sort_key(meter: MeterRecord) -> str:
+    return keys.created(meter.created_at, meter.meter_id)
+
+
+def _meter_item(meter: MeterRecord) -> dict[str, AttributeValueTypeDef]:
+    """The meter item: keys, the document as JSON, and the attributes searches filter on."""
+    data = meter.data
+    item: dict[str, AttributeValueTypeDef] = {
+        **key(keys.partner(meter.partner_id), keys.meter(meter.meter_id)),
+        "gsi1pk": {"S": keys.partner(meter.partner_id)},
+        "gsi1sk": {"S": _sort_key(meter)},
+        "doc": {"S": meter.model_dump_json()},
+        "version": {"N": str(meter.version)},
+        "partner_reference": {"S": meter.partner_reference},
+        "transmission_region": {"S": str(data["transmission_region"])},
+        "customer_classification": {"S": str(data["customer_classification"])},
+        "meter_type": {"S": str(data["meter_type"])},
+        "updated_at": {"S": meter.updated_at.isoformat()},
+        "is_archived": {"BOOL": meter.is_archived},
+    }
+    return item
+
+
+def _record(item: dict[str, Any]) -> MeterRecord:
+    return MeterRecord.model_validate_json(item["doc"]["S"])
+
+
+class DynamoMeterRepository:
+    def __init__(self, table_name: str) -> None:
+        self._table = table_name
+
+    def create(self, meter: MeterRecord) -> None:
+        pk = keys.partner(meter.partner_id)
+        try:
+            clients.dynamodb().transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                **key(pk, keys.reference(meter.partner_reference)),
+                                "meter_id": {"S": meter.meter_id},
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _meter_item(meter),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                existing = self._reference_owner(meter.partner_id, meter.partner_reference)
+                if existing is not None:
+                    raise ReferenceTaken(existing) from error
+            raise translate(error) from error
+
+    def replace(self, meter: MeterRecord, expected_version: int) -> None:
+        try:
+            clients.dynamodb().put_item(
+                TableName=self._table,
+                Item=_meter_item(meter),
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues={":expected": {"N": str(expected_version)}},
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise Conflict("The meter changed while it was being updated; retry") from error
+            raise translate(error) from error
+
+    def get(self, partner_id: str, meter_id: str) -> MeterRecord | None:
+        response = clients.dynamodb().get_item(
+            TableName=self._table, Key=key(keys.partner(partner_id), keys.meter(meter_id)), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return _record(item) if item else None
+
+    def get_by_reference(self, partner_id: str, partner_reference: str) -> MeterRecord | None:
+        meter_id = self._reference_owner(partner_id, partner_reference)
+        return self.get(partner_id, meter_id) if meter_id else None
+
+    def _reference_owner(self, partner_id: str, partner_reference: str) -> str | None:
+        response = clients.dynamodb().get_item(
+            TableName=self._table,
+            Key=key(keys.partner(partner_id), keys.reference(partner_reference)),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return item["meter_id"]["S"] if item else None
+
+    def search(self, partner_id: str, query: MeterQuery, page_size: int, cursor: str | None) -> MeterPage:
+        if query.meter_ids is not None or query.partner_references is not None:
+            meters = sorted(self._direct_candidates(partner_id, query), key=_sort_key)
+            return _page(iter(meters), query, page_size, cursor)
+        return _page(self._scan_partition(partner_id, query, cursor), query, page_size, None)
+
+    def _direct_candidates(self, partner_id: str, query: MeterQuery) -> list[MeterRecord]:
+        """Meters named by id or reference (bounded lists: at most 1000 of each), fetched by key."""
+        pk = keys.partner(partner_id)
+        ids = set(query.meter_ids or ())
+        if query.partner_references is not None:
+            ref_keys = [key(pk, keys.reference(ref)) for ref in query.partner_references]
+            owners = {item["meter_id"]["S"] for item in paging.batch_get(self._table, ref_keys)}
+            ids = owners if query.meter_ids is None else ids & owners
+        meter_keys = [key(pk, keys.meter(mid)) for mid in sorted(ids)]
+        return [_record(item) for item in paging.batch_get(self._table, meter_keys)]
+
+    def _scan_partition(self, partner_id: str, query: MeterQuery, cursor: str | None) -> Iterator[MeterRecord]:
+        """The partner's meters from GSI1 in creation order, starting after `cursor`.
+
+        Region, class and type are filtered server-side; the remaining conditions are checked by `_page`.
+        """
+        names: dict[str, str] = {}
+        values: dict[str, AttributeValueTypeDef] = {":pk": {"S": keys.partner(partner_id)}}
+        condition = "gsi1pk = :pk"
+        # Sort keys hold UTC times, so bounds are compared as UTC text too.
+        after, before = query.created_after, query.created_before
+        low = cursor or (keys.created(after) if after else None)
+        high = keys.created(before) if before else None
+        if low and high:
+            condition += " AND gsi1sk BETWEEN :low AND :high"
+            values.update({":low": {"S": low}, ":high": {"S": high}})
+        elif low:
+            condition += " AND gsi1sk > :low"
+            values[":low"] = {"S": low}
+        elif high:
+            condition += " AND gsi1sk < :high"
+            values[":high"] = {"S": high}
+        filters: list[str] = []
+        for attribute, wanted in (
+            ("transmission_region", (query.transmission_region,) if query.transmission_region else None),
+            ("customer_classification", (query.customer_classification,) if query.customer_classification else None),
+            ("meter_type", query.meter_types),
+        ):
+            if wanted:
+                names[f"#{attribute}"] = attribute
+                placeholders = []
+                for index, value in enumerate(wanted):
+                    values[f":{attribute}{index}"] = {"S": value}
+                    placeholders.append(f":{attribute}{index}")
+                filters.append(f"#{attribute} IN ({', '.join(placeholders)})")
+        request: QueryInputTypeDef = {
+            "TableName": self._table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
+            request["ExpressionAttributeNames"] = names
+        for item in paging.query(request):
+            yield _record(item)
+
+
+def _page(meters: Iterator[MeterRecord], query: MeterQuery, page_size: int, after: str | None) -> MeterPage:
+    """Take up to page_size matches after `after`; the cursor is set only when more meters may follow."""
+    selected: list[MeterRecord] = []
+    for meter in meters:
+        if after is not None and _sort_key(meter) <= after:
+            continue
+        if not query.matches(meter):
+            continue
+        if len(selected) == page_size:
+            return MeterPage(selected, _sort_key(selected[-1]))
+        selected.append(meter)
+    return MeterPage(selected, None)
+
+
+@lru_cache(maxsize=4)
+def dynamo_meter_repository(table_name: str) -> DynamoMeterRepository:
+    return DynamoMeterRepository(table_name)

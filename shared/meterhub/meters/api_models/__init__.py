@@ -1,0 +1,1 @@
+"""The meters API's request and response models (Leap's shapes)."""

@@ -1,0 +1,166 @@
+"""Request and response models of the partner API (Leap-compatible shapes). They are the contract: the
+OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AwareDatetime, ConfigDict, Field
+
+from meterhub.catalog.enums import (
+    ActionType,
+    CreatedBy,
+    CustomerClassification,
+    EnrollmentStatus,
+    LoadType,
+    MeterType,
+    ParticipationPreference,
+    ProgramIdentifier,
+    ProvisionalAssetStatus,
+    StatusDetailName,
+    TransmissionRegion,
+)
+from meterhub.meters.api_models.meter import CreateMeter, PartnerReference, Text256
+from meterhub.platform.api.envelopes import ApiModel
+from meterhub.platform.page_tokens import MAX_PAGE_SIZE
+
+
+class CreateAssetRequest(ApiModel):
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    onboarding_token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="Idempotency key: the same token with the same body returns the first result and creates "
+        "nothing new; the same token with a different body is a 409.",
+    )
+    provisional_asset: CreateMeter
+
+
+class StatusDetail(ApiModel):
+    name: StatusDetailName | None = None
+    description: str | None = None
+    failed_fields: dict[str, str] | None = None
+
+
+class ProvisionalAsset(ApiModel):
+    """The outcome of one submitted asset."""
+
+    job_id: UUID
+    partner_reference: str
+    status: ProvisionalAssetStatus
+    status_detail: StatusDetail
+    created_at: datetime
+    meter_id: UUID | None = None
+    data: CreateMeter
+
+
+class Audit(ApiModel):
+    created_by: CreatedBy
+    created_at: datetime
+    updated_at: datetime
+
+
+class MeterDetailsResponse(CreateMeter):
+    """A meter as partners read it: their data plus our identifiers and audit."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    meter_id: UUID
+    connection_references: list[str] = Field(default_factory=list, description="Connect refIds of the meter")
+    tags: list[str] = Field(default_factory=list)
+    is_archived: bool = False
+    audit: Audit
+
+
+class ListMeterDetailsResponse(ApiModel):
+    meters: list[MeterDetailsResponse]
+    next_page_token: str | None = Field(default=None, description="Present only when more meters may follow")
+
+
+UniqueIds = Annotated[list[UUID], Field(max_length=1000)]
+
+
+class MeterFilterRequest(ApiModel):
+    """POST /v2/meters/search: every filter optional, all AND-ed; lists match any of their values."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    page_token: str | None = Field(default=None, max_length=2048)
+    page_size: int = Field(default=MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    transmission_region: TransmissionRegion | None = None
+    customer_classification: CustomerClassification | None = None
+    meter_ids: UniqueIds | None = None
+    partner_references: Annotated[list[PartnerReference], Field(min_length=1, max_length=1000)] | None = None
+    meter_types: Annotated[list[MeterType], Field(min_length=1, max_length=20)] | None = None
+    load_types: Annotated[list[LoadType], Field(min_length=1, max_length=20)] | None = None
+    customer_groups: Annotated[list[Text256], Field(min_length=1, max_length=20)] | None = None
+    tags: Annotated[list[Text256], Field(min_length=1, max_length=20)] | None = None
+    connection_reference_ids: Annotated[list[Text256], Field(min_length=1, max_length=100)] | None = None
+    last_modified_date_time: AwareDatetime | None = None
+    created_after_date_time: AwareDatetime | None = None
+    created_before_date_time: AwareDatetime | None = None
+    exclude_archived: bool = False
+
+
+class ParticipationPreferenceEntry(ApiModel):
+    participation_preference: ParticipationPreference
+    start_time: datetime
+    end_time: datetime | None = None
+    reason: str | None = None
+
+
+class EnrollmentDeadline(ApiModel):
+    enrollment_deadline_date_time: datetime
+    activation_date_time: datetime
+
+
+class ProgramEnrollment(ApiModel):
+    program_identifier: ProgramIdentifier
+    delivery_period: str
+    delivery_period_start_date_time: datetime
+    delivery_period_end_date_time: datetime
+    enrollment_status: EnrollmentStatus
+    enrollment_deadlines: list[EnrollmentDeadline]
+
+
+class RequiredAction(ApiModel):
+    program_identifier: ProgramIdentifier
+    delivery_period: str
+    enrollment_deadline_date_time: datetime
+    action_type: ActionType
+    action_description: str
+    action_code: str
+
+
+class RequiredActions(ApiModel):
+    partner: list[RequiredAction] = Field(default_factory=list)
+    leap: list[RequiredAction] = Field(default_factory=list)
+
+
+class MeterEnrollmentResponse(ApiModel):
+    meter_id: UUID
+    partner_reference: str
+    transmission_region: TransmissionRegion
+    customer_classification: CustomerClassification
+    meter_type: MeterType
+    load_types: list[LoadType]
+    tags: list[str]
+    is_archived: bool
+    audit: Audit
+    global_enrollment_status: EnrollmentStatus
+    participation_preferences: list[ParticipationPreferenceEntry]
+    program_enrollment: list[ProgramEnrollment]
+    required_actions: RequiredActions
+
+
+class KeyValueFilter(ApiModel):
+    key: str
+    values: list[str]
+
+
+class FiltersResponse(ApiModel):
+    filter_options: list[KeyValueFilter]

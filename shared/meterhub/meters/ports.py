@@ -1,0 +1,86 @@
+"""The meter repository port: conditional creates, reads and the search query it answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from meterhub.meters.records import MeterRecord
+from meterhub.platform.errors import AlreadyExists
+
+if TYPE_CHECKING:
+    pass
+
+
+class ReferenceTaken(AlreadyExists):
+    """The partner_reference already names a meter; carries that meter's id."""
+
+    def __init__(self, meter_id: str) -> None:
+        super().__init__("Partner reference already exists", {"meter_id": meter_id})
+        self.meter_id = meter_id
+
+
+@dataclass(frozen=True)
+class MeterQuery:
+    """What a search may ask storage for. Lists are IN, fields are AND-ed; None means unconstrained."""
+
+    meter_ids: tuple[str, ...] | None = None
+    partner_references: tuple[str, ...] | None = None
+    transmission_region: str | None = None
+    customer_classification: str | None = None
+    meter_types: tuple[str, ...] | None = None
+    load_types: tuple[str, ...] | None = None
+    customer_groups: tuple[str, ...] | None = None
+    tags: tuple[str, ...] | None = None
+    connection_references: tuple[str, ...] | None = None
+    partner_customer_references: tuple[str, ...] | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    modified_after: datetime | None = None
+    exclude_archived: bool = False
+
+    def matches(self, meter: MeterRecord) -> bool:
+        data = meter.data
+        return all(
+            (
+                self.meter_ids is None or meter.meter_id in self.meter_ids,
+                self.partner_references is None or meter.partner_reference in self.partner_references,
+                self.transmission_region is None or data.get("transmission_region") == self.transmission_region,
+                self.customer_classification is None
+                or data.get("customer_classification") == self.customer_classification,
+                self.meter_types is None or data.get("meter_type") in self.meter_types,
+                self.load_types is None or bool(set(data.get("load_types", ())) & set(self.load_types)),
+                self.customer_groups is None or data.get("customer_group") in self.customer_groups,
+                self.tags is None or bool(set(meter.tags) & set(self.tags)),
+                self.connection_references is None
+                or bool(set(meter.connection_references) & set(self.connection_references)),
+                self.partner_customer_references is None
+                or (data.get("customer") or {}).get("partner_customer_reference") in self.partner_customer_references,
+                self.created_after is None or meter.created_at > self.created_after,
+                self.created_before is None or meter.created_at < self.created_before,
+                self.modified_after is None or meter.updated_at > self.modified_after,
+                not (self.exclude_archived and meter.is_archived),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class MeterPage:
+    meters: list[MeterRecord]
+    cursor: str | None = field(default=None)
+
+
+class MeterRepository(Protocol):
+    def create(self, meter: MeterRecord) -> None:
+        """Store a new meter; raises ReferenceTaken when the partner_reference is in use."""
+
+    def replace(self, meter: MeterRecord, expected_version: int) -> None:
+        """Overwrite a meter if it is still at `expected_version`; raises Conflict otherwise."""
+
+    def get(self, partner_id: str, meter_id: str) -> MeterRecord | None: ...
+
+    def get_by_reference(self, partner_id: str, partner_reference: str) -> MeterRecord | None: ...
+
+    def search(self, partner_id: str, query: MeterQuery, page_size: int, cursor: str | None) -> MeterPage:
+        """Meters in creation order. `cursor` is the sort key of the last meter of the previous page."""

@@ -1,0 +1,1 @@
+"""Pure meter rules: enrollment derived from a stored meter and the catalog."""

@@ -1,0 +1,122 @@
+"""Per-program enrollment, derived from the catalog and the meter's data (nothing stored, nothing stale).
+
+A program open to the meter (same region, fitting meter type and customer class) is ELIGIBLE when the meter
+has every field the program needs, else PENDING with a partner required action NO_MISSING_FIELDS/SERV_0005
+naming the missing fields. The global status is the best program status: ELIGIBLE > PENDING; a meter no
+program accepts is INELIGIBLE.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from meterhub.catalog import programs as catalog
+from meterhub.catalog.enums import (
+    ActionType,
+    CustomerClassification,
+    EnrollmentStatus,
+    MeterType,
+    ParticipationPreference,
+    TransmissionRegion,
+)
+from meterhub.meters.api_models.responses import (
+    Audit,
+    EnrollmentDeadline,
+    MeterEnrollmentResponse,
+    ParticipationPreferenceEntry,
+    ProgramEnrollment,
+    RequiredAction,
+    RequiredActions,
+)
+from meterhub.meters.records import MeterRecord
+
+MISSING_FIELDS_CODE = "SERV_0005"
+
+
+REAUTHORIZE_CODE = "AUTH_0001"
+
+
+REAUTHORIZE_DESCRIPTION = "End customer must re-authorize"
+
+
+INDEFINITELY = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentResponse:
+    programs = catalog.programs_for(
+        TransmissionRegion(meter.transmission_region),
+        MeterType(meter.meter_type),
+        CustomerClassification(meter.customer_classification),
+        catalog.value_at(meter.data, "utility.utility_name"),
+    )
+    enrollments: list[ProgramEnrollment] = []
+    actions: list[RequiredAction] = []
+    for program in programs:
+        period = catalog.next_delivery_period(program, now)
+        missing = catalog.unmet(program.enrollment_fields, meter.data)
+        unauthorized = meter.utility_link is not None and not meter.utility_link.is_active(now)
+        status = EnrollmentStatus.PENDING if missing or unauthorized else EnrollmentStatus.ELIGIBLE
+        enrollments.append(
+            ProgramEnrollment(
+                program_identifier=program.program_identifier,
+                delivery_period=period.identifier,
+                delivery_period_start_date_time=period.start,
+                delivery_period_end_date_time=period.end,
+                enrollment_status=status,
+                enrollment_deadlines=[
+                    EnrollmentDeadline(
+                        enrollment_deadline_date_time=period.enrollment_deadline, activation_date_time=period.start
+                    )
+                ],
+            )
+        )
+        wanted: list[tuple[ActionType, str, str]] = []
+        if unauthorized:
+            # The utility no longer shares this meter's data (authorization revoked or expired): the meter
+            # stays, but cannot be enrolled until the customer authorizes again through a Connect link.
+            wanted.append((ActionType.IS_AUTHORIZED, REAUTHORIZE_CODE, REAUTHORIZE_DESCRIPTION))
+        if missing:
+            names = ", ".join(f"{field.label} ({field.path})" for field in missing)
+            description = f"Missing fields: {names}. Update the meter with update_existing=true."
+            wanted.append((ActionType.NO_MISSING_FIELDS, MISSING_FIELDS_CODE, description))
+        actions.extend(
+            RequiredAction(
+                program_identifier=program.program_identifier,
+                delivery_period=period.identifier,
+                enrollment_deadline_date_time=period.enrollment_deadline,
+                action_type=action_type,
+                action_code=code,
+                action_description=description,
+            )
+            for action_type, code, description in wanted
+        )
+    return MeterEnrollmentResponse(
+        meter_id=UUID(meter.meter_id),
+        partner_reference=meter.partner_reference,
+        transmission_region=TransmissionRegion(meter.transmission_region),
+        customer_classification=CustomerClassification(meter.customer_classification),
+        meter_type=MeterType(meter.meter_type),
+        load_types=meter.data["load_types"],
+        tags=meter.tags,
+        is_archived=meter.is_archived,
+        audit=Audit(created_by=meter.created_by, created_at=meter.created_at, updated_at=meter.updated_at),
+        global_enrollment_status=_global_status([e.enrollment_status for e in enrollments]),
+        participation_preferences=[
+            ParticipationPreferenceEntry(
+                participation_preference=ParticipationPreference.PARTICIPATE,
+                start_time=meter.created_at,
+                end_time=INDEFINITELY,
+            )
+        ],
+        program_enrollment=enrollments,
+        required_actions=RequiredActions(partner=actions),
+    )
+
+
+def _global_status(statuses: list[EnrollmentStatus]) -> EnrollmentStatus:
+    if EnrollmentStatus.ELIGIBLE in statuses:
+        return EnrollmentStatus.ELIGIBLE
+    if EnrollmentStatus.PENDING in statuses:
+        return EnrollmentStatus.PENDING
+    return EnrollmentStatus.INELIGIBLE

@@ -1,0 +1,1 @@
+"""What the meters API and the meter stream do."""

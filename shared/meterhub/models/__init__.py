@@ -1,1 +1,0 @@
-"""Partner-facing data models: Leap-compatible enums, the CreateMeter asset and its validation errors."""

@@ -1,0 +1,1 @@
+"""Partners: accounts, API keys (stored hashed) and fair-use usage keys."""

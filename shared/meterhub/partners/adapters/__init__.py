@@ -1,0 +1,1 @@
+"""Partner storage on DynamoDB and usage-plan keys on API Gateway."""

@@ -1,1 +1,0 @@
-"""Utilities (the electric companies): one adapter interface, the Green Button implementation, the demo utility."""

@@ -1,0 +1,1 @@
+"""Utility adapters: Green Button over HTTPS, client secrets from Secrets Manager, the adapter factory."""

@@ -1,0 +1,1 @@
+"""Pure utility-provider rules: the Green Button ESPI reader and PKCE."""

@@ -1,0 +1,1 @@
+"""Subscription and delivery-log storage on DynamoDB, and the HTTP sender."""

@@ -1,0 +1,1 @@
+"""What the webhooks API and the dispatcher do."""
