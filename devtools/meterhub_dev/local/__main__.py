@@ -36,14 +36,8 @@ from meterhub_dev.local.template import LocalContext, LocalTemplate, TemplateErr
 from meterhub_dev.local.usage_plans import LocalUsagePlans
 
 DEFAULT_PORT = 3000
-
-
 DEMO_PARTNER_NAME = "Demo Partner"
-
-
 PARTNERS_TABLE = "PartnersTable"
-
-
 DEMO_METER = {
     "provisional_asset": {
         "partner_reference": "demo-site-001",
@@ -111,6 +105,9 @@ def _start_aws(args: argparse.Namespace) -> tuple[LocalAws, LocalTemplate, Provi
         aws.stop()
         raise
     return aws, template, provisioned
+
+
+# ----- run ---------------------------------------------------------------------------------------------------
 
 
 def _seed_demo_partner(template: LocalTemplate, aws: LocalAws, created: Provisioned) -> dict[str, str]:
@@ -258,6 +255,9 @@ def _write_state(
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(state, indent=2), encoding="utf-8")
     temporary.replace(path)
+
+
+# ----- invoke ------------------------------------------------------------------------------------------------
 
 
 @contextmanager

@@ -23,7 +23,6 @@ from meterhub_dev.local.template import ApiSpec, GatewayResponseSpec, Route
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's hard limit for a REST request body
 
-
 # Status and message of each gateway response type when the template does not customise it.
 _DEFAULT_RESPONSES: dict[str, tuple[int, str | None]] = {
     "ACCESS_DENIED": (403, "User is not authorized to access this resource with an explicit deny"),
@@ -44,10 +43,7 @@ _DEFAULT_RESPONSES: dict[str, tuple[int, str | None]] = {
     "UNSUPPORTED_MEDIA_TYPE": (415, "Unsupported Media Type"),
 }
 
-
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
-
-
 _TEXT_SUFFIXES = ("+json", "+xml", "javascript", "yaml")
 
 
@@ -64,6 +60,8 @@ class HttpResponse:
 def json_response(status: int, payload: Any) -> HttpResponse:
     return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(payload).encode("utf-8"))
 
+
+# ----- routing ---------------------------------------------------------------------------------------------
 
 _LITERAL, _PARAMETER, _GREEDY = 0, 1, 2
 
@@ -128,6 +126,9 @@ def _match_segments(pattern: Sequence[str], request: Sequence[str]) -> dict[str,
         elif segment != request[index]:
             return None
     return parameters if len(pattern) == len(request) else None
+
+
+# ----- the proxy event -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,9 @@ def request_authorizer_event(proxy_event: Mapping[str, Any], arn: str) -> dict[s
     return {"type": "REQUEST", "methodArn": arn, **event}
 
 
+# ----- authorizer results ----------------------------------------------------------------------------------
+
+
 class AuthorizerConfigurationError(Exception):
     """The authorizer answered with something API Gateway cannot use (a 500 AUTHORIZER_CONFIGURATION_ERROR)."""
 
@@ -309,6 +313,9 @@ def evaluate_authorizer_result(result: Any, arn: str) -> AuthorizerDecision:
         context=flat,
         usage_identifier_key=usage_key,
     )
+
+
+# ----- gateway responses and proxy results -----------------------------------------------------------------
 
 
 def gateway_response(api: ApiSpec, response_type: str, request_id: str, message: str | None = None) -> HttpResponse:

@@ -62,17 +62,10 @@ class RelayContext:
 
 
 FunctionRelayFactory = Callable[[RelayContext, FunctionSpec, EventSource], Relay]
-
-
 ResourceRelayFactory = Callable[[RelayContext, str, Mapping[str, Any]], Relay | None]
 
-
 _FUNCTION_RELAYS: dict[str, FunctionRelayFactory] = {}
-
-
 _RESOURCE_RELAYS: dict[str, ResourceRelayFactory] = {}
-
-
 # Event types handled elsewhere (Api: the HTTP server) or with nothing to relay locally.
 _NOT_RELAYED = {"Api", "HttpApi"}
 
@@ -121,6 +114,9 @@ class Relays:
     def stop(self) -> None:
         for relay in reversed(self.relays):
             relay.stop()
+
+
+# ----- SQS ---------------------------------------------------------------------------------------------------
 
 
 class SqsRelay:
@@ -224,6 +220,9 @@ class SqsRelay:
 
 
 function_event_relay("SQS")(SqsRelay)
+
+
+# ----- DynamoDB streams --------------------------------------------------------------------------------------
 
 
 def streams_client(endpoint_url: str | None, region: str) -> Any:

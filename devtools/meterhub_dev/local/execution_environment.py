@@ -42,8 +42,6 @@ PRELOAD = (
     "aws_lambda_powertools.utilities.batch",
     "aws_lambda_powertools.utilities.idempotency",
 )
-
-
 """Imported once by the fork server every environment is forked from, so a cold start costs the handler's
 own import (~0.15 s) rather than a fresh interpreter's (~1 s). Third-party packages only: they read no
 function variable when imported; the project's modules are imported by each environment, after its

@@ -51,17 +51,10 @@ __all__ = [
     "LocalLambdaError",
 ]
 
-
 MAX_ENVIRONMENTS = 32
-
-
 """Per function: enough for any burst a developer or a test sends, few enough that a runaway loop cannot
 fork hundreds of processes (Lambda's own limit is the account's concurrency, 1,000 by default)."""
-
-
 IDLE_SECONDS = 300.0
-
-
 START_TIMEOUT_SECONDS = 60.0
 
 

@@ -32,20 +32,10 @@ from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.s3 import notifications
 
 _moto_s3_event: Callable[..., dict[str, list[dict[str, Any]]]] = notifications._get_s3_event
-
-
 _sequence_lock = threading.Lock()
-
-
 _last_sequencer = 0
-
-
 _request_counter = itertools.count(1)
-
-
 LOCAL_PRINCIPAL = "AWS:AIDALOCALRUNNER"
-
-
 """The requester and bucket owner the records name (a real account's are opaque ids like this one)."""
 
 

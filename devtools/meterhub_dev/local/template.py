@@ -23,16 +23,9 @@ from typing import Any
 import yaml
 
 DEFAULT_REGION = "us-east-1"
-
-
 DEFAULT_ACCOUNT_ID = "123456789012"
-
-
 LOCAL_STAGE = "local"
-
-
 IMPLICIT_API_ID = "ServerlessRestApi"
-
 
 # Resource types whose physical name can be set by a property (otherwise CloudFormation generates one; the
 # runner uses the logical id so names are predictable for the admin CLI and tests).
@@ -47,12 +40,14 @@ _NAME_PROPERTIES = {
     "AWS::KMS::Alias": "AliasName",
 }
 
-
 _TABLE_INDEX_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
 
 
 class TemplateError(Exception):
     """The template cannot be run locally as written (the message names the offending value)."""
+
+
+# ----- YAML with CloudFormation short tags -----------------------------------------------------------------
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -113,6 +108,9 @@ def ref_target(value: Any) -> str | None:
             match = re.fullmatch(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}", argument)
             return match.group(1) if match else None
     return None
+
+
+# ----- the model -------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -262,6 +260,9 @@ class LocalTemplate:
 
     def api_for(self, route: Route) -> ApiSpec:
         return self.apis[route.api_id]
+
+
+# ----- intrinsic functions ---------------------------------------------------------------------------------
 
 
 class _NoValue:
@@ -467,6 +468,9 @@ def _stringify(value: Any) -> str:
     return str(value)
 
 
+# ----- building the model ----------------------------------------------------------------------------------
+
+
 def find_template(start: Path | None = None) -> Path:
     """template.yaml in the current directory or the nearest parent (so the runner works from sub-folders)."""
     directory = (start or Path.cwd()).resolve()
@@ -526,11 +530,7 @@ def load_template(path: Path, context: LocalContext | None = None) -> LocalTempl
 
 
 _TABLE = "AWS::DynamoDB::Table"
-
-
 _BUCKET = "AWS::S3::Bucket"
-
-
 _QUEUE = "AWS::SQS::Queue"
 
 

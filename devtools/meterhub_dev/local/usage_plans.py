@@ -23,8 +23,6 @@ from typing import Any
 from meterhub_dev.local.template import ApiSpec, UsagePlanSpec
 
 KEY_CACHE_SECONDS = 10.0
-
-
 """A key found in a plan is trusted this long before moto is asked again (API Gateway caches keys too)."""
 
 

@@ -97,47 +97,21 @@ ESIID = RequiredField(
     pattern=r"^\d{17}(\d{5})?$",
     rule="an ESIID of 17 or 22 digits",
 )
-
-
 ACCOUNT_NUMBER = RequiredField(path="utility.electric_service_account_number", label="Electric Service Account Number")
-
-
 UTILITY_NAME = RequiredField(path="utility.utility_name", label="Utility Name")
-
-
 IN_CONNECTED_SOLUTIONS = RequiredField(path="isone.in_connected_solutions", label="In ConnectedSolutions")
-
-
 DISPATCH_OPTION = RequiredField(path="customer.dispatch_option", label="Dispatch Option")
-
-
 BATTERY_POWER = RequiredField(path="device.battery_power_capacity_kw", label="Battery Power Capacity")
-
-
 BATTERY_ENERGY = RequiredField(path="device.battery_energy_capacity_kwh", label="Battery Energy Capacity")
-
-
 CBL_METHOD = RequiredField(path="nyiso.cbl_method", label="CBL Method")
-
-
 COMPANY_TYPE = RequiredField(path="nyiso.company_type", label="Company Type")
 
-
 CON_EDISON = (UtilityName.CECONY,)
-
-
 PSEG_LI = (UtilityName.PSEGLI,)
 
-
 _SUMMER = (Season(start_month=6, end_month=9),)
-
-
 _MAY_SEP = (Season(start_month=5, end_month=9),)
-
-
 _NYISO_CAPABILITY = (Season(start_month=5, end_month=10), Season(start_month=11, end_month=4))
-
-
 _MONTHLY = tuple(Season(start_month=m, end_month=m) for m in range(1, 13))
 
 

@@ -17,11 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from meterhub.catalog.enums import TransmissionRegion, UtilityName
 
 SESSION_IDLE_EXPIRY = timedelta(hours=24)
-
-
 STATE_LIFETIME = timedelta(minutes=10)
-
-
 LINK_LIFETIME = timedelta(hours=72)
 
 

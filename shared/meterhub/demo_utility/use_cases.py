@@ -59,66 +59,32 @@ from meterhub.utility_providers.records import DEMO_CLIENT_ID, DEMO_PATH_PREFIX,
 from meterhub.utility_providers.rules import pkce
 
 CALLBACK_SUFFIX = "/connect/callback"
-
-
 CLIENT_NAME = "meterhub Connect (demo client)"
-
-
 SCOPES_DESCRIPTION = (
     "your service addresses, account and meter numbers, and 15-minute electricity usage for the last 35 days."
 )
-
-
 DEMO_TIPS = (
     "Include 'two' in the username for two service points, 'ny' for a New York address, "
     "'commercial' for a business account."
 )
-
-
 SCENARIO_SUCCESS = "success"
-
-
 SCENARIO_DECLINE = "decline"
-
-
 SCENARIO_UTILITY_ERROR = "utility_error"
-
-
 SCENARIO_EXPIRED_CODE = "expired_code"
-
-
 SCENARIOS: tuple[tuple[str, str], ...] = (
     (SCENARIO_SUCCESS, "Sign in and approve sharing"),
     (SCENARIO_DECLINE, "Decline sharing (access_denied)"),
     (SCENARIO_UTILITY_ERROR, "Simulate a utility error (server_error)"),
     (SCENARIO_EXPIRED_CODE, "Approve, but the code expires before it is used"),
 )
-
-
 INTERVAL_SECONDS = 900
-
-
 HISTORY_DAYS = 35
-
-
 MAX_REQUEST_DAYS = 31
-
-
 DEFAULT_REQUEST = timedelta(days=1)
-
-
 RESOURCE_PATH = f"{DEMO_PATH_PREFIX}/espi/1_1/resource"
-
-
 _MAX_PARAM = 2048
-
-
 _MAX_USERNAME = 100
-
-
 _ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-
-
 _OAUTH_PARAMS = (
     "response_type",
     "client_id",
@@ -128,9 +94,10 @@ _OAUTH_PARAMS = (
     "code_challenge",
     "code_challenge_method",
 )
-
-
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+# ----- results -------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -174,6 +141,8 @@ def _oauth_json(status: int, error: str, description: str, headers: Mapping[str,
     return JsonResult(status, {"error": error, "error_description": description}, {**_NO_STORE, **(headers or {})})
 
 
+# ----- the customer's data ---------------------------------------------------------------------------------------
+
 _CA_PLACES = (
     ("San Francisco", "94110"),
     ("Oakland", "94610"),
@@ -183,8 +152,6 @@ _CA_PLACES = (
     ("Los Angeles", "90042"),
     ("San Diego", "92116"),
 )
-
-
 _NY_PLACES = (
     ("New York", "10025"),
     ("Brooklyn", "11215"),
@@ -193,8 +160,6 @@ _NY_PLACES = (
     ("Hempstead", "11550"),
     ("Huntington", "11743"),
 )
-
-
 _STREETS = (
     "Oak Street",
     "Maple Avenue",
@@ -293,6 +258,9 @@ def _parse_time(value: str | None) -> datetime | None:
     except ValueError:
         raise ResourceError(400, "invalid_request", "published-min/published-max must be dates") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# ----- the server ------------------------------------------------------------------------------------------------
 
 
 def _with_query(uri: str, params: Mapping[str, str]) -> str:

@@ -17,11 +17,7 @@ class UploadStatus(StrEnum):
 
 
 UPLOAD_TERMINAL = frozenset({UploadStatus.COMPLETED, UploadStatus.FAILED})
-
-
 STORED_ERRORS = 100
-
-
 """Errors kept on the job item itself (DynamoDB items stay small); all of them are in the errors CSV."""
 
 

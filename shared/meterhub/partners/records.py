@@ -12,8 +12,6 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 API_KEY_PREFIX = "mh_"
-
-
 ACCOUNT_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 
 

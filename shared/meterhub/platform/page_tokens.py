@@ -38,3 +38,4 @@ def decode(token: str, filters_fingerprint: str, *, prefix: str = "") -> str:
 
 
 MAX_PAGE_SIZE = 500
+"""The largest page any listing returns, whatever `page_size` asks for."""

@@ -24,17 +24,9 @@ from collections.abc import Iterable
 from typing import TextIO
 
 FORMULA_STARTS = frozenset("=+-@\t\r")
-
-
 """OWASP's list of first characters a spreadsheet may treat as the start of a formula."""
-
-
 PREFIX = "'"
-
-
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-
-
 """What Python writes for a number (`str(-1.5)`, `str(-3e-05)`): safe as it is, and kept numeric."""
 
 

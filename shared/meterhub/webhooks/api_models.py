@@ -30,10 +30,7 @@ RESERVED_HEADERS = frozenset(
     }
 )
 
-
 MAX_HEADERS = 10
-
-
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")  # an RFC 9110 field name
 
 

@@ -60,20 +60,14 @@ _ICON_CHECK = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="none" stroke="#0b6b5c" '
     'stroke-width="2.5" stroke-linecap="round" stroke-linejoin="round" d="M5 12.5l4.5 4.5L19 7.5"/></svg>'
 )
-
-
 _ICON_ALERT = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="none" stroke="#a4262c" '
     'stroke-width="2.5" stroke-linecap="round" d="M12 7v6.5M12 17.2v.1"/></svg>'
 )
-
-
 _ICON_STOP = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="none" stroke="#4a5968" '
     'stroke-width="2.5" stroke-linecap="round" d="M7 12h10"/></svg>'
 )
-
-
 _ICON_LOCK = (
     '<svg viewBox="0 0 16 16" aria-hidden="true" focusable="false"><path fill="#4a5968" d="M8 1a3.5 3.5 0 0 '
     "0-3.5 3.5V6H4a1.5 1.5 0 0 0-1.5 1.5v6A1.5 1.5 0 0 0 4 15h8a1.5 1.5 0 0 0 1.5-1.5v-6A1.5 1.5 0 0 0 12 "

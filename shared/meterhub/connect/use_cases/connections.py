@@ -39,8 +39,6 @@ from meterhub.utility_providers.ports import UtilityError
 from meterhub.utility_providers.records import utility_by_id
 
 DEFAULT_PAGE_SIZE = 50
-
-
 MAX_PAGE_SIZE = 500
 
 

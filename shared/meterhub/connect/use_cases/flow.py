@@ -52,36 +52,19 @@ from meterhub.utility_providers.records import UtilityConfig, utilities_for, uti
 from meterhub.utility_providers.rules.pkce import pkce_pair
 
 CALLBACK_PATH = "/connect/callback"
-
-
 MAX_REF_ID_LENGTH = 128
-
-
 MAX_DETAIL_LENGTH = 200
-
-
 MAX_LINK_TOKEN_LENGTH = 128
-
-
 LINK_TOKEN_PARAMETER = "linkToken"  # noqa: S105 - a query parameter name, not a secret
-
-
 _LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
-
-
 _MARKUP = re.compile(r"<[^>]*>?")
-
-
 # Regions where a utility meter can only be onboarded through a customer's authorization (the catalog's
 # customer-authorized programs); a link for another region is a partner mistake worth a clear page.
 CONNECT_REGIONS = (TransmissionRegion.CAISO, TransmissionRegion.NYISO)
-
-
 REGION_LABELS = {
     TransmissionRegion.CAISO: "California",
     TransmissionRegion.NYISO: "New York",
 }
-
 
 AdapterFactory = Callable[[UtilityConfig, str], UtilityAdapter]
 

@@ -63,26 +63,12 @@ from meterhub.utility_providers.ports import (
 from meterhub.utility_providers.records import utility_by_id
 
 HISTORY_DAYS = 30
-
-
 FETCH_WINDOW_DAYS = 31
-
-
 REFRESH_MARGIN = timedelta(minutes=2)
-
-
 RECENT_OVERLAP = timedelta(days=2)
-
-
 _Name = TypeVar("_Name", int, str)
-
-
 _NAMESPACE = uuid.UUID("5f1d3c0e-8f36-4c0b-9a55-2b7f0d6c9e41")
-
-
 SKIP_MISALIGNED = "start_not_on_a_multiple_of_its_length"
-
-
 SKIP_NO_OFFSET = "start_without_utc_offset"
 
 

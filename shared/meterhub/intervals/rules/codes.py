@@ -193,7 +193,6 @@ _MEANINGS: dict[ErrorCode, str] = {
     ErrorCode.FIL_0005: "A column name appears twice in the header.",
 }
 
-
 _COLUMNS: dict[ErrorCode, str] = {
     ErrorCode.MTR_0001: Column.METER_ID,
     ErrorCode.MTR_0002: Column.METER_ID,
@@ -219,7 +218,6 @@ _COLUMNS: dict[ErrorCode, str] = {
     ErrorCode.DUP_0001: Column.START,
 }
 
-
 OUR_CODES = frozenset(
     {
         ErrorCode.LIN_0002,
@@ -233,8 +231,6 @@ OUR_CODES = frozenset(
         ErrorCode.FIL_0005,
     }
 )
-
-
 # File-level codes: validation stops at their line, what follows cannot be read as rows.
 FILE_CODES = frozenset(
     {ErrorCode.FIL_0001, ErrorCode.FIL_0002, ErrorCode.FIL_0003, ErrorCode.FIL_0004, ErrorCode.FIL_0005}

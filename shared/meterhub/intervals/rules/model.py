@@ -82,9 +82,6 @@ class MeterVerdict:
 
 
 MeterLookup = Callable[[str], MeterVerdict]
-
-
 """Called with a canonical (lower-case) meter UUID; scoped to the uploading partner by the caller."""
-
 
 UNKNOWN_METER = MeterVerdict(MeterStatus.UNKNOWN)

@@ -25,14 +25,9 @@ from __future__ import annotations
 import re
 
 DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-
-
 """The grammar of an energy value once its surrounding whitespace is stripped (use with `fullmatch`)."""
 
-
 MAX_KWH_PER_INTERVAL = 1_000_000.0
-
-
 """The most energy one meter can measure in one 15-minute interval, in kWh (net, consumed or generated).
 
 1,000,000 kWh in 15 minutes is a 4 GW average, while the largest single loads on one meter (aluminium
@@ -75,12 +70,6 @@ def refusal(text: str) -> str | None:
 
 
 _RULE = "ASCII digits 0-9, an optional sign and decimal point, e.g. -1.25"
-
-
 _EXPONENT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][+-]?[0-9]+")
-
-
 _GROUPED = re.compile(r"[+-]?[0-9]+(?:[,_ '][0-9]+)+(?:\.[0-9]*)?")
-
-
 _NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)

@@ -13,17 +13,9 @@ import re
 from dataclasses import dataclass
 
 DROP_FOLDER = "interval-data"
-
-
 OUTCOME_FOLDERS = frozenset({"accepted", "failed"})
-
-
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")
-
-
 """Names we accept for uploaded files: no slashes, no leading dot, at most 200 characters."""
-
-
 _DROP = re.compile(r"^partners/(?P<partner>[0-9a-f-]{36})/interval-data/(?P<name>[^/]+)$")
 
 

@@ -30,17 +30,10 @@ from typing import Any
 from meterhub.intervals.rules.model import IntervalRow
 
 SLOTS_PER_DAY = 96
-
-
 SLOT_MINUTES = 15
-
-
 ALL_SLOTS = (1 << SLOTS_PER_DAY) - 1
 
-
 DayKey = tuple[str, date]
-
-
 """(meter_id, UTC day)."""
 
 
@@ -207,14 +200,8 @@ def day_batches(rows: Iterable[IntervalRow], batch_rows: int = 50_000) -> Iterat
 
 # ----- readings at another length (the utility's own interval length) --------------------------------------
 DAY_SECONDS = 86_400
-
-
 SLOT_SECONDS = SLOT_MINUTES * 60
-
-
 MIN_LENGTH_SECONDS = 60
-
-
 """Shortest length kept apart: a day of 60-second readings is 1,440 slots (~45 KB as one item), well under
 DynamoDB's 400 KB item limit; shorter lengths (a 1-second day would be ~2.5 MB) cannot be one item."""
 

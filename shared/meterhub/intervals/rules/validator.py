@@ -40,87 +40,40 @@ from meterhub.intervals.rules.numbers import MAX_KWH_PER_INTERVAL, parse_decimal
 from meterhub.intervals.rules.slots import DayKey, DaySlots
 
 MAX_LINE_CHARS = 65_536
-
-
 """A longer line (terminator included) stops the file with FIL_0003."""
-
-
 MAX_ERRORS = 1_000
-
-
 """Errors kept in `report.errors`; all are counted and summarised, and all go to `on_error`."""
-
-
 CHUNK_BYTES = 1 << 16
-
-
 CACHE_LIMIT = 100_000
-
-
 """Entries per per-file cache (meter ids, timestamps) before it is cleared: bounds memory on hostile files."""
-
-
 VALUE_CACHE_LIMIT = 50_000
-
-
 """Energy cell spellings remembered per file; once full, the cache is no longer consulted (see `_rows`)."""
-
-
 VALUE_CLIP = 40
-
-
 MAX_UNKNOWN_COLUMNS = 100
-
-
 NRG_TOLERANCE_KWH = 0.002
-
-
 NRG_TOLERANCE_RATIO = 0.001
-
 
 _STATE_CODES = (
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
     "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY"
 )
-
-
 US_STATES = frozenset(_STATE_CODES.split())
-
-
 REGIONS = frozenset(str(region) for region in TransmissionRegion)
-
-
 FINAL_SPELLINGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
 
-
 Source = bytes | str | IO[bytes] | IO[str] | Iterable[bytes] | Iterable[str]
-
-
 """A whole (small) file, a binary or text stream (anything with `read`), or an iterable of bytes or text chunks.
 
 Chunks need not be lines: text is encoded and everything goes through the same byte-level checks."""
 
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 _QUARTER = timedelta(minutes=15)
-
-
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?", re.ASCII
 )
-
-
 _REGION_WORD = re.compile(r"[A-Za-z][A-Za-z_-]*", re.ASCII)
-
-
 _OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "pipes"}
-
-
 _MAGIC = (
     (b"\x1f\x8b", "is gzip-compressed; upload the uncompressed CSV"),
     (b"PK\x03\x04", "is a ZIP archive (or an Excel workbook); export it as a UTF-8 CSV"),
@@ -128,17 +81,11 @@ _MAGIC = (
     (b"\xff\xfe", "is UTF-16 text; save it as UTF-8"),
     (b"\xfe\xff", "is UTF-16 text; save it as UTF-8"),
 )
-
-
 _BOM = codecs.BOM_UTF8
-
-
 _BEYOND_BOUND = (
     f"is beyond {MAX_KWH_PER_INTERVAL:,.0f} kWh, more than any meter measures in one 15-minute interval "
     f"(a {MAX_KWH_PER_INTERVAL * 4 / 1e6:g} GW average); is it in Wh instead of kWh?"
 )
-
-
 _NO_ENERGY_SET = (
     "No valid set of energy values: give energy_net_kwh, or energy_consumed_kwh and energy_generated_kwh, or all three."
 )

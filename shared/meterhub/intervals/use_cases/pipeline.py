@@ -29,21 +29,11 @@ from meterhub.platform.object_store import ObjectInfo, ObjectStore
 from meterhub.platform.spreadsheet_csv import SpreadsheetCsvWriter
 
 PROGRESS_ROWS = 100_000
-
-
 STORE_BATCH_ROWS = 5_000_000
-
-
 STORE_DAY_ITEMS = 10_000
-
-
 """Pass 2 groups up to 10,000 meter-days (~35 MB) before writing them, so each meter-day of a file is written
 about once whatever the row order (a time-ordered file of 1,000 meters holds ten days per batch)."""
-
-
 SPOOL_BYTES = 4 * 1024 * 1024
-
-
 """Reject rows beyond this go to a temporary file on disk, so a file full of errors never fills memory."""
 
 

@@ -100,68 +100,31 @@ from meterhub.platform.ids import parse_id
 from meterhub.platform.object_store import ObjectStore
 
 SUPPORTED_SCHEMAS = ("load",)
-
-
 CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv"})
-
-
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-
-
 UPLOAD_URL_SECONDS = 900
-
-
 DOWNLOAD_URL_SECONDS = 300
-
-
 JOB_ID_METADATA = "job-id"
-
-
 """S3 user metadata naming the job of an uploaded object (header `x-amz-meta-job-id`)."""
 
-
 DEFAULT_UPLOADS_PAGE = 50
-
-
 MAX_UPLOADS_PAGE = 500
-
-
 FILE_PATH = re.compile(r"^/interval-data/[A-Za-z0-9._/ -]+$")
-
-
 MAX_FILE_PATH = 1024
 
-
 PREVIEW_LINES = 20
-
-
 PREVIEW_LINE_BYTES = 4096
 
-
 DEFAULT_INTERVALS_PAGE = 960
-
-
 MAX_INTERVALS_PAGE = 9600
-
-
 MAX_READ_SPAN = timedelta(days=31)
 
-
 GAP_DEFAULT_SPAN = timedelta(days=31)
-
-
 GAP_MAX_SPAN = timedelta(days=366)
-
-
 SUBMISSION_GRACE = timedelta(days=3)
-
-
 METERS_PER_QUERY = 100
 
-
 SLOT = timedelta(minutes=SLOT_MINUTES)
-
-
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -550,8 +513,6 @@ def read_intervals(
 
 
 _Stored = tuple[datetime, int, float | None, float | None, float | None, bool]
-
-
 """One stored interval: start, length in seconds, net, consumed, generated, final."""
 
 
@@ -646,14 +607,8 @@ class GapWindow:
 
 
 WINDOW_START = "missing_interval_window_start_date_time_utc"
-
-
 WINDOW_END = "missing_interval_window_end_date_time_utc"
-
-
 DEADLINE_START = "submission_deadline_window_start_date_time_utc"
-
-
 DEADLINE_END = "submission_deadline_window_end_date_time_utc"
 
 

@@ -30,19 +30,10 @@ from meterhub.platform.spreadsheet_csv import csv_text
 from meterhub.platform.work_queue import WorkQueue
 
 FILE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9._\s-]+\.[a-zA-Z0-9]+$")
-
-
 DEFAULT_PAGE_SIZE = 100
-
-
 MAX_PAGE_SIZE = 1000
-
-
 JOB_ASSETS_PAGE = 1000
-
-
 """A job's GET returns its assets 1,000 at a time: a 25,000-asset job would not fit in one Lambda response."""
-
 
 T = TypeVar("T")
 
@@ -194,14 +185,8 @@ class FilterRule:
 
 
 ANY_TEXT = FilterRule()
-
-
 A_UUID = FilterRule(is_uuid=True)
-
-
 MAX_FILTERS = 20
-
-
 """Repeats of `filter` (AND) and `search_fields` a list query takes; there are only a handful of keys."""
 
 
@@ -284,8 +269,6 @@ JOB_FILTERS: Mapping[str, FilterRule] = {
     "file_name": ANY_TEXT,
     "transmission_region": FilterRule.one_of(region.value for region in TransmissionRegion),
 }
-
-
 JOB_SEARCH = frozenset({"file_name", "job_id", "partner_reference"})
 
 
@@ -326,8 +309,6 @@ ASSET_FILTERS: Mapping[str, FilterRule] = {
     "partner_reference": ANY_TEXT,
     "job_id": A_UUID,
 }
-
-
 ASSET_SEARCH = frozenset({"partner_reference", "device_serial_number"})
 
 

@@ -34,21 +34,11 @@ from meterhub.platform.errors import InvalidInput, PayloadTooLarge
 from meterhub.platform.object_store import partner_key
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
-
-
 """API Gateway hands Lambda at most 6 MB including the event envelope; 5 MB of body leaves room for it."""
-
-
 MAX_ASSETS = 25_000
-
-
 MAX_ASSET_BYTES = 64 * 1024
-
-
 """One asset's JSON. A larger asset fails on its own (the worker keeps only its reference), which keeps every
 provisional-asset record far below DynamoDB's 400 KB item limit."""
-
-
 MAX_REPORTED_PROBLEMS = 100
 
 

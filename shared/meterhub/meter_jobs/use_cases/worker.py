@@ -34,8 +34,6 @@ from meterhub.platform.api.field_errors import FieldError, field_errors
 from meterhub.platform.object_store import ObjectStore
 
 CHUNK_SIZE = 100
-
-
 """Assets per recorded chunk: one job update per chunk; a crash redoes at most this many assets."""
 
 

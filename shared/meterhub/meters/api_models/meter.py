@@ -53,47 +53,29 @@ from meterhub.catalog.enums import (
     VoltageLevel,
 )
 
+# --- Patterns (Leap's, written with escapes so the source stays ASCII; each compiles with the Rust engine)
+
 PARTNER_REFERENCE_PATTERN = r"^[^\/\\?\]\[{}!#$%^&*()<>|]{3,256}$"
-
-
 """3-256 characters, none of / \\ ? [ ] { } ! # $ % ^ & * ( ) < > |"""
 
-
 POSTAL_CODE_PATTERN = r"^[0-9]{5}(?:-[0-9]{4})?$"
-
-
 """US ZIP (12345) or ZIP+4 (12345-6789)."""
 
-
 STREET_PATTERN = "^[\u2019'+#\"@()/&.,;\\sA-Za-z\u00c0-\u024f\u1e00-\u1eff0-9\\-|\\\\]{1,128}$"
-
-
 """Street lines: Latin letters (with accents), digits, whitespace, U+2019 and '+#"@()/&.,;-|\\ ."""
 
-
 NAME_PATTERN = "^[\u2019'+#\"@()/&.,;\\sA-Za-z\u00c0-\u024f\u1e00-\u1eff0-9\\-]{1,128}$"
-
-
 """City, title and company name: as the street pattern, without | and \\ ."""
 
-
 CUSTOMER_GROUP_PATTERN = "^[\u2019'+#\"@()/&.,;A-Za-z\u00c0-\u024f\u1e00-\u1eff0-9\\s_\\-]{0,128}$"
-
-
 """Customer group: as the name pattern plus underscore, may be empty."""
 
-
 END_CUSTOMER_NAME_PATTERN = "^(?!.*[\ufffd\\u00A0\\uFFFD?])[\\s\\S]{1,128}$"
-
-
 """Leap's (look-ahead) pattern for the customer name; enforced by `_check_end_customer_name`."""
-
 
 END_CUSTOMER_NAME_FORBIDDEN = frozenset({"?", "\u00a0", "\ufffd"})
 
-
 END_CUSTOMER_NAME_RULE = "must not contain '?', a no-break space (U+00A0) or the replacement character (U+FFFD)"
-
 
 PATTERN_HINTS: Mapping[str, str] = {
     PARTNER_REFERENCE_PATTERN: "3 to 256 characters, none of / \\ ? [ ] { } ! # $ % ^ & * ( ) < > |",
@@ -102,14 +84,12 @@ PATTERN_HINTS: Mapping[str, str] = {
     NAME_PATTERN: "letters, digits, spaces and \u2019 ' + # \" @ ( ) / & . , ; - only",
     CUSTOMER_GROUP_PATTERN: "letters, digits, spaces and \u2019 ' + # \" @ ( ) / & . , ; _ - only",
 }
-
-
 """Plain-language reading of each pattern, appended to pattern errors by `field_errors`."""
 
 
+# --- Reusable constrained types
+
 MAX_SITE_DEVICES = 100
-
-
 """Devices listed on one site; a site with more is several sites (and the asset stays well under 64 KiB)."""
 
 
@@ -198,35 +178,19 @@ def _single_line(value: str) -> str:
 
 SingleLine = AfterValidator(_single_line)
 
-
 PartnerReference = Annotated[
     str, StringConstraints(min_length=3, max_length=256, pattern=PARTNER_REFERENCE_PATTERN), SingleLine
 ]
-
-
 """Partner-chosen identifier (asset, customer, Connect refId): 3-256 characters, Leap's pattern."""
 
-
 PostalCode = Annotated[str, StringConstraints(pattern=POSTAL_CODE_PATTERN), SingleLine]
-
-
 Street = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=STREET_PATTERN), SingleLine]
-
-
 City = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NAME_PATTERN), SingleLine]
-
-
 TwoLetterCode = Annotated[str, StringConstraints(min_length=2, max_length=2), SingleLine]
-
-
 Title = Annotated[str, StringConstraints(min_length=1, max_length=15, pattern=NAME_PATTERN), SingleLine]
-
-
 CustomerName = Annotated[
     str, StringConstraints(min_length=1, max_length=128), AfterValidator(_check_end_customer_name), SingleLine
 ]
-
-
 Email = Annotated[
     str,
     StringConstraints(min_length=3, max_length=128),
@@ -234,44 +198,21 @@ Email = Annotated[
     SingleLine,
     WithJsonSchema({"type": "string", "format": "email", "minLength": 3, "maxLength": 128}),
 ]
-
-
 Phone = Annotated[str, StringConstraints(min_length=3, max_length=32), SingleLine]
-
-
 Text128 = Annotated[str, StringConstraints(min_length=1, max_length=128), SingleLine]
-
-
 Text256 = Annotated[str, StringConstraints(min_length=1, max_length=256), SingleLine]
 
-
 Kilowatts = Annotated[float, BeforeValidator(_refuse_bool_for_float), Between(0, 999_999)]
-
-
 """Power or energy quantity (kW or kWh), 0-999999."""
-
-
 Percentage = Annotated[float, BeforeValidator(_refuse_bool_for_float), Between(0, 100)]
-
-
 MaxChargePercentage = Annotated[float, BeforeValidator(_refuse_bool_for_float), Between(2, 100)]
-
-
 """2-100: the floor of 2 catches fractions (0.95) sent where a percentage (95) is meant."""
-
-
 DurationHours = Annotated[int, BeforeValidator(_refuse_bool_for_int), Between(0, 100)]
-
-
 ModelYear = Annotated[int, BeforeValidator(_refuse_bool_for_int), Between(1900, 2100)]
-
-
 DeviceCount = Annotated[int, BeforeValidator(_refuse_bool_for_int), Between(0, 99)]
 
 
 _DEPRECATED: dict[str, Any] = {"deprecated": True}
-
-
 """JSON-schema marker only: pydantic's own `deprecated=` would warn on every attribute read."""
 
 
@@ -283,6 +224,9 @@ class PartnerModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False, populate_by_name=True, defer_build=True)
+
+
+# --- Blocks
 
 
 class CustomerBilling(PartnerModel):

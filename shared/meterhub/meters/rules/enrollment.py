@@ -32,14 +32,8 @@ from meterhub.meters.api_models.responses import (
 from meterhub.meters.records import MeterRecord
 
 MISSING_FIELDS_CODE = "SERV_0005"
-
-
 REAUTHORIZE_CODE = "AUTH_0001"
-
-
 REAUTHORIZE_DESCRIPTION = "End customer must re-authorize"
-
-
 INDEFINITELY = datetime(9000, 1, 1, tzinfo=UTC)
 
 

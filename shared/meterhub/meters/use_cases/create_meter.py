@@ -28,14 +28,8 @@ from meterhub.platform.api.field_errors import FieldError
 from meterhub.platform.errors import Conflict
 
 UPDATE_ATTEMPTS = 3
-
-
 IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
-
-
 IN_PROGRESS_WAIT_SECONDS = 5.0
-
-
 """How long a request waits for another one with its onboarding_token to finish (a create takes well under a
 second) before answering 409; never longer than the invocation has left."""
 
@@ -49,8 +43,6 @@ class AssetRejected(Exception):
 
 
 ConnectLink = Callable[[CreateMeter], str]
-
-
 """Names the Connect route (with the partner's account and the asset's refId) in refusals."""
 
 

@@ -17,7 +17,6 @@ from meterhub.platform.adapters import clients
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
 
-
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
 
 

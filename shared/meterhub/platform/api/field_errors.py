@@ -21,14 +21,9 @@ from typing import Any
 from meterhub.meters.api_models.meter import PATTERN_HINTS
 
 MAX_ECHO = 64
-
-
 """Never quote more than this many characters of a rejected value."""
 
-
 _MAX_MESSAGE = 160
-
-
 """Upper bound for free text taken from an error (validator messages, JSON parser messages)."""
 
 
@@ -82,6 +77,9 @@ def describe(error: Mapping[str, Any]) -> str:
     if builder is not None:
         return builder(error, ctx)
     return _fallback(error)
+
+
+# --- Builders, one per pydantic error type
 
 
 def _enum(error: Mapping[str, Any], ctx: Mapping[str, Any]) -> str:
@@ -171,10 +169,7 @@ def _fallback(error: Mapping[str, Any]) -> str:
 
 
 _DATE = "must be a date in YYYY-MM-DD format"
-
-
 _DATETIME = "must be an ISO 8601 date-time with a UTC offset, e.g. 2026-01-31T00:00:00Z"
-
 
 _BUILDERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], str]] = {
     "missing": _fixed("is required"),
@@ -220,6 +215,8 @@ _BUILDERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], str]] = {
     "json_invalid": _json_invalid,
 }
 
+
+# --- Helpers
 
 _UNION_TAG_NAMES = frozenset(
     {"str", "int", "float", "bool", "none", "bytes", "date", "datetime", "time", "decimal", "uuid", "url"}

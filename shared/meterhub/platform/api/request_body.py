@@ -22,26 +22,15 @@ from meterhub.platform import bounded_json
 from meterhub.platform.errors import PayloadTooLarge, UnsupportedMediaType
 
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
-
-
 """Lambda's own cap on a synchronous payload; the routes that take files document tighter limits of their own."""
 
-
 MAX_JSON_BYTES = 1024 * 1024
-
-
 """A JSON request (one asset, a search, a webhook) is a few kilobytes; 1 MiB leaves room for 1,000 references."""
 
-
 CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv"})
-
-
 """What the file routes take; they name the one they want in their own 415."""
 
-
 ALLOWED_CONTROLS = frozenset("\t\n\r")
-
-
 """The control characters JSON text may carry inside strings; identifier fields refuse these too (models)."""
 
 

@@ -22,8 +22,6 @@ from meterhub.platform.errors import DomainError, Unauthenticated
 from meterhub.platform.observability import logger
 
 _LOCATIONS = frozenset({"body", "query", "path", "header"})
-
-
 INTERNAL_ERROR_BODY = '"An error happened whilst processing your request"'
 
 

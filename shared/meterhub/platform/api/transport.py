@@ -14,11 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 HSTS_HEADER = "Strict-Transport-Security"
-
-
 HSTS_VALUE = "max-age=31536000; includeSubDomains"
-
-
 """One year, the value browsers' preload lists ask for; subdomains included, as every stage is https-only."""
 
 

@@ -25,14 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
-
-
 _DOMAIN = re.compile(rf"^(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::\d{{1,5}})?$")
-
-
 _STAGE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
-
-
 LOCAL_STAGE = "local"
 
 

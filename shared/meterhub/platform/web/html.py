@@ -18,16 +18,11 @@ from aws_lambda_powertools.shared.cookies import Cookie
 
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 
-
 # token_urlsafe output (and standard base64, in case a caller brings its own): anything else could break
 # out of the CSP header value or the style attribute.
 _NONCE_RE = re.compile(r"^[A-Za-z0-9_\-+/]{8,}={0,2}$")
-
-
 # A CSP source expression for an origin: scheme, host (name, IPv4 or bracketed IPv6), optional port.
 _ORIGIN_RE = re.compile(r"^https?://(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
-
-
 # Browsers drop tabs/newlines inside URLs ("java\tscript:") and treat backslashes as slashes; reject them all.
 # (Plain spaces inside a URL are harmless: the browser percent-encodes them.)
 _UNSAFE_URL_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
@@ -193,6 +188,8 @@ def redirect_response(location: str, *, status: int = 303, cookies: list[str] | 
     )
 
 
+# --- Layout -----------------------------------------------------------------------------------------------
+
 # One stylesheet for the Connect pages. System fonts only (no external assets under the CSP); colors are
 # chosen for WCAG AA contrast (ink #1b2733 15:1 on white, muted #4a5968 7:1, white on primary #0b6b5c 6.4:1,
 # control borders #768594 at least 3:1). Selected/hover states use :has() as an enhancement only: the
@@ -287,13 +284,11 @@ h1{font-size:1.38rem}
 }
 """
 
-
 # A small lightning-bolt mark drawn inline, so the header needs no image request.
 _MARK_SVG = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">'
     '<path fill="#fff" d="M13.5 2 5 13.2h5.6L9.8 22 19 10.4h-5.7z"/></svg>'
 )
-
 
 _FOOTER = (
     "Your data is shared only with your permission, only with the company you chose, and only for the "

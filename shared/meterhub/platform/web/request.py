@@ -14,11 +14,7 @@ from urllib.parse import parse_qsl
 from meterhub.platform.web.base_url import public_base_url
 
 MAX_FORM_BYTES = 16 * 1024
-
-
 CONNECT_COOKIE = "meterhub_connect"
-
-
 __all__ = ["CONNECT_COOKIE", "cookie", "form_fields", "public_base_url"]
 
 

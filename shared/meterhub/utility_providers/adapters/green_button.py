@@ -62,26 +62,16 @@ if TYPE_CHECKING:
 
     from meterhub.utility_providers.records import UtilityConfig
 
-
 REQUEST_TIMEOUT_SECONDS = 10.0
-
-
 MAX_WINDOW = timedelta(days=31)
-
-
 DEFAULT_EXPIRES_IN = 3600  # when a token response omits expires_in (RFC 6749 only recommends it)
-
-
 _MAX_EXPIRES_IN = 10 * 365 * 86400
-
-
 _LOOPBACK_NAMES = frozenset({"localhost"})
-
-
 _FORM = "application/x-www-form-urlencoded"
-
-
 _ATOM = "application/atom+xml"
+
+
+# ----- the HTTP port -------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -164,6 +154,9 @@ def default_http_client() -> HttpClient:
     return _default_http
 
 
+# ----- URL rules -----------------------------------------------------------------------------------------------
+
+
 def _is_loopback(host: str | None) -> bool:
     if not host:
         return False
@@ -242,6 +235,9 @@ def _utc(moment: datetime) -> datetime:
 
 def _espi_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ----- the adapter ---------------------------------------------------------------------------------------------
 
 
 class GreenButtonAdapter:

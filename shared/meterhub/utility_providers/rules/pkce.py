@@ -15,12 +15,8 @@ import secrets
 
 # RFC 7636 §4.1: 43..128 characters from the unreserved set.
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
-
-
 # A base64url SHA-256 digest, unpadded, is always 43 characters.
 _CHALLENGE = re.compile(r"[A-Za-z0-9\-_]{43}")
-
-
 _VERIFIER_BYTES = 64  # token_urlsafe(64) -> 86 characters, well inside 43..128
 
 

@@ -40,10 +40,6 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 USER_AGENT = "meterhub-webhooks/1.0"
 
 
-"""`Meterhub-Test: true` on a test delivery, so a receiver (or a proxy in front of it) can tell one before parsing
-the body. Headers are not signed: the signed marker is the body's `"test": true`, which this header mirrors."""
-
-
 # Leap's schedule: 10 attempts over ~8 h. Entry n is the wait before attempt n+1, counted from the previous
 # attempt: attempts at 00:00, 00:01, 00:03, 00:07, 00:15, 00:31, 01:00, 02:00, 04:00, 08:00; then give up.
 RETRY_DELAYS_SECONDS: tuple[int, ...] = (0, 60, 120, 240, 480, 960, 1740, 3600, 7200, 14400)

@@ -17,8 +17,6 @@ import secrets
 import time
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
-
-
 DEFAULT_TOLERANCE_SECONDS = 300
 
 

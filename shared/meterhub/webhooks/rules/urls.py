@@ -22,19 +22,11 @@ from urllib.parse import SplitResult, urlsplit
 from meterhub.platform.errors import InvalidInput
 
 ALLOWED_HTTPS_PORTS = frozenset({443, 8443, 8843})
-
-
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
-
-
 MAX_URL_LENGTH = 2048
 
-
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
 Resolver = Callable[[str, int], Sequence[str]]
-
 
 # Named explicitly (beyond `is_global`) so the rule reads the same in code review as in the docs.
 BLOCKED_NETWORKS = tuple(

@@ -47,16 +47,9 @@ from meterhub.webhooks.records import DeliveryAttempt, DeliveryRecord, DeliveryS
 from meterhub.webhooks.rules.urls import Resolver, system_resolver
 
 MAX_SQS_DELAY_SECONDS = 900
-
-
 LEASE_SECONDS = 60  # longer than one attempt (10 s timeout); a crashed attempt can be retried after it
-
-
 POST_CONCURRENCY = 10  # inline first attempts posted at once: one SQS batch's worth of subscriptions per round
-
-
 RECORDING_SECONDS = 5.0  # kept back from an inline budget for starting and recording the entries
-
 
 # Shared by every fan-out of this (warm) process: threads are started on first use and then reused.
 _posters = ThreadPoolExecutor(max_workers=POST_CONCURRENCY, thread_name_prefix="webhook-post")

@@ -32,32 +32,14 @@ from meterhub.platform.events import UNPUBLISHED_EVENT_TYPES, WebhookEventType
 from meterhub.platform.streams import StreamChange
 
 SAMPLE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
-
-
 """When the sample records were written: fixed, so a sample (the enrollment deadlines in it too) never changes."""
-
-
 SAMPLE_PARTNER_ID = "sample-partner"
-
-
 SAMPLE_REFERENCE = "sample-reference"
-
-
 SAMPLE_METER_ID = "00000000-0000-0000-0000-000000000001"
-
-
 SAMPLE_METER_JOB_ID = "00000000-0000-0000-0000-000000000002"
-
-
 SAMPLE_UPLOAD_COMPLETED_ID = "00000000-0000-0000-0000-000000000003"
-
-
 SAMPLE_UPLOAD_FAILED_ID = "00000000-0000-0000-0000-000000000004"
-
-
 SAMPLE_SESSION_ID = "00000000-0000-0000-0000-000000000005"
-
-
 SAMPLE_AUTHORIZATION_ID = "00000000-0000-0000-0000-000000000006"
 
 

@@ -137,8 +137,6 @@ def send_test_event(
 
 # ----- delivery log and redelivery ------------------------------------------------------------------------
 DEFAULT_DELIVERIES_PAGE = 25
-
-
 MAX_DELIVERIES_PAGE = 100
 
 
