@@ -155,9 +155,9 @@ def signed_request() -> tuple[bytes, dict[str, str]]:
     from datetime import UTC, datetime
 
     from meterhub.platform.events import envelope
-    from meterhub.webhooks.adapters.http_delivery import build_headers, encode_event
     from meterhub.webhooks.records import Subscription
     from meterhub.webhooks.rules.signing import new_secret
+    from meterhub.webhooks.use_cases.deliver import build_headers, encode_event
 
     now = datetime.now(UTC)
     subscription = Subscription(
@@ -266,6 +266,7 @@ def _moto_patches() -> None:
 # ----- the dispatcher's logic on the in-memory fakes ---------------------------------------------------------
 def in_memory_dispatcher(base_url: str, events: int, subscriptions: int) -> Timing:
     """`Dispatcher.handle` over every event and task (same order as the Lambda runs them)."""
+    from meterhub.webhooks.adapters.http_delivery import http_client_post
     from meterhub.webhooks.use_cases.dispatch import Dispatcher, Outcome
 
     from tests.fakes.queues import InMemoryWorkQueue
@@ -275,7 +276,7 @@ def in_memory_dispatcher(base_url: str, events: int, subscriptions: int) -> Timi
     repo = InMemoryWebhookRepository()
     create_subscriptions(repo, partner_id, base_url, subscriptions)
     queue = InMemoryWorkQueue()
-    dispatcher = Dispatcher(repo, InMemoryDeliveryLog(), queue, stage="local")
+    dispatcher = Dispatcher(repo, InMemoryDeliveryLog(), queue, stage="local", http_post=http_client_post)
     messages = event_messages(events, partner_id)
     with clock() as spent:
         for batch in batches(messages):

@@ -21,8 +21,9 @@ from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
 from meterhub.platform.observability import logger
 from meterhub.platform.settings import get_settings
 from meterhub.webhooks.adapters.deliveries import dynamo_delivery_log
-from meterhub.webhooks.adapters.http_delivery import RETRY_DELAYS_SECONDS
+from meterhub.webhooks.adapters.http_delivery import http_client_post
 from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
+from meterhub.webhooks.rules.schedule import RETRY_DELAYS_SECONDS
 from meterhub.webhooks.use_cases.dispatch import Dispatcher
 
 # The retry schedule (entry n: seconds before attempt n+1); tests replace it so they do not wait.
@@ -42,6 +43,7 @@ def _dispatcher() -> Dispatcher:
         queue=sqs_work_queue(settings.webhook_events_queue_url),
         stage=settings.stage,
         delays=RETRY_DELAYS,
+        http_post=http_client_post,
     )
 
 

@@ -23,6 +23,7 @@ from meterhub.platform.errors import DomainError
 from meterhub.platform.observability import logger
 from meterhub.platform.settings import get_settings
 from meterhub.webhooks.adapters.deliveries import dynamo_delivery_log
+from meterhub.webhooks.adapters.http_delivery import http_client_post
 from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
 from meterhub.webhooks.api_models import (
     CreateWebhookResponse,
@@ -172,7 +173,7 @@ def test_webhook(
 ) -> TestWebhookResponse:
     event_type = (request or TestWebhookRequest()).webhook_event_type
     result = webhooks.send_test_event(
-        _repo(), caller_partner_id(app), webhook_id, event_type, stage=get_settings().stage
+        _repo(), caller_partner_id(app), webhook_id, event_type, stage=get_settings().stage, http_post=http_client_post
     )
     logger.info("Webhook tested", extra={"webhook_id": webhook_id, "is_successful": result.is_successful})
     return result

@@ -12,9 +12,9 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 from meterhub.platform.events import envelope
-from meterhub.webhooks.adapters.http_delivery import encode_event
 from meterhub.webhooks.api_models import SIGNATURE_HEADER, TEST_HEADER
 from meterhub.webhooks.rules.signing import signature_header
+from meterhub.webhooks.use_cases.deliver import encode_event
 from meterhub.webhooks.use_cases.samples import sample_payload
 from meterhub_dev.local.receiver import make_handler
 

@@ -6,7 +6,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,11 +14,19 @@ from typing import Any
 
 import pytest
 from meterhub.platform.events import WebhookEventType, envelope
-from meterhub.webhooks.adapters.http_delivery import PostRequest, deliver
+from meterhub.webhooks.adapters.http_delivery import http_client_post
 from meterhub.webhooks.api_models import SIGNATURE_HEADER, TEST_HEADER
+from meterhub.webhooks.ports import DeliveryResult, PostRequest
 from meterhub.webhooks.records import Subscription, WebhookHeader
 from meterhub.webhooks.rules.signing import verify
+from meterhub.webhooks.use_cases import deliver as delivery
 from meterhub.webhooks.use_cases.samples import sample_payload
+
+
+def deliver(subscription: Subscription, event: Mapping[str, Any], **options: Any) -> DeliveryResult:
+    """A delivery through the real poster (adapters.http_delivery): these tests talk to real sockets."""
+    return delivery.deliver(subscription, event, http_client_post, **options)
+
 
 SECRET = "whsec_delivery-test"
 
@@ -197,7 +205,9 @@ def test_the_url_is_checked_again_at_delivery_time_and_nothing_is_sent(receiver:
         return 200
 
     sub = subscription("https://hooks.partner.example/in")
-    result = deliver(sub, envelope(sample_payload()), post, stage="prod", resolve=lambda _h, _p: ["169.254.169.254"])
+    result = delivery.deliver(
+        sub, envelope(sample_payload()), post, stage="prod", resolve=lambda _h, _p: ["169.254.169.254"]
+    )
     # Then it is refused before any connection
     assert not result.is_successful and result.error is not None and result.error.startswith("Refused")
     assert posted == []
@@ -211,7 +221,7 @@ def test_the_poster_connects_to_the_vetted_address_and_signs_with_the_injected_c
         return 200
 
     sub = subscription("https://hooks.partner.example/in")
-    result = deliver(
+    result = delivery.deliver(
         sub, envelope(sample_payload()), post, lambda: 1_700_000_000, stage="prod", resolve=lambda _h, _p: ["8.8.8.8"]
     )
     assert result.is_successful
@@ -229,5 +239,5 @@ def test_partner_headers_cannot_override_ours() -> None:
         return 200
 
     sub = subscription("http://127.0.0.1:9/", headers=[WebhookHeader(name="Content-Type", value="text/plain")])
-    deliver(sub, envelope(sample_payload()), post, stage="local")
+    delivery.deliver(sub, envelope(sample_payload()), post, stage="local")
     assert posted[0].headers["content-type"] == "application/json"

@@ -16,14 +16,11 @@ from typing import Any
 import pytest
 from meterhub.platform.event_publisher import publish
 from meterhub.platform.events import WebhookEventType
-from meterhub.webhooks.adapters.http_delivery import (
-    DEFAULT_TIMEOUT_SECONDS,
-    MAX_ATTEMPTS,
-    RETRY_DELAYS_SECONDS,
-    PostRequest,
-)
+from meterhub.webhooks.adapters.http_delivery import http_client_post
 from meterhub.webhooks.api_models import SIGNATURE_HEADER
+from meterhub.webhooks.ports import PostRequest
 from meterhub.webhooks.records import DeliveryStatus, Subscription, WebhookHeader
+from meterhub.webhooks.rules.schedule import DEFAULT_TIMEOUT_SECONDS, MAX_ATTEMPTS, RETRY_DELAYS_SECONDS
 from meterhub.webhooks.rules.signing import verify
 from meterhub.webhooks.use_cases.dispatch import (
     LEASE_SECONDS,
@@ -105,7 +102,15 @@ class World:
     delays: tuple[int, ...] = NO_WAIT
 
     def dispatcher(self) -> Dispatcher:
-        return Dispatcher(self.repo, self.log, self.queue, "local", delays=self.delays, now=lambda: self.clock)
+        return Dispatcher(
+            self.repo,
+            self.log,
+            self.queue,
+            "local",
+            delays=self.delays,
+            http_post=http_client_post,
+            now=lambda: self.clock,
+        )
 
     def run(self, max_messages: int = 100) -> list[tuple[dict[str, Any], int, Outcome]]:
         """Handle queued messages in order (advancing the clock by each message's delay) until none is left."""

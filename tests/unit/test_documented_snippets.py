@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from meterhub.platform.events import envelope
-from meterhub.webhooks.adapters.http_delivery import encode_event
 from meterhub.webhooks.rules.signing import signature_header
+from meterhub.webhooks.use_cases.deliver import encode_event
 from meterhub.webhooks.use_cases.samples import sample_payload
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,12 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from meterhub.webhooks.adapters.http_delivery import (
-    MAX_ATTEMPTS,
-    RETRY_DELAYS_SECONDS,
-    attempt_offsets,
-    delay_before_attempt,
-)
+from meterhub.webhooks.rules.schedule import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, attempt_offsets, delay_before_attempt
 from meterhub.webhooks.rules.signing import SECRET_PREFIX, new_secret, signature_header, verify
 
 SECRET = "whsec_test-secret"

@@ -1,20 +1,12 @@
-"""The subscription repository and delivery log ports."""
+"""The webhooks feature's ports: subscriptions, the delivery log, and the HTTP poster a delivery goes through."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
-from meterhub.webhooks.records import Subscription
-
-if TYPE_CHECKING:
-    pass
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, NamedTuple
-
-from meterhub.webhooks.records import DeliveryRecord
-
-if TYPE_CHECKING:
-    pass
+from meterhub.webhooks.records import DeliveryRecord, Subscription
 
 
 class WebhookRepository(Protocol):
@@ -70,3 +62,33 @@ class DeliveryLog(Protocol):
         self, partner_id: str, webhook_id: str, before: str | None = None
     ) -> Iterator[tuple[str, DeliveryRecord]]:
         """The webhook's entries, newest first, as (sort key, record); `before` resumes after a sort key."""
+
+
+@dataclass(frozen=True)
+class PostRequest:
+    url: str
+    address: str | None  # the vetted IP to connect to; None lets the poster resolve the host itself
+    headers: Mapping[str, str]
+    body: bytes
+    timeout: float
+
+
+class HttpPost(Protocol):
+    def __call__(self, request: PostRequest) -> int:
+        """Send the request; return the HTTP status. Raise OSError (incl. timeouts) when no answer came."""
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    is_successful: bool
+    status_code: int | None = None
+    response_time_ms: int | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "is_successful": self.is_successful,
+            "status_code": self.status_code,
+            "response_time_ms": self.response_time_ms,
+            "error": self.error,
+        }

@@ -1,16 +1,10 @@
-"""One delivery attempt of one event to one subscription, and Leap's retry schedule.
+"""The real HTTP poster of webhook deliveries (the `HttpPost` port).
 
-`deliver` re-checks the receiver URL (the subscription was checked when saved, but DNS can change since),
-signs the exact body it sends, posts it with the partner's headers through an injectable poster and reports
-`{is_successful, status_code, response_time_ms, error}`. Success is any 2xx within the timeout (10 s, Leap's
-rule: a 2xx after 10 s counts as a failure). Redirects are never followed: a 3xx is a failure, so a receiver
-cannot bounce a delivery to an internal address.
-
-The default poster connects to the address the SSRF check approved (no second DNS lookup) while keeping the
-host name for TLS verification (SNI and certificate) and the Host header. The timeout bounds the whole post, not
-each socket read: a receiver that trickles its answer a byte at a time, each read inside the socket timeout,
-would otherwise hold a dispatcher thread (and the invocation's other deliveries) for as long as it likes. At the
-deadline a watchdog shuts the socket down, which wakes the read blocked on it.
+It connects to the address the SSRF check approved (no second DNS lookup) while keeping the host name for TLS
+verification (SNI and certificate) and the Host header. The timeout bounds the whole post, not each socket read:
+a receiver that trickles its answer a byte at a time, each read inside the socket timeout, would otherwise hold
+a dispatcher thread (and the invocation's other deliveries) for as long as it likes. At the deadline a watchdog
+shuts the socket down, which wakes the read blocked on it.
 """
 
 from __future__ import annotations
@@ -18,80 +12,13 @@ from __future__ import annotations
 import heapq
 import http.client
 import itertools
-import json
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from meterhub.platform.events import TEST_FIELD
-from meterhub.webhooks.api_models import RESERVED_HEADERS, SIGNATURE_HEADER, TEST_HEADER
-from meterhub.webhooks.records import Subscription
-from meterhub.webhooks.rules.signing import signature_header
-from meterhub.webhooks.rules.urls import Resolver, UnsafeReceiver, check_receiver, system_resolver
-
-DEFAULT_TIMEOUT_SECONDS = 10.0
-
-
-USER_AGENT = "meterhub-webhooks/1.0"
-
-
-# Leap's schedule: 10 attempts over ~8 h. Entry n is the wait before attempt n+1, counted from the previous
-# attempt: attempts at 00:00, 00:01, 00:03, 00:07, 00:15, 00:31, 01:00, 02:00, 04:00, 08:00; then give up.
-RETRY_DELAYS_SECONDS: tuple[int, ...] = (0, 60, 120, 240, 480, 960, 1740, 3600, 7200, 14400)
-
-
-MAX_ATTEMPTS = len(RETRY_DELAYS_SECONDS)
-
-
-def delay_before_attempt(attempt: int) -> int | None:
-    """Seconds to wait after attempt `attempt - 1` before attempt `attempt` (1-based); None past the last."""
-    if attempt < 1 or attempt > MAX_ATTEMPTS:
-        return None
-    return RETRY_DELAYS_SECONDS[attempt - 1]
-
-
-def attempt_offsets() -> list[int]:
-    """When each attempt happens, in seconds after the first."""
-    offsets, total = [], 0
-    for delay in RETRY_DELAYS_SECONDS:
-        total += delay
-        offsets.append(total)
-    return offsets
-
-
-@dataclass(frozen=True)
-class PostRequest:
-    url: str
-    address: str | None  # the vetted IP to connect to; None lets the poster resolve the host itself
-    headers: Mapping[str, str]
-    body: bytes
-    timeout: float
-
-
-class HttpPost(Protocol):
-    def __call__(self, request: PostRequest) -> int:
-        """Send the request; return the HTTP status. Raise OSError (incl. timeouts) when no answer came."""
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    is_successful: bool
-    status_code: int | None = None
-    response_time_ms: int | None = None
-    error: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "is_successful": self.is_successful,
-            "status_code": self.status_code,
-            "response_time_ms": self.response_time_ms,
-            "error": self.error,
-        }
+from meterhub.webhooks.ports import PostRequest
 
 
 class _Deadline:
@@ -213,59 +140,3 @@ def http_client_post(request: PostRequest) -> int:
     finally:
         deadline.finished = True
         connection.close()
-
-
-def encode_event(event: Mapping[str, Any]) -> bytes:
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def build_headers(subscription: Subscription, event: Mapping[str, Any], body: bytes, timestamp: int) -> dict[str, str]:
-    headers = {h.name.lower(): h.value for h in subscription.headers if h.name.lower() not in RESERVED_HEADERS}
-    headers.update(
-        {
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            SIGNATURE_HEADER: signature_header(subscription.signing_secret, body, timestamp),
-            "meterhub-event-id": str(event.get("webhook_event_id", "")),
-        }
-    )
-    if event.get(TEST_FIELD) is True:
-        headers[TEST_HEADER] = "true"
-    return headers
-
-
-def deliver(
-    subscription: Subscription,
-    event: Mapping[str, Any],
-    http_post: HttpPost = http_client_post,
-    now: Callable[[], float] = time.time,
-    *,
-    stage: str,
-    resolve: Resolver = system_resolver,
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
-) -> DeliveryResult:
-    """One attempt. Never raises for receiver-side problems: they come back as an unsuccessful result."""
-    try:
-        receiver = check_receiver(subscription.receiver_url, stage, resolve)
-    except UnsafeReceiver as error:
-        return DeliveryResult(is_successful=False, error=f"Refused: receiver_url {error.reason}")
-    body = encode_event(event)
-    request = PostRequest(
-        url=subscription.receiver_url,
-        address=receiver.addresses[0],
-        headers=build_headers(subscription, event, body, int(now())),
-        body=body,
-        timeout=timeout,
-    )
-    started = time.monotonic()
-    try:
-        status = http_post(request)
-    except (OSError, http.client.HTTPException) as error:
-        if isinstance(error, TimeoutError) or time.monotonic() - started >= timeout:  # a read cut at the deadline
-            return DeliveryResult(is_successful=False, error=f"Timed out after {timeout:g} s")
-        return DeliveryResult(is_successful=False, error=f"Connection failed: {type(error).__name__}")
-    elapsed = time.monotonic() - started
-    elapsed_ms = int(elapsed * 1000)
-    if elapsed > timeout:
-        return DeliveryResult(False, status, elapsed_ms, f"Answered after the {timeout:g} s timeout")
-    return DeliveryResult(is_successful=200 <= status < 300, status_code=status, response_time_ms=elapsed_ms)

@@ -31,7 +31,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -41,10 +41,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from meterhub.platform.events import WebhookEventType
 from meterhub.platform.observability import logger
 from meterhub.platform.work_queue import WorkQueue
-from meterhub.webhooks.adapters import http_delivery as delivery
-from meterhub.webhooks.ports import DeliveryLog, WebhookRepository
+from meterhub.webhooks.ports import DeliveryLog, DeliveryResult, HttpPost, WebhookRepository
 from meterhub.webhooks.records import DeliveryAttempt, DeliveryRecord, DeliveryStatus, Subscription
+from meterhub.webhooks.rules.schedule import DEFAULT_TIMEOUT_SECONDS, RETRY_DELAYS_SECONDS
 from meterhub.webhooks.rules.urls import Resolver, system_resolver
+from meterhub.webhooks.use_cases.deliver import deliver
 
 MAX_SQS_DELAY_SECONDS = 900
 LEASE_SECONDS = 60  # longer than one attempt (10 s timeout); a crashed attempt can be retried after it
@@ -143,11 +144,11 @@ class Dispatcher:
     deliveries: DeliveryLog
     queue: WorkQueue
     stage: str
-    delays: Sequence[int] = delivery.RETRY_DELAYS_SECONDS  # entry n: the wait before attempt n+1
-    http_post: delivery.HttpPost = delivery.http_client_post
+    http_post: HttpPost = field(kw_only=True)  # the real poster is adapters.http_delivery.http_client_post
+    delays: Sequence[int] = RETRY_DELAYS_SECONDS  # entry n: the wait before attempt n+1
     resolve: Resolver = system_resolver
     now: Callable[[], float] = time.time
-    timeout: float = delivery.DEFAULT_TIMEOUT_SECONDS
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
 
     @property
     def max_attempts(self) -> int:
@@ -280,8 +281,8 @@ class Dispatcher:
         [outcome] = self._record_attempts([record], [self._deliver(subscription, record.event)], task.attempt, now)
         return outcome
 
-    def _deliver(self, subscription: Subscription, event: dict[str, Any]) -> delivery.DeliveryResult:
-        return delivery.deliver(
+    def _deliver(self, subscription: Subscription, event: dict[str, Any]) -> DeliveryResult:
+        return deliver(
             subscription,
             event,
             self.http_post,
@@ -292,7 +293,7 @@ class Dispatcher:
         )
 
     def _record_attempts(
-        self, records: Sequence[DeliveryRecord], results: Sequence[delivery.DeliveryResult], n: int, now: float
+        self, records: Sequence[DeliveryRecord], results: Sequence[DeliveryResult], n: int, now: float
     ) -> list[Outcome]:
         """Record attempt `n` (started at `now`) of each claimed entry over the state it was claimed in, and
         queue the next attempt of each failure that has one left."""
@@ -327,7 +328,7 @@ class Dispatcher:
         return outcomes
 
     def _attempted(
-        self, record: DeliveryRecord, result: delivery.DeliveryResult, n: int, now: float, finished: float
+        self, record: DeliveryRecord, result: DeliveryResult, n: int, now: float, finished: float
     ) -> DeliveryRecord:
         """`record` with attempt `n` added: DELIVERED on success, FAILED after the last attempt, else PENDING
         with the next attempt's time."""

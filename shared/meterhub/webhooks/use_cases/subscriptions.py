@@ -13,7 +13,6 @@ from meterhub.platform import page_tokens
 from meterhub.platform.errors import Conflict, InvalidInput, NotFound
 from meterhub.platform.events import WebhookEventType, envelope
 from meterhub.platform.work_queue import WorkQueue
-from meterhub.webhooks.adapters import http_delivery as delivery
 from meterhub.webhooks.api_models import (
     CreateWebhookResponse,
     Delivery,
@@ -26,10 +25,11 @@ from meterhub.webhooks.api_models import (
     WebhookRequest,
     WebhookResponse,
 )
-from meterhub.webhooks.ports import DeliveryLog, WebhookRepository
+from meterhub.webhooks.ports import DeliveryLog, HttpPost, WebhookRepository
 from meterhub.webhooks.records import DeliveryRecord, DeliveryStatus, Subscription, WebhookHeader
 from meterhub.webhooks.rules.signing import new_secret
 from meterhub.webhooks.rules.urls import Resolver, check_receiver, system_resolver
+from meterhub.webhooks.use_cases.deliver import deliver
 from meterhub.webhooks.use_cases.dispatch import task_message
 
 NOT_FOUND_MESSAGE = "The specified resource was not found"
@@ -118,7 +118,7 @@ def send_test_event(
     event_type: WebhookEventType = WebhookEventType.METER_CREATED,
     *,
     stage: str,
-    http_post: delivery.HttpPost = delivery.http_client_post,
+    http_post: HttpPost,
     resolve: Resolver = system_resolver,
     now: Callable[[], float] | None = None,
 ) -> TestWebhookResponse:
@@ -131,7 +131,7 @@ def send_test_event(
 
     subscription = _existing(repo, partner_id, webhook_id)
     event = envelope(sample_payload(event_type), test=True)
-    result = delivery.deliver(subscription, event, http_post, now or time.time, stage=stage, resolve=resolve)
+    result = deliver(subscription, event, http_post, now or time.time, stage=stage, resolve=resolve)
     return TestWebhookResponse(**result.as_dict())
 
 
