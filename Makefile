@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver
 
-.PHONY: run test lint typecheck cfn-lint pytest browser openapi bench clean
+.PHONY: run test lint typecheck imports cfn-lint pytest browser openapi bench clean
 
 $(STAMP): pyproject.toml
 	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print(sys.version_info[:2])')" != "$$($(PYTHON) -c 'import sys; print(sys.version_info[:2])')" ]; then \
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	PORT=$(PORT) $(PY) -m meterhub_dev.local run
 
-test: lint typecheck cfn-lint pytest
+test: lint typecheck imports cfn-lint pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -29,6 +29,11 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy shared devtools functions tests benchmarks
+
+# What may import what (pyproject's [tool.importlinter] contracts): layers inside each feature, features one way,
+# boto3 only in adapters, no cycle at any depth, nothing from devtools or tests in the Lambda layer.
+imports: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
 
 cfn-lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml

@@ -26,7 +26,7 @@ from meterhub.platform.web.base_url import public_base_url
 from meterhub.platform.web.html import html_response, new_nonce, redirect_response
 from meterhub.platform.web.request import CONNECT_COOKIE, cookie
 from meterhub.utility_providers.adapters.factory import adapter_for
-from meterhub.utility_providers.records import utility_by_id
+from meterhub.utility_providers.records.registry import utility_by_id
 
 app = build_page_resolver()
 

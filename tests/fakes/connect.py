@@ -23,7 +23,7 @@ import base64
 from meterhub.connect.adapters.dynamodb import _bumped
 from meterhub.connect.adapters.token_vault import _deserialize, _serialize
 from meterhub.connect.ports import DROP_TOKENS
-from meterhub.utility_providers.ports import TokenSet
+from meterhub.utility_providers.records.readings import TokenSet
 
 
 class InMemoryConnectRepository:

@@ -19,8 +19,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import boto3
 import pytest
 from meterhub.partners.use_cases import IssuedKey
-from meterhub.utility_providers.ports import IntervalReading, ServiceAddress, ServicePoint, TokenSet, UtilityAdapter
-from meterhub.utility_providers.records import UtilityConfig
+from meterhub.utility_providers.ports import UtilityAdapter
+from meterhub.utility_providers.records.readings import IntervalReading, ServiceAddress, ServicePoint, TokenSet
+from meterhub.utility_providers.records.registry import UtilityConfig
 
 from tests.conftest import (
     REGION,

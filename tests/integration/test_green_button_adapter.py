@@ -24,7 +24,6 @@ import pytest
 import urllib3
 from meterhub.catalog.enums import TransmissionRegion, UtilityName
 from meterhub.demo_utility.rules.feeds import interval_block_feed
-from meterhub.utility_providers import records as registry
 from meterhub.utility_providers.adapters import secrets
 from meterhub.utility_providers.adapters.factory import adapter_for
 from meterhub.utility_providers.adapters.green_button import (
@@ -37,15 +36,11 @@ from meterhub.utility_providers.adapters.green_button import (
     absolute_endpoint,
     is_under,
 )
-from meterhub.utility_providers.ports import (
-    AccessTokenRejected,
-    AuthorizationRevoked,
-    IntervalReading,
-    TokenSet,
-    UtilityAdapter,
-    UtilityError,
-)
-from meterhub.utility_providers.records import DEMO_UTILITY, UtilityConfig
+from meterhub.utility_providers.ports import UtilityAdapter
+from meterhub.utility_providers.records import registry
+from meterhub.utility_providers.records.errors import AccessTokenRejected, AuthorizationRevoked, UtilityError
+from meterhub.utility_providers.records.readings import IntervalReading, TokenSet
+from meterhub.utility_providers.records.registry import DEMO_UTILITY, UtilityConfig
 from meterhub.utility_providers.rules.pkce import pkce_pair
 from meterhub_dev.local.apigateway import IncomingRequest, RouteTable, build_proxy_event, parse_proxy_result
 from meterhub_dev.local.template import ApiSpec, Route

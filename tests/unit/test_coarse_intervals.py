@@ -27,8 +27,9 @@ from meterhub.intervals.use_cases import uploads as iu
 from meterhub.meters.records import MeterRecord
 from meterhub.platform import keys, page_tokens
 from meterhub.platform.errors import DomainError, InvalidInput
-from meterhub.utility_providers.ports import IntervalReading, ServiceAddress, ServicePoint, TokenSet, UtilityAdapter
-from meterhub.utility_providers.records import UtilityConfig
+from meterhub.utility_providers.ports import UtilityAdapter
+from meterhub.utility_providers.records.readings import IntervalReading, ServiceAddress, ServicePoint, TokenSet
+from meterhub.utility_providers.records.registry import UtilityConfig
 
 from tests.fakes.connect import FakeTokenVault, InMemoryConnectRepository
 from tests.fakes.intervals import InMemoryIntervalStore

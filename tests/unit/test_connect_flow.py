@@ -16,8 +16,10 @@ from meterhub.connect.use_cases.flow import ConnectProblem, LinkParameters
 from meterhub.connect.use_cases.links import ConnectLinkRequest
 from meterhub.partners.records import Partner
 from meterhub.platform.errors import InvalidInput
-from meterhub.utility_providers.ports import IntervalReading, ServicePoint, TokenSet, UtilityAdapter, UtilityError
-from meterhub.utility_providers.records import UtilityConfig
+from meterhub.utility_providers.ports import UtilityAdapter
+from meterhub.utility_providers.records.errors import UtilityError
+from meterhub.utility_providers.records.readings import IntervalReading, ServicePoint, TokenSet
+from meterhub.utility_providers.records.registry import UtilityConfig
 from pydantic import ValidationError
 
 from tests.fakes.connect import FakeTokenVault, InMemoryConnectRepository

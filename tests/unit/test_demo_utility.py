@@ -11,7 +11,7 @@ import pytest
 from meterhub.demo_utility.api_models import DemoAuthorizeView
 from meterhub.demo_utility.use_cases import SCENARIOS, DemoUtility, JsonResult, OAuthError, ResourceError, customer_for
 from meterhub.platform.hashing import secret_hash
-from meterhub.utility_providers.records import DEMO_CLIENT_ID
+from meterhub.utility_providers.records.registry import DEMO_CLIENT_ID
 from meterhub.utility_providers.rules.greenbutton import parse_interval_blocks, parse_usage_points
 from meterhub.utility_providers.rules.pkce import pkce_pair
 

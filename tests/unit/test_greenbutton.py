@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from meterhub.demo_utility.rules.feeds import interval_block_feed, usage_points_feed
-from meterhub.utility_providers.ports import IntervalReading, ServiceAddress, ServicePoint, UtilityError
+from meterhub.utility_providers.records.errors import UtilityError
+from meterhub.utility_providers.records.readings import IntervalReading, ServiceAddress, ServicePoint
 from meterhub.utility_providers.rules.greenbutton import (
     MissingReadingType,
     ReadingType,

@@ -19,16 +19,10 @@ from meterhub.meters.ports import MeterQuery
 from meterhub.meters.records import MeterRecord
 from meterhub.meters.rules.enrollment import derive_enrollment
 from meterhub.platform.streams import StreamChange
-from meterhub.utility_providers.ports import (
-    AuthorizationRevoked,
-    IntervalReading,
-    ServiceAddress,
-    ServicePoint,
-    TokenSet,
-    UtilityAdapter,
-    UtilityError,
-)
-from meterhub.utility_providers.records import UtilityConfig
+from meterhub.utility_providers.ports import UtilityAdapter
+from meterhub.utility_providers.records.errors import AuthorizationRevoked, UtilityError
+from meterhub.utility_providers.records.readings import IntervalReading, ServiceAddress, ServicePoint, TokenSet
+from meterhub.utility_providers.records.registry import UtilityConfig
 
 from tests.fakes.connect import FakeTokenVault, InMemoryConnectRepository
 from tests.fakes.intervals import InMemoryIntervalStore

@@ -16,7 +16,7 @@ from meterhub.connect.records import (
 if TYPE_CHECKING:
     pass
 
-from meterhub.utility_providers.ports import TokenSet
+from meterhub.utility_providers.records.readings import TokenSet
 
 DROP_TOKENS = b""  # `save_authorization(..., tokens=DROP_TOKENS)` deletes the stored ciphertext (revocation)
 

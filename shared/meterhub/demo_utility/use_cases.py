@@ -54,8 +54,8 @@ from meterhub.demo_utility.records import (
 )
 from meterhub.demo_utility.rules.feeds import interval_block_feed, usage_points_feed
 from meterhub.platform.hashing import secret_hash
-from meterhub.utility_providers.ports import IntervalReading, ServiceAddress, ServicePoint
-from meterhub.utility_providers.records import DEMO_CLIENT_ID, DEMO_PATH_PREFIX, DEMO_UTILITY
+from meterhub.utility_providers.records.readings import IntervalReading, ServiceAddress, ServicePoint
+from meterhub.utility_providers.records.registry import DEMO_CLIENT_ID, DEMO_PATH_PREFIX, DEMO_UTILITY
 from meterhub.utility_providers.rules import pkce
 
 CALLBACK_SUFFIX = "/connect/callback"

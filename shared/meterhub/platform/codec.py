@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Mapping, Sequence, Set
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 DOC = "doc"
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -98,7 +95,7 @@ def _decode(value: Mapping[str, Any]) -> Any:
     raise TypeError(f"unknown DynamoDB type tag {tag!r}")
 
 
-def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
     """An item's attributes from Python values; `None` values are left out (DynamoDB has no absent-but-set)."""
     return {key: _encode(value) for key, value in values.items() if value is not None}
 
@@ -107,7 +104,7 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _decode(value) for key, value in item.items()}
 
 
-def key(pk: str, sk: str) -> dict[str, AttributeValueTypeDef]:
+def key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from meterhub.platform.adapters import clients
-from meterhub.utility_providers.ports import TokenSet
+from meterhub.utility_providers.records.readings import TokenSet
 
 KMS_PLAINTEXT_LIMIT = 4096
 

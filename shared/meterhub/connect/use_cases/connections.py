@@ -35,8 +35,8 @@ from meterhub.connect.use_cases.meter_links import mark_meters
 from meterhub.meters.ports import MeterRepository
 from meterhub.platform import page_tokens
 from meterhub.platform.errors import Conflict, InvalidInput, NotFound
-from meterhub.utility_providers.ports import UtilityError
-from meterhub.utility_providers.records import utility_by_id
+from meterhub.utility_providers.records.errors import UtilityError
+from meterhub.utility_providers.records.registry import utility_by_id
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500

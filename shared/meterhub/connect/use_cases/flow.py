@@ -47,8 +47,9 @@ from meterhub.connect.records import (
 from meterhub.partners.ports import PartnerRepository
 from meterhub.partners.records import ACCOUNT_PATTERN, Partner
 from meterhub.platform.errors import Conflict
-from meterhub.utility_providers.ports import UtilityAdapter, UtilityError
-from meterhub.utility_providers.records import UtilityConfig, utilities_for, utility_by_id
+from meterhub.utility_providers.ports import UtilityAdapter
+from meterhub.utility_providers.records.errors import UtilityError
+from meterhub.utility_providers.records.registry import UtilityConfig, utilities_for, utility_by_id
 from meterhub.utility_providers.rules.pkce import pkce_pair
 
 CALLBACK_PATH = "/connect/callback"

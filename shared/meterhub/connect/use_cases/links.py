@@ -23,7 +23,7 @@ from meterhub.connect.records import LINK_LIFETIME, IssuedLink, LazyModel, Varia
 from meterhub.connect.use_cases.flow import CONNECT_REGIONS, MAX_REF_ID_LENGTH, issued_link_url, secret_hash
 from meterhub.partners.ports import PartnerRepository
 from meterhub.platform.errors import InvalidInput, NotFound
-from meterhub.utility_providers.records import utility_by_id
+from meterhub.utility_providers.records.registry import utility_by_id
 
 
 class ConnectLinkRequest(LazyModel):

@@ -52,15 +52,10 @@ from meterhub.intervals.rules.slots import (
 from meterhub.meters.ports import MeterQuery, MeterRepository, ReferenceTaken
 from meterhub.meters.records import MeterRecord, UtilityLink
 from meterhub.platform.errors import Conflict
-from meterhub.utility_providers.ports import (
-    AuthorizationRevoked,
-    IntervalReading,
-    ServicePoint,
-    TokenSet,
-    UtilityAdapter,
-    UtilityError,
-)
-from meterhub.utility_providers.records import utility_by_id
+from meterhub.utility_providers.ports import UtilityAdapter
+from meterhub.utility_providers.records.errors import AuthorizationRevoked, UtilityError
+from meterhub.utility_providers.records.readings import IntervalReading, ServicePoint, TokenSet
+from meterhub.utility_providers.records.registry import utility_by_id
 
 HISTORY_DAYS = 30
 FETCH_WINDOW_DAYS = 31

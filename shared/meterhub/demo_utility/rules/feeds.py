@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from meterhub.utility_providers.ports import IntervalReading, ServicePoint
+from meterhub.utility_providers.records.readings import IntervalReading, ServicePoint
 from meterhub.utility_providers.rules.greenbutton import (
     FLOW_FORWARD,
     FLOW_REVERSE,

@@ -52,6 +52,7 @@ from meterhub.catalog.enums import (
     UtilityName,
     VoltageLevel,
 )
+from meterhub.platform.api.field_errors import explain_patterns
 
 # --- Patterns (Leap's, written with escapes so the source stays ASCII; each compiles with the Rust engine)
 
@@ -85,6 +86,7 @@ PATTERN_HINTS: Mapping[str, str] = {
     CUSTOMER_GROUP_PATTERN: "letters, digits, spaces and \u2019 ' + # \" @ ( ) / & . , ; _ - only",
 }
 """Plain-language reading of each pattern, appended to pattern errors by `field_errors`."""
+explain_patterns(PATTERN_HINTS)
 
 
 # --- Reusable constrained types

@@ -18,13 +18,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from meterhub.meters.api_models.meter import PATTERN_HINTS
-
 MAX_ECHO = 64
 """Never quote more than this many characters of a rejected value."""
 
+_PATTERN_HINTS: dict[str, str] = {}
+"""Plain-language readings of regex patterns, appended to pattern errors; see `explain_patterns`."""
+
 _MAX_MESSAGE = 160
 """Upper bound for free text taken from an error (validator messages, JSON parser messages)."""
+
+
+def explain_patterns(hints: Mapping[str, str]) -> None:
+    """Registers readings of regex patterns ("a US ZIP or ZIP+4 code"). Called by the module that declares the
+    patterns, when it is imported: so a model's hints live beside its patterns, and the platform, which words
+    every validation error, depends on no feature's models. A pattern error can only come from a model whose
+    module is imported, so its hints are always registered by then."""
+    _PATTERN_HINTS.update(hints)
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,7 @@ def _enum(error: Mapping[str, Any], ctx: Mapping[str, Any]) -> str:
 
 def _pattern(_error: Mapping[str, Any], ctx: Mapping[str, Any]) -> str:
     pattern = str(ctx.get("pattern", ""))
-    hint = PATTERN_HINTS.get(pattern)
+    hint = _PATTERN_HINTS.get(pattern)
     return f"must match {pattern}" + (f" ({hint})" if hint else "")
 
 

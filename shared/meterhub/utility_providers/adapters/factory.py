@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from meterhub.utility_providers.ports import UtilityAdapter, UtilityError
+from meterhub.utility_providers.ports import UtilityAdapter
+from meterhub.utility_providers.records.errors import UtilityError
 
 if TYPE_CHECKING:
     from meterhub.utility_providers.adapters.green_button import HttpClient
 from meterhub.utility_providers.adapters.secrets import client_credentials
-from meterhub.utility_providers.records import UtilityConfig
+from meterhub.utility_providers.records.registry import UtilityConfig
 
 
 def adapter_for(config: UtilityConfig, base_url: str, *, http: HttpClient | None = None) -> UtilityAdapter:

@@ -39,14 +39,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, quote_plus, unquote, urlencode, urlsplit
 
 from meterhub.platform.observability import logger
-from meterhub.utility_providers.ports import (
-    AccessTokenRejected,
-    AuthorizationRevoked,
-    IntervalReading,
-    ServicePoint,
-    TokenSet,
-    UtilityError,
-)
+from meterhub.utility_providers.records.errors import AccessTokenRejected, AuthorizationRevoked, UtilityError
+from meterhub.utility_providers.records.readings import IntervalReading, ServicePoint, TokenSet
 from meterhub.utility_providers.rules.greenbutton import (
     MAX_DOCUMENT_BYTES,
     MissingReadingType,
@@ -60,7 +54,7 @@ from meterhub.utility_providers.rules.greenbutton import (
 if TYPE_CHECKING:
     import urllib3
 
-    from meterhub.utility_providers.records import UtilityConfig
+    from meterhub.utility_providers.records.registry import UtilityConfig
 
 REQUEST_TIMEOUT_SECONDS = 10.0
 MAX_WINDOW = timedelta(days=31)

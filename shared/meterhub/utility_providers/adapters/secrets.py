@@ -8,7 +8,7 @@ import time
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from meterhub.utility_providers.ports import UtilityError
+from meterhub.utility_providers.records.errors import UtilityError
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

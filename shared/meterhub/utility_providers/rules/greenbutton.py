@@ -40,7 +40,8 @@ from defusedxml.ElementTree import fromstring as safe_fromstring
 
 from meterhub.intervals.rules.numbers import parse_decimal
 from meterhub.platform.observability import logger
-from meterhub.utility_providers.ports import IntervalReading, ServiceAddress, ServicePoint, UtilityError
+from meterhub.utility_providers.records.errors import UtilityError
+from meterhub.utility_providers.records.readings import IntervalReading, ServiceAddress, ServicePoint
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
