@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from meterhub.connect.records import (
     Authorization,
@@ -12,10 +12,6 @@ from meterhub.connect.records import (
     ConnectSession,
     IssuedLink,
 )
-
-if TYPE_CHECKING:
-    pass
-
 from meterhub.utility_providers.records.readings import TokenSet
 
 DROP_TOKENS = b""  # `save_authorization(..., tokens=DROP_TOKENS)` deletes the stored ciphertext (revocation)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    pass
 from meterhub.demo_utility.records import CodeRecord, TokenRecord
 
 

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
-
 
 CODE_LIFETIME = timedelta(seconds=60)
 

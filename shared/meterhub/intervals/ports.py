@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from meterhub.intervals.records import UploadJob
 from meterhub.intervals.rules.slots import DaySlots, LengthDay
 from meterhub.meters.records import MeterRecord
-
-if TYPE_CHECKING:
-    pass
 
 
 class MeterSource(Protocol):

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from meterhub.meter_jobs.records import AssetOutcome, JobStatus, MeterJob
-
-if TYPE_CHECKING:
-    pass
 
 
 class JobRepository(Protocol):

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from meterhub.meters.records import MeterRecord
 from meterhub.platform.errors import AlreadyExists
-
-if TYPE_CHECKING:
-    pass
 
 
 class ReferenceTaken(AlreadyExists):

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from meterhub.partners.records import ApiKeyRecord, Partner
-
-if TYPE_CHECKING:
-    pass
 
 
 class PartnerRepository(Protocol):

@@ -27,13 +27,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from meterhub.catalog.enums import TransmissionRegion, UtilityName
-
-if TYPE_CHECKING:
-    pass
-
 
 DEMO_UTILITY_ID = "demo"
 
