@@ -1,5 +1,5 @@
 """Interval data: upload (raw CSV or a presigned PUT), upload jobs, their errors, previews and downloads, the
-stored intervals of a meter, and the gap search (transport only; the rules are in logic/interval_uploads)."""
+stored intervals of a meter, and the gap search (transport only; the rules are in intervals/use_cases/uploads)."""
 
 from __future__ import annotations
 

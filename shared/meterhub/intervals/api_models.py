@@ -1,5 +1,5 @@
 """Interval-data upload API models (Leap's interval-data-upload shapes, plus ours). Kept apart from
-models/api.py so only the functions serving these routes pay for building them."""
+meters/api_models/responses.py so only the functions serving these routes pay for building them."""
 
 from __future__ import annotations
 

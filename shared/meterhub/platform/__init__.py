@@ -1,2 +1,2 @@
 """What every feature stands on: lazy AWS clients, the DynamoDB codec, the key formats, paging and stream
-records. It imports no feature module (logic, dal, models, ...), so any of them can use it without a cycle."""
+records. It imports no feature package, so every feature can use it without a cycle (an import contract holds this)."""

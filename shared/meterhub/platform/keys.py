@@ -3,7 +3,7 @@
 The formats are stored data: a changed byte orphans the items already written, so each prefix is declared
 here and every key is built (or parsed) by the functions below. Partitions start with `PARTNER#<pid>`
 wherever an item belongs to a partner: that is the tenant isolation, no key built from another partner's id
-reaches this partner's items. The tables' layouts are in the storage modules' docstrings (meterhub.dal.*).
+reaches this partner's items. The tables' layouts are in the adapters' docstrings (meterhub.<feature>.adapters).
 """
 
 from __future__ import annotations

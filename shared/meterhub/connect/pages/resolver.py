@@ -1,6 +1,6 @@
 """The resolver for browser-facing functions: every failure is a page a customer can read.
 
-Why separate from `api.resolver.build_resolver`: partners get Leap's JSON envelope, customers in a browser
+Why separate from `platform.api.resolver.build_resolver`: partners get Leap's JSON envelope, customers in a browser
 must never see JSON or a stack trace. A ConnectProblem becomes its own page and status; anything unexpected
 is logged with its trace and answered with a calm 500 page.
 """

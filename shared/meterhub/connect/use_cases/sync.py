@@ -7,7 +7,7 @@ Rules (documented in the README):
 - `partner_reference` = `<refId>:<UTILITY>:<usage point id>` (`connect-<authorization id>` stands in for a
   missing refId). It is unique per partner however many service points one customer has, and the same on
   every run, so re-running the sync finds the meters it made and changes nothing.
-- Merge: when the authorization came through a partner-issued link (`link_id`, see logic.connect_links), a
+- Merge: when the authorization came through a partner-issued link (`link_id`, see connect.use_cases.links), a
   partner-created meter whose `customer.partner_customer_reference` equals the refId is linked to a
   service point instead of a new meter being created: to the one whose account number matches the meter's
   `utility.electric_service_account_number`, or, when the customer has exactly one service point and one such

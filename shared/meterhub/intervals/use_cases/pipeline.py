@@ -4,7 +4,7 @@ the original and the reports.
 A file is the unit (as in Leap): pass 1 streams the object and validates every row (errors stream to a
 reject file); only when the file has no error does pass 2 stream it again and merge its day records. Merges
 are idempotent (same file -> same slots), so a run killed halfway and retried ends in the state of one clean
-run. S3 delivers at least once: the object version is claimed once (dal/uploads.py), and a delivery for a
+run. S3 delivers at least once: the object version is claimed once (intervals/adapters/uploads.py), and a delivery for a
 finished job does nothing.
 """
 

@@ -2,8 +2,8 @@
 
 Crash safety, by construction:
 - assets are processed in chunks; a chunk's outcomes are stored, then its counts and the job's cursor move in
-  one conditional update (dal/jobs.py), so a redelivered message resumes at the cursor, redoes at most the
-  chunk in flight, and never counts an asset twice;
+  one conditional update (meter_jobs/adapters/dynamodb.py), so a redelivered message resumes at the cursor,
+  redoes at most the chunk in flight, and never counts an asset twice;
 - a new meter gets an id derived from (job_id, index), so an attempt that created the meter but died before
   recording the outcome is recognised on retry as "created by this job", not reported DUPLICATE;
 - the worker stops before its time runs out and asks for a continuation, so no invocation nears the Lambda
