@@ -20,7 +20,6 @@ because the table's stream turns each committed change into a webhook event.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
@@ -39,7 +38,7 @@ from meterhub.connect.records import (
 from meterhub.platform import keys
 from meterhub.platform.adapters import clients, paging
 from meterhub.platform.adapters.dynamodb_errors import is_condition_failure, translate
-from meterhub.platform.codec import key
+from meterhub.platform.codec import decode, key
 from meterhub.platform.errors import Conflict
 
 if TYPE_CHECKING:
@@ -77,7 +76,7 @@ def _bumped(model: _Model) -> _Model:
 
 
 def _load(model: type[_Model], item: dict[str, Any]) -> _Model:
-    return model.model_validate(json.loads(item["doc"]["S"]))
+    return decode(item, model)
 
 
 class DynamoConnectRepository:

@@ -19,7 +19,7 @@ from meterhub.intervals.records import UploadJob
 from meterhub.platform import keys
 from meterhub.platform.adapters import clients, paging
 from meterhub.platform.adapters.dynamodb_errors import is_condition_failure, translate
-from meterhub.platform.codec import key
+from meterhub.platform.codec import decode, key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
@@ -60,7 +60,7 @@ class DynamoUploadRepository:
             )
             .get("Item")
         )
-        return UploadJob.model_validate_json(item["doc"]["S"]) if item else None
+        return decode(item, UploadJob) if item else None
 
     def claim_object(self, partner_id: str, object_key: str, version: str, job_id: str) -> str:
         claim = key(keys.partner(partner_id), keys.object_claim(object_key, version))
@@ -89,7 +89,7 @@ class DynamoUploadRepository:
             "ScanIndexForward": False,
         }
         for item in paging.query(request):
-            yield item["gsi1sk"]["S"], UploadJob.model_validate_json(item["doc"]["S"])
+            yield item["gsi1sk"]["S"], decode(item, UploadJob)
 
 
 @lru_cache(maxsize=4)

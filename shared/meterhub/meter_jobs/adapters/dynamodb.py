@@ -182,7 +182,7 @@ def _job(item: dict[str, Any]) -> MeterJob:
 
 
 def _asset(item: dict[str, Any]) -> AssetOutcome:
-    return AssetOutcome.model_validate_json(item["doc"]["S"])
+    return decode(item, AssetOutcome)
 
 
 @lru_cache(maxsize=4)

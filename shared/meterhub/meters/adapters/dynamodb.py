@@ -18,7 +18,7 @@ from meterhub.meters.records import MeterRecord
 from meterhub.platform import keys
 from meterhub.platform.adapters import clients, paging
 from meterhub.platform.adapters.dynamodb_errors import is_condition_failure, translate
-from meterhub.platform.codec import key
+from meterhub.platform.codec import decode, key
 from meterhub.platform.errors import Conflict
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def _meter_item(meter: MeterRecord) -> dict[str, AttributeValueTypeDef]:
 
 
 def _record(item: dict[str, Any]) -> MeterRecord:
-    return MeterRecord.model_validate_json(item["doc"]["S"])
+    return decode(item, MeterRecord)
 
 
 class DynamoMeterRepository:

@@ -18,7 +18,6 @@ failed, or a conflict) is retried entry by entry, so each entry ends written or 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, timedelta
 from functools import lru_cache
@@ -29,7 +28,7 @@ from botocore.exceptions import ClientError
 from meterhub.platform import keys
 from meterhub.platform.adapters import clients, paging
 from meterhub.platform.adapters.dynamodb_errors import error_code, is_condition_failure, translate
-from meterhub.platform.codec import key
+from meterhub.platform.codec import decode, key
 from meterhub.webhooks.records import DeliveryRecord, DeliveryStatus
 
 if TYPE_CHECKING:
@@ -74,7 +73,7 @@ def _item(record: DeliveryRecord) -> dict[str, Any]:
 
 
 def _record(item: dict[str, Any]) -> DeliveryRecord:
-    return DeliveryRecord.model_validate(json.loads(item["doc"]["S"]))
+    return decode(item, DeliveryRecord)
 
 
 class DynamoDeliveryLog:
