@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
@@ -19,10 +19,12 @@ from meterhub.connect.records import LINK_LIFETIME
 from meterhub.connect.use_cases import connections
 from meterhub.connect.use_cases import links as connect_links
 from meterhub.connect.use_cases.connections import ConnectionFilter, ConnectionsResponse, RevokeResponse
+from meterhub.connect.use_cases.flow import MAX_REF_ID_LENGTH
 from meterhub.connect.use_cases.links import ConnectLinkRequest, ConnectLinkResponse
 from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
 from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.platform.api.envelopes import ErrorResponse
+from meterhub.platform.api.params import PageToken, uuid_path
 from meterhub.platform.api.resolver import (
     auth_errors,
     build_resolver,
@@ -40,6 +42,15 @@ from meterhub.utility_providers.adapters.factory import adapter_for
 app = build_resolver()
 
 Moment = Annotated[datetime | None, Query(description="RFC 3339 time (exclusive bound)")]
+RefId = Annotated[
+    str | None,
+    Query(description="Only the connection of this refId", json_schema_extra={"maxLength": MAX_REF_ID_LENGTH}),
+]
+"""The length a link's refId may have, documented only: a longer one names no connection, and the list answers
+it with none, as it always has, rather than a new 400."""
+AuthorizationId = Annotated[str, uuid_path("The authorization's UUID")]
+"""Documented as a UUID, refused by `parse_id` below (Leap's 400 "Authorization id is not a UUID", which reads
+every spelling uuid.UUID reads)."""
 
 
 @app.post(
@@ -90,13 +101,15 @@ def create_link(request: Annotated[ConnectLinkRequest, Body()]) -> Response[str]
     },
 )
 def list_connections(
-    ref_id: Annotated[str | None, Query(description="Only the connection of this refId")] = None,
+    ref_id: RefId = None,
     started_after: Moment = None,
     started_before: Moment = None,
     last_interaction_after: Moment = None,
     last_interaction_before: Moment = None,
-    page_size: Annotated[int, Query(description="1 to 500, default 50")] = connections.DEFAULT_PAGE_SIZE,
-    page_token: Annotated[str | None, Query(description="next_page_token of the previous page")] = None,
+    page_size: Annotated[
+        int, Query(ge=1, le=connections.MAX_PAGE_SIZE, description="1 to 500, default 50")
+    ] = connections.DEFAULT_PAGE_SIZE,
+    page_token: PageToken = None,
 ) -> ConnectionsResponse:
     settings = get_settings()
     filters = ConnectionFilter(
@@ -127,7 +140,7 @@ def list_connections(
     },
 )
 def revoke_authorization(
-    authorization_id: Annotated[str, Path(description="The authorization's UUID")],
+    authorization_id: AuthorizationId,
 ) -> RevokeResponse:
     settings = get_settings()
     partner_id = caller_partner_id(app)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -25,10 +25,13 @@ from meterhub.intervals.api_models import (
     UploadUrlResponse,
 )
 from meterhub.intervals.records import UploadStatus
+from meterhub.intervals.rules.paths import FILE_NAME
 from meterhub.intervals.use_cases import uploads as interval_uploads
 from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+from meterhub.meters.api_models.params import MeterId
 from meterhub.platform.adapters.s3_object_store import s3_object_store
 from meterhub.platform.api.envelopes import ErrorResponse
+from meterhub.platform.api.params import PageToken, uuid_path
 from meterhub.platform.api.request_body import raw_bytes
 from meterhub.platform.api.resolver import (
     auth_errors,
@@ -53,8 +56,19 @@ JOB_ERRORS: dict[int, OpenAPIResponse] = {
     400: documented(ErrorResponse, "Malformed job id"),
     404: documented(ErrorResponse, "No such job for this partner"),
 }
-JobId = Annotated[str, Path(description="The upload job's UUID")]
-PageToken = Annotated[str | None, Query(description="next_page_token of the previous page")]
+JobId = Annotated[str, uuid_path("The upload job's UUID")]
+"""Documented as a UUID, refused by `parse_job_id` (Leap's 400 "Job id is not a UUID", which reads every spelling
+uuid.UUID reads)."""
+UploadFileName = Annotated[
+    str | None,
+    Query(
+        description="Name in /interval-data/ (letters, digits, . _ - space; default upload-<job_id>.csv)",
+        json_schema_extra={"pattern": FILE_NAME.pattern},
+    ),
+]
+"""Documented only: `upload_file` refuses it in words (at most 200 characters: letters, digits, ...) where a
+route refusal would quote the pattern, and only after a wrong schema (400) or Content-Type (415), which it
+answers first."""
 
 
 def _uploads() -> Any:
@@ -79,10 +93,7 @@ def _objects() -> Any:
 )
 def upload_interval_data(
     schema: Annotated[str, Query(description="The file's schema: only `load` is supported")],
-    file_name: Annotated[
-        str | None,
-        Query(description="Name in /interval-data/ (letters, digits, . _ - space; default upload-<job_id>.csv)"),
-    ] = None,
+    file_name: UploadFileName = None,
 ) -> IngestionResponse:
     answer = interval_uploads.upload_file(
         _uploads(),
@@ -128,10 +139,17 @@ def list_interval_data_uploads(
     from_: Annotated[datetime | None, Query(alias="from", description="uploaded_at on or after (RFC 3339)")] = None,
     to: Annotated[datetime | None, Query(description="uploaded_at on or before (RFC 3339)")] = None,
     file_path: Annotated[
-        str | None, Query(description="The uploaded path, exactly, e.g. /interval-data/2025-01-31.csv")
+        str | None,
+        Query(
+            max_length=interval_uploads.MAX_FILE_PATH,
+            pattern=interval_uploads.FILE_PATH.pattern,
+            description="The uploaded path, exactly, e.g. /interval-data/2025-01-31.csv",
+        ),
     ] = None,
     status: Annotated[UploadStatus | None, Query(description="Only uploads in this status")] = None,
-    page_size: Annotated[int | None, Query(description="1 to 500, default 50")] = None,
+    page_size: Annotated[
+        int | None, Query(ge=1, le=interval_uploads.MAX_UPLOADS_PAGE, description="1 to 500, default 50")
+    ] = None,
     page_token: PageToken = None,
 ) -> GetUploadsResponse:
     return interval_uploads.list_uploads(
@@ -202,10 +220,13 @@ def download_interval_data_upload(job_id: JobId) -> Response[str]:
     },
 )
 def get_meter_intervals(
-    meter_id: Annotated[str, Path(description="The meter's UUID")],
+    meter_id: MeterId,
     start: Annotated[datetime, Query(description="Intervals starting at or after (RFC 3339)")],
     end: Annotated[datetime, Query(description="Intervals starting before (RFC 3339); at most 31 days after start")],
-    page_size: Annotated[int | None, Query(description="1 to 9600, default 960 (10 days)")] = None,
+    page_size: Annotated[
+        int | None,
+        Query(ge=1, le=interval_uploads.MAX_INTERVALS_PAGE, description="1 to 9600, default 960 (10 days)"),
+    ] = None,
     page_token: PageToken = None,
 ) -> MeterIntervalsResponse:
     settings = get_settings()

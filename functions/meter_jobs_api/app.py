@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,6 +22,7 @@ from meterhub.meters.api_models.responses import FiltersResponse
 from meterhub.platform.adapters.s3_object_store import s3_object_store
 from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
 from meterhub.platform.api.envelopes import ErrorResponse
+from meterhub.platform.api.params import PAGE_TOKEN_MAX_LENGTH, PageToken, uuid_path
 from meterhub.platform.api.request_body import raw_bytes
 from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, serialize
 from meterhub.platform.errors import InvalidInput, UnsupportedMediaType
@@ -48,8 +49,36 @@ SearchFields = Annotated[
     list[str] | None,
     Query(max_length=meter_jobs.MAX_FILTERS, description="Fields to search (required with search_query)"),
 ]
-PageSize = Annotated[int | None, Query(description="Default 100, at most 1000")]
-PageToken = Annotated[str | None, Query(description="next_page_token of the previous page")]
+PageSize = Annotated[int | None, Query(ge=1, le=meter_jobs.MAX_PAGE_SIZE, description="Default 100, at most 1000")]
+AssetsPageSize = Annotated[
+    int | None,
+    Query(
+        description="Default 100, at most 1000",
+        json_schema_extra={"minimum": 1, "maximum": meter_jobs.MAX_PAGE_SIZE},
+    ),
+]
+"""`PageSize` documented only: the provisional-asset list answers a bad page_size with Leap's bare
+ValidationError (and an unsupported Accept with its 415 first), which a route-level refusal would not."""
+AssetsPageToken = Annotated[
+    str | None,
+    Query(description="next_page_token of the previous page", json_schema_extra={"maxLength": PAGE_TOKEN_MAX_LENGTH}),
+]
+"""`PageToken` documented only, for the same reason as `AssetsPageSize`."""
+JobId = Annotated[str, uuid_path("The job's UUID")]
+"""Documented as a UUID, refused by `get_job` (Leap's 400 "Job id is not a UUID", which reads every spelling
+uuid.UUID reads)."""
+FileName = Annotated[
+    str | None,
+    Query(
+        description="Stored as the job's file_name",
+        json_schema_extra={
+            "maxLength": meter_jobs.MAX_FILE_NAME_LENGTH,
+            "pattern": meter_jobs.FILE_NAME_PATTERN.pattern,
+        },
+    ),
+]
+"""Documented only: `submit_job` refuses it with a details[] entry naming file_name (the shape of this route's
+other whole-request errors), which a route-level refusal would not keep."""
 
 
 def _jobs() -> Any:
@@ -71,7 +100,7 @@ def _jobs() -> Any:
 )
 def create_meter_job(
     update_existing: Annotated[bool, Query(description="Overwrite meters whose partner_reference exists")] = False,
-    file_name: Annotated[str | None, Query(description="Stored as the job's file_name")] = None,
+    file_name: FileName = None,
 ) -> Response[str]:
     settings = get_settings()
     job_id = meter_jobs.submit_job(
@@ -125,9 +154,7 @@ def list_meter_jobs(
         **ERRORS,
     },
 )
-def get_meter_job(
-    job_id: Annotated[str, Path(description="The job's UUID")], page_token: PageToken = None
-) -> JobAndAssets:
+def get_meter_job(job_id: JobId, page_token: PageToken = None) -> JobAndAssets:
     return meter_jobs.get_job(_jobs(), caller_partner_id(app), job_id, page_token)
 
 
@@ -157,8 +184,8 @@ def list_provisional_assets(
     filters: FilterParam = None,
     search_query: SearchQuery = None,
     search_fields: SearchFields = None,
-    page_size: PageSize = None,
-    page_token: PageToken = None,
+    page_size: AssetsPageSize = None,
+    page_token: AssetsPageToken = None,
 ) -> Response[str]:
     accept = (app.current_event.headers.get("accept") or "application/json").split(",")[0].split(";")[0].strip()
     if accept not in {"application/json", "text/csv", "*/*", "application/*", "text/*"}:

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+from meterhub.meters.api_models.params import MeterId
 from meterhub.meters.api_models.responses import (
     CreateAssetRequest,
     ListMeterDetailsResponse,
@@ -115,7 +116,7 @@ def search_meters(filters: Annotated[MeterFilterRequest, Body()]) -> ListMeterDe
         **ERRORS,
     },
 )
-def get_meter(meter_id: Annotated[str, Path(description="The meter's UUID")]) -> MeterDetailsResponse:
+def get_meter(meter_id: MeterId) -> MeterDetailsResponse:
     meters = dynamo_meter_repository(get_settings().meters_table_name)
     return read_meters.get_meter(meters, caller_partner_id(app), meter_id)
 
@@ -131,7 +132,7 @@ def get_meter(meter_id: Annotated[str, Path(description="The meter's UUID")]) ->
         **ERRORS,
     },
 )
-def get_meter_enrollment(meter_id: Annotated[str, Path(description="The meter's UUID")]) -> MeterEnrollmentResponse:
+def get_meter_enrollment(meter_id: MeterId) -> MeterEnrollmentResponse:
     meters = dynamo_meter_repository(get_settings().meters_table_name)
     meter = read_meters.load_meter(meters, caller_partner_id(app), meter_id)
     return enrollment.derive_enrollment(meter, datetime.now(UTC))

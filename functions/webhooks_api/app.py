@@ -12,12 +12,13 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
 from meterhub.platform.api.field_errors import field_errors
+from meterhub.platform.api.params import PAGE_TOKEN_MAX_LENGTH, uuid_path
 from meterhub.platform.api.resolver import build_resolver, caller_partner_id, documented, json_body_errors, serialize
 from meterhub.platform.errors import DomainError
 from meterhub.platform.observability import logger
@@ -99,8 +100,10 @@ ERRORS: dict[int, OpenAPIResponse] = {
 INVALID = {400: documented(WebhookErrorResponse, "Invalid request; the message names the field")}
 BODY = {**INVALID, **json_body_errors(WebhookErrorResponse)}
 MISSING = {404: documented(WebhookErrorResponse, "No such webhook for this partner")}
-WebhookId = Annotated[str, Path(description="The webhook's UUID")]
-EventId = Annotated[str, Path(description="The event's webhook_event_id")]
+WebhookId = Annotated[str, uuid_path("The webhook's UUID")]
+"""Documented as a UUID, never refused as one: any id that names none of the partner's webhooks is Leap's 404."""
+EventId = Annotated[str, uuid_path("The event's webhook_event_id")]
+"""Documented as a UUID (every webhook_event_id is one), and like `WebhookId` a 404 when it names no event."""
 CONFLICT = {409: documented(WebhookErrorResponse, "The event is still being delivered")}
 
 
@@ -189,7 +192,7 @@ def test_webhook(
 def list_webhook_deliveries(
     webhook_id: WebhookId,
     page_size: Annotated[int | None, Query(ge=1, le=webhooks.MAX_DELIVERIES_PAGE)] = None,
-    page_token: Annotated[str | None, Query(max_length=2048)] = None,
+    page_token: Annotated[str | None, Query(max_length=PAGE_TOKEN_MAX_LENGTH)] = None,
 ) -> DeliveryListResponse:
     settings = get_settings()
     return webhooks.list_deliveries(

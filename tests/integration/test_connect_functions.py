@@ -596,3 +596,87 @@ def test_a_bad_link_request_is_a_400_naming_the_field(
     answer = _issue_link(lambda_context, load_function, partner.partner_id, body)
     problem = json.loads(answer["body"])
     assert answer["statusCode"] == 400 and field in problem["details"], problem
+
+
+# ----- parameter shapes declared on the Connect API's routes (openapi.json carries them) -----------------------
+def _call_connect_api(
+    lambda_context: FakeLambdaContext,
+    load_function: Callable[[str], ModuleType],
+    partner_id: str,
+    method: str,
+    path: str,
+    query: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    api = load_function("functions/connect_api/app.py")
+    routes = [(r.method, r.path) for r in local_template().routes if r.function_id == "ConnectApiFunction"]
+    resource, params = resource_for(routes, method, path)
+    event = api_event(
+        method, resource, path, path_parameters=params, query=query, authorizer={"partner_id": partner_id}
+    )
+    response = api.lambda_handler(event, lambda_context)
+    return int(response["statusCode"]), json.loads(response["body"])
+
+
+@pytest.mark.parametrize(
+    ("query", "refusal"),
+    [
+        ({"page_size": "1"}, None),
+        ({"page_size": "500"}, None),
+        ({"page_size": "0"}, {"page_size": "must be at least 1"}),
+        ({"page_size": "501"}, {"page_size": "must be at most 500"}),
+        ({"page_token": "A" * 2049}, {"page_token": "must be at most 2048 characters"}),
+        ({"ref_id": "x" * 129}, None),  # longer than any refId: documented, answered with no connection as before
+    ],
+)
+def test_the_connection_list_bounds_its_paging(
+    aws: Any,
+    partner: IssuedKey,
+    lambda_context: FakeLambdaContext,
+    load_function: Callable[[str], ModuleType],
+    query: dict[str, str],
+    refusal: dict[str, str] | None,
+) -> None:
+    answer = _call_connect_api(
+        lambda_context, load_function, partner.partner_id, "GET", "/v1.1/connect/connections", query
+    )
+    if refusal is None:
+        assert answer == (200, {"connections": []})
+    else:
+        assert answer == (400, {"title": "Invalid request", "status": 400, "details": refusal})
+
+
+def test_the_longest_page_token_reaches_the_use_case(
+    aws: Any, partner: IssuedKey, lambda_context: FakeLambdaContext, load_function: Callable[[str], ModuleType]
+) -> None:
+    status, body = _call_connect_api(
+        lambda_context,
+        load_function,
+        partner.partner_id,
+        "GET",
+        "/v1.1/connect/connections",
+        {"page_token": "A" * 2048},
+    )
+    assert (status, body["title"]) == (400, "page_token is not a token this API issued")
+
+
+@pytest.mark.parametrize(
+    ("authorization_id", "status"), [("not-a-uuid", 400), ("6F1C1F4E-2D0B-4C57-9A53-6A0C2B9F8E10", 404)]
+)
+def test_the_authorization_id_is_a_documented_uuid_parsed_by_the_use_case(
+    aws: Any,
+    partner: IssuedKey,
+    lambda_context: FakeLambdaContext,
+    load_function: Callable[[str], ModuleType],
+    authorization_id: str,
+    status: int,
+) -> None:
+    # A malformed id keeps its worded 400; any spelling uuid.UUID reads passes the route (and names nothing here)
+    path = f"/v1.1/connect/authorizations/{authorization_id}/revoke"
+    answer = _call_connect_api(lambda_context, load_function, partner.partner_id, "POST", path)
+    assert answer[0] == status, answer
+    if status == 400:
+        assert answer[1] == {
+            "title": "Authorization id is not a UUID",
+            "status": 400,
+            "details": {"authorization_id": authorization_id},
+        }

@@ -522,3 +522,87 @@ def answer_sample_event(lambda_context: Any, load_function: Callable[[str], Modu
     else:
         assert result["statusCode"] in {200, 201}, (event_file.name, result["body"])
         assert json.loads(result["body"])
+
+
+# ----- parameter shapes declared on the routes (openapi.json carries them) -----------------------------------
+ROUTE_REFUSAL = "Invalid request"
+"""The title of the resolver's 400 for a parameter the route refuses before any use case runs."""
+
+
+def refused_by_the_route(response: Result, field: str, description: str) -> None:
+    assert response.status == 400, response.text
+    assert response.json == {"title": ROUTE_REFUSAL, "status": 400, "details": {field: description}}
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "refusal"),
+    [
+        ({"page_size": "1"}, "page_size", None),
+        ({"page_size": "500"}, "page_size", None),
+        ({"page_size": "0"}, "page_size", "must be at least 1"),
+        ({"page_size": "501"}, "page_size", "must be at most 500"),
+        ({"file_path": "/interval-data/" + "a" * 1009}, "file_path", None),
+        ({"file_path": "/interval-data/" + "a" * 1010}, "file_path", "must be at most 1024 characters"),
+        ({"file_path": "interval-data/a.csv"}, "file_path", r"must match ^/interval-data/[A-Za-z0-9._/ -]+$"),
+        ({"file_path": "/elsewhere/a.csv"}, "file_path", r"must match ^/interval-data/[A-Za-z0-9._/ -]+$"),
+        ({"file_path": "/interval-data/a;b.csv"}, "file_path", r"must match ^/interval-data/[A-Za-z0-9._/ -]+$"),
+        ({"page_token": "A" * 2049}, "page_token", "must be at most 2048 characters"),
+    ],
+)
+def test_the_upload_list_bounds_its_parameters(
+    invoke_uploads: InvokeUploads, query: dict[str, str], field: str, refusal: str | None
+) -> None:
+    response = invoke_uploads("GET", JOBS, query=query)
+    if refusal is None:
+        assert (response.status, response.json["uploads"]) == (200, []), response.text
+    else:
+        refused_by_the_route(response, field, refusal)
+
+
+def test_the_longest_page_token_reaches_the_use_case(invoke_uploads: InvokeUploads) -> None:
+    response = invoke_uploads("GET", JOBS, query={"page_token": "A" * 2048})
+    assert response.status == 400, response.text
+    assert response.json["title"] == "page_token is not a token this API issued"
+
+
+@pytest.mark.parametrize(
+    ("page_size", "refusal"),
+    [("1", None), ("9600", None), ("0", "must be at least 1"), ("9601", "must be at most 9600")],
+)
+def test_the_interval_read_bounds_page_size(
+    invoke_uploads: InvokeUploads, invoke: Invoke, make_asset: MakeAsset, page_size: str, refusal: str | None
+) -> None:
+    meter_id = create_meter(invoke, make_asset, "bounded-read")
+    query = {"start": "2025-02-01T00:00:00Z", "end": "2025-02-02T00:00:00Z", "page_size": page_size}
+    response = invoke_uploads("GET", f"/v2/meters/{meter_id}/intervals", query=query)
+    if refusal is None:
+        assert (response.status, response.json["intervals"]) == (200, []), response.text
+    else:
+        refused_by_the_route(response, "page_size", refusal)
+    too_long = invoke_uploads("GET", f"/v2/meters/{meter_id}/intervals", query={**query, "page_token": "A" * 2049})
+    if refusal is None:
+        refused_by_the_route(too_long, "page_token", "must be at most 2048 characters")
+
+
+def test_ids_are_documented_uuids_the_route_does_not_refuse(
+    invoke_uploads: InvokeUploads, invoke: Invoke, make_asset: MakeAsset
+) -> None:
+    # An upper-case job id or meter id still finds its job or meter: uuid.UUID reads it, where a pattern would not
+    job_id = upload(invoke_uploads)
+    assert invoke_uploads("GET", f"{JOBS}/{job_id.upper()}").json["job_id"] == job_id
+    meter_id = create_meter(invoke, make_asset, "upper-case")
+    day = {"start": "2025-02-01T00:00:00Z", "end": "2025-02-02T00:00:00Z"}
+    assert invoke_uploads("GET", f"/v2/meters/{meter_id.upper()}/intervals", query=day).status == 200
+
+
+@pytest.mark.parametrize(("name", "status"), [("a" * 196 + ".csv", 200), ("a" * 197 + ".csv", 400)])
+def test_the_upload_file_name_pattern_is_documented_and_refused_in_words(
+    invoke_uploads: InvokeUploads, name: str, status: int
+) -> None:
+    response = invoke_uploads(
+        "POST", UPLOAD, raw_body=CSV, content_type="text/csv", query={"schema": "load", "file_name": name}
+    )
+    assert response.status == status, response.text
+    if status == 400:
+        assert response.json["title"] == "Invalid file_name"
+        assert response.json["details"]["file_name"].startswith("at most 200 characters")

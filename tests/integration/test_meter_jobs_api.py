@@ -610,3 +610,82 @@ def test_provisional_assets_csv_neutralises_formulas_the_json_keeps_them(
     again = invoke_jobs("POST", JOBS, raw_body=exported.text, content_type="text/csv")
     assert again.status == 400, again.text
     assert {"job_id", "status", "data.customer.city"} <= {d["problem_field"] for d in again.json["details"]}
+
+
+# ----- parameter shapes declared on the routes (openapi.json carries them) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("page_size", "refusal"), [("1", None), ("1000", None), ("0", "at least 1"), ("1001", "at most 1000")]
+)
+def test_list_jobs_page_size_is_bounded_by_the_route(
+    invoke_jobs: InvokeJobs, page_size: str, refusal: str | None
+) -> None:
+    response = invoke_jobs("GET", JOBS, query={"page_size": page_size})
+    if refusal is None:
+        assert response.status == 200, response.text
+    else:
+        assert response.status == 400, response.text
+        assert response.json == {
+            "title": "Invalid request",
+            "status": 400,
+            "details": {"page_size": f"must be {refusal}"},
+        }
+
+
+TOO_LONG_TOKEN = "A" * 2049
+LONGEST_TOKEN = "A" * 2048
+
+
+def test_job_page_tokens_are_bounded_by_the_route(invoke_jobs: InvokeJobs) -> None:
+    unknown = f"{JOBS}/{uuid.uuid4()}"
+    # The longest token reaches the use case (which does not know it, or the job) ...
+    listed = invoke_jobs("GET", JOBS, query={"page_token": LONGEST_TOKEN})
+    assert (listed.status, listed.json["title"]) == (400, "page_token is not a token this API issued"), listed.text
+    assert invoke_jobs("GET", unknown, query={"page_token": LONGEST_TOKEN}).status == 404
+    # ... one character more is refused by the route, naming page_token
+    for resource in (JOBS, unknown):
+        response = invoke_jobs("GET", resource, query={"page_token": TOO_LONG_TOKEN})
+        assert response.status == 400, response.text
+        assert response.json == {
+            "title": "Invalid request",
+            "status": 400,
+            "details": {"page_token": "must be at most 2048 characters"},
+        }
+
+
+@pytest.mark.parametrize(
+    ("query", "problem_field"),
+    [({"page_size": "1001"}, "page_size"), ({"page_size": "0"}, "page_size"), ({"page_token": TOO_LONG_TOKEN}, None)],
+)
+def test_provisional_asset_paging_bounds_are_documented_and_keep_the_bare_validation_error(
+    invoke_jobs: InvokeJobs, query: dict[str, str], problem_field: str | None
+) -> None:
+    # The largest page is served
+    assert invoke_jobs("GET", ASSETS, query={"page_size": "1000"}).status == 200
+    # Past the documented bounds, the answer is still Leap's bare ValidationError, not the request envelope
+    response = invoke_jobs("GET", ASSETS, query=query)
+    assert response.status == 400, response.text
+    assert "title" not in response.json and response.json["message"]
+    assert response.json.get("problem_field") == problem_field
+    # And an unsupported Accept is still the 415 it was, whatever the paging
+    assert invoke_jobs("GET", ASSETS, accept="application/xml", query=query).status == 415
+
+
+def test_the_job_id_format_is_documented_not_enforced_by_the_route(
+    invoke_jobs: InvokeJobs, make_asset: MakeAsset
+) -> None:
+    job_id = submit(invoke_jobs, [make_asset("u-1")])
+    assert get_job(invoke_jobs, job_id.upper())["job_id"] == job_id
+
+
+@pytest.mark.parametrize(("length", "status"), [(255, 201), (256, 400)])
+def test_file_name_length_is_the_documented_max_length(
+    invoke_jobs: InvokeJobs, make_asset: MakeAsset, length: int, status: int
+) -> None:
+    file_name = "a" * (length - len(".csv")) + ".csv"
+    response = invoke_jobs("POST", JOBS, {"assets": [make_asset("n-1")]}, query={"file_name": file_name})
+    assert response.status == status, response.text
+    if status == 400:
+        assert response.json["title"] == "Invalid file_name"
+        assert response.json["details"][0]["problem_field"] == "file_name"

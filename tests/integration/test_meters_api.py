@@ -544,6 +544,22 @@ def test_malformed_meter_id_is_a_400(invoke: Invoke, route: str, meter_id: str) 
 
 
 @pytest.mark.parametrize("route", ["/v2/meters/{}", "/v2/meters/{}/enrollments"])
+@pytest.mark.parametrize("spelling", [str.upper, lambda meter_id: meter_id.replace("-", "")])
+def test_the_uuid_format_is_documented_not_enforced_by_the_route(
+    invoke: Invoke, make_asset: MakeAsset, route: str, spelling: Callable[[str], str]
+) -> None:
+    # Given a meter, and meter_id documented as format: uuid
+    _, created = post_meter(invoke, make_asset("site-001"))
+
+    # When it is asked for with another spelling uuid.UUID reads
+    status, body = invoke("GET", route.format(spelling(created["meter_id"])))
+
+    # Then the route lets it through, and the use case finds the meter by its canonical id as before
+    assert status == 200, body
+    assert body["meter_id"] == created["meter_id"]
+
+
+@pytest.mark.parametrize("route", ["/v2/meters/{}", "/v2/meters/{}/enrollments"])
 def test_another_partners_meter_is_not_found(
     invoke: Invoke, other_partner: IssuedKey, make_asset: MakeAsset, route: str
 ) -> None:

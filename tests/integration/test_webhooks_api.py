@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from meterhub.webhooks.rules.signing import verify
 
-from tests.conftest import WebhookReceiver
+from tests.conftest import WebhookReceiver, api_event
 
 pytestmark = pytest.mark.pristine_aws  # fixed partner ids
 
@@ -190,6 +190,66 @@ def test_unknown_ids_are_404s(call: Invoke) -> None:
     unknown = str(uuid.uuid4())
     assert call("PUT", f"/v1.1/webhooks/{unknown}", request()) == (404, LEAP_404)
     assert call("POST", f"/v1.1/webhooks/{unknown}/test") == (404, LEAP_404)
+
+
+@pytest.fixture
+def call_log(
+    aws: Any, lambda_context: Any, load_function: Callable[[str], ModuleType]
+) -> Callable[..., tuple[int, Any]]:
+    """The delivery-log routes (GET deliveries, POST redeliver), with query parameters."""
+    module = load_function("functions/webhooks_api/app.py")
+
+    def call_log(method: str, path: str, query: dict[str, str] | None = None) -> tuple[int, Any]:
+        parts = path.split("/")  # "", "v1.1", "webhooks", webhook_id, "deliveries"[, event id, "redeliver"]
+        params, resource = {"webhook_id": parts[3]}, "/v1.1/webhooks/{webhook_id}/deliveries"
+        if len(parts) > 5:
+            params["webhook_event_id"] = parts[5]
+            resource += "/{webhook_event_id}/redeliver"
+        event = api_event(
+            method, resource, path, path_parameters=params, query=query, authorizer={"partner_id": "partner-a"}
+        )
+        response = module.lambda_handler(event, lambda_context)
+        return int(response["statusCode"]), json.loads(response["body"])
+
+    return call_log
+
+
+@pytest.mark.parametrize(
+    ("query", "refusal"),
+    [
+        ({"page_size": "1"}, None),
+        ({"page_size": "100"}, None),
+        ({"page_size": "0"}, "page_size: must be at least 1"),
+        ({"page_size": "101"}, "page_size: must be at most 100"),
+        ({"page_token": "A" * 2049}, "page_token: must be at most 2048 characters"),
+    ],
+)
+def test_the_delivery_log_bounds_its_paging_in_this_apis_envelope(
+    call: Invoke, call_log: Callable[..., tuple[int, Any]], query: dict[str, str], refusal: str | None
+) -> None:
+    webhook_id = call("POST", "/v1.1/webhooks", request())[1]["webhook_id"]
+    answer = call_log("GET", f"/v1.1/webhooks/{webhook_id}/deliveries", query)
+    if refusal is None:
+        assert answer == (200, {"deliveries": []})
+    else:
+        assert answer == (400, {"error": "Bad Request", "message": refusal})
+
+
+def test_the_longest_page_token_reaches_the_use_case(call: Invoke, call_log: Callable[..., tuple[int, Any]]) -> None:
+    webhook_id = call("POST", "/v1.1/webhooks", request())[1]["webhook_id"]
+    status, body = call_log("GET", f"/v1.1/webhooks/{webhook_id}/deliveries", {"page_token": "A" * 2048})
+    assert status == 400 and body["message"].startswith("page_token is not a token this API issued"), body
+
+
+def test_ids_documented_as_uuids_are_404s_when_malformed(
+    call: Invoke, call_log: Callable[..., tuple[int, Any]]
+) -> None:
+    # Leap answers 404 for any id that names nothing: the uuid format is documented, not a reason for a 400
+    webhook_id = call("POST", "/v1.1/webhooks", request())[1]["webhook_id"]
+    assert call("PUT", "/v1.1/webhooks/not-a-uuid", request()) == (404, LEAP_404)
+    assert call("DELETE", "/v1.1/webhooks/not-a-uuid") == (404, LEAP_404)
+    assert call_log("GET", "/v1.1/webhooks/not-a-uuid/deliveries") == (404, LEAP_404)
+    assert call_log("POST", f"/v1.1/webhooks/{webhook_id}/deliveries/not-a-uuid/redeliver") == (404, LEAP_404)
 
 
 def _delivered(receiver: WebhookReceiver) -> tuple[dict[str, str], bytes, dict[str, Any]]:

@@ -34,7 +34,7 @@ from meterhub.connect.use_cases.flow import AdapterFactory, token_context
 from meterhub.connect.use_cases.meter_links import mark_meters
 from meterhub.meters.ports import MeterRepository
 from meterhub.platform import page_tokens
-from meterhub.platform.errors import Conflict, InvalidInput, NotFound
+from meterhub.platform.errors import Conflict, NotFound
 from meterhub.utility_providers.records.errors import UtilityError
 from meterhub.utility_providers.records.registry import utility_by_id
 
@@ -171,8 +171,7 @@ def _cursor(connection: Connection) -> str:
 def list_connections(
     repo: ConnectRepository, partner_id: str, filters: ConnectionFilter, now: datetime
 ) -> ConnectionsResponse:
-    if not 1 <= filters.page_size <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"page_size must be between 1 and {MAX_PAGE_SIZE}", {"page_size": filters.page_size})
+    """`filters.page_size` (1 to MAX_PAGE_SIZE) is bounded by the route, this function's only caller."""
     fingerprint = filters.fingerprint()
     after = page_tokens.decode(filters.page_token, fingerprint) if filters.page_token else None
     selected = [c for c in _connections(repo, partner_id, now) if filters.admits(c)]

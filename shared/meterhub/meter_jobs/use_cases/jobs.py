@@ -30,6 +30,7 @@ from meterhub.platform.spreadsheet_csv import csv_text
 from meterhub.platform.work_queue import WorkQueue
 
 FILE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9._\s-]+\.[a-zA-Z0-9]+$")
+MAX_FILE_NAME_LENGTH = 255
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 JOB_ASSETS_PAGE = 1000
@@ -64,12 +65,13 @@ def submit_job(
 ) -> str:
     """Validate the request as a whole, store its assets, record the job and queue it. Returns the job id."""
     fmt = payload_format(content_type)
-    if file_name is not None and (len(file_name) > 255 or not FILE_NAME_PATTERN.fullmatch(file_name)):
+    if file_name is not None and (len(file_name) > MAX_FILE_NAME_LENGTH or not FILE_NAME_PATTERN.fullmatch(file_name)):
         raise InvalidInput(
             "Invalid file_name",
             [
                 {
-                    "message": "at most 255 characters: letters, digits, . _ - and spaces, then an extension",
+                    "message": f"at most {MAX_FILE_NAME_LENGTH} characters: letters, digits, . _ - and spaces, "
+                    "then an extension",
                     "problem_field": "file_name",
                 }
             ],

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from meterhub.platform import page_tokens
-from meterhub.platform.errors import Conflict, InvalidInput, NotFound
+from meterhub.platform.errors import Conflict, NotFound
 from meterhub.platform.events import WebhookEventType, envelope
 from meterhub.platform.work_queue import WorkQueue
 from meterhub.webhooks.api_models import (
@@ -162,11 +162,12 @@ def list_deliveries(
     page_size: int | None = None,
     page_token: str | None = None,
 ) -> DeliveryListResponse:
-    """The webhook's delivery log, newest event first."""
+    """The webhook's delivery log, newest event first.
+
+    `page_size` (1 to MAX_DELIVERIES_PAGE) is bounded by the route, this function's only caller.
+    """
     _existing(repo, partner_id, webhook_id)
     size = DEFAULT_DELIVERIES_PAGE if page_size is None else page_size
-    if not 1 <= size <= MAX_DELIVERIES_PAGE:
-        raise InvalidInput(f"page_size: must be between 1 and {MAX_DELIVERIES_PAGE}", {"page_size": size})
     fingerprint = page_tokens.fingerprint({"webhook_id": webhook_id})
     before = page_tokens.decode(page_token, fingerprint) if page_token else None
     selected: list[DeliveryRecord] = []
