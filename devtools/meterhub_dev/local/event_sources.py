@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from meterhub_dev.local.intrinsics import ref_target
 from meterhub_dev.local.lambda_runtime import LocalLambda, LocalLambdaError
-from meterhub_dev.local.template import EventSource, FunctionSpec, LocalTemplate, ref_target
+from meterhub_dev.local.stack import EventSource, FunctionSpec, LocalTemplate
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

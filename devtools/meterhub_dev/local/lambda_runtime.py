@@ -39,7 +39,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from meterhub_dev.local.execution_environment import PRELOAD, EnvironmentSpec, LambdaContext, serve
-from meterhub_dev.local.template import FunctionSpec, LocalTemplate
+from meterhub_dev.local.stack import FunctionSpec, LocalTemplate
 
 __all__ = [
     "FunctionNotFound",
