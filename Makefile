@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver
 
-.PHONY: run test lint typecheck imports cfn-lint pytest browser openapi bench clean
+.PHONY: run test lint typecheck imports cfn-lint pytest browser openapi bench sam-build build-check clean
 
 $(STAMP): pyproject.toml
 	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print(sys.version_info[:2])')" != "$$($(PYTHON) -c 'import sys; print(sys.version_info[:2])')" ]; then \
@@ -57,5 +57,28 @@ openapi: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/cold_start.py
 
+# The SAM CLI has a venv of its own: aws-sam-cli pins boto3 and pydantic versions that would clash with ours.
+SAM_VERSION := 1.170.0
+SAM_VENV := .venv-sam
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_VERSION)
+
+$(SAM_STAMP):
+	rm -rf $(SAM_VENV)
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==$(SAM_VERSION)
+	touch $(SAM_STAMP)
+
+# No container: sam build takes the runtime's python3.13 from PATH (the directory of the interpreter
+# scripts/lambda_python.sh finds comes first) and downloads the layer's arm64 wheels with its pip.
+sam-build: $(SAM_STAMP)
+	$(SAM) validate --lint --template template.yaml
+	PATH="$$(dirname "$$(command -v $(PYTHON))"):$$PATH" $(SAM) build --template template.yaml --build-dir .aws-sam/build
+
+# The built layer and functions hold meterhub, its runtime requirements and app.py, nothing from development.
+build-check: sam-build $(STAMP)
+	MH_REQUIRE_SAM_BUILD=1 $(PY) -m pytest tests/contract/test_sam_build.py -q
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -190,7 +190,7 @@ def _environment() -> dict[str, str]:
         if name.startswith("AWS_ENDPOINT_URL_"):
             del os.environ[name]
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
-    from meterhub_dev.local.template import load_template
+    from meterhub_dev.local.stack import load_template
 
     template = load_template(ROOT / "template.yaml")
     environment = dict(template.functions["IntervalIngestFunction"].environment)
@@ -264,8 +264,8 @@ def run(rows: int, meter_count: int, order: str = "meter") -> None:
     from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
     from meterhub.platform.adapters import clients
     from meterhub.platform.adapters.s3_object_store import s3_object_store
-    from meterhub_dev.local.aws import provision
-    from meterhub_dev.local.template import load_template
+    from meterhub_dev.local.provisioning import provision
+    from meterhub_dev.local.stack import load_template
     from moto import mock_aws
 
     partner_id = str(uuid.uuid4())

@@ -324,7 +324,8 @@ def configure(endpoint: str) -> None:
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)
     from meterhub.platform.adapters import clients
     from meterhub.platform.settings import get_settings
-    from meterhub_dev.local.template import LocalContext, load_template
+    from meterhub_dev.local.intrinsics import LocalContext
+    from meterhub_dev.local.stack import load_template
 
     template = load_template(ROOT / "template.yaml", LocalContext(aws_endpoint_url=endpoint or None))
     os.environ.update(template.functions["WebhookDispatcherFunction"].environment)
@@ -334,8 +335,9 @@ def configure(endpoint: str) -> None:
 
 def provision() -> None:
     import boto3
-    from meterhub_dev.local.aws import provision as create_resources
-    from meterhub_dev.local.template import LocalContext, load_template
+    from meterhub_dev.local.intrinsics import LocalContext
+    from meterhub_dev.local.provisioning import provision as create_resources
+    from meterhub_dev.local.stack import load_template
 
     template = load_template(ROOT / "template.yaml", LocalContext(aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL")))
     create_resources(template, boto3.client("dynamodb"), boto3.client("s3"), boto3.client("sqs"))

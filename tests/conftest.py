@@ -46,8 +46,8 @@ import botocore.exceptions
 import botocore.loaders
 import botocore.session
 import pytest
-from meterhub_dev.local.aws import provision
-from meterhub_dev.local.template import LocalTemplate, load_template
+from meterhub_dev.local.provisioning import provision
+from meterhub_dev.local.stack import LocalTemplate, load_template
 from moto import mock_aws
 from moto.core.custom_responses_mock import reset_responses_mock
 from moto.core.models import responses_mock
@@ -160,7 +160,7 @@ def _reset_caches() -> None:
 
 @cache
 def local_template() -> LocalTemplate:
-    """template.yaml read once per session (through meterhub_dev.local.template, which resolves the short tags)."""
+    """template.yaml read once per session (through meterhub_dev.local.stack, whose loader reads the short tags)."""
     return load_template(TEMPLATE)
 
 

@@ -16,7 +16,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from meterhub_dev.local.template import FunctionSpec, load_template
+from meterhub_dev.local.function_specs import FunctionSpec
+from meterhub_dev.local.stack import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")

@@ -43,7 +43,7 @@ from meterhub.utility_providers.records.readings import IntervalReading, TokenSe
 from meterhub.utility_providers.records.registry import DEMO_UTILITY, UtilityConfig
 from meterhub.utility_providers.rules.pkce import pkce_pair
 from meterhub_dev.local.apigateway import IncomingRequest, RouteTable, build_proxy_event, parse_proxy_result
-from meterhub_dev.local.template import ApiSpec, Route
+from meterhub_dev.local.rest_apis import ApiSpec, Route
 
 from tests.conftest import REGION, FakeLambdaContext, load_function_module, local_template
 

@@ -23,7 +23,7 @@ from meterhub.intervals.adapters.uploads import DynamoUploadRepository
 from meterhub.intervals.records import UploadJob, UploadStatus
 from meterhub.intervals.rules.slots import DaySlots
 from meterhub.meters.adapters.dynamodb import DynamoMeterRepository
-from meterhub_dev.local.template import load_template
+from meterhub_dev.local.stack import load_template
 
 if TYPE_CHECKING:
     from meterhub.partners.use_cases import IssuedKey

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from meterhub_dev.local.lambda_runtime import InvocationFailed, LocalLambda
-from meterhub_dev.local.template import load_template
+from meterhub_dev.local.stack import load_template
 
 TEMPLATE = """
 Globals:

@@ -11,7 +11,7 @@ from pathlib import Path
 from meterhub_dev.local.api import LocalApiGateway
 from meterhub_dev.local.apigateway import IncomingRequest
 from meterhub_dev.local.lambda_runtime import LocalLambda
-from meterhub_dev.local.template import load_template
+from meterhub_dev.local.stack import load_template
 
 # ----- the gateway in front of in-process functions ----------------------------------------------------------
 

@@ -15,8 +15,9 @@ import pytest
 from meterhub.platform.adapters import clients
 from meterhub_dev.local.aws import LocalAws
 from meterhub_dev.local.event_sources import RelayContext, Relays
+from meterhub_dev.local.intrinsics import LocalContext
 from meterhub_dev.local.lambda_runtime import HandlerUnavailable, LocalLambda
-from meterhub_dev.local.template import LocalContext, load_template
+from meterhub_dev.local.stack import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/local/GET/v1.1/programs"

@@ -15,8 +15,9 @@ from botocore.exceptions import ClientError
 from meterhub.platform.adapters import clients
 from meterhub_dev.local.api import ApiServer, LocalApiGateway
 from meterhub_dev.local.aws import LocalAws
+from meterhub_dev.local.intrinsics import LocalContext
 from meterhub_dev.local.lambda_runtime import LocalLambda
-from meterhub_dev.local.template import LocalContext, load_template
+from meterhub_dev.local.stack import load_template
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ from meterhub_dev.local.apigateway import (
     gateway_response,
     parse_proxy_result,
 )
-from meterhub_dev.local.template import LocalTemplate, Route, TemplateError, load_template
+from meterhub_dev.local.rest_apis import Route
+from meterhub_dev.local.stack import LocalTemplate, load_template
+from meterhub_dev.local.template_yaml import TemplateError
 
 ROOT = Path(__file__).resolve().parents[2]
 

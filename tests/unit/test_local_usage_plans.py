@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from meterhub_dev.local.template import LocalContext, load_template
+from meterhub_dev.local.intrinsics import LocalContext
+from meterhub_dev.local.stack import load_template
 from meterhub_dev.local.usage_plans import TokenBucket
 
 ROOT = Path(__file__).resolve().parents[2]

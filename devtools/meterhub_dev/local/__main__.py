@@ -29,10 +29,13 @@ from meterhub.partners.adapters.usage_plans import enable_usage
 from meterhub.partners.use_cases import create_partner, issue_api_key
 
 from meterhub_dev.local.api import ApiServer, LocalApiGateway
-from meterhub_dev.local.aws import LocalAws, Provisioned
+from meterhub_dev.local.aws import LocalAws
 from meterhub_dev.local.event_sources import RelayContext, Relays
+from meterhub_dev.local.intrinsics import LocalContext
 from meterhub_dev.local.lambda_runtime import InvocationFailed, LocalLambda, LocalLambdaError
-from meterhub_dev.local.template import LocalContext, LocalTemplate, TemplateError, find_template, load_template
+from meterhub_dev.local.provisioning import Provisioned
+from meterhub_dev.local.stack import LocalTemplate, load_template
+from meterhub_dev.local.template_yaml import TemplateError, find_template
 from meterhub_dev.local.usage_plans import LocalUsagePlans
 
 DEFAULT_PORT = 3000

@@ -37,7 +37,8 @@ from meterhub_dev.local.apigateway import (
     token_authorizer_event,
 )
 from meterhub_dev.local.lambda_runtime import HandlerUnavailable, InvocationFailed, LocalLambda, LocalLambdaError
-from meterhub_dev.local.template import ApiSpec, AuthorizerSpec, LocalTemplate
+from meterhub_dev.local.rest_apis import ApiSpec, AuthorizerSpec
+from meterhub_dev.local.stack import LocalTemplate
 from meterhub_dev.local.usage_plans import LocalUsagePlans
 
 # Used for answers to requests that match no API (an unknown route when the template has no API at all).

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from meterhub_dev.local.template import ApiSpec, GatewayResponseSpec, Route
+from meterhub_dev.local.rest_apis import ApiSpec, GatewayResponseSpec, Route
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's hard limit for a REST request body
 

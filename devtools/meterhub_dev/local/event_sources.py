@@ -36,8 +36,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from meterhub_dev.local.function_specs import EventSource, FunctionSpec
+from meterhub_dev.local.intrinsics import ref_target
 from meterhub_dev.local.lambda_runtime import LocalLambda, LocalLambdaError
-from meterhub_dev.local.template import EventSource, FunctionSpec, LocalTemplate, ref_target
+from meterhub_dev.local.stack import LocalTemplate
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -39,7 +39,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from meterhub_dev.local.execution_environment import PRELOAD, EnvironmentSpec, LambdaContext, serve
-from meterhub_dev.local.template import FunctionSpec, LocalTemplate
+from meterhub_dev.local.function_specs import FunctionSpec
+from meterhub_dev.local.stack import LocalTemplate
 
 __all__ = [
     "FunctionNotFound",

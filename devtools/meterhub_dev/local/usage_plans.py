@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from meterhub_dev.local.template import ApiSpec, UsagePlanSpec
+from meterhub_dev.local.rest_apis import ApiSpec, UsagePlanSpec
 
 KEY_CACHE_SECONDS = 10.0
 """A key found in a plan is trusted this long before moto is asked again (API Gateway caches keys too)."""
