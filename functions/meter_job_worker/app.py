@@ -1,7 +1,8 @@
 """Batch meter job worker: one SQS message = run (or resume) one job (transport only).
 
 The worker stops well before the Lambda time limit and queues a continuation; a message that keeps failing
-ends its job FAILED with the reason on its last attempt, so no job stays PROCESSING forever.
+ends its job FAILED with the reason on its last attempt, so no job stays PROCESSING forever (that policy is
+meter_jobs.use_cases.run_job).
 """
 
 from __future__ import annotations
