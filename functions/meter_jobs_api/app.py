@@ -23,6 +23,7 @@ from meterhub.platform.adapters.s3_object_store import s3_object_store
 from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
 from meterhub.platform.api.accept import CSV, json_or_csv
 from meterhub.platform.api.envelopes import ErrorResponse
+from meterhub.platform.api.error_envelopes import validation_error_response
 from meterhub.platform.api.request_body import raw_bytes
 from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, serialize
 from meterhub.platform.errors import InvalidInput
@@ -174,11 +175,7 @@ def list_provisional_assets(
         )
         page = meter_jobs.list_provisional_assets(_jobs(), caller_partner_id(app), query)
     except InvalidInput as error:
-        details = error.details if isinstance(error.details, dict) else {}
-        problem = BatchValidationError(
-            message=str(details.get("message", error.title)), problem_field=details.get("problem_field")
-        )
-        return Response(400, content_types.APPLICATION_JSON, serialize(problem.model_dump()))
+        return validation_error_response(error)
     if answer_in == CSV:
         return Response(200, CSV, meter_jobs.provisional_assets_csv(page))
     return Response(200, content_types.APPLICATION_JSON, serialize(page.model_dump(mode="json")))

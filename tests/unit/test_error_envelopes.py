@@ -15,6 +15,7 @@ from meterhub.platform.api.error_envelopes import (
     ErrorEnvelope,
     RequestProblems,
     asset_errors_response,
+    validation_error_response,
 )
 from meterhub.platform.api.field_errors import FieldError
 from meterhub.platform.api.resolver import ApiResolver, build_resolver
@@ -137,6 +138,27 @@ def test_create_meters_envelope_names_every_field_under_the_prefix() -> None:
         '{"errors":[{"field":"provisional_asset.meter_type","description":"is required","suggestions":[]},'
         '{"description":"not JSON","suggestions":[]}]}',
     )
+
+
+@pytest.mark.parametrize(
+    ("error", "body"),
+    [
+        (
+            InvalidInput("Invalid filter", {"problem_field": "filter", "message": "'colour:red': use key:value"}),
+            '{"message":"\'colour:red\': use key:value","problem_field":"filter"}',
+        ),
+        (
+            InvalidInput("search_fields is required with search_query", {"problem_field": "search_fields"}),
+            '{"message":"search_fields is required with search_query","problem_field":"search_fields"}',
+        ),
+        (InvalidInput("Bad token", {"page_token": "zz"}), '{"message":"Bad token"}'),
+        (InvalidInput("Listed", [{"message": "ignored"}]), '{"message":"Listed"}'),
+    ],
+    ids=["message-and-field", "title-and-field", "title-only", "list-details"],
+)
+def test_the_bare_validation_error_names_the_message_and_the_field(error: DomainError, body: str) -> None:
+    answer = validation_error_response(error)
+    assert (answer.status_code, answer.body) == (400, body)
 
 
 # ----- a resolver speaking each envelope --------------------------------------------------------------------

@@ -5,6 +5,8 @@
   unexpected error is Leap's bare 500 string.
 - `ERROR_MESSAGE`: `{error, message}` (webhooks' `WebhookErrorResponse`), Leap's webhooks API: `error` is the
   status phrase, `message` one sentence; 401, 403, 404 and 500 carry Leap's fixed messages.
+- Leap's bare ValidationError `{message, problem_field}` (`BatchValidationError`), which the provisional-asset
+  listing answers a bad query with (`validation_error_response`).
 
 Each envelope words the same four events, whoever raised them (a use case, Powertools' validation, or the
 request-body decoder's typed refusals): a `DomainError`, a request that failed validation, an unknown route,
@@ -63,6 +65,13 @@ def error_message_response(status: int, message: str | None = None) -> Response[
     """`{error, message}`: the status phrase, and `message` or Leap's fixed one for the status."""
     body = {"error": HTTPStatus(status).phrase, "message": message or LEAP_MESSAGES.get(status, "")}
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=serialize(body))
+
+
+def validation_error_response(error: DomainError) -> Response[str]:
+    """`{message, problem_field}` (400): the message the details carry (else the title), and the field they name."""
+    details = error.details if isinstance(error.details, dict) else {}
+    body = {"message": str(details.get("message", error.title)), "problem_field": details.get("problem_field")}
+    return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body=serialize(body))
 
 
 # ----- what went wrong with a request -----------------------------------------------------------------------
