@@ -2,14 +2,13 @@
 
 The S3 test event and keys that are not partner drops (our own accepted/ and failed/ outputs, other
 prefixes) are acknowledged and logged. A file whose processing keeps failing ends its job FAILED with the
-reason on the last attempt, so nothing cycles to the dead-letter queue without a job saying why.
+reason on the last attempt, so nothing cycles to the dead-letter queue without a job saying why (that policy
+and the reading of the S3 notification are intervals.use_cases.notifications).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
-from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -17,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
 from meterhub.intervals.adapters.uploads import dynamo_upload_repository
-from meterhub.intervals.rules.paths import parse_drop
+from meterhub.intervals.use_cases.notifications import ingest_notification
 from meterhub.intervals.use_cases.pipeline import Ingestion
 from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
 from meterhub.platform.adapters.s3_object_store import s3_object_store
@@ -40,34 +39,12 @@ def _ingestion() -> Ingestion:
 
 
 def record_handler(record: SQSRecord) -> None:
-    message: dict[str, Any] = json.loads(record.body)
-    if message.get("Event") == "s3:TestEvent":
-        logger.info("S3 test event acknowledged")
-        return
-    attempts = int(record.attributes.approximate_receive_count or "1")
-    for s3_record in message.get("Records", []):
-        if not str(s3_record.get("eventName", "")).startswith("ObjectCreated"):
-            continue
-        obj = s3_record["s3"]["object"]
-        key = unquote_plus(obj["key"])  # S3 event keys are URL-encoded ('+' is a space)
-        version = obj.get("versionId")
-        if parse_drop(key) is None:
-            logger.info("Not an interval drop (our own output or another prefix); acknowledged", extra={"key": key})
-            continue
-        ingestion = _ingestion()
-        try:
-            job = ingestion.ingest(key, version)
-        except Exception:
-            if attempts < MAX_ATTEMPTS:
-                logger.exception("Ingestion attempt failed; the queue will retry", extra={"attempt": attempts})
-                raise
-            logger.exception("Ingestion failed on its last attempt; ending the job FAILED")
-            ingestion.give_up(key, version, f"processing failed {attempts} times; upload the file again")
-            continue
-        if job is None:
-            logger.info("Already filed by an earlier delivery; nothing to do", extra={"key": key})
-        else:
-            logger.info("Interval file processed", extra={"job_id": job.job_id, "status": job.status})
+    ingest_notification(
+        _ingestion(),
+        record.body,
+        attempt=int(record.attributes.approximate_receive_count or "1"),
+        max_attempts=MAX_ATTEMPTS,
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

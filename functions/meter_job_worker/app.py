@@ -1,7 +1,8 @@
 """Batch meter job worker: one SQS message = run (or resume) one job (transport only).
 
 The worker stops well before the Lambda time limit and queues a continuation; a message that keeps failing
-ends its job FAILED with the reason on its last attempt, so no job stays PROCESSING forever.
+ends its job FAILED with the reason on its last attempt, so no job stays PROCESSING forever (that policy is
+meter_jobs.use_cases.run_job).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
-from meterhub.meter_jobs.records import JobStatus
-from meterhub.meter_jobs.use_cases.worker import Progress, Worker
+from meterhub.meter_jobs.use_cases.run_job import run_job
+from meterhub.meter_jobs.use_cases.worker import Worker
 from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
 from meterhub.meters.use_cases.create_meter import connect_link
 from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
@@ -47,22 +48,15 @@ def record_handler(record: SQSRecord, context: LambdaContext) -> None:
     message = json.loads(record.body)
     partner_id, job_id = str(message["partner_id"]), str(message["job_id"])
     logger.append_keys(partner_id=partner_id, job_id=job_id)
-    worker = _worker()
-    try:
-        progress = worker.process(partner_id, job_id, lambda: context.get_remaining_time_in_millis() < SAFETY_MARGIN_MS)
-    except Exception:
-        attempts = int(record.attributes.approximate_receive_count or "1")
-        if attempts < MAX_ATTEMPTS:
-            logger.exception("Job attempt failed; the queue will retry", extra={"attempt": attempts})
-            raise
-        logger.exception("Job failed on its last attempt; ending it FAILED")
-        job = worker.jobs.get(partner_id, job_id)
-        if job is not None:
-            worker.jobs.finish(job, JobStatus.FAILED, f"processing failed {attempts} times; see the logs")
-        return
-    if progress is Progress.MORE:
-        sqs_work_queue(get_settings().meter_jobs_queue_url).send(message)
-        logger.info("Time nearly up: queued a continuation")
+    run_job(
+        _worker(),
+        sqs_work_queue(get_settings().meter_jobs_queue_url),
+        partner_id,
+        job_id,
+        attempt=int(record.attributes.approximate_receive_count or "1"),
+        max_attempts=MAX_ATTEMPTS,
+        time_is_short=lambda: context.get_remaining_time_in_millis() < SAFETY_MARGIN_MS,
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

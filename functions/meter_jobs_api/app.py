@@ -21,11 +21,13 @@ from meterhub.meter_jobs.use_cases import jobs as meter_jobs
 from meterhub.meters.api_models.responses import FiltersResponse
 from meterhub.platform.adapters.s3_object_store import s3_object_store
 from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub.platform.api.accept import CSV, json_or_csv
 from meterhub.platform.api.envelopes import ErrorResponse
+from meterhub.platform.api.error_envelopes import validation_error_response
 from meterhub.platform.api.params import PAGE_TOKEN_MAX_LENGTH, PageToken, uuid_path
 from meterhub.platform.api.request_body import raw_bytes
 from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, serialize
-from meterhub.platform.errors import InvalidInput, UnsupportedMediaType
+from meterhub.platform.errors import InvalidInput
 from meterhub.platform.observability import logger
 from meterhub.platform.settings import get_settings
 
@@ -187,9 +189,7 @@ def list_provisional_assets(
     page_size: AssetsPageSize = None,
     page_token: AssetsPageToken = None,
 ) -> Response[str]:
-    accept = (app.current_event.headers.get("accept") or "application/json").split(",")[0].split(";")[0].strip()
-    if accept not in {"application/json", "text/csv", "*/*", "application/*", "text/*"}:
-        raise UnsupportedMediaType("Unsupported Accept", {"accept": accept[:64]})
+    answer_in = json_or_csv(app.current_event.headers.get("accept"))
     try:
         query = meter_jobs.parse_list_query(
             filters,
@@ -202,13 +202,9 @@ def list_provisional_assets(
         )
         page = meter_jobs.list_provisional_assets(_jobs(), caller_partner_id(app), query)
     except InvalidInput as error:
-        details = error.details if isinstance(error.details, dict) else {}
-        problem = BatchValidationError(
-            message=str(details.get("message", error.title)), problem_field=details.get("problem_field")
-        )
-        return Response(400, content_types.APPLICATION_JSON, serialize(problem.model_dump()))
-    if accept == "text/csv":
-        return Response(200, "text/csv", meter_jobs.provisional_assets_csv(page))
+        return validation_error_response(error)
+    if answer_in == CSV:
+        return Response(200, CSV, meter_jobs.provisional_assets_csv(page))
     return Response(200, content_types.APPLICATION_JSON, serialize(page.model_dump(mode="json")))
 
 

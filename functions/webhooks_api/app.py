@@ -2,25 +2,22 @@
 redelivery (transport only).
 
 Errors here use this API's `{error, message}` shape, not the `{title, status, details}` envelope of the meter
-APIs: the resolver's handlers are replaced below for this function only, request validation 400s included.
+APIs: the resolver speaks `ERROR_MESSAGE` (platform.api.error_envelopes) for this function, request validation
+400s included.
 """
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
-from meterhub.platform.api.field_errors import field_errors
+from meterhub.platform.api.error_envelopes import ERROR_MESSAGE
 from meterhub.platform.api.params import PAGE_TOKEN_MAX_LENGTH, uuid_path
-from meterhub.platform.api.resolver import build_resolver, caller_partner_id, documented, json_body_errors, serialize
-from meterhub.platform.errors import DomainError
+from meterhub.platform.api.resolver import build_resolver, caller_partner_id, documented, json_body_errors
 from meterhub.platform.observability import logger
 from meterhub.platform.settings import get_settings
 from meterhub.webhooks.adapters.deliveries import dynamo_delivery_log
@@ -40,57 +37,7 @@ from meterhub.webhooks.api_models import (
 )
 from meterhub.webhooks.use_cases import subscriptions as webhooks
 
-app = build_resolver()
-
-_LOCATIONS = frozenset({"body", "query", "path", "header"})
-_LEAP_MESSAGES = {
-    401: "Auth token is invalid",
-    403: "You do not have permission to perform this action",
-    404: "The specified resource was not found",
-    500: "An unexpected error occurred",
-}
-
-
-def error(status: int, message: str | None = None) -> Response[str]:
-    body = {"error": HTTPStatus(status).phrase, "message": message or _LEAP_MESSAGES.get(status, "")}
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=serialize(body))
-
-
-@app.exception_handler(DomainError)
-def domain_error(problem: DomainError) -> Response[str]:
-    return error(problem.status, _LEAP_MESSAGES.get(problem.status) or _explained(problem))
-
-
-def _explained(problem: DomainError) -> str:
-    """The title and what the details name, in the one `message` string this API's envelope has."""
-    details = problem.details
-    named = [f"{k}: {v}" for k, v in details.items()] if isinstance(details, dict) else [str(d) for d in details]
-    return f"{problem.title} ({'; '.join(named)})" if named else problem.title
-
-
-@app.exception_handler(RequestValidationError)
-def invalid_request(problem: RequestValidationError) -> Response[str]:
-    located = []
-    for e in problem.errors():
-        loc = tuple(e.get("loc", ()))
-        located.append({**e, "loc": loc[1:] if loc and loc[0] in _LOCATIONS else loc})
-    if any(not e["loc"] and e.get("type") == "missing" for e in located):
-        return error(400, "A JSON request body is required")
-    problems = field_errors(located)
-    message = "; ".join(f"{p.field}: {p.description}" if p.field else p.description for p in problems)
-    return error(400, message or "Invalid request")
-
-
-@app.not_found
-def not_found(_: Exception) -> Response[str]:
-    return error(404)
-
-
-@app.exception_handler(Exception)
-def unexpected(_: Exception) -> Response[str]:
-    logger.exception("Unhandled error")
-    return error(500)
-
+app = build_resolver(envelope=ERROR_MESSAGE)
 
 ERRORS: dict[int, OpenAPIResponse] = {
     401: documented(WebhookErrorResponse, "Unauthorized - Auth token is invalid"),

@@ -299,6 +299,26 @@ def test_a_url_encoded_key_with_spaces_and_plus_signs_is_ingested_under_its_real
     assert len(stored(drops, pid, [meter])[(meter, DAY)].net) == SLOTS_PER_DAY
 
 
+def test_a_key_with_spaces_and_unicode_is_ingested_under_its_real_name(
+    drops: IntervalDrops, partner: IssuedKey, meter: str
+) -> None:
+    pid = partner.partner_id
+    name = "relevé été №3 Zürich.csv"
+    drops.put(pid, name, csv_file(rows([meter], [DAY], range(8))))
+
+    # The S3 event carries the key URL-encoded (space as '+', UTF-8 as percent escapes)
+    [message] = drops.receive()
+    encoded = json.loads(message["Body"])["Records"][0]["s3"]["object"]["key"]
+    assert encoded.endswith("relev%C3%A9+%C3%A9t%C3%A9+%E2%84%963+Z%C3%BCrich.csv")
+    assert drops.handle(drops.event([message])) == {"batchItemFailures": []}
+
+    job = only_job(drops, pid)
+    assert job.status is UploadStatus.COMPLETED
+    assert job.uploaded_file_path == f"/interval-data/{name}"
+    assert f"partners/{pid}/interval-data/accepted/{name}/{name}" in drops.keys(pid)
+    assert len(stored(drops, pid, [meter])[(meter, DAY)].net) == SLOTS_PER_DAY
+
+
 def test_the_sample_event_of_events_folder_is_handled(drops: IntervalDrops) -> None:
     # events/interval_ingest/s3_object_created.json names an object that does not exist here: acknowledged
     sample = json.loads((EVENTS / "s3_object_created.json").read_text())

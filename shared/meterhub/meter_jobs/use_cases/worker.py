@@ -7,7 +7,7 @@ Crash safety, by construction:
 - a new meter gets an id derived from (job_id, index), so an attempt that created the meter but died before
   recording the outcome is recognised on retry as "created by this job", not reported DUPLICATE;
 - the worker stops before its time runs out and asks for a continuation, so no invocation nears the Lambda
-  limit; a job that keeps failing is ended FAILED with a reason by its last attempt (see the handler).
+  limit; a job that keeps failing is ended FAILED with a reason by its last attempt (run_job.py).
 """
 
 from __future__ import annotations

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+def _without_nulls(value: Any) -> Any:
+    """Absent beats null: Leap omits unset fields (and next_page_token when there is no next page)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def serialize(value: Any) -> str:
+    """Every answer's JSON: compact, UTF-8 as is, without nulls."""
+    return json.dumps(_without_nulls(value), separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 class ApiModel(BaseModel):
