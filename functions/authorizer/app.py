@@ -21,7 +21,11 @@ from meterhub.partners.adapters.usage_plans import usage_key
 from meterhub.partners.use_cases import authenticate
 from meterhub.platform.errors import Forbidden, Unauthenticated
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import PartnersTableSettings
+
+
+class Settings(PartnersTableSettings):
+    """This function's environment."""
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -37,7 +41,7 @@ def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext
     )
     try:
         partner_id = authenticate(
-            dynamo_partner_repository(get_settings().partners_table_name), event.authorization_token
+            dynamo_partner_repository(Settings.load().partners_table_name), event.authorization_token
         )
     except Unauthenticated:
         logger.info("Rejected a request without a well-formed bearer token")

@@ -33,9 +33,31 @@ from meterhub.platform.api.resolver import (
 )
 from meterhub.platform.ids import parse_id
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import (
+    ConnectTableSettings,
+    ConnectTokensKeySettings,
+    MetersTableSettings,
+    PartnersTableSettings,
+    PublicBaseUrlSettings,
+    StageSettings,
+    UtilityProviderSettings,
+)
 from meterhub.platform.web.base_url import public_base_url
 from meterhub.utility_providers.adapters.factory import adapter_for
+from meterhub.utility_providers.records import UtilityRegistry
+
+
+class Settings(
+    StageSettings,
+    PartnersTableSettings,
+    ConnectTableSettings,
+    MetersTableSettings,
+    ConnectTokensKeySettings,
+    PublicBaseUrlSettings,
+    UtilityProviderSettings,
+):
+    """This function's environment."""
+
 
 app = build_resolver()
 
@@ -62,13 +84,14 @@ Moment = Annotated[datetime | None, Query(description="RFC 3339 time (exclusive 
     },
 )
 def create_link(request: Annotated[ConnectLinkRequest, Body()]) -> Response[str]:
-    settings = get_settings()
+    settings = Settings.load()
     issued = connect_links.issue_link(
         dynamo_partner_repository(settings.partners_table_name),
         dynamo_connect_repository(settings.connect_table_name),
         caller_partner_id(app),
         request,
-        base_url=public_base_url(app.current_event.raw_event),
+        base_url=public_base_url(app.current_event.raw_event, settings.public_base_url),
+        utilities=UtilityRegistry(settings.utility_variables),
         include_demo=not settings.is_production,
         now=datetime.now(UTC),
     )
@@ -98,7 +121,6 @@ def list_connections(
     page_size: Annotated[int, Query(description="1 to 500, default 50")] = connections.DEFAULT_PAGE_SIZE,
     page_token: Annotated[str | None, Query(description="next_page_token of the previous page")] = None,
 ) -> ConnectionsResponse:
-    settings = get_settings()
     filters = ConnectionFilter(
         ref_id=ref_id,
         started_after=started_after,
@@ -109,7 +131,10 @@ def list_connections(
         page_token=page_token,
     )
     return connections.list_connections(
-        dynamo_connect_repository(settings.connect_table_name), caller_partner_id(app), filters, datetime.now(UTC)
+        dynamo_connect_repository(Settings.load().connect_table_name),
+        caller_partner_id(app),
+        filters,
+        datetime.now(UTC),
     )
 
 
@@ -129,7 +154,7 @@ def list_connections(
 def revoke_authorization(
     authorization_id: Annotated[str, Path(description="The authorization's UUID")],
 ) -> RevokeResponse:
-    settings = get_settings()
+    settings = Settings.load()
     partner_id = caller_partner_id(app)
     result = connections.revoke_authorization(
         dynamo_connect_repository(settings.connect_table_name),
@@ -139,6 +164,7 @@ def revoke_authorization(
         partner_id,
         parse_id(authorization_id, "authorization_id"),
         lambda: datetime.now(UTC),
+        utilities=UtilityRegistry(settings.utility_variables),
     )
     logger.info("Authorization revoked", extra={"authorization_id": authorization_id, "meters": result.meters_marked})
     return result

@@ -21,19 +21,37 @@ from meterhub.connect.pages.views import OutcomeView, outcome_page
 from meterhub.connect.use_cases import flow as connect_flow
 from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import (
+    ConnectTableSettings,
+    ConnectTokensKeySettings,
+    PartnersTableSettings,
+    PublicBaseUrlSettings,
+    UtilityProviderSettings,
+)
 from meterhub.platform.web.base_url import public_base_url
 from meterhub.platform.web.html import html_response, new_nonce, redirect_response
 from meterhub.platform.web.request import CONNECT_COOKIE, cookie
 from meterhub.utility_providers.adapters.factory import adapter_for
-from meterhub.utility_providers.records import utility_by_id
+from meterhub.utility_providers.records import UtilityRegistry
+
+
+class Settings(
+    PartnersTableSettings,
+    ConnectTableSettings,
+    ConnectTokensKeySettings,
+    PublicBaseUrlSettings,
+    UtilityProviderSettings,
+):
+    """This function's environment."""
+
 
 app = build_page_resolver()
 
 
 @app.get("/connect/callback", include_in_schema=False)
 def callback() -> Response[str]:
-    settings = get_settings()
+    settings = Settings.load()
+    utilities = UtilityRegistry(settings.utility_variables)
     event = app.current_event.raw_event
     result = connect_flow.handle_callback(
         dynamo_partner_repository(settings.partners_table_name),
@@ -41,6 +59,7 @@ def callback() -> Response[str]:
         kms_token_vault(settings.connect_tokens_key_id),
         params=dict(app.current_event.query_string_parameters or {}),
         cookie_session_id=cookie(event, CONNECT_COOKIE),
+        utilities=utilities,
         adapter_for=adapter_for,
         now=datetime.now(UTC),
     )
@@ -59,10 +78,13 @@ def callback() -> Response[str]:
     )
     if target:
         return redirect_response(target)
-    utility = utility_by_id(authorization.utility_id)
+    utility = utilities.utility_by_id(authorization.utility_id)
     nonce = new_nonce()
     retry = connect_flow.restart_link(
-        public_base_url(event), result.partner, authorization.transmission_region.value, authorization.ref_id
+        public_base_url(event, settings.public_base_url),
+        result.partner,
+        authorization.transmission_region.value,
+        authorization.ref_id,
     )
     view = OutcomeView(
         partner_name=result.partner.name,

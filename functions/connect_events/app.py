@@ -16,14 +16,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub.connect.use_cases.events import handle_change
 from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import UtilitySyncQueueSettings, WebhookEventsQueueSettings
 from meterhub.platform.streams import StreamChange
+
+
+class Settings(WebhookEventsQueueSettings, UtilitySyncQueueSettings):
+    """This function's environment."""
+
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: DynamoDBRecord) -> None:
-    settings = get_settings()
+    settings = Settings.load()
     change = StreamChange.from_record(record.raw_event)
     published = handle_change(
         sqs_work_queue(settings.webhook_events_queue_url), sqs_work_queue(settings.utility_sync_queue_url), change

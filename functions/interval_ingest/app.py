@@ -22,15 +22,27 @@ from meterhub.intervals.use_cases.pipeline import Ingestion
 from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
 from meterhub.platform.adapters.s3_object_store import s3_object_store
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import (
+    DataBucketSettings,
+    IntervalsTableSettings,
+    JobsTableSettings,
+    MetersTableSettings,
+)
+from pydantic import Field
 
-MAX_ATTEMPTS = 3  # the queue's maxReceiveCount
+
+class Settings(JobsTableSettings, IntervalsTableSettings, DataBucketSettings, MetersTableSettings):
+    """This function's environment."""
+
+    # The queue's maxReceiveCount (template.yaml's QueueRedrive mapping): the last attempt ends the job FAILED.
+    interval_files_max_receive_count: int = Field(ge=1)
+
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def _ingestion() -> Ingestion:
-    settings = get_settings()
+    settings = Settings.load()
     return Ingestion(
         uploads=dynamo_upload_repository(settings.jobs_table_name),
         intervals=dynamo_interval_store(settings.intervals_table_name),
@@ -58,7 +70,7 @@ def record_handler(record: SQSRecord) -> None:
         try:
             job = ingestion.ingest(key, version)
         except Exception:
-            if attempts < MAX_ATTEMPTS:
+            if attempts < Settings.load().interval_files_max_receive_count:
                 logger.exception("Ingestion attempt failed; the queue will retry", extra={"attempt": attempts})
                 raise
             logger.exception("Ingestion failed on its last attempt; ending the job FAILED")

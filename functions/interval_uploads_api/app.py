@@ -39,7 +39,17 @@ from meterhub.platform.api.resolver import (
     serialize,
 )
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import (
+    DataBucketSettings,
+    IntervalsTableSettings,
+    JobsTableSettings,
+    MetersTableSettings,
+)
+
+
+class Settings(JobsTableSettings, DataBucketSettings, MetersTableSettings, IntervalsTableSettings):
+    """This function's environment."""
+
 
 app = build_resolver()
 TAGS = ["Interval data"]
@@ -58,11 +68,11 @@ PageToken = Annotated[str | None, Query(description="next_page_token of the prev
 
 
 def _uploads() -> Any:
-    return dynamo_upload_repository(get_settings().jobs_table_name)
+    return dynamo_upload_repository(Settings.load().jobs_table_name)
 
 
 def _objects() -> Any:
-    return s3_object_store(get_settings().data_bucket_name)
+    return s3_object_store(Settings.load().data_bucket_name)
 
 
 @app.post(
@@ -208,7 +218,7 @@ def get_meter_intervals(
     page_size: Annotated[int | None, Query(description="1 to 9600, default 960 (10 days)")] = None,
     page_token: PageToken = None,
 ) -> MeterIntervalsResponse:
-    settings = get_settings()
+    settings = Settings.load()
     return interval_uploads.read_intervals(
         dynamo_meter_repository(settings.meters_table_name),
         dynamo_interval_store(settings.intervals_table_name),
@@ -235,7 +245,7 @@ def get_meter_intervals(
 def search_missing_interval_data(
     request: Annotated[SearchMissingIntervalDataRequest | None, Body()] = None,
 ) -> SearchMissingIntervalDataResponse:
-    settings = get_settings()
+    settings = Settings.load()
     return interval_uploads.search_missing_intervals(
         dynamo_meter_repository(settings.meters_table_name),
         dynamo_interval_store(settings.intervals_table_name),

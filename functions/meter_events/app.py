@@ -18,15 +18,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub.meters.use_cases.meter_events import publish_changes
 from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import WebhookEventsQueueSettings
 from meterhub.platform.streams import StreamChange
+
+
+class Settings(WebhookEventsQueueSettings):
+    """This function's environment."""
+
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: DynamoDBRecord) -> None:
     change = StreamChange.from_record(record.raw_event)
-    queue = sqs_work_queue(get_settings().webhook_events_queue_url)
+    queue = sqs_work_queue(Settings.load().webhook_events_queue_url)
     published = publish_changes(queue, change, datetime.now(UTC))
     if published:
         logger.debug("Meter events published", extra={"stream_event_id": change.event_id, "events": published})

@@ -22,10 +22,27 @@ from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.platform.adapters.s3_object_store import s3_object_store
 from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import (
+    DataBucketSettings,
+    JobsTableSettings,
+    MeterJobsQueueSettings,
+    MetersTableSettings,
+    PartnersTableSettings,
+)
+from pydantic import Field
+
+
+class Settings(
+    PartnersTableSettings, JobsTableSettings, MetersTableSettings, DataBucketSettings, MeterJobsQueueSettings
+):
+    """This function's environment."""
+
+    # The queue's maxReceiveCount (template.yaml's QueueRedrive mapping): the last attempt ends the job instead
+    # of failing again.
+    meter_jobs_max_receive_count: int = Field(ge=1)
+
 
 SAFETY_MARGIN_MS = 20_000
-MAX_ATTEMPTS = 5  # the queue's maxReceiveCount: the last attempt ends the job instead of failing again
 
 # With one message per batch, a failure must come back as a batch item failure (the message is retried),
 # not as an exception that fails the whole invocation.
@@ -33,7 +50,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def _worker() -> Worker:
-    settings = get_settings()
+    settings = Settings.load()
     partners = dynamo_partner_repository(settings.partners_table_name)
     return Worker(
         jobs=dynamo_job_repository(settings.jobs_table_name),
@@ -52,7 +69,7 @@ def record_handler(record: SQSRecord, context: LambdaContext) -> None:
         progress = worker.process(partner_id, job_id, lambda: context.get_remaining_time_in_millis() < SAFETY_MARGIN_MS)
     except Exception:
         attempts = int(record.attributes.approximate_receive_count or "1")
-        if attempts < MAX_ATTEMPTS:
+        if attempts < Settings.load().meter_jobs_max_receive_count:
             logger.exception("Job attempt failed; the queue will retry", extra={"attempt": attempts})
             raise
         logger.exception("Job failed on its last attempt; ending it FAILED")
@@ -61,7 +78,7 @@ def record_handler(record: SQSRecord, context: LambdaContext) -> None:
             worker.jobs.finish(job, JobStatus.FAILED, f"processing failed {attempts} times; see the logs")
         return
     if progress is Progress.MORE:
-        sqs_work_queue(get_settings().meter_jobs_queue_url).send(message)
+        sqs_work_queue(Settings.load().meter_jobs_queue_url).send(message)
         logger.info("Time nearly up: queued a continuation")
 
 

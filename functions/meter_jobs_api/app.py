@@ -26,7 +26,12 @@ from meterhub.platform.api.request_body import raw_bytes
 from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, serialize
 from meterhub.platform.errors import InvalidInput, UnsupportedMediaType
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import DataBucketSettings, JobsTableSettings, MeterJobsQueueSettings
+
+
+class Settings(JobsTableSettings, DataBucketSettings, MeterJobsQueueSettings):
+    """This function's environment."""
+
 
 app = build_resolver()
 
@@ -53,7 +58,7 @@ PageToken = Annotated[str | None, Query(description="next_page_token of the prev
 
 
 def _jobs() -> Any:
-    return dynamo_job_repository(get_settings().jobs_table_name)
+    return dynamo_job_repository(Settings.load().jobs_table_name)
 
 
 @app.post(
@@ -73,7 +78,7 @@ def create_meter_job(
     update_existing: Annotated[bool, Query(description="Overwrite meters whose partner_reference exists")] = False,
     file_name: Annotated[str | None, Query(description="Stored as the job's file_name")] = None,
 ) -> Response[str]:
-    settings = get_settings()
+    settings = Settings.load()
     job_id = meter_jobs.submit_job(
         _jobs(),
         s3_object_store(settings.data_bucket_name),

@@ -33,7 +33,12 @@ from meterhub.platform.api.resolver import (
     json_body_errors,
 )
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import IdempotencyTableSettings, MetersTableSettings, PartnersTableSettings
+
+
+class Settings(MetersTableSettings, PartnersTableSettings, IdempotencyTableSettings):
+    """This function's environment."""
+
 
 CREATE_METER = "/v1.1/meters"
 app = build_resolver(asset_routes=frozenset({CREATE_METER}))
@@ -67,7 +72,7 @@ def create_single_meter(
     request: Annotated[CreateAssetRequest, Body()],
     update_existing: Annotated[bool, Query(description="Overwrite the meter that has this partner_reference")] = False,
 ) -> ProvisionalAsset:
-    settings = get_settings()
+    settings = Settings.load()
     partner_id = caller_partner_id(app)
     meters = dynamo_meter_repository(settings.meters_table_name)
     connect = connect_link(dynamo_partner_repository(settings.partners_table_name), partner_id)
@@ -100,7 +105,7 @@ def create_single_meter(
     },
 )
 def search_meters(filters: Annotated[MeterFilterRequest, Body()]) -> ListMeterDetailsResponse:
-    meters = dynamo_meter_repository(get_settings().meters_table_name)
+    meters = dynamo_meter_repository(Settings.load().meters_table_name)
     return read_meters.search_meters(meters, caller_partner_id(app), filters)
 
 
@@ -116,7 +121,7 @@ def search_meters(filters: Annotated[MeterFilterRequest, Body()]) -> ListMeterDe
     },
 )
 def get_meter(meter_id: Annotated[str, Path(description="The meter's UUID")]) -> MeterDetailsResponse:
-    meters = dynamo_meter_repository(get_settings().meters_table_name)
+    meters = dynamo_meter_repository(Settings.load().meters_table_name)
     return read_meters.get_meter(meters, caller_partner_id(app), meter_id)
 
 
@@ -132,7 +137,7 @@ def get_meter(meter_id: Annotated[str, Path(description="The meter's UUID")]) ->
     },
 )
 def get_meter_enrollment(meter_id: Annotated[str, Path(description="The meter's UUID")]) -> MeterEnrollmentResponse:
-    meters = dynamo_meter_repository(get_settings().meters_table_name)
+    meters = dynamo_meter_repository(Settings.load().meters_table_name)
     meter = read_meters.load_meter(meters, caller_partner_id(app), meter_id)
     return enrollment.derive_enrollment(meter, datetime.now(UTC))
 

@@ -20,8 +20,22 @@ from meterhub.connect.use_cases.sync import UtilitySync
 from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
 from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import (
+    ConnectTableSettings,
+    ConnectTokensKeySettings,
+    IntervalsTableSettings,
+    MetersTableSettings,
+    UtilityProviderSettings,
+)
 from meterhub.utility_providers.adapters.factory import adapter_for
+from meterhub.utility_providers.records import UtilityRegistry
+
+
+class Settings(
+    ConnectTableSettings, MetersTableSettings, IntervalsTableSettings, ConnectTokensKeySettings, UtilityProviderSettings
+):
+    """This function's environment."""
+
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -30,7 +44,7 @@ def record_handler(record: SQSRecord) -> None:
     message = json.loads(record.body)
     partner_id, authorization_id = str(message["partner_id"]), str(message["authorization_id"])
     logger.append_keys(partner_id=partner_id, authorization_id=authorization_id)
-    settings = get_settings()
+    settings = Settings.load()
     sync = UtilitySync(
         connect=dynamo_connect_repository(settings.connect_table_name),
         meters=dynamo_meter_repository(settings.meters_table_name),
@@ -38,6 +52,7 @@ def record_handler(record: SQSRecord) -> None:
         vault=kms_token_vault(settings.connect_tokens_key_id),
         adapter_for=adapter_for,
         now=lambda: datetime.now(UTC),
+        utilities=UtilityRegistry(settings.utility_variables),
     )
     result = sync.run(partner_id, authorization_id)
     logger.info(

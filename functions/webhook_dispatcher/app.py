@@ -19,11 +19,16 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import StageSettings, WebhookEventsQueueSettings, WebhooksTableSettings
 from meterhub.webhooks.adapters.deliveries import dynamo_delivery_log
 from meterhub.webhooks.adapters.http_delivery import RETRY_DELAYS_SECONDS
 from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
 from meterhub.webhooks.use_cases.dispatch import Dispatcher
+
+
+class Settings(StageSettings, WebhooksTableSettings, WebhookEventsQueueSettings):
+    """This function's environment."""
+
 
 # The retry schedule (entry n: seconds before attempt n+1); tests replace it so they do not wait.
 RETRY_DELAYS: Sequence[int] = RETRY_DELAYS_SECONDS
@@ -35,7 +40,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def _dispatcher() -> Dispatcher:
-    settings = get_settings()
+    settings = Settings.load()
     return Dispatcher(
         subscriptions=dynamo_webhook_repository(settings.webhooks_table_name),
         deliveries=dynamo_delivery_log(settings.webhooks_table_name),

@@ -21,7 +21,7 @@ from meterhub.platform.api.field_errors import field_errors
 from meterhub.platform.api.resolver import build_resolver, caller_partner_id, documented, json_body_errors, serialize
 from meterhub.platform.errors import DomainError
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import StageSettings, WebhookEventsQueueSettings, WebhooksTableSettings
 from meterhub.webhooks.adapters.deliveries import dynamo_delivery_log
 from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
 from meterhub.webhooks.api_models import (
@@ -37,6 +37,11 @@ from meterhub.webhooks.api_models import (
     WebhookResponse,
 )
 from meterhub.webhooks.use_cases import subscriptions as webhooks
+
+
+class Settings(StageSettings, WebhooksTableSettings, WebhookEventsQueueSettings):
+    """This function's environment."""
+
 
 app = build_resolver()
 
@@ -104,7 +109,7 @@ CONFLICT = {409: documented(WebhookErrorResponse, "The event is still being deli
 
 
 def _repo() -> Any:
-    return dynamo_webhook_repository(get_settings().webhooks_table_name)
+    return dynamo_webhook_repository(Settings.load().webhooks_table_name)
 
 
 @app.get(
@@ -126,7 +131,7 @@ def list_webhooks() -> WebhookListResponse:
     responses={200: documented(CreateWebhookResponse, "Webhook created successfully"), **BODY, **ERRORS},
 )
 def create_webhook(request: Annotated[WebhookRequest, Body()]) -> CreateWebhookResponse:
-    created = webhooks.create_webhook(_repo(), caller_partner_id(app), request, stage=get_settings().stage)
+    created = webhooks.create_webhook(_repo(), caller_partner_id(app), request, stage=Settings.load().stage)
     logger.info("Webhook created", extra={"webhook_id": created.webhook_id})
     return created
 
@@ -139,7 +144,7 @@ def create_webhook(request: Annotated[WebhookRequest, Body()]) -> CreateWebhookR
     responses={200: documented(WebhookResponse, "Webhook updated successfully"), **BODY, **MISSING, **ERRORS},
 )
 def update_webhook(webhook_id: WebhookId, request: Annotated[WebhookRequest, Body()]) -> WebhookResponse:
-    return webhooks.replace_webhook(_repo(), caller_partner_id(app), webhook_id, request, stage=get_settings().stage)
+    return webhooks.replace_webhook(_repo(), caller_partner_id(app), webhook_id, request, stage=Settings.load().stage)
 
 
 @app.delete(
@@ -172,7 +177,7 @@ def test_webhook(
 ) -> TestWebhookResponse:
     event_type = (request or TestWebhookRequest()).webhook_event_type
     result = webhooks.send_test_event(
-        _repo(), caller_partner_id(app), webhook_id, event_type, stage=get_settings().stage
+        _repo(), caller_partner_id(app), webhook_id, event_type, stage=Settings.load().stage
     )
     logger.info("Webhook tested", extra={"webhook_id": webhook_id, "is_successful": result.is_successful})
     return result
@@ -190,7 +195,7 @@ def list_webhook_deliveries(
     page_size: Annotated[int | None, Query(ge=1, le=webhooks.MAX_DELIVERIES_PAGE)] = None,
     page_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> DeliveryListResponse:
-    settings = get_settings()
+    settings = Settings.load()
     return webhooks.list_deliveries(
         _repo(),
         dynamo_delivery_log(settings.webhooks_table_name),
@@ -214,7 +219,7 @@ def list_webhook_deliveries(
     },
 )
 def redeliver_webhook_event(webhook_id: WebhookId, webhook_event_id: EventId) -> Delivery:
-    settings = get_settings()
+    settings = Settings.load()
     result = webhooks.redeliver(
         _repo(),
         dynamo_delivery_log(settings.webhooks_table_name),

@@ -28,7 +28,7 @@ from meterhub.meters.records import MeterRecord
 from meterhub.platform import keys, page_tokens
 from meterhub.platform.errors import DomainError, InvalidInput
 from meterhub.utility_providers.ports import IntervalReading, ServiceAddress, ServicePoint, TokenSet, UtilityAdapter
-from meterhub.utility_providers.records import UtilityConfig
+from meterhub.utility_providers.records import UtilityConfig, UtilityRegistry
 
 from tests.fakes.connect import FakeTokenVault, InMemoryConnectRepository
 from tests.fakes.intervals import InMemoryIntervalStore
@@ -299,7 +299,15 @@ class SyncWorld:
         return self.utility
 
     def sync(self) -> SyncResult:
-        sync = UtilitySync(self.connect, self.meters, self.intervals, self.vault, self.adapter_for, lambda: NOW)
+        sync = UtilitySync(
+            self.connect,
+            self.meters,
+            self.intervals,
+            self.vault,
+            self.adapter_for,
+            lambda: NOW,
+            utilities=UtilityRegistry(),
+        )
         result = sync.run(ACME, self.authorization.authorization_id)
         assert result.status == "COMPLETED", result
         return result
