@@ -211,10 +211,10 @@ def _create_meters(partner_id: str, meter_ids: list[str]) -> None:
     touches with a deep copy (quadratic over 1,000 creates, ~60 s); nothing fails here, so that backup is
     skipped for the setup (benchmarks/batch_jobs.py does the same) and restored before the ingestion."""
     import moto.dynamodb.models as dynamodb_models
-    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+    from meterhub import wiring
     from meterhub.platform.settings import MetersTableSettings
 
-    repository = dynamo_meter_repository(MetersTableSettings.load().meters_table_name)
+    repository = wiring.meter_repository(MetersTableSettings.load())
     models: Any = dynamodb_models
     saved = models.copy
     models.copy = _SameObject
@@ -259,12 +259,9 @@ def timed(step: Callable[[], Any]) -> tuple[Any, float, float]:
 def run(rows: int, meter_count: int, order: str = "meter") -> None:
     environment = _environment()
     import boto3
-    from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
-    from meterhub.intervals.adapters.uploads import dynamo_upload_repository
+    from meterhub import wiring
     from meterhub.intervals.use_cases.pipeline import Ingestion
-    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
     from meterhub.platform.adapters import clients
-    from meterhub.platform.adapters.s3_object_store import s3_object_store
     from meterhub.platform.settings import (
         DataBucketSettings,
         IntervalsTableSettings,
@@ -279,7 +276,7 @@ def run(rows: int, meter_count: int, order: str = "meter") -> None:
     meters = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-meter-{m}")) for m in range(meter_count)]
     intervals_table = environment["INTERVALS_TABLE_NAME"]
     with tempfile.TemporaryDirectory() as tmp, mock_aws():
-        clients.reset()
+        wiring.reset()
         template = load_template(ROOT / "template.yaml")
         region = "us-east-1"
         provision(
@@ -302,10 +299,10 @@ def run(rows: int, meter_count: int, order: str = "meter") -> None:
         counts = Counts()
         hook(clients.dynamodb(), counts)
         ingestion = Ingestion(
-            uploads=dynamo_upload_repository(JobsTableSettings.load().jobs_table_name),
-            intervals=dynamo_interval_store(IntervalsTableSettings.load().intervals_table_name),
-            objects=s3_object_store(DataBucketSettings.load().data_bucket_name),
-            meters=dynamo_meter_repository(MetersTableSettings.load().meters_table_name),
+            uploads=wiring.upload_repository(JobsTableSettings.load()),
+            intervals=wiring.interval_store(IntervalsTableSettings.load()),
+            objects=wiring.data_objects(DataBucketSettings.load()),
+            meters=wiring.meter_repository(MetersTableSettings.load()),
         )
         job, wall, cpu = timed(lambda: ingestion.ingest(key))
 

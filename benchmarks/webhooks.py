@@ -321,13 +321,13 @@ def configure(endpoint: str) -> None:
     else:
         os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)
-    from meterhub.platform.adapters import clients
+    from meterhub import wiring
     from meterhub.platform.settings import forget_loaded_settings
     from meterhub_dev.local.template import LocalContext, load_template
 
     template = load_template(ROOT / "template.yaml", LocalContext(aws_endpoint_url=endpoint or None))
     os.environ.update(template.functions["WebhookDispatcherFunction"].environment)
-    clients.reset()
+    wiring.reset()
     forget_loaded_settings()
 
 
@@ -342,13 +342,11 @@ def provision() -> None:
 
 def moto_subscriptions(base_url: str, count: int) -> str:
     """A fresh partner with `count` webhooks in WebhooksTable; returns its id."""
+    from meterhub import wiring
     from meterhub.platform.settings import WebhooksTableSettings
-    from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
 
     partner_id = str(uuid.uuid4())
-    create_subscriptions(
-        dynamo_webhook_repository(WebhooksTableSettings.load().webhooks_table_name), partner_id, base_url, count
-    )
+    create_subscriptions(wiring.webhook_repository(WebhooksTableSettings.load()), partner_id, base_url, count)
     return partner_id
 
 

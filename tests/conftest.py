@@ -140,22 +140,11 @@ def make_asset() -> MakeAsset:
 
 
 def _reset_caches() -> None:
-    from meterhub.connect.adapters import dynamodb as connect
-    from meterhub.connect.adapters import token_vault
-    from meterhub.meters.adapters import dynamodb as meters
-    from meterhub.meters.use_cases import create_meter
-    from meterhub.partners.adapters import dynamodb as partners
-    from meterhub.platform.adapters import clients, idempotency
+    from meterhub import wiring
     from meterhub.platform.settings import forget_loaded_settings
 
-    clients.reset()
-    connect.dynamo_connect_repository.cache_clear()
-    token_vault.kms_token_vault.cache_clear()
+    wiring.reset()
     forget_loaded_settings()
-    meters.dynamo_meter_repository.cache_clear()
-    partners.dynamo_partner_repository.cache_clear()
-    idempotency.persistence_layer.cache_clear()
-    create_meter.idempotent_create.cache_clear()
 
 
 @cache

@@ -13,15 +13,12 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
-from meterhub.connect.adapters.token_vault import kms_token_vault
+from meterhub import wiring
 from meterhub.connect.records import LINK_LIFETIME
 from meterhub.connect.use_cases import connections
 from meterhub.connect.use_cases import links as connect_links
 from meterhub.connect.use_cases.connections import ConnectionFilter, ConnectionsResponse, RevokeResponse
 from meterhub.connect.use_cases.links import ConnectLinkRequest, ConnectLinkResponse
-from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
-from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.platform.api.envelopes import ErrorResponse
 from meterhub.platform.api.resolver import (
     auth_errors,
@@ -43,8 +40,6 @@ from meterhub.platform.settings import (
     UtilityProviderSettings,
 )
 from meterhub.platform.web.base_url import public_base_url
-from meterhub.utility_providers.adapters.factory import adapter_for
-from meterhub.utility_providers.records import UtilityRegistry
 
 
 class Settings(
@@ -57,6 +52,10 @@ class Settings(
     UtilityProviderSettings,
 ):
     """This function's environment."""
+
+
+# The one seam to the utilities (tests replace it: a real utility's login cannot run here).
+adapter_for = wiring.utility_adapter_for
 
 
 app = build_resolver()
@@ -86,12 +85,12 @@ Moment = Annotated[datetime | None, Query(description="RFC 3339 time (exclusive 
 def create_link(request: Annotated[ConnectLinkRequest, Body()]) -> Response[str]:
     settings = Settings.load()
     issued = connect_links.issue_link(
-        dynamo_partner_repository(settings.partners_table_name),
-        dynamo_connect_repository(settings.connect_table_name),
+        wiring.partner_repository(settings),
+        wiring.connect_repository(settings),
         caller_partner_id(app),
         request,
         base_url=public_base_url(app.current_event.raw_event, settings.public_base_url),
-        utilities=UtilityRegistry(settings.utility_variables),
+        utilities=wiring.utility_registry(settings),
         include_demo=not settings.is_production,
         now=datetime.now(UTC),
     )
@@ -131,10 +130,7 @@ def list_connections(
         page_token=page_token,
     )
     return connections.list_connections(
-        dynamo_connect_repository(Settings.load().connect_table_name),
-        caller_partner_id(app),
-        filters,
-        datetime.now(UTC),
+        wiring.connect_repository(Settings.load()), caller_partner_id(app), filters, datetime.now(UTC)
     )
 
 
@@ -157,14 +153,14 @@ def revoke_authorization(
     settings = Settings.load()
     partner_id = caller_partner_id(app)
     result = connections.revoke_authorization(
-        dynamo_connect_repository(settings.connect_table_name),
-        dynamo_meter_repository(settings.meters_table_name),
-        kms_token_vault(settings.connect_tokens_key_id),
+        wiring.connect_repository(settings),
+        wiring.meter_repository(settings),
+        wiring.token_vault(settings),
         adapter_for,
         partner_id,
         parse_id(authorization_id, "authorization_id"),
         lambda: datetime.now(UTC),
-        utilities=UtilityRegistry(settings.utility_variables),
+        utilities=wiring.utility_registry(settings),
     )
     logger.info("Authorization revoked", extra={"authorization_id": authorization_id, "meters": result.meters_marked})
     return result

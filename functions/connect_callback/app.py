@@ -14,12 +14,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
-from meterhub.connect.adapters.token_vault import kms_token_vault
+from meterhub import wiring
 from meterhub.connect.pages.resolver import build_page_resolver
 from meterhub.connect.pages.views import OutcomeView, outcome_page
 from meterhub.connect.use_cases import flow as connect_flow
-from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.platform.observability import logger
 from meterhub.platform.settings import (
     ConnectTableSettings,
@@ -31,8 +29,6 @@ from meterhub.platform.settings import (
 from meterhub.platform.web.base_url import public_base_url
 from meterhub.platform.web.html import html_response, new_nonce, redirect_response
 from meterhub.platform.web.request import CONNECT_COOKIE, cookie
-from meterhub.utility_providers.adapters.factory import adapter_for
-from meterhub.utility_providers.records import UtilityRegistry
 
 
 class Settings(
@@ -45,18 +41,22 @@ class Settings(
     """This function's environment."""
 
 
+# The one seam to the utilities (tests replace it: a real utility's login cannot run here).
+adapter_for = wiring.utility_adapter_for
+
+
 app = build_page_resolver()
 
 
 @app.get("/connect/callback", include_in_schema=False)
 def callback() -> Response[str]:
     settings = Settings.load()
-    utilities = UtilityRegistry(settings.utility_variables)
+    utilities = wiring.utility_registry(settings)
     event = app.current_event.raw_event
     result = connect_flow.handle_callback(
-        dynamo_partner_repository(settings.partners_table_name),
-        dynamo_connect_repository(settings.connect_table_name),
-        kms_token_vault(settings.connect_tokens_key_id),
+        wiring.partner_repository(settings),
+        wiring.connect_repository(settings),
+        wiring.token_vault(settings),
         params=dict(app.current_event.query_string_parameters or {}),
         cookie_session_id=cookie(event, CONNECT_COOKIE),
         utilities=utilities,

@@ -15,7 +15,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
+from meterhub import wiring
 from meterhub.connect.pages.resolver import build_page_resolver
 from meterhub.connect.pages.views import (
     ChooseUtilityView,
@@ -26,7 +26,6 @@ from meterhub.connect.pages.views import (
 )
 from meterhub.connect.use_cases import flow as connect_flow
 from meterhub.connect.use_cases.flow import LINK_TOKEN_PARAMETER, REGION_LABELS, LinkParameters, OpenedSession
-from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.platform.observability import logger
 from meterhub.platform.settings import (
     ConnectTableSettings,
@@ -38,8 +37,6 @@ from meterhub.platform.settings import (
 from meterhub.platform.web.base_url import public_base_url
 from meterhub.platform.web.html import html_response, new_nonce, origin_of, redirect_response
 from meterhub.platform.web.request import CONNECT_COOKIE, cookie, form_fields
-from meterhub.utility_providers.adapters.factory import adapter_for
-from meterhub.utility_providers.records import UtilityRegistry
 
 
 class Settings(
@@ -48,14 +45,16 @@ class Settings(
     """This function's environment."""
 
 
+# The one seam to the utilities (tests replace it: a real utility's login cannot run here).
+adapter_for = wiring.utility_adapter_for
+
+
 app = build_page_resolver()
 
 
 def _repos() -> tuple[Any, Any]:
     settings = Settings.load()
-    return dynamo_partner_repository(settings.partners_table_name), dynamo_connect_repository(
-        settings.connect_table_name
-    )
+    return wiring.partner_repository(settings), wiring.connect_repository(settings)
 
 
 def _base_url(event: dict[str, Any]) -> str:
@@ -112,7 +111,7 @@ def _open(link: LinkParameters) -> Response[str]:
         repo,
         link,
         cookie(app.current_event.raw_event, CONNECT_COOKIE),
-        utilities=UtilityRegistry(Settings.load().utility_variables),
+        utilities=wiring.utility_registry(Settings.load()),
         include_demo=not Settings.load().is_production,
         now=datetime.now(UTC),
     )
@@ -168,7 +167,7 @@ def authorize(account: str, session_id: str) -> Response[str]:
         cookie_session_id=cookie(event, CONNECT_COOKIE),
         form=form_fields(event),
         base_url=_base_url(event),
-        utilities=UtilityRegistry(Settings.load().utility_variables),
+        utilities=wiring.utility_registry(Settings.load()),
         include_demo=not Settings.load().is_production,
         adapter_for=adapter_for,
         now=datetime.now(UTC),

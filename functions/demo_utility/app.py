@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.demo_utility.adapters.store import dynamo_demo_store
+from meterhub import wiring
 from meterhub.demo_utility.pages import demo_authorize_page, demo_error_page
 from meterhub.demo_utility.use_cases import DemoUtility, JsonResult, OAuthError, ResourceError
 from meterhub.platform.api.resolver import build_resolver
@@ -81,9 +81,7 @@ def sign_in_policy(nonce: str, *, allow_http: bool) -> str:
 def _server() -> DemoUtility:
     event = app.current_event.raw_event
     settings = Settings.load()
-    return DemoUtility(
-        dynamo_demo_store(settings.connect_table_name), base_url=public_base_url(event, settings.public_base_url)
-    )
+    return DemoUtility(wiring.demo_store(settings), base_url=public_base_url(event, settings.public_base_url))
 
 
 def _unique(pairs: Iterable[tuple[str, str]]) -> dict[str, str] | None:

@@ -15,12 +15,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
-from meterhub.intervals.adapters.uploads import dynamo_upload_repository
+from meterhub import wiring
 from meterhub.intervals.rules.paths import parse_drop
 from meterhub.intervals.use_cases.pipeline import Ingestion
-from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
-from meterhub.platform.adapters.s3_object_store import s3_object_store
 from meterhub.platform.observability import logger
 from meterhub.platform.settings import (
     DataBucketSettings,
@@ -44,10 +41,10 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 def _ingestion() -> Ingestion:
     settings = Settings.load()
     return Ingestion(
-        uploads=dynamo_upload_repository(settings.jobs_table_name),
-        intervals=dynamo_interval_store(settings.intervals_table_name),
-        objects=s3_object_store(settings.data_bucket_name),
-        meters=dynamo_meter_repository(settings.meters_table_name),
+        uploads=wiring.upload_repository(settings),
+        intervals=wiring.interval_store(settings),
+        objects=wiring.data_objects(settings),
+        meters=wiring.meter_repository(settings),
     )
 
 

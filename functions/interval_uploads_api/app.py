@@ -11,8 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
-from meterhub.intervals.adapters.uploads import dynamo_upload_repository
+from meterhub import wiring
 from meterhub.intervals.api_models import (
     GetIntervalDataFilePreviewResponse,
     GetUploadIngestionErrorsResponse,
@@ -26,8 +25,6 @@ from meterhub.intervals.api_models import (
 )
 from meterhub.intervals.records import UploadStatus
 from meterhub.intervals.use_cases import uploads as interval_uploads
-from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
-from meterhub.platform.adapters.s3_object_store import s3_object_store
 from meterhub.platform.api.envelopes import ErrorResponse
 from meterhub.platform.api.request_body import raw_bytes
 from meterhub.platform.api.resolver import (
@@ -68,11 +65,11 @@ PageToken = Annotated[str | None, Query(description="next_page_token of the prev
 
 
 def _uploads() -> Any:
-    return dynamo_upload_repository(Settings.load().jobs_table_name)
+    return wiring.upload_repository(Settings.load())
 
 
 def _objects() -> Any:
-    return s3_object_store(Settings.load().data_bucket_name)
+    return wiring.data_objects(Settings.load())
 
 
 @app.post(
@@ -220,8 +217,8 @@ def get_meter_intervals(
 ) -> MeterIntervalsResponse:
     settings = Settings.load()
     return interval_uploads.read_intervals(
-        dynamo_meter_repository(settings.meters_table_name),
-        dynamo_interval_store(settings.intervals_table_name),
+        wiring.meter_repository(settings),
+        wiring.interval_store(settings),
         caller_partner_id(app),
         meter_id,
         start=start,
@@ -247,8 +244,8 @@ def search_missing_interval_data(
 ) -> SearchMissingIntervalDataResponse:
     settings = Settings.load()
     return interval_uploads.search_missing_intervals(
-        dynamo_meter_repository(settings.meters_table_name),
-        dynamo_interval_store(settings.intervals_table_name),
+        wiring.meter_repository(settings),
+        wiring.interval_store(settings),
         caller_partner_id(app),
         request,
     )

@@ -13,14 +13,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
+from meterhub import wiring
 from meterhub.meter_jobs.records import JobStatus
 from meterhub.meter_jobs.use_cases.worker import Progress, Worker
-from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
 from meterhub.meters.use_cases.create_meter import connect_link
-from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
-from meterhub.platform.adapters.s3_object_store import s3_object_store
-from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
 from meterhub.platform.observability import logger
 from meterhub.platform.settings import (
     DataBucketSettings,
@@ -51,11 +47,11 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def _worker() -> Worker:
     settings = Settings.load()
-    partners = dynamo_partner_repository(settings.partners_table_name)
+    partners = wiring.partner_repository(settings)
     return Worker(
-        jobs=dynamo_job_repository(settings.jobs_table_name),
-        meters=dynamo_meter_repository(settings.meters_table_name),
-        objects=s3_object_store(settings.data_bucket_name),
+        jobs=wiring.job_repository(settings),
+        meters=wiring.meter_repository(settings),
+        objects=wiring.data_objects(settings),
         connect=lambda partner_id: connect_link(partners, partner_id),
     )
 
@@ -78,7 +74,7 @@ def record_handler(record: SQSRecord, context: LambdaContext) -> None:
             worker.jobs.finish(job, JobStatus.FAILED, f"processing failed {attempts} times; see the logs")
         return
     if progress is Progress.MORE:
-        sqs_work_queue(Settings.load().meter_jobs_queue_url).send(message)
+        wiring.meter_jobs_queue(Settings.load()).send(message)
         logger.info("Time nearly up: queued a continuation")
 
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+from meterhub import wiring
 from meterhub.meters.api_models.responses import (
     CreateAssetRequest,
     ListMeterDetailsResponse,
@@ -22,7 +22,6 @@ from meterhub.meters.api_models.responses import (
 from meterhub.meters.rules import enrollment
 from meterhub.meters.use_cases import read_meters
 from meterhub.meters.use_cases.create_meter import AssetRejected, connect_link, create_meter, idempotent_create
-from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.platform.api.envelopes import CreateMeterErrorResponse, ErrorResponse
 from meterhub.platform.api.resolver import (
     asset_errors_response,
@@ -74,8 +73,8 @@ def create_single_meter(
 ) -> ProvisionalAsset:
     settings = Settings.load()
     partner_id = caller_partner_id(app)
-    meters = dynamo_meter_repository(settings.meters_table_name)
-    connect = connect_link(dynamo_partner_repository(settings.partners_table_name), partner_id)
+    meters = wiring.meter_repository(settings)
+    connect = connect_link(wiring.partner_repository(settings), partner_id)
     if request.onboarding_token is None:
         return create_meter(
             meters, partner_id, request.provisional_asset, update_existing=update_existing, connect=connect
@@ -105,7 +104,7 @@ def create_single_meter(
     },
 )
 def search_meters(filters: Annotated[MeterFilterRequest, Body()]) -> ListMeterDetailsResponse:
-    meters = dynamo_meter_repository(Settings.load().meters_table_name)
+    meters = wiring.meter_repository(Settings.load())
     return read_meters.search_meters(meters, caller_partner_id(app), filters)
 
 
@@ -121,7 +120,7 @@ def search_meters(filters: Annotated[MeterFilterRequest, Body()]) -> ListMeterDe
     },
 )
 def get_meter(meter_id: Annotated[str, Path(description="The meter's UUID")]) -> MeterDetailsResponse:
-    meters = dynamo_meter_repository(Settings.load().meters_table_name)
+    meters = wiring.meter_repository(Settings.load())
     return read_meters.get_meter(meters, caller_partner_id(app), meter_id)
 
 
@@ -137,7 +136,7 @@ def get_meter(meter_id: Annotated[str, Path(description="The meter's UUID")]) ->
     },
 )
 def get_meter_enrollment(meter_id: Annotated[str, Path(description="The meter's UUID")]) -> MeterEnrollmentResponse:
-    meters = dynamo_meter_repository(Settings.load().meters_table_name)
+    meters = wiring.meter_repository(Settings.load())
     meter = read_meters.load_meter(meters, caller_partner_id(app), meter_id)
     return enrollment.derive_enrollment(meter, datetime.now(UTC))
 

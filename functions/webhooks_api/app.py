@@ -16,14 +16,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub import wiring
 from meterhub.platform.api.field_errors import field_errors
 from meterhub.platform.api.resolver import build_resolver, caller_partner_id, documented, json_body_errors, serialize
 from meterhub.platform.errors import DomainError
 from meterhub.platform.observability import logger
 from meterhub.platform.settings import StageSettings, WebhookEventsQueueSettings, WebhooksTableSettings
-from meterhub.webhooks.adapters.deliveries import dynamo_delivery_log
-from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
 from meterhub.webhooks.api_models import (
     CreateWebhookResponse,
     Delivery,
@@ -109,7 +107,7 @@ CONFLICT = {409: documented(WebhookErrorResponse, "The event is still being deli
 
 
 def _repo() -> Any:
-    return dynamo_webhook_repository(Settings.load().webhooks_table_name)
+    return wiring.webhook_repository(Settings.load())
 
 
 @app.get(
@@ -198,7 +196,7 @@ def list_webhook_deliveries(
     settings = Settings.load()
     return webhooks.list_deliveries(
         _repo(),
-        dynamo_delivery_log(settings.webhooks_table_name),
+        wiring.delivery_log(settings),
         caller_partner_id(app),
         webhook_id,
         page_size=page_size,
@@ -222,8 +220,8 @@ def redeliver_webhook_event(webhook_id: WebhookId, webhook_event_id: EventId) ->
     settings = Settings.load()
     result = webhooks.redeliver(
         _repo(),
-        dynamo_delivery_log(settings.webhooks_table_name),
-        sqs_work_queue(settings.webhook_events_queue_url),
+        wiring.delivery_log(settings),
+        wiring.webhook_events_queue(settings),
         caller_partner_id(app),
         webhook_id,
         webhook_event_id,

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import boto3
 import pytest
 import urllib3
+from meterhub import wiring
 from meterhub.catalog.enums import TransmissionRegion, UtilityName
 from meterhub.demo_utility.rules.feeds import interval_block_feed
 from meterhub.platform.settings import UtilityProviderSettings
@@ -720,7 +721,7 @@ def test_real_utilities_are_offered_only_with_their_secret() -> None:
         "UTILITY_SYNC_QUEUE_URL": "https://sqs.example/queue",
         "METERS_TABLE_NAME": "not a utility setting",
     }
-    configured = UtilityRegistry(UtilityProviderSettings.from_environ(environ).utility_variables)
+    configured = wiring.utility_registry(UtilityProviderSettings.from_environ(environ))
     caiso = configured.utilities_for(TransmissionRegion.CAISO, include_demo=False)
     assert [u.utility_id for u in caiso] == ["pge"]
     nyiso = configured.utilities_for(TransmissionRegion.NYISO, include_demo=True)

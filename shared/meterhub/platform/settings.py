@@ -4,7 +4,7 @@ Why a model: a missing or misspelt variable fails loudly at the first use instea
 `None` table name deep inside a request. Why one per function: a function declares exactly the variables it
 uses, template.yaml gives it exactly those (tests/contract/test_function_settings.py holds both to each other),
 and a variable no function reads cannot linger in the template. This is the only module that reads
-`os.environ`; everything else receives these values.
+`os.environ`; everything else receives these values (the adapters through `meterhub.wiring`).
 
 A field `x_y` is the variable `X_Y`. A field named in `ENVIRONMENT_PREFIXES` is a family instead: every
 variable starting with the prefix, by its full name (the real utilities' optional `UTILITY_<ID>_<NAME>`).
