@@ -24,7 +24,7 @@ from meterhub.platform.settings import PartnersTableSettings
 
 
 class Settings(PartnersTableSettings):
-    """This function's environment."""
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -38,7 +38,7 @@ class Settings(
     PublicBaseUrlSettings,
     UtilityProviderSettings,
 ):
-    """This function's environment."""
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
 # The one seam to the utilities (tests replace it: a real utility's login cannot run here).

@@ -42,7 +42,7 @@ from meterhub.platform.web.request import CONNECT_COOKIE, cookie, form_fields
 class Settings(
     StageSettings, PartnersTableSettings, ConnectTableSettings, PublicBaseUrlSettings, UtilityProviderSettings
 ):
-    """This function's environment."""
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
 # The one seam to the utilities (tests replace it: a real utility's login cannot run here).

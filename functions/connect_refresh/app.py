@@ -12,7 +12,7 @@ from meterhub.platform.settings import ConnectTableSettings, UtilitySyncQueueSet
 
 
 class Settings(ConnectTableSettings, UtilitySyncQueueSettings):
-    """This function's environment."""
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -33,7 +33,7 @@ from meterhub.platform.web.html import html_response, new_nonce, redirect_respon
 
 
 class Settings(StageSettings, ConnectTableSettings, PublicBaseUrlSettings):
-    """This function's environment."""
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
 app = build_resolver()

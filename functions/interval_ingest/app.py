@@ -29,7 +29,7 @@ from pydantic import Field
 
 
 class Settings(JobsTableSettings, IntervalsTableSettings, DataBucketSettings, MetersTableSettings):
-    """This function's environment."""
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
     # The queue's maxReceiveCount (template.yaml's QueueRedrive mapping): the last attempt ends the job FAILED.
     interval_files_max_receive_count: int = Field(ge=1)

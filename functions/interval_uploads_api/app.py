@@ -45,7 +45,7 @@ from meterhub.platform.settings import (
 
 
 class Settings(JobsTableSettings, DataBucketSettings, MetersTableSettings, IntervalsTableSettings):
-    """This function's environment."""
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
 app = build_resolver()

@@ -23,7 +23,7 @@ from meterhub.platform.streams import StreamChange
 
 
 class Settings(WebhookEventsQueueSettings):
-    """This function's environment."""
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)

@@ -31,7 +31,7 @@ from pydantic import Field
 class Settings(
     PartnersTableSettings, JobsTableSettings, MetersTableSettings, DataBucketSettings, MeterJobsQueueSettings
 ):
-    """This function's environment."""
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
     # The queue's maxReceiveCount (template.yaml's QueueRedrive mapping): the last attempt ends the job instead
     # of failing again.

@@ -28,7 +28,7 @@ from meterhub.platform.settings import DataBucketSettings, JobsTableSettings, Me
 
 
 class Settings(JobsTableSettings, DataBucketSettings, MeterJobsQueueSettings):
-    """This function's environment."""
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
 app = build_resolver()

@@ -36,7 +36,7 @@ from meterhub.platform.settings import IdempotencyTableSettings, MetersTableSett
 
 
 class Settings(MetersTableSettings, PartnersTableSettings, IdempotencyTableSettings):
-    """This function's environment."""
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
 CREATE_METER = "/v1.1/meters"

@@ -29,7 +29,7 @@ from meterhub.platform.settings import (
 class Settings(
     ConnectTableSettings, MetersTableSettings, IntervalsTableSettings, ConnectTokensKeySettings, UtilityProviderSettings
 ):
-    """This function's environment."""
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
 # The one seam to the utilities (tests replace it: a real utility's login cannot run here).

@@ -24,7 +24,7 @@ from meterhub.webhooks.use_cases.dispatch import Dispatcher
 
 
 class Settings(StageSettings, WebhooksTableSettings, WebhookEventsQueueSettings):
-    """This function's environment."""
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
 # The retry schedule (entry n: seconds before attempt n+1); tests replace it so they do not wait.

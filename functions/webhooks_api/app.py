@@ -38,7 +38,7 @@ from meterhub.webhooks.use_cases import subscriptions as webhooks
 
 
 class Settings(StageSettings, WebhooksTableSettings, WebhookEventsQueueSettings):
-    """This function's environment."""
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
 app = build_resolver()
