@@ -136,11 +136,11 @@ def configure(endpoint: str) -> None:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
     else:
         os.environ.pop("AWS_ENDPOINT_URL", None)
-    from meterhub.platform.adapters import clients
-    from meterhub.platform.settings import get_settings
+    from meterhub import wiring
+    from meterhub.platform.settings import forget_loaded_settings
 
-    clients.reset()
-    get_settings.cache_clear()
+    wiring.reset()
+    forget_loaded_settings()
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
@@ -177,44 +177,43 @@ class RequestCounter:
 
 
 def partner(name: str) -> str:
-    from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+    from meterhub import wiring
     from meterhub.partners.use_cases import create_partner
-    from meterhub.platform.settings import get_settings
+    from meterhub.platform.settings import PartnersTableSettings
 
-    return create_partner(dynamo_partner_repository(get_settings().partners_table_name), name).partner_id
+    return create_partner(wiring.partner_repository(PartnersTableSettings.load()), name).partner_id
 
 
 def worker() -> Any:
-    from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
+    from meterhub import wiring
     from meterhub.meter_jobs.use_cases.worker import Worker
-    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
     from meterhub.meters.use_cases.create_meter import connect_link
-    from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
-    from meterhub.platform.adapters.s3_object_store import s3_object_store
-    from meterhub.platform.settings import get_settings
+    from meterhub.platform.settings import (
+        DataBucketSettings,
+        JobsTableSettings,
+        MetersTableSettings,
+        PartnersTableSettings,
+    )
 
-    settings = get_settings()
-    partners = dynamo_partner_repository(settings.partners_table_name)
+    partners = wiring.partner_repository(PartnersTableSettings.load())
     return Worker(
-        jobs=dynamo_job_repository(settings.jobs_table_name),
-        meters=dynamo_meter_repository(settings.meters_table_name),
-        objects=s3_object_store(settings.data_bucket_name),
+        jobs=wiring.job_repository(JobsTableSettings.load()),
+        meters=wiring.meter_repository(MetersTableSettings.load()),
+        objects=wiring.data_objects(DataBucketSettings.load()),
         connect=lambda partner_id: connect_link(partners, partner_id),
     )
 
 
 def submit(partner_id: str, body: bytes, content_type: str) -> str:
-    from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
+    from meterhub import wiring
     from meterhub.meter_jobs.use_cases.jobs import submit_job
-    from meterhub.platform.adapters.s3_object_store import s3_object_store
-    from meterhub.platform.settings import get_settings
+    from meterhub.platform.settings import DataBucketSettings, JobsTableSettings
 
     from tests.fakes.queues import InMemoryWorkQueue
 
-    settings = get_settings()
     return submit_job(
-        dynamo_job_repository(settings.jobs_table_name),
-        s3_object_store(settings.data_bucket_name),
+        wiring.job_repository(JobsTableSettings.load()),
+        wiring.data_objects(DataBucketSettings.load()),
         InMemoryWorkQueue(),
         partner_id,
         body,
@@ -232,25 +231,23 @@ def run_job(body: bytes, content_type: str, count: int) -> tuple[float, float]:
     start = time.perf_counter()
     worker().process(partner_id, job_id, lambda: False)
     elapsed = time.perf_counter() - start
-    from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
-    from meterhub.platform.settings import get_settings
+    from meterhub import wiring
+    from meterhub.platform.settings import JobsTableSettings
 
-    job = dynamo_job_repository(get_settings().jobs_table_name).get(partner_id, job_id)
+    job = wiring.job_repository(JobsTableSettings.load()).get(partner_id, job_id)
     assert job is not None and job.assets_created_count == count, job
     return count / elapsed, counter.count / count
 
 
 def run_single_creates(documents: list[dict[str, Any]]) -> tuple[float, float]:
-    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+    from meterhub import wiring
     from meterhub.meters.api_models.meter import CreateMeter
     from meterhub.meters.use_cases.create_meter import connect_link, create_meter
-    from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
-    from meterhub.platform.settings import get_settings
+    from meterhub.platform.settings import MetersTableSettings, PartnersTableSettings
 
-    settings = get_settings()
     partner_id = partner(f"bench single {uuid.uuid4().hex[:6]}")
-    meters = dynamo_meter_repository(settings.meters_table_name)
-    connect = connect_link(dynamo_partner_repository(settings.partners_table_name), partner_id)
+    meters = wiring.meter_repository(MetersTableSettings.load())
+    connect = connect_link(wiring.partner_repository(PartnersTableSettings.load()), partner_id)
     counter = RequestCounter()
     start = time.perf_counter()
     for document in documents:

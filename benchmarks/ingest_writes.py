@@ -206,14 +206,15 @@ class _SameObject:
         return value
 
 
-def _create_meters(table: str, partner_id: str, meter_ids: list[str]) -> None:
+def _create_meters(partner_id: str, meter_ids: list[str]) -> None:
     """The meters, through the repository (one transaction each). moto backs up every table a transaction
     touches with a deep copy (quadratic over 1,000 creates, ~60 s); nothing fails here, so that backup is
     skipped for the setup (benchmarks/batch_jobs.py does the same) and restored before the ingestion."""
     import moto.dynamodb.models as dynamodb_models
-    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+    from meterhub import wiring
+    from meterhub.platform.settings import MetersTableSettings
 
-    repository = dynamo_meter_repository(table)
+    repository = wiring.meter_repository(MetersTableSettings.load())
     models: Any = dynamodb_models
     saved = models.copy
     models.copy = _SameObject
@@ -258,21 +259,24 @@ def timed(step: Callable[[], Any]) -> tuple[Any, float, float]:
 def run(rows: int, meter_count: int, order: str = "meter") -> None:
     environment = _environment()
     import boto3
-    from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
-    from meterhub.intervals.adapters.uploads import dynamo_upload_repository
+    from meterhub import wiring
     from meterhub.intervals.use_cases.pipeline import Ingestion
-    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
     from meterhub.platform.adapters import clients
-    from meterhub.platform.adapters.s3_object_store import s3_object_store
+    from meterhub.platform.settings import (
+        DataBucketSettings,
+        IntervalsTableSettings,
+        JobsTableSettings,
+        MetersTableSettings,
+    )
     from meterhub_dev.local.provisioning import provision
     from meterhub_dev.local.stack import load_template
     from moto import mock_aws
 
     partner_id = str(uuid.uuid4())
     meters = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-meter-{m}")) for m in range(meter_count)]
-    intervals_table, jobs_table = environment["INTERVALS_TABLE_NAME"], environment["JOBS_TABLE_NAME"]
+    intervals_table = environment["INTERVALS_TABLE_NAME"]
     with tempfile.TemporaryDirectory() as tmp, mock_aws():
-        clients.reset()
+        wiring.reset()
         template = load_template(ROOT / "template.yaml")
         region = "us-east-1"
         provision(
@@ -283,7 +287,7 @@ def run(rows: int, meter_count: int, order: str = "meter") -> None:
         )
         path = Path(tmp) / "load.csv"
         size = generate(path, rows, meters, order)
-        _, meters_s, _ = timed(lambda: _create_meters(environment["METERS_TABLE_NAME"], partner_id, meters))
+        _, meters_s, _ = timed(lambda: _create_meters(partner_id, meters))
         key = f"partners/{partner_id}/interval-data/load.csv"
         clients.s3().upload_file(str(path), environment["DATA_BUCKET_NAME"], key)
         per_meter = -(-rows // meter_count)
@@ -295,10 +299,10 @@ def run(rows: int, meter_count: int, order: str = "meter") -> None:
         counts = Counts()
         hook(clients.dynamodb(), counts)
         ingestion = Ingestion(
-            uploads=dynamo_upload_repository(jobs_table),
-            intervals=dynamo_interval_store(intervals_table),
-            objects=s3_object_store(environment["DATA_BUCKET_NAME"]),
-            meters=dynamo_meter_repository(environment["METERS_TABLE_NAME"]),
+            uploads=wiring.upload_repository(JobsTableSettings.load()),
+            intervals=wiring.interval_store(IntervalsTableSettings.load()),
+            objects=wiring.data_objects(DataBucketSettings.load()),
+            meters=wiring.meter_repository(MetersTableSettings.load()),
         )
         job, wall, cpu = timed(lambda: ingestion.ingest(key))
 

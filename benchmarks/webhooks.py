@@ -322,15 +322,15 @@ def configure(endpoint: str) -> None:
     else:
         os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)
-    from meterhub.platform.adapters import clients
-    from meterhub.platform.settings import get_settings
+    from meterhub import wiring
+    from meterhub.platform.settings import forget_loaded_settings
     from meterhub_dev.local.intrinsics import LocalContext
     from meterhub_dev.local.stack import load_template
 
     template = load_template(ROOT / "template.yaml", LocalContext(aws_endpoint_url=endpoint or None))
     os.environ.update(template.functions["WebhookDispatcherFunction"].environment)
-    clients.reset()
-    get_settings.cache_clear()
+    wiring.reset()
+    forget_loaded_settings()
 
 
 def provision() -> None:
@@ -345,11 +345,11 @@ def provision() -> None:
 
 def moto_subscriptions(base_url: str, count: int) -> str:
     """A fresh partner with `count` webhooks in WebhooksTable; returns its id."""
-    from meterhub.platform.settings import get_settings
-    from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
+    from meterhub import wiring
+    from meterhub.platform.settings import WebhooksTableSettings
 
     partner_id = str(uuid.uuid4())
-    create_subscriptions(dynamo_webhook_repository(get_settings().webhooks_table_name), partner_id, base_url, count)
+    create_subscriptions(wiring.webhook_repository(WebhooksTableSettings.load()), partner_id, base_url, count)
     return partner_id
 
 
@@ -439,9 +439,9 @@ def run_handler(
     it queued, read back from the moto queue 10 at a time (then deleted, as the event-source mapping does)."""
     import boto3
     from meterhub.platform.adapters import clients
-    from meterhub.platform.settings import get_settings
+    from meterhub.platform.settings import WebhookEventsQueueSettings
 
-    queue_url = get_settings().webhook_events_queue_url
+    queue_url = WebhookEventsQueueSettings.load().webhook_events_queue_url
     sqs = boto3.client("sqs", region_name=REGION)  # the poller's own client: its calls are not counted
     dynamodb_requests = Counter(clients.dynamodb(), "before-call.dynamodb")
     sqs_sends = Counter(clients.sqs(), "before-call.sqs.SendMessage")

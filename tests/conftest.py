@@ -140,22 +140,11 @@ def make_asset() -> MakeAsset:
 
 
 def _reset_caches() -> None:
-    from meterhub.connect.adapters import dynamodb as connect
-    from meterhub.connect.adapters import token_vault
-    from meterhub.meters.adapters import dynamodb as meters
-    from meterhub.meters.use_cases import create_meter
-    from meterhub.partners.adapters import dynamodb as partners
-    from meterhub.platform import settings as config
-    from meterhub.platform.adapters import clients, idempotency
+    from meterhub import wiring
+    from meterhub.platform.settings import forget_loaded_settings
 
-    clients.reset()
-    connect.dynamo_connect_repository.cache_clear()
-    token_vault.kms_token_vault.cache_clear()
-    config.get_settings.cache_clear()
-    meters.dynamo_meter_repository.cache_clear()
-    partners.dynamo_partner_repository.cache_clear()
-    idempotency.persistence_layer.cache_clear()
-    create_meter.idempotent_create.cache_clear()
+    wiring.reset()
+    forget_loaded_settings()
 
 
 @cache
@@ -178,8 +167,13 @@ def provision_template() -> list[str]:
 
 
 def function_environment() -> dict[str, str]:
-    """The Globals environment every function gets (table, bucket and queue names resolved for moto)."""
-    return dict(local_template().functions["MetersApiFunction"].environment)
+    """Every function's environment together (table, bucket and queue names resolved for moto): a test may call
+    several handlers, and the functions agree on every variable they share."""
+    merged: dict[str, str] = {}
+    for function in local_template().functions.values():
+        for name, value in function.environment.items():
+            assert merged.setdefault(name, value) == value, f"functions disagree on {name}"
+    return merged
 
 
 # Every test that asks for `aws` shares one provisioned stack per process (per xdist worker): creating the

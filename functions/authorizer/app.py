@@ -16,12 +16,15 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerTokenEvent,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
-from meterhub.partners.adapters.usage_plans import usage_key
+from meterhub import wiring
 from meterhub.partners.use_cases import authenticate
 from meterhub.platform.errors import Forbidden, Unauthenticated
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import PartnersTableSettings
+
+
+class Settings(PartnersTableSettings):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -36,9 +39,7 @@ def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext
         stage=arn.stage,
     )
     try:
-        partner_id = authenticate(
-            dynamo_partner_repository(get_settings().partners_table_name), event.authorization_token
-        )
+        partner_id = authenticate(wiring.partner_repository(Settings.load()), event.authorization_token)
     except Unauthenticated:
         logger.info("Rejected a request without a well-formed bearer token")
         raise Exception("Unauthorized") from None
@@ -48,7 +49,7 @@ def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext
         return policy.asdict()
     policy.principal_id = partner_id
     policy.context = {"partner_id": partner_id}
-    policy.usage_identifier_key = usage_key(partner_id)
+    policy.usage_identifier_key = wiring.usage_key(partner_id)
     policy.allow_all_routes()
     logger.append_keys(partner_id=partner_id)
     return policy.asdict()

@@ -13,16 +13,13 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
-from meterhub.connect.adapters.token_vault import kms_token_vault
+from meterhub import wiring
 from meterhub.connect.records import LINK_LIFETIME
 from meterhub.connect.use_cases import connections
 from meterhub.connect.use_cases import links as connect_links
 from meterhub.connect.use_cases.connections import ConnectionFilter, ConnectionsResponse, RevokeResponse
 from meterhub.connect.use_cases.flow import MAX_REF_ID_LENGTH
 from meterhub.connect.use_cases.links import ConnectLinkRequest, ConnectLinkResponse
-from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
-from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.platform.api.envelopes import ErrorResponse
 from meterhub.platform.api.params import PageToken, uuid_path
 from meterhub.platform.api.resolver import (
@@ -35,9 +32,33 @@ from meterhub.platform.api.resolver import (
 )
 from meterhub.platform.ids import parse_id
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import (
+    ConnectTableSettings,
+    ConnectTokensKeySettings,
+    MetersTableSettings,
+    PartnersTableSettings,
+    PublicBaseUrlSettings,
+    StageSettings,
+    UtilityProviderSettings,
+)
 from meterhub.platform.web.base_url import public_base_url
-from meterhub.utility_providers.adapters.factory import adapter_for
+
+
+class Settings(
+    StageSettings,
+    PartnersTableSettings,
+    ConnectTableSettings,
+    MetersTableSettings,
+    ConnectTokensKeySettings,
+    PublicBaseUrlSettings,
+    UtilityProviderSettings,
+):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
+
+# The one seam to the utilities (tests replace it: a real utility's login cannot run here).
+adapter_for = wiring.utility_adapter_for
+
 
 app = build_resolver()
 
@@ -73,13 +94,14 @@ every spelling uuid.UUID reads)."""
     },
 )
 def create_link(request: Annotated[ConnectLinkRequest, Body()]) -> Response[str]:
-    settings = get_settings()
+    settings = Settings.load()
     issued = connect_links.issue_link(
-        dynamo_partner_repository(settings.partners_table_name),
-        dynamo_connect_repository(settings.connect_table_name),
+        wiring.partner_repository(settings),
+        wiring.connect_repository(settings),
         caller_partner_id(app),
         request,
-        base_url=public_base_url(app.current_event.raw_event),
+        base_url=public_base_url(app.current_event.raw_event, settings.public_base_url),
+        utilities=wiring.utility_registry(settings),
         include_demo=not settings.is_production,
         now=datetime.now(UTC),
     )
@@ -111,7 +133,6 @@ def list_connections(
     ] = connections.DEFAULT_PAGE_SIZE,
     page_token: PageToken = None,
 ) -> ConnectionsResponse:
-    settings = get_settings()
     filters = ConnectionFilter(
         ref_id=ref_id,
         started_after=started_after,
@@ -122,7 +143,7 @@ def list_connections(
         page_token=page_token,
     )
     return connections.list_connections(
-        dynamo_connect_repository(settings.connect_table_name), caller_partner_id(app), filters, datetime.now(UTC)
+        wiring.connect_repository(Settings.load()), caller_partner_id(app), filters, datetime.now(UTC)
     )
 
 
@@ -142,16 +163,17 @@ def list_connections(
 def revoke_authorization(
     authorization_id: AuthorizationId,
 ) -> RevokeResponse:
-    settings = get_settings()
+    settings = Settings.load()
     partner_id = caller_partner_id(app)
     result = connections.revoke_authorization(
-        dynamo_connect_repository(settings.connect_table_name),
-        dynamo_meter_repository(settings.meters_table_name),
-        kms_token_vault(settings.connect_tokens_key_id),
+        wiring.connect_repository(settings),
+        wiring.meter_repository(settings),
+        wiring.token_vault(settings),
         adapter_for,
         partner_id,
         parse_id(authorization_id, "authorization_id"),
         lambda: datetime.now(UTC),
+        utilities=wiring.utility_registry(settings),
     )
     logger.info("Authorization revoked", extra={"authorization_id": authorization_id, "meters": result.meters_marked})
     return result

@@ -14,33 +14,52 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
-from meterhub.connect.adapters.token_vault import kms_token_vault
+from meterhub import wiring
 from meterhub.connect.pages.resolver import build_page_resolver
 from meterhub.connect.pages.views import OutcomeView, outcome_page
 from meterhub.connect.use_cases import flow as connect_flow
-from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import (
+    ConnectTableSettings,
+    ConnectTokensKeySettings,
+    PartnersTableSettings,
+    PublicBaseUrlSettings,
+    UtilityProviderSettings,
+)
 from meterhub.platform.web.base_url import public_base_url
 from meterhub.platform.web.html import html_response, new_nonce, redirect_response
 from meterhub.platform.web.request import CONNECT_COOKIE, cookie
-from meterhub.utility_providers.adapters.factory import adapter_for
-from meterhub.utility_providers.records.registry import utility_by_id
+
+
+class Settings(
+    PartnersTableSettings,
+    ConnectTableSettings,
+    ConnectTokensKeySettings,
+    PublicBaseUrlSettings,
+    UtilityProviderSettings,
+):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
+
+# The one seam to the utilities (tests replace it: a real utility's login cannot run here).
+adapter_for = wiring.utility_adapter_for
+
 
 app = build_page_resolver()
 
 
 @app.get("/connect/callback", include_in_schema=False)
 def callback() -> Response[str]:
-    settings = get_settings()
+    settings = Settings.load()
+    utilities = wiring.utility_registry(settings)
     event = app.current_event.raw_event
     result = connect_flow.handle_callback(
-        dynamo_partner_repository(settings.partners_table_name),
-        dynamo_connect_repository(settings.connect_table_name),
-        kms_token_vault(settings.connect_tokens_key_id),
+        wiring.partner_repository(settings),
+        wiring.connect_repository(settings),
+        wiring.token_vault(settings),
         params=dict(app.current_event.query_string_parameters or {}),
         cookie_session_id=cookie(event, CONNECT_COOKIE),
+        utilities=utilities,
         adapter_for=adapter_for,
         now=datetime.now(UTC),
     )
@@ -59,10 +78,13 @@ def callback() -> Response[str]:
     )
     if target:
         return redirect_response(target)
-    utility = utility_by_id(authorization.utility_id)
+    utility = utilities.utility_by_id(authorization.utility_id)
     nonce = new_nonce()
     retry = connect_flow.restart_link(
-        public_base_url(event), result.partner, authorization.transmission_region.value, authorization.ref_id
+        public_base_url(event, settings.public_base_url),
+        result.partner,
+        authorization.transmission_region.value,
+        authorization.ref_id,
     )
     view = OutcomeView(
         partner_name=result.partner.name,

@@ -13,21 +13,24 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub import wiring
 from meterhub.connect.use_cases.events import handle_change
-from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import UtilitySyncQueueSettings, WebhookEventsQueueSettings
 from meterhub.platform.streams import StreamChange
+
+
+class Settings(WebhookEventsQueueSettings, UtilitySyncQueueSettings):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: DynamoDBRecord) -> None:
-    settings = get_settings()
+    settings = Settings.load()
     change = StreamChange.from_record(record.raw_event)
-    published = handle_change(
-        sqs_work_queue(settings.webhook_events_queue_url), sqs_work_queue(settings.utility_sync_queue_url), change
-    )
+    published = handle_change(wiring.webhook_events_queue(settings), wiring.utility_sync_queue(settings), change)
     if published:
         logger.debug("Connect events published", extra={"stream_event_id": change.event_id, "events": published})
 

@@ -15,7 +15,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
+from meterhub import wiring
 from meterhub.connect.pages.resolver import build_page_resolver
 from meterhub.connect.pages.views import (
     ChooseUtilityView,
@@ -26,22 +26,39 @@ from meterhub.connect.pages.views import (
 )
 from meterhub.connect.use_cases import flow as connect_flow
 from meterhub.connect.use_cases.flow import LINK_TOKEN_PARAMETER, REGION_LABELS, LinkParameters, OpenedSession
-from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import (
+    ConnectTableSettings,
+    PartnersTableSettings,
+    PublicBaseUrlSettings,
+    StageSettings,
+    UtilityProviderSettings,
+)
 from meterhub.platform.web.base_url import public_base_url
 from meterhub.platform.web.html import html_response, new_nonce, origin_of, redirect_response
 from meterhub.platform.web.request import CONNECT_COOKIE, cookie, form_fields
-from meterhub.utility_providers.adapters.factory import adapter_for
+
+
+class Settings(
+    StageSettings, PartnersTableSettings, ConnectTableSettings, PublicBaseUrlSettings, UtilityProviderSettings
+):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
+
+# The one seam to the utilities (tests replace it: a real utility's login cannot run here).
+adapter_for = wiring.utility_adapter_for
+
 
 app = build_page_resolver()
 
 
 def _repos() -> tuple[Any, Any]:
-    settings = get_settings()
-    return dynamo_partner_repository(settings.partners_table_name), dynamo_connect_repository(
-        settings.connect_table_name
-    )
+    settings = Settings.load()
+    return wiring.partner_repository(settings), wiring.connect_repository(settings)
+
+
+def _base_url(event: dict[str, Any]) -> str:
+    return public_base_url(event, Settings.load().public_base_url)
 
 
 def log_reference(session_id: str) -> str:
@@ -51,7 +68,7 @@ def log_reference(session_id: str) -> str:
 
 
 def session_cookie(session_id: str) -> str:
-    secure = "" if get_settings().is_local else "; Secure"
+    secure = "" if Settings.load().is_local else "; Secure"
     return f"{CONNECT_COOKIE}={session_id}; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax{secure}"
 
 
@@ -94,7 +111,8 @@ def _open(link: LinkParameters) -> Response[str]:
         repo,
         link,
         cookie(app.current_event.raw_event, CONNECT_COOKIE),
-        include_demo=not get_settings().is_production,
+        utilities=wiring.utility_registry(Settings.load()),
+        include_demo=not Settings.load().is_production,
         now=datetime.now(UTC),
     )
     logger.info(
@@ -105,7 +123,7 @@ def _open(link: LinkParameters) -> Response[str]:
             "link_id": opened.session.link_id,
         },
     )
-    return _choose_page(opened, public_base_url(app.current_event.raw_event))
+    return _choose_page(opened, _base_url(app.current_event.raw_event))
 
 
 @app.get("/connect", include_in_schema=False)
@@ -148,8 +166,9 @@ def authorize(account: str, session_id: str) -> Response[str]:
         session_id=session_id,
         cookie_session_id=cookie(event, CONNECT_COOKIE),
         form=form_fields(event),
-        base_url=public_base_url(event),
-        include_demo=not get_settings().is_production,
+        base_url=_base_url(event),
+        utilities=wiring.utility_registry(Settings.load()),
+        include_demo=not Settings.load().is_production,
         adapter_for=adapter_for,
         now=datetime.now(UTC),
     )
@@ -177,9 +196,7 @@ def decline(account: str, session_id: str) -> Response[str]:
     nonce = new_nonce()
     retry = None
     if session is not None:
-        retry = connect_flow.restart_link(
-            public_base_url(event), partner, session.transmission_region.value, session.ref_id
-        )
+        retry = connect_flow.restart_link(_base_url(event), partner, session.transmission_region.value, session.ref_id)
     view = OutcomeView(partner_name=partner.name, outcome="declined", utility_name=None, retry_url=retry)
     return html_response(outcome_page(view, nonce=nonce), nonce=nonce)
 

@@ -22,14 +22,19 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.demo_utility.adapters.store import dynamo_demo_store
+from meterhub import wiring
 from meterhub.demo_utility.pages import demo_authorize_page, demo_error_page
 from meterhub.demo_utility.use_cases import DemoUtility, JsonResult, OAuthError, ResourceError
 from meterhub.platform.api.resolver import build_resolver
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import ConnectTableSettings, PublicBaseUrlSettings, StageSettings
 from meterhub.platform.web.base_url import public_base_url
 from meterhub.platform.web.html import html_response, new_nonce, redirect_response, security_headers
+
+
+class Settings(StageSettings, ConnectTableSettings, PublicBaseUrlSettings):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
 
 app = build_resolver()
 
@@ -46,7 +51,7 @@ def error_page(title: str, message: str, status: int) -> Response[str]:
 
 def refuse_in_production(resolver: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """The demo must never answer in production: nothing it issues may be mistaken for a real utility's."""
-    if get_settings().is_production:
+    if Settings.load().is_production:
         logger.warning("Demo utility called in production: refused")
         return error_page("Page not found", "This page does not exist.", 404)
     return next_middleware(resolver)
@@ -75,7 +80,8 @@ def sign_in_policy(nonce: str, *, allow_http: bool) -> str:
 
 def _server() -> DemoUtility:
     event = app.current_event.raw_event
-    return DemoUtility(dynamo_demo_store(get_settings().connect_table_name), base_url=public_base_url(event))
+    settings = Settings.load()
+    return DemoUtility(wiring.demo_store(settings), base_url=public_base_url(event, settings.public_base_url))
 
 
 def _unique(pairs: Iterable[tuple[str, str]]) -> dict[str, str] | None:

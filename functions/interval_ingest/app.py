@@ -14,27 +14,36 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
-from meterhub.intervals.adapters.uploads import dynamo_upload_repository
+from meterhub import wiring
 from meterhub.intervals.use_cases.notifications import ingest_notification
 from meterhub.intervals.use_cases.pipeline import Ingestion
-from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
-from meterhub.platform.adapters.s3_object_store import s3_object_store
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import (
+    DataBucketSettings,
+    IntervalsTableSettings,
+    JobsTableSettings,
+    MetersTableSettings,
+)
+from pydantic import Field
 
-MAX_ATTEMPTS = 3  # the queue's maxReceiveCount
+
+class Settings(JobsTableSettings, IntervalsTableSettings, DataBucketSettings, MetersTableSettings):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
+    # The queue's maxReceiveCount (template.yaml's QueueRedrive mapping): the last attempt ends the job FAILED.
+    interval_files_max_receive_count: int = Field(ge=1)
+
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def _ingestion() -> Ingestion:
-    settings = get_settings()
+    settings = Settings.load()
     return Ingestion(
-        uploads=dynamo_upload_repository(settings.jobs_table_name),
-        intervals=dynamo_interval_store(settings.intervals_table_name),
-        objects=s3_object_store(settings.data_bucket_name),
-        meters=dynamo_meter_repository(settings.meters_table_name),
+        uploads=wiring.upload_repository(settings),
+        intervals=wiring.interval_store(settings),
+        objects=wiring.data_objects(settings),
+        meters=wiring.meter_repository(settings),
     )
 
 
@@ -43,7 +52,7 @@ def record_handler(record: SQSRecord) -> None:
         _ingestion(),
         record.body,
         attempt=int(record.attributes.approximate_receive_count or "1"),
-        max_attempts=MAX_ATTEMPTS,
+        max_attempts=Settings.load().interval_files_max_receive_count,
     )
 
 

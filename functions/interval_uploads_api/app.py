@@ -11,8 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
-from meterhub.intervals.adapters.uploads import dynamo_upload_repository
+from meterhub import wiring
 from meterhub.intervals.api_models import (
     GetIntervalDataFilePreviewResponse,
     GetUploadIngestionErrorsResponse,
@@ -27,9 +26,7 @@ from meterhub.intervals.api_models import (
 from meterhub.intervals.records import UploadStatus
 from meterhub.intervals.rules.paths import FILE_NAME
 from meterhub.intervals.use_cases import uploads as interval_uploads
-from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
 from meterhub.meters.api_models.params import MeterId
-from meterhub.platform.adapters.s3_object_store import s3_object_store
 from meterhub.platform.api.envelopes import ErrorResponse
 from meterhub.platform.api.params import PageToken, uuid_path
 from meterhub.platform.api.request_body import raw_bytes
@@ -42,7 +39,17 @@ from meterhub.platform.api.resolver import (
     serialize,
 )
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import (
+    DataBucketSettings,
+    IntervalsTableSettings,
+    JobsTableSettings,
+    MetersTableSettings,
+)
+
+
+class Settings(JobsTableSettings, DataBucketSettings, MetersTableSettings, IntervalsTableSettings):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
 
 app = build_resolver()
 TAGS = ["Interval data"]
@@ -72,11 +79,11 @@ answers first."""
 
 
 def _uploads() -> Any:
-    return dynamo_upload_repository(get_settings().jobs_table_name)
+    return wiring.upload_repository(Settings.load())
 
 
 def _objects() -> Any:
-    return s3_object_store(get_settings().data_bucket_name)
+    return wiring.data_objects(Settings.load())
 
 
 @app.post(
@@ -229,10 +236,10 @@ def get_meter_intervals(
     ] = None,
     page_token: PageToken = None,
 ) -> MeterIntervalsResponse:
-    settings = get_settings()
+    settings = Settings.load()
     return interval_uploads.read_intervals(
-        dynamo_meter_repository(settings.meters_table_name),
-        dynamo_interval_store(settings.intervals_table_name),
+        wiring.meter_repository(settings),
+        wiring.interval_store(settings),
         caller_partner_id(app),
         meter_id,
         start=start,
@@ -256,10 +263,10 @@ def get_meter_intervals(
 def search_missing_interval_data(
     request: Annotated[SearchMissingIntervalDataRequest | None, Body()] = None,
 ) -> SearchMissingIntervalDataResponse:
-    settings = get_settings()
+    settings = Settings.load()
     return interval_uploads.search_missing_intervals(
-        dynamo_meter_repository(settings.meters_table_name),
-        dynamo_interval_store(settings.intervals_table_name),
+        wiring.meter_repository(settings),
+        wiring.interval_store(settings),
         caller_partner_id(app),
         request,
     )

@@ -17,18 +17,23 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub import wiring
 from meterhub.meter_jobs.use_cases.job_events import publish_changes
-from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import WebhookEventsQueueSettings
 from meterhub.platform.streams import StreamChange
+
+
+class Settings(WebhookEventsQueueSettings):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: DynamoDBRecord) -> None:
     change = StreamChange.from_record(record.raw_event)
-    queue = sqs_work_queue(get_settings().webhook_events_queue_url)
+    queue = wiring.webhook_events_queue(Settings.load())
     published = publish_changes(queue, change)
     if published:
         logger.debug("Job events published", extra={"stream_event_id": change.event_id, "events": published})

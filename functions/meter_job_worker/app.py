@@ -14,19 +14,32 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
+from meterhub import wiring
 from meterhub.meter_jobs.use_cases.run_job import run_job
 from meterhub.meter_jobs.use_cases.worker import Worker
-from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
 from meterhub.meters.use_cases.create_meter import connect_link
-from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
-from meterhub.platform.adapters.s3_object_store import s3_object_store
-from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import (
+    DataBucketSettings,
+    JobsTableSettings,
+    MeterJobsQueueSettings,
+    MetersTableSettings,
+    PartnersTableSettings,
+)
+from pydantic import Field
+
+
+class Settings(
+    PartnersTableSettings, JobsTableSettings, MetersTableSettings, DataBucketSettings, MeterJobsQueueSettings
+):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
+    # The queue's maxReceiveCount (template.yaml's QueueRedrive mapping): the last attempt ends the job instead
+    # of failing again.
+    meter_jobs_max_receive_count: int = Field(ge=1)
+
 
 SAFETY_MARGIN_MS = 20_000
-MAX_ATTEMPTS = 5  # the queue's maxReceiveCount: the last attempt ends the job instead of failing again
 
 # With one message per batch, a failure must come back as a batch item failure (the message is retried),
 # not as an exception that fails the whole invocation.
@@ -34,12 +47,12 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def _worker() -> Worker:
-    settings = get_settings()
-    partners = dynamo_partner_repository(settings.partners_table_name)
+    settings = Settings.load()
+    partners = wiring.partner_repository(settings)
     return Worker(
-        jobs=dynamo_job_repository(settings.jobs_table_name),
-        meters=dynamo_meter_repository(settings.meters_table_name),
-        objects=s3_object_store(settings.data_bucket_name),
+        jobs=wiring.job_repository(settings),
+        meters=wiring.meter_repository(settings),
+        objects=wiring.data_objects(settings),
         connect=lambda partner_id: connect_link(partners, partner_id),
     )
 
@@ -48,13 +61,14 @@ def record_handler(record: SQSRecord, context: LambdaContext) -> None:
     message = json.loads(record.body)
     partner_id, job_id = str(message["partner_id"]), str(message["job_id"])
     logger.append_keys(partner_id=partner_id, job_id=job_id)
+    settings = Settings.load()
     run_job(
         _worker(),
-        sqs_work_queue(get_settings().meter_jobs_queue_url),
+        wiring.meter_jobs_queue(settings),
         partner_id,
         job_id,
         attempt=int(record.attributes.approximate_receive_count or "1"),
-        max_attempts=MAX_ATTEMPTS,
+        max_attempts=settings.meter_jobs_max_receive_count,
         time_is_short=lambda: context.get_remaining_time_in_millis() < SAFETY_MARGIN_MS,
     )
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
+from meterhub import wiring
 from meterhub.meter_jobs.api_models import (
     BatchValidationError,
     CreateMeterBatchJobResponse,
@@ -19,8 +19,6 @@ from meterhub.meter_jobs.api_models import (
 )
 from meterhub.meter_jobs.use_cases import jobs as meter_jobs
 from meterhub.meters.api_models.responses import FiltersResponse
-from meterhub.platform.adapters.s3_object_store import s3_object_store
-from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
 from meterhub.platform.api.accept import CSV, json_or_csv
 from meterhub.platform.api.envelopes import ErrorResponse
 from meterhub.platform.api.error_envelopes import validation_error_response
@@ -29,7 +27,12 @@ from meterhub.platform.api.request_body import raw_bytes
 from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, serialize
 from meterhub.platform.errors import InvalidInput
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import DataBucketSettings, JobsTableSettings, MeterJobsQueueSettings
+
+
+class Settings(JobsTableSettings, DataBucketSettings, MeterJobsQueueSettings):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
 
 app = build_resolver()
 
@@ -84,7 +87,7 @@ other whole-request errors), which a route-level refusal would not keep."""
 
 
 def _jobs() -> Any:
-    return dynamo_job_repository(get_settings().jobs_table_name)
+    return wiring.job_repository(Settings.load())
 
 
 @app.post(
@@ -104,11 +107,11 @@ def create_meter_job(
     update_existing: Annotated[bool, Query(description="Overwrite meters whose partner_reference exists")] = False,
     file_name: FileName = None,
 ) -> Response[str]:
-    settings = get_settings()
+    settings = Settings.load()
     job_id = meter_jobs.submit_job(
         _jobs(),
-        s3_object_store(settings.data_bucket_name),
-        sqs_work_queue(settings.meter_jobs_queue_url),
+        wiring.data_objects(settings),
+        wiring.meter_jobs_queue(settings),
         caller_partner_id(app),
         raw_bytes(app.current_event),
         app.current_event.headers.get("content-type"),

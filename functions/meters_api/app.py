@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+from meterhub import wiring
 from meterhub.meters.api_models.params import MeterId
 from meterhub.meters.api_models.responses import (
     CreateAssetRequest,
@@ -23,7 +23,6 @@ from meterhub.meters.api_models.responses import (
 from meterhub.meters.rules import enrollment
 from meterhub.meters.use_cases import read_meters
 from meterhub.meters.use_cases.create_meter import AssetRejected, connect_link, create_meter, idempotent_create
-from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.platform.api.envelopes import CreateMeterErrorResponse, ErrorResponse
 from meterhub.platform.api.resolver import (
     asset_errors_response,
@@ -34,7 +33,12 @@ from meterhub.platform.api.resolver import (
     json_body_errors,
 )
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import IdempotencyTableSettings, MetersTableSettings, PartnersTableSettings
+
+
+class Settings(MetersTableSettings, PartnersTableSettings, IdempotencyTableSettings):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
 
 CREATE_METER = "/v1.1/meters"
 app = build_resolver(asset_routes=frozenset({CREATE_METER}))
@@ -68,10 +72,10 @@ def create_single_meter(
     request: Annotated[CreateAssetRequest, Body()],
     update_existing: Annotated[bool, Query(description="Overwrite the meter that has this partner_reference")] = False,
 ) -> ProvisionalAsset:
-    settings = get_settings()
+    settings = Settings.load()
     partner_id = caller_partner_id(app)
-    meters = dynamo_meter_repository(settings.meters_table_name)
-    connect = connect_link(dynamo_partner_repository(settings.partners_table_name), partner_id)
+    meters = wiring.meter_repository(settings)
+    connect = connect_link(wiring.partner_repository(settings), partner_id)
     if request.onboarding_token is None:
         return create_meter(
             meters, partner_id, request.provisional_asset, update_existing=update_existing, connect=connect
@@ -101,7 +105,7 @@ def create_single_meter(
     },
 )
 def search_meters(filters: Annotated[MeterFilterRequest, Body()]) -> ListMeterDetailsResponse:
-    meters = dynamo_meter_repository(get_settings().meters_table_name)
+    meters = wiring.meter_repository(Settings.load())
     return read_meters.search_meters(meters, caller_partner_id(app), filters)
 
 
@@ -117,7 +121,7 @@ def search_meters(filters: Annotated[MeterFilterRequest, Body()]) -> ListMeterDe
     },
 )
 def get_meter(meter_id: MeterId) -> MeterDetailsResponse:
-    meters = dynamo_meter_repository(get_settings().meters_table_name)
+    meters = wiring.meter_repository(Settings.load())
     return read_meters.get_meter(meters, caller_partner_id(app), meter_id)
 
 
@@ -133,7 +137,7 @@ def get_meter(meter_id: MeterId) -> MeterDetailsResponse:
     },
 )
 def get_meter_enrollment(meter_id: MeterId) -> MeterEnrollmentResponse:
-    meters = dynamo_meter_repository(get_settings().meters_table_name)
+    meters = wiring.meter_repository(Settings.load())
     meter = read_meters.load_meter(meters, caller_partner_id(app), meter_id)
     return enrollment.derive_enrollment(meter, datetime.now(UTC))
 

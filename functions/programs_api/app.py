@@ -10,6 +10,12 @@ from meterhub.catalog.api_models import ProgramsResponse
 from meterhub.catalog.use_cases import list_programs
 from meterhub.platform.api.resolver import build_resolver
 from meterhub.platform.observability import logger
+from meterhub.platform.settings import EnvironmentSettings
+
+
+class Settings(EnvironmentSettings):
+    """This function's environment: none (the catalog is code), so the template gives it no variable."""
+
 
 app = build_resolver()
 

@@ -14,14 +14,27 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
-from meterhub.connect.adapters.token_vault import kms_token_vault
+from meterhub import wiring
 from meterhub.connect.use_cases.sync import UtilitySync
-from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
-from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
-from meterhub.utility_providers.adapters.factory import adapter_for
+from meterhub.platform.settings import (
+    ConnectTableSettings,
+    ConnectTokensKeySettings,
+    IntervalsTableSettings,
+    MetersTableSettings,
+    UtilityProviderSettings,
+)
+
+
+class Settings(
+    ConnectTableSettings, MetersTableSettings, IntervalsTableSettings, ConnectTokensKeySettings, UtilityProviderSettings
+):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
+
+# The one seam to the utilities (tests replace it: a real utility's login cannot run here).
+adapter_for = wiring.utility_adapter_for
+
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -30,14 +43,15 @@ def record_handler(record: SQSRecord) -> None:
     message = json.loads(record.body)
     partner_id, authorization_id = str(message["partner_id"]), str(message["authorization_id"])
     logger.append_keys(partner_id=partner_id, authorization_id=authorization_id)
-    settings = get_settings()
+    settings = Settings.load()
     sync = UtilitySync(
-        connect=dynamo_connect_repository(settings.connect_table_name),
-        meters=dynamo_meter_repository(settings.meters_table_name),
-        intervals=dynamo_interval_store(settings.intervals_table_name),
-        vault=kms_token_vault(settings.connect_tokens_key_id),
+        connect=wiring.connect_repository(settings),
+        meters=wiring.meter_repository(settings),
+        intervals=wiring.interval_store(settings),
+        vault=wiring.token_vault(settings),
         adapter_for=adapter_for,
         now=lambda: datetime.now(UTC),
+        utilities=wiring.utility_registry(settings),
     )
     result = sync.run(partner_id, authorization_id)
     logger.info(

@@ -17,17 +17,18 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub import wiring
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
-from meterhub.webhooks.adapters.deliveries import dynamo_delivery_log
-from meterhub.webhooks.adapters.http_delivery import http_client_post
-from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
-from meterhub.webhooks.rules.schedule import RETRY_DELAYS_SECONDS
+from meterhub.platform.settings import StageSettings, WebhookEventsQueueSettings, WebhooksTableSettings
 from meterhub.webhooks.use_cases.dispatch import Dispatcher
 
+
+class Settings(StageSettings, WebhooksTableSettings, WebhookEventsQueueSettings):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
+
 # The retry schedule (entry n: seconds before attempt n+1); tests replace it so they do not wait.
-RETRY_DELAYS: Sequence[int] = RETRY_DELAYS_SECONDS
+RETRY_DELAYS: Sequence[int] = wiring.webhook_retry_delays()
 
 # Kept back from the inline budget: the time the batch's later records need at least, and the partial response.
 RESERVE_SECONDS = 5.0
@@ -36,14 +37,14 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def _dispatcher() -> Dispatcher:
-    settings = get_settings()
+    settings = Settings.load()
     return Dispatcher(
-        subscriptions=dynamo_webhook_repository(settings.webhooks_table_name),
-        deliveries=dynamo_delivery_log(settings.webhooks_table_name),
-        queue=sqs_work_queue(settings.webhook_events_queue_url),
+        subscriptions=wiring.webhook_repository(settings),
+        deliveries=wiring.delivery_log(settings),
+        queue=wiring.webhook_events_queue(settings),
         stage=settings.stage,
         delays=RETRY_DELAYS,
-        http_post=http_client_post,
+        http_post=wiring.webhook_poster(),
     )
 
 

@@ -14,15 +14,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+from meterhub import wiring
 from meterhub.platform.api.error_envelopes import ERROR_MESSAGE
 from meterhub.platform.api.params import PAGE_TOKEN_MAX_LENGTH, uuid_path
 from meterhub.platform.api.resolver import build_resolver, caller_partner_id, documented, json_body_errors
 from meterhub.platform.observability import logger
-from meterhub.platform.settings import get_settings
-from meterhub.webhooks.adapters.deliveries import dynamo_delivery_log
-from meterhub.webhooks.adapters.http_delivery import http_client_post
-from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
+from meterhub.platform.settings import StageSettings, WebhookEventsQueueSettings, WebhooksTableSettings
 from meterhub.webhooks.api_models import (
     CreateWebhookResponse,
     Delivery,
@@ -36,6 +33,11 @@ from meterhub.webhooks.api_models import (
     WebhookResponse,
 )
 from meterhub.webhooks.use_cases import subscriptions as webhooks
+
+
+class Settings(StageSettings, WebhooksTableSettings, WebhookEventsQueueSettings):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
 
 app = build_resolver(envelope=ERROR_MESSAGE)
 
@@ -55,7 +57,7 @@ CONFLICT = {409: documented(WebhookErrorResponse, "The event is still being deli
 
 
 def _repo() -> Any:
-    return dynamo_webhook_repository(get_settings().webhooks_table_name)
+    return wiring.webhook_repository(Settings.load())
 
 
 @app.get(
@@ -77,7 +79,7 @@ def list_webhooks() -> WebhookListResponse:
     responses={200: documented(CreateWebhookResponse, "Webhook created successfully"), **BODY, **ERRORS},
 )
 def create_webhook(request: Annotated[WebhookRequest, Body()]) -> CreateWebhookResponse:
-    created = webhooks.create_webhook(_repo(), caller_partner_id(app), request, stage=get_settings().stage)
+    created = webhooks.create_webhook(_repo(), caller_partner_id(app), request, stage=Settings.load().stage)
     logger.info("Webhook created", extra={"webhook_id": created.webhook_id})
     return created
 
@@ -90,7 +92,7 @@ def create_webhook(request: Annotated[WebhookRequest, Body()]) -> CreateWebhookR
     responses={200: documented(WebhookResponse, "Webhook updated successfully"), **BODY, **MISSING, **ERRORS},
 )
 def update_webhook(webhook_id: WebhookId, request: Annotated[WebhookRequest, Body()]) -> WebhookResponse:
-    return webhooks.replace_webhook(_repo(), caller_partner_id(app), webhook_id, request, stage=get_settings().stage)
+    return webhooks.replace_webhook(_repo(), caller_partner_id(app), webhook_id, request, stage=Settings.load().stage)
 
 
 @app.delete(
@@ -123,7 +125,12 @@ def test_webhook(
 ) -> TestWebhookResponse:
     event_type = (request or TestWebhookRequest()).webhook_event_type
     result = webhooks.send_test_event(
-        _repo(), caller_partner_id(app), webhook_id, event_type, stage=get_settings().stage, http_post=http_client_post
+        _repo(),
+        caller_partner_id(app),
+        webhook_id,
+        event_type,
+        stage=Settings.load().stage,
+        http_post=wiring.webhook_poster(),
     )
     logger.info("Webhook tested", extra={"webhook_id": webhook_id, "is_successful": result.is_successful})
     return result
@@ -141,10 +148,10 @@ def list_webhook_deliveries(
     page_size: Annotated[int | None, Query(ge=1, le=webhooks.MAX_DELIVERIES_PAGE)] = None,
     page_token: Annotated[str | None, Query(max_length=PAGE_TOKEN_MAX_LENGTH)] = None,
 ) -> DeliveryListResponse:
-    settings = get_settings()
+    settings = Settings.load()
     return webhooks.list_deliveries(
         _repo(),
-        dynamo_delivery_log(settings.webhooks_table_name),
+        wiring.delivery_log(settings),
         caller_partner_id(app),
         webhook_id,
         page_size=page_size,
@@ -165,11 +172,11 @@ def list_webhook_deliveries(
     },
 )
 def redeliver_webhook_event(webhook_id: WebhookId, webhook_event_id: EventId) -> Delivery:
-    settings = get_settings()
+    settings = Settings.load()
     result = webhooks.redeliver(
         _repo(),
-        dynamo_delivery_log(settings.webhooks_table_name),
-        sqs_work_queue(settings.webhook_events_queue_url),
+        wiring.delivery_log(settings),
+        wiring.webhook_events_queue(settings),
         caller_partner_id(app),
         webhook_id,
         webhook_event_id,

@@ -11,7 +11,7 @@ import pytest
 from meterhub.partners import use_cases as partners
 from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.platform.errors import Forbidden
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import PartnersTableSettings
 from meterhub_dev import admin
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def test_create_partner_prints_the_key_once_and_it_authenticates(
     created = json.loads(out)
     assert (created["name"], created["account"]) == ("Acme Solar", "acme-solar")
     assert out.count(created["api_key"]) == 1
-    repo = dynamo_partner_repository(get_settings().partners_table_name)
+    repo = dynamo_partner_repository(PartnersTableSettings.load().partners_table_name)
     assert partners.authenticate(repo, f"Bearer {created['api_key']}") == created["partner_id"]
     # And the partner's usage key (the value its authorizer names) is in the usage plan
     assert created["usage_key_id"]
@@ -152,7 +152,7 @@ def test_revoke_key_makes_authentication_forbidden(aws: DynamoDBClient, capsys: 
     assert json.loads(out)["status"] == "REVOKED"
     _, listing, _ = run(capsys, "list-keys", "--partner-id", created["partner_id"])
     assert [k["status"] for k in json.loads(listing)] == ["REVOKED"]
-    repo = dynamo_partner_repository(get_settings().partners_table_name)
+    repo = dynamo_partner_repository(PartnersTableSettings.load().partners_table_name)
     with pytest.raises(Forbidden):
         partners.authenticate(repo, f"Bearer {created['api_key']}")
 
@@ -180,7 +180,7 @@ def test_issue_key_adds_a_second_working_key(aws: DynamoDBClient, capsys: pytest
     assert code == 0
     second = json.loads(out)["api_key"]
     assert second != created["api_key"]
-    repo = dynamo_partner_repository(get_settings().partners_table_name)
+    repo = dynamo_partner_repository(PartnersTableSettings.load().partners_table_name)
     for key in (created["api_key"], second):
         assert partners.authenticate(repo, f"Bearer {key}") == created["partner_id"]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from meterhub.partners import use_cases as partners
 from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import PartnersTableSettings
 
 if TYPE_CHECKING:
     from meterhub.partners.use_cases import IssuedKey
@@ -62,7 +62,7 @@ def test_unknown_key_is_denied(authorizer: ModuleType, partner: IssuedKey, lambd
 
 def test_revoked_key_is_denied(authorizer: ModuleType, partner: IssuedKey, lambda_context: Any) -> None:
     # Given the partner's key is revoked
-    repo = dynamo_partner_repository(get_settings().partners_table_name)
+    repo = dynamo_partner_repository(PartnersTableSettings.load().partners_table_name)
     partners.revoke_api_key(repo, partner.partner_id, partner.key_id)
 
     # When it is used
@@ -77,7 +77,7 @@ def test_other_key_of_the_partner_still_works_after_a_revocation(
     authorizer: ModuleType, partner: IssuedKey, lambda_context: Any
 ) -> None:
     # Given a second key and the first one revoked
-    repo = dynamo_partner_repository(get_settings().partners_table_name)
+    repo = dynamo_partner_repository(PartnersTableSettings.load().partners_table_name)
     second = partners.issue_api_key(repo, partner.partner_id)
     partners.revoke_api_key(repo, partner.partner_id, partner.key_id)
 

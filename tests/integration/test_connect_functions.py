@@ -21,7 +21,7 @@ import pytest
 from meterhub.partners.use_cases import IssuedKey
 from meterhub.utility_providers.ports import UtilityAdapter
 from meterhub.utility_providers.records.readings import IntervalReading, ServiceAddress, ServicePoint, TokenSet
-from meterhub.utility_providers.records.registry import UtilityConfig
+from meterhub.utility_providers.records.registry import UtilityConfig, UtilityRegistry
 
 from tests.conftest import (
     REGION,
@@ -356,6 +356,7 @@ def test_the_daily_refresh_queues_a_sync_for_every_live_authorization_only(
         partner.partner_id,
         revoked_id,
         lambda: datetime.now(UTC),
+        utilities=UtilityRegistry(),
     )
     assert [aid for _, aid in repo.active_authorizations()] == [_other[1]]
 
@@ -468,6 +469,7 @@ def _connect_and_sync(
         kms_token_vault(env["CONNECT_TOKENS_KEY_ID"]),
         adapter_for,
         lambda: datetime.now(UTC),
+        utilities=UtilityRegistry(),
     ).run(authorization.partner_id, authorization.authorization_id)
     return 200, authorization.authorization_id
 

@@ -22,8 +22,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import boto3
 import pytest
 import urllib3
+from meterhub import wiring
 from meterhub.catalog.enums import TransmissionRegion, UtilityName
 from meterhub.demo_utility.rules.feeds import interval_block_feed
+from meterhub.platform.settings import UtilityProviderSettings
 from meterhub.utility_providers.adapters import secrets
 from meterhub.utility_providers.adapters.factory import adapter_for
 from meterhub.utility_providers.adapters.green_button import (
@@ -37,10 +39,9 @@ from meterhub.utility_providers.adapters.green_button import (
     is_under,
 )
 from meterhub.utility_providers.ports import UtilityAdapter
-from meterhub.utility_providers.records import registry
 from meterhub.utility_providers.records.errors import AccessTokenRejected, AuthorizationRevoked, UtilityError
 from meterhub.utility_providers.records.readings import IntervalReading, TokenSet
-from meterhub.utility_providers.records.registry import DEMO_UTILITY, UtilityConfig
+from meterhub.utility_providers.records.registry import DEMO_UTILITY, UtilityConfig, UtilityRegistry
 from meterhub.utility_providers.rules.pkce import pkce_pair
 from meterhub_dev.local.apigateway import IncomingRequest, RouteTable, build_proxy_event, parse_proxy_result
 from meterhub_dev.local.rest_apis import ApiSpec, Route
@@ -371,17 +372,17 @@ def test_a_resource_uri_elsewhere_is_refused(demo_http: DemoUtilityServer, brows
 def test_the_demo_refuses_to_serve_in_production(
     demo_http: DemoUtilityServer, browser: urllib3.PoolManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from meterhub.platform.settings import get_settings
+    from meterhub.platform.settings import forget_loaded_settings
 
     monkeypatch.setenv("STAGE", "prod")
-    get_settings.cache_clear()
+    forget_loaded_settings()
     try:
         for method, path in (("GET", "/demo-utility/oauth/authorize"), ("POST", "/demo-utility/oauth/token")):
             answer = browser.request(method, f"{demo_http.base_url}{path}", redirect=False)
             assert answer.status == 404
             assert answer.headers["Content-Type"].startswith("text/html")
     finally:
-        get_settings.cache_clear()
+        forget_loaded_settings()
 
 
 def test_the_http_client_follows_no_redirect_caps_size_and_reports_transport_failures(
@@ -700,37 +701,39 @@ def test_endpoints_are_joined_under_the_api_base_and_need_https() -> None:
 # ----- registry: real utilities only when configured, secrets from Secrets Manager -----------------------------
 
 
-def test_real_utilities_are_offered_only_with_their_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    for utility in ("PGE", "SCE", "SDGE", "CECONY", "PSEGLI"):
-        monkeypatch.delenv(f"UTILITY_{utility}_CLIENT_SECRET_ARN", raising=False)
-    assert [u.utility_id for u in registry.utilities_for(TransmissionRegion.CAISO, include_demo=True)] == ["demo"]
-    assert registry.utilities_for(TransmissionRegion.CAISO, include_demo=False) == []
-    assert registry.utility_by_id("pge") is None
+def test_real_utilities_are_offered_only_with_their_secret() -> None:
+    unconfigured = UtilityRegistry()
+    assert [u.utility_id for u in unconfigured.utilities_for(TransmissionRegion.CAISO, include_demo=True)] == ["demo"]
+    assert unconfigured.utilities_for(TransmissionRegion.CAISO, include_demo=False) == []
+    assert unconfigured.utility_by_id("pge") is None
 
-    monkeypatch.setenv("UTILITY_PGE_CLIENT_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:pge")
-    monkeypatch.setenv("UTILITY_CECONY_CLIENT_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:coned")
-    monkeypatch.setenv("UTILITY_CECONY_REVOKE_URL", "")
-    monkeypatch.setenv("UTILITY_CECONY_SCOPE", "FB=4_5")
-    caiso = registry.utilities_for(TransmissionRegion.CAISO, include_demo=False)
+    # The variables reach the registry through a function's settings (UTILITY_SYNC_QUEUE_URL names no utility)
+    environ = {
+        "UTILITY_PGE_CLIENT_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:1:secret:pge",
+        "UTILITY_CECONY_CLIENT_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:1:secret:coned",
+        "UTILITY_CECONY_REVOKE_URL": "",
+        "UTILITY_CECONY_SCOPE": "FB=4_5",
+        "UTILITY_SYNC_QUEUE_URL": "https://sqs.example/queue",
+        "METERS_TABLE_NAME": "not a utility setting",
+    }
+    configured = wiring.utility_registry(UtilityProviderSettings.from_environ(environ))
+    caiso = configured.utilities_for(TransmissionRegion.CAISO, include_demo=False)
     assert [u.utility_id for u in caiso] == ["pge"]
-    nyiso = registry.utilities_for(TransmissionRegion.NYISO, include_demo=True)
+    nyiso = configured.utilities_for(TransmissionRegion.NYISO, include_demo=True)
     assert [u.utility_id for u in nyiso] == ["cecony", "demo"]
-    coned = registry.utility_by_id("cecony")
+    coned = configured.utility_by_id("cecony")
     assert coned is not None and coned.revoke_url is None and coned.scope == "FB=4_5"
     assert coned.client_secret_arn == "arn:aws:secretsmanager:us-east-1:1:secret:coned"
-    assert registry.utilities_for(TransmissionRegion.ERCOT, include_demo=True) == []
+    assert configured.utilities_for(TransmissionRegion.ERCOT, include_demo=True) == []
 
 
-def test_adapter_for_reads_the_client_credentials_from_secrets_manager(
-    aws: DynamoDBClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_adapter_for_reads_the_client_credentials_from_secrets_manager(aws: DynamoDBClient) -> None:
     secrets.reset_secret_cache()
     secrets_client = boto3.client("secretsmanager", region_name=REGION)
     arn = secrets_client.create_secret(
         Name="utility-pge", SecretString=json.dumps({"client_id": "pge-client", "client_secret": "pge-secret"})
     )["ARN"]
-    monkeypatch.setenv("UTILITY_PGE_CLIENT_SECRET_ARN", arn)
-    config = registry.utility_by_id("pge")
+    config = UtilityRegistry({"UTILITY_PGE_CLIENT_SECRET_ARN": arn}).utility_by_id("pge")
     assert config is not None
     try:
         http = FakeHttp([_json(200, {"access_token": "a", "token_type": "Bearer"})] * 2)

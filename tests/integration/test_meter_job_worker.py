@@ -228,7 +228,7 @@ def test_the_last_attempt_ends_a_broken_job_failed(
     delete_payload(partner.partner_id, job_id)
     message = only_message(job_worker)
     # When the queue delivers it for the last time (maxReceiveCount = 5)
-    assert job_worker.module.MAX_ATTEMPTS == 5
+    assert job_worker.module.Settings.load().meter_jobs_max_receive_count == 5  # template.yaml QueueRedrive
     result = job_worker.handle(job_worker.event([message], receive_count=5))
     # Then the job ends FAILED with a reason, and the message is not reported as failed (no DLQ for it)
     assert result == {"batchItemFailures": []}

@@ -16,7 +16,7 @@ from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.api_models.responses import ProvisionalAsset
 from meterhub.meters.use_cases.create_meter import connect_link, create_meter
 from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import MetersTableSettings, PartnersTableSettings
 
 if TYPE_CHECKING:
     from meterhub.partners.use_cases import IssuedKey
@@ -50,7 +50,7 @@ def post_meter(
 def stored_meters(aws: DynamoDBClient, partner_id: str) -> list[dict[str, Any]]:
     """The meter items (not the reference guards) of a partner, straight from the table."""
     response = aws.query(
-        TableName=get_settings().meters_table_name,
+        TableName=MetersTableSettings.load().meters_table_name,
         KeyConditionExpression="pk = :pk AND begins_with(sk, :meter)",
         ExpressionAttributeValues={":pk": {"S": f"PARTNER#{partner_id}"}, ":meter": {"S": "METER#"}},
         ConsistentRead=True,
@@ -487,9 +487,10 @@ def test_concurrent_creates_of_one_reference_store_exactly_one_meter(
             original(self, transact_items)
 
     monkeypatch.setattr(DynamoDBBackend, "transact_write_items", atomic)
-    settings = get_settings()
-    repo = dynamo_meter_repository(settings.meters_table_name)
-    connect = connect_link(dynamo_partner_repository(settings.partners_table_name), partner.partner_id)
+    repo = dynamo_meter_repository(MetersTableSettings.load().meters_table_name)
+    connect = connect_link(
+        dynamo_partner_repository(PartnersTableSettings.load().partners_table_name), partner.partner_id
+    )
     asset = CreateMeter.model_validate(make_asset("race-1"))
     start = threading.Barrier(8)
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from meterhub.platform.api.transport import HSTS_HEADER, HSTS_VALUE
-from meterhub.platform.settings import get_settings
+from meterhub.platform.settings import forget_loaded_settings
 
 from tests.conftest import (
     ROOT,
@@ -30,9 +30,9 @@ def _function_settings(monkeypatch: pytest.MonkeyPatch, no_network: None) -> Ite
     """The functions' environment (settings are read per request); no AWS is reached by these answers."""
     for name, value in function_environment().items():
         monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    forget_loaded_settings()
     yield
-    get_settings.cache_clear()
+    forget_loaded_settings()
 
 
 def _answer(function_id: str, path: str, proto: str | None, partner_id: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from meterhub.platform import keys, page_tokens
 from meterhub.platform.errors import DomainError, InvalidInput
 from meterhub.utility_providers.ports import UtilityAdapter
 from meterhub.utility_providers.records.readings import IntervalReading, ServiceAddress, ServicePoint, TokenSet
-from meterhub.utility_providers.records.registry import UtilityConfig
+from meterhub.utility_providers.records.registry import UtilityConfig, UtilityRegistry
 
 from tests.fakes.connect import FakeTokenVault, InMemoryConnectRepository
 from tests.fakes.intervals import InMemoryIntervalStore
@@ -300,7 +300,15 @@ class SyncWorld:
         return self.utility
 
     def sync(self) -> SyncResult:
-        sync = UtilitySync(self.connect, self.meters, self.intervals, self.vault, self.adapter_for, lambda: NOW)
+        sync = UtilitySync(
+            self.connect,
+            self.meters,
+            self.intervals,
+            self.vault,
+            self.adapter_for,
+            lambda: NOW,
+            utilities=UtilityRegistry(),
+        )
         result = sync.run(ACME, self.authorization.authorization_id)
         assert result.status == "COMPLETED", result
         return result

@@ -19,7 +19,7 @@ from meterhub.platform.errors import InvalidInput
 from meterhub.utility_providers.ports import UtilityAdapter
 from meterhub.utility_providers.records.errors import UtilityError
 from meterhub.utility_providers.records.readings import IntervalReading, ServicePoint, TokenSet
-from meterhub.utility_providers.records.registry import UtilityConfig
+from meterhub.utility_providers.records.registry import UtilityConfig, UtilityRegistry
 from pydantic import ValidationError
 
 from tests.fakes.connect import FakeTokenVault, InMemoryConnectRepository
@@ -79,6 +79,7 @@ class World:
         self.repo = InMemoryConnectRepository()
         self.vault = FakeTokenVault()
         self.utility = FakeUtility()
+        self.utilities = UtilityRegistry()  # no real utility configured: the demo only
 
     def adapter_for(self, config: UtilityConfig, base_url: str) -> UtilityAdapter:
         return self.utility
@@ -103,7 +104,9 @@ class World:
             utility_id=params["utility_id"],
             link_token=params["link_token"],
         )
-        return connect_flow.open_link(self.partners, self.repo, parameters, cookie, include_demo=True, now=now)
+        return connect_flow.open_link(
+            self.partners, self.repo, parameters, cookie, utilities=self.utilities, include_demo=True, now=now
+        )
 
     def issue(self, request: dict[str, str] | None = None, now: datetime = NOW) -> tuple[str, str]:
         """A partner-issued link for site-42 in CAISO: (its token, its link_id)."""
@@ -114,6 +117,7 @@ class World:
             "p1",
             ConnectLinkRequest.model_validate(fields),
             base_url=BASE,
+            utilities=self.utilities,
             include_demo=True,
             now=now,
         )
@@ -129,6 +133,7 @@ class World:
             cookie_session_id=opened.session.session_id,
             form=fields,
             base_url=BASE,
+            utilities=self.utilities,
             include_demo=True,
             adapter_for=self.adapter_for,
             now=NOW,
@@ -141,6 +146,7 @@ class World:
             self.vault,
             params=params,
             cookie_session_id=cookie,
+            utilities=self.utilities,
             adapter_for=self.adapter_for,
             now=now,
         )
@@ -208,22 +214,23 @@ def test_direct_link_offers_only_its_utility_and_unknown_utilities_are_refused(w
     assert problem.value.status == 404
 
 
-def test_the_demo_utility_is_not_offered_in_production(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    def open_in_production() -> connect_flow.OpenedSession:
+def test_the_demo_utility_is_not_offered_in_production(world: World) -> None:
+    def open_in_production(utilities: UtilityRegistry) -> connect_flow.OpenedSession:
         return connect_flow.open_link(
             world.partners,
             world.repo,
             LinkParameters("acme-solar", "CAISO", "r", None),
             None,
+            utilities=utilities,
             include_demo=False,
             now=NOW,
         )
 
     with pytest.raises(ConnectProblem) as problem:  # no real utility configured: a clear page, not an empty form
-        open_in_production()
+        open_in_production(UtilityRegistry())
     assert problem.value.status == 503
-    monkeypatch.setenv("UTILITY_PGE_CLIENT_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:x")
-    opened = open_in_production()
+    pge = {"UTILITY_PGE_CLIENT_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x"}
+    opened = open_in_production(UtilityRegistry(pge))
     assert [u.utility_id for u in opened.utilities] == ["pge"]
     assert "demo" not in {u.utility_id for u in opened.utilities}
 
@@ -270,6 +277,7 @@ def test_a_form_posted_without_the_session_cookie_is_refused(world: World) -> No
             cookie_session_id="someone-elses-session",
             form={"csrf_token": opened.session.csrf_token, "consent": "yes", "utility_id": "demo"},
             base_url=BASE,
+            utilities=world.utilities,
             include_demo=True,
             adapter_for=world.adapter_for,
             now=NOW,
@@ -523,7 +531,9 @@ def test_an_issued_link_opened_while_no_utility_is_available_stays_unclaimed(wor
     token, link_id = world.issue()
     link = LinkParameters("acme-solar", "CAISO", "site-42", None, link_token=token)
     with pytest.raises(ConnectProblem) as problem:  # production, no real utility configured yet
-        connect_flow.open_link(world.partners, world.repo, link, None, include_demo=False, now=NOW)
+        connect_flow.open_link(
+            world.partners, world.repo, link, None, utilities=world.utilities, include_demo=False, now=NOW
+        )
     assert problem.value.status == 503
     assert world.repo.sessions_by_key == {} and [x.claimed_by for x in world.repo.links.values()] == [None]
     assert world.open(link={"link_token": token}).session.link_id == link_id  # the customer can come back

@@ -52,7 +52,10 @@ def test_functions_code_handler_and_environment(template: LocalTemplate) -> None
     assert meters.function_name == "lambda_handler"
     assert meters.environment["METERS_TABLE_NAME"] == "MetersTable"  # !Ref -> local physical name
     assert meters.environment["PARTNERS_TABLE_NAME"] == "PartnersTable"
-    assert meters.environment["STAGE"] == "local"
+    assert meters.environment["POWERTOOLS_SERVICE_NAME"] == "meterhub"  # Globals' variables merged in
+    assert "STAGE" not in meters.environment  # a function gets only what its settings declare
+    assert template.functions["WebhooksApiFunction"].environment["STAGE"] == "local"
+    assert template.functions["MeterJobWorkerFunction"].environment["METER_JOBS_MAX_RECEIVE_COUNT"] == "5"  # Mappings
     assert meters.timeout_seconds == 10  # from Globals
     assert template.functions["ProgramsApiFunction"].memory_mb == 256  # own value beats Globals
     assert template.functions["AuthorizerFunction"].timeout_seconds == 5

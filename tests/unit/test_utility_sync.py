@@ -22,7 +22,7 @@ from meterhub.platform.streams import StreamChange
 from meterhub.utility_providers.ports import UtilityAdapter
 from meterhub.utility_providers.records.errors import AuthorizationRevoked, UtilityError
 from meterhub.utility_providers.records.readings import IntervalReading, ServiceAddress, ServicePoint, TokenSet
-from meterhub.utility_providers.records.registry import UtilityConfig
+from meterhub.utility_providers.records.registry import UtilityConfig, UtilityRegistry
 
 from tests.fakes.connect import FakeTokenVault, InMemoryConnectRepository
 from tests.fakes.intervals import InMemoryIntervalStore
@@ -126,9 +126,15 @@ class World:
         return self.utility
 
     def sync(self) -> Any:
-        return UtilitySync(self.connect, self.meters, self.intervals, self.vault, self.adapter_for, lambda: NOW).run(
-            "p1", self.authorization.authorization_id
-        )
+        return UtilitySync(
+            self.connect,
+            self.meters,
+            self.intervals,
+            self.vault,
+            self.adapter_for,
+            lambda: NOW,
+            utilities=UtilityRegistry(),
+        ).run("p1", self.authorization.authorization_id)
 
 
 def _meters(world: World) -> list[MeterRecord]:
@@ -255,6 +261,7 @@ def test_revocation_keeps_the_meter_and_asks_for_reauthorization() -> None:
         "p1",
         world.authorization.authorization_id,
         lambda: NOW,
+        utilities=UtilityRegistry(),
     )
     assert response.status is AuthorizationStatus.REVOKED and response.meters_marked == 1
     assert "revoke" in world.utility.calls
@@ -300,9 +307,15 @@ def test_expired_access_tokens_are_refreshed_and_stored_again() -> None:
 
 def test_a_sync_of_another_partners_authorization_finds_nothing() -> None:
     world = World([_point(1)])
-    result = UtilitySync(world.connect, world.meters, world.intervals, world.vault, world.adapter_for, lambda: NOW).run(
-        "p2", world.authorization.authorization_id
-    )
+    result = UtilitySync(
+        world.connect,
+        world.meters,
+        world.intervals,
+        world.vault,
+        world.adapter_for,
+        lambda: NOW,
+        utilities=UtilityRegistry(),
+    ).run("p2", world.authorization.authorization_id)
     assert result.status == "SKIPPED_NOT_FOUND" and _meters(world) == []
 
 
@@ -398,7 +411,15 @@ def test_tokens_with_a_grant_end_survive_the_vault() -> None:
 
 
 def _world_at(world: World, now: datetime) -> Any:
-    return UtilitySync(world.connect, world.meters, world.intervals, world.vault, world.adapter_for, lambda: now)
+    return UtilitySync(
+        world.connect,
+        world.meters,
+        world.intervals,
+        world.vault,
+        world.adapter_for,
+        lambda: now,
+        utilities=UtilityRegistry(),
+    )
 
 
 def test_a_later_sync_fetches_only_what_arrived_since_with_two_days_of_overlap() -> None:

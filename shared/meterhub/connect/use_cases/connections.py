@@ -36,7 +36,7 @@ from meterhub.meters.ports import MeterRepository
 from meterhub.platform import page_tokens
 from meterhub.platform.errors import Conflict, NotFound
 from meterhub.utility_providers.records.errors import UtilityError
-from meterhub.utility_providers.records.registry import utility_by_id
+from meterhub.utility_providers.records.registry import UtilityRegistry
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -192,6 +192,8 @@ def revoke_authorization(
     partner_id: str,
     authorization_id: str,
     now: Callable[[], datetime],
+    *,
+    utilities: UtilityRegistry,
 ) -> RevokeResponse:
     """End an authorization: tell the utility, delete our tokens, and mark the meters it feeds. Idempotent:
     revoking a revoked authorization answers the same without calling the utility again."""
@@ -213,7 +215,7 @@ def revoke_authorization(
         )
     utility_revocation = "CONFIRMED"
     sealed = repo.get_tokens(partner_id, authorization_id)
-    utility = utility_by_id(authorization.utility_id)
+    utility = utilities.utility_by_id(authorization.utility_id)
     if sealed is not None and utility is not None:
         try:
             adapter_for(utility, authorization.api_base_url).revoke(vault.open(sealed, token_context(authorization)))

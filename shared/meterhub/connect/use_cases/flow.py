@@ -49,7 +49,7 @@ from meterhub.partners.records import ACCOUNT_PATTERN, Partner
 from meterhub.platform.errors import Conflict
 from meterhub.utility_providers.ports import UtilityAdapter
 from meterhub.utility_providers.records.errors import UtilityError
-from meterhub.utility_providers.records.registry import UtilityConfig, utilities_for, utility_by_id
+from meterhub.utility_providers.records.registry import UtilityConfig, UtilityRegistry
 from meterhub.utility_providers.rules.pkce import pkce_pair
 
 CALLBACK_PATH = "/connect/callback"
@@ -165,8 +165,10 @@ def _ref_id(value: str | None) -> str | None:
     return value
 
 
-def offered_utilities(session: ConnectSession, *, include_demo: bool) -> tuple[UtilityConfig, ...]:
-    offered = utilities_for(session.transmission_region, include_demo=include_demo)
+def offered_utilities(
+    session: ConnectSession, utilities: UtilityRegistry, *, include_demo: bool
+) -> tuple[UtilityConfig, ...]:
+    offered = utilities.utilities_for(session.transmission_region, include_demo=include_demo)
     if session.direct_utility_id:
         offered = [u for u in offered if u.utility_id == session.direct_utility_id]
     return tuple(offered)
@@ -178,6 +180,7 @@ def open_link(
     link: LinkParameters,
     cookie_session_id: str | None,
     *,
+    utilities: UtilityRegistry,
     include_demo: bool,
     now: datetime,
 ) -> OpenedSession:
@@ -188,7 +191,7 @@ def open_link(
     variant = _variant(link.variant)
     direct: UtilityConfig | None = None
     if link.utility_id is not None:
-        direct = utility_by_id(link.utility_id)
+        direct = utilities.utility_by_id(link.utility_id)
         if direct is None or (direct.is_demo and not include_demo):
             raise ConnectProblem(404, "We couldn't find this utility", "The link names a utility we do not serve.")
         region = direct.transmission_regions[0]
@@ -225,7 +228,9 @@ def open_link(
             and (issued is None or existing.link_id == issued.link_id)
         ):
             resumed = _touch(repo, existing, now)
-            return OpenedSession(partner, resumed, offered_utilities(resumed, include_demo=include_demo), False)
+            return OpenedSession(
+                partner, resumed, offered_utilities(resumed, utilities, include_demo=include_demo), False
+            )
     session = ConnectSession(
         session_id=str(uuid.uuid4()),
         partner_id=partner.partner_id,
@@ -238,8 +243,8 @@ def open_link(
         started_at=now,
         last_interaction_at=now,
     )
-    utilities = offered_utilities(session, include_demo=include_demo)
-    if not utilities:  # before the session is stored: an issued link stays unclaimed for a later visit
+    offered = offered_utilities(session, utilities, include_demo=include_demo)
+    if not offered:  # before the session is stored: an issued link stays unclaimed for a later visit
         raise ConnectProblem(
             503,
             "No utility is available right now",
@@ -251,7 +256,7 @@ def open_link(
         if issued is None:
             raise
         raise _link_used(partner) from None
-    return OpenedSession(partner, session, utilities, True)
+    return OpenedSession(partner, session, offered, True)
 
 
 def _link_used(partner: Partner) -> ConnectProblem:
@@ -327,6 +332,7 @@ def start_authorization(
     cookie_session_id: str | None,
     form: dict[str, str],
     base_url: str,
+    utilities: UtilityRegistry,
     include_demo: bool,
     adapter_for: AdapterFactory,
     now: datetime,
@@ -338,7 +344,11 @@ def start_authorization(
     if form.get("consent") != "yes":
         raise ConnectProblem(400, "Please confirm your consent", "Tick the consent box to continue.")
     utility = next(
-        (u for u in offered_utilities(session, include_demo=include_demo) if u.utility_id == form.get("utility_id")),
+        (
+            u
+            for u in offered_utilities(session, utilities, include_demo=include_demo)
+            if u.utility_id == form.get("utility_id")
+        ),
         None,
     )
     if utility is None:
@@ -401,6 +411,7 @@ def handle_callback(
     *,
     params: dict[str, str],
     cookie_session_id: str | None,
+    utilities: UtilityRegistry,
     adapter_for: AdapterFactory,
     now: datetime,
 ) -> CallbackOutcome:
@@ -429,7 +440,7 @@ def handle_callback(
         or authorization.status is not AuthorizationStatus.INITIATED
     ):
         raise _refused("This authorization is no longer pending. Please start again from your link.")
-    utility = utility_by_id(request.utility_id)
+    utility = utilities.utility_by_id(request.utility_id)
     if utility is None:
         raise _refused("This utility is no longer available.")
     touched = session.model_copy(update={"last_interaction_at": now})

@@ -23,7 +23,7 @@ from meterhub.connect.records import LINK_LIFETIME, IssuedLink, LazyModel, Varia
 from meterhub.connect.use_cases.flow import CONNECT_REGIONS, MAX_REF_ID_LENGTH, issued_link_url, secret_hash
 from meterhub.partners.ports import PartnerRepository
 from meterhub.platform.errors import InvalidInput, NotFound
-from meterhub.utility_providers.records.registry import utility_by_id
+from meterhub.utility_providers.records.registry import UtilityRegistry
 
 
 class ConnectLinkRequest(LazyModel):
@@ -70,6 +70,7 @@ def issue_link(
     request: ConnectLinkRequest,
     *,
     base_url: str,
+    utilities: UtilityRegistry,
     include_demo: bool,
     now: datetime,
 ) -> ConnectLinkResponse:
@@ -77,7 +78,7 @@ def issue_link(
     if partner is None:
         raise NotFound("Partner not found", {"partner_id": partner_id})
     if request.utility_id is not None:
-        utility = utility_by_id(request.utility_id)
+        utility = utilities.utility_by_id(request.utility_id)
         if utility is None or (utility.is_demo and not include_demo):
             raise InvalidInput("Invalid request", {"utility_id": "is not a utility we serve"})
         if request.transmission_region not in utility.transmission_regions:

@@ -55,7 +55,7 @@ from meterhub.platform.errors import Conflict
 from meterhub.utility_providers.ports import UtilityAdapter
 from meterhub.utility_providers.records.errors import AuthorizationRevoked, UtilityError
 from meterhub.utility_providers.records.readings import IntervalReading, ServicePoint, TokenSet
-from meterhub.utility_providers.records.registry import utility_by_id
+from meterhub.utility_providers.records.registry import UtilityRegistry
 
 HISTORY_DAYS = 30
 FETCH_WINDOW_DAYS = 31
@@ -145,6 +145,8 @@ class UtilitySync:
         vault: TokenVault,
         adapter_for: AdapterFactory,
         now: Callable[[], datetime],
+        *,
+        utilities: UtilityRegistry,
     ) -> None:
         self._connect = connect
         self._meters = meters
@@ -152,13 +154,14 @@ class UtilitySync:
         self._vault = vault
         self._adapter_for = adapter_for
         self._now = now
+        self._utilities = utilities
 
     def run(self, partner_id: str, authorization_id: str) -> SyncResult:
         authorization = self._connect.get_authorization(partner_id, authorization_id)
         if authorization is None or authorization.status is not AuthorizationStatus.COMPLETED:
             status = authorization.status.value if authorization else "NOT_FOUND"
             return SyncResult(authorization_id, f"SKIPPED_{status}")
-        utility = utility_by_id(authorization.utility_id)
+        utility = self._utilities.utility_by_id(authorization.utility_id)
         if utility is None:
             return SyncResult(authorization_id, "SKIPPED_UNKNOWN_UTILITY")
         if authorization.expires_at is not None and authorization.expires_at <= self._now():

@@ -5,7 +5,7 @@ and the redirect URIs it accepts are all built from this base URL, and the adapt
 against the same base. Every party must therefore compute it the same way: this is the one implementation
 (the Connect pages use it through `meterhub.platform.web.request`, to build the redirect_uri):
 
-  * `PUBLIC_BASE_URL` (environment) wins when set, e.g. behind a custom domain;
+  * `configured` (the function's PUBLIC_BASE_URL setting) wins when set, e.g. behind a custom domain;
   * the local runner (stage `local`, or a loopback domain): `http://<domainName>` (the Host the browser used,
     port included), no stage prefix;
   * API Gateway's own domain (`*.amazonaws.com`): `https://<domainName>/<stage>`;
@@ -18,7 +18,6 @@ forged Host header cannot change it); it is still checked to be a plain host[:po
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -40,12 +39,13 @@ def _is_loopback(domain: str) -> bool:
         return False
 
 
-def public_base_url(event: Mapping[str, Any]) -> str:
-    """The base URL (no trailing slash) of the API that received `event` (an API Gateway REST proxy event).
+def public_base_url(event: Mapping[str, Any], configured: str) -> str:
+    """The base URL (no trailing slash) of the API that received `event` (an API Gateway REST proxy event), or
+    `configured` when it is not empty.
 
-    Raises ValueError when the event carries no usable domain (or PUBLIC_BASE_URL is not an http(s) URL).
+    Raises ValueError when the event carries no usable domain (or `configured` is not an http(s) URL).
     """
-    configured = os.environ.get("PUBLIC_BASE_URL", "").strip()
+    configured = configured.strip()
     if configured:
         parts = urlsplit(configured)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:

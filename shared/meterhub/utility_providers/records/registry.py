@@ -11,7 +11,8 @@ A real utility is offered only when its secret is configured: `UTILITY_<ID>_CLIE
 Because the endpoints below could only partly be checked against public documentation, every field can be
 overridden per deployment without a code change: `UTILITY_<ID>_AUTHORIZE_URL`, `_TOKEN_URL`,
 `_RESOURCE_BASE_URL`, `_REVOKE_URL` (empty string: none), `_SCOPE`, `_CLIENT_ID`, `_METER_READING_ID`.
-The environment is read at call time (not import time), so tests and the local runner can set it freely.
+These variables reach `UtilityRegistry` from the calling function's settings (no module here reads the
+environment), so tests build a registry with whatever variables they need.
 
 Endpoint provenance (re-check all of them when registering as a third party):
   * PG&E "Share My Data": token endpoint and resource server as used by PG&E's published SDK samples and
@@ -25,8 +26,8 @@ Endpoint provenance (re-check all of them when registering as a third party):
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from meterhub.catalog.enums import TransmissionRegion, UtilityName
 
@@ -154,44 +155,68 @@ REAL_UTILITIES: tuple[UtilityConfig, ...] = (
 )
 
 
-def _env(utility_id: str, name: str) -> str | None:
-    return os.environ.get(f"UTILITY_{utility_id.upper()}_{name}")
+_VARIABLE_NAMES = (
+    "CLIENT_SECRET_ARN",
+    "CLIENT_ID",
+    "AUTHORIZE_URL",
+    "TOKEN_URL",
+    "RESOURCE_BASE_URL",
+    "REVOKE_URL",
+    "SCOPE",
+    "METER_READING_ID",
+)
 
 
-def _configured(entry: UtilityConfig) -> UtilityConfig | None:
-    """The entry with this deployment's settings, or None when its client secret is not configured."""
-    secret_arn = _env(entry.utility_id, "CLIENT_SECRET_ARN")
-    if not secret_arn:
-        return None
-    revoke = _env(entry.utility_id, "REVOKE_URL")
-    return replace(
-        entry,
-        client_secret_arn=secret_arn,
-        client_id=_env(entry.utility_id, "CLIENT_ID") or entry.client_id,
-        authorize_url=_env(entry.utility_id, "AUTHORIZE_URL") or entry.authorize_url,
-        token_url=_env(entry.utility_id, "TOKEN_URL") or entry.token_url,
-        resource_base_url=_env(entry.utility_id, "RESOURCE_BASE_URL") or entry.resource_base_url,
-        revoke_url=(revoke or None) if revoke is not None else entry.revoke_url,
-        scope=_env(entry.utility_id, "SCOPE") or entry.scope,
-        meter_reading_id=_env(entry.utility_id, "METER_READING_ID") or entry.meter_reading_id,
+def utility_variable_names() -> frozenset[str]:
+    """Every UTILITY_<ID>_<NAME> variable the registry reads (a deployment sets those it needs)."""
+    return frozenset(
+        f"UTILITY_{entry.utility_id.upper()}_{name}" for entry in REAL_UTILITIES for name in _VARIABLE_NAMES
     )
 
 
-def configured_utilities(*, include_demo: bool) -> list[UtilityConfig]:
-    """Every utility this deployment can offer: real ones with their secret configured, then the demo."""
-    offered = [config for entry in REAL_UTILITIES if (config := _configured(entry)) is not None]
-    if include_demo:
-        offered.append(DEMO_UTILITY)
-    return offered
+@dataclass(frozen=True)
+class UtilityRegistry:
+    """The utilities this deployment offers, given its UTILITY_<ID>_<NAME> variables by full name (the settings
+    of the functions that offer or call utilities carry them: `UtilityProviderSettings.utility_variables`)."""
 
+    variables: Mapping[str, str] = field(default_factory=dict)
 
-def utilities_for(region: TransmissionRegion, *, include_demo: bool) -> list[UtilityConfig]:
-    """The utilities a customer in `region` can choose, in display order (the demo, when included, last)."""
-    return [
-        config for config in configured_utilities(include_demo=include_demo) if region in config.transmission_regions
-    ]
+    def _env(self, utility_id: str, name: str) -> str | None:
+        return self.variables.get(f"UTILITY_{utility_id.upper()}_{name}")
 
+    def _configured(self, entry: UtilityConfig) -> UtilityConfig | None:
+        """The entry with this deployment's settings, or None when its client secret is not configured."""
+        secret_arn = self._env(entry.utility_id, "CLIENT_SECRET_ARN")
+        if not secret_arn:
+            return None
+        revoke = self._env(entry.utility_id, "REVOKE_URL")
+        return replace(
+            entry,
+            client_secret_arn=secret_arn,
+            client_id=self._env(entry.utility_id, "CLIENT_ID") or entry.client_id,
+            authorize_url=self._env(entry.utility_id, "AUTHORIZE_URL") or entry.authorize_url,
+            token_url=self._env(entry.utility_id, "TOKEN_URL") or entry.token_url,
+            resource_base_url=self._env(entry.utility_id, "RESOURCE_BASE_URL") or entry.resource_base_url,
+            revoke_url=(revoke or None) if revoke is not None else entry.revoke_url,
+            scope=self._env(entry.utility_id, "SCOPE") or entry.scope,
+            meter_reading_id=self._env(entry.utility_id, "METER_READING_ID") or entry.meter_reading_id,
+        )
 
-def utility_by_id(utility_id: str) -> UtilityConfig | None:
-    """A configured utility by its URL id (the demo included: callers refuse it in production themselves)."""
-    return next((c for c in configured_utilities(include_demo=True) if c.utility_id == utility_id), None)
+    def configured_utilities(self, *, include_demo: bool) -> list[UtilityConfig]:
+        """Every utility this deployment can offer: real ones with their secret configured, then the demo."""
+        offered = [config for entry in REAL_UTILITIES if (config := self._configured(entry)) is not None]
+        if include_demo:
+            offered.append(DEMO_UTILITY)
+        return offered
+
+    def utilities_for(self, region: TransmissionRegion, *, include_demo: bool) -> list[UtilityConfig]:
+        """The utilities a customer in `region` can choose, in display order (the demo, when included, last)."""
+        return [
+            config
+            for config in self.configured_utilities(include_demo=include_demo)
+            if region in config.transmission_regions
+        ]
+
+    def utility_by_id(self, utility_id: str) -> UtilityConfig | None:
+        """A configured utility by its URL id (the demo included: callers refuse it in production themselves)."""
+        return next((c for c in self.configured_utilities(include_demo=True) if c.utility_id == utility_id), None)

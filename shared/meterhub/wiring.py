@@ -1,0 +1,197 @@
+"""The one place that turns settings into adapters: handlers (and benchmarks) ask here, never build them.
+
+Why: a handler then depends on use cases, api models, platform and this module only, so swapping an adapter
+or its construction changes one line here, and tests/contract/test_handler_imports.py holds every handler to
+it. Each builder takes the settings part that names its resource (any function's settings model that includes
+the part will do) and returns the port the use cases expect. Adapters are cached per resource name by their own
+factories, so a warm Lambda environment reuses its clients; `reset` forgets them all (tests).
+
+Each builder imports its adapter when first called: a function's cold start loads the adapters it uses, not
+every adapter of the layer (benchmarks/cold_start.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from meterhub.platform.settings import (
+    ConnectTableSettings,
+    ConnectTokensKeySettings,
+    DataBucketSettings,
+    IntervalsTableSettings,
+    JobsTableSettings,
+    MeterJobsQueueSettings,
+    MetersTableSettings,
+    PartnersTableSettings,
+    UtilityProviderSettings,
+    UtilitySyncQueueSettings,
+    WebhookEventsQueueSettings,
+    WebhooksTableSettings,
+)
+from meterhub.utility_providers.records.registry import UtilityConfig, UtilityRegistry
+
+if TYPE_CHECKING:
+    from meterhub.connect.ports import ConnectRepository, TokenVault
+    from meterhub.demo_utility.ports import DemoStore
+    from meterhub.intervals.ports import IntervalStore, UploadRepository
+    from meterhub.meter_jobs.ports import JobRepository
+    from meterhub.meters.ports import MeterRepository
+    from meterhub.partners.ports import PartnerRepository
+    from meterhub.platform.object_store import ObjectStore
+    from meterhub.platform.work_queue import WorkQueue
+    from meterhub.utility_providers.ports import UtilityAdapter
+    from meterhub.webhooks.ports import DeliveryLog, HttpPost, WebhookRepository
+
+
+def partner_repository(settings: PartnersTableSettings) -> PartnerRepository:
+    from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+
+    return dynamo_partner_repository(settings.partners_table_name)
+
+
+def meter_repository(settings: MetersTableSettings) -> MeterRepository:
+    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+
+    return dynamo_meter_repository(settings.meters_table_name)
+
+
+def job_repository(settings: JobsTableSettings) -> JobRepository:
+    from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
+
+    return dynamo_job_repository(settings.jobs_table_name)
+
+
+def upload_repository(settings: JobsTableSettings) -> UploadRepository:
+    from meterhub.intervals.adapters.uploads import dynamo_upload_repository
+
+    return dynamo_upload_repository(settings.jobs_table_name)
+
+
+def interval_store(settings: IntervalsTableSettings) -> IntervalStore:
+    from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
+
+    return dynamo_interval_store(settings.intervals_table_name)
+
+
+def data_objects(settings: DataBucketSettings) -> ObjectStore:
+    from meterhub.platform.adapters.s3_object_store import s3_object_store
+
+    return s3_object_store(settings.data_bucket_name)
+
+
+def _queue(url: str) -> WorkQueue:
+    from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+
+    return sqs_work_queue(url)
+
+
+def meter_jobs_queue(settings: MeterJobsQueueSettings) -> WorkQueue:
+    return _queue(settings.meter_jobs_queue_url)
+
+
+def webhook_events_queue(settings: WebhookEventsQueueSettings) -> WorkQueue:
+    return _queue(settings.webhook_events_queue_url)
+
+
+def utility_sync_queue(settings: UtilitySyncQueueSettings) -> WorkQueue:
+    return _queue(settings.utility_sync_queue_url)
+
+
+def webhook_repository(settings: WebhooksTableSettings) -> WebhookRepository:
+    from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
+
+    return dynamo_webhook_repository(settings.webhooks_table_name)
+
+
+def delivery_log(settings: WebhooksTableSettings) -> DeliveryLog:
+    from meterhub.webhooks.adapters.deliveries import dynamo_delivery_log
+
+    return dynamo_delivery_log(settings.webhooks_table_name)
+
+
+def webhook_retry_delays() -> Sequence[int]:
+    """The webhook retry schedule (entry n: seconds before attempt n+1)."""
+    from meterhub.webhooks.rules.schedule import RETRY_DELAYS_SECONDS
+
+    return RETRY_DELAYS_SECONDS
+
+
+def webhook_poster() -> HttpPost:
+    """The real HTTP poster of webhook deliveries (pinned to the vetted address, deadline-bounded)."""
+    from meterhub.webhooks.adapters.http_delivery import http_client_post
+
+    return http_client_post
+
+
+def connect_repository(settings: ConnectTableSettings) -> ConnectRepository:
+    from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
+
+    return dynamo_connect_repository(settings.connect_table_name)
+
+
+def token_vault(settings: ConnectTokensKeySettings) -> TokenVault:
+    from meterhub.connect.adapters.token_vault import kms_token_vault
+
+    return kms_token_vault(settings.connect_tokens_key_id)
+
+
+def demo_store(settings: ConnectTableSettings) -> DemoStore:
+    from meterhub.demo_utility.adapters.store import dynamo_demo_store
+
+    return dynamo_demo_store(settings.connect_table_name)
+
+
+def utility_registry(settings: UtilityProviderSettings) -> UtilityRegistry:
+    return UtilityRegistry(settings.utility_variables)
+
+
+def utility_adapter_for(config: UtilityConfig, base_url: str) -> UtilityAdapter:
+    """The Connect use cases' adapter factory: the Green Button adapter for a configured utility."""
+    from meterhub.utility_providers.adapters.factory import adapter_for
+
+    return adapter_for(config, base_url)
+
+
+def usage_key(partner_id: str) -> str:
+    """The partner's API Gateway key name, which the authorizer hands to the usage plan (fair use)."""
+    from meterhub.partners.adapters.usage_plans import usage_key as key
+
+    return key(partner_id)
+
+
+def reset() -> None:
+    """Forget every cached client and adapter (tests: each case starts from the moto stack's state)."""
+    from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
+    from meterhub.connect.adapters.token_vault import kms_token_vault
+    from meterhub.demo_utility.adapters.store import dynamo_demo_store
+    from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
+    from meterhub.intervals.adapters.uploads import dynamo_upload_repository
+    from meterhub.meter_jobs.adapters.dynamodb import dynamo_job_repository
+    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+    from meterhub.meters.use_cases import create_meter
+    from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
+    from meterhub.platform.adapters import clients, idempotency
+    from meterhub.platform.adapters.s3_object_store import s3_object_store
+    from meterhub.platform.adapters.sqs_work_queue import sqs_work_queue
+    from meterhub.webhooks.adapters.deliveries import dynamo_delivery_log
+    from meterhub.webhooks.adapters.subscriptions import dynamo_webhook_repository
+
+    clients.reset()
+    for factory in (
+        dynamo_partner_repository,
+        dynamo_meter_repository,
+        dynamo_job_repository,
+        dynamo_upload_repository,
+        dynamo_interval_store,
+        s3_object_store,
+        sqs_work_queue,
+        dynamo_webhook_repository,
+        dynamo_delivery_log,
+        dynamo_connect_repository,
+        kms_token_vault,
+        dynamo_demo_store,
+        idempotency.persistence_layer,
+        create_meter.idempotent_create,
+    ):
+        factory.cache_clear()
