@@ -46,13 +46,14 @@ class InMemoryWorkQueue:
         self.delays.append(delay_seconds)
 
     def send_all(self, messages: Sequence[tuple[dict[str, Any], int]]) -> None:
-        bodies = [(json.dumps(message), delay_seconds) for message, delay_seconds in messages]
+        """Each message through `send` (a test's subclass sees every one), once all of them are JSON."""
+        for message, _ in messages:
+            json.dumps(message)
         refused = 0
-        for body, delay_seconds in bodies:
-            if not 0 <= delay_seconds <= MAX_DELAY_SECONDS:
+        for message, delay_seconds in messages:
+            try:
+                self.send(message, delay_seconds)
+            except ClientError:
                 refused += 1
-                continue
-            self.messages.append(json.loads(body))
-            self.delays.append(delay_seconds)
         if refused:
-            raise QueueSendError(f"{refused} of {len(bodies)} messages were not queued (InvalidParameterValue)")
+            raise QueueSendError(f"{refused} of {len(messages)} messages were not queued (InvalidParameterValue)")
