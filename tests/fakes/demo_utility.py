@@ -1,18 +1,36 @@
-"""In-memory demo-utility store."""
+"""In-memory demo-utility store.
+
+Why it exists: the demo utility's OAuth endpoints (authorize, token exchange, refresh, revocation, the data
+API's bearer check) are unit tested without moto. tests/integration/parity/test_demo_utility_port.py holds
+it to DynamoDemoStore's contract: a code hash stored once (AlreadyExists); a code redeemed once, a replay
+seeing it used; a refresh token taken once; deletes idempotent; expiry kept to the whole second, as the
+adapter keeps it in the TTL attribute (epoch seconds); expired records still read back (callers check).
+
+What it deliberately does not model: DynamoDB's TTL reaping (lazy, up to days: nothing disappears here by
+itself), and that the adapter's `put_tokens` is two writes (here one step under a lock).
+"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TypeVar
 
-if TYPE_CHECKING:
-    pass
+from meterhub.demo_utility.adapters.store import _epoch
 from meterhub.demo_utility.records import CodeRecord, TokenRecord
+from meterhub.platform.errors import AlreadyExists
+
+_Record = TypeVar("_Record", CodeRecord, TokenRecord)
+
+
+def _stored(record: _Record) -> _Record:
+    """The record as the TTL attribute keeps it: its expiry in whole seconds, in UTC."""
+    return replace(record, expires_at=datetime.fromtimestamp(_epoch(record.expires_at), UTC))
 
 
 class InMemoryDemoStore:
-    """A fake with the port's behaviour (single-use codes and refresh tokens, hashes only as keys)."""
+    """Codes, access tokens and refresh tokens by hash (records are frozen: no copies needed)."""
 
     def __init__(self) -> None:
         self.codes: dict[str, CodeRecord] = {}
@@ -23,8 +41,8 @@ class InMemoryDemoStore:
     def put_code(self, code_hash: str, record: CodeRecord) -> None:
         with self._lock:
             if code_hash in self.codes:
-                raise ValueError("authorization code collision")
-            self.codes[code_hash] = record
+                raise AlreadyExists("Authorization code collision")
+            self.codes[code_hash] = _stored(record)
 
     def redeem_code(self, code_hash: str) -> CodeRecord | None:
         with self._lock:
@@ -41,8 +59,8 @@ class InMemoryDemoStore:
 
     def put_tokens(self, access_hash: str, access: TokenRecord, refresh_hash: str, refresh: TokenRecord) -> None:
         with self._lock:
-            self.refresh[refresh_hash] = refresh
-            self.access[access_hash] = access
+            self.refresh[refresh_hash] = _stored(refresh)
+            self.access[access_hash] = _stored(access)
 
     def access_token(self, access_hash: str) -> TokenRecord | None:
         return self.access.get(access_hash)

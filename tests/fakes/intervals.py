@@ -1,21 +1,33 @@
-"""In-memory interval store and upload repository."""
+"""In-memory interval store and upload repository.
+
+Why they exist: ingestion (the 15-minute and other-length merges, the read-back, the gap search) and the
+upload use cases (create, claim an S3 object version, save progress, list) are unit tested and benchmarked
+without moto. tests/integration/parity/test_intervals_port.py holds them to DynamoIntervalStore's and
+DynamoUploadRepository's contract: merges under the adapter's own rule (`merge_day`, `merge_length_day`);
+inclusive day ranges in order, length days in (day, length) order and apart from the 15-minute days; a job id
+created once (AlreadyExists); the first claim of an object version wins, per partner; uploads newest first by
+the adapter's own `upload_sort_key`, so page tokens are the same strings; everything keyed by partner; what is
+read back is a copy.
+
+What they deliberately do not model: the read-modify-conditional-put retries of a concurrent merge (and the
+Conflict after MERGE_ATTEMPTS), throttling and its backoff, the GSI's eventual consistency, and the JSON
+round trip of the slots (an int written here reads back as the int, where DynamoDB gives a float: equal).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from typing import TYPE_CHECKING
 
+from meterhub.intervals.adapters.uploads import upload_sort_key
 from meterhub.intervals.records import UploadJob
 from meterhub.intervals.rules.slots import DaySlots, LengthDay, merge_day, merge_length_day
 from meterhub.platform.errors import AlreadyExists
 
-if TYPE_CHECKING:
-    pass
-from meterhub.intervals.adapters.uploads import upload_sort_key
-
 
 class InMemoryIntervalStore:
+    """Days by (partner, meter, day); length days by (partner, meter, day, length)."""
+
     def __init__(self) -> None:
         self.items: dict[tuple[str, str, date], DaySlots] = {}
         self.length_items: dict[tuple[str, str, date, int], LengthDay] = {}
@@ -25,7 +37,7 @@ class InMemoryIntervalStore:
 
     def days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, DaySlots]]:
         own = sorted((d, s) for (p, m, d), s in self.items.items() if p == partner_id and m == meter_id)
-        yield from ((d, s) for d, s in own if first <= d <= last)
+        yield from ((d, merge_day(None, s)) for d, s in own if first <= d <= last)  # merged onto nothing: a copy
 
     def merge_length(self, partner_id: str, meter_id: str, day: date, incoming: LengthDay) -> None:
         item = (partner_id, meter_id, day, incoming.length)
@@ -33,10 +45,12 @@ class InMemoryIntervalStore:
 
     def length_days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, LengthDay]]:
         own = sorted(((d, n), s) for (p, m, d, n), s in self.length_items.items() if p == partner_id and m == meter_id)
-        yield from ((d, s) for (d, _), s in own if first <= d <= last)
+        yield from ((d, merge_length_day(None, s)) for (d, _), s in own if first <= d <= last)
 
 
 class InMemoryUploadRepository:
+    """Jobs by (partner, job id); object-version claims by (partner, key, version)."""
+
     def __init__(self) -> None:
         self.by_id: dict[tuple[str, str], UploadJob] = {}
         self.claims: dict[tuple[str, str, str], str] = {}
@@ -44,17 +58,18 @@ class InMemoryUploadRepository:
     def create(self, job: UploadJob) -> None:
         if (job.partner_id, job.job_id) in self.by_id:
             raise AlreadyExists("Upload job already exists")
-        self.by_id[(job.partner_id, job.job_id)] = job
+        self.by_id[(job.partner_id, job.job_id)] = job.model_copy(deep=True)
 
     def save(self, job: UploadJob) -> None:
-        self.by_id[(job.partner_id, job.job_id)] = job
+        self.by_id[(job.partner_id, job.job_id)] = job.model_copy(deep=True)
 
     def get(self, partner_id: str, job_id: str) -> UploadJob | None:
-        return self.by_id.get((partner_id, job_id))
+        job = self.by_id.get((partner_id, job_id))
+        return job.model_copy(deep=True) if job else None
 
     def claim_object(self, partner_id: str, object_key: str, version: str, job_id: str) -> str:
         return self.claims.setdefault((partner_id, object_key, version), job_id)
 
     def jobs(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, UploadJob]]:
         own = sorted(((upload_sort_key(j), j) for (p, _), j in self.by_id.items() if p == partner_id), reverse=True)
-        yield from ((k, j) for k, j in own if before is None or k < before)
+        yield from ((k, j.model_copy(deep=True)) for k, j in own if before is None or k < before)

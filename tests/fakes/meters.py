@@ -1,21 +1,29 @@
-"""In-memory meter repository."""
+"""In-memory meter repository.
+
+Why it exists: the meter use cases (create, update, search, the batch worker, Connect's meter linking) are
+unit tested without moto. tests/integration/parity/test_meters_port.py holds it to DynamoMeterRepository's
+contract: ReferenceTaken (naming the holder) for a taken reference and plain AlreadyExists for a taken meter id,
+nothing written on either; replace only over the expected version (Conflict otherwise, a missing meter
+included); search in creation order with the adapter's own paging (`_page`, `_sort_key`), so cursors are the
+same strings; everything keyed by partner; records are copies.
+
+What it deliberately does not model: the GSI's eventual consistency (a meter is searchable at once here),
+DynamoDB's 1 MB query pages and the server-side filter (the results are the same, the reads are not), the
+400 KB item limit, and throttling.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-from meterhub.meters.records import MeterRecord
-from meterhub.platform.errors import Conflict
-
-if TYPE_CHECKING:
-    pass
 from meterhub.meters.adapters.dynamodb import _page, _sort_key
 from meterhub.meters.ports import MeterPage, MeterQuery, ReferenceTaken
+from meterhub.meters.records import MeterRecord
+from meterhub.platform.errors import AlreadyExists, Conflict
 
 
 class InMemoryMeterRepository:
-    """A fake with the port's behaviour (conditional create, versioned replace, ordered search)."""
+    """The port over two dicts: meters by (partner, id) and the reference guard by (partner, reference)."""
 
     def __init__(self) -> None:
         self.meters: dict[tuple[str, str], MeterRecord] = {}
@@ -25,17 +33,20 @@ class InMemoryMeterRepository:
         ref_key = (meter.partner_id, meter.partner_reference)
         if ref_key in self.references:
             raise ReferenceTaken(self.references[ref_key])
+        if (meter.partner_id, meter.meter_id) in self.meters:
+            raise AlreadyExists("Already exists")
         self.references[ref_key] = meter.meter_id
-        self.meters[(meter.partner_id, meter.meter_id)] = meter
+        self.meters[(meter.partner_id, meter.meter_id)] = meter.model_copy(deep=True)
 
     def replace(self, meter: MeterRecord, expected_version: int) -> None:
         current = self.meters.get((meter.partner_id, meter.meter_id))
         if current is None or current.version != expected_version:
             raise Conflict("The meter changed while it was being updated; retry")
-        self.meters[(meter.partner_id, meter.meter_id)] = meter
+        self.meters[(meter.partner_id, meter.meter_id)] = meter.model_copy(deep=True)
 
     def get(self, partner_id: str, meter_id: str) -> MeterRecord | None:
-        return self.meters.get((partner_id, meter_id))
+        meter = self.meters.get((partner_id, meter_id))
+        return meter.model_copy(deep=True) if meter else None
 
     def get_by_reference(self, partner_id: str, partner_reference: str) -> MeterRecord | None:
         meter_id = self.references.get((partner_id, partner_reference))
@@ -43,4 +54,5 @@ class InMemoryMeterRepository:
 
     def search(self, partner_id: str, query: MeterQuery, page_size: int, cursor: str | None) -> MeterPage:
         own: Iterable[MeterRecord] = (m for (pid, _), m in self.meters.items() if pid == partner_id)
-        return _page(iter(sorted(own, key=_sort_key)), query, page_size, cursor)
+        page = _page(iter(sorted(own, key=_sort_key)), query, page_size, cursor)
+        return MeterPage([meter.model_copy(deep=True) for meter in page.meters], page.cursor)

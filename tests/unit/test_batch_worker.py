@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from meterhub.catalog.enums import ProvisionalAssetStatus, StatusDetailName
 from meterhub.meter_jobs.records import AssetOutcome, JobStatus, MeterJob
 from meterhub.meter_jobs.use_cases import worker as worker_module
@@ -695,7 +696,7 @@ def test_a_missing_payload_raises_for_the_queue_to_retry(batch: Batch, make_asse
     # Given a job whose payload object is gone
     job_id = batch.submit([make_asset("ref-0")])
     del batch.objects.objects[assets_key(ACME, job_id)]
-    # Then process raises (the handler decides between retrying and ending the job)
-    with pytest.raises(KeyError):
+    # Then process raises S3's NoSuchKey (the handler decides between retrying and ending the job)
+    with pytest.raises(ClientError, match="NoSuchKey"):
         batch.run(job_id)
     assert batch.job(job_id).status is JobStatus.PROCESSING

@@ -13,8 +13,8 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -22,12 +22,11 @@ from meterhub.intervals.records import UploadJob, UploadStatus
 from meterhub.intervals.rules.slots import SLOTS_PER_DAY, DaySlots
 from meterhub.intervals.use_cases.pipeline import Ingestion
 from meterhub.meters.records import MeterRecord
-from meterhub.platform.errors import NotFound, StorageUnavailable
-from meterhub.platform.object_store import ObjectInfo
+from meterhub.platform.errors import StorageUnavailable
 
 from tests.fakes.intervals import InMemoryIntervalStore, InMemoryUploadRepository
 from tests.fakes.meters import InMemoryMeterRepository
-from tests.fakes.objects import InMemoryObjectStore
+from tests.fakes.objects import InMemoryObjectStore, VersionedObjectStore
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
@@ -104,49 +103,6 @@ def expected_days(
 
 
 # ----- fakes ------------------------------------------------------------------------------------------------
-
-
-class VersionedObjectStore(InMemoryObjectStore):
-    """The data bucket with versioning on, as template.yaml has it: every put is a new version, and the delete
-    at the end of a move only hides the current version (an old version can still be read by its id)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.versions: dict[tuple[str, str], tuple[bytes, dict[str, str]]] = {}
-        self.latest: dict[str, str] = {}
-        self._count = 0
-
-    def put(self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str] | None = None) -> None:
-        super().put(key, body, content_type, metadata)
-        self._count += 1
-        version = f"v{self._count}"
-        self.versions[(key, version)] = (body, dict(metadata or {}))
-        self.latest[key] = version
-
-    def info(self, key: str, version: str | None = None) -> ObjectInfo:
-        if version is None:
-            return replace(super().info(key), version=self.latest.get(key))
-        if (key, version) not in self.versions:
-            raise NotFound("File not found", {"key": key})
-        body, metadata = self.versions[(key, version)]
-        return ObjectInfo(key, version, etag=str(hash(body)), size=len(body), metadata=metadata)
-
-    def chunks(self, key: str, version: str | None = None) -> Iterator[bytes]:
-        if version is None:
-            yield from super().chunks(key)
-            return
-        if (key, version) not in self.versions:
-            raise NotFound("File not found", {"key": key})
-        yield self.versions[(key, version)][0]
-
-    def move(self, source: str, target: str, version: str | None = None) -> None:
-        if version is not None and (source, version) in self.versions:
-            body, metadata = self.versions[(source, version)]
-            self.put(target, body, "text/csv", metadata)
-            self.objects.pop(source, None)
-            self.metadata.pop(source, None)
-            return
-        super().move(source, target, version)
 
 
 class RecordingUploads(InMemoryUploadRepository):

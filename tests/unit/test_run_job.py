@@ -10,6 +10,7 @@ from itertools import count
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from meterhub.meter_jobs.records import JobStatus, MeterJob
 from meterhub.meter_jobs.use_cases import worker as worker_module
 from meterhub.meter_jobs.use_cases.jobs import submit_job
@@ -91,7 +92,7 @@ def test_a_failure_before_the_last_attempt_is_raised_for_the_queue_to_retry(
     jobs: Jobs, make_asset: MakeAsset, attempt: int
 ) -> None:
     job_id = broken_job(jobs, make_asset)
-    with pytest.raises(KeyError):
+    with pytest.raises(ClientError, match="NoSuchKey"):  # what S3 (and so the fake) answers for the lost payload
         jobs.run(job_id, attempt)
     job = jobs.job(job_id)
     assert (job.status, job.failure_reason) == (JobStatus.PROCESSING, None)

@@ -1,6 +1,6 @@
 """The demo utility's OAuth state: authorization codes, access tokens and refresh tokens.
 
-Port (`DemoStore`), DynamoDB adapter (ConnectTable) and an in-memory fake with the same behaviour.
+The `DemoStore` port (demo_utility.ports) on DynamoDB (ConnectTable); tests/fakes holds the in-memory one.
 
 Why hashes: a code or token is a bearer credential; only its SHA-256 (hex) is ever stored, as the key, so a
 read of the table (a backup, a stream consumer, a debugging session) yields nothing that can be replayed.

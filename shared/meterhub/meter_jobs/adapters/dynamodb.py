@@ -1,4 +1,4 @@
-"""Batch meter jobs and their provisional assets: the port, its DynamoDB adapter and an in-memory fake.
+"""Batch meter jobs and their provisional assets on DynamoDB (the `JobRepository` port of meter_jobs.ports).
 
 Key design (JobsTable, see template.yaml):
   PARTNER#<pid>              | JOB#<job_id>     the job (counters, cursor, status)

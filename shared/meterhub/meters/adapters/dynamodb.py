@@ -1,4 +1,4 @@
-"""Meter storage: the port, its DynamoDB adapter and an in-memory fake.
+"""Meter storage on DynamoDB (the `MeterRepository` port of meters.ports).
 
 Key design (see template.yaml): PARTNER#<pid>|METER#<meter_id> holds the meter, PARTNER#<pid>|REF#<ref>
 guards partner_reference uniqueness; both are written in one transaction with attribute_not_exists, so two

@@ -1,4 +1,4 @@
-"""Partner and API-key storage: the port, its DynamoDB adapter and an in-memory fake.
+"""Partner and API-key storage on DynamoDB (the `PartnerRepository` port of partners.ports).
 
 Key design (see template.yaml): PARTNER#<id>|PROFILE, ACCOUNT#<slug>|ACCOUNT, APIKEY#<hash>|APIKEY and
 PARTNER#<id>|APIKEY#<key_id>.

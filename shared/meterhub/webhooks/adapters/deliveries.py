@@ -1,4 +1,4 @@
-"""The per-subscription delivery log: the port, its DynamoDB adapter (WebhooksTable) and an in-memory fake.
+"""The per-subscription delivery log on DynamoDB, WebhooksTable (the `DeliveryLog` port of webhooks.ports).
 
 Key design (see template.yaml):
   PARTNER#<pid>#WEBHOOK#<webhook_id> | DELIVERY#<webhook_event_id>   one event for one subscription: `doc` (the

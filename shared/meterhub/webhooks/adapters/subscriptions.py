@@ -1,4 +1,4 @@
-"""Webhook subscriptions: the port, its DynamoDB adapter and an in-memory fake.
+"""Webhook subscriptions on DynamoDB (the `WebhookRepository` port of webhooks.ports).
 
 Key design (WebhooksTable, see template.yaml):
   PARTNER#<pid> | WEBHOOK#<webhook_id>   the subscription: `doc` (JSON, without the secret) + `signing_secret`

@@ -1,0 +1,195 @@
+"""IntervalStore and UploadRepository: the in-memory fakes and the DynamoDB adapters keep one contract."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from meterhub.intervals.adapters.dynamodb import DynamoIntervalStore
+from meterhub.intervals.adapters.uploads import DynamoUploadRepository
+from meterhub.intervals.ports import IntervalStore, UploadRepository
+from meterhub.intervals.records import UploadJob, UploadStatus
+from meterhub.intervals.rules.slots import DaySlots, LengthDay
+from meterhub.platform.errors import AlreadyExists
+
+from tests.fakes.intervals import InMemoryIntervalStore, InMemoryUploadRepository
+
+DAY = date(2025, 1, 10)
+T0 = datetime(2025, 1, 10, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(implementation: str, env: dict[str, str]) -> IntervalStore:
+    if implementation == "fake":
+        return InMemoryIntervalStore()
+    return DynamoIntervalStore(env["INTERVALS_TABLE_NAME"])
+
+
+@pytest.fixture
+def uploads(implementation: str, env: dict[str, str]) -> UploadRepository:
+    if implementation == "fake":
+        return InMemoryUploadRepository()
+    return DynamoUploadRepository(env["JOBS_TABLE_NAME"])
+
+
+def _day(values: dict[int, tuple[float, bool]]) -> DaySlots:
+    day = DaySlots.empty()
+    for slot, (net, final) in values.items():
+        day.put(slot, net, net, 0.0, final)
+    return day
+
+
+def _length_day(length: int, values: dict[int, tuple[float, bool]]) -> LengthDay:
+    day = LengthDay.empty(length)
+    for slot, (net, final) in values.items():
+        day.put(slot, net, None, None, final)
+    return day
+
+
+# ----- interval store ------------------------------------------------------------------------------------------
+def test_merge_keeps_final_values_over_estimates_and_adds_new_slots(
+    store: IntervalStore, partner_ids: tuple[str, str]
+) -> None:
+    store.merge(partner_ids[0], "m-1", DAY, _day({0: (1.5, True), 1: (2.0, False)}))
+    store.merge(partner_ids[0], "m-1", DAY, _day({0: (9.0, False), 1: (3.0, True), 95: (4.25, False)}))
+    assert list(store.days(partner_ids[0], "m-1", DAY, DAY)) == [
+        (DAY, _day({0: (1.5, True), 1: (3.0, True), 95: (4.25, False)}))
+    ]
+
+
+def test_days_reads_an_inclusive_range_in_order(store: IntervalStore, partner_ids: tuple[str, str]) -> None:
+    days = [DAY + timedelta(days=n) for n in (3, 0, 1, 5)]
+    for n, day in enumerate(days):
+        store.merge(partner_ids[0], "m-1", day, _day({n: (float(n), True)}))
+    read = list(store.days(partner_ids[0], "m-1", DAY + timedelta(days=1), DAY + timedelta(days=5)))
+    assert [day for day, _ in read] == [DAY + timedelta(days=n) for n in (1, 3, 5)]
+    assert list(store.days(partner_ids[0], "m-1", DAY + timedelta(days=6), DAY + timedelta(days=9))) == []
+    assert list(store.days(partner_ids[0], "m-2", DAY, DAY + timedelta(days=9))) == []
+
+
+def test_length_days_are_their_own_items_in_day_then_length_order(
+    store: IntervalStore, partner_ids: tuple[str, str]
+) -> None:
+    pid = partner_ids[0]
+    store.merge(pid, "m-1", DAY, _day({0: (1.0, True)}))
+    store.merge_length(pid, "m-1", DAY + timedelta(days=1), _length_day(3600, {0: (5.0, True)}))
+    store.merge_length(pid, "m-1", DAY, _length_day(3600, {1: (2.0, False)}))
+    store.merge_length(pid, "m-1", DAY, _length_day(1800, {2: (3.0, False)}))
+    store.merge_length(pid, "m-1", DAY, _length_day(3600, {1: (2.5, False), 23: (7.0, True)}))
+    read = list(store.length_days(pid, "m-1", DAY, DAY + timedelta(days=1)))
+    assert [(day, stored.length) for day, stored in read] == [
+        (DAY, 1800),
+        (DAY, 3600),
+        (DAY + timedelta(days=1), 3600),
+    ]
+    assert read[1][1] == _length_day(3600, {1: (2.5, False), 23: (7.0, True)})
+    assert [day for day, _ in store.days(pid, "m-1", DAY, DAY + timedelta(days=1))] == [DAY]  # no length item
+    assert list(store.length_days(pid, "m-1", DAY + timedelta(days=1), DAY + timedelta(days=1))) == [read[2]]
+
+
+def test_a_partner_reads_none_of_another_partners_days(store: IntervalStore, partner_ids: tuple[str, str]) -> None:
+    mine, theirs = partner_ids
+    store.merge(mine, "m-1", DAY, _day({0: (1.0, True)}))
+    store.merge_length(mine, "m-1", DAY, _length_day(3600, {0: (1.0, True)}))
+    assert list(store.days(theirs, "m-1", DAY, DAY)) == []
+    assert list(store.length_days(theirs, "m-1", DAY, DAY)) == []
+    store.merge(theirs, "m-1", DAY, _day({1: (2.0, False)}))
+    assert list(store.days(mine, "m-1", DAY, DAY)) == [(DAY, _day({0: (1.0, True)}))]
+
+
+def test_a_day_read_back_is_a_copy(store: IntervalStore, partner_ids: tuple[str, str]) -> None:
+    incoming = _day({0: (1.0, False)})
+    store.merge(partner_ids[0], "m-1", DAY, incoming)
+    incoming.put(1, 9.0, None, None, True)
+    ((_, read),) = store.days(partner_ids[0], "m-1", DAY, DAY)
+    read.put(2, 9.0, None, None, True)
+    length = _length_day(3600, {0: (1.0, False)})
+    store.merge_length(partner_ids[0], "m-1", DAY, length)
+    length.put(1, 9.0, None, None, True)
+    ((_, read_length),) = store.length_days(partner_ids[0], "m-1", DAY, DAY)
+    read_length.put(2, 9.0, None, None, True)
+    assert list(store.days(partner_ids[0], "m-1", DAY, DAY)) == [(DAY, _day({0: (1.0, False)}))]
+    assert list(store.length_days(partner_ids[0], "m-1", DAY, DAY)) == [(DAY, _length_day(3600, {0: (1.0, False)}))]
+
+
+# ----- upload repository ---------------------------------------------------------------------------------------
+def _upload(partner_id: str, minutes: int = 0) -> UploadJob:
+    at = T0 + timedelta(minutes=minutes)
+    job_id = str(uuid.uuid4())
+    return UploadJob(
+        job_id=job_id,
+        partner_id=partner_id,
+        uploaded_file_path=f"/interval-data/{job_id}.csv",
+        current_file_path=f"/interval-data/processing/{job_id}.csv",
+        object_key=f"partners/{partner_id}/interval-data/{job_id}.csv",
+        object_version="v1",
+        uploaded_at=at,
+        updated_at=at,
+    )
+
+
+def test_an_upload_job_is_created_once_and_read_back(uploads: UploadRepository, partner_ids: tuple[str, str]) -> None:
+    job = _upload(partner_ids[0])
+    uploads.create(job)
+    assert uploads.get(job.partner_id, job.job_id) == job
+    with pytest.raises(AlreadyExists):
+        uploads.create(job.model_copy(update={"rows_total": 7}))
+    assert uploads.get(job.partner_id, job.job_id) == job
+    assert uploads.get(job.partner_id, str(uuid.uuid4())) is None
+
+
+def test_save_overwrites_the_job(uploads: UploadRepository, partner_ids: tuple[str, str]) -> None:
+    job = _upload(partner_ids[0])
+    uploads.create(job)
+    done = job.model_copy(
+        update={"status": UploadStatus.COMPLETED, "rows_total": 3, "errors": [{"row": 2, "message": "bad"}]}
+    )
+    uploads.save(done)
+    assert uploads.get(job.partner_id, job.job_id) == done
+
+
+def test_the_first_claim_of_an_object_version_wins(uploads: UploadRepository, partner_ids: tuple[str, str]) -> None:
+    mine, theirs = partner_ids
+    key = f"partners/{mine}/interval-data/a.csv"
+    assert uploads.claim_object(mine, key, "v1", "job-1") == "job-1"
+    assert uploads.claim_object(mine, key, "v1", "job-2") == "job-1"
+    assert uploads.claim_object(mine, key, "v2", "job-3") == "job-3"
+    assert uploads.claim_object(theirs, key, "v1", "job-4") == "job-4"  # claims are per partner
+
+
+def test_upload_jobs_list_newest_first_and_resume_before_a_sort_key(
+    uploads: UploadRepository, partner_ids: tuple[str, str]
+) -> None:
+    jobs = [_upload(partner_ids[0], minutes) for minutes in (5, 0, 15, 10)]
+    for job in jobs:
+        uploads.create(job)
+    newest_first = sorted(jobs, key=lambda job: job.uploaded_at, reverse=True)
+    listed = list(uploads.jobs(partner_ids[0]))
+    assert [job for _, job in listed] == newest_first
+    assert [job for _, job in uploads.jobs(partner_ids[0], before=listed[1][0])] == newest_first[2:]
+    uploads.save(newest_first[0].model_copy(update={"status": UploadStatus.PROCESSING}))
+    assert next(job.status for _, job in uploads.jobs(partner_ids[0])) is UploadStatus.PROCESSING
+
+
+def test_a_partner_reaches_none_of_another_partners_uploads(
+    uploads: UploadRepository, partner_ids: tuple[str, str]
+) -> None:
+    mine, theirs = partner_ids
+    job = _upload(mine)
+    uploads.create(job)
+    assert uploads.get(theirs, job.job_id) is None
+    assert list(uploads.jobs(theirs)) == []
+    uploads.create(job.model_copy(update={"partner_id": theirs}))  # the same job id is another partner's own
+    assert uploads.get(mine, job.job_id) == job
+
+
+def test_an_upload_read_back_is_a_copy(uploads: UploadRepository, partner_ids: tuple[str, str]) -> None:
+    job = _upload(partner_ids[0])
+    uploads.create(job)
+    expected = job.model_copy(deep=True)
+    job.unknown_columns.append("changed after create")
+    read = uploads.get(job.partner_id, job.job_id)
+    assert read is not None
+    read.errors.append({"changed": "in memory"})
+    assert uploads.get(job.partner_id, job.job_id) == expected

@@ -1,0 +1,166 @@
+"""MeterRepository: InMemoryMeterRepository and DynamoMeterRepository keep one contract."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from meterhub.meters.adapters.dynamodb import DynamoMeterRepository
+from meterhub.meters.ports import MeterQuery, MeterRepository, ReferenceTaken
+from meterhub.meters.records import MeterRecord
+from meterhub.platform.errors import AlreadyExists, Conflict
+
+from tests.conftest import build_asset
+from tests.fakes.meters import InMemoryMeterRepository
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def repo(implementation: str, env: dict[str, str]) -> MeterRepository:
+    if implementation == "fake":
+        return InMemoryMeterRepository()
+    return DynamoMeterRepository(env["METERS_TABLE_NAME"])
+
+
+def _meter(partner_id: str, reference: str, minutes: int = 0, *, region: str = "ISONE", **extra: object) -> MeterRecord:
+    at = T0 + timedelta(minutes=minutes)
+    return MeterRecord.model_validate(
+        {
+            "meter_id": str(uuid.uuid4()),
+            "partner_id": partner_id,
+            "partner_reference": reference,
+            "data": build_asset(reference, region=region),
+            "created_at": at,
+            "updated_at": at,
+            **extra,
+        }
+    )
+
+
+def test_a_created_meter_reads_back_by_id_and_by_reference(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    meter = _meter(partner_ids[0], "ref-1", tags=["a"])
+    repo.create(meter)
+    assert repo.get(meter.partner_id, meter.meter_id) == meter
+    assert repo.get_by_reference(meter.partner_id, "ref-1") == meter
+
+
+def test_missing_meters_read_as_none(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    assert repo.get(partner_ids[0], str(uuid.uuid4())) is None
+    assert repo.get_by_reference(partner_ids[0], "ref-none") is None
+
+
+def test_a_taken_reference_names_the_meter_that_holds_it(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    first = _meter(partner_ids[0], "ref-1")
+    repo.create(first)
+    second = _meter(partner_ids[0], "ref-1", 1)
+    with pytest.raises(ReferenceTaken) as raised:
+        repo.create(second)
+    assert raised.value.meter_id == first.meter_id
+    assert repo.get(second.partner_id, second.meter_id) is None
+
+
+def test_a_taken_meter_id_is_already_exists_and_keeps_the_stored_meter(
+    repo: MeterRepository, partner_ids: tuple[str, str]
+) -> None:
+    first = _meter(partner_ids[0], "ref-1")
+    repo.create(first)
+    again = first.model_copy(update={"partner_reference": "ref-2"})
+    with pytest.raises(AlreadyExists) as raised:
+        repo.create(again)
+    assert not isinstance(raised.value, ReferenceTaken)
+    assert repo.get(first.partner_id, first.meter_id) == first
+    assert repo.get_by_reference(first.partner_id, "ref-2") is None
+
+
+def test_replace_writes_over_the_expected_version_only(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    meter = _meter(partner_ids[0], "ref-1")
+    repo.create(meter)
+    changed = meter.model_copy(update={"tags": ["x"], "version": 2, "updated_at": T0 + timedelta(hours=1)})
+    repo.replace(changed, expected_version=1)
+    assert repo.get(meter.partner_id, meter.meter_id) == changed
+    with pytest.raises(Conflict):
+        repo.replace(changed.model_copy(update={"tags": ["lost"], "version": 3}), expected_version=1)
+    assert repo.get(meter.partner_id, meter.meter_id) == changed
+
+
+def test_replacing_a_missing_meter_is_a_conflict(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    meter = _meter(partner_ids[0], "ref-1")
+    with pytest.raises(Conflict):
+        repo.replace(meter, expected_version=1)
+    assert repo.get(meter.partner_id, meter.meter_id) is None
+
+
+def test_search_pages_in_creation_order_with_a_cursor_while_more_may_follow(
+    repo: MeterRepository, partner_ids: tuple[str, str]
+) -> None:
+    meters = [_meter(partner_ids[0], f"ref-{n}", minutes) for n, minutes in enumerate((30, 10, 50, 20, 40))]
+    for meter in meters:
+        repo.create(meter)
+    in_order = sorted(meters, key=lambda meter: meter.created_at)
+    seen: list[MeterRecord] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        page = repo.search(partner_ids[0], MeterQuery(), 2, cursor)
+        seen.extend(page.meters)
+        pages += 1
+        if page.cursor is None:
+            break
+        cursor = page.cursor
+    assert seen == in_order
+    assert pages == 3
+
+
+def test_search_filters_with_paging(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    regions = ("ISONE", "ERCOT", "ISONE", "ISONE", "ERCOT")
+    meters = [_meter(partner_ids[0], f"ref-{n}", n, region=region) for n, region in enumerate(regions)]
+    for meter in meters:
+        repo.create(meter)
+    query = MeterQuery(transmission_region="ISONE", created_after=T0)  # created_after is strict: ref-0 is out
+    first = repo.search(partner_ids[0], query, 1, None)
+    assert [m.partner_reference for m in first.meters] == ["ref-2"]
+    assert first.cursor is not None
+    second = repo.search(partner_ids[0], query, 1, first.cursor)
+    assert [m.partner_reference for m in second.meters] == ["ref-3"]
+    assert second.cursor is None
+
+
+def test_search_by_ids_and_references(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    meters = [_meter(partner_ids[0], f"ref-{n}", n) for n in range(4)]
+    for meter in meters:
+        repo.create(meter)
+    by_ids = repo.search(
+        partner_ids[0], MeterQuery(meter_ids=(meters[3].meter_id, meters[1].meter_id, "nope")), 10, None
+    )
+    assert by_ids.meters == [meters[1], meters[3]]
+    by_refs = repo.search(partner_ids[0], MeterQuery(partner_references=("ref-2", "ref-0", "ref-x")), 10, None)
+    assert by_refs.meters == [meters[0], meters[2]]
+    both = MeterQuery(meter_ids=(meters[0].meter_id, meters[1].meter_id), partner_references=("ref-1", "ref-2"))
+    assert repo.search(partner_ids[0], both, 10, None).meters == [meters[1]]
+
+
+def test_a_partner_reaches_none_of_another_partners_meters(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    mine, theirs = partner_ids
+    meter = _meter(mine, "ref-1")
+    repo.create(meter)
+    assert repo.get(theirs, meter.meter_id) is None
+    assert repo.get_by_reference(theirs, "ref-1") is None
+    assert repo.search(theirs, MeterQuery(), 10, None).meters == []
+    assert repo.search(theirs, MeterQuery(meter_ids=(meter.meter_id,)), 10, None).meters == []
+    assert repo.search(theirs, MeterQuery(partner_references=("ref-1",)), 10, None).meters == []
+    repo.create(_meter(theirs, "ref-1"))  # a reference is unique per partner only
+    with pytest.raises(Conflict):
+        repo.replace(meter.model_copy(update={"partner_id": theirs, "version": 2}), expected_version=1)
+
+
+def test_a_record_read_back_is_a_copy(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    meter = _meter(partner_ids[0], "ref-1")
+    repo.create(meter)
+    expected = meter.model_copy(deep=True)
+    meter.tags.append("changed after create")
+    read = repo.get(meter.partner_id, meter.meter_id)
+    assert read is not None
+    read.data["meter_type"] = "changed in memory"
+    assert repo.get(meter.partner_id, meter.meter_id) == expected
