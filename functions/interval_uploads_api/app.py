@@ -25,7 +25,7 @@ from meterhub.intervals.api_models import (
     UploadUrlResponse,
 )
 from meterhub.intervals.records import UploadStatus
-from meterhub.intervals.use_cases import uploads as interval_uploads
+from meterhub.intervals.use_cases import files, gaps, reads, upload, upload_jobs
 from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
 from meterhub.platform.adapters.s3_object_store import s3_object_store
 from meterhub.platform.api.envelopes import ErrorResponse
@@ -84,7 +84,7 @@ def upload_interval_data(
         Query(description="Name in /interval-data/ (letters, digits, . _ - space; default upload-<job_id>.csv)"),
     ] = None,
 ) -> IngestionResponse:
-    answer = interval_uploads.upload_file(
+    answer = upload.upload_file(
         _uploads(),
         _objects(),
         caller_partner_id(app),
@@ -110,7 +110,7 @@ def upload_interval_data(
     },
 )
 def create_upload_url(request: Annotated[UploadUrlRequest, Body()]) -> Response[str]:
-    answer = interval_uploads.request_upload_url(_uploads(), _objects(), caller_partner_id(app), request)
+    answer = upload.request_upload_url(_uploads(), _objects(), caller_partner_id(app), request)
     logger.info("Interval upload URL issued", extra={"job_id": str(answer.job_id)})
     return Response(
         status_code=201, content_type=content_types.APPLICATION_JSON, body=serialize(answer.model_dump(mode="json"))
@@ -134,7 +134,7 @@ def list_interval_data_uploads(
     page_size: Annotated[int | None, Query(description="1 to 500, default 50")] = None,
     page_token: PageToken = None,
 ) -> GetUploadsResponse:
-    return interval_uploads.list_uploads(
+    return upload_jobs.list_uploads(
         _uploads(),
         caller_partner_id(app),
         from_=from_,
@@ -154,7 +154,7 @@ def list_interval_data_uploads(
     responses={200: documented(GetUploadIngestionErrorsResponse, "The job and its errors"), **JOB_ERRORS},
 )
 def get_interval_data_upload(job_id: JobId) -> GetUploadIngestionErrorsResponse:
-    return interval_uploads.get_upload(_uploads(), caller_partner_id(app), job_id)
+    return upload_jobs.get_upload(_uploads(), caller_partner_id(app), job_id)
 
 
 @app.get(
@@ -165,7 +165,7 @@ def get_interval_data_upload(job_id: JobId) -> GetUploadIngestionErrorsResponse:
     responses={200: documented(GetIntervalDataFilePreviewResponse, "The preview"), **JOB_ERRORS},
 )
 def preview_interval_data_upload(job_id: JobId) -> GetIntervalDataFilePreviewResponse:
-    return interval_uploads.preview_upload(_uploads(), _objects(), caller_partner_id(app), job_id)
+    return files.preview_upload(_uploads(), _objects(), caller_partner_id(app), job_id)
 
 
 @app.get(
@@ -181,7 +181,7 @@ def preview_interval_data_upload(job_id: JobId) -> GetIntervalDataFilePreviewRes
     },
 )
 def download_interval_data_upload(job_id: JobId) -> Response[str]:
-    url = interval_uploads.download_url(_uploads(), _objects(), caller_partner_id(app), job_id)
+    url = files.download_url(_uploads(), _objects(), caller_partner_id(app), job_id)
     return Response(
         status_code=302,
         headers={"Location": url, "Cache-Control": "no-cache, no-store, must-revalidate"},
@@ -209,7 +209,7 @@ def get_meter_intervals(
     page_token: PageToken = None,
 ) -> MeterIntervalsResponse:
     settings = get_settings()
-    return interval_uploads.read_intervals(
+    return reads.read_intervals(
         dynamo_meter_repository(settings.meters_table_name),
         dynamo_interval_store(settings.intervals_table_name),
         caller_partner_id(app),
@@ -236,7 +236,7 @@ def search_missing_interval_data(
     request: Annotated[SearchMissingIntervalDataRequest | None, Body()] = None,
 ) -> SearchMissingIntervalDataResponse:
     settings = get_settings()
-    return interval_uploads.search_missing_intervals(
+    return gaps.search_missing_intervals(
         dynamo_meter_repository(settings.meters_table_name),
         dynamo_interval_store(settings.intervals_table_name),
         caller_partner_id(app),

@@ -23,7 +23,8 @@ from meterhub.intervals.rules.slots import (
     length_slot_start,
     merge_length_day,
 )
-from meterhub.intervals.use_cases import uploads as iu
+from meterhub.intervals.use_cases.gaps import missing_ranges
+from meterhub.intervals.use_cases.reads import read_intervals
 from meterhub.meters.records import MeterRecord
 from meterhub.platform import keys, page_tokens
 from meterhub.platform.errors import DomainError, InvalidInput
@@ -433,7 +434,7 @@ def world() -> tuple[InMemoryMeterRepository, InMemoryIntervalStore]:
 
 def read(world: tuple[InMemoryMeterRepository, InMemoryIntervalStore], **arguments: Any) -> Any:
     values = {"start": at(D1, 0), "end": at(D2, 12), **arguments}
-    return iu.read_intervals(world[0], world[1], ACME, METER, **values)
+    return read_intervals(world[0], world[1], ACME, METER, **values)
 
 
 def spans(answer: Any) -> list[tuple[datetime, datetime]]:
@@ -522,7 +523,7 @@ def test_quarter_hours_covered_by_other_lengths_are_not_missing(
     world: tuple[InMemoryMeterRepository, InMemoryIntervalStore],
 ) -> None:
     # D1 00:00-02:00 by the hours, 02:00-02:15 by the three 5-minute readings; D2 00:00-00:30 by the half-hour
-    ranges = list(iu.missing_ranges(world[1], ACME, METER, at(D1, 0), at(D2, 6)))
+    ranges = list(missing_ranges(world[1], ACME, METER, at(D1, 0), at(D2, 6)))
     assert ranges == [(at(D1, 2, 15), at(D2, 0)), (at(D2, 0, 30), at(D2, 6))]
     # Another partner's storage of the same meter id covers nothing of this partner's
-    assert list(iu.missing_ranges(world[1], BOREALIS, METER, at(D1, 0), at(D1, 1))) == [(at(D1, 0), at(D1, 1))]
+    assert list(missing_ranges(world[1], BOREALIS, METER, at(D1, 0), at(D1, 1))) == [(at(D1, 0), at(D1, 1))]

@@ -32,6 +32,7 @@ from meterhub.intervals.rules.model import IntervalRow
 SLOTS_PER_DAY = 96
 SLOT_MINUTES = 15
 ALL_SLOTS = (1 << SLOTS_PER_DAY) - 1
+SLOT = timedelta(minutes=SLOT_MINUTES)
 
 DayKey = tuple[str, date]
 """(meter_id, UTC day)."""
@@ -52,6 +53,18 @@ def slot_start(day: date, slot: int) -> datetime:
     if not 0 <= slot < SLOTS_PER_DAY:
         raise ValueError(f"slot must be 0..{SLOTS_PER_DAY - 1}")
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(minutes=SLOT_MINUTES * slot)
+
+
+def floor_slot(moment: datetime) -> datetime:
+    """The 15-minute boundary at or before `moment` (UTC)."""
+    moment = moment.astimezone(UTC)
+    return moment.replace(minute=moment.minute - moment.minute % SLOT_MINUTES, second=0, microsecond=0)
+
+
+def ceil_slot(moment: datetime) -> datetime:
+    """The 15-minute boundary at or after `moment` (UTC)."""
+    floor = floor_slot(moment)
+    return floor if floor == moment else floor + SLOT
 
 
 def _empty() -> list[float | None]:
