@@ -7,7 +7,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from meterhub.intervals.records import UploadJob
-from meterhub.intervals.rules.slots import DaySlots, LengthDay, merge_day, merge_length_day
+from meterhub.intervals.rules.slots import DaySlots, merge_day
 from meterhub.platform.errors import AlreadyExists
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ from meterhub.intervals.adapters.uploads import upload_sort_key
 class InMemoryIntervalStore:
     def __init__(self) -> None:
         self.items: dict[tuple[str, str, date], DaySlots] = {}
-        self.length_items: dict[tuple[str, str, date, int], LengthDay] = {}
+        self.length_items: dict[tuple[str, str, date, int], DaySlots] = {}
 
     def merge(self, partner_id: str, meter_id: str, day: date, incoming: DaySlots) -> None:
         self.items[(partner_id, meter_id, day)] = merge_day(self.items.get((partner_id, meter_id, day)), incoming)
@@ -27,11 +27,11 @@ class InMemoryIntervalStore:
         own = sorted((d, s) for (p, m, d), s in self.items.items() if p == partner_id and m == meter_id)
         yield from ((d, s) for d, s in own if first <= d <= last)
 
-    def merge_length(self, partner_id: str, meter_id: str, day: date, incoming: LengthDay) -> None:
+    def merge_length(self, partner_id: str, meter_id: str, day: date, incoming: DaySlots) -> None:
         item = (partner_id, meter_id, day, incoming.length)
-        self.length_items[item] = merge_length_day(self.length_items.get(item), incoming)
+        self.length_items[item] = merge_day(self.length_items.get(item), incoming)
 
-    def length_days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, LengthDay]]:
+    def length_days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, DaySlots]]:
         own = sorted(((d, n), s) for (p, m, d, n), s in self.length_items.items() if p == partner_id and m == meter_id)
         yield from ((d, s) for (d, _), s in own if first <= d <= last)
 

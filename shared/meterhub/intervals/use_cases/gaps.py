@@ -38,7 +38,7 @@ from meterhub.intervals.rules.slots import (
     ALL_SLOTS,
     SLOT_MINUTES,
     SLOTS_PER_DAY,
-    LengthDay,
+    DaySlots,
     ceil_slot,
     covered_slots,
     floor_slot,
@@ -151,7 +151,7 @@ def _covered_by_other_lengths(
 ) -> Iterator[tuple[date, int]]:
     """Per day first..last holding readings of other lengths, the mask of the 15-minute slots they cover."""
     day: date | None = None
-    held: list[LengthDay] = []
+    held: list[DaySlots] = []
     for stored_day, length_day in store.length_days(partner_id, meter_id, first, last):
         if stored_day != day and held:
             assert day is not None
