@@ -1,5 +1,6 @@
 """Interval data: upload (raw CSV or a presigned PUT), upload jobs, their errors, previews and downloads, the
-stored intervals of a meter, and the gap search (transport only; the rules are in intervals/use_cases/uploads)."""
+stored intervals of a meter, and the gap search (transport only; the rules are in
+meterhub.intervals.use_cases: upload, upload_jobs, files, reads, gaps)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from meterhub.intervals.api_models import (
 )
 from meterhub.intervals.records import UploadStatus
 from meterhub.intervals.rules.paths import FILE_NAME
-from meterhub.intervals.use_cases import uploads as interval_uploads
+from meterhub.intervals.use_cases import files, gaps, reads, upload, upload_jobs
 from meterhub.meters.api_models.params import MeterId
 from meterhub.platform.api.envelopes import ErrorResponse
 from meterhub.platform.api.params import PageToken, uuid_path
@@ -102,7 +103,7 @@ def upload_interval_data(
     schema: Annotated[str, Query(description="The file's schema: only `load` is supported")],
     file_name: UploadFileName = None,
 ) -> IngestionResponse:
-    answer = interval_uploads.upload_file(
+    answer = upload.upload_file(
         _uploads(),
         _objects(),
         caller_partner_id(app),
@@ -128,7 +129,7 @@ def upload_interval_data(
     },
 )
 def create_upload_url(request: Annotated[UploadUrlRequest, Body()]) -> Response[str]:
-    answer = interval_uploads.request_upload_url(_uploads(), _objects(), caller_partner_id(app), request)
+    answer = upload.request_upload_url(_uploads(), _objects(), caller_partner_id(app), request)
     logger.info("Interval upload URL issued", extra={"job_id": str(answer.job_id)})
     return Response(
         status_code=201, content_type=content_types.APPLICATION_JSON, body=serialize(answer.model_dump(mode="json"))
@@ -148,18 +149,18 @@ def list_interval_data_uploads(
     file_path: Annotated[
         str | None,
         Query(
-            max_length=interval_uploads.MAX_FILE_PATH,
-            pattern=interval_uploads.FILE_PATH.pattern,
+            max_length=upload_jobs.MAX_FILE_PATH,
+            pattern=upload_jobs.FILE_PATH.pattern,
             description="The uploaded path, exactly, e.g. /interval-data/2025-01-31.csv",
         ),
     ] = None,
     status: Annotated[UploadStatus | None, Query(description="Only uploads in this status")] = None,
     page_size: Annotated[
-        int | None, Query(ge=1, le=interval_uploads.MAX_UPLOADS_PAGE, description="1 to 500, default 50")
+        int | None, Query(ge=1, le=upload_jobs.MAX_UPLOADS_PAGE, description="1 to 500, default 50")
     ] = None,
     page_token: PageToken = None,
 ) -> GetUploadsResponse:
-    return interval_uploads.list_uploads(
+    return upload_jobs.list_uploads(
         _uploads(),
         caller_partner_id(app),
         from_=from_,
@@ -179,7 +180,7 @@ def list_interval_data_uploads(
     responses={200: documented(GetUploadIngestionErrorsResponse, "The job and its errors"), **JOB_ERRORS},
 )
 def get_interval_data_upload(job_id: JobId) -> GetUploadIngestionErrorsResponse:
-    return interval_uploads.get_upload(_uploads(), caller_partner_id(app), job_id)
+    return upload_jobs.get_upload(_uploads(), caller_partner_id(app), job_id)
 
 
 @app.get(
@@ -190,7 +191,7 @@ def get_interval_data_upload(job_id: JobId) -> GetUploadIngestionErrorsResponse:
     responses={200: documented(GetIntervalDataFilePreviewResponse, "The preview"), **JOB_ERRORS},
 )
 def preview_interval_data_upload(job_id: JobId) -> GetIntervalDataFilePreviewResponse:
-    return interval_uploads.preview_upload(_uploads(), _objects(), caller_partner_id(app), job_id)
+    return files.preview_upload(_uploads(), _objects(), caller_partner_id(app), job_id)
 
 
 @app.get(
@@ -206,7 +207,7 @@ def preview_interval_data_upload(job_id: JobId) -> GetIntervalDataFilePreviewRes
     },
 )
 def download_interval_data_upload(job_id: JobId) -> Response[str]:
-    url = interval_uploads.download_url(_uploads(), _objects(), caller_partner_id(app), job_id)
+    url = files.download_url(_uploads(), _objects(), caller_partner_id(app), job_id)
     return Response(
         status_code=302,
         headers={"Location": url, "Cache-Control": "no-cache, no-store, must-revalidate"},
@@ -232,12 +233,12 @@ def get_meter_intervals(
     end: Annotated[datetime, Query(description="Intervals starting before (RFC 3339); at most 31 days after start")],
     page_size: Annotated[
         int | None,
-        Query(ge=1, le=interval_uploads.MAX_INTERVALS_PAGE, description="1 to 9600, default 960 (10 days)"),
+        Query(ge=1, le=reads.MAX_INTERVALS_PAGE, description="1 to 9600, default 960 (10 days)"),
     ] = None,
     page_token: PageToken = None,
 ) -> MeterIntervalsResponse:
     settings = Settings.load()
-    return interval_uploads.read_intervals(
+    return reads.read_intervals(
         wiring.meter_repository(settings),
         wiring.interval_store(settings),
         caller_partner_id(app),
@@ -264,7 +265,7 @@ def search_missing_interval_data(
     request: Annotated[SearchMissingIntervalDataRequest | None, Body()] = None,
 ) -> SearchMissingIntervalDataResponse:
     settings = Settings.load()
-    return interval_uploads.search_missing_intervals(
+    return gaps.search_missing_intervals(
         wiring.meter_repository(settings),
         wiring.interval_store(settings),
         caller_partner_id(app),

@@ -3,7 +3,7 @@
 Why they exist: ingestion (the 15-minute and other-length merges, the read-back, the gap search) and the
 upload use cases (create, claim an S3 object version, save progress, list) are unit tested and benchmarked
 without moto. tests/integration/parity/test_intervals_port.py holds them to DynamoIntervalStore's and
-DynamoUploadRepository's contract: merges under the adapter's own rule (`merge_day`, `merge_length_day`);
+DynamoUploadRepository's contract: merges under the adapter's own rule (`merge_day`, for every length);
 inclusive day ranges in order, length days in (day, length) order and apart from the 15-minute days; a job id
 created once (AlreadyExists); the first claim of an object version wins, per partner; uploads newest first by
 the adapter's own `upload_sort_key`, so page tokens are the same strings; everything keyed by partner; what is
@@ -21,7 +21,7 @@ from datetime import date
 
 from meterhub.intervals.adapters.uploads import upload_sort_key
 from meterhub.intervals.records import UploadJob
-from meterhub.intervals.rules.slots import DaySlots, LengthDay, merge_day, merge_length_day
+from meterhub.intervals.rules.slots import DaySlots, merge_day
 from meterhub.platform.errors import AlreadyExists
 
 
@@ -30,7 +30,7 @@ class InMemoryIntervalStore:
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str, date], DaySlots] = {}
-        self.length_items: dict[tuple[str, str, date, int], LengthDay] = {}
+        self.length_items: dict[tuple[str, str, date, int], DaySlots] = {}
 
     def merge(self, partner_id: str, meter_id: str, day: date, incoming: DaySlots) -> None:
         self.items[(partner_id, meter_id, day)] = merge_day(self.items.get((partner_id, meter_id, day)), incoming)
@@ -39,13 +39,13 @@ class InMemoryIntervalStore:
         own = sorted((d, s) for (p, m, d), s in self.items.items() if p == partner_id and m == meter_id)
         yield from ((d, merge_day(None, s)) for d, s in own if first <= d <= last)  # merged onto nothing: a copy
 
-    def merge_length(self, partner_id: str, meter_id: str, day: date, incoming: LengthDay) -> None:
+    def merge_length(self, partner_id: str, meter_id: str, day: date, incoming: DaySlots) -> None:
         item = (partner_id, meter_id, day, incoming.length)
-        self.length_items[item] = merge_length_day(self.length_items.get(item), incoming)
+        self.length_items[item] = merge_day(self.length_items.get(item), incoming)
 
-    def length_days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, LengthDay]]:
+    def length_days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, DaySlots]]:
         own = sorted(((d, n), s) for (p, m, d, n), s in self.length_items.items() if p == partner_id and m == meter_id)
-        yield from ((d, merge_length_day(None, s)) for (d, _), s in own if first <= d <= last)
+        yield from ((d, merge_day(None, s)) for (d, _), s in own if first <= d <= last)
 
 
 class InMemoryUploadRepository:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 from meterhub.intervals.adapters.dynamodb import DynamoIntervalStore
-from meterhub.intervals.rules.slots import DaySlots, LengthDay
+from meterhub.intervals.rules.slots import DaySlots
 from meterhub.meters.adapters.dynamodb import DynamoMeterRepository
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def create_meter(invoke: Invoke, make_asset: MakeAsset, reference: str) -> str:
 
 def store_length(partner_id: str, meter_id: str, day: date, length: int, slots: range, net: float = 1.0) -> None:
     """Readings of `length` seconds in `slots` of `day` (consumed = net + 1, generated = 1; final)."""
-    record = LengthDay.empty(length)
+    record = DaySlots.empty(length)
     for slot in slots:
         record.put(slot, net, net + 1, 1.0, final=True)
     store().merge_length(partner_id, meter_id, day, record)

@@ -16,14 +16,14 @@ from meterhub.connect.use_cases.flow import token_context
 from meterhub.connect.use_cases.sync import SyncResult, UtilitySync
 from meterhub.intervals.rules.slots import (
     DaySlots,
-    LengthDay,
     covered_slots,
     length_problem,
     length_slot_index,
     length_slot_start,
-    merge_length_day,
+    merge_day,
 )
-from meterhub.intervals.use_cases import uploads as iu
+from meterhub.intervals.use_cases.gaps import missing_ranges
+from meterhub.intervals.use_cases.reads import read_intervals
 from meterhub.meters.records import MeterRecord
 from meterhub.platform import keys, page_tokens
 from meterhub.platform.errors import DomainError, InvalidInput
@@ -47,9 +47,9 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
 
 
-def length_day(length: int, values: dict[int, tuple[float | None, bool]]) -> LengthDay:
+def length_day(length: int, values: dict[int, tuple[float | None, bool]]) -> DaySlots:
     """A day of `length`-second slots: slot -> (net, final); consumed = net + 1, generated = 1."""
-    day = LengthDay.empty(length)
+    day = DaySlots.empty(length)
     for slot, (net, final) in values.items():
         day.put(slot, net, None if net is None else net + 1, None if net is None else 1.0, final)
     return day
@@ -64,7 +64,7 @@ def details(error: pytest.ExceptionInfo[DomainError]) -> dict[str, Any]:
 @pytest.mark.parametrize(("length", "slots"), [(60, 1440), (300, 288), (1800, 48), (3600, 24), (86400, 1)])
 def test_a_length_that_divides_a_day_has_86400_over_length_slots(length: int, slots: int) -> None:
     assert length_problem(length) is None
-    assert LengthDay.empty(length).size == slots
+    assert DaySlots.empty(length).size == slots
     assert length_slot_start(D1, slots - 1, length) == at(D2, 0) - timedelta(seconds=length)
 
 
@@ -82,14 +82,15 @@ def test_a_length_that_divides_a_day_has_86400_over_length_slots(length: int, sl
 def test_odd_lengths_are_refused_with_the_reason(length: int, reason: str) -> None:
     assert length_problem(length) == reason
     with pytest.raises(ValueError, match=reason):
-        LengthDay.empty(length)
+        DaySlots.empty(length)
 
 
 def test_fifteen_minutes_is_not_a_length_day() -> None:
-    # 15-minute readings belong in the DAY# items (DaySlots), never in a second copy
+    # 15-minute readings belong in the DAY# items (the 15-minute DaySlots), never in a second copy
     assert length_problem(900) is not None
+    assert DaySlots.empty(900) == DaySlots.empty() and "length" not in DaySlots.empty(900).to_record()
     with pytest.raises(ValueError, match="15-minute"):
-        LengthDay.empty(900)
+        DaySlots.from_record({**DaySlots.empty().to_record(), "length": 900})
 
 
 def test_the_slot_of_a_start_is_its_offset_since_utc_midnight_over_the_length() -> None:
@@ -120,7 +121,7 @@ def test_a_length_day_record_round_trips_and_bad_records_are_refused() -> None:
     day = length_day(3600, {0: (0.5, True), 23: (None, False)})
     record = day.to_record()
     assert record["length"] == 3600 and len(record["net"]) == 24
-    assert LengthDay.from_record(record) == day
+    assert DaySlots.from_record(record) == day
     for broken in (
         {**record, "net": record["net"][:-1]},
         {**record, "present": 1 << 24},
@@ -129,12 +130,12 @@ def test_a_length_day_record_round_trips_and_bad_records_are_refused() -> None:
         {**record, "length": 420},
     ):
         with pytest.raises(ValueError):
-            LengthDay.from_record(broken)
+            DaySlots.from_record(broken)
 
 
 def test_a_slot_outside_the_day_is_refused() -> None:
     with pytest.raises(ValueError, match="slot"):
-        LengthDay.empty(3600).put(24, 1.0, 1.0, None, True)
+        DaySlots.empty(3600).put(24, 1.0, 1.0, None, True)
 
 
 # ----- the merge rule ----------------------------------------------------------------------------------------
@@ -165,13 +166,13 @@ def test_merge_leaves_both_days_untouched() -> None:
     existing = length_day(3600, {0: (1.0, False)})
     incoming = length_day(3600, {0: (2.0, False)})
     before = (existing.to_record(), incoming.to_record())
-    merge_length_day(existing, incoming)
+    merge_day(existing, incoming)
     assert (existing.to_record(), incoming.to_record()) == before
 
 
 def test_two_lengths_are_two_items_never_one() -> None:
     with pytest.raises(ValueError, match="cannot merge"):
-        merge_length_day(length_day(3600, {0: (1.0, True)}), length_day(1800, {0: (1.0, True)}))
+        merge_day(length_day(3600, {0: (1.0, True)}), length_day(1800, {0: (1.0, True)}))
     store = InMemoryIntervalStore()
     store.merge_length(ACME, METER, D1, length_day(3600, {0: (1.0, True)}))
     store.merge_length(ACME, METER, D1, length_day(1800, {0: (2.0, True)}))
@@ -205,7 +206,7 @@ def bits(mask: int) -> list[int]:
 def test_an_hourly_reading_covers_its_four_quarter_hours() -> None:
     assert bits(covered_slots([length_day(3600, {1: (1.0, True), 23: (1.0, True)})])) == [4, 5, 6, 7, 92, 93, 94, 95]
     assert bits(covered_slots([length_day(86400, {0: (1.0, True)})])) == list(range(96))
-    assert covered_slots([]) == 0 and covered_slots([LengthDay.empty(3600)]) == 0
+    assert covered_slots([]) == 0 and covered_slots([DaySlots.empty(3600)]) == 0
 
 
 def test_finer_readings_cover_a_quarter_hour_only_when_all_are_there() -> None:
@@ -442,7 +443,7 @@ def world() -> tuple[InMemoryMeterRepository, InMemoryIntervalStore]:
 
 def read(world: tuple[InMemoryMeterRepository, InMemoryIntervalStore], **arguments: Any) -> Any:
     values = {"start": at(D1, 0), "end": at(D2, 12), **arguments}
-    return iu.read_intervals(world[0], world[1], ACME, METER, **values)
+    return read_intervals(world[0], world[1], ACME, METER, **values)
 
 
 def spans(answer: Any) -> list[tuple[datetime, datetime]]:
@@ -531,7 +532,7 @@ def test_quarter_hours_covered_by_other_lengths_are_not_missing(
     world: tuple[InMemoryMeterRepository, InMemoryIntervalStore],
 ) -> None:
     # D1 00:00-02:00 by the hours, 02:00-02:15 by the three 5-minute readings; D2 00:00-00:30 by the half-hour
-    ranges = list(iu.missing_ranges(world[1], ACME, METER, at(D1, 0), at(D2, 6)))
+    ranges = list(missing_ranges(world[1], ACME, METER, at(D1, 0), at(D2, 6)))
     assert ranges == [(at(D1, 2, 15), at(D2, 0)), (at(D2, 0, 30), at(D2, 6))]
     # Another partner's storage of the same meter id covers nothing of this partner's
-    assert list(iu.missing_ranges(world[1], BOREALIS, METER, at(D1, 0), at(D1, 1))) == [(at(D1, 0), at(D1, 1))]
+    assert list(missing_ranges(world[1], BOREALIS, METER, at(D1, 0), at(D1, 1))) == [(at(D1, 0), at(D1, 1))]

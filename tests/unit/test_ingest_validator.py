@@ -10,17 +10,20 @@ from typing import Any, cast
 
 import pytest
 from meterhub.intervals.rules.codes import OUR_CODES, Column, ErrorCode
-from meterhub.intervals.rules.model import IntervalRow, MeterLookup, MeterStatus, MeterVerdict, RowError
+from meterhub.intervals.rules.csv_source import Source
+from meterhub.intervals.rules.model import (
+    IntervalRow,
+    MeterLookup,
+    MeterLookupError,
+    MeterStatus,
+    MeterVerdict,
+    RowError,
+    SourceReadError,
+)
 from meterhub.intervals.rules.numbers import parse_decimal
 from meterhub.intervals.rules.slots import DayKey, DaySlots, group_by_day, merge_day
-from meterhub.intervals.rules.validator import (
-    IntervalFileValidator,
-    MeterLookupError,
-    Source,
-    SourceReadError,
-    ValidationReport,
-    validate,
-)
+from meterhub.intervals.rules.validation_report import ValidationReport
+from meterhub.intervals.rules.validator import IntervalFileValidator, validate
 from meterhub.intervals.use_cases.meter_lookup import repository_lookup
 from meterhub.meters.records import MeterRecord
 

@@ -1,5 +1,6 @@
-"""meterhub.intervals.use_cases.uploads on the InMemory fakes: upload and upload URL, the job list and job, file
-preview and download, stored-interval read-back and the gap search, with every bad input."""
+"""meterhub.intervals.use_cases (upload, upload_jobs, files, reads, gaps) on the InMemory fakes: upload and
+upload URL, the job list and job, file preview and download, stored-interval read-back and the gap search, with
+every bad input."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ import pytest
 from meterhub.intervals.api_models import SearchMissingIntervalDataRequest, UploadUrlRequest
 from meterhub.intervals.records import UploadJob, UploadStatus
 from meterhub.intervals.rules.paths import FILE_NAME
-from meterhub.intervals.rules.slots import DaySlots
-from meterhub.intervals.use_cases import uploads as iu
+from meterhub.intervals.rules.slots import DaySlots, ceil_slot, floor_slot
+from meterhub.intervals.use_cases.files import PREVIEW_LINE_BYTES, download_url, preview_upload
+from meterhub.intervals.use_cases.gaps import missing_ranges, search_missing_intervals
+from meterhub.intervals.use_cases.reads import read_intervals
+from meterhub.intervals.use_cases.upload import MAX_UPLOAD_BYTES, request_upload_url, upload_file
+from meterhub.intervals.use_cases.upload_jobs import get_upload, list_uploads
 from meterhub.meters.records import MeterRecord
 from meterhub.platform import page_tokens
 from meterhub.platform.errors import (
@@ -72,7 +77,7 @@ def upload(
     file_name: str | None = None,
     now: datetime = T0,
 ) -> str:
-    answer = iu.upload_file(uploads, objects, partner_id, body, "text/csv", schema="load", file_name=file_name, now=now)
+    answer = upload_file(uploads, objects, partner_id, body, "text/csv", schema="load", file_name=file_name, now=now)
     return str(answer.job_id)
 
 
@@ -148,7 +153,7 @@ def test_the_same_name_twice_is_two_jobs_and_the_newer_file(
 def test_upload_accepts_csv_media_types(
     uploads: InMemoryUploadRepository, objects: InMemoryObjectStore, content_type: str
 ) -> None:
-    iu.upload_file(uploads, objects, ACME, CSV, content_type, schema="load")
+    upload_file(uploads, objects, ACME, CSV, content_type, schema="load")
     assert len(objects.objects) == 1
 
 
@@ -156,7 +161,7 @@ def test_upload_accepts_csv_media_types(
 def test_upload_accepts_the_load_schema(
     uploads: InMemoryUploadRepository, objects: InMemoryObjectStore, schema: str
 ) -> None:
-    iu.upload_file(uploads, objects, ACME, CSV, "text/csv", schema=schema)
+    upload_file(uploads, objects, ACME, CSV, "text/csv", schema=schema)
     assert len(uploads.by_id) == 1
 
 
@@ -165,7 +170,7 @@ def test_other_schemas_are_a_400_saying_only_load_is_supported(
     uploads: InMemoryUploadRepository, objects: InMemoryObjectStore, schema: str
 ) -> None:
     with pytest.raises(InvalidInput) as error:
-        iu.upload_file(uploads, objects, ACME, CSV, "text/csv", schema=schema)
+        upload_file(uploads, objects, ACME, CSV, "text/csv", schema=schema)
     assert "only load is supported" in details(error)["schema"]
     assert not uploads.by_id and not objects.objects
 
@@ -175,7 +180,7 @@ def test_a_missing_schema_is_a_400(
     uploads: InMemoryUploadRepository, objects: InMemoryObjectStore, schema: str | None
 ) -> None:
     with pytest.raises(InvalidInput) as error:
-        iu.upload_file(uploads, objects, ACME, CSV, "text/csv", schema=schema)
+        upload_file(uploads, objects, ACME, CSV, "text/csv", schema=schema)
     assert "required" in details(error)["schema"]
 
 
@@ -184,14 +189,14 @@ def test_other_content_types_are_a_415(
     uploads: InMemoryUploadRepository, objects: InMemoryObjectStore, content_type: str | None
 ) -> None:
     with pytest.raises(UnsupportedMediaType) as error:
-        iu.upload_file(uploads, objects, ACME, CSV, content_type, schema="load")
+        upload_file(uploads, objects, ACME, CSV, content_type, schema="load")
     assert "text/csv" in details(error)["content-type"]
     assert not uploads.by_id
 
 
 def test_an_empty_body_is_a_400(uploads: InMemoryUploadRepository, objects: InMemoryObjectStore) -> None:
     with pytest.raises(InvalidInput) as error:
-        iu.upload_file(uploads, objects, ACME, b"", "text/csv", schema="load")
+        upload_file(uploads, objects, ACME, b"", "text/csv", schema="load")
     assert "body" in details(error)
     assert not uploads.by_id
 
@@ -199,9 +204,9 @@ def test_an_empty_body_is_a_400(uploads: InMemoryUploadRepository, objects: InMe
 def test_a_body_over_5_mb_is_a_413_pointing_to_the_upload_url(
     uploads: InMemoryUploadRepository, objects: InMemoryObjectStore
 ) -> None:
-    iu.upload_file(uploads, objects, ACME, b"x" * iu.MAX_UPLOAD_BYTES, "text/csv", schema="load")
+    upload_file(uploads, objects, ACME, b"x" * MAX_UPLOAD_BYTES, "text/csv", schema="load")
     with pytest.raises(PayloadTooLarge) as error:
-        iu.upload_file(uploads, objects, ACME, b"x" * (iu.MAX_UPLOAD_BYTES + 1), "text/csv", schema="load")
+        upload_file(uploads, objects, ACME, b"x" * (MAX_UPLOAD_BYTES + 1), "text/csv", schema="load")
     assert "/v1.1/interval-data/upload-url" in details(error)["body"]
     assert len(uploads.by_id) == 1
 
@@ -211,7 +216,7 @@ def test_an_invalid_file_name_is_a_400(
     uploads: InMemoryUploadRepository, objects: InMemoryObjectStore, name: str
 ) -> None:
     with pytest.raises(InvalidInput) as error:
-        iu.upload_file(uploads, objects, ACME, CSV, "text/csv", schema="load", file_name=name)
+        upload_file(uploads, objects, ACME, CSV, "text/csv", schema="load", file_name=name)
     assert "file_name" in details(error)
     assert not objects.objects
 
@@ -223,7 +228,7 @@ class FailingStore(InMemoryObjectStore):
 
 def test_a_file_that_cannot_be_stored_fails_its_job_and_asks_for_a_retry(uploads: InMemoryUploadRepository) -> None:
     with pytest.raises(StorageUnavailable):
-        iu.upload_file(uploads, FailingStore(), ACME, CSV, "text/csv", schema="load")
+        upload_file(uploads, FailingStore(), ACME, CSV, "text/csv", schema="load")
     [stored] = uploads.by_id.values()
     assert stored.status is UploadStatus.FAILED
     assert stored.failure_reason and "upload it again" in stored.failure_reason
@@ -243,7 +248,7 @@ class PresignRecorder(InMemoryObjectStore):
 def test_upload_url_queues_a_job_and_signs_a_put_carrying_its_id(uploads: InMemoryUploadRepository) -> None:
     objects = PresignRecorder()
     request = UploadUrlRequest.model_validate({"file_name": "2025-01.csv", "schema": "load"})
-    answer = iu.request_upload_url(uploads, objects, ACME, request, now=T0)
+    answer = request_upload_url(uploads, objects, ACME, request, now=T0)
     job_id = str(answer.job_id)
     key = f"partners/{ACME}/interval-data/2025-01.csv"
     assert objects.calls == [(key, 900, "text/csv", {"job-id": job_id})]
@@ -258,7 +263,7 @@ def test_upload_url_queues_a_job_and_signs_a_put_carrying_its_id(uploads: InMemo
 def test_upload_url_without_a_name_is_named_after_its_job(
     uploads: InMemoryUploadRepository, objects: InMemoryObjectStore
 ) -> None:
-    answer = iu.request_upload_url(uploads, objects, ACME, UploadUrlRequest.model_validate({"schema": "load"}))
+    answer = request_upload_url(uploads, objects, ACME, UploadUrlRequest.model_validate({"schema": "load"}))
     assert answer.uploaded_file_path == f"/interval-data/upload-{answer.job_id}.csv"
 
 
@@ -267,7 +272,7 @@ def test_upload_url_for_another_schema_is_a_400(
 ) -> None:
     request = UploadUrlRequest.model_validate({"file_name": "a.csv", "schema": "runtime"})
     with pytest.raises(InvalidInput) as error:
-        iu.request_upload_url(uploads, objects, ACME, request)
+        request_upload_url(uploads, objects, ACME, request)
     assert "only load" in details(error)["schema"]
     assert not uploads.by_id
 
@@ -309,7 +314,7 @@ def test_the_list_is_this_partners_uploads_newest_first_with_leaps_fields(upload
             errors_total=3,
         )
     )
-    response = iu.list_uploads(uploads, ACME)
+    response = list_uploads(uploads, ACME)
     assert listed_ids(response) == ids[::-1]
     assert response.next_page_token is None
     newest = response.uploads[0]
@@ -323,32 +328,32 @@ def test_the_list_is_this_partners_uploads_newest_first_with_leaps_fields(upload
 
 def test_the_list_filters_by_time_path_and_status(uploads: InMemoryUploadRepository) -> None:
     ids = seed_jobs(uploads)
-    between = iu.list_uploads(uploads, ACME, from_=T0 + timedelta(hours=1), to=T0 + timedelta(hours=3))
+    between = list_uploads(uploads, ACME, from_=T0 + timedelta(hours=1), to=T0 + timedelta(hours=3))
     assert listed_ids(between) == [ids[3], ids[2], ids[1]]  # inclusive bounds
-    assert listed_ids(iu.list_uploads(uploads, ACME, file_path="/interval-data/same.csv")) == [ids[3], ids[1]]
-    assert listed_ids(iu.list_uploads(uploads, ACME, status=UploadStatus.FAILED)) == [ids[3], ids[1]]
-    assert listed_ids(iu.list_uploads(uploads, ACME, file_path="/interval-data/none.csv")) == []
-    assert listed_ids(iu.list_uploads(uploads, BOREALIS)) == [new_id(99)]
+    assert listed_ids(list_uploads(uploads, ACME, file_path="/interval-data/same.csv")) == [ids[3], ids[1]]
+    assert listed_ids(list_uploads(uploads, ACME, status=UploadStatus.FAILED)) == [ids[3], ids[1]]
+    assert listed_ids(list_uploads(uploads, ACME, file_path="/interval-data/none.csv")) == []
+    assert listed_ids(list_uploads(uploads, BOREALIS)) == [new_id(99)]
 
 
 def test_the_list_pages_with_tokens_bound_to_their_filters(uploads: InMemoryUploadRepository) -> None:
     ids = seed_jobs(uploads)
-    first = iu.list_uploads(uploads, ACME, page_size=2)
-    second = iu.list_uploads(uploads, ACME, page_size=2, page_token=first.next_page_token)
-    third = iu.list_uploads(uploads, ACME, page_size=2, page_token=second.next_page_token)
+    first = list_uploads(uploads, ACME, page_size=2)
+    second = list_uploads(uploads, ACME, page_size=2, page_token=first.next_page_token)
+    third = list_uploads(uploads, ACME, page_size=2, page_token=second.next_page_token)
     assert [listed_ids(p) for p in (first, second, third)] == [[ids[4], ids[3]], [ids[2], ids[1]], [ids[0]]]
     assert third.next_page_token is None
     with pytest.raises(InvalidInput) as error:
-        iu.list_uploads(uploads, ACME, status=UploadStatus.FAILED, page_token=first.next_page_token)
+        list_uploads(uploads, ACME, status=UploadStatus.FAILED, page_token=first.next_page_token)
     assert "page_token" in details(error)
     with pytest.raises(InvalidInput):
-        iu.list_uploads(uploads, ACME, page_token="not-a-token")
+        list_uploads(uploads, ACME, page_token="not-a-token")
 
 
 def test_the_list_defaults_to_50_per_page(uploads: InMemoryUploadRepository) -> None:
     for n in range(51):
         uploads.create(job(new_id(n), at=T0 + timedelta(minutes=n)))
-    response = iu.list_uploads(uploads, ACME)
+    response = list_uploads(uploads, ACME)
     assert len(response.uploads) == 50 and response.next_page_token
 
 
@@ -364,7 +369,7 @@ def test_bad_list_parameters_are_a_400_naming_the_field(
     uploads: InMemoryUploadRepository, arguments: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(InvalidInput) as error:
-        iu.list_uploads(uploads, ACME, **arguments)
+        list_uploads(uploads, ACME, **arguments)
     assert field in details(error)
 
 
@@ -388,7 +393,7 @@ def failed_job(job_id: str, errors: int) -> UploadJob:
 def test_a_job_shows_its_errors_summary_and_error_file(uploads: InMemoryUploadRepository) -> None:
     job_id = new_id(1)
     uploads.create(failed_job(job_id, 3))
-    answer = iu.get_upload(uploads, ACME, job_id.upper())
+    answer = get_upload(uploads, ACME, job_id.upper())
     assert str(answer.job_id) == job_id and answer.status is UploadStatus.FAILED
     assert answer.error_csv_file_path == f"/interval-data/failed/bad.csv/{job_id}.errors.csv"
     assert [(s.column, s.code, s.count) for s in answer.error_summary] == [
@@ -406,13 +411,13 @@ def test_a_job_shows_its_errors_summary_and_error_file(uploads: InMemoryUploadRe
 
 def test_a_job_with_more_errors_than_kept_says_so(uploads: InMemoryUploadRepository) -> None:
     uploads.create(failed_job(new_id(1), 250))
-    answer = iu.get_upload(uploads, ACME, new_id(1))
+    answer = get_upload(uploads, ACME, new_id(1))
     assert len(answer.errors) == 100
     assert (answer.errors_total, answer.errors_truncated) == (251, True)
 
 
 def test_a_queued_job_has_no_errors(uploads: InMemoryUploadRepository, objects: InMemoryObjectStore) -> None:
-    answer = iu.get_upload(uploads, ACME, upload(uploads, objects))
+    answer = get_upload(uploads, ACME, upload(uploads, objects))
     assert answer.status is UploadStatus.QUEUED
     assert (answer.errors, answer.error_summary, answer.errors_total, answer.errors_truncated) == ([], [], 0, False)
     assert answer.error_csv_file_path is None
@@ -422,16 +427,16 @@ def test_another_partners_job_and_an_unknown_job_are_404(uploads: InMemoryUpload
     uploads.create(job(new_id(1), partner_id=BOREALIS))
     for job_id in (new_id(1), new_id(2)):
         with pytest.raises(NotFound) as error:
-            iu.get_upload(uploads, ACME, job_id)
+            get_upload(uploads, ACME, job_id)
         assert details(error) == {"job_id": job_id}
 
 
 @pytest.mark.parametrize("job_id", ["abc", "1234", "", "c09240ce-8942-4eaf-a642-1c728e8d61aZ"])
 def test_a_malformed_job_id_is_a_400(uploads: InMemoryUploadRepository, job_id: str) -> None:
     for read in (
-        lambda: iu.get_upload(uploads, ACME, job_id),
-        lambda: iu.preview_upload(uploads, InMemoryObjectStore(), ACME, job_id),
-        lambda: iu.download_url(uploads, InMemoryObjectStore(), ACME, job_id),
+        lambda: get_upload(uploads, ACME, job_id),
+        lambda: preview_upload(uploads, InMemoryObjectStore(), ACME, job_id),
+        lambda: download_url(uploads, InMemoryObjectStore(), ACME, job_id),
     ):
         with pytest.raises(InvalidInput) as error:
             read()
@@ -462,7 +467,7 @@ def lines_file(count: int, *, newline: bytes = b"\n", trailing: bool = True) -> 
 
 
 def preview(uploads: InMemoryUploadRepository, objects: InMemoryObjectStore, body: bytes) -> Any:
-    return iu.preview_upload(uploads, objects, ACME, upload(uploads, objects, body))
+    return preview_upload(uploads, objects, ACME, upload(uploads, objects, body))
 
 
 def test_the_preview_is_the_first_20_lines_header_first_and_reads_no_further(uploads: InMemoryUploadRepository) -> None:
@@ -499,14 +504,14 @@ def test_the_preview_drops_the_bom_and_crlf_and_keeps_blank_lines(uploads: InMem
 def test_the_preview_cuts_a_huge_line_and_says_it_is_limited(uploads: InMemoryUploadRepository) -> None:
     objects = CountingStore(chunk=1024)
     answer = preview(uploads, objects, b"meter_id\n" + b"x" * 100_000 + b"\nm1\n")
-    assert answer.file_data == ["meter_id", "x" * iu.PREVIEW_LINE_BYTES]
+    assert answer.file_data == ["meter_id", "x" * PREVIEW_LINE_BYTES]
     assert answer.is_limited is True
     assert objects.read < 10
 
 
 def test_the_preview_of_a_line_without_any_newline_is_cut(uploads: InMemoryUploadRepository) -> None:
     answer = preview(uploads, InMemoryObjectStore(), b"\x1f\x8b" + b"\x00" * 10_000)
-    assert len(answer.file_data) == 1 and len(answer.file_data[0]) <= iu.PREVIEW_LINE_BYTES
+    assert len(answer.file_data) == 1 and len(answer.file_data[0]) <= PREVIEW_LINE_BYTES
     assert answer.is_limited is True
 
 
@@ -539,9 +544,9 @@ def test_the_preview_follows_a_file_the_pipeline_moved_meanwhile(uploads: InMemo
 def test_the_preview_of_a_job_whose_file_never_came_is_404(
     uploads: InMemoryUploadRepository, objects: InMemoryObjectStore
 ) -> None:
-    answer = iu.request_upload_url(uploads, objects, ACME, UploadUrlRequest.model_validate({"schema": "load"}))
+    answer = request_upload_url(uploads, objects, ACME, UploadUrlRequest.model_validate({"schema": "load"}))
     with pytest.raises(NotFound) as error:
-        iu.preview_upload(uploads, objects, ACME, str(answer.job_id))
+        preview_upload(uploads, objects, ACME, str(answer.job_id))
     assert error.value.title == "No file has been uploaded for this job yet"
     assert details(error) == {"job_id": str(answer.job_id)}  # never the bucket key
 
@@ -549,7 +554,7 @@ def test_the_preview_of_a_job_whose_file_never_came_is_404(
 def test_the_preview_of_a_file_that_is_gone_is_404(uploads: InMemoryUploadRepository) -> None:
     uploads.create(job(new_id(1), status=UploadStatus.COMPLETED))
     with pytest.raises(NotFound) as error:
-        iu.preview_upload(uploads, InMemoryObjectStore(), ACME, new_id(1))
+        preview_upload(uploads, InMemoryObjectStore(), ACME, new_id(1))
     assert error.value.title == "The job's file is not available"
 
 
@@ -559,9 +564,9 @@ def test_a_job_path_outside_the_drop_folder_is_never_read(uploads: InMemoryUploa
     objects.put(f"partners/{ACME}{path}", b"secret\n", "text/csv")
     uploads.create(job(new_id(1), current_file_path=path))
     with pytest.raises(NotFound):
-        iu.preview_upload(uploads, objects, ACME, new_id(1))
+        preview_upload(uploads, objects, ACME, new_id(1))
     with pytest.raises(NotFound):
-        iu.download_url(uploads, objects, ACME, new_id(1))
+        download_url(uploads, objects, ACME, new_id(1))
 
 
 def test_another_partners_job_has_no_preview_or_download(
@@ -569,9 +574,9 @@ def test_another_partners_job_has_no_preview_or_download(
 ) -> None:
     job_id = upload(uploads, objects, partner_id=BOREALIS)
     with pytest.raises(NotFound):
-        iu.preview_upload(uploads, objects, ACME, job_id)
+        preview_upload(uploads, objects, ACME, job_id)
     with pytest.raises(NotFound):
-        iu.download_url(uploads, objects, ACME, job_id)
+        download_url(uploads, objects, ACME, job_id)
 
 
 # ----- download -------------------------------------------------------------------------------------------
@@ -588,7 +593,7 @@ class GetRecorder(InMemoryObjectStore):
 def test_the_download_is_a_5_minute_url_of_the_current_file(uploads: InMemoryUploadRepository) -> None:
     objects = GetRecorder()
     uploads.create(job(new_id(1), current_file_path='/interval-data/accepted/a"b.csv/a"b.csv'))
-    url = iu.download_url(uploads, objects, ACME, new_id(1))
+    url = download_url(uploads, objects, ACME, new_id(1))
     key = f'partners/{ACME}/interval-data/accepted/a"b.csv/a"b.csv'
     assert objects.calls == [(key, 300, "a_b.csv")]  # the name in Content-Disposition cannot break the header
     assert url.startswith("memory://")
@@ -641,7 +646,7 @@ def stored(meters: InMemoryMeterRepository, store: InMemoryIntervalStore) -> Non
 
 def read(meters: InMemoryMeterRepository, store: InMemoryIntervalStore, **arguments: Any) -> Any:
     values = {"start": at(D1, 0), "end": at(D2, 12), **arguments}
-    return iu.read_intervals(meters, store, values.pop("partner_id", ACME), values.pop("meter_id", METER), **values)
+    return read_intervals(meters, store, values.pop("partner_id", ACME), values.pop("meter_id", METER), **values)
 
 
 @pytest.mark.usefixtures("stored")
@@ -731,7 +736,7 @@ def test_missing_ranges_are_maximal_runs_across_days(store: InMemoryIntervalStor
     store.merge(ACME, METER, D1, day_with({s: (1.0, True) for s in [0, 1, 2, 3, *range(90, 96)]}))
     store.merge(ACME, METER, date(2025, 3, 3), day_with({0: (1.0, True), 1: (1.0, True)}))
     # When the gaps from day 1 00:00 to day 3 01:00 are computed
-    ranges = list(iu.missing_ranges(store, ACME, METER, at(D1, 0), at(date(2025, 3, 3), 1)))
+    ranges = list(missing_ranges(store, ACME, METER, at(D1, 0), at(date(2025, 3, 3), 1)))
     # Then there are two: the middle of day 1, and day 2 into day 3 until its first stored slot
     assert ranges == [
         (at(D1, 1), at(D1, 22, 30)),
@@ -742,13 +747,13 @@ def test_missing_ranges_are_maximal_runs_across_days(store: InMemoryIntervalStor
 
 def test_missing_ranges_respect_the_window_edges(store: InMemoryIntervalStore) -> None:
     store.merge(ACME, METER, D1, day_with({8: (1.0, True)}))
-    assert list(iu.missing_ranges(store, ACME, METER, at(D1, 1, 30), at(D1, 2, 45))) == [
+    assert list(missing_ranges(store, ACME, METER, at(D1, 1, 30), at(D1, 2, 45))) == [
         (at(D1, 1, 30), at(D1, 2)),
         (at(D1, 2, 15), at(D1, 2, 45)),
     ]
-    assert list(iu.missing_ranges(store, ACME, METER, at(D1, 2), at(D1, 2, 15))) == []
-    assert list(iu.missing_ranges(store, ACME, METER, at(D1, 3), at(D1, 3))) == []
-    assert list(iu.missing_ranges(store, ACME, METER, at(D1, 0), at(D2, 0))) == [
+    assert list(missing_ranges(store, ACME, METER, at(D1, 2), at(D1, 2, 15))) == []
+    assert list(missing_ranges(store, ACME, METER, at(D1, 3), at(D1, 3))) == []
+    assert list(missing_ranges(store, ACME, METER, at(D1, 0), at(D2, 0))) == [
         (at(D1, 0), at(D1, 2)),
         (at(D1, 2, 15), at(D2, 0)),
     ]
@@ -759,7 +764,7 @@ NOW = at(date(2025, 3, 10), 12, 7)
 
 def search(meters: InMemoryMeterRepository, store: InMemoryIntervalStore, partner_id: str = ACME, **body: Any) -> Any:
     request = SearchMissingIntervalDataRequest.model_validate(body) if body else None
-    return iu.search_missing_intervals(meters, store, partner_id, request, now=NOW)
+    return search_missing_intervals(meters, store, partner_id, request, now=NOW)
 
 
 def gaps(answer: Any) -> list[tuple[str, datetime, datetime]]:
@@ -866,7 +871,7 @@ def test_the_gap_search_pages_across_meters_and_within_one(
 def test_the_gap_search_resumes_across_meter_queries(
     meters: InMemoryMeterRepository, store: InMemoryIntervalStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(iu, "METERS_PER_QUERY", 2)
+    monkeypatch.setattr("meterhub.intervals.use_cases.gaps.METERS_PER_QUERY", 2)
     for n in range(40, 45):
         meters.create(meter(str(uuid.UUID(int=n)), created=at(D1, 0) + timedelta(seconds=n)))
     everything = gaps(search(meters, store))
@@ -959,7 +964,7 @@ def test_the_gap_request_model_refuses_bad_fields(body: dict[str, Any]) -> None:
 
 
 def test_slot_rounding() -> None:
-    assert iu.floor_slot(at(D1, 9, 14) + timedelta(seconds=59)) == at(D1, 9)
-    assert iu.ceil_slot(at(D1, 9, 0) + timedelta(microseconds=1)) == at(D1, 9, 15)
-    assert iu.ceil_slot(at(D1, 9, 15)) == at(D1, 9, 15)
-    assert iu.ceil_slot(at(D1, 23, 50)) == at(D2, 0)
+    assert floor_slot(at(D1, 9, 14) + timedelta(seconds=59)) == at(D1, 9)
+    assert ceil_slot(at(D1, 9, 0) + timedelta(microseconds=1)) == at(D1, 9, 15)
+    assert ceil_slot(at(D1, 9, 15)) == at(D1, 9, 15)
+    assert ceil_slot(at(D1, 23, 50)) == at(D2, 0)

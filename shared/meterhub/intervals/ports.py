@@ -7,7 +7,7 @@ from datetime import date
 from typing import Protocol
 
 from meterhub.intervals.records import UploadJob
-from meterhub.intervals.rules.slots import DaySlots, LengthDay
+from meterhub.intervals.rules.slots import DaySlots
 from meterhub.meters.records import MeterRecord
 
 
@@ -23,10 +23,10 @@ class IntervalStore(Protocol):
     def days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, DaySlots]]:
         """The stored days first..last (inclusive), in order."""
 
-    def merge_length(self, partner_id: str, meter_id: str, day: date, incoming: LengthDay) -> None:
+    def merge_length(self, partner_id: str, meter_id: str, day: date, incoming: DaySlots) -> None:
         """Merge readings of another length into the meter's day of that length (its own item)."""
 
-    def length_days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, LengthDay]]:
+    def length_days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, DaySlots]]:
         """The stored length days first..last (inclusive), in (day, length) order."""
 
 

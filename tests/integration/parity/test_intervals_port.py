@@ -10,7 +10,7 @@ from meterhub.intervals.adapters.dynamodb import DynamoIntervalStore
 from meterhub.intervals.adapters.uploads import DynamoUploadRepository
 from meterhub.intervals.ports import IntervalStore, UploadRepository
 from meterhub.intervals.records import UploadJob, UploadStatus
-from meterhub.intervals.rules.slots import DaySlots, LengthDay
+from meterhub.intervals.rules.slots import DaySlots
 from meterhub.platform.errors import AlreadyExists
 
 from tests.fakes.intervals import InMemoryIntervalStore, InMemoryUploadRepository
@@ -40,8 +40,8 @@ def _day(values: dict[int, tuple[float, bool]]) -> DaySlots:
     return day
 
 
-def _length_day(length: int, values: dict[int, tuple[float, bool]]) -> LengthDay:
-    day = LengthDay.empty(length)
+def _length_day(length: int, values: dict[int, tuple[float, bool]]) -> DaySlots:
+    day = DaySlots.empty(length)
     for slot, (net, final) in values.items():
         day.put(slot, net, None, None, final)
     return day

@@ -15,9 +15,10 @@ Rules (documented in the README):
   A plain link never merges (anyone who knows a refId can write one): its service points become new meters.
 - Intervals are stored through the interval storage at the utility's own length, values final: 15-minute
   readings in the same day items as partner uploads, any other length L in the meter's day items of that
-  length (`LengthDay`, 86400/L slots). A reading is never split into finer slots (that would invent data the
-  utility never measured). The consumption and the generation reading of one interval (ESPI sends them as
-  two readings, flow directions 1 and 19) are stored together as one value: net = consumed - generated.
+  length (a `DaySlots` of that length, 86400/L slots). A reading is never split into finer slots (that would
+  invent data the utility never measured). The consumption and the generation reading of one interval (ESPI
+  sends them as two readings, flow directions 1 and 19) are stored together as one value: net = consumed -
+  generated.
 - A reading is not stored, and is counted in `skipped_readings` and `skipped_by_reason`, when its length
   does not divide a day (`length_does_not_divide_a_day`, e.g. a monthly billing reading), is under a minute
   (`length_under_a_minute`: a day of it does not fit one storage item), or its start is not a multiple of
@@ -44,7 +45,6 @@ from meterhub.intervals.ports import IntervalStore
 from meterhub.intervals.rules.slots import (
     SLOT_SECONDS,
     DaySlots,
-    LengthDay,
     length_problem,
     length_slot_index,
     slot_index,
@@ -385,7 +385,7 @@ class _Batch:
     left out (per reason)."""
 
     days: dict[date, DaySlots] = field(default_factory=dict)
-    length_days: dict[tuple[date, int], LengthDay] = field(default_factory=dict)
+    length_days: dict[tuple[date, int], DaySlots] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
 
 
@@ -425,7 +425,7 @@ def _days(readings: list[IntervalReading]) -> _Batch:
             batch.days[day].put(slot, net, consumed, generated, True)
         else:
             if (day, length) not in batch.length_days:
-                batch.length_days[(day, length)] = LengthDay.empty(length)
+                batch.length_days[(day, length)] = DaySlots.empty(length)
             batch.length_days[(day, length)].put(slot, net, consumed, generated, True)
     return batch
 

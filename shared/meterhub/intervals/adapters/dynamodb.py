@@ -7,8 +7,8 @@ day never lose each other's slots; applying the same file twice gives the same i
 
 Readings of another length L (seconds; L divides a day, L >= 60, L != 900: a utility's hourly, half-hourly
 or 5-minute data, kept at its own length, never split) live in the same partition as
-PARTNER#<pid>#METER#<meter_id> | LEN#<YYYY-MM-DD>#<L, 5 digits> with 86400/L slots (`LengthDay`), merged with
-the same rule and the same conditional put on `version`. Why this key:
+PARTNER#<pid>#METER#<meter_id> | LEN#<YYYY-MM-DD>#<L, 5 digits> with 86400/L slots (a `DaySlots` of length L),
+merged with the same rule and the same conditional put on `version`. Why this key:
 - `LEN#` sorts after every `DAY#` key and does not start with `DAY#`, so the 15-minute `DAY#first..DAY#last`
   range queries (ingest, read-back, gap search) never see a length item;
 - the date comes before the length, so the length days of a date range, whatever lengths the utility used
@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from datetime import date
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from meterhub.intervals.rules.slots import DaySlots, LengthDay, merge_day, merge_length_day
+from meterhub.intervals.rules.slots import DaySlots, merge_day
 from meterhub.platform import keys
 from meterhub.platform.adapters import clients, paging
 from meterhub.platform.adapters.dynamodb_errors import is_condition_failure, translate
@@ -41,9 +41,6 @@ MERGE_ATTEMPTS = 5
 THROTTLE_ATTEMPTS = 8
 
 
-_Day = TypeVar("_Day", DaySlots, LengthDay)
-
-
 class DynamoIntervalStore:
     def __init__(self, table_name: str) -> None:
         self._table = table_name
@@ -52,25 +49,23 @@ class DynamoIntervalStore:
         """Throttling that outlasts botocore's own retries is retried here with backoff: a file's days are
         written one by one, and giving up on one would restart the whole file."""
         item_key = key(keys.meter_intervals(partner_id, meter_id), keys.day(day))
-        self._merge_with_backoff(item_key, incoming, DaySlots.from_record, merge_day, {})
+        self._merge_with_backoff(item_key, incoming, {})
 
-    def merge_length(self, partner_id: str, meter_id: str, day: date, incoming: LengthDay) -> None:
+    def merge_length(self, partner_id: str, meter_id: str, day: date, incoming: DaySlots) -> None:
         """The same read-merge-conditional-put as `merge`, on the meter's item for `day` at this length."""
         item_key = key(keys.meter_intervals(partner_id, meter_id), keys.length_day(day, incoming.length))
         extra = {"interval_length_seconds": {"N": str(incoming.length)}}
-        self._merge_with_backoff(item_key, incoming, LengthDay.from_record, merge_length_day, extra)
+        self._merge_with_backoff(item_key, incoming, extra)
 
     def _merge_with_backoff(
         self,
         item_key: dict[str, Any],
-        incoming: _Day,
-        load: Callable[[Mapping[str, Any]], _Day],
-        combine: Callable[[_Day | None, _Day], _Day],
+        incoming: DaySlots,
         extra: dict[str, Any],
     ) -> None:
         for attempt in range(THROTTLE_ATTEMPTS):
             try:
-                self._merge_once(item_key, incoming, load, combine, extra)
+                self._merge_once(item_key, incoming, extra)
                 return
             except StorageUnavailable:
                 if attempt == THROTTLE_ATTEMPTS - 1:
@@ -80,16 +75,14 @@ class DynamoIntervalStore:
     def _merge_once(
         self,
         item_key: dict[str, Any],
-        incoming: _Day,
-        load: Callable[[Mapping[str, Any]], _Day],
-        combine: Callable[[_Day | None, _Day], _Day],
+        incoming: DaySlots,
         extra: dict[str, Any],
     ) -> None:
         for _ in range(MERGE_ATTEMPTS):
             current = clients.dynamodb().get_item(TableName=self._table, Key=item_key, ConsistentRead=True).get("Item")
             version = int(current["version"]["N"]) if current else 0
-            existing = load(json.loads(current["slots"]["S"])) if current else None
-            merged = combine(existing, incoming)
+            existing = DaySlots.from_record(json.loads(current["slots"]["S"])) if current else None
+            merged = merge_day(existing, incoming)
             condition: dict[str, Any] = (
                 {
                     "ConditionExpression": "version = :version",
@@ -121,12 +114,12 @@ class DynamoIntervalStore:
         for item in self._query(partner_id, meter_id, keys.day(first), keys.day(last)):
             yield keys.day_of(item["sk"]["S"]), DaySlots.from_record(json.loads(item["slots"]["S"]))
 
-    def length_days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, LengthDay]]:
+    def length_days(self, partner_id: str, meter_id: str, first: date, last: date) -> Iterator[tuple[date, DaySlots]]:
         """One Query for every length: `~` sorts after the digits, so `LEN#<last>#~` closes the last day."""
         for item in self._query(partner_id, meter_id, keys.length_day(first), keys.length_days_through(last)):
             sort_key = item["sk"]["S"]
             day, length = keys.length_day_of(sort_key)
-            stored = LengthDay.from_record(json.loads(item["slots"]["S"]))
+            stored = DaySlots.from_record(json.loads(item["slots"]["S"]))
             if stored.length != length:
                 raise ValueError(f"the item {sort_key} holds {stored.length}-second slots")
             yield day, stored

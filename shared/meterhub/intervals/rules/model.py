@@ -1,4 +1,5 @@
-"""The values that flow through ingestion: a valid row, an error, and a meter verdict.
+"""The values that flow through ingestion: a valid row, an error, a meter verdict, and the failures that are
+not the file's fault.
 
 Rows and errors are NamedTuples, not pydantic models: the validator makes one per CSV row, a million per
 file, and a tuple costs a fraction of a model. Nothing here imports AWS code.
@@ -85,3 +86,19 @@ MeterLookup = Callable[[str], MeterVerdict]
 """Called with a canonical (lower-case) meter UUID; scoped to the uploading partner by the caller."""
 
 UNKNOWN_METER = MeterVerdict(MeterStatus.UNKNOWN)
+
+
+class IngestInfrastructureError(Exception):
+    """Not the file's fault: the caller should retry the file, not fail it."""
+
+
+class SourceReadError(IngestInfrastructureError):
+    """Reading the uploaded object failed (e.g. a dropped S3 connection)."""
+
+
+class MeterLookupError(IngestInfrastructureError):
+    """The meter lookup raised (e.g. DynamoDB unavailable)."""
+
+
+class ErrorSinkError(IngestInfrastructureError):
+    """The `on_error` callback raised (e.g. the reject file could not be written)."""

@@ -13,9 +13,10 @@ the final flag together): mixing quantities from two uploads could break net = c
 A re-upload of part of a day changes only the slots it carries.
 
 Readings of another length (a utility's hourly, half-hourly or 5-minute data) are never split into, or
-averaged onto, 15-minute slots: `LengthDay` keeps one meter-day at the reading's own length L (86400/L
-slots, L dividing a day and at least a minute) under the same merge rule. The 15-minute code above is not
-involved, so the ingest pipeline's speed does not depend on it.
+averaged onto, 15-minute slots: a `DaySlots` of length L keeps one meter-day at the reading's own length
+(86400/L slots, L dividing a day and at least a minute) under the same merge rule, stored apart from the
+15-minute day. The ingest pipeline's hot path (`group_by_day`, the validator's grouping) writes the slot
+lists directly and never looks at the length.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ from meterhub.intervals.rules.model import IntervalRow
 SLOTS_PER_DAY = 96
 SLOT_MINUTES = 15
 ALL_SLOTS = (1 << SLOTS_PER_DAY) - 1
+SLOT = timedelta(minutes=SLOT_MINUTES)
+DAY_SECONDS = 86_400
+SLOT_SECONDS = SLOT_MINUTES * 60
+MIN_LENGTH_SECONDS = 60
+"""Shortest length kept apart: a day of 60-second readings is 1,440 slots (~45 KB as one item), well under
+DynamoDB's 400 KB item limit; shorter lengths (a 1-second day would be ~2.5 MB) cannot be one item."""
 
 DayKey = tuple[str, date]
 """(meter_id, UTC day)."""
@@ -54,16 +61,26 @@ def slot_start(day: date, slot: int) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(minutes=SLOT_MINUTES * slot)
 
 
-def _empty() -> list[float | None]:
-    return [None] * SLOTS_PER_DAY
+def floor_slot(moment: datetime) -> datetime:
+    """The 15-minute boundary at or before `moment` (UTC)."""
+    moment = moment.astimezone(UTC)
+    return moment.replace(minute=moment.minute - moment.minute % SLOT_MINUTES, second=0, microsecond=0)
+
+
+def ceil_slot(moment: datetime) -> datetime:
+    """The 15-minute boundary at or after `moment` (UTC)."""
+    floor = floor_slot(moment)
+    return floor if floor == moment else floor + SLOT
 
 
 @dataclass(slots=True, eq=True)
 class DaySlots:
-    """The 96 slots of one meter-day. Bit `i` of `present` / `final` says slot `i` holds a value / is final.
+    """The slots of one meter-day at one interval length, `length` seconds (15 minutes unless said): 96
+    slots for the partner-upload days, 86400/length for a utility's own length. Bit `i` of `present` /
+    `final` says slot `i` holds a value / is final; slot `i` starts at `day 00:00Z + length * i`.
 
-    Lists of 96 nullable numbers plus two 96-bit masks are what one DynamoDB item stores (`to_record`):
-    ~1-2 KB, so one write of ~2 WCU replaces up to 96 row-writes.
+    Lists of nullable numbers plus two masks are what one DynamoDB item stores (`to_record`): for 15
+    minutes ~1-2 KB, so one write of ~2 WCU replaces up to 96 row-writes.
     """
 
     net: list[float | None]
@@ -71,13 +88,27 @@ class DaySlots:
     generated: list[float | None]
     present: int = 0
     final: int = 0
+    length: int = SLOT_SECONDS
 
     @classmethod
-    def empty(cls) -> DaySlots:
-        return cls(_empty(), _empty(), _empty())
+    def empty(cls, length: int = SLOT_SECONDS) -> DaySlots:
+        """An empty day of `length`-second slots; ValueError for a length `length_problem` refuses."""
+        if length != SLOT_SECONDS:
+            problem = length_problem(length)
+            if problem is not None:
+                raise ValueError(f"{length}-second readings cannot be kept as a day of their own length: {problem}")
+        size = DAY_SECONDS // length
+        return cls([None] * size, [None] * size, [None] * size, 0, 0, length)
+
+    @property
+    def size(self) -> int:
+        """How many slots the day has (86400 / length)."""
+        return DAY_SECONDS // self.length
 
     def put(self, slot: int, net: float | None, consumed: float | None, generated: float | None, final: bool) -> bool:
         """Apply one interval under the merge rule; False when a final value was kept over a non-final one."""
+        if not 0 <= slot < self.size:
+            raise ValueError(f"slot must be 0..{self.size - 1}")
         bit = 1 << slot
         if self.final & bit and not final:
             return False
@@ -97,7 +128,7 @@ class DaySlots:
     def slots(self) -> Iterator[int]:
         """The slots that hold a value, in time order."""
         present = self.present
-        return (slot for slot in range(SLOTS_PER_DAY) if present >> slot & 1)
+        return (slot for slot in range(self.size) if present >> slot & 1)
 
     @property
     def count(self) -> int:
@@ -106,45 +137,62 @@ class DaySlots:
     def missing(self) -> Iterator[int]:
         """The slots without a value (the raw material of the gap search)."""
         present = self.present
-        return (slot for slot in range(SLOTS_PER_DAY) if not present >> slot & 1)
+        return (slot for slot in range(self.size) if not present >> slot & 1)
 
     def to_record(self) -> dict[str, Any]:
-        """Plain values for one storage item: three lists of 96 numbers-or-None and the two masks."""
-        return {
-            "net": list(self.net),
-            "consumed": list(self.consumed),
-            "generated": list(self.generated),
-            "present": self.present,
-            "final": self.final,
-        }
+        """Plain values for one storage item: three lists of numbers-or-None and the two masks. A day of
+        another length than 15 minutes also carries its length, so its record can never be read at the wrong
+        length; a 15-minute day's record is as it always was, without one."""
+        record: dict[str, Any] = {} if self.length == SLOT_SECONDS else {"length": self.length}
+        record.update(
+            net=list(self.net),
+            consumed=list(self.consumed),
+            generated=list(self.generated),
+            present=self.present,
+            final=self.final,
+        )
+        return record
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> DaySlots:
+        """The day `to_record` wrote; ValueError for a record that does not fit its length (a record that
+        names a length must name one `length_problem` accepts, never 15 minutes)."""
+        length = SLOT_SECONDS
+        if "length" in record:
+            length = int(record["length"])
+            problem = length_problem(length)
+            if problem is not None:
+                raise ValueError(f"{length}-second readings cannot be kept as a day of their own length: {problem}")
+        size = DAY_SECONDS // length
+
         def numbers(name: str) -> list[float | None]:
-            values = list(record.get(name) or _empty())
-            if len(values) != SLOTS_PER_DAY:
-                raise ValueError(f"{name} must hold {SLOTS_PER_DAY} values")
+            values = list(record.get(name) or [None] * size)
+            if len(values) != size:
+                raise ValueError(f"{name} must hold {size} values")
             return [None if value is None else float(value) for value in values]
 
         present = int(record.get("present", 0))
         final = int(record.get("final", 0))
-        if not 0 <= present <= ALL_SLOTS or final & ~present:
+        if not 0 <= present < 1 << size or final & ~present:
             raise ValueError("present/final masks are out of range")
-        return cls(numbers("net"), numbers("consumed"), numbers("generated"), present, final)
+        return cls(numbers("net"), numbers("consumed"), numbers("generated"), present, final, length)
 
 
 def merge_day(existing: DaySlots | None, incoming: DaySlots) -> DaySlots:
     """The stored day after `incoming` (a later upload) is applied to `existing`; neither is modified.
 
-    Every slot `incoming` holds replaces the stored one, unless the stored slot is final and the incoming
-    one is not. Slots `incoming` does not hold are kept as they are.
+    Every slot `incoming` holds replaces the stored one (as a whole), unless the stored slot is final and
+    the incoming one is not. Slots `incoming` does not hold are kept as they are. ValueError when the lengths
+    differ (two lengths are two items, never one).
     """
     if existing is None:
         net, consumed, generated = list(incoming.net), list(incoming.consumed), list(incoming.generated)
-        return DaySlots(net, consumed, generated, incoming.present, incoming.final)
+        return DaySlots(net, consumed, generated, incoming.present, incoming.final, incoming.length)
+    if existing.length != incoming.length:
+        raise ValueError(f"cannot merge {incoming.length}-second slots into a {existing.length}-second day")
     take = incoming.present & ~(existing.final & ~incoming.final)
-    merged = DaySlots(list(existing.net), list(existing.consumed), list(existing.generated))
-    for slot in range(SLOTS_PER_DAY):
+    merged = DaySlots(list(existing.net), list(existing.consumed), list(existing.generated), length=existing.length)
+    for slot in range(existing.size):
         if take >> slot & 1:
             merged.net[slot] = incoming.net[slot]
             merged.consumed[slot] = incoming.consumed[slot]
@@ -199,17 +247,12 @@ def day_batches(rows: Iterable[IntervalRow], batch_rows: int = 50_000) -> Iterat
 
 
 # ----- readings at another length (the utility's own interval length) --------------------------------------
-DAY_SECONDS = 86_400
-SLOT_SECONDS = SLOT_MINUTES * 60
-MIN_LENGTH_SECONDS = 60
-"""Shortest length kept apart: a day of 60-second readings is 1,440 slots (~45 KB as one item), well under
-DynamoDB's 400 KB item limit; shorter lengths (a 1-second day would be ~2.5 MB) cannot be one item."""
 
 
 def length_problem(length: int) -> str | None:
     """Why readings of `length` seconds cannot be kept as a day of their own length, or None when they can.
 
-    15-minute readings go to `DaySlots` (the partner-upload days); every other length must tile a UTC day
+    15-minute readings go to the 15-minute days (the partner-upload days); every other length must tile a UTC day
     exactly (so its slot `i` always starts at `i * length` since midnight and a reading never spans two days)
     and be at least a minute long (one day of it must fit one storage item).
     """
@@ -241,127 +284,9 @@ def length_slot_start(day: date, slot: int, length: int) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(seconds=length * slot)
 
 
-@dataclass(slots=True, eq=True)
-class LengthDay:
-    """One meter-day of readings at one length other than 15 minutes (a utility's hourly, half-hourly or
-    5-minute data), kept at that length: splitting an hourly value into four quarter-hours would invent data
-    the utility never measured. A sibling of `DaySlots` rather than a generalisation of it, so the 15-minute
-    ingest path (fixed 96 slots, benchmarked) stays exactly as it is.
-
-    Slot `i` starts at `day 00:00Z + length * i`; bit `i` of `present` / `final` says slot `i` holds a value
-    / is final, with the same merge rule as `DaySlots` (see `merge_length_day`).
-    """
-
-    length: int
-    net: list[float | None]
-    consumed: list[float | None]
-    generated: list[float | None]
-    present: int = 0
-    final: int = 0
-
-    @classmethod
-    def empty(cls, length: int) -> LengthDay:
-        """An empty day of `length`-second slots; ValueError for a length `length_problem` refuses."""
-        problem = length_problem(length)
-        if problem is not None:
-            raise ValueError(f"{length}-second readings cannot be stored as a length day: {problem}")
-        size = DAY_SECONDS // length
-        return cls(length, [None] * size, [None] * size, [None] * size)
-
-    @property
-    def size(self) -> int:
-        """How many slots the day has (86400 / length)."""
-        return DAY_SECONDS // self.length
-
-    def put(self, slot: int, net: float | None, consumed: float | None, generated: float | None, final: bool) -> bool:
-        """Apply one reading under the merge rule; False when a final value was kept over a non-final one."""
-        if not 0 <= slot < self.size:
-            raise ValueError(f"slot must be 0..{self.size - 1}")
-        bit = 1 << slot
-        if self.final & bit and not final:
-            return False
-        self.net[slot] = net
-        self.consumed[slot] = consumed
-        self.generated[slot] = generated
-        self.present |= bit
-        self.final = self.final | bit if final else self.final & ~bit
-        return True
-
-    def has(self, slot: int) -> bool:
-        return bool(self.present >> slot & 1)
-
-    def is_final(self, slot: int) -> bool:
-        return bool(self.final >> slot & 1)
-
-    def slots(self) -> Iterator[int]:
-        """The slots that hold a value, in time order."""
-        present = self.present
-        return (slot for slot in range(self.size) if present >> slot & 1)
-
-    @property
-    def count(self) -> int:
-        return self.present.bit_count()
-
-    def to_record(self) -> dict[str, Any]:
-        """Plain values for one storage item: the length, three lists of 86400/length numbers-or-None and the
-        two masks (the length travels with the values so a record can never be read at the wrong length)."""
-        return {
-            "length": self.length,
-            "net": list(self.net),
-            "consumed": list(self.consumed),
-            "generated": list(self.generated),
-            "present": self.present,
-            "final": self.final,
-        }
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> LengthDay:
-        length = int(record.get("length", 0))
-        day = cls.empty(length)
-
-        def numbers(name: str) -> list[float | None]:
-            values = list(record.get(name) or [None] * day.size)
-            if len(values) != day.size:
-                raise ValueError(f"{name} must hold {day.size} values")
-            return [None if value is None else float(value) for value in values]
-
-        present = int(record.get("present", 0))
-        final = int(record.get("final", 0))
-        if not 0 <= present < 1 << day.size or final & ~present:
-            raise ValueError("present/final masks are out of range")
-        return cls(length, numbers("net"), numbers("consumed"), numbers("generated"), present, final)
-
-
-def merge_length_day(existing: LengthDay | None, incoming: LengthDay) -> LengthDay:
-    """`merge_day` for a length day: every slot `incoming` holds replaces the stored one (as a whole), unless
-    the stored slot is final and the incoming one is not; neither argument is modified. ValueError when the
-    lengths differ (two lengths are two items, never one)."""
-    if existing is None:
-        return LengthDay(
-            incoming.length,
-            list(incoming.net),
-            list(incoming.consumed),
-            list(incoming.generated),
-            incoming.present,
-            incoming.final,
-        )
-    if existing.length != incoming.length:
-        raise ValueError(f"cannot merge {incoming.length}-second slots into a {existing.length}-second day")
-    take = incoming.present & ~(existing.final & ~incoming.final)
-    merged = LengthDay(existing.length, list(existing.net), list(existing.consumed), list(existing.generated))
-    for slot in range(existing.size):
-        if take >> slot & 1:
-            merged.net[slot] = incoming.net[slot]
-            merged.consumed[slot] = incoming.consumed[slot]
-            merged.generated[slot] = incoming.generated[slot]
-    merged.present = existing.present | take
-    merged.final = (existing.final & ~take) | (incoming.final & take)
-    return merged
-
-
-def covered_slots(days: Iterable[LengthDay]) -> int:
+def covered_slots(days: Iterable[DaySlots]) -> int:
     """The 96-bit mask of the 15-minute slots of one UTC day whose whole span is covered by stored readings
-    of these length days (together): an hourly reading covers its four quarter-hours; a quarter-hour is
+    of these days of other lengths (together): an hourly reading covers its four quarter-hours; a quarter-hour is
     covered by 5-minute readings only when all three are stored; a 20-minute grid covers a quarter-hour that
     straddles two of its readings only when both are stored.
 

@@ -22,7 +22,8 @@ from meterhub.intervals.ports import IntervalStore, MeterSource, UploadRepositor
 from meterhub.intervals.records import STORED_ERRORS, UPLOAD_TERMINAL, UploadJob, UploadStatus
 from meterhub.intervals.rules.model import MeterLookup, RowError
 from meterhub.intervals.rules.paths import Drop, parse_drop, partner_path
-from meterhub.intervals.rules.validator import IntervalFileValidator, ValidationReport
+from meterhub.intervals.rules.validation_report import ValidationReport
+from meterhub.intervals.rules.validator import IntervalFileValidator
 from meterhub.intervals.use_cases.meter_lookup import repository_lookup
 from meterhub.platform.errors import NotFound
 from meterhub.platform.object_store import ObjectInfo, ObjectStore
