@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
+from meterhub.meters.api_models.maintenance import MeterTagsRequest
 from meterhub.meters.api_models.params import MeterId
 from meterhub.meters.api_models.responses import (
     CreateAssetRequest,
@@ -21,7 +22,7 @@ from meterhub.meters.api_models.responses import (
     ProvisionalAsset,
 )
 from meterhub.meters.rules import enrollment
-from meterhub.meters.use_cases import read_meters
+from meterhub.meters.use_cases import maintain_meters, read_meters
 from meterhub.meters.use_cases.create_meter import AssetRejected, connect_link, create_meter, idempotent_create
 from meterhub.platform.api.envelopes import CreateMeterErrorResponse, ErrorResponse
 from meterhub.platform.api.resolver import (
@@ -140,6 +141,45 @@ def get_meter_enrollment(meter_id: MeterId) -> MeterEnrollmentResponse:
     meters = wiring.meter_repository(Settings.load())
     meter = read_meters.load_meter(meters, caller_partner_id(app), meter_id)
     return enrollment.derive_enrollment(meter, datetime.now(UTC))
+
+
+CHANGE_ERRORS: dict[int, OpenAPIResponse] = {
+    400: documented(ErrorResponse, "Invalid request, or a rule a meter would break: nothing changed"),
+    404: documented(ErrorResponse, "A named meter does not exist for this partner: nothing changed"),
+    409: documented(ErrorResponse, "The meters kept changing concurrently; retry"),
+    **json_body_errors(),
+    **ERRORS,
+}
+
+METER_TAGS = "/v1.1/meters/tags"
+
+
+@app.post(
+    METER_TAGS,
+    summary="Add tags to meters",
+    description="Every named meter gets the tags it lacks, or, if any meter would break a rule, none does.",
+    operation_id="addMeterTags",
+    tags=["Meters"],
+    responses={200: documented(ListMeterDetailsResponse, "The named meters as they are now"), **CHANGE_ERRORS},
+)
+def add_meter_tags(request: Annotated[MeterTagsRequest, Body()]) -> ListMeterDetailsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    change = maintain_meters.adding_tags(request.tags)
+    return maintain_meters.change_meters(meters, caller_partner_id(app), request.meter_ids, change)
+
+
+@app.delete(
+    METER_TAGS,
+    summary="Remove tags from meters",
+    description="The named tags are taken off every named meter (a tag a meter lacks is no error).",
+    operation_id="removeMeterTags",
+    tags=["Meters"],
+    responses={200: documented(ListMeterDetailsResponse, "The named meters as they are now"), **CHANGE_ERRORS},
+)
+def remove_meter_tags(request: Annotated[MeterTagsRequest, Body()]) -> ListMeterDetailsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    change = maintain_meters.removing_tags(request.tags)
+    return maintain_meters.change_meters(meters, caller_partner_id(app), request.meter_ids, change)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -4,8 +4,9 @@ Why it exists: the meter use cases (create, update, search, the batch worker, Co
 unit tested without moto. tests/integration/parity/test_meters_port.py holds it to DynamoMeterRepository's
 contract: ReferenceTaken (naming the holder) for a taken reference and plain AlreadyExists for a taken meter id,
 nothing written on either; replace only over the expected version (Conflict otherwise, a missing meter
-included); search in creation order with the adapter's own paging (`_page`, `_sort_key`), so cursors are the
-same strings; everything keyed by partner; records are copies.
+included), and replace_all so for every meter or, with Conflict, for none; search in creation order with the
+adapter's own paging (`_page`, `_sort_key`), so cursors are the same strings; everything keyed by partner;
+records are copies.
 
 What it deliberately does not model: the GSI's eventual consistency (a meter is searchable at once here),
 DynamoDB's 1 MB query pages and the server-side filter (the results are the same, the reads are not), the
@@ -14,7 +15,7 @@ DynamoDB's 1 MB query pages and the server-side filter (the results are the same
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from meterhub.meters.adapters.dynamodb import _page, _sort_key
 from meterhub.meters.ports import MeterPage, MeterQuery, ReferenceTaken
@@ -43,6 +44,14 @@ class InMemoryMeterRepository:
         if current is None or current.version != expected_version:
             raise Conflict("The meter changed while it was being updated; retry")
         self.meters[(meter.partner_id, meter.meter_id)] = meter.model_copy(deep=True)
+
+    def replace_all(self, replacements: Sequence[tuple[MeterRecord, int]]) -> None:
+        for meter, expected_version in replacements:
+            current = self.meters.get((meter.partner_id, meter.meter_id))
+            if current is None or current.version != expected_version:
+                raise Conflict("A meter changed while it was being updated; retry")
+        for meter, _ in replacements:
+            self.meters[(meter.partner_id, meter.meter_id)] = meter.model_copy(deep=True)
 
     def get(self, partner_id: str, meter_id: str) -> MeterRecord | None:
         meter = self.meters.get((partner_id, meter_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -74,6 +75,10 @@ class MeterRepository(Protocol):
 
     def replace(self, meter: MeterRecord, expected_version: int) -> None:
         """Overwrite a meter if it is still at `expected_version`; raises Conflict otherwise."""
+
+    def replace_all(self, replacements: Sequence[tuple[MeterRecord, int]]) -> None:
+        """Overwrite several meters of one partner at once, each (meter, expected_version) only if that meter is
+        still at its expected version: all of them are written or, with Conflict, none (at most 100, distinct)."""
 
     def get(self, partner_id: str, meter_id: str) -> MeterRecord | None: ...
 

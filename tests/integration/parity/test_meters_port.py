@@ -164,3 +164,25 @@ def test_a_record_read_back_is_a_copy(repo: MeterRepository, partner_ids: tuple[
     assert read is not None
     read.data["meter_type"] = "changed in memory"
     assert repo.get(meter.partner_id, meter.meter_id) == expected
+
+
+def test_replace_all_writes_every_meter_or_none(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    first, second = _meter(partner_ids[0], "ref-1"), _meter(partner_ids[0], "ref-2", 1)
+    repo.create(first)
+    repo.create(second)
+    later = T0 + timedelta(hours=1)
+    tagged = [m.model_copy(update={"tags": ["t"], "version": 2, "updated_at": later}) for m in (first, second)]
+    repo.replace_all([(tagged[0], 1), (tagged[1], 1)])
+    assert [repo.get(m.partner_id, m.meter_id) for m in (first, second)] == tagged
+    # one stale expected version: neither meter is written
+    again = [m.model_copy(update={"tags": ["lost"], "version": 3}) for m in tagged]
+    with pytest.raises(Conflict):
+        repo.replace_all([(again[0], 2), (again[1], 1)])
+    assert [repo.get(m.partner_id, m.meter_id) for m in (first, second)] == tagged
+    # a meter that does not exist (or is another partner's) is a conflict too, and nothing is written
+    stray = _meter(partner_ids[1], "ref-1")
+    with pytest.raises(Conflict):
+        repo.replace_all([(again[0], 2), (stray, 1)])
+    assert repo.get(first.partner_id, first.meter_id) == tagged[0]
+    assert repo.get(stray.partner_id, stray.meter_id) is None
+    repo.replace_all([])

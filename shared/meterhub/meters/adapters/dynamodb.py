@@ -8,7 +8,7 @@ which is the tenant isolation: no code path can address another partner's meter.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +99,29 @@ class DynamoMeterRepository:
         except ClientError as error:
             if is_condition_failure(error):
                 raise Conflict("The meter changed while it was being updated; retry") from error
+            raise translate(error) from error
+
+    def replace_all(self, replacements: Sequence[tuple[MeterRecord, int]]) -> None:
+        """One transaction of conditional puts: a meter that moved on since it was read cancels every write."""
+        if not replacements:
+            return
+        try:
+            clients.dynamodb().transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _meter_item(meter),
+                            "ConditionExpression": "version = :expected",
+                            "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+                        }
+                    }
+                    for meter, expected_version in replacements
+                ]
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise Conflict("A meter changed while it was being updated; retry") from error
             raise translate(error) from error
 
     def get(self, partner_id: str, meter_id: str) -> MeterRecord | None:
