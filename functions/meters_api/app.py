@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
-from meterhub.meters.api_models.maintenance import MeterTagsRequest
+from meterhub.meters.api_models.maintenance import ArchiveMetersRequest, MeterTagsRequest
 from meterhub.meters.api_models.params import MeterId
 from meterhub.meters.api_models.responses import (
     CreateAssetRequest,
@@ -180,6 +180,39 @@ def remove_meter_tags(request: Annotated[MeterTagsRequest, Body()]) -> ListMeter
     meters = wiring.meter_repository(Settings.load())
     change = maintain_meters.removing_tags(request.tags)
     return maintain_meters.change_meters(meters, caller_partner_id(app), request.meter_ids, change)
+
+
+METER_ARCHIVE = "/v1.1/meters/archive"
+
+
+@app.post(
+    METER_ARCHIVE,
+    summary="Archive meters",
+    description="Sets is_archived on every named meter (or none); search leaves them out with exclude_archived.",
+    operation_id="archiveMeters",
+    tags=["Meters"],
+    responses={200: documented(ListMeterDetailsResponse, "The named meters as they are now"), **CHANGE_ERRORS},
+)
+def archive_meters(request: Annotated[ArchiveMetersRequest, Body()]) -> ListMeterDetailsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    return maintain_meters.change_meters(
+        meters, caller_partner_id(app), request.meter_ids, maintain_meters.archiving(True)
+    )
+
+
+@app.delete(
+    METER_ARCHIVE,
+    summary="Restore archived meters",
+    description="Clears is_archived on every named meter (or none).",
+    operation_id="unarchiveMeters",
+    tags=["Meters"],
+    responses={200: documented(ListMeterDetailsResponse, "The named meters as they are now"), **CHANGE_ERRORS},
+)
+def unarchive_meters(request: Annotated[ArchiveMetersRequest, Body()]) -> ListMeterDetailsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    return maintain_meters.change_meters(
+        meters, caller_partner_id(app), request.meter_ids, maintain_meters.archiving(False)
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -184,3 +184,75 @@ def test_malformed_tag_requests_are_400s_naming_the_field(
 def test_unknown_meter_is_a_404(invoke: Invoke) -> None:
     status, body = invoke("DELETE", TAGS, {"meter_ids": [UNKNOWN_METER], "tags": ["a"]})
     assert (status, body["details"]) == (404, {"meter_id": UNKNOWN_METER})
+
+
+# ----- archiving -------------------------------------------------------------------------------------------
+
+ARCHIVE = "/v1.1/meters/archive"
+
+
+def test_archived_meters_show_it_and_exclude_archived_leaves_them_out(invoke: Invoke, make_asset: MakeAsset) -> None:
+    # Given three meters, two of them archived
+    first, second, third = create(invoke, make_asset, "a-0", "a-1", "a-2")
+    status, body = invoke("POST", ARCHIVE, {"meter_ids": [third, first]})
+    assert status == 200, body
+    assert [(m["meter_id"], m["is_archived"]) for m in body["meters"]] == [(third, True), (first, True)]
+
+    # Then reads show is_archived, search includes them by default and leaves them out with exclude_archived
+    assert invoke("GET", f"/v2/meters/{first}")[1]["is_archived"] is True
+    assert invoke("GET", f"/v2/meters/{second}")[1]["is_archived"] is False
+    _, everything = invoke("POST", SEARCH, {})
+    assert [m["partner_reference"] for m in everything["meters"]] == ["a-0", "a-1", "a-2"]
+    _, live = invoke("POST", SEARCH, {"exclude_archived": True})
+    assert [m["partner_reference"] for m in live["meters"]] == ["a-1"]
+    _, enrollment = invoke("GET", f"/v2/meters/{third}/enrollments")
+    assert enrollment["is_archived"] is True
+
+    # When one is restored, it is listed again
+    status, body = invoke("DELETE", ARCHIVE, {"meter_ids": [third]})
+    assert (status, body["meters"][0]["is_archived"]) == (200, False)
+    _, live = invoke("POST", SEARCH, {"exclude_archived": True})
+    assert [m["partner_reference"] for m in live["meters"]] == ["a-1", "a-2"]
+
+
+def test_archiving_twice_changes_nothing_the_second_time(invoke: Invoke, make_asset: MakeAsset) -> None:
+    [meter] = create(invoke, make_asset, "a-0")
+    _, first = invoke("POST", ARCHIVE, {"meter_ids": [meter]})
+    _, second = invoke("POST", ARCHIVE, {"meter_ids": [meter]})
+    assert first == second
+    assert first["meters"][0]["audit"]["updated_at"] > first["meters"][0]["audit"]["created_at"]
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_archiving_another_partners_meter_is_a_404_and_nothing_is_touched(
+    aws: DynamoDBClient,
+    partner: IssuedKey,
+    other_partner: IssuedKey,
+    invoke: Invoke,
+    make_asset: MakeAsset,
+    method: str,
+) -> None:
+    [mine] = create(invoke, make_asset, "a-0")
+    [theirs] = create(invoke, make_asset, "a-0", partner_id=other_partner.partner_id)
+    before = (stored_meters(aws, partner.partner_id), stored_meters(aws, other_partner.partner_id))
+    status, body = invoke(method, ARCHIVE, {"meter_ids": [mine, theirs]})
+    assert (status, body["details"]) == (404, {"meter_id": theirs})
+    assert (stored_meters(aws, partner.partner_id), stored_meters(aws, other_partner.partner_id)) == before
+
+
+@pytest.mark.parametrize(
+    ("request_body", "details"),
+    [
+        ({}, {"meter_ids": "is required"}),
+        ({"meter_ids": []}, {"meter_ids": "must contain at least 1 item"}),
+        ({"meter_ids": ["abc"]}, {"meter_ids.0": "must be a UUID"}),
+        ({"meter_ids": [UNKNOWN_METER] * 101}, {"meter_ids": "must contain at most 100 items"}),
+        ({"meter_ids": [UNKNOWN_METER], "is_archived": False}, {"is_archived": "is not allowed"}),
+    ],
+    ids=["no-meters", "empty", "bad-id", "101-meters", "unknown-field"],
+)
+def test_malformed_archive_requests_are_400s_naming_the_field(
+    invoke: Invoke, request_body: dict[str, Any], details: dict[str, str]
+) -> None:
+    status, body = invoke("POST", ARCHIVE, request_body)
+    assert (status, body["details"]) == (400, details), body

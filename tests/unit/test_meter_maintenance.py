@@ -142,3 +142,26 @@ def test_a_request_that_keeps_losing_races_is_a_conflict(make_asset: MakeAsset) 
         change(repo, ids, maintain_meters.adding_tags(["mine"]))
     assert "mine" not in stored(repo, 0).tags
     assert stored(repo, 1).tags == []
+
+
+# ----- archiving -------------------------------------------------------------------------------------------
+
+
+def test_archiving_sets_the_flag_and_restoring_clears_it(make_asset: MakeAsset) -> None:
+    repo = InMemoryMeterRepository()
+    ids = [store(repo, make_asset, 0), store(repo, make_asset, 1, is_archived=True)]
+    [first, second] = change(repo, ids, maintain_meters.archiving(True))
+    assert (first.is_archived, first.version, second.is_archived, second.version) == (True, 2, True, 1)
+    [first, second] = change(repo, ids, maintain_meters.archiving(False))
+    assert (first.is_archived, first.version, second.is_archived, second.version) == (False, 3, False, 2)
+    assert first.data == stored(repo, 0).data and first.tags == []
+
+
+def test_archiving_another_partners_meter_is_not_found_and_nothing_changes(make_asset: MakeAsset) -> None:
+    repo = InMemoryMeterRepository()
+    mine = store(repo, make_asset, 0)
+    theirs = store(repo, make_asset, 1, partner_id=OTHER)
+    with pytest.raises(NotFound):
+        change(repo, [mine, theirs], maintain_meters.archiving(True))
+    assert not stored(repo, 0).is_archived
+    assert not stored(repo, 1, OTHER).is_archived

@@ -3,6 +3,8 @@
 Leap's reference lists these operations (tags `POST|DELETE /v1.1/meters/tags`, `PATCH .../partner_meter_ref`) but
 no published spec gives their bodies, so the shapes follow Leap's own: meters named by `meter_ids`, tags as
 `MeterDetailsResponse.tags` declares them (1-128 characters, the street pattern), a reference as create's.
+Leap documents no way to set `is_archived` at all: `POST|DELETE /v1.1/meters/archive` is ours, the tags
+operations' twin (same `meter_ids`, same all-or-nothing answer).
 """
 
 from __future__ import annotations
@@ -37,3 +39,11 @@ class MeterTagsRequest(ApiModel):
     tags: Annotated[list[Tag], Field(min_length=1, max_length=MAX_TAGS_PER_METER)] = Field(
         description=f"Tags of 1-128 characters; a meter holds at most {MAX_TAGS_PER_METER}"
     )
+
+
+class ArchiveMetersRequest(ApiModel):
+    """`POST|DELETE /v1.1/meters/archive`: archive (or restore) every named meter."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    meter_ids: MeterIds = Field(description=f"The meters to change (1-{MAX_METERS_PER_CHANGE}, this partner's)")

@@ -83,3 +83,13 @@ def removing_tags(tags: Sequence[str]) -> Change:
         return meter.model_copy(update={"tags": kept}) if kept != meter.tags else meter
 
     return remove
+
+
+def archiving(archived: bool) -> Change:
+    """`is_archived` set as asked; archiving an archived meter (or restoring a live one) changes nothing. Search
+    shows archived meters unless `exclude_archived`; nothing else about the meter changes."""
+
+    def archive(meter: MeterRecord) -> MeterRecord:
+        return meter.model_copy(update={"is_archived": archived}) if meter.is_archived != archived else meter
+
+    return archive
