@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
-from meterhub.meters.api_models.maintenance import ArchiveMetersRequest, MeterTagsRequest
+from meterhub.meters.api_models.maintenance import ArchiveMetersRequest, MeterTagsRequest, PartnerMeterRefRequest
 from meterhub.meters.api_models.params import MeterId
 from meterhub.meters.api_models.responses import (
     CreateAssetRequest,
@@ -23,6 +23,7 @@ from meterhub.meters.api_models.responses import (
 )
 from meterhub.meters.rules import enrollment
 from meterhub.meters.use_cases import maintain_meters, read_meters
+from meterhub.meters.use_cases.correct_reference import correct_reference
 from meterhub.meters.use_cases.create_meter import AssetRejected, connect_link, create_meter, idempotent_create
 from meterhub.platform.api.envelopes import CreateMeterErrorResponse, ErrorResponse
 from meterhub.platform.api.resolver import (
@@ -213,6 +214,30 @@ def unarchive_meters(request: Annotated[ArchiveMetersRequest, Body()]) -> ListMe
     return maintain_meters.change_meters(
         meters, caller_partner_id(app), request.meter_ids, maintain_meters.archiving(False)
     )
+
+
+@app.patch(
+    "/v1.1/meters/<meter_id>/partner_meter_ref",
+    summary="Correct a meter's partner reference",
+    description="The reference must not name another of the partner's meters (then nothing changes).",
+    operation_id="updatePartnerMeterRef",
+    tags=["Meters"],
+    responses={
+        200: documented(MeterDetailsResponse, "The meter under its corrected reference"),
+        400: documented(ErrorResponse, "Malformed meter id or reference"),
+        404: documented(ErrorResponse, "No such meter for this partner"),
+        409: documented(
+            ErrorResponse, "Another meter has this reference (DUPLICATE_REF_ID), or the meter kept changing"
+        ),
+        **json_body_errors(),
+        **ERRORS,
+    },
+)
+def update_partner_meter_ref(
+    meter_id: MeterId, request: Annotated[PartnerMeterRefRequest, Body()]
+) -> MeterDetailsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    return correct_reference(meters, caller_partner_id(app), meter_id, request.partner_reference)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

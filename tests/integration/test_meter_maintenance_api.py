@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+from meterhub.meters.use_cases.correct_reference import DuplicateReference, correct_reference
+from meterhub.platform.settings import MetersTableSettings
 
 from tests.integration.test_meters_api import post_meter, stored_meters
 
@@ -256,3 +261,154 @@ def test_malformed_archive_requests_are_400s_naming_the_field(
 ) -> None:
     status, body = invoke("POST", ARCHIVE, request_body)
     assert (status, body["details"]) == (400, details), body
+
+
+# ----- correcting a partner reference ----------------------------------------------------------------------
+
+
+def reference_path(meter_id: str) -> str:
+    return f"/v1.1/meters/{meter_id}/partner_meter_ref"
+
+
+def guards(aws: DynamoDBClient, partner_id: str) -> dict[str, str]:
+    """The partner's reference guards (REF# items): reference -> meter_id, straight from the table."""
+    response = aws.query(
+        TableName=MetersTableSettings.load().meters_table_name,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :ref)",
+        ExpressionAttributeValues={":pk": {"S": f"PARTNER#{partner_id}"}, ":ref": {"S": "REF#"}},
+        ConsistentRead=True,
+    )
+    return {item["sk"]["S"].removeprefix("REF#"): item["meter_id"]["S"] for item in response.get("Items", [])}
+
+
+def test_a_corrected_reference_moves_the_guard_and_shows_everywhere(
+    aws: DynamoDBClient, partner: IssuedKey, invoke: Invoke, make_asset: MakeAsset
+) -> None:
+    # Given a meter created as "crm-17"
+    [meter] = create(invoke, make_asset, "crm-17")
+
+    # When its reference is corrected
+    status, body = invoke("PATCH", reference_path(meter), {"partner_reference": "crm-0017"})
+
+    # Then the meter reads, searches and stores under the new reference only, and the old one is free again
+    assert status == 200, body
+    assert (body["meter_id"], body["partner_reference"]) == (meter, "crm-0017")
+    assert body["audit"]["updated_at"] > body["audit"]["created_at"]
+    assert invoke("GET", f"/v2/meters/{meter}")[1] == body
+    assert guards(aws, partner.partner_id) == {"crm-0017": meter}
+    _, found = invoke("POST", SEARCH, {"partner_references": ["crm-17", "crm-0017"]})
+    assert [m["meter_id"] for m in found["meters"]] == [meter]
+    status, again = post_meter(invoke, make_asset("crm-17"))
+    assert (status, again["status"]) == (200, "COMPLETED")
+    assert again["meter_id"] != meter
+
+
+def test_a_reference_another_meter_holds_is_refused_and_nothing_changes(
+    aws: DynamoDBClient, partner: IssuedKey, invoke: Invoke, make_asset: MakeAsset
+) -> None:
+    # Given two meters
+    meter, holder = create(invoke, make_asset, "crm-1", "crm-2")
+    before = (stored_meters(aws, partner.partner_id), guards(aws, partner.partner_id))
+
+    # When the first is given the second's reference
+    status, body = invoke("PATCH", reference_path(meter), {"partner_reference": "crm-2"})
+
+    # Then it is refused in Leap's duplicate wording, naming the holder, and nothing changed
+    assert status == 409
+    assert body == {
+        "title": f"Partner reference ID found on meter ID {holder}. A unique reference ID is required.",
+        "status": 409,
+        "details": {"partner_reference": "crm-2", "meter_id": holder, "name": "DUPLICATE_REF_ID"},
+    }
+    assert (stored_meters(aws, partner.partner_id), guards(aws, partner.partner_id)) == before
+
+
+def test_correcting_to_the_same_reference_changes_nothing(
+    aws: DynamoDBClient, partner: IssuedKey, invoke: Invoke, make_asset: MakeAsset
+) -> None:
+    [meter] = create(invoke, make_asset, "crm-1")
+    before = stored_meters(aws, partner.partner_id)
+    status, body = invoke("PATCH", reference_path(meter), {"partner_reference": "crm-1"})
+    assert (status, body["partner_reference"]) == (200, "crm-1")
+    assert stored_meters(aws, partner.partner_id) == before
+
+
+def test_correcting_another_partners_meter_is_a_404_and_nothing_is_touched(
+    aws: DynamoDBClient, partner: IssuedKey, other_partner: IssuedKey, invoke: Invoke, make_asset: MakeAsset
+) -> None:
+    [theirs] = create(invoke, make_asset, "crm-1", partner_id=other_partner.partner_id)
+    before = (stored_meters(aws, other_partner.partner_id), guards(aws, other_partner.partner_id))
+    status, body = invoke("PATCH", reference_path(theirs), {"partner_reference": "crm-9"})
+    assert (status, body) == (404, {"title": "Meter not found", "status": 404, "details": {"meter_id": theirs}})
+    assert (stored_meters(aws, other_partner.partner_id), guards(aws, other_partner.partner_id)) == before
+    assert guards(aws, partner.partner_id) == {}
+
+
+@pytest.mark.parametrize(
+    ("meter_id", "request_body", "details"),
+    [
+        (UNKNOWN_METER, {}, {"partner_reference": "is required"}),
+        (UNKNOWN_METER, {"partner_reference": "ab"}, {"partner_reference": "must be at least 3 characters"}),
+        (UNKNOWN_METER, {"partner_reference": "r" * 257}, {"partner_reference": "must be at most 256 characters"}),
+        (UNKNOWN_METER, {"partner_reference": "a/b?c"}, None),
+        (UNKNOWN_METER, {"partner_reference": "crm-1", "extra": 1}, {"extra": "is not allowed"}),
+        ("abcdef", {"partner_reference": "crm-1"}, {"meter_id": "abcdef"}),
+    ],
+    ids=["missing", "too-short", "too-long", "forbidden-characters", "unknown-field", "bad-meter-id"],
+)
+def test_malformed_reference_corrections_are_400s_naming_the_field(
+    invoke: Invoke, meter_id: str, request_body: dict[str, Any], details: dict[str, str] | None
+) -> None:
+    status, body = invoke("PATCH", reference_path(meter_id), request_body)
+    assert status == 400, body
+    if details is None:
+        assert list(body["details"]) == ["partner_reference"]
+    else:
+        assert body["details"] == details
+
+
+def test_an_unknown_meter_is_a_404(invoke: Invoke) -> None:
+    status, body = invoke("PATCH", reference_path(UNKNOWN_METER), {"partner_reference": "crm-1"})
+    assert (status, body["details"]) == (404, {"meter_id": UNKNOWN_METER})
+
+
+def test_concurrent_corrections_to_one_reference_let_exactly_one_win(
+    aws: DynamoDBClient, partner: IssuedKey, invoke: Invoke, make_asset: MakeAsset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given moto's transact_write_items made atomic like DynamoDB's (as in the concurrent-create test), and eight
+    # meters
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.Lock()
+    original = DynamoDBBackend.transact_write_items
+
+    def atomic(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        with lock:
+            original(self, transact_items)
+
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", atomic)
+    meters = create(invoke, make_asset, *(f"race-{n}" for n in range(8)))
+    repo = dynamo_meter_repository(MetersTableSettings.load().meters_table_name)
+    start = threading.Barrier(len(meters))
+
+    def attempt(meter_id: str) -> str:
+        start.wait(timeout=10)
+        try:
+            correct_reference(repo, partner.partner_id, meter_id, "race-winner")
+        except DuplicateReference as refused:
+            assert isinstance(refused.details, dict)
+            return f"refused:{refused.details['meter_id']}"
+        return "won"
+
+    # When each of them is corrected to the same free reference at once
+    with ThreadPoolExecutor(max_workers=len(meters)) as pool:
+        outcomes = dict(zip(meters, pool.map(attempt, meters), strict=True))
+
+    # Then exactly one won, the seven others were refused naming it, and storage agrees
+    [winner] = [meter for meter, outcome in outcomes.items() if outcome == "won"]
+    assert sorted(outcomes.values()) == sorted(["won"] + [f"refused:{winner}"] * 7)
+    expected = {meter: "race-winner" if meter == winner else f"race-{n}" for n, meter in enumerate(meters)}
+    assert {
+        meter["meter_id"]: meter["partner_reference"] for meter in stored_meters(aws, partner.partner_id)
+    } == expected
+    assert guards(aws, partner.partner_id) == {reference: meter for meter, reference in expected.items()}

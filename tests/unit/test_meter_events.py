@@ -11,6 +11,7 @@ import pytest
 from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.records import MeterRecord
 from meterhub.meters.use_cases import maintain_meters
+from meterhub.meters.use_cases.correct_reference import with_reference
 from meterhub.meters.use_cases.meter_events import event_id, events_for, publish_changes
 from meterhub.platform.events import WebhookEventType
 from meterhub.platform.streams import StreamChange
@@ -143,8 +144,9 @@ def test_modify_without_a_derived_change_publishes_nothing(make_asset: MakeAsset
         maintain_meters.removing_tags(["old"]),
         maintain_meters.archiving(True),
         maintain_meters.archiving(False),
+        lambda meter: with_reference(meter, "ma-1-corrected"),
     ],
-    ids=["add-tags", "remove-tags", "archive", "unarchive"],
+    ids=["add-tags", "remove-tags", "archive", "unarchive", "correct-reference"],
 )
 @pytest.mark.parametrize("complete", [False, True], ids=["pending", "eligible"])
 def test_maintenance_changes_publish_no_enrollment_events(

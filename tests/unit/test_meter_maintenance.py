@@ -1,4 +1,5 @@
-"""maintain_meters over the InMemory repository: tags and archiving, all or nothing, no lost update."""
+"""maintain_meters and correct_reference over the InMemory repository: tags, archiving and reference
+corrections, all or nothing, no lost update."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.records import MeterRecord
 from meterhub.meters.use_cases import maintain_meters
+from meterhub.meters.use_cases.correct_reference import DuplicateReference, correct_reference
 from meterhub.platform.errors import Conflict, InvalidInput, NotFound
 
 from tests.fakes.meters import InMemoryMeterRepository
@@ -165,3 +167,77 @@ def test_archiving_another_partners_meter_is_not_found_and_nothing_changes(make_
         change(repo, [mine, theirs], maintain_meters.archiving(True))
     assert not stored(repo, 0).is_archived
     assert not stored(repo, 1, OTHER).is_archived
+
+
+# ----- correcting a partner reference ----------------------------------------------------------------------
+
+
+def test_a_corrected_reference_names_the_meter_and_frees_the_old_one(make_asset: MakeAsset) -> None:
+    repo = InMemoryMeterRepository()
+    meter = store(repo, make_asset, 0)
+    details = correct_reference(repo, PARTNER, meter, "site-0-fixed", now=lambda: LATER)
+    assert (str(details.meter_id), details.partner_reference, details.audit.updated_at) == (
+        meter,
+        "site-0-fixed",
+        LATER,
+    )
+    moved = stored(repo, 0)
+    assert (moved.partner_reference, moved.data["partner_reference"], moved.version) == (
+        "site-0-fixed",
+        "site-0-fixed",
+        2,
+    )
+    assert repo.get_by_reference(PARTNER, "site-0-fixed") == moved
+    assert repo.get_by_reference(PARTNER, "m-0") is None
+
+
+def test_correcting_to_the_reference_the_meter_has_changes_nothing(make_asset: MakeAsset) -> None:
+    repo = InMemoryMeterRepository()
+    meter = store(repo, make_asset, 0)
+    assert correct_reference(repo, PARTNER, meter, "m-0").partner_reference == "m-0"
+    assert stored(repo, 0).version == 1
+
+
+def test_a_reference_another_meter_holds_is_refused_and_nothing_changes(make_asset: MakeAsset) -> None:
+    repo = InMemoryMeterRepository()
+    meter, holder = store(repo, make_asset, 0), store(repo, make_asset, 1)
+    with pytest.raises(DuplicateReference) as refused:
+        correct_reference(repo, PARTNER, meter, "m-1")
+    assert refused.value.status == 409
+    assert refused.value.details == {"partner_reference": "m-1", "meter_id": holder, "name": "DUPLICATE_REF_ID"}
+    assert holder in refused.value.title
+    assert (stored(repo, 0).partner_reference, stored(repo, 0).version) == ("m-0", 1)
+    assert repo.get_by_reference(PARTNER, "m-1") == stored(repo, 1)
+
+
+def test_another_partners_reference_does_not_block_and_their_meter_is_not_found(make_asset: MakeAsset) -> None:
+    repo = InMemoryMeterRepository()
+    mine = store(repo, make_asset, 0)
+    theirs = store(repo, make_asset, 1, partner_id=OTHER)
+    assert correct_reference(repo, PARTNER, mine, "m-1").partner_reference == "m-1"
+    with pytest.raises(NotFound):
+        correct_reference(repo, PARTNER, theirs, "anything")
+    assert stored(repo, 1, OTHER).partner_reference == "m-1"
+
+
+class MovingRepository(InMemoryMeterRepository):
+    """Lets another writer tag meter 0 just before this request's move, once."""
+
+    raced = False
+
+    def move_reference(self, meter: MeterRecord, previous_reference: str, expected_version: int) -> None:
+        if not self.raced:
+            self.raced = True
+            current = self.meters[(PARTNER, meter.meter_id)]
+            self.meters[(PARTNER, meter.meter_id)] = current.model_copy(
+                update={"tags": ["concurrent"], "version": current.version + 1}
+            )
+        super().move_reference(meter, previous_reference, expected_version)
+
+
+def test_a_concurrent_change_is_kept_when_the_reference_moves(make_asset: MakeAsset) -> None:
+    repo = MovingRepository()
+    meter = store(repo, make_asset, 0)
+    correct_reference(repo, PARTNER, meter, "m-0-fixed")
+    moved = stored(repo, 0)
+    assert (moved.partner_reference, moved.tags, moved.version) == ("m-0-fixed", ["concurrent"], 3)

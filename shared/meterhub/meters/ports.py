@@ -80,6 +80,11 @@ class MeterRepository(Protocol):
         """Overwrite several meters of one partner at once, each (meter, expected_version) only if that meter is
         still at its expected version: all of them are written or, with Conflict, none (at most 100, distinct)."""
 
+    def move_reference(self, meter: MeterRecord, previous_reference: str, expected_version: int) -> None:
+        """Store `meter` under its new partner_reference, all at once: the new reference's guard is created
+        (ReferenceTaken naming the holder when another meter has it), `previous_reference`'s guard removed and the
+        meter replaced if still at `expected_version` (Conflict otherwise); on any refusal nothing changes."""
+
     def get(self, partner_id: str, meter_id: str) -> MeterRecord | None: ...
 
     def get_by_reference(self, partner_id: str, partner_reference: str) -> MeterRecord | None: ...

@@ -186,3 +186,69 @@ def test_replace_all_writes_every_meter_or_none(repo: MeterRepository, partner_i
     assert repo.get(first.partner_id, first.meter_id) == tagged[0]
     assert repo.get(stray.partner_id, stray.meter_id) is None
     repo.replace_all([])
+
+
+def _moved(meter: MeterRecord, reference: str) -> MeterRecord:
+    return meter.model_copy(
+        update={"partner_reference": reference, "version": meter.version + 1, "updated_at": T0 + timedelta(hours=1)}
+    )
+
+
+def test_move_reference_frees_the_old_reference_and_takes_the_new(
+    repo: MeterRepository, partner_ids: tuple[str, str]
+) -> None:
+    meter = _meter(partner_ids[0], "ref-old")
+    repo.create(meter)
+    moved = _moved(meter, "ref-new")
+    repo.move_reference(moved, "ref-old", expected_version=1)
+    assert repo.get(meter.partner_id, meter.meter_id) == moved
+    assert repo.get_by_reference(meter.partner_id, "ref-new") == moved
+    assert repo.get_by_reference(meter.partner_id, "ref-old") is None
+    other = _meter(partner_ids[0], "ref-old", 1)  # the old reference is free for a new meter
+    repo.create(other)
+    assert repo.get_by_reference(meter.partner_id, "ref-old") == other
+
+
+def test_move_reference_to_a_taken_reference_names_its_holder_and_changes_nothing(
+    repo: MeterRepository, partner_ids: tuple[str, str]
+) -> None:
+    meter, holder = _meter(partner_ids[0], "ref-1"), _meter(partner_ids[0], "ref-2", 1)
+    repo.create(meter)
+    repo.create(holder)
+    with pytest.raises(ReferenceTaken) as taken:
+        repo.move_reference(_moved(meter, "ref-2"), "ref-1", expected_version=1)
+    assert taken.value.meter_id == holder.meter_id
+    assert repo.get_by_reference(meter.partner_id, "ref-1") == meter
+    assert repo.get_by_reference(meter.partner_id, "ref-2") == holder
+
+
+def test_move_reference_over_a_stale_version_is_a_conflict_and_changes_nothing(
+    repo: MeterRepository, partner_ids: tuple[str, str]
+) -> None:
+    meter = _meter(partner_ids[0], "ref-1")
+    repo.create(meter)
+    with pytest.raises(Conflict) as conflict:
+        repo.move_reference(_moved(meter, "ref-2").model_copy(update={"version": 3}), "ref-1", expected_version=2)
+    assert not isinstance(conflict.value, ReferenceTaken)
+    assert repo.get_by_reference(meter.partner_id, "ref-1") == meter
+    assert repo.get_by_reference(meter.partner_id, "ref-2") is None
+    # a previous reference the meter does not hold is refused too (here: another meter's)
+    holder = _meter(partner_ids[0], "ref-3", 1)
+    repo.create(holder)
+    with pytest.raises(Conflict):
+        repo.move_reference(_moved(meter, "ref-2"), "ref-3", expected_version=1)
+    assert repo.get_by_reference(meter.partner_id, "ref-3") == holder
+    assert repo.get_by_reference(meter.partner_id, "ref-2") is None
+
+
+def test_move_reference_stays_in_the_partners_own_references(
+    repo: MeterRepository, partner_ids: tuple[str, str]
+) -> None:
+    mine, theirs = partner_ids
+    meter = _meter(mine, "ref-1")
+    repo.create(meter)
+    repo.create(_meter(theirs, "ref-2"))  # another partner's reference does not block this one
+    moved = _moved(meter, "ref-2")
+    repo.move_reference(moved, "ref-1", expected_version=1)
+    assert repo.get_by_reference(mine, "ref-2") == moved
+    assert repo.get_by_reference(theirs, "ref-2") != moved

@@ -2,8 +2,10 @@
 
 Key design (see template.yaml): PARTNER#<pid>|METER#<meter_id> holds the meter, PARTNER#<pid>|REF#<ref>
 guards partner_reference uniqueness; both are written in one transaction with attribute_not_exists, so two
-concurrent creates with one reference give exactly one meter. Every key starts at the caller's partition,
-which is the tenant isolation: no code path can address another partner's meter.
+concurrent creates with one reference give exactly one meter. A corrected reference moves the same way: the
+new guard (attribute_not_exists), the old guard's removal and the meter's versioned put are one transaction.
+Every key starts at the caller's partition, which is the tenant isolation: no code path can address another
+partner's meter.
 """
 
 from __future__ import annotations
@@ -122,6 +124,48 @@ class DynamoMeterRepository:
         except ClientError as error:
             if is_condition_failure(error):
                 raise Conflict("A meter changed while it was being updated; retry") from error
+            raise translate(error) from error
+
+    def move_reference(self, meter: MeterRecord, previous_reference: str, expected_version: int) -> None:
+        pk = keys.partner(meter.partner_id)
+        owner = {":meter_id": {"S": meter.meter_id}}
+        try:
+            clients.dynamodb().transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                **key(pk, keys.reference(meter.partner_reference)),
+                                "meter_id": owner[":meter_id"],
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": key(pk, keys.reference(previous_reference)),
+                            "ConditionExpression": "meter_id = :meter_id",
+                            "ExpressionAttributeValues": owner,
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _meter_item(meter),
+                            "ConditionExpression": "version = :expected",
+                            "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                holder = self._reference_owner(meter.partner_id, meter.partner_reference)
+                if holder is not None and holder != meter.meter_id:
+                    raise ReferenceTaken(holder) from error
+                raise Conflict("The meter changed while its reference was being corrected; retry") from error
             raise translate(error) from error
 
     def get(self, partner_id: str, meter_id: str) -> MeterRecord | None:

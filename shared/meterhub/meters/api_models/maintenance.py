@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import ConfigDict, Field
 
-from meterhub.meters.api_models.meter import Street
+from meterhub.meters.api_models.meter import PartnerReference, Street
 from meterhub.platform.api.envelopes import ApiModel
 
 MAX_TAGS_PER_METER = 20
@@ -47,3 +47,13 @@ class ArchiveMetersRequest(ApiModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     meter_ids: MeterIds = Field(description=f"The meters to change (1-{MAX_METERS_PER_CHANGE}, this partner's)")
+
+
+class PartnerMeterRefRequest(ApiModel):
+    """`PATCH /v1.1/meters/{meter_id}/partner_meter_ref`: the meter's corrected partner_reference."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    partner_reference: PartnerReference = Field(
+        description="3-256 characters, create's pattern; must not name another of the partner's meters"
+    )
