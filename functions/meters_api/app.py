@@ -11,7 +11,12 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
-from meterhub.meters.api_models.maintenance import ArchiveMetersRequest, MeterTagsRequest, PartnerMeterRefRequest
+from meterhub.meters.api_models.maintenance import (
+    ArchiveMetersRequest,
+    MeterTagsRequest,
+    PartnerMeterRefRequest,
+    PartnerMeterRefsRequest,
+)
 from meterhub.meters.api_models.params import MeterId
 from meterhub.meters.api_models.responses import (
     CreateAssetRequest,
@@ -23,7 +28,7 @@ from meterhub.meters.api_models.responses import (
 )
 from meterhub.meters.rules import enrollment
 from meterhub.meters.use_cases import maintain_meters, read_meters
-from meterhub.meters.use_cases.correct_reference import correct_reference
+from meterhub.meters.use_cases.correct_reference import correct_reference, correct_references
 from meterhub.meters.use_cases.create_meter import AssetRejected, connect_link, create_meter, idempotent_create
 from meterhub.platform.api.envelopes import CreateMeterErrorResponse, ErrorResponse
 from meterhub.platform.api.resolver import (
@@ -238,6 +243,27 @@ def update_partner_meter_ref(
 ) -> MeterDetailsResponse:
     meters = wiring.meter_repository(Settings.load())
     return correct_reference(meters, caller_partner_id(app), meter_id, request.partner_reference)
+
+
+@app.patch(
+    "/v1.1/meters/partner_meter_ref",
+    summary="Correct several meters' partner references",
+    description="All corrections are applied or none; references may trade places within one request.",
+    operation_id="updatePartnerMeterRefs",
+    tags=["Meters"],
+    responses={
+        200: documented(ListMeterDetailsResponse, "The meters under their corrected references"),
+        400: documented(ErrorResponse, "Invalid request, or a meter or reference named twice: nothing changed"),
+        404: documented(ErrorResponse, "A named meter does not exist for this partner: nothing changed"),
+        409: documented(ErrorResponse, "Another meter has a reference (DUPLICATE_REF_ID), or the meters kept changing"),
+        **json_body_errors(),
+        **ERRORS,
+    },
+)
+def update_partner_meter_refs(request: Annotated[PartnerMeterRefsRequest, Body()]) -> ListMeterDetailsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    corrections = [(str(m.meter_id), m.partner_reference) for m in request.meters]
+    return correct_references(meters, caller_partner_id(app), corrections)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

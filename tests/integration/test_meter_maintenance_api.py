@@ -412,3 +412,88 @@ def test_concurrent_corrections_to_one_reference_let_exactly_one_win(
         meter["meter_id"]: meter["partner_reference"] for meter in stored_meters(aws, partner.partner_id)
     } == expected
     assert guards(aws, partner.partner_id) == {reference: meter for meter, reference in expected.items()}
+
+
+BULK_REFERENCES = "/v1.1/meters/partner_meter_ref"
+
+
+def test_bulk_corrections_apply_together_and_may_swap(
+    aws: DynamoDBClient, partner: IssuedKey, invoke: Invoke, make_asset: MakeAsset
+) -> None:
+    # Given three meters whose first two references were swapped by mistake, and a third to rename
+    a, b, c = create(invoke, make_asset, "site-b", "site-a", "site-c")
+
+    # When one request corrects all three
+    corrections = [
+        {"meter_id": a, "partner_reference": "site-a"},
+        {"meter_id": b, "partner_reference": "site-b"},
+        {"meter_id": c, "partner_reference": "site-c-2"},
+    ]
+    status, body = invoke("PATCH", BULK_REFERENCES, {"meters": corrections})
+
+    # Then every meter has its new reference, and the guards say so
+    assert status == 200, body
+    assert [(m["meter_id"], m["partner_reference"]) for m in body["meters"]] == [
+        (a, "site-a"),
+        (b, "site-b"),
+        (c, "site-c-2"),
+    ]
+    assert guards(aws, partner.partner_id) == {"site-a": a, "site-b": b, "site-c-2": c}
+
+
+def test_bulk_corrections_with_one_taken_reference_change_nothing(
+    aws: DynamoDBClient, partner: IssuedKey, invoke: Invoke, make_asset: MakeAsset
+) -> None:
+    a, b, holder = create(invoke, make_asset, "r-1", "r-2", "r-3")
+    before = (stored_meters(aws, partner.partner_id), guards(aws, partner.partner_id))
+    corrections = [{"meter_id": a, "partner_reference": "r-9"}, {"meter_id": b, "partner_reference": "r-3"}]
+    status, body = invoke("PATCH", BULK_REFERENCES, {"meters": corrections})
+    assert (status, body["details"]) == (
+        409,
+        {"partner_reference": "r-3", "meter_id": holder, "name": "DUPLICATE_REF_ID"},
+    )
+    assert (stored_meters(aws, partner.partner_id), guards(aws, partner.partner_id)) == before
+
+
+def test_bulk_corrections_naming_another_partners_meter_are_a_404_and_change_nothing(
+    aws: DynamoDBClient, partner: IssuedKey, other_partner: IssuedKey, invoke: Invoke, make_asset: MakeAsset
+) -> None:
+    [mine] = create(invoke, make_asset, "r-1")
+    [theirs] = create(invoke, make_asset, "r-1", partner_id=other_partner.partner_id)
+    before = (guards(aws, partner.partner_id), guards(aws, other_partner.partner_id))
+    corrections = [{"meter_id": mine, "partner_reference": "r-8"}, {"meter_id": theirs, "partner_reference": "r-9"}]
+    status, body = invoke("PATCH", BULK_REFERENCES, {"meters": corrections})
+    assert (status, body["details"]) == (404, {"meter_id": theirs})
+    assert (guards(aws, partner.partner_id), guards(aws, other_partner.partner_id)) == before
+
+
+@pytest.mark.parametrize(
+    ("request_body", "details"),
+    [
+        ({"meters": []}, {"meters": "must contain at least 1 item"}),
+        (
+            {"meters": [{"meter_id": UNKNOWN_METER, "partner_reference": f"r-{n:02d}"} for n in range(34)]},
+            {"meters": "must contain at most 33 items"},
+        ),
+        ({"meters": [{"meter_id": UNKNOWN_METER}]}, {"meters.0.partner_reference": "is required"}),
+        (
+            {"meters": [{"meter_id": UNKNOWN_METER, "partner_reference": "r-1"}] * 2},
+            {"meters.1.meter_id": "is already named by meters.0"},
+        ),
+        (
+            {
+                "meters": [
+                    {"meter_id": UNKNOWN_METER, "partner_reference": "r-1"},
+                    {"meter_id": UNKNOWN_METER.replace("1", "2"), "partner_reference": "r-1"},
+                ]
+            },
+            {"meters.1.partner_reference": "is already named by meters.0"},
+        ),
+    ],
+    ids=["empty", "34-corrections", "no-reference", "meter-twice", "reference-twice"],
+)
+def test_malformed_bulk_corrections_are_400s_naming_the_field(
+    invoke: Invoke, request_body: dict[str, Any], details: dict[str, str]
+) -> None:
+    status, body = invoke("PATCH", BULK_REFERENCES, request_body)
+    assert (status, body["details"]) == (400, details), body

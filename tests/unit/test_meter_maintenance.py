@@ -11,7 +11,7 @@ import pytest
 from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.records import MeterRecord
 from meterhub.meters.use_cases import maintain_meters
-from meterhub.meters.use_cases.correct_reference import DuplicateReference, correct_reference
+from meterhub.meters.use_cases.correct_reference import DuplicateReference, correct_reference, correct_references
 from meterhub.platform.errors import Conflict, InvalidInput, NotFound
 
 from tests.fakes.meters import InMemoryMeterRepository
@@ -225,14 +225,14 @@ class MovingRepository(InMemoryMeterRepository):
 
     raced = False
 
-    def move_reference(self, meter: MeterRecord, previous_reference: str, expected_version: int) -> None:
+    def move_references(self, moves: Sequence[tuple[MeterRecord, str, int]]) -> None:
         if not self.raced:
             self.raced = True
-            current = self.meters[(PARTNER, meter.meter_id)]
-            self.meters[(PARTNER, meter.meter_id)] = current.model_copy(
+            current = self.meters[(PARTNER, meter_id(0))]
+            self.meters[(PARTNER, meter_id(0))] = current.model_copy(
                 update={"tags": ["concurrent"], "version": current.version + 1}
             )
-        super().move_reference(meter, previous_reference, expected_version)
+        super().move_references(moves)
 
 
 def test_a_concurrent_change_is_kept_when_the_reference_moves(make_asset: MakeAsset) -> None:
@@ -241,3 +241,42 @@ def test_a_concurrent_change_is_kept_when_the_reference_moves(make_asset: MakeAs
     correct_reference(repo, PARTNER, meter, "m-0-fixed")
     moved = stored(repo, 0)
     assert (moved.partner_reference, moved.tags, moved.version) == ("m-0-fixed", ["concurrent"], 3)
+
+
+def test_bulk_corrections_may_swap_references_and_answer_in_request_order(make_asset: MakeAsset) -> None:
+    repo = InMemoryMeterRepository()
+    a, b, c = (store(repo, make_asset, n) for n in range(3))
+    answer = correct_references(repo, PARTNER, [(b, "m-0"), (a, "m-1"), (c, "m-2")], now=lambda: LATER)
+    assert [(str(m.meter_id), m.partner_reference) for m in answer.meters] == [(b, "m-0"), (a, "m-1"), (c, "m-2")]
+    assert [stored(repo, n).version for n in range(3)] == [2, 2, 1]
+    assert repo.get_by_reference(PARTNER, "m-0") == stored(repo, 1)
+
+
+@pytest.mark.parametrize(
+    ("corrections", "field"),
+    [
+        ([(meter_id(0), "x-1"), (meter_id(0), "x-2")], "meters.1.meter_id"),
+        ([(meter_id(0), "x-1"), (meter_id(1), "x-1")], "meters.1.partner_reference"),
+    ],
+    ids=["meter-twice", "reference-twice"],
+)
+def test_a_meter_or_reference_named_twice_is_refused_before_anything_is_read(
+    make_asset: MakeAsset, corrections: list[tuple[str, str]], field: str
+) -> None:
+    repo = InMemoryMeterRepository()
+    store(repo, make_asset, 0)
+    store(repo, make_asset, 1)
+    with pytest.raises(InvalidInput) as refused:
+        correct_references(repo, PARTNER, corrections)
+    assert list(refused.value.details) == [field]
+    assert [stored(repo, n).version for n in range(2)] == [1, 1]
+
+
+def test_one_taken_reference_refuses_every_correction_of_the_request(make_asset: MakeAsset) -> None:
+    repo = InMemoryMeterRepository()
+    a, b, holder = (store(repo, make_asset, n) for n in range(3))
+    with pytest.raises(DuplicateReference) as refused:
+        correct_references(repo, PARTNER, [(a, "fresh"), (b, "m-2")])
+    assert refused.value.details == {"partner_reference": "m-2", "meter_id": holder, "name": "DUPLICATE_REF_ID"}
+    assert [stored(repo, n).partner_reference for n in range(3)] == ["m-0", "m-1", "m-2"]
+    assert repo.get_by_reference(PARTNER, "fresh") is None

@@ -12,11 +12,13 @@ from meterhub.platform.errors import AlreadyExists
 
 
 class ReferenceTaken(AlreadyExists):
-    """The partner_reference already names a meter; carries that meter's id."""
+    """The partner_reference already names a meter; carries that meter's id (and, from move_references, which
+    of the references)."""
 
-    def __init__(self, meter_id: str) -> None:
+    def __init__(self, meter_id: str, partner_reference: str | None = None) -> None:
         super().__init__("Partner reference already exists", {"meter_id": meter_id})
         self.meter_id = meter_id
+        self.partner_reference = partner_reference
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,12 @@ class MeterRepository(Protocol):
         """Overwrite several meters of one partner at once, each (meter, expected_version) only if that meter is
         still at its expected version: all of them are written or, with Conflict, none (at most 100, distinct)."""
 
-    def move_reference(self, meter: MeterRecord, previous_reference: str, expected_version: int) -> None:
-        """Store `meter` under its new partner_reference, all at once: the new reference's guard is created
-        (ReferenceTaken naming the holder when another meter has it), `previous_reference`'s guard removed and the
-        meter replaced if still at `expected_version` (Conflict otherwise); on any refusal nothing changes."""
+    def move_references(self, moves: Sequence[tuple[MeterRecord, str, int]]) -> None:
+        """Store each (meter under its new partner_reference, previous reference, expected version) all at once:
+        a new reference's guard is taken if free or released by another of the moves (a swap or a chain), else
+        ReferenceTaken names the meter that holds it (and the reference); each previous guard is removed, each
+        meter replaced if still at its expected version (Conflict otherwise). On any refusal nothing changes.
+        The moves are of one partner, name distinct meters and distinct new references (at most 33)."""
 
     def get(self, partner_id: str, meter_id: str) -> MeterRecord | None: ...
 

@@ -200,7 +200,7 @@ def test_move_reference_frees_the_old_reference_and_takes_the_new(
     meter = _meter(partner_ids[0], "ref-old")
     repo.create(meter)
     moved = _moved(meter, "ref-new")
-    repo.move_reference(moved, "ref-old", expected_version=1)
+    repo.move_references([(moved, "ref-old", 1)])
     assert repo.get(meter.partner_id, meter.meter_id) == moved
     assert repo.get_by_reference(meter.partner_id, "ref-new") == moved
     assert repo.get_by_reference(meter.partner_id, "ref-old") is None
@@ -216,8 +216,8 @@ def test_move_reference_to_a_taken_reference_names_its_holder_and_changes_nothin
     repo.create(meter)
     repo.create(holder)
     with pytest.raises(ReferenceTaken) as taken:
-        repo.move_reference(_moved(meter, "ref-2"), "ref-1", expected_version=1)
-    assert taken.value.meter_id == holder.meter_id
+        repo.move_references([(_moved(meter, "ref-2"), "ref-1", 1)])
+    assert (taken.value.meter_id, taken.value.partner_reference) == (holder.meter_id, "ref-2")
     assert repo.get_by_reference(meter.partner_id, "ref-1") == meter
     assert repo.get_by_reference(meter.partner_id, "ref-2") == holder
 
@@ -228,7 +228,7 @@ def test_move_reference_over_a_stale_version_is_a_conflict_and_changes_nothing(
     meter = _meter(partner_ids[0], "ref-1")
     repo.create(meter)
     with pytest.raises(Conflict) as conflict:
-        repo.move_reference(_moved(meter, "ref-2").model_copy(update={"version": 3}), "ref-1", expected_version=2)
+        repo.move_references([(_moved(meter, "ref-2").model_copy(update={"version": 3}), "ref-1", 2)])
     assert not isinstance(conflict.value, ReferenceTaken)
     assert repo.get_by_reference(meter.partner_id, "ref-1") == meter
     assert repo.get_by_reference(meter.partner_id, "ref-2") is None
@@ -236,7 +236,7 @@ def test_move_reference_over_a_stale_version_is_a_conflict_and_changes_nothing(
     holder = _meter(partner_ids[0], "ref-3", 1)
     repo.create(holder)
     with pytest.raises(Conflict):
-        repo.move_reference(_moved(meter, "ref-2"), "ref-3", expected_version=1)
+        repo.move_references([(_moved(meter, "ref-2"), "ref-3", 1)])
     assert repo.get_by_reference(meter.partner_id, "ref-3") == holder
     assert repo.get_by_reference(meter.partner_id, "ref-2") is None
 
@@ -249,6 +249,36 @@ def test_move_reference_stays_in_the_partners_own_references(
     repo.create(meter)
     repo.create(_meter(theirs, "ref-2"))  # another partner's reference does not block this one
     moved = _moved(meter, "ref-2")
-    repo.move_reference(moved, "ref-1", expected_version=1)
+    repo.move_references([(moved, "ref-1", 1)])
     assert repo.get_by_reference(mine, "ref-2") == moved
     assert repo.get_by_reference(theirs, "ref-2") != moved
+
+
+def test_move_references_swap_and_chain_in_one_change(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    a, b, c = (_meter(partner_ids[0], f"ref-{n}", n) for n in (1, 2, 3))
+    for meter in (a, b, c):
+        repo.create(meter)
+    # a and b trade references, c moves on to a new one
+    moves = [(_moved(a, "ref-2"), "ref-1", 1), (_moved(b, "ref-1"), "ref-2", 1), (_moved(c, "ref-4"), "ref-3", 1)]
+    repo.move_references(moves)
+    assert [repo.get_by_reference(partner_ids[0], f"ref-{n}") for n in (1, 2, 3, 4)] == [
+        moves[1][0],
+        moves[0][0],
+        None,
+        moves[2][0],
+    ]
+
+
+def test_move_references_is_all_or_nothing(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    a, b, holder = (_meter(partner_ids[0], f"ref-{n}", n) for n in (1, 2, 3))
+    for meter in (a, b, holder):
+        repo.create(meter)
+    # a's move is fine, b's new reference is held: ReferenceTaken names it, and a keeps its reference too
+    with pytest.raises(ReferenceTaken) as taken:
+        repo.move_references([(_moved(a, "ref-5"), "ref-1", 1), (_moved(b, "ref-3"), "ref-2", 1)])
+    assert (taken.value.meter_id, taken.value.partner_reference) == (holder.meter_id, "ref-3")
+    # b is stale: Conflict, and a's move is not applied either
+    with pytest.raises(Conflict):
+        repo.move_references([(_moved(a, "ref-5"), "ref-1", 1), (_moved(b, "ref-6"), "ref-2", 7)])
+    assert [repo.get_by_reference(partner_ids[0], f"ref-{n}") for n in (1, 2, 3, 5, 6)] == [a, b, holder, None, None]
+    repo.move_references([])

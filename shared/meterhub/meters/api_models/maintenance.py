@@ -27,6 +27,9 @@ it is applied to every named meter or to none."""
 Tag = Street
 """Leap declares a meter's tags exactly as a street line: 1-128 characters of the street pattern."""
 
+MAX_REFERENCE_CORRECTIONS = 33
+"""Corrections one bulk request may carry: each is up to three writes of one 100-item DynamoDB transaction."""
+
 MeterIds = Annotated[list[UUID], Field(min_length=1, max_length=MAX_METERS_PER_CHANGE)]
 
 
@@ -56,4 +59,18 @@ class PartnerMeterRefRequest(ApiModel):
 
     partner_reference: PartnerReference = Field(
         description="3-256 characters, create's pattern; must not name another of the partner's meters"
+    )
+
+
+class PartnerMeterRefCorrection(PartnerMeterRefRequest):
+    meter_id: UUID
+
+
+class PartnerMeterRefsRequest(ApiModel):
+    """`PATCH /v1.1/meters/partner_meter_ref`: several corrections, applied together or not at all."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    meters: Annotated[list[PartnerMeterRefCorrection], Field(min_length=1, max_length=MAX_REFERENCE_CORRECTIONS)] = (
+        Field(description="Each meter and each new reference at most once; references may trade places")
     )
