@@ -11,6 +11,12 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
+from meterhub.meters.api_models.maintenance import (
+    ArchiveMetersRequest,
+    MeterTagsRequest,
+    PartnerMeterRefRequest,
+    PartnerMeterRefsRequest,
+)
 from meterhub.meters.api_models.params import MeterId
 from meterhub.meters.api_models.responses import (
     CreateAssetRequest,
@@ -21,7 +27,8 @@ from meterhub.meters.api_models.responses import (
     ProvisionalAsset,
 )
 from meterhub.meters.rules import enrollment
-from meterhub.meters.use_cases import read_meters
+from meterhub.meters.use_cases import maintain_meters, read_meters
+from meterhub.meters.use_cases.correct_reference import correct_reference, correct_references
 from meterhub.meters.use_cases.create_meter import AssetRejected, connect_link, create_meter, idempotent_create
 from meterhub.platform.api.envelopes import CreateMeterErrorResponse, ErrorResponse
 from meterhub.platform.api.resolver import (
@@ -140,6 +147,123 @@ def get_meter_enrollment(meter_id: MeterId) -> MeterEnrollmentResponse:
     meters = wiring.meter_repository(Settings.load())
     meter = read_meters.load_meter(meters, caller_partner_id(app), meter_id)
     return enrollment.derive_enrollment(meter, datetime.now(UTC))
+
+
+CHANGE_ERRORS: dict[int, OpenAPIResponse] = {
+    400: documented(ErrorResponse, "Invalid request, or a rule a meter would break: nothing changed"),
+    404: documented(ErrorResponse, "A named meter does not exist for this partner: nothing changed"),
+    409: documented(ErrorResponse, "The meters kept changing concurrently; retry"),
+    **json_body_errors(),
+    **ERRORS,
+}
+
+METER_TAGS = "/v1.1/meters/tags"
+
+
+@app.post(
+    METER_TAGS,
+    summary="Add tags to meters",
+    description="Every named meter gets the tags it lacks, or, if any meter would break a rule, none does.",
+    operation_id="addMeterTags",
+    tags=["Meters"],
+    responses={200: documented(ListMeterDetailsResponse, "The named meters as they are now"), **CHANGE_ERRORS},
+)
+def add_meter_tags(request: Annotated[MeterTagsRequest, Body()]) -> ListMeterDetailsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    change = maintain_meters.adding_tags(request.tags)
+    return maintain_meters.change_meters(meters, caller_partner_id(app), request.meter_ids, change)
+
+
+@app.delete(
+    METER_TAGS,
+    summary="Remove tags from meters",
+    description="The named tags are taken off every named meter (a tag a meter lacks is no error).",
+    operation_id="removeMeterTags",
+    tags=["Meters"],
+    responses={200: documented(ListMeterDetailsResponse, "The named meters as they are now"), **CHANGE_ERRORS},
+)
+def remove_meter_tags(request: Annotated[MeterTagsRequest, Body()]) -> ListMeterDetailsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    change = maintain_meters.removing_tags(request.tags)
+    return maintain_meters.change_meters(meters, caller_partner_id(app), request.meter_ids, change)
+
+
+METER_ARCHIVE = "/v1.1/meters/archive"
+
+
+@app.post(
+    METER_ARCHIVE,
+    summary="Archive meters",
+    description="Sets is_archived on every named meter (or none); search leaves them out with exclude_archived.",
+    operation_id="archiveMeters",
+    tags=["Meters"],
+    responses={200: documented(ListMeterDetailsResponse, "The named meters as they are now"), **CHANGE_ERRORS},
+)
+def archive_meters(request: Annotated[ArchiveMetersRequest, Body()]) -> ListMeterDetailsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    return maintain_meters.change_meters(
+        meters, caller_partner_id(app), request.meter_ids, maintain_meters.archiving(True)
+    )
+
+
+@app.delete(
+    METER_ARCHIVE,
+    summary="Restore archived meters",
+    description="Clears is_archived on every named meter (or none).",
+    operation_id="unarchiveMeters",
+    tags=["Meters"],
+    responses={200: documented(ListMeterDetailsResponse, "The named meters as they are now"), **CHANGE_ERRORS},
+)
+def unarchive_meters(request: Annotated[ArchiveMetersRequest, Body()]) -> ListMeterDetailsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    return maintain_meters.change_meters(
+        meters, caller_partner_id(app), request.meter_ids, maintain_meters.archiving(False)
+    )
+
+
+@app.patch(
+    "/v1.1/meters/<meter_id>/partner_meter_ref",
+    summary="Correct a meter's partner reference",
+    description="The reference must not name another of the partner's meters (then nothing changes).",
+    operation_id="updatePartnerMeterRef",
+    tags=["Meters"],
+    responses={
+        200: documented(MeterDetailsResponse, "The meter under its corrected reference"),
+        400: documented(ErrorResponse, "Malformed meter id or reference"),
+        404: documented(ErrorResponse, "No such meter for this partner"),
+        409: documented(
+            ErrorResponse, "Another meter has this reference (DUPLICATE_REF_ID), or the meter kept changing"
+        ),
+        **json_body_errors(),
+        **ERRORS,
+    },
+)
+def update_partner_meter_ref(
+    meter_id: MeterId, request: Annotated[PartnerMeterRefRequest, Body()]
+) -> MeterDetailsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    return correct_reference(meters, caller_partner_id(app), meter_id, request.partner_reference)
+
+
+@app.patch(
+    "/v1.1/meters/partner_meter_ref",
+    summary="Correct several meters' partner references",
+    description="All corrections are applied or none; references may trade places within one request.",
+    operation_id="updatePartnerMeterRefs",
+    tags=["Meters"],
+    responses={
+        200: documented(ListMeterDetailsResponse, "The meters under their corrected references"),
+        400: documented(ErrorResponse, "Invalid request, or a meter or reference named twice: nothing changed"),
+        404: documented(ErrorResponse, "A named meter does not exist for this partner: nothing changed"),
+        409: documented(ErrorResponse, "Another meter has a reference (DUPLICATE_REF_ID), or the meters kept changing"),
+        **json_body_errors(),
+        **ERRORS,
+    },
+)
+def update_partner_meter_refs(request: Annotated[PartnerMeterRefsRequest, Body()]) -> ListMeterDetailsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    corrections = [(str(m.meter_id), m.partner_reference) for m in request.meters]
+    return correct_references(meters, caller_partner_id(app), corrections)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

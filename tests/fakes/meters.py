@@ -4,8 +4,10 @@ Why it exists: the meter use cases (create, update, search, the batch worker, Co
 unit tested without moto. tests/integration/parity/test_meters_port.py holds it to DynamoMeterRepository's
 contract: ReferenceTaken (naming the holder) for a taken reference and plain AlreadyExists for a taken meter id,
 nothing written on either; replace only over the expected version (Conflict otherwise, a missing meter
-included); search in creation order with the adapter's own paging (`_page`, `_sort_key`), so cursors are the
-same strings; everything keyed by partner; records are copies.
+included), and replace_all so for every meter or, with Conflict, for none; move_references takes the new
+references (ReferenceTaken naming a holder; a swap is allowed), frees the old ones and replaces the meters, or
+changes nothing; search in creation order with the adapter's own paging (`_page`, `_sort_key`), so cursors
+are the same strings; everything keyed by partner; records are copies.
 
 What it deliberately does not model: the GSI's eventual consistency (a meter is searchable at once here),
 DynamoDB's 1 MB query pages and the server-side filter (the results are the same, the reads are not), the
@@ -14,7 +16,7 @@ DynamoDB's 1 MB query pages and the server-side filter (the results are the same
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from meterhub.meters.adapters.dynamodb import _page, _sort_key
 from meterhub.meters.ports import MeterPage, MeterQuery, ReferenceTaken
@@ -43,6 +45,37 @@ class InMemoryMeterRepository:
         if current is None or current.version != expected_version:
             raise Conflict("The meter changed while it was being updated; retry")
         self.meters[(meter.partner_id, meter.meter_id)] = meter.model_copy(deep=True)
+
+    def replace_all(self, replacements: Sequence[tuple[MeterRecord, int]]) -> None:
+        for meter, expected_version in replacements:
+            current = self.meters.get((meter.partner_id, meter.meter_id))
+            if current is None or current.version != expected_version:
+                raise Conflict("A meter changed while it was being updated; retry")
+        for meter, _ in replacements:
+            self.meters[(meter.partner_id, meter.meter_id)] = meter.model_copy(deep=True)
+
+    def move_references(self, moves: Sequence[tuple[MeterRecord, str, int]]) -> None:
+        releasers = {(meter.partner_id, previous): meter.meter_id for meter, previous, _ in moves}
+        for meter, _, _ in moves:
+            new_key = (meter.partner_id, meter.partner_reference)
+            holder = self.references.get(new_key)
+            if holder not in (None, meter.meter_id, releasers.get(new_key)):
+                raise ReferenceTaken(str(holder), meter.partner_reference)
+        for meter, previous, expected_version in moves:
+            current = self.meters.get((meter.partner_id, meter.meter_id))
+            new_key = (meter.partner_id, meter.partner_reference)
+            if (
+                current is None
+                or current.version != expected_version
+                or self.references.get((meter.partner_id, previous)) != meter.meter_id
+                or self.references.get(new_key) != releasers.get(new_key)
+            ):
+                raise Conflict("A meter changed while its reference was being corrected; retry")
+        for meter, previous, _ in moves:
+            del self.references[(meter.partner_id, previous)]
+        for meter, _, _ in moves:
+            self.references[(meter.partner_id, meter.partner_reference)] = meter.meter_id
+            self.meters[(meter.partner_id, meter.meter_id)] = meter.model_copy(deep=True)
 
     def get(self, partner_id: str, meter_id: str) -> MeterRecord | None:
         meter = self.meters.get((partner_id, meter_id))

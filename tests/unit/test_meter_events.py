@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.records import MeterRecord
+from meterhub.meters.use_cases import maintain_meters
+from meterhub.meters.use_cases.correct_reference import with_reference
 from meterhub.meters.use_cases.meter_events import event_id, events_for, publish_changes
 from meterhub.platform.events import WebhookEventType
 from meterhub.platform.streams import StreamChange
@@ -42,11 +44,16 @@ def image(document: dict[str, Any], version: int = 1) -> dict[str, Any]:
         updated_at=CREATED,
         version=version,
     )
+    return item(record)
+
+
+def item(record: MeterRecord) -> dict[str, Any]:
+    """The MetersTable item (DynamoDB JSON) of a stored meter record."""
     return {
-        "pk": {"S": "PARTNER#partner-1"},
-        "sk": {"S": f"METER#{METER_ID}"},
+        "pk": {"S": f"PARTNER#{record.partner_id}"},
+        "sk": {"S": f"METER#{record.meter_id}"},
         "doc": {"S": record.model_dump_json()},
-        "version": {"N": str(version)},
+        "version": {"N": str(record.version)},
     }
 
 
@@ -128,6 +135,38 @@ def test_modify_without_a_derived_change_publishes_nothing(make_asset: MakeAsset
 
     # Then no event is published
     assert events_for(change("MODIFY", new, old), NOW) == []
+
+
+@pytest.mark.parametrize(
+    "maintenance",
+    [
+        maintain_meters.adding_tags(["pilot", "block-7"]),
+        maintain_meters.removing_tags(["old"]),
+        maintain_meters.archiving(True),
+        maintain_meters.archiving(False),
+        lambda meter: with_reference(meter, "ma-1-corrected"),
+    ],
+    ids=["add-tags", "remove-tags", "archive", "unarchive", "correct-reference"],
+)
+@pytest.mark.parametrize("complete", [False, True], ids=["pending", "eligible"])
+def test_maintenance_changes_publish_no_enrollment_events(
+    make_asset: MakeAsset, maintenance: maintain_meters.Change, complete: bool
+) -> None:
+    # Given a stored meter (with required actions or without), tagged "old", archived or not
+    document = make_asset("ma-1", **(ISONE_COMPLETE if complete else {}))
+    before = MeterRecord.model_validate_json(image(document)["doc"]["S"])
+    changed = 0
+    for archived in (False, True):
+        old = before.model_copy(update={"tags": ["old"], "is_archived": archived})
+
+        # When a maintenance request changes it (the write the stream then sees as a MODIFY)
+        new = maintenance(old)
+        changed += new != old
+        written = new.model_copy(update={"version": old.version + 1, "updated_at": NOW})
+
+        # Then its enrollment is unchanged, so no meter.enrollment.* event says otherwise
+        assert events_for(change("MODIFY", item(written), item(old)), NOW) == []
+    assert changed  # the maintenance did change the meter in at least one of the two states
 
 
 def test_reference_guards_removals_and_other_items_are_ignored(make_asset: MakeAsset) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -11,11 +12,13 @@ from meterhub.platform.errors import AlreadyExists
 
 
 class ReferenceTaken(AlreadyExists):
-    """The partner_reference already names a meter; carries that meter's id."""
+    """The partner_reference already names a meter; carries that meter's id (and, from move_references, which
+    of the references)."""
 
-    def __init__(self, meter_id: str) -> None:
+    def __init__(self, meter_id: str, partner_reference: str | None = None) -> None:
         super().__init__("Partner reference already exists", {"meter_id": meter_id})
         self.meter_id = meter_id
+        self.partner_reference = partner_reference
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,17 @@ class MeterRepository(Protocol):
 
     def replace(self, meter: MeterRecord, expected_version: int) -> None:
         """Overwrite a meter if it is still at `expected_version`; raises Conflict otherwise."""
+
+    def replace_all(self, replacements: Sequence[tuple[MeterRecord, int]]) -> None:
+        """Overwrite several meters of one partner at once, each (meter, expected_version) only if that meter is
+        still at its expected version: all of them are written or, with Conflict, none (at most 100, distinct)."""
+
+    def move_references(self, moves: Sequence[tuple[MeterRecord, str, int]]) -> None:
+        """Store each (meter under its new partner_reference, previous reference, expected version) all at once:
+        a new reference's guard is taken if free or released by another of the moves (a swap or a chain), else
+        ReferenceTaken names the meter that holds it (and the reference); each previous guard is removed, each
+        meter replaced if still at its expected version (Conflict otherwise). On any refusal nothing changes.
+        The moves are of one partner, name distinct meters and distinct new references (at most 33)."""
 
     def get(self, partner_id: str, meter_id: str) -> MeterRecord | None: ...
 

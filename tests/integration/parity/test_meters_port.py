@@ -164,3 +164,121 @@ def test_a_record_read_back_is_a_copy(repo: MeterRepository, partner_ids: tuple[
     assert read is not None
     read.data["meter_type"] = "changed in memory"
     assert repo.get(meter.partner_id, meter.meter_id) == expected
+
+
+def test_replace_all_writes_every_meter_or_none(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    first, second = _meter(partner_ids[0], "ref-1"), _meter(partner_ids[0], "ref-2", 1)
+    repo.create(first)
+    repo.create(second)
+    later = T0 + timedelta(hours=1)
+    tagged = [m.model_copy(update={"tags": ["t"], "version": 2, "updated_at": later}) for m in (first, second)]
+    repo.replace_all([(tagged[0], 1), (tagged[1], 1)])
+    assert [repo.get(m.partner_id, m.meter_id) for m in (first, second)] == tagged
+    # one stale expected version: neither meter is written
+    again = [m.model_copy(update={"tags": ["lost"], "version": 3}) for m in tagged]
+    with pytest.raises(Conflict):
+        repo.replace_all([(again[0], 2), (again[1], 1)])
+    assert [repo.get(m.partner_id, m.meter_id) for m in (first, second)] == tagged
+    # a meter that does not exist (or is another partner's) is a conflict too, and nothing is written
+    stray = _meter(partner_ids[1], "ref-1")
+    with pytest.raises(Conflict):
+        repo.replace_all([(again[0], 2), (stray, 1)])
+    assert repo.get(first.partner_id, first.meter_id) == tagged[0]
+    assert repo.get(stray.partner_id, stray.meter_id) is None
+    repo.replace_all([])
+
+
+def _moved(meter: MeterRecord, reference: str) -> MeterRecord:
+    return meter.model_copy(
+        update={"partner_reference": reference, "version": meter.version + 1, "updated_at": T0 + timedelta(hours=1)}
+    )
+
+
+def test_move_reference_frees_the_old_reference_and_takes_the_new(
+    repo: MeterRepository, partner_ids: tuple[str, str]
+) -> None:
+    meter = _meter(partner_ids[0], "ref-old")
+    repo.create(meter)
+    moved = _moved(meter, "ref-new")
+    repo.move_references([(moved, "ref-old", 1)])
+    assert repo.get(meter.partner_id, meter.meter_id) == moved
+    assert repo.get_by_reference(meter.partner_id, "ref-new") == moved
+    assert repo.get_by_reference(meter.partner_id, "ref-old") is None
+    other = _meter(partner_ids[0], "ref-old", 1)  # the old reference is free for a new meter
+    repo.create(other)
+    assert repo.get_by_reference(meter.partner_id, "ref-old") == other
+
+
+def test_move_reference_to_a_taken_reference_names_its_holder_and_changes_nothing(
+    repo: MeterRepository, partner_ids: tuple[str, str]
+) -> None:
+    meter, holder = _meter(partner_ids[0], "ref-1"), _meter(partner_ids[0], "ref-2", 1)
+    repo.create(meter)
+    repo.create(holder)
+    with pytest.raises(ReferenceTaken) as taken:
+        repo.move_references([(_moved(meter, "ref-2"), "ref-1", 1)])
+    assert (taken.value.meter_id, taken.value.partner_reference) == (holder.meter_id, "ref-2")
+    assert repo.get_by_reference(meter.partner_id, "ref-1") == meter
+    assert repo.get_by_reference(meter.partner_id, "ref-2") == holder
+
+
+def test_move_reference_over_a_stale_version_is_a_conflict_and_changes_nothing(
+    repo: MeterRepository, partner_ids: tuple[str, str]
+) -> None:
+    meter = _meter(partner_ids[0], "ref-1")
+    repo.create(meter)
+    with pytest.raises(Conflict) as conflict:
+        repo.move_references([(_moved(meter, "ref-2").model_copy(update={"version": 3}), "ref-1", 2)])
+    assert not isinstance(conflict.value, ReferenceTaken)
+    assert repo.get_by_reference(meter.partner_id, "ref-1") == meter
+    assert repo.get_by_reference(meter.partner_id, "ref-2") is None
+    # a previous reference the meter does not hold is refused too (here: another meter's)
+    holder = _meter(partner_ids[0], "ref-3", 1)
+    repo.create(holder)
+    with pytest.raises(Conflict):
+        repo.move_references([(_moved(meter, "ref-2"), "ref-3", 1)])
+    assert repo.get_by_reference(meter.partner_id, "ref-3") == holder
+    assert repo.get_by_reference(meter.partner_id, "ref-2") is None
+
+
+def test_move_reference_stays_in_the_partners_own_references(
+    repo: MeterRepository, partner_ids: tuple[str, str]
+) -> None:
+    mine, theirs = partner_ids
+    meter = _meter(mine, "ref-1")
+    repo.create(meter)
+    repo.create(_meter(theirs, "ref-2"))  # another partner's reference does not block this one
+    moved = _moved(meter, "ref-2")
+    repo.move_references([(moved, "ref-1", 1)])
+    assert repo.get_by_reference(mine, "ref-2") == moved
+    assert repo.get_by_reference(theirs, "ref-2") != moved
+
+
+def test_move_references_swap_and_chain_in_one_change(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    a, b, c = (_meter(partner_ids[0], f"ref-{n}", n) for n in (1, 2, 3))
+    for meter in (a, b, c):
+        repo.create(meter)
+    # a and b trade references, c moves on to a new one
+    moves = [(_moved(a, "ref-2"), "ref-1", 1), (_moved(b, "ref-1"), "ref-2", 1), (_moved(c, "ref-4"), "ref-3", 1)]
+    repo.move_references(moves)
+    assert [repo.get_by_reference(partner_ids[0], f"ref-{n}") for n in (1, 2, 3, 4)] == [
+        moves[1][0],
+        moves[0][0],
+        None,
+        moves[2][0],
+    ]
+
+
+def test_move_references_is_all_or_nothing(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    a, b, holder = (_meter(partner_ids[0], f"ref-{n}", n) for n in (1, 2, 3))
+    for meter in (a, b, holder):
+        repo.create(meter)
+    # a's move is fine, b's new reference is held: ReferenceTaken names it, and a keeps its reference too
+    with pytest.raises(ReferenceTaken) as taken:
+        repo.move_references([(_moved(a, "ref-5"), "ref-1", 1), (_moved(b, "ref-3"), "ref-2", 1)])
+    assert (taken.value.meter_id, taken.value.partner_reference) == (holder.meter_id, "ref-3")
+    # b is stale: Conflict, and a's move is not applied either
+    with pytest.raises(Conflict):
+        repo.move_references([(_moved(a, "ref-5"), "ref-1", 1), (_moved(b, "ref-6"), "ref-2", 7)])
+    assert [repo.get_by_reference(partner_ids[0], f"ref-{n}") for n in (1, 2, 3, 5, 6)] == [a, b, holder, None, None]
+    repo.move_references([])

@@ -2,13 +2,15 @@
 
 Key design (see template.yaml): PARTNER#<pid>|METER#<meter_id> holds the meter, PARTNER#<pid>|REF#<ref>
 guards partner_reference uniqueness; both are written in one transaction with attribute_not_exists, so two
-concurrent creates with one reference give exactly one meter. Every key starts at the caller's partition,
-which is the tenant isolation: no code path can address another partner's meter.
+concurrent creates with one reference give exactly one meter. Corrected references move the same way: the
+new guards (attribute_not_exists), the old guards' removal and the meters' versioned puts are one transaction.
+Every key starts at the caller's partition, which is the tenant isolation: no code path can address another
+partner's meter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +24,11 @@ from meterhub.platform.codec import decode, key
 from meterhub.platform.errors import Conflict
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        QueryInputTypeDef,
+        TransactWriteItemTypeDef,
+    )
 from meterhub.meters.ports import MeterPage, MeterQuery, ReferenceTaken
 
 
@@ -99,6 +105,96 @@ class DynamoMeterRepository:
         except ClientError as error:
             if is_condition_failure(error):
                 raise Conflict("The meter changed while it was being updated; retry") from error
+            raise translate(error) from error
+
+    def replace_all(self, replacements: Sequence[tuple[MeterRecord, int]]) -> None:
+        """One transaction of conditional puts: a meter that moved on since it was read cancels every write."""
+        if not replacements:
+            return
+        try:
+            clients.dynamodb().transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _meter_item(meter),
+                            "ConditionExpression": "version = :expected",
+                            "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+                        }
+                    }
+                    for meter, expected_version in replacements
+                ]
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise Conflict("A meter changed while it was being updated; retry") from error
+            raise translate(error) from error
+
+    def move_references(self, moves: Sequence[tuple[MeterRecord, str, int]]) -> None:
+        """One transaction, at most three writes a move. A reference one move releases and another takes is a
+        single put conditioned on its releaser (a transaction may touch an item only once)."""
+        if not moves:
+            return
+        partner_id = moves[0][0].partner_id
+        pk = keys.partner(partner_id)
+        releasers = {previous: meter.meter_id for meter, previous, _ in moves}
+        taken = {meter.partner_reference for meter, _, _ in moves}
+        writes: list[TransactWriteItemTypeDef] = []
+        for meter, previous, expected_version in moves:
+            owner: dict[str, AttributeValueTypeDef] = {":meter_id": {"S": meter.meter_id}}
+            guard = {**key(pk, keys.reference(meter.partner_reference)), "meter_id": owner[":meter_id"]}
+            releaser = releasers.get(meter.partner_reference)
+            if releaser is None:
+                writes.append(
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": guard,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    }
+                )
+            else:
+                writes.append(
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": guard,
+                            "ConditionExpression": "meter_id = :releaser",
+                            "ExpressionAttributeValues": {":releaser": {"S": releaser}},
+                        }
+                    }
+                )
+            if previous not in taken:
+                writes.append(
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": key(pk, keys.reference(previous)),
+                            "ConditionExpression": "meter_id = :meter_id",
+                            "ExpressionAttributeValues": owner,
+                        }
+                    }
+                )
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _meter_item(meter),
+                        "ConditionExpression": "version = :expected",
+                        "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+                    }
+                }
+            )
+        try:
+            clients.dynamodb().transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if is_condition_failure(error):
+                for meter, _, _ in moves:
+                    holder = self._reference_owner(partner_id, meter.partner_reference)
+                    if holder not in (None, meter.meter_id, releasers.get(meter.partner_reference)):
+                        raise ReferenceTaken(str(holder), meter.partner_reference) from error
+                raise Conflict("A meter changed while its reference was being corrected; retry") from error
             raise translate(error) from error
 
     def get(self, partner_id: str, meter_id: str) -> MeterRecord | None:
