@@ -18,6 +18,7 @@ from meterhub.connect.use_cases.sync import UtilitySync, meter_id_for, partner_r
 from meterhub.meters.ports import MeterQuery
 from meterhub.meters.records import MeterRecord
 from meterhub.meters.rules.enrollment import derive_enrollment
+from meterhub.meters.use_cases.read_meters import meter_details
 from meterhub.platform.streams import StreamChange
 from meterhub.utility_providers.ports import UtilityAdapter
 from meterhub.utility_providers.records.errors import AuthorizationRevoked, UtilityError
@@ -486,3 +487,78 @@ def test_a_repeat_sync_reads_its_meters_by_key_and_searches_nothing() -> None:
     world.meters.search = counted  # type: ignore[method-assign]
     assert len(world.sync().meters_unchanged) == 2
     assert searches == []
+
+
+# ----- a service point without an address ----------------------------------------------------------------------
+
+
+def _without_address(n: int) -> ServicePoint:
+    return ServicePoint(
+        usage_point_id=f"up-{n}", address=None, customer_classification="RESIDENTIAL", account_number=f"acct-{n}"
+    )
+
+
+def test_a_point_without_an_address_becomes_a_pending_meter_awaiting_it() -> None:
+    # Given a utility feed whose only service point carries no address
+    world = World([_without_address(1)])
+    # When the sync runs
+    result = world.sync()
+    # Then the meter exists with what the utility sent, and no address parts at all
+    assert result.status == "COMPLETED" and len(result.meters_created) == 1
+    [meter] = _meters(world)
+    assert meter.data["customer"] == {"partner_customer_reference": "site-42"}
+    assert meter.data["utility"]["electric_service_account_number"] == "acct-1"
+    assert result.readings_stored == 2 * 96  # the customer's data is kept meanwhile
+    # And its enrollment is PENDING (never ELIGIBLE) with an ADDRESS partner action in every program
+    enrollment = derive_enrollment(meter, NOW)
+    assert enrollment.global_enrollment_status.value == "PENDING"
+    assert {e.enrollment_status.value for e in enrollment.program_enrollment} == {"PENDING"}
+    actions = enrollment.required_actions.partner
+    assert actions and {a.action_type.value for a in actions} == {"ADDRESS"}
+    assert {a.action_code for a in actions} == {"ADDR_0001"}
+    # And partners can read it (the details model tolerates the missing address)
+    details = meter_details(meter).model_dump(mode="json", exclude_none=True)
+    assert details["customer"] == {"partner_customer_reference": "site-42"}
+
+
+def test_the_address_arriving_on_a_later_sync_completes_the_meter_once() -> None:
+    world = World([_without_address(1)])
+    [created] = world.sync().meters_created
+    # When a later sync's feed carries the service location
+    world.utility.points = [_point(1)]
+    second = world.sync()
+    # Then the same meter gets the address, and its ADDRESS action is gone (ELIGIBLE: every field is there)
+    assert second.meters_created == [] and second.meters_completed == [created]
+    [meter] = _meters(world)
+    assert meter.meter_id == created and meter.version == 2
+    assert meter.data["customer"] == {
+        "street_1": "1 Main St",
+        "postal_code": "94612",
+        "city": "Oakland",
+        "state_or_province_code": "CA",
+        "country_code": "US",
+        "partner_customer_reference": "site-42",
+    }
+    enrollment = derive_enrollment(meter, NOW)
+    assert enrollment.global_enrollment_status.value == "ELIGIBLE"
+    assert enrollment.required_actions.partner == []
+    # And re-running changes nothing more
+    before = meter.model_dump()
+    third = world.sync()
+    assert third.meters_completed == [] and third.meters_unchanged == [created]
+    assert [m.model_dump() for m in _meters(world)] == [before]
+
+
+def test_an_address_the_partner_supplied_first_is_not_replaced_by_the_utilitys() -> None:
+    world = World([_without_address(1)])
+    world.sync()
+    [meter] = _meters(world)
+    partner_address = {"street_1": "9 Partner Way", "postal_code": "94110", "city": "SF"}
+    partner_address["state_or_province_code"] = "CA"
+    data = {**meter.data, "customer": {**meter.data["customer"], **partner_address}}
+    world.meters.replace(meter.model_copy(update={"data": data, "version": 2}), expected_version=1)
+    world.utility.points = [_point(1)]
+    result = world.sync()
+    assert result.meters_completed == [] and result.meters_unchanged == [meter.meter_id]
+    [kept] = _meters(world)
+    assert kept.data["customer"]["street_1"] == "9 Partner Way" and kept.version == 2
