@@ -9,15 +9,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from meterhub.catalog.enums import CreatedBy, TransmissionRegion, UtilityName
+from meterhub.catalog.enums import CreatedBy, StatusDetailName, TransmissionRegion, UtilityName
 from meterhub.connect.records import Authorization, AuthorizationStatus, ConnectSession, SessionStatus
 from meterhub.connect.use_cases import connections
 from meterhub.connect.use_cases import events as connect_events
 from meterhub.connect.use_cases.flow import token_context
 from meterhub.connect.use_cases.sync import UtilitySync, meter_id_for, partner_reference
+from meterhub.meters.api_models.meter import CreateMeter
+from meterhub.meters.api_models.responses import ProvisionalAsset
 from meterhub.meters.ports import MeterQuery
 from meterhub.meters.records import MeterRecord
 from meterhub.meters.rules.enrollment import derive_enrollment
+from meterhub.meters.use_cases.create_meter import AssetRejected, create_meter
 from meterhub.meters.use_cases.read_meters import meter_details
 from meterhub.platform.streams import StreamChange
 from meterhub.utility_providers.ports import UtilityAdapter
@@ -562,3 +565,52 @@ def test_an_address_the_partner_supplied_first_is_not_replaced_by_the_utilitys()
     assert result.meters_completed == [] and result.meters_unchanged == [meter.meter_id]
     [kept] = _meters(world)
     assert kept.data["customer"]["street_1"] == "9 Partner Way" and kept.version == 2
+
+
+def test_the_partner_supplies_the_address_by_overwriting_the_connect_meter() -> None:
+    world = World([_without_address(1)])
+    [meter_id] = world.sync().meters_created
+    [meter] = _meters(world)
+
+    def send(reference: str, *, update_existing: bool) -> ProvisionalAsset:
+        asset = {
+            "partner_reference": reference,
+            "transmission_region": "CAISO",
+            "customer_classification": "RESIDENTIAL",
+            "load_types": ["HVAC"],
+            "meter_type": "UTILITY_METER",
+            "customer": {
+                "street_1": "5 Bay Rd",
+                "postal_code": "94607",
+                "city": "Oakland",
+                "state_or_province_code": "CA",
+            },
+        }
+        return create_meter(
+            world.meters,
+            "p1",
+            CreateMeter.model_validate(asset),
+            update_existing=update_existing,
+            connect=lambda asset: "/connect",
+            now=lambda: NOW,
+        )
+
+    # Neither a plain create under its reference nor a new CAISO utility meter passes the catalog (only a
+    # customer authorization makes one)
+    with pytest.raises(AssetRejected):
+        send(meter.partner_reference, update_existing=False)
+    with pytest.raises(AssetRejected):
+        send("partner-made-caiso-meter", update_existing=True)
+    # With update_existing the Connect meter is overwritten: the address is in, the utility's fields stay
+    outcome = send(meter.partner_reference, update_existing=True)
+    assert outcome.status_detail.name == StatusDetailName.METER_UPDATED and str(outcome.meter_id) == meter_id
+    [updated] = _meters(world)
+    assert updated.data["customer"]["street_1"] == "5 Bay Rd" and updated.data["load_types"] == ["HVAC"]
+    assert updated.data["utility"] == meter.data["utility"]
+    assert updated.created_by is CreatedBy.UTILITY and updated.utility_link == meter.utility_link
+    enrollment = derive_enrollment(updated, NOW)
+    assert enrollment.global_enrollment_status.value == "ELIGIBLE" and enrollment.required_actions.partner == []
+    # And a later sync bringing the utility's address leaves the partner's in place
+    world.utility.points = [_point(1)]
+    assert world.sync().meters_completed == []
+    assert _meters(world)[0].data["customer"]["street_1"] == "5 Bay Rd"
