@@ -400,7 +400,7 @@ def test_an_expired_grant_keeps_the_meter_and_asks_for_reauthorization() -> None
     assert ("IS_AUTHORIZED", "AUTH_0001") not in actions(ends - timedelta(seconds=1))
     assert ("IS_AUTHORIZED", "AUTH_0001") in actions(ends)
     listed = connections.list_connections(
-        world.connect, "p1", connections.ConnectionFilter(), ends + timedelta(days=1)
+        world.connect, "p1", connections.ConnectionFilter(), ends + timedelta(days=1), meters=world.meters
     ).connections
     assert listed == []  # no session with this refId was stored in this world; the view rule is tested below
     view = connections._view(world.authorization, ends + timedelta(days=1))
@@ -614,3 +614,35 @@ def test_the_partner_supplies_the_address_by_overwriting_the_connect_meter() -> 
     world.utility.points = [_point(1)]
     assert world.sync().meters_completed == []
     assert _meters(world)[0].data["customer"]["street_1"] == "5 Bay Rd"
+
+
+def test_the_connections_listing_says_which_meters_await_an_address() -> None:
+    # Given a customer with two service points, one of them without an address
+    world = World([_point(1), _without_address(2)])
+    world.connect.sessions_by_key[("p1", "s1")] = ConnectSession(
+        session_id="s1",
+        partner_id="p1",
+        ref_id="site-42",
+        transmission_region=TransmissionRegion.CAISO,
+        status=SessionStatus.COMPLETED,
+        csrf_token="t",
+        started_at=NOW,
+        last_interaction_at=NOW,
+    )
+    world.sync()
+    located = meter_id_for("p1", partner_reference(world.authorization, _point(1)))
+    unlocated = meter_id_for("p1", partner_reference(world.authorization, _without_address(2)))
+
+    def listed() -> dict[str, bool]:
+        [connection] = connections.list_connections(
+            world.connect, "p1", connections.ConnectionFilter(), NOW, meters=world.meters
+        ).connections
+        assert sorted(connection.meter_ids) == sorted(m.meter_id for m in connection.meters)
+        return {m.meter_id: m.awaiting_address for m in connection.meters}
+
+    # Then the listing shows each meter, and that one awaits its address
+    assert listed() == {located: False, unlocated: True}
+    # And once a later sync brings the address, it no longer does
+    world.utility.points = [_point(1), _point(2)]
+    world.sync()
+    assert listed() == {located: False, unlocated: False}
