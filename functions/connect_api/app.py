@@ -142,8 +142,13 @@ def list_connections(
         page_size=page_size,
         page_token=page_token,
     )
+    settings = Settings.load()
     return connections.list_connections(
-        wiring.connect_repository(Settings.load()), caller_partner_id(app), filters, datetime.now(UTC)
+        wiring.connect_repository(settings),
+        caller_partner_id(app),
+        filters,
+        datetime.now(UTC),
+        meters=wiring.meter_repository(settings),
     )
 
 

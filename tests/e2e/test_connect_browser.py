@@ -672,3 +672,48 @@ def test_a_stranger_with_the_ref_id_gets_no_hold_on_the_partners_meter_but_the_i
     problems = console_problems(browser)  # the page's own 410 status is all the browser may report
     assert all("status of 410" in problem for problem in problems), problems
     screenshots.take("issued-link-already-used")
+
+
+def test_a_feed_without_an_address_still_gives_the_partner_a_meter_awaiting_it(
+    browser: webdriver.Chrome, local_stack: LocalStack, partner_site: PartnerSite, screenshots: Screenshots
+) -> None:
+    # Given a customer whose utility shares usage data only (the demo's no_address scenario: no ServiceLocation)
+    partner = new_partner(local_stack, partner_site.url)
+    ref_id = new_ref()
+    open_link(browser, local_stack, partner, ref_id)
+    choose_demo_and_consent(browser)
+    press(browser, "Continue to my utility")
+    sign_in_at_demo_utility(browser, screenshots, "no_address")
+    assert land_on_partner_page(browser, partner_site, ref_id).get("outcome") == ["completed"]
+
+    # Then the Connect API lists the meter and says it awaits its address
+    api = Api(local_stack, partner)
+    connection = api.wait_for_connection(
+        ref_id, lambda c: bool(c.get("meters")), "a connection with its meter", local_stack
+    )
+    [listed] = connection["meters"]
+    assert listed["awaiting_address"] is True, connection
+    meter_id = listed["meter_id"]
+    meter = api.get(f"/v2/meters/{meter_id}")
+    assert "street_1" not in meter["customer"] and meter["utility"]["electric_service_account_number"], meter
+    enrollment = api.get(f"/v2/meters/{meter_id}/enrollments")
+    assert enrollment["global_enrollment_status"] == "PENDING", enrollment
+    assert {a["action_type"] for a in enrollment["required_actions"]["partner"]} == {"ADDRESS"}, enrollment
+
+    # When the partner supplies the address by overwriting the meter under its partner_reference
+    address = {"street_1": "12 Oak Street", "city": "Oakland", "state_or_province_code": "CA", "postal_code": "94610"}
+    asset = {
+        "partner_reference": meter["partner_reference"],
+        "transmission_region": "CAISO",
+        "customer_classification": meter["customer_classification"],
+        "load_types": ["HVAC"],
+        "meter_type": "UTILITY_METER",
+        "customer": {**meter["customer"], **address},
+    }
+    outcome = api.post("/v1.1/meters?update_existing=true", {"provisional_asset": asset})
+    assert outcome["status_detail"]["name"] == "METER_UPDATED" and outcome["meter_id"] == meter_id, outcome
+
+    # Then the meter is complete: no longer awaiting, no ADDRESS action
+    assert api.connection(ref_id)["meters"] == [{"meter_id": meter_id, "awaiting_address": False}]  # type: ignore[index]
+    actions = api.get(f"/v2/meters/{meter_id}/enrollments")["required_actions"]["partner"]
+    assert "ADDRESS" not in {a["action_type"] for a in actions}, actions

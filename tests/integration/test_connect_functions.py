@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -682,3 +683,89 @@ def test_the_authorization_id_is_a_documented_uuid_parsed_by_the_use_case(
             "status": 400,
             "details": {"authorization_id": authorization_id},
         }
+
+
+class AddresslessUtility(AccountsUtility):
+    """Sends its service points without an address until `addresses` is set (customer data arrives later)."""
+
+    addresses = False
+
+    def service_points(self, tokens: TokenSet) -> list[ServicePoint]:
+        points = super().service_points(tokens)
+        return points if self.addresses else [replace(point, address=None) for point in points]
+
+
+def test_a_service_point_without_an_address_gives_a_meter_that_awaits_it_until_a_later_sync(
+    aws: Any,
+    partner: IssuedKey,
+    invoke: Invoke,
+    lambda_context: FakeLambdaContext,
+    load_function: Callable[[str], ModuleType],
+) -> None:
+    from meterhub.connect.adapters.dynamodb import dynamo_connect_repository
+    from meterhub.connect.adapters.token_vault import kms_token_vault
+    from meterhub.connect.use_cases.sync import UtilitySync
+    from meterhub.intervals.adapters.dynamodb import dynamo_interval_store
+    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+
+    utility = AddresslessUtility()
+
+    def adapter_for(config: UtilityConfig, base_url: str) -> UtilityAdapter:
+        return utility
+
+    pages = load_function("functions/connect_pages/app.py")
+    callback = load_function("functions/connect_callback/app.py")
+    setattr(pages, "adapter_for", adapter_for)  # noqa: B010
+    setattr(callback, "adapter_for", adapter_for)  # noqa: B010
+    browser = Browser({"ConnectPagesFunction": pages, "ConnectCallbackFunction": callback}, lambda_context)
+    query = urlencode({"account": _account(partner), "transmissionRegion": "CAISO", "refId": "site-42"})
+
+    # Given a customer who completes Connect at a utility that sends no service address
+    status, authorization_id = _connect_and_sync(
+        browser, utility, partner.partner_id, f"http://127.0.0.1:3000/connect?{query}", "acct-7"
+    )
+    assert status == 200 and authorization_id is not None
+
+    # Then the partner has the meter, listed as awaiting its address, PENDING with the ADDRESS action
+    [connection] = _connections(lambda_context, load_function, partner.partner_id)["connections"]
+    [listed] = connection["meters"]
+    assert listed["awaiting_address"] is True and connection["meter_ids"] == [listed["meter_id"]]
+    meter_id = listed["meter_id"]
+    status, details = invoke("GET", f"/v2/meters/{meter_id}")
+    assert status == 200, details
+    assert details["customer"] == {"partner_customer_reference": "site-42"}
+    assert details["utility"]["electric_service_account_number"] == "acct-7"
+    status, enrollment = invoke("GET", f"/v2/meters/{meter_id}/enrollments")
+    assert status == 200 and enrollment["global_enrollment_status"] == "PENDING"
+    assert {a["action_type"] for a in enrollment["required_actions"]["partner"]} == {"ADDRESS"}
+
+    # When a later sync's feed carries the address
+    env = function_environment()
+    meters = dynamo_meter_repository(env["METERS_TABLE_NAME"])
+
+    def sync() -> Any:
+        return UtilitySync(
+            dynamo_connect_repository(env["CONNECT_TABLE_NAME"]),
+            meters,
+            dynamo_interval_store(env["INTERVALS_TABLE_NAME"]),
+            kms_token_vault(env["CONNECT_TOKENS_KEY_ID"]),
+            adapter_for,
+            lambda: datetime.now(UTC),
+            utilities=UtilityRegistry(),
+        ).run(partner.partner_id, authorization_id)
+
+    utility.addresses = True
+    assert sync().meters_completed == [meter_id]
+
+    # Then the meter is complete: address stored, ADDRESS action gone, no longer listed as awaiting
+    status, details = invoke("GET", f"/v2/meters/{meter_id}")
+    assert details["customer"]["street_1"] == "1 Main St" and details["customer"]["postal_code"] == "94612"
+    status, enrollment = invoke("GET", f"/v2/meters/{meter_id}/enrollments")
+    assert enrollment["global_enrollment_status"] == "ELIGIBLE" and enrollment["required_actions"]["partner"] == []
+    [connection] = _connections(lambda_context, load_function, partner.partner_id)["connections"]
+    assert connection["meters"] == [{"meter_id": meter_id, "awaiting_address": False}]
+    # And re-running the sync changes nothing more
+    stored = meters.get(partner.partner_id, meter_id)
+    again = sync()
+    assert again.meters_completed == [] and again.meters_unchanged == [meter_id]
+    assert meters.get(partner.partner_id, meter_id) == stored

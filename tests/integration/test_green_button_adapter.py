@@ -254,7 +254,8 @@ def test_the_full_flow_against_the_demo_utility(demo_http: DemoUtilityServer, br
     # Two service points ("two" in the username), in California
     points = adapter.service_points(tokens)
     assert len(points) == 2
-    assert all(p.address.state_or_province_code == "CA" and p.customer_classification == "RESIDENTIAL" for p in points)
+    assert all(p.address and p.address.state_or_province_code == "CA" for p in points)
+    assert all(p.customer_classification == "RESIDENTIAL" for p in points)
     assert all(p.account_number and p.meter_serial_number and p.tariff for p in points)
 
     # Two full days of intervals: 96 readings a day, 15 minutes each, plausible energy

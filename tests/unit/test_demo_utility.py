@@ -113,7 +113,13 @@ def test_the_sign_in_form_carries_the_oauth_request(demo: Harness) -> None:
     assert isinstance(view, DemoAuthorizeView)
     assert view.action_url == f"{BASE}/demo-utility/oauth/authorize"
     assert dict(view.hidden_fields) == demo.params()
-    assert [value for value, _ in view.scenarios] == ["success", "decline", "utility_error", "expired_code"]
+    assert [value for value, _ in view.scenarios] == [
+        "success",
+        "decline",
+        "utility_error",
+        "expired_code",
+        "no_address",
+    ]
     assert view.scenarios == SCENARIOS
 
 
@@ -393,7 +399,8 @@ def test_customer_data_is_seeded_by_the_username(
     points = parse_usage_points(demo.points(demo.tokens(username)))
     assert points == list(customer_for(username)) == list(customer_for(username.upper()))
     assert len(points) == count
-    assert {p.address.state_or_province_code for p in points} == {state}
+    assert {p.address.state_or_province_code for p in points if p.address} == {state}
+    assert all(p.address for p in points)
     assert {p.customer_classification for p in points} == {classification}
     assert len({p.usage_point_id for p in points}) == count
 
@@ -450,3 +457,20 @@ def test_an_unknown_usage_point_is_not_found(demo: Harness) -> None:
     with pytest.raises(ResourceError) as raised:
         demo.server.interval_blocks(f"Bearer {body['access_token']}", subscription(body), "999", None, None)
     assert raised.value.status == 404
+
+
+def test_the_no_address_scenario_serves_usage_points_without_a_service_address(demo: Harness) -> None:
+    # Given a customer who approved sharing usage data only
+    result = demo.exchange(demo.code("no_address", username="two points"))
+    assert result.status == 200, result.body
+    # Then the feed has the customer's usage points, without any ServiceLocation, and interval data as usual
+    document = demo.points(result.body)
+    assert b"ServiceLocation" not in document
+    points = parse_usage_points(document)
+    assert [p.usage_point_id for p in points] == [p.usage_point_id for p in customer_for("two points")]
+    assert {p.address for p in points} == {None} and all(p.account_number for p in points)
+    # And a refreshed grant keeps sharing the same (the subscription says what it shares)
+    refreshed = demo.refresh(str(result.body["refresh_token"]))
+    assert refreshed.status == 200 and {p.address for p in parse_usage_points(demo.points(refreshed.body))} == {None}
+    # While the success scenario's feed carries the addresses
+    assert all(p.address for p in parse_usage_points(demo.points(demo.tokens("two points"))))

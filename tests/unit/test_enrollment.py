@@ -248,3 +248,22 @@ def test_utility_specific_program_is_not_eligible_for_another_utilitys_customer(
 
     # Then National Grid's ConnectedSolutions is not offered as ELIGIBLE
     assert statuses(result).get("NATGRID-CS") is not EnrollmentStatus.ELIGIBLE
+
+
+@pytest.mark.parametrize("absent", ["street_1", "city", "state_or_province_code", "postal_code"])
+def test_a_meter_missing_any_address_part_is_pending_with_the_address_action(
+    make_asset: MakeAsset, absent: str
+) -> None:
+    # Given an otherwise complete ISONE meter whose stored customer lacks one address part (a Connect meter)
+    complete = meter(make_asset("ma-addr", **ISONE_COMPLETE))
+    assert derive_enrollment(complete, NOW).global_enrollment_status is EnrollmentStatus.ELIGIBLE
+    customer = {k: v for k, v in complete.data["customer"].items() if k != absent}
+    record = complete.model_copy(update={"data": {**complete.data, "customer": customer}})
+
+    # Then every program is PENDING and asks the partner for the address, once per program
+    result = derive_enrollment(record, NOW)
+    assert set(statuses(result).values()) == {EnrollmentStatus.PENDING}
+    assert result.global_enrollment_status is EnrollmentStatus.PENDING
+    actions = [(str(a.program_identifier), a.action_type, a.action_code) for a in result.required_actions.partner]
+    assert actions == [(program, ActionType.ADDRESS, "ADDR_0001") for program in statuses(result)]
+    assert len(actions) >= 2  # CPS and the utility's ConnectedSolutions

@@ -170,9 +170,22 @@ def test_a_service_location_inside_the_usage_point_entry_is_used() -> None:
     assert point.customer_classification == "RESIDENTIAL"
 
 
-def test_a_usage_point_without_a_complete_address_is_left_out() -> None:
+def test_a_usage_point_without_a_complete_address_is_kept_without_one() -> None:
+    # Given a feed whose first service location lacks its postal code
     document = usage_points_feed([_point("1"), _point("2")], SUBSCRIPTION).replace(b"94610", b"", 1)
-    assert [p.usage_point_id for p in parse_usage_points(document)] == ["2"]
+    # Then both points are read, the first with no address (its meter will await one), the rest intact
+    first, second = parse_usage_points(document)
+    assert (first.usage_point_id, first.address) == ("1", None)
+    assert first.account_number == "4410-22" and first.meter_serial_number == "DM0001"
+    assert second.address is not None and second.address.postal_code == "94610"
+
+
+def test_a_feed_without_customer_resources_round_trips_without_an_address() -> None:
+    # Given a point the demo utility writes with no ServiceLocation at all (as the Green Button samples are)
+    document = usage_points_feed([_point("1", address=None)], SUBSCRIPTION)
+    assert b"ServiceLocation" not in document
+    # Then it is read back as it was written
+    assert parse_usage_points(document) == [_point("1", address=None)]
 
 
 # ----- interval blocks -----------------------------------------------------------------------------------------

@@ -9,15 +9,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from meterhub.catalog.enums import CreatedBy, TransmissionRegion, UtilityName
+from meterhub.catalog.enums import CreatedBy, StatusDetailName, TransmissionRegion, UtilityName
 from meterhub.connect.records import Authorization, AuthorizationStatus, ConnectSession, SessionStatus
 from meterhub.connect.use_cases import connections
 from meterhub.connect.use_cases import events as connect_events
 from meterhub.connect.use_cases.flow import token_context
 from meterhub.connect.use_cases.sync import UtilitySync, meter_id_for, partner_reference
+from meterhub.meters.api_models.meter import CreateMeter
+from meterhub.meters.api_models.responses import ProvisionalAsset
 from meterhub.meters.ports import MeterQuery
 from meterhub.meters.records import MeterRecord
 from meterhub.meters.rules.enrollment import derive_enrollment
+from meterhub.meters.use_cases.create_meter import AssetRejected, create_meter
+from meterhub.meters.use_cases.read_meters import meter_details
 from meterhub.platform.streams import StreamChange
 from meterhub.utility_providers.ports import UtilityAdapter
 from meterhub.utility_providers.records.errors import AuthorizationRevoked, UtilityError
@@ -396,7 +400,7 @@ def test_an_expired_grant_keeps_the_meter_and_asks_for_reauthorization() -> None
     assert ("IS_AUTHORIZED", "AUTH_0001") not in actions(ends - timedelta(seconds=1))
     assert ("IS_AUTHORIZED", "AUTH_0001") in actions(ends)
     listed = connections.list_connections(
-        world.connect, "p1", connections.ConnectionFilter(), ends + timedelta(days=1)
+        world.connect, "p1", connections.ConnectionFilter(), ends + timedelta(days=1), meters=world.meters
     ).connections
     assert listed == []  # no session with this refId was stored in this world; the view rule is tested below
     view = connections._view(world.authorization, ends + timedelta(days=1))
@@ -486,3 +490,159 @@ def test_a_repeat_sync_reads_its_meters_by_key_and_searches_nothing() -> None:
     world.meters.search = counted  # type: ignore[method-assign]
     assert len(world.sync().meters_unchanged) == 2
     assert searches == []
+
+
+# ----- a service point without an address ----------------------------------------------------------------------
+
+
+def _without_address(n: int) -> ServicePoint:
+    return ServicePoint(
+        usage_point_id=f"up-{n}", address=None, customer_classification="RESIDENTIAL", account_number=f"acct-{n}"
+    )
+
+
+def test_a_point_without_an_address_becomes_a_pending_meter_awaiting_it() -> None:
+    # Given a utility feed whose only service point carries no address
+    world = World([_without_address(1)])
+    # When the sync runs
+    result = world.sync()
+    # Then the meter exists with what the utility sent, and no address parts at all
+    assert result.status == "COMPLETED" and len(result.meters_created) == 1
+    [meter] = _meters(world)
+    assert meter.data["customer"] == {"partner_customer_reference": "site-42"}
+    assert meter.data["utility"]["electric_service_account_number"] == "acct-1"
+    assert result.readings_stored == 2 * 96  # the customer's data is kept meanwhile
+    # And its enrollment is PENDING (never ELIGIBLE) with an ADDRESS partner action in every program
+    enrollment = derive_enrollment(meter, NOW)
+    assert enrollment.global_enrollment_status.value == "PENDING"
+    assert {e.enrollment_status.value for e in enrollment.program_enrollment} == {"PENDING"}
+    actions = enrollment.required_actions.partner
+    assert actions and {a.action_type.value for a in actions} == {"ADDRESS"}
+    assert {a.action_code for a in actions} == {"ADDR_0001"}
+    # And partners can read it (the details model tolerates the missing address)
+    details = meter_details(meter).model_dump(mode="json", exclude_none=True)
+    assert details["customer"] == {"partner_customer_reference": "site-42"}
+
+
+def test_the_address_arriving_on_a_later_sync_completes_the_meter_once() -> None:
+    world = World([_without_address(1)])
+    [created] = world.sync().meters_created
+    # When a later sync's feed carries the service location
+    world.utility.points = [_point(1)]
+    second = world.sync()
+    # Then the same meter gets the address, and its ADDRESS action is gone (ELIGIBLE: every field is there)
+    assert second.meters_created == [] and second.meters_completed == [created]
+    [meter] = _meters(world)
+    assert meter.meter_id == created and meter.version == 2
+    assert meter.data["customer"] == {
+        "street_1": "1 Main St",
+        "postal_code": "94612",
+        "city": "Oakland",
+        "state_or_province_code": "CA",
+        "country_code": "US",
+        "partner_customer_reference": "site-42",
+    }
+    enrollment = derive_enrollment(meter, NOW)
+    assert enrollment.global_enrollment_status.value == "ELIGIBLE"
+    assert enrollment.required_actions.partner == []
+    # And re-running changes nothing more
+    before = meter.model_dump()
+    third = world.sync()
+    assert third.meters_completed == [] and third.meters_unchanged == [created]
+    assert [m.model_dump() for m in _meters(world)] == [before]
+
+
+def test_an_address_the_partner_supplied_first_is_not_replaced_by_the_utilitys() -> None:
+    world = World([_without_address(1)])
+    world.sync()
+    [meter] = _meters(world)
+    partner_address = {"street_1": "9 Partner Way", "postal_code": "94110", "city": "SF"}
+    partner_address["state_or_province_code"] = "CA"
+    data = {**meter.data, "customer": {**meter.data["customer"], **partner_address}}
+    world.meters.replace(meter.model_copy(update={"data": data, "version": 2}), expected_version=1)
+    world.utility.points = [_point(1)]
+    result = world.sync()
+    assert result.meters_completed == [] and result.meters_unchanged == [meter.meter_id]
+    [kept] = _meters(world)
+    assert kept.data["customer"]["street_1"] == "9 Partner Way" and kept.version == 2
+
+
+def test_the_partner_supplies_the_address_by_overwriting_the_connect_meter() -> None:
+    world = World([_without_address(1)])
+    [meter_id] = world.sync().meters_created
+    [meter] = _meters(world)
+
+    def send(reference: str, *, update_existing: bool) -> ProvisionalAsset:
+        asset = {
+            "partner_reference": reference,
+            "transmission_region": "CAISO",
+            "customer_classification": "RESIDENTIAL",
+            "load_types": ["HVAC"],
+            "meter_type": "UTILITY_METER",
+            "customer": {
+                "street_1": "5 Bay Rd",
+                "postal_code": "94607",
+                "city": "Oakland",
+                "state_or_province_code": "CA",
+            },
+        }
+        return create_meter(
+            world.meters,
+            "p1",
+            CreateMeter.model_validate(asset),
+            update_existing=update_existing,
+            connect=lambda asset: "/connect",
+            now=lambda: NOW,
+        )
+
+    # Neither a plain create under its reference nor a new CAISO utility meter passes the catalog (only a
+    # customer authorization makes one)
+    with pytest.raises(AssetRejected):
+        send(meter.partner_reference, update_existing=False)
+    with pytest.raises(AssetRejected):
+        send("partner-made-caiso-meter", update_existing=True)
+    # With update_existing the Connect meter is overwritten: the address is in, the utility's fields stay
+    outcome = send(meter.partner_reference, update_existing=True)
+    assert outcome.status_detail.name == StatusDetailName.METER_UPDATED and str(outcome.meter_id) == meter_id
+    [updated] = _meters(world)
+    assert updated.data["customer"]["street_1"] == "5 Bay Rd" and updated.data["load_types"] == ["HVAC"]
+    assert updated.data["utility"] == meter.data["utility"]
+    assert updated.created_by is CreatedBy.UTILITY and updated.utility_link == meter.utility_link
+    enrollment = derive_enrollment(updated, NOW)
+    assert enrollment.global_enrollment_status.value == "ELIGIBLE" and enrollment.required_actions.partner == []
+    # And a later sync bringing the utility's address leaves the partner's in place
+    world.utility.points = [_point(1)]
+    assert world.sync().meters_completed == []
+    assert _meters(world)[0].data["customer"]["street_1"] == "5 Bay Rd"
+
+
+def test_the_connections_listing_says_which_meters_await_an_address() -> None:
+    # Given a customer with two service points, one of them without an address
+    world = World([_point(1), _without_address(2)])
+    world.connect.sessions_by_key[("p1", "s1")] = ConnectSession(
+        session_id="s1",
+        partner_id="p1",
+        ref_id="site-42",
+        transmission_region=TransmissionRegion.CAISO,
+        status=SessionStatus.COMPLETED,
+        csrf_token="t",
+        started_at=NOW,
+        last_interaction_at=NOW,
+    )
+    world.sync()
+    located = meter_id_for("p1", partner_reference(world.authorization, _point(1)))
+    unlocated = meter_id_for("p1", partner_reference(world.authorization, _without_address(2)))
+
+    def listed() -> dict[str, bool]:
+        [connection] = connections.list_connections(
+            world.connect, "p1", connections.ConnectionFilter(), NOW, meters=world.meters
+        ).connections
+        assert sorted(connection.meter_ids) == sorted(m.meter_id for m in connection.meters)
+        return {m.meter_id: m.awaiting_address for m in connection.meters}
+
+    # Then the listing shows each meter, and that one awaits its address
+    assert listed() == {located: False, unlocated: True}
+    # And once a later sync brings the address, it no longer does
+    world.utility.points = [_point(1), _point(2)]
+    world.sync()
+    assert listed() == {located: False, unlocated: False}

@@ -17,7 +17,10 @@ OAuth behaviour (RFC 6749, RFC 7636, RFC 7009):
   * The sign-in page accepts any username and password (the password is neither stored nor logged). The
     chosen scenario decides the outcome: `success` (a code), `decline` (`error=access_denied`),
     `utility_error` (`error=server_error`), `expired_code` (a code that is already expired, so the token
-    exchange fails with invalid_grant).
+    exchange fails with invalid_grant), `no_address` (a code whose subscription shares usage data only: its
+    UsagePoint feed carries no ServiceLocation, as the Green Button Alliance's sample feeds and utilities that
+    leave customer data to a separate scope do, so Connect makes a meter that awaits its address). What a
+    subscription shares is marked in its id (`USAGE_ONLY_PREFIX`), which every token of the grant carries.
   * Codes are single use and live 60 s; a replayed code also ends the grant it was exchanged for. Access
     tokens live 1 h, refresh tokens 30 days and are rotated on every refresh. Errors follow §5.2
     (JSON 400 `{"error", "error_description"}`; 401 `invalid_client`).
@@ -38,7 +41,7 @@ import math
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus, urlencode, urlsplit
@@ -71,12 +74,16 @@ SCENARIO_SUCCESS = "success"
 SCENARIO_DECLINE = "decline"
 SCENARIO_UTILITY_ERROR = "utility_error"
 SCENARIO_EXPIRED_CODE = "expired_code"
+SCENARIO_NO_ADDRESS = "no_address"
 SCENARIOS: tuple[tuple[str, str], ...] = (
     (SCENARIO_SUCCESS, "Sign in and approve sharing"),
     (SCENARIO_DECLINE, "Decline sharing (access_denied)"),
     (SCENARIO_UTILITY_ERROR, "Simulate a utility error (server_error)"),
     (SCENARIO_EXPIRED_CODE, "Approve, but the code expires before it is used"),
+    (SCENARIO_NO_ADDRESS, "Approve usage data only: the feed carries no service address"),
 )
+USAGE_ONLY_PREFIX = "usage-only-"
+"""Marks a subscription that shares usage data without customer resources (the no_address scenario)."""
 INTERVAL_SECONDS = 900
 HISTORY_DAYS = 35
 MAX_REQUEST_DAYS = 31
@@ -383,7 +390,7 @@ class DemoUtility:
                     "state": state,
                 },
             )
-        if scenario not in (SCENARIO_SUCCESS, SCENARIO_EXPIRED_CODE):
+        if scenario not in (SCENARIO_SUCCESS, SCENARIO_EXPIRED_CODE, SCENARIO_NO_ADDRESS):
             return OAuthError("invalid_request", "Please choose one of the listed scenarios.")
         username = form.get("username", "").strip()[:_MAX_USERNAME] or "demo"
         now = self._clock()
@@ -397,7 +404,7 @@ class DemoUtility:
                 code_challenge=validated["code_challenge"],
                 scope=validated["scope"],
                 username=username,
-                subscription_id=secrets.token_hex(8),
+                subscription_id=(USAGE_ONLY_PREFIX if scenario == SCENARIO_NO_ADDRESS else "") + secrets.token_hex(8),
                 expires_at=expires_at,
             ),
         )
@@ -542,9 +549,10 @@ class DemoUtility:
     def usage_points(self, authorization: str | None, subscription_id: str) -> bytes:
         """GET …/Subscription/{id}/UsagePoint: the customer's usage points feed (ESPI Atom)."""
         grant = self._grant(authorization, subscription_id)
-        return usage_points_feed(
-            list(customer_for(grant.username)), self.subscription_url(subscription_id), updated=self._clock()
-        )
+        points = list(customer_for(grant.username))
+        if subscription_id.startswith(USAGE_ONLY_PREFIX):
+            points = [replace(point, address=None) for point in points]
+        return usage_points_feed(points, self.subscription_url(subscription_id), updated=self._clock())
 
     def interval_blocks(
         self,

@@ -6,6 +6,10 @@ a refId are not listed (Leap keeps no Connect status without one). The partner's
 are read from its own partition and grouped here; that suits thousands of connections per partner; a larger
 scale would want a per-refId index (noted in the README).
 
+Each meter is listed with what it still awaits (`meters[].awaiting_address`): a Connect meter whose utility sent
+no service address exists, PENDING with the ADDRESS required action, until the address arrives. That is read
+from the meters of the page (fetched by id, in one search), so it is never staler than the meters themselves.
+
 An INITIATED authorization whose request outlived STATE_LIFETIME is shown FAILED/EXPIRED: the customer can no
 longer complete it, and the stored record is left as it was (a stale state records nothing).
 """
@@ -31,8 +35,10 @@ from meterhub.connect.records import (
     SessionStatus,
 )
 from meterhub.connect.use_cases.flow import AdapterFactory, token_context
-from meterhub.connect.use_cases.meter_links import mark_meters
-from meterhub.meters.ports import MeterRepository
+from meterhub.connect.use_cases.meter_links import SEARCH_PAGE, all_meters, mark_meters
+from meterhub.meters.ports import MeterQuery, MeterRepository
+from meterhub.meters.records import MeterRecord
+from meterhub.meters.rules.address import awaits_address
 from meterhub.platform import page_tokens
 from meterhub.platform.errors import Conflict, NotFound
 from meterhub.utility_providers.records.errors import UtilityError
@@ -63,6 +69,15 @@ class AuthorizationView(LazyModel):
     meter_ids: list[str] = Field(default_factory=list)
 
 
+class ConnectionMeter(LazyModel):
+    meter_id: str
+    awaiting_address: bool = Field(
+        description="True while the meter has no service address (the utility sent none): it stays PENDING with "
+        "the ADDRESS required action until a later sync brings the address, or you send it with "
+        "POST /v1.1/meters?update_existing=true under the meter's partner_reference"
+    )
+
+
 class Connection(LazyModel):
     ref_id: str = Field(description="The refId of the Connect link (the partner's reference for the customer)")
     session_status: SessionStatus = Field(description="Status of the latest session opened with this refId")
@@ -71,6 +86,9 @@ class Connection(LazyModel):
     last_interaction_at: datetime
     authorizations: list[AuthorizationView]
     meter_ids: list[str] = Field(description="Meters created or linked from this connection's utility data")
+    meters: list[ConnectionMeter] = Field(
+        default_factory=list, description="The same meters (those that still exist), each with what it awaits"
+    )
 
 
 class ConnectionsResponse(LazyModel):
@@ -168,8 +186,29 @@ def _cursor(connection: Connection) -> str:
     return f"{connection.started_at.isoformat()}|{connection.ref_id}"
 
 
+def _with_meters(meters: MeterRepository, partner_id: str, page: list[Connection]) -> list[Connection]:
+    """The page's connections with their meters' state, read by id in chunks of the search's id limit."""
+    wanted = list(dict.fromkeys(m for connection in page for m in connection.meter_ids))
+    found: dict[str, MeterRecord] = {}
+    for start in range(0, len(wanted), SEARCH_PAGE):
+        query = MeterQuery(meter_ids=tuple(wanted[start : start + SEARCH_PAGE]))
+        found.update((meter.meter_id, meter) for meter in all_meters(meters, partner_id, query))
+    return [
+        connection.model_copy(
+            update={
+                "meters": [
+                    ConnectionMeter(meter_id=m, awaiting_address=awaits_address(found[m].data))
+                    for m in connection.meter_ids
+                    if m in found
+                ]
+            }
+        )
+        for connection in page
+    ]
+
+
 def list_connections(
-    repo: ConnectRepository, partner_id: str, filters: ConnectionFilter, now: datetime
+    repo: ConnectRepository, partner_id: str, filters: ConnectionFilter, now: datetime, *, meters: MeterRepository
 ) -> ConnectionsResponse:
     """`filters.page_size` (1 to MAX_PAGE_SIZE) is bounded by the route, this function's only caller."""
     fingerprint = filters.fingerprint()
@@ -180,7 +219,8 @@ def list_connections(
     page = selected[: filters.page_size]
     more = len(selected) > filters.page_size
     return ConnectionsResponse(
-        connections=page, next_page_token=page_tokens.encode(_cursor(page[-1]), fingerprint) if more else None
+        connections=_with_meters(meters, partner_id, page),
+        next_page_token=page_tokens.encode(_cursor(page[-1]), fingerprint) if more else None,
     )
 
 

@@ -25,6 +25,12 @@ Rules (documented in the README):
   its length since midnight UTC (`start_not_on_a_multiple_of_its_length`: its slot would misplace it) or
   has no UTC offset (`start_without_utc_offset`).
 - Meter ids are uuid5(partner, partner_reference), so a retried or concurrent sync creates each meter once.
+- A service point without a complete service address (many feeds, the Green Button Alliance's samples among
+  them, leave customer data to a separate scope) still becomes a meter: with what the utility sent and no
+  address, so the customer who authorized is not lost. Its enrollment stays PENDING with the ADDRESS required
+  action (meters.rules.address). When a later sync's feed carries the address (the UsagePoint feed's customer
+  resources), it is written into the meter that still lacks one (`meters_completed`); once stored it is left
+  alone, so re-running changes nothing, and an address the partner supplied first is never replaced.
 """
 
 from __future__ import annotations
@@ -51,10 +57,11 @@ from meterhub.intervals.rules.slots import (
 )
 from meterhub.meters.ports import MeterQuery, MeterRepository, ReferenceTaken
 from meterhub.meters.records import MeterRecord, UtilityLink
+from meterhub.meters.rules.address import awaits_address
 from meterhub.platform.errors import Conflict
 from meterhub.utility_providers.ports import UtilityAdapter
 from meterhub.utility_providers.records.errors import AuthorizationRevoked, UtilityError
-from meterhub.utility_providers.records.readings import IntervalReading, ServicePoint, TokenSet
+from meterhub.utility_providers.records.readings import IntervalReading, ServiceAddress, ServicePoint, TokenSet
 from meterhub.utility_providers.records.registry import UtilityRegistry
 
 HISTORY_DAYS = 30
@@ -74,6 +81,8 @@ class SyncResult:
     meters_created: list[str] = field(default_factory=list)
     meters_merged: list[str] = field(default_factory=list)
     meters_unchanged: list[str] = field(default_factory=list)
+    meters_completed: list[str] = field(default_factory=list)
+    """Meters that were awaiting their service address and got it from this sync."""
     readings_stored: int = 0
     """Intervals stored, whatever their length (a consumption and a generation reading of one interval are
     one stored interval)."""
@@ -103,15 +112,24 @@ def _utility_fields(authorization: Authorization, point: ServicePoint) -> dict[s
     return {k: v for k, v in values.items() if v}
 
 
-def _new_meter_data(authorization: Authorization, point: ServicePoint, reference: str) -> dict[str, Any]:
-    address = point.address
-    customer: dict[str, Any] = {
+def _address_fields(address: ServiceAddress | None) -> dict[str, Any]:
+    """The meter's `customer` address parts (none when the utility sent no address)."""
+    if address is None:
+        return {}
+    values = {
         "street_1": address.street_1,
         "street_2": address.street_2,
         "postal_code": address.postal_code,
         "city": address.city,
         "state_or_province_code": address.state_or_province_code,
         "country_code": address.country_code,
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+def _new_meter_data(authorization: Authorization, point: ServicePoint, reference: str) -> dict[str, Any]:
+    customer: dict[str, Any] = {
+        **_address_fields(point.address),
         "end_customer_name": point.customer_name,
         "partner_customer_reference": authorization.ref_id,
     }
@@ -219,7 +237,10 @@ class UtilitySync:
         reference = partner_reference(authorization, point)
         existing = self._meters.get_by_reference(partner_id, reference)
         if existing is not None:
-            result.meters_unchanged.append(existing.meter_id)
+            if point.address is not None and awaits_address(existing.data) and self._complete(existing, point):
+                result.meters_completed.append(existing.meter_id)
+            else:
+                result.meters_unchanged.append(existing.meter_id)
             return existing.meter_id
         already_linked = self._linked_meter(authorization, point)
         if already_linked is not None:
@@ -318,6 +339,25 @@ class UtilitySync:
                 continue
             return
         raise Conflict("The partner's meter kept changing during the merge; the sync will retry")
+
+    def _complete(self, meter: MeterRecord, point: ServicePoint) -> bool:
+        """Write the utility's address into a meter still without one; False when it has one by now (the
+        partner supplied it meanwhile: the partner's address stays)."""
+        for _ in range(3):
+            current = self._meters.get(meter.partner_id, meter.meter_id) or meter
+            if not awaits_address(current.data):
+                return False
+            data = dict(current.data)
+            data["customer"] = {**(current.data.get("customer") or {}), **_address_fields(point.address)}
+            completed = current.model_copy(
+                update={"data": data, "updated_at": self._now(), "version": current.version + 1}
+            )
+            try:
+                self._meters.replace(completed, expected_version=current.version)
+            except Conflict:
+                continue
+            return True
+        raise Conflict("The meter kept changing while its address was added; the sync will retry")
 
     # ----- intervals ------------------------------------------------------------------------------------
     def _store_intervals(

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from meterhub.utility_providers.records.readings import IntervalReading, ServicePoint
+from meterhub.utility_providers.records.readings import IntervalReading, ServiceAddress, ServicePoint
 from meterhub.utility_providers.rules.greenbutton import (
     FLOW_FORWARD,
     FLOW_REVERSE,
@@ -70,6 +70,25 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def _location(feed: ET.Element, own: str, where: ServiceAddress, classification: str, moment: datetime) -> None:
+    """The ServiceLocation entry (mainAddress) linked to the usage point at `own`."""
+    location = _sub(
+        _entry(feed, key=f"{own}#location", title="Service location", moment=moment, links=(("related", own),)),
+        _c("ServiceLocation"),
+    )
+    _sub(location, _c("type"), classification.lower())
+    address = _sub(location, _c("mainAddress"))
+    street = _sub(address, _c("streetDetail"))
+    if where.street_2:
+        _sub(street, _c("suiteNumber"), where.street_2)
+    _sub(street, _c("addressGeneral"), where.street_1)
+    town = _sub(address, _c("townDetail"))
+    _sub(town, _c("name"), where.city)
+    _sub(town, _c("stateOrProvince"), where.state_or_province_code)
+    _sub(town, _c("country"), where.country_code)
+    _sub(address, _c("postalCode"), where.postal_code)
+
+
 def usage_points_feed(points: list[ServicePoint], base_url: str, *, updated: datetime | None = None) -> bytes:
     """A UsagePoint feed for the subscription at `base_url` (`…/Subscription/<id>`): per point its UsagePoint
     entry, then ServiceLocation, Customer and Meter entries linked to it (ESPI customer namespace)."""
@@ -95,21 +114,8 @@ def usage_points_feed(points: list[ServicePoint], base_url: str, *, updated: dat
         if point.account_number:
             _sub(delivery, _e("customerAgreement"), point.account_number)
 
-        location = _sub(
-            _entry(feed, key=f"{own}#location", title="Service location", moment=moment, links=(("related", own),)),
-            _c("ServiceLocation"),
-        )
-        _sub(location, _c("type"), point.customer_classification.lower())
-        address = _sub(location, _c("mainAddress"))
-        street = _sub(address, _c("streetDetail"))
-        if point.address.street_2:
-            _sub(street, _c("suiteNumber"), point.address.street_2)
-        _sub(street, _c("addressGeneral"), point.address.street_1)
-        town = _sub(address, _c("townDetail"))
-        _sub(town, _c("name"), point.address.city)
-        _sub(town, _c("stateOrProvince"), point.address.state_or_province_code)
-        _sub(town, _c("country"), point.address.country_code)
-        _sub(address, _c("postalCode"), point.address.postal_code)
+        if point.address is not None:  # none: the feed leaves customer data out, as many utilities' do
+            _location(feed, own, point.address, point.customer_classification, moment)
 
         customer = _sub(
             _entry(feed, key=f"{own}#customer", title="Customer", moment=moment, links=(("related", own),)),

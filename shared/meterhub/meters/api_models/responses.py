@@ -22,7 +22,16 @@ from meterhub.catalog.enums import (
     StatusDetailName,
     TransmissionRegion,
 )
-from meterhub.meters.api_models.meter import CreateMeter, PartnerReference, Text256
+from meterhub.meters.api_models.meter import (
+    City,
+    CreateMeter,
+    Customer,
+    PartnerReference,
+    PostalCode,
+    Street,
+    Text256,
+    TwoLetterCode,
+)
 from meterhub.platform.api.envelopes import ApiModel
 from meterhub.platform.page_tokens import MAX_PAGE_SIZE
 
@@ -64,11 +73,28 @@ class Audit(ApiModel):
     updated_at: datetime
 
 
+_AWAITED = " Absent while the meter awaits its service address (required action ADDRESS)."
+
+
+class MeterCustomer(Customer):
+    """The customer block as read back: a Connect meter whose utility sent no service address exists before
+    its address does (it is PENDING with the ADDRESS required action), so the address parts may be absent."""
+
+    # Loosening the parts to optional is what the read side means; mypy's override rule is silenced for them only.
+
+    street_1: Street | None = Field(None, description="Street and number where the asset is." + _AWAITED)  # type: ignore[assignment]
+    postal_code: PostalCode | None = Field(None, description="ZIP or ZIP+4 code of the asset's address." + _AWAITED)  # type: ignore[assignment]
+    city: City | None = Field(None, description="City of the asset's address." + _AWAITED)  # type: ignore[assignment]
+    state_or_province_code: TwoLetterCode | None = Field(None, description="Two-letter state code." + _AWAITED)  # type: ignore[assignment]
+    country_code: TwoLetterCode | None = Field(None, description="ISO 3166-1 alpha-2 country code." + _AWAITED)  # type: ignore[assignment]
+
+
 class MeterDetailsResponse(CreateMeter):
     """A meter as partners read it: their data plus our identifiers and audit."""
 
     model_config = ConfigDict(defer_build=True)
 
+    customer: MeterCustomer = Field(description="Service address and customer contact.")
     meter_id: UUID
     connection_references: list[str] = Field(default_factory=list, description="Connect refIds of the meter")
     tags: list[str] = Field(default_factory=list)

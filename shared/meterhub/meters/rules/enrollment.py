@@ -2,7 +2,9 @@
 
 A program open to the meter (same region, fitting meter type and customer class) is ELIGIBLE when the meter
 has every field the program needs, else PENDING with a partner required action NO_MISSING_FIELDS/SERV_0005
-naming the missing fields. The global status is the best program status: ELIGIBLE > PENDING; a meter no
+naming the missing fields. A meter without its service address (see rules.address) is PENDING with the
+partner required action ADDRESS/ADDR_0001 (our code: Leap's code list is not public) until the address
+arrives. The global status is the best program status: ELIGIBLE > PENDING; a meter no
 program accepts is INELIGIBLE.
 """
 
@@ -30,10 +32,17 @@ from meterhub.meters.api_models.responses import (
     RequiredActions,
 )
 from meterhub.meters.records import MeterRecord
+from meterhub.meters.rules.address import awaits_address
 
 MISSING_FIELDS_CODE = "SERV_0005"
 REAUTHORIZE_CODE = "AUTH_0001"
 REAUTHORIZE_DESCRIPTION = "End customer must re-authorize"
+ADDRESS_CODE = "ADDR_0001"
+ADDRESS_DESCRIPTION = (
+    "Service address missing: the utility sent none. It is added when the utility sends it on a later sync, or "
+    "send it yourself: POST /v1.1/meters?update_existing=true with this meter's partner_reference and "
+    "customer.street_1, city, state_or_province_code and postal_code."
+)
 INDEFINITELY = datetime(9000, 1, 1, tzinfo=UTC)
 
 
@@ -46,11 +55,12 @@ def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentRespo
     )
     enrollments: list[ProgramEnrollment] = []
     actions: list[RequiredAction] = []
+    unlocated = awaits_address(meter.data)
     for program in programs:
         period = catalog.next_delivery_period(program, now)
         missing = catalog.unmet(program.enrollment_fields, meter.data)
         unauthorized = meter.utility_link is not None and not meter.utility_link.is_active(now)
-        status = EnrollmentStatus.PENDING if missing or unauthorized else EnrollmentStatus.ELIGIBLE
+        status = EnrollmentStatus.PENDING if missing or unauthorized or unlocated else EnrollmentStatus.ELIGIBLE
         enrollments.append(
             ProgramEnrollment(
                 program_identifier=program.program_identifier,
@@ -70,6 +80,8 @@ def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentRespo
             # The utility no longer shares this meter's data (authorization revoked or expired): the meter
             # stays, but cannot be enrolled until the customer authorizes again through a Connect link.
             wanted.append((ActionType.IS_AUTHORIZED, REAUTHORIZE_CODE, REAUTHORIZE_DESCRIPTION))
+        if unlocated:
+            wanted.append((ActionType.ADDRESS, ADDRESS_CODE, ADDRESS_DESCRIPTION))
         if missing:
             names = ", ".join(f"{field.label} ({field.path})" for field in missing)
             description = f"Missing fields: {names}. Update the meter with update_existing=true."

@@ -3,6 +3,12 @@
 Order of checks: the request model has already validated every field; here the program catalog decides
 whether the partner may create this meter at all, then the conditional write decides new / duplicate /
 update. Missing *program* fields never block creation: they surface later as enrollment required actions.
+
+A meter the utility sync created (Connect) may be overwritten with update_existing=true under its
+partner_reference even where partners may not create meters themselves (the customer authorized it already):
+that is how a partner supplies what the utility did not send, such as the service address (ADDRESS required
+action). The utility's account fields the partner leaves out are kept, as when a sync merges into a partner
+meter.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 from meterhub.catalog import programs as catalog
-from meterhub.catalog.enums import ProvisionalAssetStatus, StatusDetailName
+from meterhub.catalog.enums import CreatedBy, ProvisionalAssetStatus, StatusDetailName
 from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.api_models.responses import ProvisionalAsset, StatusDetail
 from meterhub.meters.ports import MeterRepository, ReferenceTaken
@@ -60,10 +66,12 @@ def connect_link(partners: PartnerRepository, partner_id: str) -> ConnectLink:
     return link
 
 
-def catalog_errors(asset: CreateMeter, connect: ConnectLink) -> list[FieldError]:
-    """The catalog's rules for partner-created meters, as field errors (empty when the asset may be created)."""
+def catalog_errors(asset: CreateMeter, connect: ConnectLink, *, authorized: bool = False) -> list[FieldError]:
+    """The catalog's rules for partner-created meters, as field errors (empty when the asset may be created).
+    `authorized`: the asset overwrites a meter the customer's utility authorization created, so the rule that
+    such meters come only from a Connect authorization is met."""
     region, meter_type = asset.transmission_region, asset.meter_type
-    if catalog.requires_customer_authorization(region, meter_type):
+    if not authorized and catalog.requires_customer_authorization(region, meter_type):
         programs = ", ".join(p.program_identifier for p in catalog.programs_for(region, meter_type))
         return [
             FieldError(
@@ -102,6 +110,8 @@ def create_meter(
     """`meter_id` lets a caller that may run twice (a redelivered batch job) choose the id: finding the
     reference already taken by that very id means an earlier attempt created the meter."""
     errors = catalog_errors(asset, connect)
+    if errors and update_existing and _is_connect_meter(repo, partner_id, asset.partner_reference):
+        errors = catalog_errors(asset, connect, authorized=True)
     if errors:
         raise AssetRejected(errors)
     data = asset.model_dump(mode="json", exclude_none=True)
@@ -126,15 +136,26 @@ def create_meter(
     return outcome.created(record.meter_id)
 
 
+def _is_connect_meter(repo: MeterRepository, partner_id: str, reference: str) -> bool:
+    existing = repo.get_by_reference(partner_id, reference)
+    return existing is not None and existing.created_by is CreatedBy.UTILITY
+
+
 def _overwrite(
     repo: MeterRepository, partner_id: str, reference: str, data: dict[str, Any], now: Callable[[], datetime]
 ) -> str:
-    """Replace the meter's data, keeping its id, creation time and references (optimistic locking)."""
+    """Replace the meter's data, keeping its id, creation time and references (optimistic locking). On a meter
+    the utility sync created, the utility's account fields fill what the partner left out."""
     for _ in range(UPDATE_ATTEMPTS):
         existing = repo.get_by_reference(partner_id, reference)
         if existing is None:  # the reference guard exists, so the meter must: storage is inconsistent
             raise Conflict("The meter for this partner_reference is being created; retry")
-        replacement = existing.model_copy(update={"data": data, "updated_at": now(), "version": existing.version + 1})
+        written = data
+        if existing.created_by is CreatedBy.UTILITY and existing.data.get("utility"):
+            written = {**data, "utility": {**existing.data["utility"], **(data.get("utility") or {})}}
+        replacement = existing.model_copy(
+            update={"data": written, "updated_at": now(), "version": existing.version + 1}
+        )
         try:
             repo.replace(replacement, expected_version=existing.version)
         except Conflict:

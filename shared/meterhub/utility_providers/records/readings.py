@@ -39,7 +39,7 @@ class ServicePoint:
     """One ESPI UsagePoint (a metered service point) with what we need to create a meter from it."""
 
     usage_point_id: str
-    address: ServiceAddress
+    address: ServiceAddress | None  # None: the utility sent no complete service address (the meter awaits one)
     customer_classification: str  # RESIDENTIAL | COMMERCIAL (ESPI ServiceCategory/customer kind mapped)
     account_number: str | None = None  # the utility's service agreement / account number
     meter_serial_number: str | None = None

@@ -15,8 +15,10 @@ What is read:
     ESPI customer namespace (ServiceLocation/mainAddress, Customer kind and name, CustomerAccount, Meter).
     A customer resource applies to the usage points its `related` links name; an unlinked one applies to all
     usage points when it is the only one of its kind in the document. A ServiceLocation may also sit in the
-    UsagePoint entry's own content. Usage points without a complete service address are left out (a meter
-    cannot be created without one) and logged by id.
+    UsagePoint entry's own content. A usage point without a complete service address is kept with
+    `address=None` and logged by id: many feeds (the Green Button Alliance's samples among them) leave customer
+    data to a separate scope, and dropping the point would leave a customer who authorized with no meter at
+    all; the sync creates the meter and asks for the address (ADDRESS required action).
   * IntervalBlock feeds (`parse_interval_blocks`): each IntervalReading at the utility's own duration (never
     split), scaled by its ReadingType's powerOfTenMultiplier; only uom 72 (Wh) is accepted, converted to kWh;
     flowDirection 1 is consumption, 19 generation. The ReadingType is found through the block's MeterReading
@@ -281,8 +283,7 @@ def parse_usage_points(xml: bytes) -> list[ServicePoint]:
         location = nested if nested is not None else customer.for_point("ServiceLocation", usage_point_id)
         address = _address(location) if location is not None else None
         if address is None:
-            logger.warning("Usage point without a complete service address left out", extra={"id": usage_point_id})
-            continue
+            logger.info("Usage point without a complete service address", extra={"id": usage_point_id})
         delivery = point.find(_e("ServiceDeliveryPoint"))
         person = customer.for_point("Customer", usage_point_id)
         account = customer.for_point("CustomerAccount", usage_point_id)
