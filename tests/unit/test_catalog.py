@@ -320,9 +320,11 @@ def test_only_psegli_programs_need_the_company_type(identifier: str) -> None:
         ("PSEGLI-CSRP", "2025-01-01T00:00:00", "PSEGLI-CSRP_2025_MAY_SEP", "2025-05-01", "2025-10-01", "2025-04-01"),
         ("CONED-DLRP", "2025-04-02T00:00:00", "CONED-DLRP_2026_MAY_SEP", "2026-05-01", "2026-10-01", "2026-04-01"),
         ("ELRP", "2024-06-01T00:00:00", "CAISO-ELRP_2025_MAY_OCT", "2025-05-01", "2025-11-01", "2025-04-17"),
-        # ERCOT ERS Dec-Jan term wraps over the year
-        ("ERCOT-ERS", "2024-11-01T00:00:00", "ERCOT-ERS_2024_DEC_2025_JAN", "2024-12-01", "2025-02-01", "2024-11-10"),
-        ("ERCOT-ERS", "2024-11-11T00:00:00", "ERCOT-ERS_2025_FEB_MAY", "2025-02-01", "2025-06-01", "2025-01-11"),
+        # ERCOT ERS standard contract terms: Dec-Mar wraps over the year, then Apr-May, Jun-Sep, Oct-Nov
+        ("ERCOT-ERS", "2024-11-01T00:00:00", "ERCOT-ERS_2024_DEC_2025_MAR", "2024-12-01", "2025-04-01", "2024-11-10"),
+        ("ERCOT-ERS", "2024-11-11T00:00:00", "ERCOT-ERS_2025_APR_MAY", "2025-04-01", "2025-06-01", "2025-03-11"),
+        ("ERCOT-ERS", "2025-03-12T00:00:00", "ERCOT-ERS_2025_JUN_SEP", "2025-06-01", "2025-10-01", "2025-05-11"),
+        ("ERCOT-ERS", "2025-05-12T00:00:00", "ERCOT-ERS_2025_OCT_NOV", "2025-10-01", "2025-12-01", "2025-09-10"),
         (
             "EVERSOURCE-CS",
             "2024-07-01T00:00:00",

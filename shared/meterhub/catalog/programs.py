@@ -206,10 +206,10 @@ PROGRAMS: tuple[Program, ...] = (
         creation_fields=(ESIID,),
         enrollment_fields=(UTILITY_NAME,),
         period_prefix="ERCOT-ERS",
-        # ERS standard contract terms: Dec-Jan, Feb-May, Jun-Sep, Oct-Nov.
+        # ERS Standard Contract Terms (ERCOT Nodal Protocols 3.14.3): Dec-Mar, Apr-May, Jun-Sep, Oct-Nov.
         seasons=(
-            Season(start_month=12, end_month=1),
-            Season(start_month=2, end_month=5),
+            Season(start_month=12, end_month=3),
+            Season(start_month=4, end_month=5),
             Season(start_month=6, end_month=9),
             Season(start_month=10, end_month=11),
         ),
