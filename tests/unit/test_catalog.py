@@ -279,8 +279,9 @@ def test_ercot_ers_requires_an_esiid_to_create_and_isone_requires_nothing() -> N
     ],
 )
 def test_program_enrollment_fields_include_the_program_specific_field(identifier: str, needs: str) -> None:
-    # When the program's enrollment needs are read
-    paths = [field.path for field in catalog.get_program(ProgramIdentifier(identifier)).enrollment_fields]
+    # When the program's enrollment needs of a battery are read
+    program = catalog.get_program(ProgramIdentifier(identifier))
+    paths = [field.path for field in catalog.enrollment_fields_for(program, ["BATTERY_STORAGE"])]
 
     # Then its program-specific field is among them
     assert needs in paths
@@ -293,6 +294,62 @@ def test_only_psegli_programs_need_the_company_type(identifier: str) -> None:
 
     # Then the company type is not among them
     assert "nyiso.company_type" not in paths
+
+
+@pytest.mark.parametrize("identifier", ["EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS", "MA_DOER-CPS"])
+@pytest.mark.parametrize(
+    ("load_types", "asked", "not_asked"),
+    [
+        (["BATTERY_STORAGE"], {"device.battery_power_capacity_kw", "device.battery_energy_capacity_kwh"}, set()),
+        (["HVAC"], set(), {"device.battery_power_capacity_kw", "device.battery_energy_capacity_kwh"}),
+        (["LIGHTING"], set(), {"device.battery_power_capacity_kw", "customer.dispatch_option"}),
+    ],
+)
+def test_battery_fields_are_asked_only_of_battery_load_types(
+    identifier: str, load_types: list[str], asked: set[str], not_asked: set[str]
+) -> None:
+    # When the enrollment needs of a meter with these load types are read
+    program = catalog.get_program(ProgramIdentifier(identifier))
+    paths = {field.path for field in catalog.enrollment_fields_for(program, load_types)}
+
+    # Then battery sizes are asked of batteries only, and the utility account of everyone
+    assert asked <= paths and not (not_asked & paths)
+    assert "utility.electric_service_account_number" in paths
+
+
+@pytest.mark.parametrize("identifier", ["EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS"])
+def test_connectedsolutions_asks_thermostats_for_make_and_model_and_batteries_for_a_dispatch_option(
+    identifier: str,
+) -> None:
+    # When the needs of a thermostat and of a battery are read
+    program = catalog.get_program(ProgramIdentifier(identifier))
+    thermostat = [field.path for field in catalog.enrollment_fields_for(program, ["HVAC"])]
+    battery = [field.path for field in catalog.enrollment_fields_for(program, ["BATTERY_STORAGE"])]
+
+    # Then each is asked what its offer needs, and a meter with both load types is asked both, once each
+    assert thermostat[-2:] == ["device.device_manufacturer", "device.device_model"]
+    assert "customer.dispatch_option" in battery and "device.device_model" not in battery
+    both = catalog.enrollment_fields_for(program, ["HVAC", "BATTERY_STORAGE"])
+    assert len(both) == len({field.path for field in both}) == len(set(thermostat) | set(battery))
+
+
+@pytest.mark.parametrize(
+    ("load_types", "period"),
+    [
+        (["BATTERY_STORAGE"], "EVERSOURCE-CS_2024_DEC_2025_MAR"),
+        (["HVAC"], "EVERSOURCE-CS_2025_JUN_SEP"),
+        (["HVAC", "BATTERY_STORAGE"], "EVERSOURCE-CS_2024_DEC_2025_MAR"),
+    ],
+)
+def test_connectedsolutions_winter_season_is_for_batteries_only(load_types: list[str], period: str) -> None:
+    # Given ConnectedSolutions in July, after the summer deadline
+    program = catalog.get_program(ProgramIdentifier.EVERSOURCE_CS)
+
+    # When the next period of a meter with these load types is computed
+    result = catalog.next_delivery_period(program, at("2024-07-01T00:00:00"), load_types)
+
+    # Then a battery gets the winter season and a thermostat waits for next summer
+    assert result.identifier == period
 
 
 # ----- delivery periods ------------------------------------------------------------------------------------
@@ -325,13 +382,14 @@ def test_only_psegli_programs_need_the_company_type(identifier: str) -> None:
         ("ERCOT-ERS", "2024-11-11T00:00:00", "ERCOT-ERS_2025_APR_MAY", "2025-04-01", "2025-06-01", "2025-03-11"),
         ("ERCOT-ERS", "2025-03-12T00:00:00", "ERCOT-ERS_2025_JUN_SEP", "2025-06-01", "2025-10-01", "2025-05-11"),
         ("ERCOT-ERS", "2025-05-12T00:00:00", "ERCOT-ERS_2025_OCT_NOV", "2025-10-01", "2025-12-01", "2025-09-10"),
+        # ConnectedSolutions: with no load type given every season counts, the battery winter one included
         (
             "EVERSOURCE-CS",
             "2024-07-01T00:00:00",
-            "EVERSOURCE-CS_2025_JUN_SEP",
-            "2025-06-01",
-            "2025-10-01",
-            "2025-05-02",
+            "EVERSOURCE-CS_2024_DEC_2025_MAR",
+            "2024-12-01",
+            "2025-04-01",
+            "2024-11-01",
         ),
     ],
 )

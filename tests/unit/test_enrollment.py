@@ -248,3 +248,54 @@ def test_utility_specific_program_is_not_eligible_for_another_utilitys_customer(
 
     # Then National Grid's ConnectedSolutions is not offered as ELIGIBLE
     assert statuses(result).get("NATGRID-CS") is not EnrollmentStatus.ELIGIBLE
+
+
+THERMOSTAT: dict[str, Any] = {
+    "load_types": ["HVAC"],
+    "utility": {"utility_name": "EVERSOURCE", "electric_service_account_number": "51234567890"},
+    "device": {"device_type": "SMART_THERMOSTAT", "device_manufacturer": "ecobee", "device_model": "SmartThermostat"},
+}
+
+
+def test_connectedsolutions_thermostat_is_eligible_without_battery_fields(make_asset: MakeAsset) -> None:
+    # Given an Eversource thermostat with its utility, account and thermostat make and model, but no battery data
+    record = meter(make_asset("ma-t", **THERMOSTAT))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then Eversource's ConnectedSolutions is ELIGIBLE and nothing is asked of it
+    assert statuses(result)["EVERSOURCE-CS"] is EnrollmentStatus.ELIGIBLE
+    assert not [a for a in result.required_actions.partner if a.program_identifier == ProgramIdentifier.EVERSOURCE_CS]
+
+
+def test_connectedsolutions_thermostat_is_asked_for_thermostat_fields_only(make_asset: MakeAsset) -> None:
+    # Given an Eversource thermostat without its make and model
+    record = meter(make_asset("ma-t", **{**THERMOSTAT, "device": {"device_type": "SMART_THERMOSTAT"}}))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then ConnectedSolutions asks for the thermostat's make and model, never for a battery or dispatch option
+    [action] = [a for a in result.required_actions.partner if a.program_identifier == ProgramIdentifier.EVERSOURCE_CS]
+    assert action.action_description == (
+        "Missing fields: Device Manufacturer (device.device_manufacturer), Device Model (device.device_model). "
+        "Update the meter with update_existing=true."
+    )
+
+
+def test_connectedsolutions_battery_is_offered_the_winter_season_and_a_thermostat_the_next_summer(
+    make_asset: MakeAsset,
+) -> None:
+    # Given a complete Eversource battery and an Eversource thermostat, looked at in mid-October 2025
+    october = datetime(2025, 10, 15, tzinfo=UTC)
+    battery = derive_enrollment(meter(make_asset("ma-b", **ISONE_COMPLETE)), october)
+    thermostat = derive_enrollment(meter(make_asset("ma-t", **THERMOSTAT)), october)
+
+    # Then the battery's next ConnectedSolutions period is the winter one, the thermostat's next summer's
+    def period(result: MeterEnrollmentResponse) -> str:
+        [found] = [e for e in result.program_enrollment if e.program_identifier == ProgramIdentifier.EVERSOURCE_CS]
+        return found.delivery_period
+
+    assert period(battery) == "EVERSOURCE-CS_2025_DEC_2026_MAR"
+    assert period(thermostat) == "EVERSOURCE-CS_2026_JUN_SEP"

@@ -12,7 +12,7 @@ program year here.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -20,7 +20,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from meterhub.catalog.enums import CustomerClassification, MeterType, ProgramIdentifier, TransmissionRegion, UtilityName
+from meterhub.catalog.enums import (
+    CustomerClassification,
+    LoadType,
+    MeterType,
+    ProgramIdentifier,
+    TransmissionRegion,
+    UtilityName,
+)
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
@@ -59,6 +66,21 @@ class Season(BaseModel):
 
     start_month: int = Field(ge=1, le=12)
     end_month: int = Field(ge=1, le=12)
+    load_types: tuple[LoadType, ...] = Field(
+        default=(), description="Only meters with one of these load types deliver in it; empty means every meter"
+    )
+
+    def open_to(self, load_types: Collection[str] | None) -> bool:
+        return not self.load_types or load_types is None or any(t in self.load_types for t in load_types)
+
+
+class LoadTypeFields(BaseModel):
+    """Fields a program needs only of meters with one of these load types: a thermostat has no battery to size."""
+
+    model_config = ConfigDict(frozen=True)
+
+    load_types: tuple[LoadType, ...]
+    fields: tuple[RequiredField, ...]
 
 
 class Program(BaseModel):
@@ -85,6 +107,9 @@ class Program(BaseModel):
     enrollment_fields: tuple[RequiredField, ...] = Field(
         default=(), description="Fields a meter needs to become ELIGIBLE; missing ones never block creation"
     )
+    load_type_fields: tuple[LoadTypeFields, ...] = Field(
+        default=(), description="Further enrollment fields asked only of meters with the given load types"
+    )
     period_prefix: str = Field(description="Prefix of the delivery period identifiers, e.g. NYISO-SCR")
     seasons: tuple[Season, ...]
     enrollment_lead_days: int = Field(ge=0, description="Days before a delivery period that enrollment closes")
@@ -103,6 +128,8 @@ IN_CONNECTED_SOLUTIONS = RequiredField(path="isone.in_connected_solutions", labe
 DISPATCH_OPTION = RequiredField(path="customer.dispatch_option", label="Dispatch Option")
 BATTERY_POWER = RequiredField(path="device.battery_power_capacity_kw", label="Battery Power Capacity")
 BATTERY_ENERGY = RequiredField(path="device.battery_energy_capacity_kwh", label="Battery Energy Capacity")
+DEVICE_MANUFACTURER = RequiredField(path="device.device_manufacturer", label="Device Manufacturer")
+DEVICE_MODEL = RequiredField(path="device.device_model", label="Device Model")
 CBL_METHOD = RequiredField(path="nyiso.cbl_method", label="CBL Method")
 COMPANY_TYPE = RequiredField(path="nyiso.company_type", label="Company Type")
 
@@ -110,6 +137,11 @@ CON_EDISON = (UtilityName.CECONY,)
 PSEG_LI = (UtilityName.PSEGLI,)
 
 _SUMMER = (Season(start_month=6, end_month=9),)
+_BATTERY = (LoadType.BATTERY_STORAGE,)
+_THERMOSTAT = (LoadType.HVAC,)
+# A battery's size is what it is paid on; a thermostat is enrolled through its (participating) maker and model.
+_BATTERY_SIZE = LoadTypeFields(load_types=_BATTERY, fields=(BATTERY_POWER, BATTERY_ENERGY))
+_THERMOSTAT_MAKE = LoadTypeFields(load_types=_THERMOSTAT, fields=(DEVICE_MANUFACTURER, DEVICE_MODEL))
 _MAY_SEP = (Season(start_month=5, end_month=9),)
 _NYISO_CAPABILITY = (Season(start_month=5, end_month=10), Season(start_month=11, end_month=4))
 _MONTHLY = tuple(Season(start_month=m, end_month=m) for m in range(1, 13))
@@ -126,9 +158,15 @@ def _connected_solutions(identifier: ProgramIdentifier, utility: UtilityName, la
         meter_types=(MeterType.DEVICE, MeterType.SUBMETER, MeterType.UTILITY_METER),
         performance_basis=(PerformanceBasis.DEVICE, PerformanceBasis.UTILITY_METER),
         interval_data_source=IntervalDataSource.PARTNER,
-        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER, DISPATCH_OPTION, BATTERY_POWER, BATTERY_ENERGY),
+        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER),
+        # Daily or targeted dispatch is a choice of the battery offer only.
+        load_type_fields=(
+            LoadTypeFields(load_types=_BATTERY, fields=(DISPATCH_OPTION, BATTERY_POWER, BATTERY_ENERGY)),
+            _THERMOSTAT_MAKE,
+        ),
         period_prefix=str(identifier),
-        seasons=_SUMMER,
+        # Every device delivers in summer (Jun-Sep); the battery offer also has a winter season (Dec-Mar).
+        seasons=(*_SUMMER, Season(start_month=12, end_month=3, load_types=_BATTERY)),
         enrollment_lead_days=30,
     )
 
@@ -184,7 +222,8 @@ PROGRAMS: tuple[Program, ...] = (
         meter_types=(MeterType.DEVICE, MeterType.SUBMETER, MeterType.UTILITY_METER),
         performance_basis=(PerformanceBasis.DEVICE, PerformanceBasis.UTILITY_METER),
         interval_data_source=IntervalDataSource.PARTNER,
-        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER, IN_CONNECTED_SOLUTIONS, BATTERY_POWER, BATTERY_ENERGY),
+        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER, IN_CONNECTED_SOLUTIONS),
+        load_type_fields=(_BATTERY_SIZE,),
         period_prefix="MA_DOER-CPS",
         seasons=(Season(start_month=1, end_month=12),),
         enrollment_lead_days=30,
@@ -289,6 +328,15 @@ def _is_present(value: Any) -> bool:
     return value is not None and value != "" and value != []
 
 
+def enrollment_fields_for(program: Program, load_types: Collection[str]) -> tuple[RequiredField, ...]:
+    """Every field the program needs of a meter with these load types, each once, in declaration order."""
+    wanted = [*program.enrollment_fields]
+    for extra in program.load_type_fields:
+        if any(t in extra.load_types for t in load_types):
+            wanted.extend(field for field in extra.fields if field not in wanted)
+    return tuple(wanted)
+
+
 def unmet(fields: tuple[RequiredField, ...], document: Mapping[str, Any]) -> list[RequiredField]:
     """The fields that are absent from the document, or present but failing the program's pattern."""
     failing: list[RequiredField] = []
@@ -328,11 +376,13 @@ def _season_period(program: Program, season: Season, start_year: int) -> Deliver
     )
 
 
-def next_delivery_period(program: Program, now: datetime) -> DeliveryPeriod:
-    """The first delivery period whose enrollment deadline has not passed yet."""
+def next_delivery_period(program: Program, now: datetime, load_types: Collection[str] | None = None) -> DeliveryPeriod:
+    """The first delivery period whose enrollment deadline has not passed yet, among the seasons open to a meter
+    with these load types (None: every season)."""
     candidates = [
         _season_period(program, season, year)
         for year in (now.year - 1, now.year, now.year + 1, now.year + 2)
         for season in program.seasons
+        if season.open_to(load_types)
     ]
     return min((p for p in candidates if p.enrollment_deadline >= now), key=lambda p: p.start)

@@ -46,9 +46,10 @@ def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentRespo
     )
     enrollments: list[ProgramEnrollment] = []
     actions: list[RequiredAction] = []
+    load_types = meter.data["load_types"]
     for program in programs:
-        period = catalog.next_delivery_period(program, now)
-        missing = catalog.unmet(program.enrollment_fields, meter.data)
+        period = catalog.next_delivery_period(program, now, load_types)
+        missing = catalog.unmet(catalog.enrollment_fields_for(program, load_types), meter.data)
         unauthorized = meter.utility_link is not None and not meter.utility_link.is_active(now)
         status = EnrollmentStatus.PENDING if missing or unauthorized else EnrollmentStatus.ELIGIBLE
         enrollments.append(
