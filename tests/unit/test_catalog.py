@@ -117,6 +117,33 @@ def test_programs_for_a_known_utility_keeps_only_that_utilitys_programs(
     assert [str(p.program_identifier) for p in programs] == expected
 
 
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("MA", ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS"]),
+        ("RI", ["RIE-CS"]),
+        ("CT", ["EVERSOURCE-CS"]),
+        ("NH", []),
+        (None, ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS"]),
+    ],
+)
+def test_programs_for_a_known_state_keeps_only_the_programs_of_that_state(
+    state: str | None, expected: list[str]
+) -> None:
+    # When the catalog is asked for an ISONE device whose service address is in the state (or unknown)
+    programs = catalog.programs_for(TransmissionRegion.ISONE, MeterType.DEVICE, state=state)
+
+    # Then state-bound programs of other states are left out
+    assert [str(p.program_identifier) for p in programs] == expected
+
+
+def test_rhode_island_energy_connectedsolutions_runs_in_rhode_island() -> None:
+    # Then RIE-CS is Rhode Island's, and region-wide ISO programs are bound to no state
+    assert catalog.get_program(ProgramIdentifier.RIE_CS).states == ("RI",)
+    assert catalog.get_program(ProgramIdentifier.ERCOT_ERS).states == ()
+    assert catalog.get_program(ProgramIdentifier.NYISO_SCR).states == ()
+
+
 def test_programs_for_filters_on_customer_classification_when_given(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a catalog where ERCOT-ERS is restricted to commercial customers
     restricted = catalog.get_program(ProgramIdentifier.ERCOT_ERS).model_copy(

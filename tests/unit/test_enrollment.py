@@ -19,7 +19,8 @@ pytestmark = pytest.mark.usefixtures("no_network")
 MakeAsset = Callable[..., dict[str, Any]]
 CREATED = datetime(2025, 2, 3, 10, 30, tzinfo=UTC)
 NOW = datetime(2025, 3, 15, 12, 0, tzinfo=UTC)
-ISONE_PROGRAMS = ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS"]
+# The ISONE programs open to a Massachusetts meter whose utility is not known yet (RIE-CS is Rhode Island's).
+ISONE_PROGRAMS = ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS"]
 
 # Every field CPS and ConnectedSolutions ask for.
 ISONE_COMPLETE: dict[str, Any] = {
@@ -29,6 +30,12 @@ ISONE_COMPLETE: dict[str, Any] = {
     "device": {"device_type": "BATTERY", "battery_power_capacity_kw": 5.0, "battery_energy_capacity_kwh": 13.5},
 }
 NYISO_WITHOUT_COMPANY: dict[str, Any] = {
+    "customer": {
+        "street_1": "1 Old Country Road",
+        "postal_code": "11501",
+        "city": "Mineola",
+        "state_or_province_code": "NY",
+    },
     "utility": {"utility_name": "PSEGLI", "electric_service_account_number": "9876543210"},
     "nyiso": {"cbl_method": "AVERAGE_DAY"},
 }
@@ -299,3 +306,33 @@ def test_connectedsolutions_battery_is_offered_the_winter_season_and_a_thermosta
 
     assert period(battery) == "EVERSOURCE-CS_2025_DEC_2026_MAR"
     assert period(thermostat) == "EVERSOURCE-CS_2026_JUN_SEP"
+
+
+@pytest.mark.parametrize(
+    ("state", "city", "utility", "expected"),
+    [
+        ("MA", "Boston", "EVERSOURCE", ["MA_DOER-CPS", "EVERSOURCE-CS"]),
+        ("CT", "Hartford", "EVERSOURCE", ["EVERSOURCE-CS"]),
+        ("NH", "Manchester", "EVERSOURCE", []),
+        ("RI", "Providence", "RIE", ["RIE-CS"]),
+        ("MA", "Worcester", "NATGRID", ["MA_DOER-CPS", "NATGRID-CS"]),
+    ],
+)
+def test_state_bound_programs_are_offered_only_in_their_states(
+    make_asset: MakeAsset, state: str, city: str, utility: str, expected: list[str]
+) -> None:
+    # Given a complete ISONE battery whose service address is in the state
+    document = make_asset(
+        "ne-1",
+        **{
+            **ISONE_COMPLETE,
+            "customer": {**ISONE_COMPLETE["customer"], "city": city, "state_or_province_code": state},
+            "utility": {**ISONE_COMPLETE["utility"], "utility_name": utility},
+        },
+    )
+
+    # When its enrollment is derived
+    result = derive_enrollment(meter(document), NOW)
+
+    # Then only the programs of that state (and utility) are offered: Massachusetts' CPS nowhere else
+    assert list(statuses(result)) == expected

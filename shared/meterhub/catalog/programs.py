@@ -89,7 +89,11 @@ class Program(BaseModel):
     program_identifier: ProgramIdentifier
     name: str
     transmission_region: TransmissionRegion
-    states: tuple[str, ...] = Field(description="US states the program runs in")
+    states: tuple[str, ...] = Field(
+        default=(),
+        description="US states a state-run or utility program is bound to (the meter's service address must be in "
+        "one); empty for ISO-wide market programs, bound by the region alone",
+    )
     onboarding: OnboardingMethod
     meter_types: tuple[MeterType, ...] = Field(description="Meter types that can take part")
     customer_classifications: tuple[CustomerClassification, ...] = (
@@ -147,13 +151,15 @@ _NYISO_CAPABILITY = (Season(start_month=5, end_month=10), Season(start_month=11,
 _MONTHLY = tuple(Season(start_month=m, end_month=m) for m in range(1, 13))
 
 
-def _connected_solutions(identifier: ProgramIdentifier, utility: UtilityName, label: str) -> Program:
+def _connected_solutions(
+    identifier: ProgramIdentifier, utility: UtilityName, label: str, states: tuple[str, ...]
+) -> Program:
     return Program(
         program_identifier=identifier,
         name=f"ConnectedSolutions ({label})",
         utilities=(utility,),
         transmission_region=TransmissionRegion.ISONE,
-        states=("MA", "RI", "NH"),
+        states=states,
         onboarding=OnboardingMethod.PARTNER_CREATED,
         meter_types=(MeterType.DEVICE, MeterType.SUBMETER, MeterType.UTILITY_METER),
         performance_basis=(PerformanceBasis.DEVICE, PerformanceBasis.UTILITY_METER),
@@ -171,12 +177,14 @@ def _connected_solutions(identifier: ProgramIdentifier, utility: UtilityName, la
     )
 
 
-def _caiso(identifier: ProgramIdentifier, name: str, prefix: str, seasons: tuple[Season, ...]) -> Program:
+def _caiso(
+    identifier: ProgramIdentifier, name: str, prefix: str, seasons: tuple[Season, ...], states: tuple[str, ...]
+) -> Program:
     return Program(
         program_identifier=identifier,
         name=name,
         transmission_region=TransmissionRegion.CAISO,
-        states=("CA",),
+        states=states,
         onboarding=OnboardingMethod.CUSTOMER_AUTHORIZED,
         meter_types=(MeterType.UTILITY_METER,),
         performance_basis=(PerformanceBasis.UTILITY_METER,),
@@ -199,7 +207,8 @@ def _nyiso(
         name=name,
         utilities=utilities,
         transmission_region=TransmissionRegion.NYISO,
-        states=("NY",),
+        # The utilities' own programs are New York tariffs; SCR is NYISO's, bound by the region.
+        states=("NY",) if utilities else (),
         onboarding=OnboardingMethod.CUSTOMER_AUTHORIZED,
         meter_types=(MeterType.UTILITY_METER,),
         performance_basis=(PerformanceBasis.UTILITY_METER,),
@@ -228,16 +237,16 @@ PROGRAMS: tuple[Program, ...] = (
         seasons=(Season(start_month=1, end_month=12),),
         enrollment_lead_days=30,
     ),
-    _connected_solutions(ProgramIdentifier.EVERSOURCE_CS, UtilityName.EVERSOURCE, "Eversource"),
-    _connected_solutions(ProgramIdentifier.NATGRID_CS, UtilityName.NATGRID, "National Grid"),
-    _connected_solutions(ProgramIdentifier.UNITIL_CS, UtilityName.UNITIL, "Unitil"),
-    _connected_solutions(ProgramIdentifier.RIE_CS, UtilityName.RIE, "Rhode Island Energy"),
+    # Mass Save (MA) for the three MA utilities, Energize CT for Eversource CT, Rhode Island Energy for RI.
+    _connected_solutions(ProgramIdentifier.EVERSOURCE_CS, UtilityName.EVERSOURCE, "Eversource", ("MA", "CT")),
+    _connected_solutions(ProgramIdentifier.NATGRID_CS, UtilityName.NATGRID, "National Grid", ("MA",)),
+    _connected_solutions(ProgramIdentifier.UNITIL_CS, UtilityName.UNITIL, "Unitil", ("MA",)),
+    _connected_solutions(ProgramIdentifier.RIE_CS, UtilityName.RIE, "Rhode Island Energy", ("RI",)),
     # ERCOT (TX): partner-created utility meters; ERCOT supplies the interval data.
     Program(
         program_identifier=ProgramIdentifier.ERCOT_ERS,
         name="ERCOT Emergency Response Service",
         transmission_region=TransmissionRegion.ERCOT,
-        states=("TX",),
         onboarding=OnboardingMethod.PARTNER_CREATED,
         meter_types=(MeterType.UTILITY_METER,),
         performance_basis=(PerformanceBasis.UTILITY_METER,),
@@ -255,11 +264,16 @@ PROGRAMS: tuple[Program, ...] = (
         enrollment_lead_days=21,
     ),
     # CAISO (CA): customer-authorized through Connect; the utility supplies the interval data.
-    _caiso(ProgramIdentifier.DRAM, "Demand Response Auction Mechanism", "CAISO-DRAM", _MONTHLY),
-    _caiso(ProgramIdentifier.CCA, "Community Choice Aggregator capacity", "CAISO-CCA", _MONTHLY),
-    _caiso(ProgramIdentifier.ENERGY_ONLY, "CAISO energy-only", "CAISO-ENERGY-ONLY", _MONTHLY),
+    # DRAM, CCA capacity and ELRP are California (CPUC / CCA) programs; energy-only is the CAISO market itself.
+    _caiso(ProgramIdentifier.DRAM, "Demand Response Auction Mechanism", "CAISO-DRAM", _MONTHLY, ("CA",)),
+    _caiso(ProgramIdentifier.CCA, "Community Choice Aggregator capacity", "CAISO-CCA", _MONTHLY, ("CA",)),
+    _caiso(ProgramIdentifier.ENERGY_ONLY, "CAISO energy-only", "CAISO-ENERGY-ONLY", _MONTHLY, ()),
     _caiso(
-        ProgramIdentifier.ELRP, "Emergency Load Reduction Program", "CAISO-ELRP", (Season(start_month=5, end_month=10),)
+        ProgramIdentifier.ELRP,
+        "Emergency Load Reduction Program",
+        "CAISO-ELRP",
+        (Season(start_month=5, end_month=10),),
+        ("CA",),
     ),
     # NYISO (NY): customer-authorized through Connect; the utility supplies the interval data.
     _nyiso(ProgramIdentifier.NYISO_SCR, "NYISO Special Case Resources", (CBL_METHOD,)),
@@ -288,10 +302,13 @@ def programs_for(
     meter_type: MeterType,
     classification: CustomerClassification | None = None,
     utility: str | None = None,
+    state: str | None = None,
 ) -> list[Program]:
-    """The programs a meter of this region, type, customer class and utility can take part in.
+    """The programs a meter of this region, type, customer class, utility and service-address state can take
+    part in.
 
-    An unknown utility (None) keeps utility-specific programs: the meter may still turn out to be theirs.
+    An unknown utility or state (None) keeps utility- or state-bound programs: the meter may still turn out to
+    be theirs.
     """
     return [
         program
@@ -300,6 +317,7 @@ def programs_for(
         and meter_type in program.meter_types
         and (classification is None or classification in program.customer_classifications)
         and (utility is None or not program.utilities or utility in program.utilities)
+        and (state is None or not program.states or state.upper() in program.states)
     ]
 
 

@@ -43,6 +43,7 @@ def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentRespo
         MeterType(meter.meter_type),
         CustomerClassification(meter.customer_classification),
         catalog.value_at(meter.data, "utility.utility_name"),
+        catalog.value_at(meter.data, "customer.state_or_province_code"),
     )
     enrollments: list[ProgramEnrollment] = []
     actions: list[RequiredAction] = []
