@@ -403,7 +403,10 @@ def test_connectedsolutions_winter_season_is_for_batteries_only(load_types: list
         ("NYISO-SCR", "2024-01-15T00:00:00", "NYISO-SCR_2024_MAY_OCT", "2024-05-01", "2024-11-01", "2024-04-01"),
         ("PSEGLI-CSRP", "2025-01-01T00:00:00", "PSEGLI-CSRP_2025_MAY_SEP", "2025-05-01", "2025-10-01", "2025-04-01"),
         ("CONED-DLRP", "2025-04-02T00:00:00", "CONED-DLRP_2026_MAY_SEP", "2026-05-01", "2026-10-01", "2026-04-01"),
-        ("ELRP", "2024-06-01T00:00:00", "CAISO-ELRP_2025_MAY_OCT", "2025-05-01", "2025-11-01", "2025-04-17"),
+        # ELRP: monthly periods within the May-October season, none from November to April
+        ("ELRP", "2024-06-01T00:00:00", "CAISO-ELRP_2024_JUL", "2024-07-01", "2024-08-01", "2024-06-17"),
+        ("ELRP", "2024-09-10T00:00:00", "CAISO-ELRP_2024_OCT", "2024-10-01", "2024-11-01", "2024-09-17"),
+        ("ELRP", "2024-09-18T00:00:00", "CAISO-ELRP_2025_MAY", "2025-05-01", "2025-06-01", "2025-04-17"),
         # ERCOT ERS standard contract terms: Dec-Mar wraps over the year, then Apr-May, Jun-Sep, Oct-Nov
         ("ERCOT-ERS", "2024-11-01T00:00:00", "ERCOT-ERS_2024_DEC_2025_MAR", "2024-12-01", "2025-04-01", "2024-11-10"),
         ("ERCOT-ERS", "2024-11-11T00:00:00", "ERCOT-ERS_2025_APR_MAY", "2025-04-01", "2025-06-01", "2025-03-11"),

@@ -149,6 +149,8 @@ _THERMOSTAT_MAKE = LoadTypeFields(load_types=_THERMOSTAT, fields=(DEVICE_MANUFAC
 _MAY_SEP = (Season(start_month=5, end_month=9),)
 _NYISO_CAPABILITY = (Season(start_month=5, end_month=10), Season(start_month=11, end_month=4))
 _MONTHLY = tuple(Season(start_month=m, end_month=m) for m in range(1, 13))
+# ELRP events run May 1 - October 31 (CPUC D.21-03-056); Leap names ELRP periods by month (CAISO-ELRP_2024_OCT).
+_ELRP_MONTHS = tuple(Season(start_month=m, end_month=m) for m in range(5, 11))
 
 
 def _connected_solutions(
@@ -272,7 +274,7 @@ PROGRAMS: tuple[Program, ...] = (
         ProgramIdentifier.ELRP,
         "Emergency Load Reduction Program",
         "CAISO-ELRP",
-        (Season(start_month=5, end_month=10),),
+        _ELRP_MONTHS,
         ("CA",),
     ),
     # NYISO (NY): customer-authorized through Connect; the utility supplies the interval data.
