@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from meterhub.catalog import programs as catalog
+from meterhub.catalog import sources as src
 from meterhub.catalog.enums import CustomerClassification, MeterType, ProgramIdentifier, TransmissionRegion
 from meterhub.catalog.programs import IntervalDataSource, OnboardingMethod, RequiredField
 
@@ -474,3 +475,33 @@ def test_every_program_has_a_future_period_with_a_deadline_before_its_start(prog
     assert result.start - result.enrollment_deadline == timedelta(days=program.enrollment_lead_days)
     assert result.end > result.start
     assert result.identifier.startswith(program.period_prefix + "_")
+
+
+# ----- sources ---------------------------------------------------------------------------------------------
+
+LEAP_DOCUMENTS = {src.LEAP_ONBOARDING, src.LEAP_PROGRAM_IDENTIFIERS}
+
+
+@pytest.mark.parametrize("program", catalog.PROGRAMS, ids=lambda p: str(p.program_identifier))
+def test_every_program_cites_a_public_program_document_besides_leaps_own(program: catalog.Program) -> None:
+    # Then its facts trace to at least one document of the program's operator or regulator, each cited once
+    assert set(program.sources) - LEAP_DOCUMENTS
+    assert len(program.sources) == len(set(program.sources))
+
+
+@pytest.mark.parametrize(
+    ("identifier", "document"),
+    [
+        ("ERCOT-ERS", src.ERCOT_PROTOCOLS_ERS),
+        ("ELRP", src.CPUC_ELRP_DECISION),
+        ("NYISO-SCR", src.NYISO_ICAP_MANUAL),
+        ("EVERSOURCE-CS", src.MASS_SAVE_BATTERIES),
+        ("EVERSOURCE-CS", src.ENERGIZE_CT_CONNECTED_SOLUTIONS),
+        ("RIE-CS", src.RIE_CONNECTED_SOLUTIONS),
+        ("MA_DOER-CPS", src.MA_CPS_REGULATION),
+        ("CONED-DLRP", src.CONED_RIDER_T),
+    ],
+)
+def test_program_cites_the_document_its_seasons_and_states_come_from(identifier: str, document: str) -> None:
+    # Then the document behind the program's seasons, states and fields is among its sources
+    assert document in catalog.get_program(ProgramIdentifier(identifier)).sources

@@ -6,7 +6,7 @@ a partner may upload, and which fields each program needs before a meter becomes
 (PJM Capacity, CEC-DSGS, ...) is one more `Program(...)` entry plus tests, not a new code path.
 
 Delivery seasons and enrollment lead times are our configuration, not published Leap values: adjust them per
-program year here.
+program year here, against the public documents each program cites in `sources` (see `sources.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from meterhub.catalog import sources as src
 from meterhub.catalog.enums import (
     CustomerClassification,
     LoadType,
@@ -117,6 +118,11 @@ class Program(BaseModel):
     period_prefix: str = Field(description="Prefix of the delivery period identifiers, e.g. NYISO-SCR")
     seasons: tuple[Season, ...]
     enrollment_lead_days: int = Field(ge=0, description="Days before a delivery period that enrollment closes")
+    sources: tuple[str, ...] = Field(
+        min_length=1,
+        description="Public documents (publisher, title, URL where stable) behind the program's seasons, "
+        "deadlines, lead times, states and required fields",
+    )
 
 
 # ----- the fields programs ask for -------------------------------------------------------------------------
@@ -154,7 +160,11 @@ _ELRP_MONTHS = tuple(Season(start_month=m, end_month=m) for m in range(5, 11))
 
 
 def _connected_solutions(
-    identifier: ProgramIdentifier, utility: UtilityName, label: str, states: tuple[str, ...]
+    identifier: ProgramIdentifier,
+    utility: UtilityName,
+    label: str,
+    states: tuple[str, ...],
+    sources: tuple[str, ...],
 ) -> Program:
     return Program(
         program_identifier=identifier,
@@ -176,11 +186,17 @@ def _connected_solutions(
         # Every device delivers in summer (Jun-Sep); the battery offer also has a winter season (Dec-Mar).
         seasons=(*_SUMMER, Season(start_month=12, end_month=3, load_types=_BATTERY)),
         enrollment_lead_days=30,
+        sources=(*sources, src.MASS_SAVE_BATTERIES, src.MASS_SAVE_THERMOSTATS, src.LEAP_ONBOARDING),
     )
 
 
 def _caiso(
-    identifier: ProgramIdentifier, name: str, prefix: str, seasons: tuple[Season, ...], states: tuple[str, ...]
+    identifier: ProgramIdentifier,
+    name: str,
+    prefix: str,
+    seasons: tuple[Season, ...],
+    states: tuple[str, ...],
+    sources: tuple[str, ...],
 ) -> Program:
     return Program(
         program_identifier=identifier,
@@ -194,7 +210,9 @@ def _caiso(
         enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER),
         period_prefix=prefix,
         seasons=seasons,
+        # CAISO reviews a registration before it takes effect; Leap quotes up to two weeks.
         enrollment_lead_days=14,
+        sources=(*sources, src.CAISO_DR_BPM, src.LEAP_ONBOARDING, src.LEAP_PROGRAM_IDENTIFIERS),
     )
 
 
@@ -202,6 +220,7 @@ def _nyiso(
     identifier: ProgramIdentifier,
     name: str,
     extra: tuple[RequiredField, ...],
+    sources: tuple[str, ...],
     utilities: tuple[UtilityName, ...] = (),
 ) -> Program:
     return Program(
@@ -219,6 +238,7 @@ def _nyiso(
         period_prefix=str(identifier),
         seasons=_MAY_SEP if identifier != ProgramIdentifier.NYISO_SCR else _NYISO_CAPABILITY,
         enrollment_lead_days=30,
+        sources=(*sources, src.LEAP_ONBOARDING, src.LEAP_PROGRAM_IDENTIFIERS),
     )
 
 
@@ -238,12 +258,23 @@ PROGRAMS: tuple[Program, ...] = (
         period_prefix="MA_DOER-CPS",
         seasons=(Season(start_month=1, end_month=12),),
         enrollment_lead_days=30,
+        sources=(src.MA_CPS_REGULATION, src.MA_CPS_GUIDELINE, src.LEAP_ONBOARDING),
     ),
     # Mass Save (MA) for the three MA utilities, Energize CT for Eversource CT, Rhode Island Energy for RI.
-    _connected_solutions(ProgramIdentifier.EVERSOURCE_CS, UtilityName.EVERSOURCE, "Eversource", ("MA", "CT")),
-    _connected_solutions(ProgramIdentifier.NATGRID_CS, UtilityName.NATGRID, "National Grid", ("MA",)),
-    _connected_solutions(ProgramIdentifier.UNITIL_CS, UtilityName.UNITIL, "Unitil", ("MA",)),
-    _connected_solutions(ProgramIdentifier.RIE_CS, UtilityName.RIE, "Rhode Island Energy", ("RI",)),
+    _connected_solutions(
+        ProgramIdentifier.EVERSOURCE_CS,
+        UtilityName.EVERSOURCE,
+        "Eversource",
+        ("MA", "CT"),
+        (src.MA_THREE_YEAR_PLAN, src.ENERGIZE_CT_CONNECTED_SOLUTIONS),
+    ),
+    _connected_solutions(
+        ProgramIdentifier.NATGRID_CS, UtilityName.NATGRID, "National Grid", ("MA",), (src.MA_THREE_YEAR_PLAN,)
+    ),
+    _connected_solutions(ProgramIdentifier.UNITIL_CS, UtilityName.UNITIL, "Unitil", ("MA",), (src.MA_THREE_YEAR_PLAN,)),
+    _connected_solutions(
+        ProgramIdentifier.RIE_CS, UtilityName.RIE, "Rhode Island Energy", ("RI",), (src.RIE_CONNECTED_SOLUTIONS,)
+    ),
     # ERCOT (TX): partner-created utility meters; ERCOT supplies the interval data.
     Program(
         program_identifier=ProgramIdentifier.ERCOT_ERS,
@@ -263,29 +294,71 @@ PROGRAMS: tuple[Program, ...] = (
             Season(start_month=6, end_month=9),
             Season(start_month=10, end_month=11),
         ),
+        # Offers for a term close weeks before it starts (the procurement schedule gives each term's dates).
         enrollment_lead_days=21,
+        sources=(
+            src.ERCOT_PROTOCOLS_ERS,
+            src.ERCOT_ERS_PROCUREMENT,
+            src.ERCOT_RETAIL_MARKET_GUIDE,
+            src.LEAP_ONBOARDING,
+        ),
     ),
     # CAISO (CA): customer-authorized through Connect; the utility supplies the interval data.
     # DRAM, CCA capacity and ELRP are California (CPUC / CCA) programs; energy-only is the CAISO market itself.
-    _caiso(ProgramIdentifier.DRAM, "Demand Response Auction Mechanism", "CAISO-DRAM", _MONTHLY, ("CA",)),
-    _caiso(ProgramIdentifier.CCA, "Community Choice Aggregator capacity", "CAISO-CCA", _MONTHLY, ("CA",)),
-    _caiso(ProgramIdentifier.ENERGY_ONLY, "CAISO energy-only", "CAISO-ENERGY-ONLY", _MONTHLY, ()),
+    _caiso(
+        ProgramIdentifier.DRAM, "Demand Response Auction Mechanism", "CAISO-DRAM", _MONTHLY, ("CA",), (src.CPUC_DRAM,)
+    ),
+    _caiso(
+        ProgramIdentifier.CCA,
+        "Community Choice Aggregator capacity",
+        "CAISO-CCA",
+        _MONTHLY,
+        ("CA",),
+        (src.CPUC_RESOURCE_ADEQUACY,),
+    ),
+    _caiso(ProgramIdentifier.ENERGY_ONLY, "CAISO energy-only", "CAISO-ENERGY-ONLY", _MONTHLY, (), ()),
     _caiso(
         ProgramIdentifier.ELRP,
         "Emergency Load Reduction Program",
         "CAISO-ELRP",
         _ELRP_MONTHS,
         ("CA",),
+        (src.CPUC_ELRP_DECISION, src.PGE_ELRP_SCHEDULE),
     ),
     # NYISO (NY): customer-authorized through Connect; the utility supplies the interval data.
-    _nyiso(ProgramIdentifier.NYISO_SCR, "NYISO Special Case Resources", (CBL_METHOD,)),
-    _nyiso(ProgramIdentifier.CONED_DLRP, "Con Edison Distribution Load Relief Program", (), CON_EDISON),
-    _nyiso(ProgramIdentifier.CONED_CSRP, "Con Edison Commercial System Relief Program", (), CON_EDISON),
     _nyiso(
-        ProgramIdentifier.PSEGLI_DLRP, "PSEG Long Island Distribution Load Relief Program", (COMPANY_TYPE,), PSEG_LI
+        ProgramIdentifier.NYISO_SCR,
+        "NYISO Special Case Resources",
+        (CBL_METHOD,),
+        (src.NYISO_ICAP_MANUAL, src.NYISO_ICAP_CALENDAR),
     ),
     _nyiso(
-        ProgramIdentifier.PSEGLI_CSRP, "PSEG Long Island Commercial System Relief Program", (COMPANY_TYPE,), PSEG_LI
+        ProgramIdentifier.CONED_DLRP,
+        "Con Edison Distribution Load Relief Program",
+        (),
+        (src.CONED_RIDER_T,),
+        CON_EDISON,
+    ),
+    _nyiso(
+        ProgramIdentifier.CONED_CSRP,
+        "Con Edison Commercial System Relief Program",
+        (),
+        (src.CONED_RIDER_T,),
+        CON_EDISON,
+    ),
+    _nyiso(
+        ProgramIdentifier.PSEGLI_DLRP,
+        "PSEG Long Island Distribution Load Relief Program",
+        (COMPANY_TYPE,),
+        (src.PSEGLI_DR_TARIFF,),
+        PSEG_LI,
+    ),
+    _nyiso(
+        ProgramIdentifier.PSEGLI_CSRP,
+        "PSEG Long Island Commercial System Relief Program",
+        (COMPANY_TYPE,),
+        (src.PSEGLI_DR_TARIFF,),
+        PSEG_LI,
     ),
 )
 
