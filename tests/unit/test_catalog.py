@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from meterhub.catalog import exclusions
 from meterhub.catalog import programs as catalog
 from meterhub.catalog import sources as src
 from meterhub.catalog.enums import CustomerClassification, MeterType, ProgramIdentifier, TransmissionRegion
@@ -505,3 +506,52 @@ def test_every_program_cites_a_public_program_document_besides_leaps_own(program
 def test_program_cites_the_document_its_seasons_and_states_come_from(identifier: str, document: str) -> None:
     # Then the document behind the program's seasons, states and fields is among its sources
     assert document in catalog.get_program(ProgramIdentifier(identifier)).sources
+
+
+# ----- programs that exclude each other --------------------------------------------------------------------
+
+CAISO_GROUP = [ProgramIdentifier.DRAM, ProgramIdentifier.CCA, ProgramIdentifier.ENERGY_ONLY, ProgramIdentifier.ELRP]
+
+
+def test_exclusion_groups_name_catalog_programs_each_in_one_group_with_a_source() -> None:
+    # Then every grouped program is in the catalog, in one group only, and every group cites its rule
+    grouped = [program for group in exclusions.EXCLUSIONS for program in group.programs]
+    assert len(grouped) == len(set(grouped))
+    assert all(catalog.get_program(program) for program in grouped)
+    assert all(group.sources for group in exclusions.EXCLUSIONS)
+
+
+def test_caiso_capacity_energy_and_elrp_programs_exclude_each_other_in_default_order() -> None:
+    # When every CAISO program is open and ready
+    blocked = exclusions.placements(CAISO_GROUP, CAISO_GROUP)
+
+    # Then the meter is placed in DRAM and the others yield to it
+    assert blocked == dict.fromkeys(CAISO_GROUP[1:], ProgramIdentifier.DRAM)
+
+
+@pytest.mark.parametrize(
+    ("ready", "placed"),
+    [
+        ([ProgramIdentifier.ELRP], ProgramIdentifier.ELRP),
+        ([ProgramIdentifier.ENERGY_ONLY, ProgramIdentifier.ELRP], ProgramIdentifier.ENERGY_ONLY),
+        ([], ProgramIdentifier.DRAM),
+    ],
+)
+def test_placement_prefers_the_first_ready_program_else_the_first_open(
+    ready: list[ProgramIdentifier], placed: ProgramIdentifier
+) -> None:
+    # When only some programs are ready
+    blocked = exclusions.placements(CAISO_GROUP, ready)
+
+    # Then the meter is placed in the first ready one in order (or the first open), the rest yield to it
+    assert set(blocked) == set(CAISO_GROUP) - {placed}
+    assert set(blocked.values()) == {placed}
+
+
+def test_programs_outside_any_group_and_lone_group_members_are_never_blocked() -> None:
+    # When NYISO programs, or a single CAISO program, are open
+    nyiso = [ProgramIdentifier.NYISO_SCR, ProgramIdentifier.CONED_DLRP, ProgramIdentifier.CONED_CSRP]
+
+    # Then nothing is blocked
+    assert exclusions.placements(nyiso, nyiso) == {}
+    assert exclusions.placements([ProgramIdentifier.ELRP], []) == {}

@@ -11,7 +11,7 @@ from meterhub.catalog import programs as catalog
 from meterhub.catalog.enums import ActionType, EnrollmentStatus, ParticipationPreference, ProgramIdentifier
 from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.api_models.responses import MeterEnrollmentResponse
-from meterhub.meters.records import MeterRecord
+from meterhub.meters.records import MeterRecord, UtilityLink
 from meterhub.meters.rules.enrollment import derive_enrollment
 
 pytestmark = pytest.mark.usefixtures("no_network")
@@ -336,3 +336,108 @@ def test_state_bound_programs_are_offered_only_in_their_states(
 
     # Then only the programs of that state (and utility) are offered: Massachusetts' CPS nowhere else
     assert list(statuses(result)) == expected
+
+
+CALIFORNIA: dict[str, Any] = {
+    "customer": {
+        "street_1": "77 Beale Street",
+        "postal_code": "94105",
+        "city": "San Francisco",
+        "state_or_province_code": "CA",
+    },
+    "utility": {"utility_name": "PGE", "electric_service_account_number": "1234567890"},
+}
+CAISO_EXCLUSIVE = ["DRAM", "CCA", "ENERGY-ONLY", "ELRP"]
+
+
+def connect_meter(document: dict[str, Any], link_status: str = "COMPLETED") -> MeterRecord:
+    """A meter as Connect creates it: by the utility, fed by an authorization."""
+    return meter(document).model_copy(
+        update={
+            "created_by": "UTILITY",
+            "utility_link": UtilityLink(
+                authorization_id="auth-1", utility_id="pge", usage_point_id="up-1", status=link_status
+            ),
+        }
+    )
+
+
+def test_connect_created_caiso_meter_is_placed_in_one_of_the_conflicting_programs(make_asset: MakeAsset) -> None:
+    # Given a Connect-created PG&E meter with every field the CAISO programs need
+    record = connect_meter(make_asset("ca-1", region="CAISO", meter_type="UTILITY_METER", **CALIFORNIA))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then it is ELIGIBLE for DRAM only (first in the default order); CCA, ENERGY-ONLY and ELRP are blocked by it
+    assert statuses(result) == {
+        "DRAM": EnrollmentStatus.ELIGIBLE,
+        "CCA": EnrollmentStatus.INELIGIBLE,
+        "ENERGY-ONLY": EnrollmentStatus.INELIGIBLE,
+        "ELRP": EnrollmentStatus.INELIGIBLE,
+    }
+    assert result.global_enrollment_status is EnrollmentStatus.ELIGIBLE
+    assert [(str(a.program_identifier), a.action_type, a.action_code) for a in result.required_actions.partner] == [
+        (program, ActionType.NOT_ENROLLED_IN_CONFLICTING_PROGRAM, "PROG_0001") for program in CAISO_EXCLUSIVE[1:]
+    ]
+    assert all("conflicting program DRAM" in a.action_description for a in result.required_actions.partner)
+
+
+def test_conflicting_programs_place_the_meter_in_the_first_it_is_ready_for(
+    make_asset: MakeAsset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a catalog where DRAM also needs a NEM type, and a complete PG&E meter without one
+    dram = catalog.get_program(ProgramIdentifier.DRAM)
+    nem = catalog.RequiredField(path="caiso.nem_type", label="NEM Type")
+    stricter = dram.model_copy(update={"enrollment_fields": (*dram.enrollment_fields, nem)})
+    monkeypatch.setattr(catalog, "PROGRAMS", tuple(stricter if p is dram else p for p in catalog.PROGRAMS))
+    record = connect_meter(make_asset("ca-1", region="CAISO", meter_type="UTILITY_METER", **CALIFORNIA))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then the meter goes to CCA, the next in order it is ready for, and DRAM is blocked by CCA (not asked for fields)
+    found = statuses(result)
+    assert found["CCA"] is EnrollmentStatus.ELIGIBLE
+    assert {found[p] for p in ("DRAM", "ENERGY-ONLY", "ELRP")} == {EnrollmentStatus.INELIGIBLE}
+    assert {a.action_type for a in result.required_actions.partner} == {ActionType.NOT_ENROLLED_IN_CONFLICTING_PROGRAM}
+
+
+def test_revoked_caiso_meter_waits_on_reauthorization_in_its_placed_program_only(make_asset: MakeAsset) -> None:
+    # Given a complete PG&E meter whose authorization was revoked
+    record = connect_meter(make_asset("ca-1", region="CAISO", meter_type="UTILITY_METER", **CALIFORNIA), "REVOKED")
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then DRAM is PENDING on re-authorization and the others remain blocked by it
+    assert statuses(result)["DRAM"] is EnrollmentStatus.PENDING
+    assert result.global_enrollment_status is EnrollmentStatus.PENDING
+    assert [(str(a.program_identifier), a.action_type) for a in result.required_actions.partner] == [
+        ("DRAM", ActionType.IS_AUTHORIZED),
+        *[(program, ActionType.NOT_ENROLLED_IN_CONFLICTING_PROGRAM) for program in CAISO_EXCLUSIVE[1:]],
+    ]
+
+
+def test_nyiso_scr_and_the_con_edison_programs_do_not_exclude_each_other(make_asset: MakeAsset) -> None:
+    # Given a complete Con Edison meter in New York
+    document = make_asset(
+        "ny-2",
+        region="NYISO",
+        meter_type="UTILITY_METER",
+        customer={
+            "street_1": "4 Irving Place",
+            "postal_code": "10003",
+            "city": "New York",
+            "state_or_province_code": "NY",
+        },
+        utility={"utility_name": "CECONY", "electric_service_account_number": "123456789012345"},
+        nyiso={"cbl_method": "AVERAGE_DAY"},
+    )
+
+    # When its enrollment is derived
+    result = derive_enrollment(meter(document), NOW)
+
+    # Then SCR, DLRP and CSRP are all ELIGIBLE: dual participation is allowed
+    assert statuses(result) == dict.fromkeys(["NYISO-SCR", "CONED-DLRP", "CONED-CSRP"], EnrollmentStatus.ELIGIBLE)
+    assert result.required_actions.partner == []

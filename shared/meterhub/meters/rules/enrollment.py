@@ -2,7 +2,9 @@
 
 A program open to the meter (same region, fitting meter type and customer class) is ELIGIBLE when the meter
 has every field the program needs, else PENDING with a partner required action NO_MISSING_FIELDS/SERV_0005
-naming the missing fields. The global status is the best program status: ELIGIBLE > PENDING; a meter no
+naming the missing fields. Of programs that exclude each other (catalog.exclusions) the meter is placed in one;
+the others are INELIGIBLE with a partner required action NOT_ENROLLED_IN_CONFLICTING_PROGRAM naming the program
+it is placed in. The global status is the best program status: ELIGIBLE > PENDING > INELIGIBLE; a meter no
 program accepts is INELIGIBLE.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
+from meterhub.catalog import exclusions
 from meterhub.catalog import programs as catalog
 from meterhub.catalog.enums import (
     ActionType,
@@ -34,6 +37,8 @@ from meterhub.meters.records import MeterRecord
 MISSING_FIELDS_CODE = "SERV_0005"
 REAUTHORIZE_CODE = "AUTH_0001"
 REAUTHORIZE_DESCRIPTION = "End customer must re-authorize"
+# Leap publishes no code for this action; ours, in the style of its published ones.
+CONFLICTING_PROGRAM_CODE = "PROG_0001"
 INDEFINITELY = datetime(9000, 1, 1, tzinfo=UTC)
 
 
@@ -48,11 +53,23 @@ def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentRespo
     enrollments: list[ProgramEnrollment] = []
     actions: list[RequiredAction] = []
     load_types = meter.data["load_types"]
+    unauthorized = meter.utility_link is not None and not meter.utility_link.is_active(now)
+    missing_by_program = {
+        program.program_identifier: catalog.unmet(catalog.enrollment_fields_for(program, load_types), meter.data)
+        for program in programs
+    }
+    ready = [identifier for identifier, missing in missing_by_program.items() if not missing and not unauthorized]
+    placed_in = exclusions.placements(list(missing_by_program), ready)
     for program in programs:
         period = catalog.next_delivery_period(program, now, load_types)
-        missing = catalog.unmet(catalog.enrollment_fields_for(program, load_types), meter.data)
-        unauthorized = meter.utility_link is not None and not meter.utility_link.is_active(now)
-        status = EnrollmentStatus.PENDING if missing or unauthorized else EnrollmentStatus.ELIGIBLE
+        missing = missing_by_program[program.program_identifier]
+        conflicting = placed_in.get(program.program_identifier)
+        if conflicting is not None:
+            status = EnrollmentStatus.INELIGIBLE
+        elif missing or unauthorized:
+            status = EnrollmentStatus.PENDING
+        else:
+            status = EnrollmentStatus.ELIGIBLE
         enrollments.append(
             ProgramEnrollment(
                 program_identifier=program.program_identifier,
@@ -68,11 +85,18 @@ def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentRespo
             )
         )
         wanted: list[tuple[ActionType, str, str]] = []
-        if unauthorized:
+        if conflicting is not None:
+            # Nothing else to ask for a program the meter is not placed in: only the conflict blocks it.
+            description = (
+                f"The meter is placed in the conflicting program {conflicting}; "
+                f"one meter cannot be in {program.program_identifier} as well."
+            )
+            wanted.append((ActionType.NOT_ENROLLED_IN_CONFLICTING_PROGRAM, CONFLICTING_PROGRAM_CODE, description))
+        elif unauthorized:
             # The utility no longer shares this meter's data (authorization revoked or expired): the meter
             # stays, but cannot be enrolled until the customer authorizes again through a Connect link.
             wanted.append((ActionType.IS_AUTHORIZED, REAUTHORIZE_CODE, REAUTHORIZE_DESCRIPTION))
-        if missing:
+        if missing and conflicting is None:
             names = ", ".join(f"{field.label} ({field.path})" for field in missing)
             description = f"Missing fields: {names}. Update the meter with update_existing=true."
             wanted.append((ActionType.NO_MISSING_FIELDS, MISSING_FIELDS_CODE, description))
