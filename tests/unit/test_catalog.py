@@ -34,6 +34,10 @@ EXPECTED_PROGRAMS: dict[str, tuple[TransmissionRegion, OnboardingMethod, Interva
     "CONED-CSRP": (TransmissionRegion.NYISO, CUSTOMER, IntervalDataSource.UTILITY),
     "PSEGLI-DLRP": (TransmissionRegion.NYISO, CUSTOMER, IntervalDataSource.UTILITY),
     "PSEGLI-CSRP": (TransmissionRegion.NYISO, CUSTOMER, IntervalDataSource.UTILITY),
+    # added from Leap's program_identifier enum where public program rules exist
+    "CEC-DSGS": (TransmissionRegion.CAISO, PARTNER, IntervalDataSource.PARTNER),
+    "PGE-CBP": (TransmissionRegion.CAISO, CUSTOMER, IntervalDataSource.UTILITY),
+    "PJM-CAPACITY": (TransmissionRegion.PJM, CUSTOMER, IntervalDataSource.UTILITY),
 }
 
 
@@ -78,14 +82,15 @@ def test_program_has_its_region_onboarding_and_interval_data_source(
         ),
         (TransmissionRegion.ERCOT, MeterType.UTILITY_METER, ["ERCOT-ERS"]),
         (TransmissionRegion.ERCOT, MeterType.DEVICE, []),
-        (TransmissionRegion.CAISO, MeterType.UTILITY_METER, ["DRAM", "CCA", "ENERGY-ONLY", "ELRP"]),
-        (TransmissionRegion.CAISO, MeterType.DEVICE, []),
+        (TransmissionRegion.CAISO, MeterType.UTILITY_METER, ["DRAM", "CCA", "ENERGY-ONLY", "ELRP", "PGE-CBP"]),
+        (TransmissionRegion.CAISO, MeterType.DEVICE, ["CEC-DSGS"]),
         (
             TransmissionRegion.NYISO,
             MeterType.UTILITY_METER,
             ["NYISO-SCR", "CONED-DLRP", "CONED-CSRP", "PSEGLI-DLRP", "PSEGLI-CSRP"],
         ),
-        (TransmissionRegion.PJM, MeterType.UTILITY_METER, []),
+        (TransmissionRegion.PJM, MeterType.UTILITY_METER, ["PJM-CAPACITY"]),
+        (TransmissionRegion.SERC, MeterType.UTILITY_METER, []),
     ],
 )
 def test_programs_for_lists_the_programs_open_to_a_region_and_meter_type(
@@ -183,7 +188,8 @@ def test_programs_for_filters_on_customer_classification_when_given(monkeypatch:
         (TransmissionRegion.CAISO, MeterType.SUBMETER, False),
         (TransmissionRegion.NYISO, MeterType.UTILITY_METER, True),
         (TransmissionRegion.NYISO, MeterType.DEVICE, False),
-        (TransmissionRegion.PJM, MeterType.UTILITY_METER, False),
+        (TransmissionRegion.PJM, MeterType.UTILITY_METER, True),
+        (TransmissionRegion.PJM, MeterType.DEVICE, False),
     ],
 )
 def test_requires_customer_authorization_per_region_and_meter_type(
@@ -201,7 +207,7 @@ def test_requires_customer_authorization_per_region_and_meter_type(
         (TransmissionRegion.ISONE, MeterType.UTILITY_METER, True),
         (TransmissionRegion.ERCOT, MeterType.UTILITY_METER, False),
         (TransmissionRegion.CAISO, MeterType.UTILITY_METER, False),
-        (TransmissionRegion.CAISO, MeterType.DEVICE, False),
+        (TransmissionRegion.CAISO, MeterType.DEVICE, True),
         (TransmissionRegion.NYISO, MeterType.UTILITY_METER, False),
         (TransmissionRegion.PJM, MeterType.DEVICE, False),
     ],
@@ -439,6 +445,63 @@ def test_next_delivery_period(identifier: str, now: str, period: str, start: str
     assert result.enrollment_deadline == at(deadline + "T00:00:00")
 
 
+@pytest.mark.parametrize(
+    ("identifier", "now", "period", "start", "end", "deadline"),
+    [
+        ("CEC-DSGS", "2026-01-15T00:00:00", "CEC-DSGS_2026_MAY_OCT", "2026-05-01", "2026-11-01", "2026-04-01"),
+        ("PGE-CBP", "2025-06-20T00:00:00", "PGE-CBP_2025_AUG", "2025-08-01", "2025-09-01", "2025-07-18"),
+        ("PGE-CBP", "2025-10-20T00:00:00", "PGE-CBP_2026_MAY", "2026-05-01", "2026-06-01", "2026-04-17"),
+        (
+            "PJM-CAPACITY",
+            "2025-03-15T00:00:00",
+            "PJM-CAPACITY_2025_JUN_2026_MAY",
+            "2025-06-01",
+            "2026-06-01",
+            "2025-05-02",
+        ),
+    ],
+)
+def test_next_delivery_period_of_the_added_programs(
+    identifier: str, now: str, period: str, start: str, end: str, deadline: str
+) -> None:
+    # When the next period of an added program is computed
+    result = catalog.next_delivery_period(catalog.get_program(ProgramIdentifier(identifier)), at(now))
+
+    # Then it follows the program's public season (DSGS and CBP May-Oct, PJM's June-May Delivery Year)
+    assert (result.identifier, result.start, result.end, result.enrollment_deadline) == (
+        period,
+        at(start + "T00:00:00"),
+        at(end + "T00:00:00"),
+        at(deadline + "T00:00:00"),
+    )
+
+
+def test_pge_cbp_is_for_pge_commercial_customers_in_california() -> None:
+    # When the catalog is asked for CAISO utility meters of several customers
+    def offered(classification: CustomerClassification, utility: str, state: str) -> bool:
+        programs = catalog.programs_for(
+            TransmissionRegion.CAISO, MeterType.UTILITY_METER, classification, utility, state
+        )
+        return ProgramIdentifier.PGE_CBP in [p.program_identifier for p in programs]
+
+    # Then only PG&E's commercial customers get CBP
+    assert offered(CustomerClassification.COMMERCIAL, "PGE", "CA")
+    assert not offered(CustomerClassification.RESIDENTIAL, "PGE", "CA")
+    assert not offered(CustomerClassification.COMMERCIAL, "SCE", "CA")
+
+
+def test_cec_dsgs_needs_the_battery_sizes_and_device_count_leap_asks_for() -> None:
+    # When DSGS's enrollment needs of a battery are read
+    program = catalog.get_program(ProgramIdentifier.CEC_DSGS)
+    paths = [field.path for field in catalog.enrollment_fields_for(program, ["BATTERY_STORAGE"])]
+
+    # Then the battery's energy and power and the number of devices are among them, and the program is California's
+    assert {"device.battery_energy_capacity_kwh", "device.battery_power_capacity_kw", "site.number_of_devices"} <= set(
+        paths
+    )
+    assert program.states == ("CA",)
+
+
 def test_next_delivery_period_on_the_deadline_instant_is_still_that_period() -> None:
     # Given NYISO-SCR, whose winter 2024 period closes for enrollment at 2024-10-02T00:00Z
     program = catalog.get_program(ProgramIdentifier.NYISO_SCR)
@@ -510,7 +573,13 @@ def test_program_cites_the_document_its_seasons_and_states_come_from(identifier:
 
 # ----- programs that exclude each other --------------------------------------------------------------------
 
-CAISO_GROUP = [ProgramIdentifier.DRAM, ProgramIdentifier.CCA, ProgramIdentifier.ENERGY_ONLY, ProgramIdentifier.ELRP]
+CAISO_GROUP = [
+    ProgramIdentifier.DRAM,
+    ProgramIdentifier.CCA,
+    ProgramIdentifier.PGE_CBP,
+    ProgramIdentifier.ENERGY_ONLY,
+    ProgramIdentifier.ELRP,
+]
 
 
 def test_exclusion_groups_name_catalog_programs_each_in_one_group_with_a_source() -> None:

@@ -143,7 +143,7 @@ def test_one_eligible_program_makes_the_meter_globally_eligible(make_asset: Make
 
 @pytest.mark.parametrize(
     ("region", "meter_type"),
-    [("CAISO", "DEVICE"), ("ERCOT", "DEVICE"), ("NYISO", "SUBMETER"), ("PJM", "UTILITY_METER")],
+    [("CAISO", "DEVICE"), ("ERCOT", "DEVICE"), ("NYISO", "SUBMETER"), ("SERC", "UTILITY_METER")],
 )
 def test_meter_no_program_accepts_is_ineligible_with_no_programs(
     make_asset: MakeAsset, region: str, meter_type: str
@@ -441,3 +441,23 @@ def test_nyiso_scr_and_the_con_edison_programs_do_not_exclude_each_other(make_as
     # Then SCR, DLRP and CSRP are all ELIGIBLE: dual participation is allowed
     assert statuses(result) == dict.fromkeys(["NYISO-SCR", "CONED-DLRP", "CONED-CSRP"], EnrollmentStatus.ELIGIBLE)
     assert result.required_actions.partner == []
+
+
+def test_california_battery_device_is_eligible_for_dsgs_with_its_sizes(make_asset: MakeAsset) -> None:
+    # Given a partner-created battery at a California address with its sizes and device count
+    document = make_asset(
+        "ca-b",
+        region="CAISO",
+        customer=CALIFORNIA["customer"],
+        utility={"utility_name": "PGE"},
+        device={"device_type": "BATTERY", "battery_power_capacity_kw": 5.0, "battery_energy_capacity_kwh": 13.5},
+        site={"number_of_devices": 1},
+    )
+
+    # When its enrollment is derived
+    result = derive_enrollment(meter(document), NOW)
+
+    # Then DSGS is ELIGIBLE for the coming May-October season
+    [dsgs] = result.program_enrollment
+    assert (str(dsgs.program_identifier), dsgs.enrollment_status) == ("CEC-DSGS", EnrollmentStatus.ELIGIBLE)
+    assert dsgs.delivery_period == "CEC-DSGS_2025_MAY_OCT"

@@ -38,12 +38,13 @@ EXCLUSIONS: tuple[ExclusionGroup, ...] = (
         programs=(
             ProgramIdentifier.DRAM,
             ProgramIdentifier.CCA,
+            ProgramIdentifier.PGE_CBP,
             ProgramIdentifier.ENERGY_ONLY,
             ProgramIdentifier.ELRP,
         ),
         reason="a CAISO location belongs to one demand response registration at a time, and ELRP takes no "
         "customer already in another supply-side demand response program",
-        sources=(src.CAISO_DR_BPM, src.CPUC_ELRP_DECISION),
+        sources=(src.CAISO_DR_BPM, src.CPUC_ELRP_DECISION, src.PGE_CBP_SCHEDULE),
     ),
 )
 

@@ -138,6 +138,7 @@ IN_CONNECTED_SOLUTIONS = RequiredField(path="isone.in_connected_solutions", labe
 DISPATCH_OPTION = RequiredField(path="customer.dispatch_option", label="Dispatch Option")
 BATTERY_POWER = RequiredField(path="device.battery_power_capacity_kw", label="Battery Power Capacity")
 BATTERY_ENERGY = RequiredField(path="device.battery_energy_capacity_kwh", label="Battery Energy Capacity")
+NUMBER_OF_DEVICES = RequiredField(path="site.number_of_devices", label="Number Of Devices")
 DEVICE_MANUFACTURER = RequiredField(path="device.device_manufacturer", label="Device Manufacturer")
 DEVICE_MODEL = RequiredField(path="device.device_model", label="Device Model")
 CBL_METHOD = RequiredField(path="nyiso.cbl_method", label="CBL Method")
@@ -156,7 +157,9 @@ _MAY_SEP = (Season(start_month=5, end_month=9),)
 _NYISO_CAPABILITY = (Season(start_month=5, end_month=10), Season(start_month=11, end_month=4))
 _MONTHLY = tuple(Season(start_month=m, end_month=m) for m in range(1, 13))
 # ELRP events run May 1 - October 31 (CPUC D.21-03-056); Leap names ELRP periods by month (CAISO-ELRP_2024_OCT).
-_ELRP_MONTHS = tuple(Season(start_month=m, end_month=m) for m in range(5, 11))
+# PG&E's CBP takes monthly nominations for the same May-October operating months.
+_MAY_OCT_MONTHLY = tuple(Season(start_month=m, end_month=m) for m in range(5, 11))
+_MAY_OCT = (Season(start_month=5, end_month=10),)
 
 
 def _connected_solutions(
@@ -197,12 +200,19 @@ def _caiso(
     seasons: tuple[Season, ...],
     states: tuple[str, ...],
     sources: tuple[str, ...],
+    utilities: tuple[UtilityName, ...] = (),
+    classifications: tuple[CustomerClassification, ...] = (
+        CustomerClassification.RESIDENTIAL,
+        CustomerClassification.COMMERCIAL,
+    ),
 ) -> Program:
     return Program(
         program_identifier=identifier,
         name=name,
         transmission_region=TransmissionRegion.CAISO,
         states=states,
+        utilities=utilities,
+        customer_classifications=classifications,
         onboarding=OnboardingMethod.CUSTOMER_AUTHORIZED,
         meter_types=(MeterType.UTILITY_METER,),
         performance_basis=(PerformanceBasis.UTILITY_METER,),
@@ -321,9 +331,35 @@ PROGRAMS: tuple[Program, ...] = (
         ProgramIdentifier.ELRP,
         "Emergency Load Reduction Program",
         "CAISO-ELRP",
-        _ELRP_MONTHS,
+        _MAY_OCT_MONTHLY,
         ("CA",),
         (src.CPUC_ELRP_DECISION, src.PGE_ELRP_SCHEDULE),
+    ),
+    _caiso(
+        ProgramIdentifier.PGE_CBP,
+        "PG&E Capacity Bidding Program",
+        "PGE-CBP",
+        _MAY_OCT_MONTHLY,
+        ("CA",),
+        (src.PGE_CBP_SCHEDULE,),
+        utilities=(UtilityName.PGE,),
+        classifications=(CustomerClassification.COMMERCIAL,),
+    ),
+    # CEC DSGS (Option 3): partner-created batteries, measured at the device with partner-supplied data.
+    Program(
+        program_identifier=ProgramIdentifier.CEC_DSGS,
+        name="CEC Demand Side Grid Support (storage virtual power plant)",
+        transmission_region=TransmissionRegion.CAISO,
+        states=("CA",),
+        onboarding=OnboardingMethod.PARTNER_CREATED,
+        meter_types=(MeterType.DEVICE, MeterType.SUBMETER),
+        performance_basis=(PerformanceBasis.DEVICE,),
+        interval_data_source=IntervalDataSource.PARTNER,
+        enrollment_fields=(UTILITY_NAME, BATTERY_ENERGY, BATTERY_POWER, NUMBER_OF_DEVICES),
+        period_prefix="CEC-DSGS",
+        seasons=_MAY_OCT,
+        enrollment_lead_days=30,
+        sources=(src.CEC_DSGS_GUIDELINES, src.LEAP_DSGS_REQUIRED_ACTION, src.LEAP_PROGRAM_IDENTIFIERS),
     ),
     # NYISO (NY): customer-authorized through Connect; the utility supplies the interval data.
     _nyiso(
@@ -359,6 +395,22 @@ PROGRAMS: tuple[Program, ...] = (
         (COMPANY_TYPE,),
         (src.PSEGLI_DR_TARIFF,),
         PSEG_LI,
+    ),
+    # PJM: customer-authorized through Connect (Leap recommends Connect for PJM); the utility supplies the data.
+    Program(
+        program_identifier=ProgramIdentifier.PJM_CAPACITY,
+        name="PJM Capacity (Demand Resource)",
+        transmission_region=TransmissionRegion.PJM,
+        onboarding=OnboardingMethod.CUSTOMER_AUTHORIZED,
+        meter_types=(MeterType.UTILITY_METER,),
+        performance_basis=(PerformanceBasis.UTILITY_METER,),
+        interval_data_source=IntervalDataSource.UTILITY,
+        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER),
+        period_prefix="PJM-CAPACITY",
+        # One Delivery Year, June 1 - May 31.
+        seasons=(Season(start_month=6, end_month=5),),
+        enrollment_lead_days=30,
+        sources=(src.PJM_MANUAL_18, src.PJM_MANUAL_11, src.LEAP_ONBOARDING),
     ),
 )
 

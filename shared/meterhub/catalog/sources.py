@@ -11,6 +11,10 @@ from __future__ import annotations
 
 # ----- Leap (what the partner API itself says about a program) -----------------------------------------------
 LEAP_PROGRAM_IDENTIFIERS = "Leap, Meter Enrollment API (openapi), program_identifier and delivery_period examples"
+LEAP_DSGS_REQUIRED_ACTION = (
+    "Leap, Meter Enrollment API (openapi), SERV_0005 example: CEC-DSGS needs Battery Energy Capacity, Battery "
+    "Power Capacity and Number Of Devices"
+)
 LEAP_ONBOARDING = "Leap developer docs, Onboarding overview: partner-created vs customer-authorized programs"
 
 # ----- ISO New England / Massachusetts / Rhode Island / Connecticut ------------------------------------------
@@ -56,6 +60,19 @@ CPUC_ELRP_DECISION = (
     "customers in other supply-side demand response programs are not dual-enrolled"
 )
 PGE_ELRP_SCHEDULE = "PG&E, Electric Schedule E-ELRP, Emergency Load Reduction Program"
+
+CEC_DSGS_GUIDELINES = (
+    "California Energy Commission, Demand Side Grid Support (DSGS) Program Guidelines, Option 3 market-aware "
+    "storage virtual power plant: California customers' batteries, May-October event season, device-level data"
+)
+PGE_CBP_SCHEDULE = (
+    "PG&E, Electric Schedule E-CBP, Capacity Bidding Program: non-residential customers through aggregators, "
+    "monthly nominations for the May-October operating months"
+)
+
+# ----- PJM -------------------------------------------------------------------------------------------------------
+PJM_MANUAL_18 = "PJM, Manual 18: PJM Capacity Market (Delivery Year June 1 - May 31; Demand Resources)"
+PJM_MANUAL_11 = "PJM, Manual 11: Energy & Ancillary Services Market Operations, Demand Resource registration"
 
 # ----- NYISO / New York ----------------------------------------------------------------------------------------
 NYISO_ICAP_MANUAL = (
