@@ -804,7 +804,8 @@ def test_enrollment_of_an_isone_device_lists_its_programs(invoke: Invoke, make_a
     # When its enrollment is read
     status, body = invoke("GET", f"/v2/meters/{created['meter_id']}/enrollments")
 
-    # Then every ISONE program is PENDING with a SERV_0005 action, and participation starts at creation
+    # Then every ISONE program of its state (MA: not Rhode Island's RIE-CS) is PENDING with a SERV_0005 action,
+    # and participation starts at creation
     assert status == 200
     assert body["meter_id"] == created["meter_id"]
     assert body["global_enrollment_status"] == "PENDING"
@@ -813,7 +814,6 @@ def test_enrollment_of_an_isone_device_lists_its_programs(invoke: Invoke, make_a
         "EVERSOURCE-CS",
         "NATGRID-CS",
         "UNITIL-CS",
-        "RIE-CS",
     ]
     assert {a["action_code"] for a in body["required_actions"]["partner"]} == {"SERV_0005"}
     assert body["participation_preferences"][0]["participation_preference"] == "PARTICIPATE"

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from meterhub.catalog import exclusions
 from meterhub.catalog import programs as catalog
+from meterhub.catalog import sources as src
 from meterhub.catalog.enums import CustomerClassification, MeterType, ProgramIdentifier, TransmissionRegion
 from meterhub.catalog.programs import IntervalDataSource, OnboardingMethod, RequiredField
 
@@ -32,6 +34,10 @@ EXPECTED_PROGRAMS: dict[str, tuple[TransmissionRegion, OnboardingMethod, Interva
     "CONED-CSRP": (TransmissionRegion.NYISO, CUSTOMER, IntervalDataSource.UTILITY),
     "PSEGLI-DLRP": (TransmissionRegion.NYISO, CUSTOMER, IntervalDataSource.UTILITY),
     "PSEGLI-CSRP": (TransmissionRegion.NYISO, CUSTOMER, IntervalDataSource.UTILITY),
+    # added from Leap's program_identifier enum where public program rules exist
+    "CEC-DSGS": (TransmissionRegion.CAISO, PARTNER, IntervalDataSource.PARTNER),
+    "PGE-CBP": (TransmissionRegion.CAISO, CUSTOMER, IntervalDataSource.UTILITY),
+    "PJM-CAPACITY": (TransmissionRegion.PJM, CUSTOMER, IntervalDataSource.UTILITY),
 }
 
 
@@ -76,14 +82,15 @@ def test_program_has_its_region_onboarding_and_interval_data_source(
         ),
         (TransmissionRegion.ERCOT, MeterType.UTILITY_METER, ["ERCOT-ERS"]),
         (TransmissionRegion.ERCOT, MeterType.DEVICE, []),
-        (TransmissionRegion.CAISO, MeterType.UTILITY_METER, ["DRAM", "CCA", "ENERGY-ONLY", "ELRP"]),
-        (TransmissionRegion.CAISO, MeterType.DEVICE, []),
+        (TransmissionRegion.CAISO, MeterType.UTILITY_METER, ["DRAM", "CCA", "ENERGY-ONLY", "ELRP", "PGE-CBP"]),
+        (TransmissionRegion.CAISO, MeterType.DEVICE, ["CEC-DSGS"]),
         (
             TransmissionRegion.NYISO,
             MeterType.UTILITY_METER,
             ["NYISO-SCR", "CONED-DLRP", "CONED-CSRP", "PSEGLI-DLRP", "PSEGLI-CSRP"],
         ),
-        (TransmissionRegion.PJM, MeterType.UTILITY_METER, []),
+        (TransmissionRegion.PJM, MeterType.UTILITY_METER, ["PJM-CAPACITY"]),
+        (TransmissionRegion.SERC, MeterType.UTILITY_METER, []),
     ],
 )
 def test_programs_for_lists_the_programs_open_to_a_region_and_meter_type(
@@ -115,6 +122,33 @@ def test_programs_for_a_known_utility_keeps_only_that_utilitys_programs(
 
     # Then utility-specific programs of other utilities are left out
     assert [str(p.program_identifier) for p in programs] == expected
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("MA", ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS"]),
+        ("RI", ["RIE-CS"]),
+        ("CT", ["EVERSOURCE-CS"]),
+        ("NH", []),
+        (None, ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS"]),
+    ],
+)
+def test_programs_for_a_known_state_keeps_only_the_programs_of_that_state(
+    state: str | None, expected: list[str]
+) -> None:
+    # When the catalog is asked for an ISONE device whose service address is in the state (or unknown)
+    programs = catalog.programs_for(TransmissionRegion.ISONE, MeterType.DEVICE, state=state)
+
+    # Then state-bound programs of other states are left out
+    assert [str(p.program_identifier) for p in programs] == expected
+
+
+def test_rhode_island_energy_connectedsolutions_runs_in_rhode_island() -> None:
+    # Then RIE-CS is Rhode Island's, and region-wide ISO programs are bound to no state
+    assert catalog.get_program(ProgramIdentifier.RIE_CS).states == ("RI",)
+    assert catalog.get_program(ProgramIdentifier.ERCOT_ERS).states == ()
+    assert catalog.get_program(ProgramIdentifier.NYISO_SCR).states == ()
 
 
 def test_programs_for_filters_on_customer_classification_when_given(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,7 +188,8 @@ def test_programs_for_filters_on_customer_classification_when_given(monkeypatch:
         (TransmissionRegion.CAISO, MeterType.SUBMETER, False),
         (TransmissionRegion.NYISO, MeterType.UTILITY_METER, True),
         (TransmissionRegion.NYISO, MeterType.DEVICE, False),
-        (TransmissionRegion.PJM, MeterType.UTILITY_METER, False),
+        (TransmissionRegion.PJM, MeterType.UTILITY_METER, True),
+        (TransmissionRegion.PJM, MeterType.DEVICE, False),
     ],
 )
 def test_requires_customer_authorization_per_region_and_meter_type(
@@ -172,7 +207,7 @@ def test_requires_customer_authorization_per_region_and_meter_type(
         (TransmissionRegion.ISONE, MeterType.UTILITY_METER, True),
         (TransmissionRegion.ERCOT, MeterType.UTILITY_METER, False),
         (TransmissionRegion.CAISO, MeterType.UTILITY_METER, False),
-        (TransmissionRegion.CAISO, MeterType.DEVICE, False),
+        (TransmissionRegion.CAISO, MeterType.DEVICE, True),
         (TransmissionRegion.NYISO, MeterType.UTILITY_METER, False),
         (TransmissionRegion.PJM, MeterType.DEVICE, False),
     ],
@@ -279,8 +314,9 @@ def test_ercot_ers_requires_an_esiid_to_create_and_isone_requires_nothing() -> N
     ],
 )
 def test_program_enrollment_fields_include_the_program_specific_field(identifier: str, needs: str) -> None:
-    # When the program's enrollment needs are read
-    paths = [field.path for field in catalog.get_program(ProgramIdentifier(identifier)).enrollment_fields]
+    # When the program's enrollment needs of a battery are read
+    program = catalog.get_program(ProgramIdentifier(identifier))
+    paths = [field.path for field in catalog.enrollment_fields_for(program, ["BATTERY_STORAGE"])]
 
     # Then its program-specific field is among them
     assert needs in paths
@@ -293,6 +329,62 @@ def test_only_psegli_programs_need_the_company_type(identifier: str) -> None:
 
     # Then the company type is not among them
     assert "nyiso.company_type" not in paths
+
+
+@pytest.mark.parametrize("identifier", ["EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS", "MA_DOER-CPS"])
+@pytest.mark.parametrize(
+    ("load_types", "asked", "not_asked"),
+    [
+        (["BATTERY_STORAGE"], {"device.battery_power_capacity_kw", "device.battery_energy_capacity_kwh"}, set()),
+        (["HVAC"], set(), {"device.battery_power_capacity_kw", "device.battery_energy_capacity_kwh"}),
+        (["LIGHTING"], set(), {"device.battery_power_capacity_kw", "customer.dispatch_option"}),
+    ],
+)
+def test_battery_fields_are_asked_only_of_battery_load_types(
+    identifier: str, load_types: list[str], asked: set[str], not_asked: set[str]
+) -> None:
+    # When the enrollment needs of a meter with these load types are read
+    program = catalog.get_program(ProgramIdentifier(identifier))
+    paths = {field.path for field in catalog.enrollment_fields_for(program, load_types)}
+
+    # Then battery sizes are asked of batteries only, and the utility account of everyone
+    assert asked <= paths and not (not_asked & paths)
+    assert "utility.electric_service_account_number" in paths
+
+
+@pytest.mark.parametrize("identifier", ["EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS"])
+def test_connectedsolutions_asks_thermostats_for_make_and_model_and_batteries_for_a_dispatch_option(
+    identifier: str,
+) -> None:
+    # When the needs of a thermostat and of a battery are read
+    program = catalog.get_program(ProgramIdentifier(identifier))
+    thermostat = [field.path for field in catalog.enrollment_fields_for(program, ["HVAC"])]
+    battery = [field.path for field in catalog.enrollment_fields_for(program, ["BATTERY_STORAGE"])]
+
+    # Then each is asked what its offer needs, and a meter with both load types is asked both, once each
+    assert thermostat[-2:] == ["device.device_manufacturer", "device.device_model"]
+    assert "customer.dispatch_option" in battery and "device.device_model" not in battery
+    both = catalog.enrollment_fields_for(program, ["HVAC", "BATTERY_STORAGE"])
+    assert len(both) == len({field.path for field in both}) == len(set(thermostat) | set(battery))
+
+
+@pytest.mark.parametrize(
+    ("load_types", "period"),
+    [
+        (["BATTERY_STORAGE"], "EVERSOURCE-CS_2024_DEC_2025_MAR"),
+        (["HVAC"], "EVERSOURCE-CS_2025_JUN_SEP"),
+        (["HVAC", "BATTERY_STORAGE"], "EVERSOURCE-CS_2024_DEC_2025_MAR"),
+    ],
+)
+def test_connectedsolutions_winter_season_is_for_batteries_only(load_types: list[str], period: str) -> None:
+    # Given ConnectedSolutions in July, after the summer deadline
+    program = catalog.get_program(ProgramIdentifier.EVERSOURCE_CS)
+
+    # When the next period of a meter with these load types is computed
+    result = catalog.next_delivery_period(program, at("2024-07-01T00:00:00"), load_types)
+
+    # Then a battery gets the winter season and a thermostat waits for next summer
+    assert result.identifier == period
 
 
 # ----- delivery periods ------------------------------------------------------------------------------------
@@ -319,17 +411,23 @@ def test_only_psegli_programs_need_the_company_type(identifier: str) -> None:
         ("NYISO-SCR", "2024-01-15T00:00:00", "NYISO-SCR_2024_MAY_OCT", "2024-05-01", "2024-11-01", "2024-04-01"),
         ("PSEGLI-CSRP", "2025-01-01T00:00:00", "PSEGLI-CSRP_2025_MAY_SEP", "2025-05-01", "2025-10-01", "2025-04-01"),
         ("CONED-DLRP", "2025-04-02T00:00:00", "CONED-DLRP_2026_MAY_SEP", "2026-05-01", "2026-10-01", "2026-04-01"),
-        ("ELRP", "2024-06-01T00:00:00", "CAISO-ELRP_2025_MAY_OCT", "2025-05-01", "2025-11-01", "2025-04-17"),
-        # ERCOT ERS Dec-Jan term wraps over the year
-        ("ERCOT-ERS", "2024-11-01T00:00:00", "ERCOT-ERS_2024_DEC_2025_JAN", "2024-12-01", "2025-02-01", "2024-11-10"),
-        ("ERCOT-ERS", "2024-11-11T00:00:00", "ERCOT-ERS_2025_FEB_MAY", "2025-02-01", "2025-06-01", "2025-01-11"),
+        # ELRP: monthly periods within the May-October season, none from November to April
+        ("ELRP", "2024-06-01T00:00:00", "CAISO-ELRP_2024_JUL", "2024-07-01", "2024-08-01", "2024-06-17"),
+        ("ELRP", "2024-09-10T00:00:00", "CAISO-ELRP_2024_OCT", "2024-10-01", "2024-11-01", "2024-09-17"),
+        ("ELRP", "2024-09-18T00:00:00", "CAISO-ELRP_2025_MAY", "2025-05-01", "2025-06-01", "2025-04-17"),
+        # ERCOT ERS standard contract terms: Dec-Mar wraps over the year, then Apr-May, Jun-Sep, Oct-Nov
+        ("ERCOT-ERS", "2024-11-01T00:00:00", "ERCOT-ERS_2024_DEC_2025_MAR", "2024-12-01", "2025-04-01", "2024-11-10"),
+        ("ERCOT-ERS", "2024-11-11T00:00:00", "ERCOT-ERS_2025_APR_MAY", "2025-04-01", "2025-06-01", "2025-03-11"),
+        ("ERCOT-ERS", "2025-03-12T00:00:00", "ERCOT-ERS_2025_JUN_SEP", "2025-06-01", "2025-10-01", "2025-05-11"),
+        ("ERCOT-ERS", "2025-05-12T00:00:00", "ERCOT-ERS_2025_OCT_NOV", "2025-10-01", "2025-12-01", "2025-09-10"),
+        # ConnectedSolutions: with no load type given every season counts, the battery winter one included
         (
             "EVERSOURCE-CS",
             "2024-07-01T00:00:00",
-            "EVERSOURCE-CS_2025_JUN_SEP",
-            "2025-06-01",
-            "2025-10-01",
-            "2025-05-02",
+            "EVERSOURCE-CS_2024_DEC_2025_MAR",
+            "2024-12-01",
+            "2025-04-01",
+            "2024-11-01",
         ),
     ],
 )
@@ -345,6 +443,63 @@ def test_next_delivery_period(identifier: str, now: str, period: str, start: str
     assert result.start == at(start + "T00:00:00")
     assert result.end == at(end + "T00:00:00")
     assert result.enrollment_deadline == at(deadline + "T00:00:00")
+
+
+@pytest.mark.parametrize(
+    ("identifier", "now", "period", "start", "end", "deadline"),
+    [
+        ("CEC-DSGS", "2026-01-15T00:00:00", "CEC-DSGS_2026_MAY_OCT", "2026-05-01", "2026-11-01", "2026-04-01"),
+        ("PGE-CBP", "2025-06-20T00:00:00", "PGE-CBP_2025_AUG", "2025-08-01", "2025-09-01", "2025-07-18"),
+        ("PGE-CBP", "2025-10-20T00:00:00", "PGE-CBP_2026_MAY", "2026-05-01", "2026-06-01", "2026-04-17"),
+        (
+            "PJM-CAPACITY",
+            "2025-03-15T00:00:00",
+            "PJM-CAPACITY_2025_JUN_2026_MAY",
+            "2025-06-01",
+            "2026-06-01",
+            "2025-05-02",
+        ),
+    ],
+)
+def test_next_delivery_period_of_the_added_programs(
+    identifier: str, now: str, period: str, start: str, end: str, deadline: str
+) -> None:
+    # When the next period of an added program is computed
+    result = catalog.next_delivery_period(catalog.get_program(ProgramIdentifier(identifier)), at(now))
+
+    # Then it follows the program's public season (DSGS and CBP May-Oct, PJM's June-May Delivery Year)
+    assert (result.identifier, result.start, result.end, result.enrollment_deadline) == (
+        period,
+        at(start + "T00:00:00"),
+        at(end + "T00:00:00"),
+        at(deadline + "T00:00:00"),
+    )
+
+
+def test_pge_cbp_is_for_pge_commercial_customers_in_california() -> None:
+    # When the catalog is asked for CAISO utility meters of several customers
+    def offered(classification: CustomerClassification, utility: str, state: str) -> bool:
+        programs = catalog.programs_for(
+            TransmissionRegion.CAISO, MeterType.UTILITY_METER, classification, utility, state
+        )
+        return ProgramIdentifier.PGE_CBP in [p.program_identifier for p in programs]
+
+    # Then only PG&E's commercial customers get CBP
+    assert offered(CustomerClassification.COMMERCIAL, "PGE", "CA")
+    assert not offered(CustomerClassification.RESIDENTIAL, "PGE", "CA")
+    assert not offered(CustomerClassification.COMMERCIAL, "SCE", "CA")
+
+
+def test_cec_dsgs_needs_the_battery_sizes_and_device_count_leap_asks_for() -> None:
+    # When DSGS's enrollment needs of a battery are read
+    program = catalog.get_program(ProgramIdentifier.CEC_DSGS)
+    paths = [field.path for field in catalog.enrollment_fields_for(program, ["BATTERY_STORAGE"])]
+
+    # Then the battery's energy and power and the number of devices are among them, and the program is California's
+    assert {"device.battery_energy_capacity_kwh", "device.battery_power_capacity_kw", "site.number_of_devices"} <= set(
+        paths
+    )
+    assert program.states == ("CA",)
 
 
 def test_next_delivery_period_on_the_deadline_instant_is_still_that_period() -> None:
@@ -384,3 +539,88 @@ def test_every_program_has_a_future_period_with_a_deadline_before_its_start(prog
     assert result.start - result.enrollment_deadline == timedelta(days=program.enrollment_lead_days)
     assert result.end > result.start
     assert result.identifier.startswith(program.period_prefix + "_")
+
+
+# ----- sources ---------------------------------------------------------------------------------------------
+
+LEAP_DOCUMENTS = {src.LEAP_ONBOARDING, src.LEAP_PROGRAM_IDENTIFIERS}
+
+
+@pytest.mark.parametrize("program", catalog.PROGRAMS, ids=lambda p: str(p.program_identifier))
+def test_every_program_cites_a_public_program_document_besides_leaps_own(program: catalog.Program) -> None:
+    # Then its facts trace to at least one document of the program's operator or regulator, each cited once
+    assert set(program.sources) - LEAP_DOCUMENTS
+    assert len(program.sources) == len(set(program.sources))
+
+
+@pytest.mark.parametrize(
+    ("identifier", "document"),
+    [
+        ("ERCOT-ERS", src.ERCOT_PROTOCOLS_ERS),
+        ("ELRP", src.CPUC_ELRP_DECISION),
+        ("NYISO-SCR", src.NYISO_ICAP_MANUAL),
+        ("EVERSOURCE-CS", src.MASS_SAVE_BATTERIES),
+        ("EVERSOURCE-CS", src.ENERGIZE_CT_CONNECTED_SOLUTIONS),
+        ("RIE-CS", src.RIE_CONNECTED_SOLUTIONS),
+        ("MA_DOER-CPS", src.MA_CPS_REGULATION),
+        ("CONED-DLRP", src.CONED_RIDER_T),
+    ],
+)
+def test_program_cites_the_document_its_seasons_and_states_come_from(identifier: str, document: str) -> None:
+    # Then the document behind the program's seasons, states and fields is among its sources
+    assert document in catalog.get_program(ProgramIdentifier(identifier)).sources
+
+
+# ----- programs that exclude each other --------------------------------------------------------------------
+
+CAISO_GROUP = [
+    ProgramIdentifier.DRAM,
+    ProgramIdentifier.CCA,
+    ProgramIdentifier.PGE_CBP,
+    ProgramIdentifier.ENERGY_ONLY,
+    ProgramIdentifier.ELRP,
+]
+
+
+def test_exclusion_groups_name_catalog_programs_each_in_one_group_with_a_source() -> None:
+    # Then every grouped program is in the catalog, in one group only, and every group cites its rule
+    grouped = [program for group in exclusions.EXCLUSIONS for program in group.programs]
+    assert len(grouped) == len(set(grouped))
+    assert all(catalog.get_program(program) for program in grouped)
+    assert all(group.sources for group in exclusions.EXCLUSIONS)
+
+
+def test_caiso_capacity_energy_and_elrp_programs_exclude_each_other_in_default_order() -> None:
+    # When every CAISO program is open and ready
+    blocked = exclusions.placements(CAISO_GROUP, CAISO_GROUP)
+
+    # Then the meter is placed in DRAM and the others yield to it
+    assert blocked == dict.fromkeys(CAISO_GROUP[1:], ProgramIdentifier.DRAM)
+
+
+@pytest.mark.parametrize(
+    ("ready", "placed"),
+    [
+        ([ProgramIdentifier.ELRP], ProgramIdentifier.ELRP),
+        ([ProgramIdentifier.ENERGY_ONLY, ProgramIdentifier.ELRP], ProgramIdentifier.ENERGY_ONLY),
+        ([], ProgramIdentifier.DRAM),
+    ],
+)
+def test_placement_prefers_the_first_ready_program_else_the_first_open(
+    ready: list[ProgramIdentifier], placed: ProgramIdentifier
+) -> None:
+    # When only some programs are ready
+    blocked = exclusions.placements(CAISO_GROUP, ready)
+
+    # Then the meter is placed in the first ready one in order (or the first open), the rest yield to it
+    assert set(blocked) == set(CAISO_GROUP) - {placed}
+    assert set(blocked.values()) == {placed}
+
+
+def test_programs_outside_any_group_and_lone_group_members_are_never_blocked() -> None:
+    # When NYISO programs, or a single CAISO program, are open
+    nyiso = [ProgramIdentifier.NYISO_SCR, ProgramIdentifier.CONED_DLRP, ProgramIdentifier.CONED_CSRP]
+
+    # Then nothing is blocked
+    assert exclusions.placements(nyiso, nyiso) == {}
+    assert exclusions.placements([ProgramIdentifier.ELRP], []) == {}

@@ -309,7 +309,7 @@ def test_ercot_utility_meter_with_valid_esiid_is_created(
 
 @pytest.mark.parametrize(
     ("region", "meter_type"),
-    [("CAISO", "DEVICE"), ("CAISO", "SUBMETER"), ("NYISO", "DEVICE"), ("ERCOT", "DEVICE"), ("PJM", "UTILITY_METER")],
+    [("CAISO", "DEVICE"), ("CAISO", "SUBMETER"), ("NYISO", "DEVICE"), ("ERCOT", "DEVICE"), ("SERC", "UTILITY_METER")],
 )
 def test_meters_no_program_fits_are_still_created(
     repo: InMemoryMeterRepository,

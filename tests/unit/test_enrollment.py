@@ -11,7 +11,7 @@ from meterhub.catalog import programs as catalog
 from meterhub.catalog.enums import ActionType, EnrollmentStatus, ParticipationPreference, ProgramIdentifier
 from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.api_models.responses import MeterEnrollmentResponse
-from meterhub.meters.records import MeterRecord
+from meterhub.meters.records import MeterRecord, UtilityLink
 from meterhub.meters.rules.enrollment import derive_enrollment
 
 pytestmark = pytest.mark.usefixtures("no_network")
@@ -19,7 +19,8 @@ pytestmark = pytest.mark.usefixtures("no_network")
 MakeAsset = Callable[..., dict[str, Any]]
 CREATED = datetime(2025, 2, 3, 10, 30, tzinfo=UTC)
 NOW = datetime(2025, 3, 15, 12, 0, tzinfo=UTC)
-ISONE_PROGRAMS = ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS"]
+# The ISONE programs open to a Massachusetts meter whose utility is not known yet (RIE-CS is Rhode Island's).
+ISONE_PROGRAMS = ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS"]
 
 # Every field CPS and ConnectedSolutions ask for.
 ISONE_COMPLETE: dict[str, Any] = {
@@ -29,6 +30,12 @@ ISONE_COMPLETE: dict[str, Any] = {
     "device": {"device_type": "BATTERY", "battery_power_capacity_kw": 5.0, "battery_energy_capacity_kwh": 13.5},
 }
 NYISO_WITHOUT_COMPANY: dict[str, Any] = {
+    "customer": {
+        "street_1": "1 Old Country Road",
+        "postal_code": "11501",
+        "city": "Mineola",
+        "state_or_province_code": "NY",
+    },
     "utility": {"utility_name": "PSEGLI", "electric_service_account_number": "9876543210"},
     "nyiso": {"cbl_method": "AVERAGE_DAY"},
 }
@@ -136,7 +143,7 @@ def test_one_eligible_program_makes_the_meter_globally_eligible(make_asset: Make
 
 @pytest.mark.parametrize(
     ("region", "meter_type"),
-    [("CAISO", "DEVICE"), ("ERCOT", "DEVICE"), ("NYISO", "SUBMETER"), ("PJM", "UTILITY_METER")],
+    [("CAISO", "DEVICE"), ("ERCOT", "DEVICE"), ("NYISO", "SUBMETER"), ("SERC", "UTILITY_METER")],
 )
 def test_meter_no_program_accepts_is_ineligible_with_no_programs(
     make_asset: MakeAsset, region: str, meter_type: str
@@ -267,3 +274,209 @@ def test_a_meter_missing_any_address_part_is_pending_with_the_address_action(
     actions = [(str(a.program_identifier), a.action_type, a.action_code) for a in result.required_actions.partner]
     assert actions == [(program, ActionType.ADDRESS, "ADDR_0001") for program in statuses(result)]
     assert len(actions) >= 2  # CPS and the utility's ConnectedSolutions
+
+
+THERMOSTAT: dict[str, Any] = {
+    "load_types": ["HVAC"],
+    "utility": {"utility_name": "EVERSOURCE", "electric_service_account_number": "51234567890"},
+    "device": {"device_type": "SMART_THERMOSTAT", "device_manufacturer": "ecobee", "device_model": "SmartThermostat"},
+}
+
+
+def test_connectedsolutions_thermostat_is_eligible_without_battery_fields(make_asset: MakeAsset) -> None:
+    # Given an Eversource thermostat with its utility, account and thermostat make and model, but no battery data
+    record = meter(make_asset("ma-t", **THERMOSTAT))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then Eversource's ConnectedSolutions is ELIGIBLE and nothing is asked of it
+    assert statuses(result)["EVERSOURCE-CS"] is EnrollmentStatus.ELIGIBLE
+    assert not [a for a in result.required_actions.partner if a.program_identifier == ProgramIdentifier.EVERSOURCE_CS]
+
+
+def test_connectedsolutions_thermostat_is_asked_for_thermostat_fields_only(make_asset: MakeAsset) -> None:
+    # Given an Eversource thermostat without its make and model
+    record = meter(make_asset("ma-t", **{**THERMOSTAT, "device": {"device_type": "SMART_THERMOSTAT"}}))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then ConnectedSolutions asks for the thermostat's make and model, never for a battery or dispatch option
+    [action] = [a for a in result.required_actions.partner if a.program_identifier == ProgramIdentifier.EVERSOURCE_CS]
+    assert action.action_description == (
+        "Missing fields: Device Manufacturer (device.device_manufacturer), Device Model (device.device_model). "
+        "Update the meter with update_existing=true."
+    )
+
+
+def test_connectedsolutions_battery_is_offered_the_winter_season_and_a_thermostat_the_next_summer(
+    make_asset: MakeAsset,
+) -> None:
+    # Given a complete Eversource battery and an Eversource thermostat, looked at in mid-October 2025
+    october = datetime(2025, 10, 15, tzinfo=UTC)
+    battery = derive_enrollment(meter(make_asset("ma-b", **ISONE_COMPLETE)), october)
+    thermostat = derive_enrollment(meter(make_asset("ma-t", **THERMOSTAT)), october)
+
+    # Then the battery's next ConnectedSolutions period is the winter one, the thermostat's next summer's
+    def period(result: MeterEnrollmentResponse) -> str:
+        [found] = [e for e in result.program_enrollment if e.program_identifier == ProgramIdentifier.EVERSOURCE_CS]
+        return found.delivery_period
+
+    assert period(battery) == "EVERSOURCE-CS_2025_DEC_2026_MAR"
+    assert period(thermostat) == "EVERSOURCE-CS_2026_JUN_SEP"
+
+
+@pytest.mark.parametrize(
+    ("state", "city", "utility", "expected"),
+    [
+        ("MA", "Boston", "EVERSOURCE", ["MA_DOER-CPS", "EVERSOURCE-CS"]),
+        ("CT", "Hartford", "EVERSOURCE", ["EVERSOURCE-CS"]),
+        ("NH", "Manchester", "EVERSOURCE", []),
+        ("RI", "Providence", "RIE", ["RIE-CS"]),
+        ("MA", "Worcester", "NATGRID", ["MA_DOER-CPS", "NATGRID-CS"]),
+    ],
+)
+def test_state_bound_programs_are_offered_only_in_their_states(
+    make_asset: MakeAsset, state: str, city: str, utility: str, expected: list[str]
+) -> None:
+    # Given a complete ISONE battery whose service address is in the state
+    document = make_asset(
+        "ne-1",
+        **{
+            **ISONE_COMPLETE,
+            "customer": {**ISONE_COMPLETE["customer"], "city": city, "state_or_province_code": state},
+            "utility": {**ISONE_COMPLETE["utility"], "utility_name": utility},
+        },
+    )
+
+    # When its enrollment is derived
+    result = derive_enrollment(meter(document), NOW)
+
+    # Then only the programs of that state (and utility) are offered: Massachusetts' CPS nowhere else
+    assert list(statuses(result)) == expected
+
+
+CALIFORNIA: dict[str, Any] = {
+    "customer": {
+        "street_1": "77 Beale Street",
+        "postal_code": "94105",
+        "city": "San Francisco",
+        "state_or_province_code": "CA",
+    },
+    "utility": {"utility_name": "PGE", "electric_service_account_number": "1234567890"},
+}
+CAISO_EXCLUSIVE = ["DRAM", "CCA", "ENERGY-ONLY", "ELRP"]
+
+
+def connect_meter(document: dict[str, Any], link_status: str = "COMPLETED") -> MeterRecord:
+    """A meter as Connect creates it: by the utility, fed by an authorization."""
+    return meter(document).model_copy(
+        update={
+            "created_by": "UTILITY",
+            "utility_link": UtilityLink(
+                authorization_id="auth-1", utility_id="pge", usage_point_id="up-1", status=link_status
+            ),
+        }
+    )
+
+
+def test_connect_created_caiso_meter_is_placed_in_one_of_the_conflicting_programs(make_asset: MakeAsset) -> None:
+    # Given a Connect-created PG&E meter with every field the CAISO programs need
+    record = connect_meter(make_asset("ca-1", region="CAISO", meter_type="UTILITY_METER", **CALIFORNIA))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then it is ELIGIBLE for DRAM only (first in the default order); CCA, ENERGY-ONLY and ELRP are blocked by it
+    assert statuses(result) == {
+        "DRAM": EnrollmentStatus.ELIGIBLE,
+        "CCA": EnrollmentStatus.INELIGIBLE,
+        "ENERGY-ONLY": EnrollmentStatus.INELIGIBLE,
+        "ELRP": EnrollmentStatus.INELIGIBLE,
+    }
+    assert result.global_enrollment_status is EnrollmentStatus.ELIGIBLE
+    assert [(str(a.program_identifier), a.action_type, a.action_code) for a in result.required_actions.partner] == [
+        (program, ActionType.NOT_ENROLLED_IN_CONFLICTING_PROGRAM, "PROG_0001") for program in CAISO_EXCLUSIVE[1:]
+    ]
+    assert all("conflicting program DRAM" in a.action_description for a in result.required_actions.partner)
+
+
+def test_conflicting_programs_place_the_meter_in_the_first_it_is_ready_for(
+    make_asset: MakeAsset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a catalog where DRAM also needs a NEM type, and a complete PG&E meter without one
+    dram = catalog.get_program(ProgramIdentifier.DRAM)
+    nem = catalog.RequiredField(path="caiso.nem_type", label="NEM Type")
+    stricter = dram.model_copy(update={"enrollment_fields": (*dram.enrollment_fields, nem)})
+    monkeypatch.setattr(catalog, "PROGRAMS", tuple(stricter if p is dram else p for p in catalog.PROGRAMS))
+    record = connect_meter(make_asset("ca-1", region="CAISO", meter_type="UTILITY_METER", **CALIFORNIA))
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then the meter goes to CCA, the next in order it is ready for, and DRAM is blocked by CCA (not asked for fields)
+    found = statuses(result)
+    assert found["CCA"] is EnrollmentStatus.ELIGIBLE
+    assert {found[p] for p in ("DRAM", "ENERGY-ONLY", "ELRP")} == {EnrollmentStatus.INELIGIBLE}
+    assert {a.action_type for a in result.required_actions.partner} == {ActionType.NOT_ENROLLED_IN_CONFLICTING_PROGRAM}
+
+
+def test_revoked_caiso_meter_waits_on_reauthorization_in_its_placed_program_only(make_asset: MakeAsset) -> None:
+    # Given a complete PG&E meter whose authorization was revoked
+    record = connect_meter(make_asset("ca-1", region="CAISO", meter_type="UTILITY_METER", **CALIFORNIA), "REVOKED")
+
+    # When its enrollment is derived
+    result = derive_enrollment(record, NOW)
+
+    # Then DRAM is PENDING on re-authorization and the others remain blocked by it
+    assert statuses(result)["DRAM"] is EnrollmentStatus.PENDING
+    assert result.global_enrollment_status is EnrollmentStatus.PENDING
+    assert [(str(a.program_identifier), a.action_type) for a in result.required_actions.partner] == [
+        ("DRAM", ActionType.IS_AUTHORIZED),
+        *[(program, ActionType.NOT_ENROLLED_IN_CONFLICTING_PROGRAM) for program in CAISO_EXCLUSIVE[1:]],
+    ]
+
+
+def test_nyiso_scr_and_the_con_edison_programs_do_not_exclude_each_other(make_asset: MakeAsset) -> None:
+    # Given a complete Con Edison meter in New York
+    document = make_asset(
+        "ny-2",
+        region="NYISO",
+        meter_type="UTILITY_METER",
+        customer={
+            "street_1": "4 Irving Place",
+            "postal_code": "10003",
+            "city": "New York",
+            "state_or_province_code": "NY",
+        },
+        utility={"utility_name": "CECONY", "electric_service_account_number": "123456789012345"},
+        nyiso={"cbl_method": "AVERAGE_DAY"},
+    )
+
+    # When its enrollment is derived
+    result = derive_enrollment(meter(document), NOW)
+
+    # Then SCR, DLRP and CSRP are all ELIGIBLE: dual participation is allowed
+    assert statuses(result) == dict.fromkeys(["NYISO-SCR", "CONED-DLRP", "CONED-CSRP"], EnrollmentStatus.ELIGIBLE)
+    assert result.required_actions.partner == []
+
+
+def test_california_battery_device_is_eligible_for_dsgs_with_its_sizes(make_asset: MakeAsset) -> None:
+    # Given a partner-created battery at a California address with its sizes and device count
+    document = make_asset(
+        "ca-b",
+        region="CAISO",
+        customer=CALIFORNIA["customer"],
+        utility={"utility_name": "PGE"},
+        device={"device_type": "BATTERY", "battery_power_capacity_kw": 5.0, "battery_energy_capacity_kwh": 13.5},
+        site={"number_of_devices": 1},
+    )
+
+    # When its enrollment is derived
+    result = derive_enrollment(meter(document), NOW)
+
+    # Then DSGS is ELIGIBLE for the coming May-October season
+    [dsgs] = result.program_enrollment
+    assert (str(dsgs.program_identifier), dsgs.enrollment_status) == ("CEC-DSGS", EnrollmentStatus.ELIGIBLE)
+    assert dsgs.delivery_period == "CEC-DSGS_2025_MAY_OCT"

@@ -6,13 +6,13 @@ a partner may upload, and which fields each program needs before a meter becomes
 (PJM Capacity, CEC-DSGS, ...) is one more `Program(...)` entry plus tests, not a new code path.
 
 Delivery seasons and enrollment lead times are our configuration, not published Leap values: adjust them per
-program year here.
+program year here, against the public documents each program cites in `sources` (see `sources.py`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -20,7 +20,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from meterhub.catalog.enums import CustomerClassification, MeterType, ProgramIdentifier, TransmissionRegion, UtilityName
+from meterhub.catalog import sources as src
+from meterhub.catalog.enums import (
+    CustomerClassification,
+    LoadType,
+    MeterType,
+    ProgramIdentifier,
+    TransmissionRegion,
+    UtilityName,
+)
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
@@ -59,6 +67,21 @@ class Season(BaseModel):
 
     start_month: int = Field(ge=1, le=12)
     end_month: int = Field(ge=1, le=12)
+    load_types: tuple[LoadType, ...] = Field(
+        default=(), description="Only meters with one of these load types deliver in it; empty means every meter"
+    )
+
+    def open_to(self, load_types: Collection[str] | None) -> bool:
+        return not self.load_types or load_types is None or any(t in self.load_types for t in load_types)
+
+
+class LoadTypeFields(BaseModel):
+    """Fields a program needs only of meters with one of these load types: a thermostat has no battery to size."""
+
+    model_config = ConfigDict(frozen=True)
+
+    load_types: tuple[LoadType, ...]
+    fields: tuple[RequiredField, ...]
 
 
 class Program(BaseModel):
@@ -67,7 +90,11 @@ class Program(BaseModel):
     program_identifier: ProgramIdentifier
     name: str
     transmission_region: TransmissionRegion
-    states: tuple[str, ...] = Field(description="US states the program runs in")
+    states: tuple[str, ...] = Field(
+        default=(),
+        description="US states a state-run or utility program is bound to (the meter's service address must be in "
+        "one); empty for ISO-wide market programs, bound by the region alone",
+    )
     onboarding: OnboardingMethod
     meter_types: tuple[MeterType, ...] = Field(description="Meter types that can take part")
     customer_classifications: tuple[CustomerClassification, ...] = (
@@ -85,9 +112,17 @@ class Program(BaseModel):
     enrollment_fields: tuple[RequiredField, ...] = Field(
         default=(), description="Fields a meter needs to become ELIGIBLE; missing ones never block creation"
     )
+    load_type_fields: tuple[LoadTypeFields, ...] = Field(
+        default=(), description="Further enrollment fields asked only of meters with the given load types"
+    )
     period_prefix: str = Field(description="Prefix of the delivery period identifiers, e.g. NYISO-SCR")
     seasons: tuple[Season, ...]
     enrollment_lead_days: int = Field(ge=0, description="Days before a delivery period that enrollment closes")
+    sources: tuple[str, ...] = Field(
+        min_length=1,
+        description="Public documents (publisher, title, URL where stable) behind the program's seasons, "
+        "deadlines, lead times, states and required fields",
+    )
 
 
 # ----- the fields programs ask for -------------------------------------------------------------------------
@@ -103,6 +138,9 @@ IN_CONNECTED_SOLUTIONS = RequiredField(path="isone.in_connected_solutions", labe
 DISPATCH_OPTION = RequiredField(path="customer.dispatch_option", label="Dispatch Option")
 BATTERY_POWER = RequiredField(path="device.battery_power_capacity_kw", label="Battery Power Capacity")
 BATTERY_ENERGY = RequiredField(path="device.battery_energy_capacity_kwh", label="Battery Energy Capacity")
+NUMBER_OF_DEVICES = RequiredField(path="site.number_of_devices", label="Number Of Devices")
+DEVICE_MANUFACTURER = RequiredField(path="device.device_manufacturer", label="Device Manufacturer")
+DEVICE_MODEL = RequiredField(path="device.device_model", label="Device Model")
 CBL_METHOD = RequiredField(path="nyiso.cbl_method", label="CBL Method")
 COMPANY_TYPE = RequiredField(path="nyiso.company_type", label="Company Type")
 
@@ -110,35 +148,71 @@ CON_EDISON = (UtilityName.CECONY,)
 PSEG_LI = (UtilityName.PSEGLI,)
 
 _SUMMER = (Season(start_month=6, end_month=9),)
+_BATTERY = (LoadType.BATTERY_STORAGE,)
+_THERMOSTAT = (LoadType.HVAC,)
+# A battery's size is what it is paid on; a thermostat is enrolled through its (participating) maker and model.
+_BATTERY_SIZE = LoadTypeFields(load_types=_BATTERY, fields=(BATTERY_POWER, BATTERY_ENERGY))
+_THERMOSTAT_MAKE = LoadTypeFields(load_types=_THERMOSTAT, fields=(DEVICE_MANUFACTURER, DEVICE_MODEL))
 _MAY_SEP = (Season(start_month=5, end_month=9),)
 _NYISO_CAPABILITY = (Season(start_month=5, end_month=10), Season(start_month=11, end_month=4))
 _MONTHLY = tuple(Season(start_month=m, end_month=m) for m in range(1, 13))
+# ELRP events run May 1 - October 31 (CPUC D.21-03-056); Leap names ELRP periods by month (CAISO-ELRP_2024_OCT).
+# PG&E's CBP takes monthly nominations for the same May-October operating months.
+_MAY_OCT_MONTHLY = tuple(Season(start_month=m, end_month=m) for m in range(5, 11))
+_MAY_OCT = (Season(start_month=5, end_month=10),)
 
 
-def _connected_solutions(identifier: ProgramIdentifier, utility: UtilityName, label: str) -> Program:
+def _connected_solutions(
+    identifier: ProgramIdentifier,
+    utility: UtilityName,
+    label: str,
+    states: tuple[str, ...],
+    sources: tuple[str, ...],
+) -> Program:
     return Program(
         program_identifier=identifier,
         name=f"ConnectedSolutions ({label})",
         utilities=(utility,),
         transmission_region=TransmissionRegion.ISONE,
-        states=("MA", "RI", "NH"),
+        states=states,
         onboarding=OnboardingMethod.PARTNER_CREATED,
         meter_types=(MeterType.DEVICE, MeterType.SUBMETER, MeterType.UTILITY_METER),
         performance_basis=(PerformanceBasis.DEVICE, PerformanceBasis.UTILITY_METER),
         interval_data_source=IntervalDataSource.PARTNER,
-        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER, DISPATCH_OPTION, BATTERY_POWER, BATTERY_ENERGY),
+        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER),
+        # Daily or targeted dispatch is a choice of the battery offer only.
+        load_type_fields=(
+            LoadTypeFields(load_types=_BATTERY, fields=(DISPATCH_OPTION, BATTERY_POWER, BATTERY_ENERGY)),
+            _THERMOSTAT_MAKE,
+        ),
         period_prefix=str(identifier),
-        seasons=_SUMMER,
+        # Every device delivers in summer (Jun-Sep); the battery offer also has a winter season (Dec-Mar).
+        seasons=(*_SUMMER, Season(start_month=12, end_month=3, load_types=_BATTERY)),
         enrollment_lead_days=30,
+        sources=(*sources, src.MASS_SAVE_BATTERIES, src.MASS_SAVE_THERMOSTATS, src.LEAP_ONBOARDING),
     )
 
 
-def _caiso(identifier: ProgramIdentifier, name: str, prefix: str, seasons: tuple[Season, ...]) -> Program:
+def _caiso(
+    identifier: ProgramIdentifier,
+    name: str,
+    prefix: str,
+    seasons: tuple[Season, ...],
+    states: tuple[str, ...],
+    sources: tuple[str, ...],
+    utilities: tuple[UtilityName, ...] = (),
+    classifications: tuple[CustomerClassification, ...] = (
+        CustomerClassification.RESIDENTIAL,
+        CustomerClassification.COMMERCIAL,
+    ),
+) -> Program:
     return Program(
         program_identifier=identifier,
         name=name,
         transmission_region=TransmissionRegion.CAISO,
-        states=("CA",),
+        states=states,
+        utilities=utilities,
+        customer_classifications=classifications,
         onboarding=OnboardingMethod.CUSTOMER_AUTHORIZED,
         meter_types=(MeterType.UTILITY_METER,),
         performance_basis=(PerformanceBasis.UTILITY_METER,),
@@ -146,7 +220,9 @@ def _caiso(identifier: ProgramIdentifier, name: str, prefix: str, seasons: tuple
         enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER),
         period_prefix=prefix,
         seasons=seasons,
+        # CAISO reviews a registration before it takes effect; Leap quotes up to two weeks.
         enrollment_lead_days=14,
+        sources=(*sources, src.CAISO_DR_BPM, src.LEAP_ONBOARDING, src.LEAP_PROGRAM_IDENTIFIERS),
     )
 
 
@@ -154,6 +230,7 @@ def _nyiso(
     identifier: ProgramIdentifier,
     name: str,
     extra: tuple[RequiredField, ...],
+    sources: tuple[str, ...],
     utilities: tuple[UtilityName, ...] = (),
 ) -> Program:
     return Program(
@@ -161,7 +238,8 @@ def _nyiso(
         name=name,
         utilities=utilities,
         transmission_region=TransmissionRegion.NYISO,
-        states=("NY",),
+        # The utilities' own programs are New York tariffs; SCR is NYISO's, bound by the region.
+        states=("NY",) if utilities else (),
         onboarding=OnboardingMethod.CUSTOMER_AUTHORIZED,
         meter_types=(MeterType.UTILITY_METER,),
         performance_basis=(PerformanceBasis.UTILITY_METER,),
@@ -170,6 +248,7 @@ def _nyiso(
         period_prefix=str(identifier),
         seasons=_MAY_SEP if identifier != ProgramIdentifier.NYISO_SCR else _NYISO_CAPABILITY,
         enrollment_lead_days=30,
+        sources=(*sources, src.LEAP_ONBOARDING, src.LEAP_PROGRAM_IDENTIFIERS),
     )
 
 
@@ -184,21 +263,33 @@ PROGRAMS: tuple[Program, ...] = (
         meter_types=(MeterType.DEVICE, MeterType.SUBMETER, MeterType.UTILITY_METER),
         performance_basis=(PerformanceBasis.DEVICE, PerformanceBasis.UTILITY_METER),
         interval_data_source=IntervalDataSource.PARTNER,
-        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER, IN_CONNECTED_SOLUTIONS, BATTERY_POWER, BATTERY_ENERGY),
+        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER, IN_CONNECTED_SOLUTIONS),
+        load_type_fields=(_BATTERY_SIZE,),
         period_prefix="MA_DOER-CPS",
         seasons=(Season(start_month=1, end_month=12),),
         enrollment_lead_days=30,
+        sources=(src.MA_CPS_REGULATION, src.MA_CPS_GUIDELINE, src.LEAP_ONBOARDING),
     ),
-    _connected_solutions(ProgramIdentifier.EVERSOURCE_CS, UtilityName.EVERSOURCE, "Eversource"),
-    _connected_solutions(ProgramIdentifier.NATGRID_CS, UtilityName.NATGRID, "National Grid"),
-    _connected_solutions(ProgramIdentifier.UNITIL_CS, UtilityName.UNITIL, "Unitil"),
-    _connected_solutions(ProgramIdentifier.RIE_CS, UtilityName.RIE, "Rhode Island Energy"),
+    # Mass Save (MA) for the three MA utilities, Energize CT for Eversource CT, Rhode Island Energy for RI.
+    _connected_solutions(
+        ProgramIdentifier.EVERSOURCE_CS,
+        UtilityName.EVERSOURCE,
+        "Eversource",
+        ("MA", "CT"),
+        (src.MA_THREE_YEAR_PLAN, src.ENERGIZE_CT_CONNECTED_SOLUTIONS),
+    ),
+    _connected_solutions(
+        ProgramIdentifier.NATGRID_CS, UtilityName.NATGRID, "National Grid", ("MA",), (src.MA_THREE_YEAR_PLAN,)
+    ),
+    _connected_solutions(ProgramIdentifier.UNITIL_CS, UtilityName.UNITIL, "Unitil", ("MA",), (src.MA_THREE_YEAR_PLAN,)),
+    _connected_solutions(
+        ProgramIdentifier.RIE_CS, UtilityName.RIE, "Rhode Island Energy", ("RI",), (src.RIE_CONNECTED_SOLUTIONS,)
+    ),
     # ERCOT (TX): partner-created utility meters; ERCOT supplies the interval data.
     Program(
         program_identifier=ProgramIdentifier.ERCOT_ERS,
         name="ERCOT Emergency Response Service",
         transmission_region=TransmissionRegion.ERCOT,
-        states=("TX",),
         onboarding=OnboardingMethod.PARTNER_CREATED,
         meter_types=(MeterType.UTILITY_METER,),
         performance_basis=(PerformanceBasis.UTILITY_METER,),
@@ -206,31 +297,120 @@ PROGRAMS: tuple[Program, ...] = (
         creation_fields=(ESIID,),
         enrollment_fields=(UTILITY_NAME,),
         period_prefix="ERCOT-ERS",
-        # ERS standard contract terms: Dec-Jan, Feb-May, Jun-Sep, Oct-Nov.
+        # ERS Standard Contract Terms (ERCOT Nodal Protocols 3.14.3): Dec-Mar, Apr-May, Jun-Sep, Oct-Nov.
         seasons=(
-            Season(start_month=12, end_month=1),
-            Season(start_month=2, end_month=5),
+            Season(start_month=12, end_month=3),
+            Season(start_month=4, end_month=5),
             Season(start_month=6, end_month=9),
             Season(start_month=10, end_month=11),
         ),
+        # Offers for a term close weeks before it starts (the procurement schedule gives each term's dates).
         enrollment_lead_days=21,
+        sources=(
+            src.ERCOT_PROTOCOLS_ERS,
+            src.ERCOT_ERS_PROCUREMENT,
+            src.ERCOT_RETAIL_MARKET_GUIDE,
+            src.LEAP_ONBOARDING,
+        ),
     ),
     # CAISO (CA): customer-authorized through Connect; the utility supplies the interval data.
-    _caiso(ProgramIdentifier.DRAM, "Demand Response Auction Mechanism", "CAISO-DRAM", _MONTHLY),
-    _caiso(ProgramIdentifier.CCA, "Community Choice Aggregator capacity", "CAISO-CCA", _MONTHLY),
-    _caiso(ProgramIdentifier.ENERGY_ONLY, "CAISO energy-only", "CAISO-ENERGY-ONLY", _MONTHLY),
+    # DRAM, CCA capacity and ELRP are California (CPUC / CCA) programs; energy-only is the CAISO market itself.
     _caiso(
-        ProgramIdentifier.ELRP, "Emergency Load Reduction Program", "CAISO-ELRP", (Season(start_month=5, end_month=10),)
+        ProgramIdentifier.DRAM, "Demand Response Auction Mechanism", "CAISO-DRAM", _MONTHLY, ("CA",), (src.CPUC_DRAM,)
+    ),
+    _caiso(
+        ProgramIdentifier.CCA,
+        "Community Choice Aggregator capacity",
+        "CAISO-CCA",
+        _MONTHLY,
+        ("CA",),
+        (src.CPUC_RESOURCE_ADEQUACY,),
+    ),
+    _caiso(ProgramIdentifier.ENERGY_ONLY, "CAISO energy-only", "CAISO-ENERGY-ONLY", _MONTHLY, (), ()),
+    _caiso(
+        ProgramIdentifier.ELRP,
+        "Emergency Load Reduction Program",
+        "CAISO-ELRP",
+        _MAY_OCT_MONTHLY,
+        ("CA",),
+        (src.CPUC_ELRP_DECISION, src.PGE_ELRP_SCHEDULE),
+    ),
+    _caiso(
+        ProgramIdentifier.PGE_CBP,
+        "PG&E Capacity Bidding Program",
+        "PGE-CBP",
+        _MAY_OCT_MONTHLY,
+        ("CA",),
+        (src.PGE_CBP_SCHEDULE,),
+        utilities=(UtilityName.PGE,),
+        classifications=(CustomerClassification.COMMERCIAL,),
+    ),
+    # CEC DSGS (Option 3): partner-created batteries, measured at the device with partner-supplied data.
+    Program(
+        program_identifier=ProgramIdentifier.CEC_DSGS,
+        name="CEC Demand Side Grid Support (storage virtual power plant)",
+        transmission_region=TransmissionRegion.CAISO,
+        states=("CA",),
+        onboarding=OnboardingMethod.PARTNER_CREATED,
+        meter_types=(MeterType.DEVICE, MeterType.SUBMETER),
+        performance_basis=(PerformanceBasis.DEVICE,),
+        interval_data_source=IntervalDataSource.PARTNER,
+        enrollment_fields=(UTILITY_NAME, BATTERY_ENERGY, BATTERY_POWER, NUMBER_OF_DEVICES),
+        period_prefix="CEC-DSGS",
+        seasons=_MAY_OCT,
+        enrollment_lead_days=30,
+        sources=(src.CEC_DSGS_GUIDELINES, src.LEAP_DSGS_REQUIRED_ACTION, src.LEAP_PROGRAM_IDENTIFIERS),
     ),
     # NYISO (NY): customer-authorized through Connect; the utility supplies the interval data.
-    _nyiso(ProgramIdentifier.NYISO_SCR, "NYISO Special Case Resources", (CBL_METHOD,)),
-    _nyiso(ProgramIdentifier.CONED_DLRP, "Con Edison Distribution Load Relief Program", (), CON_EDISON),
-    _nyiso(ProgramIdentifier.CONED_CSRP, "Con Edison Commercial System Relief Program", (), CON_EDISON),
     _nyiso(
-        ProgramIdentifier.PSEGLI_DLRP, "PSEG Long Island Distribution Load Relief Program", (COMPANY_TYPE,), PSEG_LI
+        ProgramIdentifier.NYISO_SCR,
+        "NYISO Special Case Resources",
+        (CBL_METHOD,),
+        (src.NYISO_ICAP_MANUAL, src.NYISO_ICAP_CALENDAR),
     ),
     _nyiso(
-        ProgramIdentifier.PSEGLI_CSRP, "PSEG Long Island Commercial System Relief Program", (COMPANY_TYPE,), PSEG_LI
+        ProgramIdentifier.CONED_DLRP,
+        "Con Edison Distribution Load Relief Program",
+        (),
+        (src.CONED_RIDER_T,),
+        CON_EDISON,
+    ),
+    _nyiso(
+        ProgramIdentifier.CONED_CSRP,
+        "Con Edison Commercial System Relief Program",
+        (),
+        (src.CONED_RIDER_T,),
+        CON_EDISON,
+    ),
+    _nyiso(
+        ProgramIdentifier.PSEGLI_DLRP,
+        "PSEG Long Island Distribution Load Relief Program",
+        (COMPANY_TYPE,),
+        (src.PSEGLI_DR_TARIFF,),
+        PSEG_LI,
+    ),
+    _nyiso(
+        ProgramIdentifier.PSEGLI_CSRP,
+        "PSEG Long Island Commercial System Relief Program",
+        (COMPANY_TYPE,),
+        (src.PSEGLI_DR_TARIFF,),
+        PSEG_LI,
+    ),
+    # PJM: customer-authorized through Connect (Leap recommends Connect for PJM); the utility supplies the data.
+    Program(
+        program_identifier=ProgramIdentifier.PJM_CAPACITY,
+        name="PJM Capacity (Demand Resource)",
+        transmission_region=TransmissionRegion.PJM,
+        onboarding=OnboardingMethod.CUSTOMER_AUTHORIZED,
+        meter_types=(MeterType.UTILITY_METER,),
+        performance_basis=(PerformanceBasis.UTILITY_METER,),
+        interval_data_source=IntervalDataSource.UTILITY,
+        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER),
+        period_prefix="PJM-CAPACITY",
+        # One Delivery Year, June 1 - May 31.
+        seasons=(Season(start_month=6, end_month=5),),
+        enrollment_lead_days=30,
+        sources=(src.PJM_MANUAL_18, src.PJM_MANUAL_11, src.LEAP_ONBOARDING),
     ),
 )
 
@@ -249,10 +429,13 @@ def programs_for(
     meter_type: MeterType,
     classification: CustomerClassification | None = None,
     utility: str | None = None,
+    state: str | None = None,
 ) -> list[Program]:
-    """The programs a meter of this region, type, customer class and utility can take part in.
+    """The programs a meter of this region, type, customer class, utility and service-address state can take
+    part in.
 
-    An unknown utility (None) keeps utility-specific programs: the meter may still turn out to be theirs.
+    An unknown utility or state (None) keeps utility- or state-bound programs: the meter may still turn out to
+    be theirs.
     """
     return [
         program
@@ -261,6 +444,7 @@ def programs_for(
         and meter_type in program.meter_types
         and (classification is None or classification in program.customer_classifications)
         and (utility is None or not program.utilities or utility in program.utilities)
+        and (state is None or not program.states or state.upper() in program.states)
     ]
 
 
@@ -287,6 +471,15 @@ def value_at(document: Mapping[str, Any], path: str) -> Any:
 
 def _is_present(value: Any) -> bool:
     return value is not None and value != "" and value != []
+
+
+def enrollment_fields_for(program: Program, load_types: Collection[str]) -> tuple[RequiredField, ...]:
+    """Every field the program needs of a meter with these load types, each once, in declaration order."""
+    wanted = [*program.enrollment_fields]
+    for extra in program.load_type_fields:
+        if any(t in extra.load_types for t in load_types):
+            wanted.extend(field for field in extra.fields if field not in wanted)
+    return tuple(wanted)
 
 
 def unmet(fields: tuple[RequiredField, ...], document: Mapping[str, Any]) -> list[RequiredField]:
@@ -328,11 +521,13 @@ def _season_period(program: Program, season: Season, start_year: int) -> Deliver
     )
 
 
-def next_delivery_period(program: Program, now: datetime) -> DeliveryPeriod:
-    """The first delivery period whose enrollment deadline has not passed yet."""
+def next_delivery_period(program: Program, now: datetime, load_types: Collection[str] | None = None) -> DeliveryPeriod:
+    """The first delivery period whose enrollment deadline has not passed yet, among the seasons open to a meter
+    with these load types (None: every season)."""
     candidates = [
         _season_period(program, season, year)
         for year in (now.year - 1, now.year, now.year + 1, now.year + 2)
         for season in program.seasons
+        if season.open_to(load_types)
     ]
     return min((p for p in candidates if p.enrollment_deadline >= now), key=lambda p: p.start)

@@ -4,7 +4,9 @@ A program open to the meter (same region, fitting meter type and customer class)
 has every field the program needs, else PENDING with a partner required action NO_MISSING_FIELDS/SERV_0005
 naming the missing fields. A meter without its service address (see rules.address) is PENDING with the
 partner required action ADDRESS/ADDR_0001 (our code: Leap's code list is not public) until the address
-arrives. The global status is the best program status: ELIGIBLE > PENDING; a meter no
+arrives. Of programs that exclude each other (catalog.exclusions) the meter is placed in one; the others are
+INELIGIBLE with a partner required action NOT_ENROLLED_IN_CONFLICTING_PROGRAM naming the program it is placed
+in. The global status is the best program status: ELIGIBLE > PENDING > INELIGIBLE; a meter no
 program accepts is INELIGIBLE.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
+from meterhub.catalog import exclusions
 from meterhub.catalog import programs as catalog
 from meterhub.catalog.enums import (
     ActionType,
@@ -43,6 +46,8 @@ ADDRESS_DESCRIPTION = (
     "send it yourself: POST /v1.1/meters?update_existing=true with this meter's partner_reference and "
     "customer.street_1, city, state_or_province_code and postal_code."
 )
+# Leap publishes no code for this action; ours, in the style of its published ones.
+CONFLICTING_PROGRAM_CODE = "PROG_0001"
 INDEFINITELY = datetime(9000, 1, 1, tzinfo=UTC)
 
 
@@ -52,15 +57,33 @@ def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentRespo
         MeterType(meter.meter_type),
         CustomerClassification(meter.customer_classification),
         catalog.value_at(meter.data, "utility.utility_name"),
+        catalog.value_at(meter.data, "customer.state_or_province_code"),
     )
     enrollments: list[ProgramEnrollment] = []
     actions: list[RequiredAction] = []
+    load_types = meter.data["load_types"]
+    unauthorized = meter.utility_link is not None and not meter.utility_link.is_active(now)
     unlocated = awaits_address(meter.data)
+    missing_by_program = {
+        program.program_identifier: catalog.unmet(catalog.enrollment_fields_for(program, load_types), meter.data)
+        for program in programs
+    }
+    ready = [
+        identifier
+        for identifier, missing in missing_by_program.items()
+        if not missing and not unauthorized and not unlocated
+    ]
+    placed_in = exclusions.placements(list(missing_by_program), ready)
     for program in programs:
-        period = catalog.next_delivery_period(program, now)
-        missing = catalog.unmet(program.enrollment_fields, meter.data)
-        unauthorized = meter.utility_link is not None and not meter.utility_link.is_active(now)
-        status = EnrollmentStatus.PENDING if missing or unauthorized or unlocated else EnrollmentStatus.ELIGIBLE
+        period = catalog.next_delivery_period(program, now, load_types)
+        missing = missing_by_program[program.program_identifier]
+        conflicting = placed_in.get(program.program_identifier)
+        if conflicting is not None:
+            status = EnrollmentStatus.INELIGIBLE
+        elif missing or unauthorized or unlocated:
+            status = EnrollmentStatus.PENDING
+        else:
+            status = EnrollmentStatus.ELIGIBLE
         enrollments.append(
             ProgramEnrollment(
                 program_identifier=program.program_identifier,
@@ -76,13 +99,20 @@ def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentRespo
             )
         )
         wanted: list[tuple[ActionType, str, str]] = []
-        if unauthorized:
+        if conflicting is not None:
+            # Nothing else to ask for a program the meter is not placed in: only the conflict blocks it.
+            description = (
+                f"The meter is placed in the conflicting program {conflicting}; "
+                f"one meter cannot be in {program.program_identifier} as well."
+            )
+            wanted.append((ActionType.NOT_ENROLLED_IN_CONFLICTING_PROGRAM, CONFLICTING_PROGRAM_CODE, description))
+        elif unauthorized:
             # The utility no longer shares this meter's data (authorization revoked or expired): the meter
             # stays, but cannot be enrolled until the customer authorizes again through a Connect link.
             wanted.append((ActionType.IS_AUTHORIZED, REAUTHORIZE_CODE, REAUTHORIZE_DESCRIPTION))
-        if unlocated:
+        if unlocated and conflicting is None:
             wanted.append((ActionType.ADDRESS, ADDRESS_CODE, ADDRESS_DESCRIPTION))
-        if missing:
+        if missing and conflicting is None:
             names = ", ".join(f"{field.label} ({field.path})" for field in missing)
             description = f"Missing fields: {names}. Update the meter with update_existing=true."
             wanted.append((ActionType.NO_MISSING_FIELDS, MISSING_FIELDS_CODE, description))
