@@ -5,22 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
+from meterhub_dev.local.template_yaml import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Keeps `!Ref X` as {"Ref": X}; other short tags as None (only the bucket's shape matters here)."""
-
-
-_CfnLoader.add_constructor("!Ref", lambda loader, node: {"Ref": loader.construct_scalar(node)})  # type: ignore[arg-type]
-_CfnLoader.add_multi_constructor("!", lambda loader, _suffix, node: None)
-
-
 def _template() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
-    return loaded
+    """template.yaml as the local runner reads it (short tags as their long forms)."""
+    return load_yaml(ROOT / "template.yaml")
 
 
 def test_noncurrent_versions_of_the_data_bucket_expire_after_the_documented_days() -> None:
