@@ -23,6 +23,7 @@ from meterhub.connect.use_cases.sync import (
     meter_id_for,
     partner_reference,
 )
+from meterhub.connect.use_cases.sync_delivery import sync_and_continue
 from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.api_models.responses import ProvisionalAsset
 from meterhub.meters.ports import MeterQuery
@@ -767,3 +768,21 @@ def test_a_second_sync_fetches_only_the_recent_overlap_after_thirteen_months() -
     result = _world_at(world, later).run("p1", world.authorization.authorization_id)
     assert world.utility.windows == [(NOW.replace(hour=0) - timedelta(days=2), later.replace(hour=0))]
     assert not result.more_history and _history(world).through == later.replace(hour=0)
+
+
+def test_a_delivery_that_runs_short_of_time_queues_the_same_message_until_the_history_is_complete() -> None:
+    world = _thirteen_months(World([_point(1)]))
+    queue = InMemoryWorkQueue()
+    sync = _world_at(world, NOW)
+    windows_left = iter(range(100))
+    deliveries = 0
+    while True:
+        deliveries += 1
+        result = sync_and_continue(
+            sync, queue, "p1", world.authorization.authorization_id, time_is_short=lambda: next(windows_left) % 5 == 4
+        )
+        if not result.more_history:
+            break
+    message = {"partner_id": "p1", "authorization_id": world.authorization.authorization_id}
+    assert deliveries > 1 and queue.messages == [message] * (deliveries - 1)
+    assert _history(world).complete

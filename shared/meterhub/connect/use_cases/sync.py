@@ -71,10 +71,9 @@ enrolling a customer needs that much history, not the last month."""
 FETCH_WINDOW_DAYS = 31
 """One request to the utility covers at most this many days (Green Button servers cap a request at a month)."""
 MAX_WINDOWS_PER_RUN = 24
-"""Backfill windows one run fetches before handing over to the next (see SyncResult.more_history)."""
-RUN_TIME_BUDGET = timedelta(minutes=10)
-"""A run starts no backfill window after this long, well inside the 15-minute Lambda limit, so a slow
-utility ends the run early and the next run goes on instead of the function being killed."""
+"""Backfill windows one run fetches before handing over to the next (see SyncResult.more_history): with
+`time_is_short` (the Lambda's remaining time), a slow utility ends a run early instead of the function being
+killed at its time limit."""
 REFRESH_MARGIN = timedelta(minutes=2)
 RECENT_OVERLAP = timedelta(days=2)
 _Name = TypeVar("_Name", int, str)
@@ -189,7 +188,11 @@ class UtilitySync:
         self._utilities = utilities
         self._max_windows = max_windows
 
-    def run(self, partner_id: str, authorization_id: str) -> SyncResult:
+    def run(
+        self, partner_id: str, authorization_id: str, *, time_is_short: Callable[[], bool] = lambda: False
+    ) -> SyncResult:
+        """Sync one authorization; the backfill stops before a window when `time_is_short` says so, or after
+        `max_windows` windows (`more_history` then asks for another run)."""
         authorization = self._connect.get_authorization(partner_id, authorization_id)
         if authorization is None or authorization.status is not AuthorizationStatus.COMPLETED:
             status = authorization.status.value if authorization else "NOT_FOUND"
@@ -207,9 +210,8 @@ class UtilitySync:
             points = adapter.service_points(tokens)
             result = SyncResult(authorization_id, "COMPLETED")
             linked = {point.usage_point_id: self._meter_for(authorization, point, points, result) for point in points}
-            started = self._now()
             for point_id, meter_id in linked.items():
-                self._sync_history(adapter, tokens, authorization, meter_id, point_id, result, started)
+                self._sync_history(adapter, tokens, authorization, meter_id, point_id, result, time_is_short)
             # The grant's end may have moved with a token refresh: keep the meters' links in step.
             mark_meters(self._meters, authorization, AuthorizationStatus.COMPLETED, self._now(), linked.values())
         except AuthorizationRevoked as revoked:
@@ -380,7 +382,7 @@ class UtilitySync:
         meter_id: str,
         usage_point_id: str,
         result: SyncResult,
-        started: datetime,
+        time_is_short: Callable[[], bool],
     ) -> None:
         """Fetch what arrived since the point's last sync (two days of overlap: the utility may still revise
         recent readings), then go on with its backfill: HISTORY_DAYS back, newest window first (a partner gets
@@ -403,7 +405,7 @@ class UtilitySync:
         self._save_history(authorization, usage_point_id, history)
         oldest = history.through - timedelta(days=HISTORY_DAYS)
         while not history.complete:
-            if result.windows_fetched >= self._max_windows or self._now() - started >= RUN_TIME_BUDGET:
+            if result.windows_fetched >= self._max_windows or time_is_short():
                 result.more_history = True
                 return
             window_start = max(history.reaches - timedelta(days=FETCH_WINDOW_DAYS), oldest)
