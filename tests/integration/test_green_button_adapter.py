@@ -270,11 +270,15 @@ def test_the_full_flow_against_the_demo_utility(demo_http: DemoUtilityServer, br
         assert 5 < daily < 40
         assert all(0 < (r.consumed_kwh or 0) < 2 for r in day)
 
-    # A 40-day range is split into requests of at most 31 days; the demo holds about 35 days
+    # A 40-day range is split into requests of at most 31 days; the demo holds 400 days (13 months and a margin)
     long = adapter.interval_data(tokens, points[1].usage_point_id, today - timedelta(days=40), today)
-    assert 34 * 96 <= len(long) <= 35 * 96
+    assert len(long) == 40 * 96
+    oldest = adapter.interval_data(
+        tokens, points[1].usage_point_id, today - timedelta(days=410), today - timedelta(days=380)
+    )
+    assert len(oldest) == 20 * 96 and min(r.start for r in oldest) == today - timedelta(days=400)
     interval_calls = [path for method, path in demo_http.requests if path.endswith("/IntervalBlock")]
-    assert len(interval_calls) == 1 + 2
+    assert len(interval_calls) == 1 + 2 + 1
 
     # Refresh: new tokens work, the old access token no longer does
     refreshed = adapter.refresh(tokens)

@@ -267,8 +267,9 @@ class FakeUtility:
     def interval_data(
         self, tokens: TokenSet, usage_point_id: str, start: datetime, end: datetime
     ) -> list[IntervalReading]:
-        # The sync's 30-day history is one fetch window, so every reading is sent once (naive starts included)
-        return list(self.readings)
+        # Every reading is sent with the window that ends today, the newest (naive starts included): once per
+        # sync; the older windows are empty, which ends the first sync's backfill
+        return list(self.readings) if end == NOW.replace(hour=0, minute=0, second=0, microsecond=0) else []
 
 
 class SyncWorld:

@@ -430,13 +430,13 @@ def test_a_day_of_intervals_has_96_plausible_15_minute_readings(demo: Harness) -
     assert _intervals(demo, body, "1781308800", "1781395200") == readings
 
 
-def test_requests_are_limited_to_31_days_and_35_days_of_history(demo: Harness) -> None:
+def test_requests_are_limited_to_31_days_and_400_days_of_history(demo: Harness) -> None:
     body = demo.tokens()
     with pytest.raises(ResourceError) as too_long:
         _intervals(demo, body, "2026-05-01T00:00:00Z", "2026-06-02T00:00:00Z")
     assert too_long.value.status == 400
-    old = _intervals(demo, body, "2026-05-01T00:00:00Z", "2026-05-20T00:00:00Z")
-    assert old and min(r.start for r in old) == datetime(2026, 5, 11, tzinfo=UTC)  # 35 days before June 15
+    old = _intervals(demo, body, "2025-05-01T00:00:00Z", "2025-05-20T00:00:00Z")
+    assert old and min(r.start for r in old) == datetime(2025, 5, 11, tzinfo=UTC)  # 400 days before June 15
     recent = _intervals(demo, body, "2026-06-15T00:00:00Z", "2026-06-16T00:00:00Z")
     assert max(r.start for r in recent) == datetime(2026, 6, 15, 11, 45, tzinfo=UTC)  # last complete interval
     assert len(_intervals(demo, body, None, None)) == 96  # default: the last day

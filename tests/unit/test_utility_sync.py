@@ -3,6 +3,8 @@ partner's own record, intervals kept at the utility's length, revocation marking
 
 from __future__ import annotations
 
+import itertools
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,7 +16,14 @@ from meterhub.connect.records import Authorization, AuthorizationStatus, Connect
 from meterhub.connect.use_cases import connections
 from meterhub.connect.use_cases import events as connect_events
 from meterhub.connect.use_cases.flow import token_context
-from meterhub.connect.use_cases.sync import UtilitySync, meter_id_for, partner_reference
+from meterhub.connect.use_cases.sync import (
+    FETCH_WINDOW_DAYS,
+    HISTORY_DAYS,
+    UtilitySync,
+    meter_id_for,
+    partner_reference,
+)
+from meterhub.connect.use_cases.sync_delivery import sync_and_continue
 from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.api_models.responses import ProvisionalAsset
 from meterhub.meters.ports import MeterQuery
@@ -58,6 +67,10 @@ class FakeUtility:
     refreshed: int = 0
     windows: list[tuple[datetime, datetime]] = field(default_factory=list)
     grant_end: datetime | None = None
+    served_from: datetime = NOW.replace(hour=0) - timedelta(days=30)
+    """The customer's service began here: the utility has no readings before it."""
+    failing_window: int | None = None
+    """The window (counted from 0) the utility fails with a retryable error, once."""
 
     def authorize_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str:
         raise AssertionError("not used by the sync")
@@ -85,9 +98,12 @@ class FakeUtility:
     def interval_data(
         self, tokens: TokenSet, usage_point_id: str, start: datetime, end: datetime
     ) -> list[IntervalReading]:
+        if self.failing_window == len(self.windows):
+            self.failing_window = None
+            raise UtilityError("The utility answered 503", retryable=True)
         self.windows.append((start, end))
         readings = []
-        moment = end - timedelta(days=2)
+        moment = max(end - timedelta(days=2), self.served_from)
         while moment < end:
             readings.append(IntervalReading(start=moment, duration_seconds=self.duration, consumed_kwh=0.25))
             moment += timedelta(seconds=self.duration)
@@ -429,7 +445,12 @@ def _world_at(world: World, now: datetime) -> Any:
 def test_a_later_sync_fetches_only_what_arrived_since_with_two_days_of_overlap() -> None:
     world = World([_point(1)])
     world.sync()
-    assert world.utility.windows == [(NOW.replace(hour=0) - timedelta(days=30), NOW.replace(hour=0))]
+    midnight = NOW.replace(hour=0)
+    # newest window first; the second is before the customer's service began (empty), which ends the backfill
+    assert world.utility.windows == [
+        (midnight - timedelta(days=31), midnight),
+        (midnight - timedelta(days=62), midnight - timedelta(days=31)),
+    ]
     world.utility.windows.clear()
     tomorrow = NOW + timedelta(days=1)
     result = _world_at(world, tomorrow).run("p1", world.authorization.authorization_id)
@@ -651,3 +672,117 @@ def test_the_connections_listing_says_which_meters_await_an_address() -> None:
     world.utility.points = [_point(1), _point(2)]
     world.sync()
     assert listed() == {located: False, unlocated: False}
+
+
+def _thirteen_months(world: World) -> World:
+    world.utility.served_from = NOW - timedelta(days=3 * 365)  # a customer of long standing
+    return world
+
+
+def _history(world: World) -> Any:
+    saved = world.connect.get_authorization("p1", world.authorization.authorization_id)
+    assert saved is not None
+    return saved.history["up-1"]
+
+
+def test_a_first_sync_stores_thirteen_months_newest_window_first() -> None:
+    world = _thirteen_months(World([_point(1)]))
+    result = world.sync()
+    midnight = NOW.replace(hour=0)
+    oldest = midnight - timedelta(days=HISTORY_DAYS)
+    assert result.status == "COMPLETED" and not result.more_history
+    assert len(world.utility.windows) == math.ceil(HISTORY_DAYS / FETCH_WINDOW_DAYS) == 13
+    assert world.utility.windows[0] == (midnight - timedelta(days=FETCH_WINDOW_DAYS), midnight)
+    assert world.utility.windows[-1][0] == oldest
+    assert all(later[0] == earlier[1] for later, earlier in itertools.pairwise(world.utility.windows))
+    assert result.readings_stored == 13 * 2 * 96
+    assert _history(world).model_dump() == {"through": midnight, "reaches": oldest, "complete": True}
+
+
+def _stored(world: World) -> dict[Any, Any]:
+    """The stored days (meter ids derive from the partner reference, so two worlds' keys compare)."""
+    return dict(world.intervals.items)
+
+
+def test_a_sync_cut_short_resumes_at_the_first_window_not_stored_and_ends_as_an_uninterrupted_run() -> None:
+    whole = _thirteen_months(World([_point(1)]))
+    whole.sync()
+    cut = _thirteen_months(World([_point(1)]))
+    cut.utility.failing_window = 5  # the utility fails the sixth window: the run dies after five
+    with pytest.raises(UtilityError):
+        cut.sync()
+    assert len(cut.utility.windows) == 5 and not _history(cut).complete
+    resumed = cut.sync()
+    # the retry fetches the overlap since the first run's start, then the backfill from window six on
+    midnight = NOW.replace(hour=0)
+    assert cut.utility.windows[5] == (midnight - timedelta(days=2), midnight)
+    assert cut.utility.windows[6:] == whole.utility.windows[5:]
+    assert not resumed.more_history and _history(cut) == _history(whole)
+    assert _stored(cut) == _stored(whole)
+
+
+def test_a_run_stops_at_its_window_budget_and_the_next_goes_on() -> None:
+    world = _thirteen_months(World([_point(1)]))
+
+    def run() -> Any:
+        return UtilitySync(
+            world.connect,
+            world.meters,
+            world.intervals,
+            world.vault,
+            world.adapter_for,
+            lambda: NOW,
+            utilities=UtilityRegistry(),
+            max_windows=4,
+        ).run("p1", world.authorization.authorization_id)
+
+    first = run()
+    assert first.more_history and first.windows_fetched == 4 and first.status == "COMPLETED"
+    runs = 1
+    while run().more_history:
+        runs += 1
+    assert runs + 1 == 4  # 13 windows, 4 a run (each later run also fetches the two-day overlap first)
+    assert _history(world).complete
+    assert _history(world).reaches == NOW.replace(hour=0) - timedelta(days=HISTORY_DAYS)
+
+
+def test_an_empty_early_window_ends_the_backfill_without_error() -> None:
+    world = World([_point(1)])
+    world.utility.served_from = NOW.replace(hour=0) - timedelta(days=100)
+    result = world.sync()
+    assert result.status == "COMPLETED" and not result.more_history
+    # windows 1-4 hold readings (the fourth's last two days are after service began), the fifth has none
+    assert len(world.utility.windows) == 5
+    history = _history(world)
+    assert history.complete and history.reaches == world.utility.windows[-1][0]
+    world.utility.windows.clear()
+    world.sync()
+    assert world.utility.windows == [(NOW.replace(hour=0) - timedelta(days=2), NOW.replace(hour=0))]
+
+
+def test_a_second_sync_fetches_only_the_recent_overlap_after_thirteen_months() -> None:
+    world = _thirteen_months(World([_point(1)]))
+    world.sync()
+    world.utility.windows.clear()
+    later = NOW + timedelta(days=3)
+    result = _world_at(world, later).run("p1", world.authorization.authorization_id)
+    assert world.utility.windows == [(NOW.replace(hour=0) - timedelta(days=2), later.replace(hour=0))]
+    assert not result.more_history and _history(world).through == later.replace(hour=0)
+
+
+def test_a_delivery_that_runs_short_of_time_queues_the_same_message_until_the_history_is_complete() -> None:
+    world = _thirteen_months(World([_point(1)]))
+    queue = InMemoryWorkQueue()
+    sync = _world_at(world, NOW)
+    windows_left = iter(range(100))
+    deliveries = 0
+    while True:
+        deliveries += 1
+        result = sync_and_continue(
+            sync, queue, "p1", world.authorization.authorization_id, time_is_short=lambda: next(windows_left) % 5 == 4
+        )
+        if not result.more_history:
+            break
+    message = {"partner_id": "p1", "authorization_id": world.authorization.authorization_id}
+    assert deliveries > 1 and queue.messages == [message] * (deliveries - 1)
+    assert _history(world).complete

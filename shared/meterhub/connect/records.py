@@ -115,6 +115,18 @@ class AuthorizationRequest(LazyModel):
     expires_at: datetime
 
 
+class UsagePointHistory(LazyModel):
+    """How far one usage point's stored utility history reaches, so a first sync cut short (the Lambda limit,
+    the utility failing a window) goes on where it stopped instead of starting over.
+
+    The history is fetched newest first, so `[reaches, through)` is stored without gaps; `through` moves on
+    with every sync, `reaches` back with every backfill window until `complete`."""
+
+    through: datetime  # midnight UTC: the stored history ends here (later syncs overlap it: see RECENT_OVERLAP)
+    reaches: datetime  # midnight UTC: the oldest day the backfill has stored so far
+    complete: bool = False  # the backfill went back far enough, or the utility had nothing older
+
+
 class Authorization(LazyModel):
     """One utility authorization for one refId. Tokens live only in `tokens_ciphertext` (KMS)."""
 
@@ -139,4 +151,5 @@ class Authorization(LazyModel):
     revoked_at: datetime | None = None
     synced_at: datetime | None = None
     sync_error: str | None = None  # why the last sync could not finish (utility refused a request)
+    history: dict[str, UsagePointHistory] = Field(default_factory=dict)  # per usage point id
     version: int = 1

@@ -29,7 +29,8 @@ Customer data is deterministic, seeded by the username: one service point, two w
 "two"; a New York address when the username has a word "ny"/"nyc"/"newyork" (else California); a
 commercial account when it contains "commercial" or "business". Interval data is 15-minute consumption in
 Wh (uom 72): a residential shape (low at night, morning and evening peaks) or a business-hours plateau,
-with deterministic noise per usage point and interval; about 35 days of history, at most 31 days per request.
+with deterministic noise per usage point and interval; 400 days of history (the 13 months a first utility sync
+fetches for program baselines, and a margin), at most 31 days per request.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ from meterhub.utility_providers.rules import pkce
 CALLBACK_SUFFIX = "/connect/callback"
 CLIENT_NAME = "meterhub Connect (demo client)"
 SCOPES_DESCRIPTION = (
-    "your service addresses, account and meter numbers, and 15-minute electricity usage for the last 35 days."
+    "your service addresses, account and meter numbers, and 15-minute electricity usage for the last 13 months."
 )
 DEMO_TIPS = (
     "Include 'two' in the username for two service points, 'ny' for a New York address, "
@@ -85,7 +86,7 @@ SCENARIOS: tuple[tuple[str, str], ...] = (
 USAGE_ONLY_PREFIX = "usage-only-"
 """Marks a subscription that shares usage data without customer resources (the no_address scenario)."""
 INTERVAL_SECONDS = 900
-HISTORY_DAYS = 35
+HISTORY_DAYS = 400
 MAX_REQUEST_DAYS = 31
 DEFAULT_REQUEST = timedelta(days=1)
 RESOURCE_PATH = f"{DEMO_PATH_PREFIX}/espi/1_1/resource"

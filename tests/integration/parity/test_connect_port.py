@@ -17,6 +17,7 @@ from meterhub.connect.records import (
     ConnectSession,
     IssuedLink,
     SessionStatus,
+    UsagePointHistory,
 )
 from meterhub.platform.errors import Conflict
 from meterhub.utility_providers.records.readings import TokenSet
@@ -239,8 +240,10 @@ def test_save_authorization_writes_over_its_version_and_keeps_replaces_or_drops_
     assert repo.get_authorization(authorization.partner_id, authorization.authorization_id) == second
     assert repo.get_session(closed.partner_id, closed.session_id) == closed.model_copy(update={"version": 3})
     assert repo.get_tokens(authorization.partner_id, authorization.authorization_id) == b"sealed-1"
-    third = repo.save_authorization(second.model_copy(update={"synced_at": T0}))
+    history = {"up-1": UsagePointHistory(through=T0, reaches=T0 - timedelta(days=31))}
+    third = repo.save_authorization(second.model_copy(update={"synced_at": T0, "history": history}))
     assert repo.get_tokens(authorization.partner_id, authorization.authorization_id) == b"sealed-1"
+    assert repo.get_authorization(authorization.partner_id, authorization.authorization_id) == third
     fourth = repo.save_authorization(third, tokens=b"sealed-2")
     assert repo.get_tokens(authorization.partner_id, authorization.authorization_id) == b"sealed-2"
     repo.save_authorization(fourth.model_copy(update={"status": AuthorizationStatus.REVOKED}), tokens=DROP_TOKENS)

@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 
 from meterhub.catalog.enums import CreatedBy
 from meterhub.connect.ports import DROP_TOKENS, ConnectRepository, TokenVault
-from meterhub.connect.records import Authorization, AuthorizationStatus
+from meterhub.connect.records import Authorization, AuthorizationStatus, UsagePointHistory
 from meterhub.connect.use_cases.flow import AdapterFactory, token_context
 from meterhub.connect.use_cases.meter_links import all_meters, mark_meters
 from meterhub.intervals.ports import IntervalStore
@@ -64,8 +64,16 @@ from meterhub.utility_providers.records.errors import AuthorizationRevoked, Util
 from meterhub.utility_providers.records.readings import IntervalReading, ServiceAddress, ServicePoint, TokenSet
 from meterhub.utility_providers.records.registry import UtilityRegistry
 
-HISTORY_DAYS = 30
+HISTORY_DAYS = 396
+"""How far back the first sync of a usage point reaches: 13 months. Program baselines look back up to a year
+plus a season (CAISO's and NYISO's customer baselines compare with the same season last year), so a partner
+enrolling a customer needs that much history, not the last month."""
 FETCH_WINDOW_DAYS = 31
+"""One request to the utility covers at most this many days (Green Button servers cap a request at a month)."""
+MAX_WINDOWS_PER_RUN = 24
+"""Backfill windows one run fetches before handing over to the next (see SyncResult.more_history): with
+`time_is_short` (the Lambda's remaining time), a slow utility ends a run early instead of the function being
+killed at its time limit."""
 REFRESH_MARGIN = timedelta(minutes=2)
 RECENT_OVERLAP = timedelta(days=2)
 _Name = TypeVar("_Name", int, str)
@@ -91,6 +99,10 @@ class SyncResult:
     """Intervals stored per length in seconds (900 for the 15-minute days)."""
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     """Readings not stored, per reason (see the module doc); the values add up to `skipped_readings`."""
+    windows_fetched: int = 0
+    more_history: bool = False
+    """The run stopped at its window or time budget with history still to fetch: run the sync again (it goes
+    on from the first window not yet stored)."""
 
 
 def partner_reference(authorization: Authorization, point: ServicePoint) -> str:
@@ -165,6 +177,7 @@ class UtilitySync:
         now: Callable[[], datetime],
         *,
         utilities: UtilityRegistry,
+        max_windows: int = MAX_WINDOWS_PER_RUN,
     ) -> None:
         self._connect = connect
         self._meters = meters
@@ -173,8 +186,13 @@ class UtilitySync:
         self._adapter_for = adapter_for
         self._now = now
         self._utilities = utilities
+        self._max_windows = max_windows
 
-    def run(self, partner_id: str, authorization_id: str) -> SyncResult:
+    def run(
+        self, partner_id: str, authorization_id: str, *, time_is_short: Callable[[], bool] = lambda: False
+    ) -> SyncResult:
+        """Sync one authorization; the backfill stops before a window when `time_is_short` says so, or after
+        `max_windows` windows (`more_history` then asks for another run)."""
         authorization = self._connect.get_authorization(partner_id, authorization_id)
         if authorization is None or authorization.status is not AuthorizationStatus.COMPLETED:
             status = authorization.status.value if authorization else "NOT_FOUND"
@@ -192,12 +210,8 @@ class UtilitySync:
             points = adapter.service_points(tokens)
             result = SyncResult(authorization_id, "COMPLETED")
             linked = {point.usage_point_id: self._meter_for(authorization, point, points, result) for point in points}
-            new = set(result.meters_created) | set(result.meters_merged)
             for point_id, meter_id in linked.items():
-                # A meter seen before only needs what arrived since the last sync (two days of overlap: the
-                # utility may still revise recent readings); a new one gets the whole history.
-                since = None if meter_id in new or authorization.synced_at is None else authorization.synced_at
-                self._store_intervals(adapter, tokens, partner_id, meter_id, point_id, result, since=since)
+                self._sync_history(adapter, tokens, authorization, meter_id, point_id, result, time_is_short)
             # The grant's end may have moved with a token refresh: keep the meters' links in step.
             mark_meters(self._meters, authorization, AuthorizationStatus.COMPLETED, self._now(), linked.values())
         except AuthorizationRevoked as revoked:
@@ -360,36 +374,114 @@ class UtilitySync:
         raise Conflict("The meter kept changing while its address was added; the sync will retry")
 
     # ----- intervals ------------------------------------------------------------------------------------
-    def _store_intervals(
+    def _sync_history(
+        self,
+        adapter: UtilityAdapter,
+        tokens: TokenSet,
+        authorization: Authorization,
+        meter_id: str,
+        usage_point_id: str,
+        result: SyncResult,
+        time_is_short: Callable[[], bool],
+    ) -> None:
+        """Fetch what arrived since the point's last sync (two days of overlap: the utility may still revise
+        recent readings), then go on with its backfill: HISTORY_DAYS back, newest window first (a partner gets
+        the recent data, which enrollment looks at first, soonest; and the stored history stays one unbroken
+        stretch, so `reaches` alone says where to resume). Every window's write is an idempotent merge and the
+        point's history is recorded after each window, so a run cut short resumes at the first window not yet
+        stored. A window the utility answers with nothing (before the customer's service started) ends the
+        backfill. The backfill stops at the run's window or time budget (`result.more_history`)."""
+        end = _midnight(self._now())
+        current = self._connect.get_authorization(authorization.partner_id, authorization.authorization_id)
+        history = (current or authorization).history.get(usage_point_id)
+        if history is None:
+            history = UsagePointHistory(through=end, reaches=end)
+        else:
+            recent = max(history.through - RECENT_OVERLAP, end - timedelta(days=HISTORY_DAYS))
+            self._fetch_windows(
+                adapter, tokens, authorization.partner_id, meter_id, usage_point_id, recent, end, result
+            )
+            history = history.model_copy(update={"through": end})
+        self._save_history(authorization, usage_point_id, history)
+        oldest = history.through - timedelta(days=HISTORY_DAYS)
+        while not history.complete:
+            if result.windows_fetched >= self._max_windows or time_is_short():
+                result.more_history = True
+                return
+            window_start = max(history.reaches - timedelta(days=FETCH_WINDOW_DAYS), oldest)
+            stored = self._store_window(
+                adapter,
+                tokens,
+                authorization.partner_id,
+                meter_id,
+                usage_point_id,
+                window_start,
+                history.reaches,
+                result,
+            )
+            complete = window_start <= oldest or not stored
+            history = history.model_copy(update={"reaches": window_start, "complete": complete})
+            self._save_history(authorization, usage_point_id, history)
+
+    def _fetch_windows(
         self,
         adapter: UtilityAdapter,
         tokens: TokenSet,
         partner_id: str,
         meter_id: str,
         usage_point_id: str,
+        start: datetime,
+        end: datetime,
         result: SyncResult,
-        *,
-        since: datetime | None = None,
     ) -> None:
-        end = self._now().replace(hour=0, minute=0, second=0, microsecond=0)
-        start = end - timedelta(days=HISTORY_DAYS)
-        if since is not None:
-            start = max(start, since.replace(hour=0, minute=0, second=0, microsecond=0) - RECENT_OVERLAP)
+        """Store [start, end) in windows of at most FETCH_WINDOW_DAYS, oldest first."""
         while start < end:
             window_end = min(start + timedelta(days=FETCH_WINDOW_DAYS), end)
-            readings = adapter.interval_data(tokens, usage_point_id, start, window_end)
-            batch = _days(readings)
-            for day, slots in sorted(batch.days.items()):
-                self._intervals.merge(partner_id, meter_id, day, slots)
-                _count(result.readings_by_length, SLOT_SECONDS, slots.count)
-            for (day, _length), length_day in sorted(batch.length_days.items(), key=lambda item: item[0]):
-                self._intervals.merge_length(partner_id, meter_id, day, length_day)
-                _count(result.readings_by_length, length_day.length, length_day.count)
-            for reason, skipped in batch.skipped.items():
-                _count(result.skipped_by_reason, reason, skipped)
-            result.readings_stored = sum(result.readings_by_length.values())
-            result.skipped_readings = sum(result.skipped_by_reason.values())
+            self._store_window(adapter, tokens, partner_id, meter_id, usage_point_id, start, window_end, result)
             start = window_end
+
+    def _store_window(
+        self,
+        adapter: UtilityAdapter,
+        tokens: TokenSet,
+        partner_id: str,
+        meter_id: str,
+        usage_point_id: str,
+        start: datetime,
+        end: datetime,
+        result: SyncResult,
+    ) -> bool:
+        """Fetch and merge one window; False when the utility had no readings for it."""
+        readings = adapter.interval_data(tokens, usage_point_id, start, end)
+        result.windows_fetched += 1
+        batch = _days(readings)
+        for day, slots in sorted(batch.days.items()):
+            self._intervals.merge(partner_id, meter_id, day, slots)
+            _count(result.readings_by_length, SLOT_SECONDS, slots.count)
+        for (day, _length), length_day in sorted(batch.length_days.items(), key=lambda item: item[0]):
+            self._intervals.merge_length(partner_id, meter_id, day, length_day)
+            _count(result.readings_by_length, length_day.length, length_day.count)
+        for reason, skipped in batch.skipped.items():
+            _count(result.skipped_by_reason, reason, skipped)
+        result.readings_stored = sum(result.readings_by_length.values())
+        result.skipped_readings = sum(result.skipped_by_reason.values())
+        return bool(readings)
+
+    def _save_history(self, authorization: Authorization, usage_point_id: str, history: UsagePointHistory) -> None:
+        for _ in range(3):
+            current = self._connect.get_authorization(authorization.partner_id, authorization.authorization_id)
+            if current is None:
+                return
+            if current.history.get(usage_point_id) == history:
+                return
+            try:
+                self._connect.save_authorization(
+                    current.model_copy(update={"history": {**current.history, usage_point_id: history}})
+                )
+            except Conflict:
+                continue
+            return
+        raise Conflict("The authorization kept changing while its history was recorded; the sync will retry")
 
     # ----- authorization bookkeeping --------------------------------------------------------------------
     def _record_sync(self, authorization: Authorization, meter_ids: list[str], error: str | None = None) -> None:
@@ -468,6 +560,10 @@ def _days(readings: list[IntervalReading]) -> _Batch:
                 batch.length_days[(day, length)] = DaySlots.empty(length)
             batch.length_days[(day, length)].put(slot, net, consumed, generated, True)
     return batch
+
+
+def _midnight(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _count(counts: dict[_Name, int], name: _Name, amount: int) -> None:
