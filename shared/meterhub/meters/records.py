@@ -24,6 +24,20 @@ class UtilityLink(BaseModel):
         return self.status == "COMPLETED" and (self.expires_at is None or self.expires_at > now)
 
 
+class NonParticipation(BaseModel):
+    """A period the partner took the meter out of participation: IDLE (bounded) or DISENROLL (`end_time` None:
+    until the partner asks it to participate again). Stored as UTC instants, whatever offset the request used."""
+
+    preference: str  # ParticipationPreference value: IDLE or DISENROLL
+    start_time: datetime
+    end_time: datetime | None = None
+    reason: str | None = None
+
+    def covers(self, start: datetime, end: datetime) -> bool:
+        """The whole of [start, end) falls within this period."""
+        return self.start_time <= start and (self.end_time is None or end <= self.end_time)
+
+
 class MeterRecord(BaseModel):
     """One meter as kept in storage. `data` is the validated CreateMeter document (JSON mode, no nulls)."""
 
@@ -39,6 +53,7 @@ class MeterRecord(BaseModel):
     is_archived: bool = False
     version: int = 1
     utility_link: UtilityLink | None = None
+    non_participation: list[NonParticipation] = Field(default_factory=list)
 
     @property
     def transmission_region(self) -> str:

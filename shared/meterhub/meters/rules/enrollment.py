@@ -8,6 +8,11 @@ arrives. Of programs that exclude each other (catalog.exclusions) the meter is p
 INELIGIBLE with a partner required action NOT_ENROLLED_IN_CONFLICTING_PROGRAM naming the program it is placed
 in. The global status is the best program status: ELIGIBLE > PENDING > INELIGIBLE; a meter no
 program accepts is INELIGIBLE.
+
+Participation (see rules.participation): a program whose whole next delivery period falls in an idle period or the
+meter's disenrollment is NOT_PARTICIPATING, and so is the meter while one covers `now` (or when every program is).
+`participation_preferences` lists PARTICIPATE from creation (until the meter's disenrollment, else indefinitely),
+then the idle periods and the disenrollment, in start order.
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ from meterhub.meters.api_models.responses import (
     RequiredAction,
     RequiredActions,
 )
-from meterhub.meters.records import MeterRecord
+from meterhub.meters.records import MeterRecord, NonParticipation
 from meterhub.meters.rules.address import awaits_address
+from meterhub.meters.rules.participation import not_participating, not_participating_at
 
 MISSING_FIELDS_CODE = "SERV_0005"
 REAUTHORIZE_CODE = "AUTH_0001"
@@ -78,7 +84,9 @@ def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentRespo
         period = catalog.next_delivery_period(program, now, load_types)
         missing = missing_by_program[program.program_identifier]
         conflicting = placed_in.get(program.program_identifier)
-        if conflicting is not None:
+        if not_participating(meter.non_participation, period.start, period.end):
+            status = EnrollmentStatus.NOT_PARTICIPATING
+        elif conflicting is not None:
             status = EnrollmentStatus.INELIGIBLE
         elif missing or unauthorized or unlocated:
             status = EnrollmentStatus.PENDING
@@ -137,20 +145,40 @@ def derive_enrollment(meter: MeterRecord, now: datetime) -> MeterEnrollmentRespo
         tags=meter.tags,
         is_archived=meter.is_archived,
         audit=Audit(created_by=meter.created_by, created_at=meter.created_at, updated_at=meter.updated_at),
-        global_enrollment_status=_global_status([e.enrollment_status for e in enrollments]),
-        participation_preferences=[
-            ParticipationPreferenceEntry(
-                participation_preference=ParticipationPreference.PARTICIPATE,
-                start_time=meter.created_at,
-                end_time=INDEFINITELY,
-            )
-        ],
+        global_enrollment_status=(
+            EnrollmentStatus.NOT_PARTICIPATING
+            if not_participating_at(meter.non_participation, now)
+            else _global_status([e.enrollment_status for e in enrollments])
+        ),
+        participation_preferences=participation_preferences(meter),
         program_enrollment=enrollments,
         required_actions=RequiredActions(partner=actions),
     )
 
 
+def participation_preferences(meter: MeterRecord) -> list[ParticipationPreferenceEntry]:
+    disenrolled = [p for p in meter.non_participation if p.preference == ParticipationPreference.DISENROLL]
+    open_ended = [p.start_time for p in disenrolled if p.end_time is None]
+    participate = ParticipationPreferenceEntry(
+        participation_preference=ParticipationPreference.PARTICIPATE,
+        start_time=meter.created_at,
+        end_time=open_ended[0] if open_ended else INDEFINITELY,
+    )
+    return [participate, *(_entry(period) for period in meter.non_participation)]
+
+
+def _entry(period: NonParticipation) -> ParticipationPreferenceEntry:
+    return ParticipationPreferenceEntry(
+        participation_preference=ParticipationPreference(period.preference),
+        start_time=period.start_time,
+        end_time=period.end_time or INDEFINITELY,
+        reason=period.reason,
+    )
+
+
 def _global_status(statuses: list[EnrollmentStatus]) -> EnrollmentStatus:
+    if statuses and all(status is EnrollmentStatus.NOT_PARTICIPATING for status in statuses):
+        return EnrollmentStatus.NOT_PARTICIPATING
     if EnrollmentStatus.ELIGIBLE in statuses:
         return EnrollmentStatus.ELIGIBLE
     if EnrollmentStatus.PENDING in statuses:

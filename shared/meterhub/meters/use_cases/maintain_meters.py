@@ -27,16 +27,25 @@ Change = Callable[[MeterRecord], MeterRecord]
 Clock = Callable[[], datetime]
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
 def change_meters(
-    repo: MeterRepository, partner_id: str, meter_ids: Sequence[UUID | str], change: Change, now: Clock = _utc_now
+    repo: MeterRepository, partner_id: str, meter_ids: Sequence[UUID | str], change: Change, now: Clock = utc_now
 ) -> ListMeterDetailsResponse:
     """Apply `change` to every named meter (each once, in the order first named) or to none; answers the meters
-    as they are afterwards. A meter the change leaves as it was is not written (no update time, no stream
-    record)."""
+    as they are afterwards."""
+    return ListMeterDetailsResponse(
+        meters=[meter_details(meter) for meter in apply_change(repo, partner_id, meter_ids, change, now)]
+    )
+
+
+def apply_change(
+    repo: MeterRepository, partner_id: str, meter_ids: Sequence[UUID | str], change: Change, now: Clock = utc_now
+) -> list[MeterRecord]:
+    """The named meters as `change` leaves them, written in one conditional transaction. A meter the change
+    leaves as it was is not written (no update time, no stream record)."""
     wanted = list(dict.fromkeys(str(meter_id) for meter_id in meter_ids))
     for _ in range(UPDATE_ATTEMPTS):
         current = [load_meter(repo, partner_id, meter_id) for meter_id in wanted]
@@ -52,7 +61,7 @@ def change_meters(
         except Conflict:
             continue
         written = {meter.meter_id: meter for meter, _ in replacements}
-        return ListMeterDetailsResponse(meters=[meter_details(written.get(m.meter_id, m)) for m in after])
+        return [written.get(meter.meter_id, meter) for meter in after]
     raise Conflict("The meters are being changed concurrently; retry")
 
 

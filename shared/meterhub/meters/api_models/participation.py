@@ -1,0 +1,46 @@
+"""Request models of one meter's participation requests: participate, idle, disenroll.
+
+Leap's reference confirms `POST /v1.1/enrollment/meters/{meter_id}/participate` but publishes no body for it or
+its idle and disenroll siblings; the shapes follow its `ParticipationPreferenceResponse` (`start_time`,
+`end_time`, `reason`). Times are in the meter's local time (Leap's rule for idle and disenroll periods), so each
+must carry its UTC offset: a time without one is a 400 naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AwareDatetime, ConfigDict, Field
+
+from meterhub.meters.rules.participation import MAX_REASON_LENGTH
+from meterhub.platform.api.envelopes import ApiModel
+
+Reason = Annotated[str, Field(min_length=1, max_length=MAX_REASON_LENGTH)]
+LOCAL_TIME = "In the meter's local time, with its UTC offset (e.g. 2030-06-01T00:00:00-07:00)"
+
+
+class IdlePeriodRequest(ApiModel):
+    """`POST /v1.1/enrollment/meters/{meter_id}/idle`: the meter does not participate from start to end."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    start_time: AwareDatetime = Field(description=LOCAL_TIME)
+    end_time: AwareDatetime = Field(description=f"After start_time. {LOCAL_TIME}")
+    reason: Reason | None = None
+
+
+class DisenrollRequest(ApiModel):
+    """`POST /v1.1/enrollment/meters/{meter_id}/disenroll`: the meter stops participating from start_time on."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    start_time: AwareDatetime = Field(description=LOCAL_TIME)
+    reason: Reason | None = None
+
+
+class ParticipateRequest(ApiModel):
+    """`POST /v1.1/enrollment/meters/{meter_id}/participate`: the meter participates from start_time on."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    start_time: AwareDatetime | None = Field(default=None, description=f"Now when absent. {LOCAL_TIME}")
