@@ -18,6 +18,7 @@ from meterhub.meters.api_models.maintenance import (
     PartnerMeterRefsRequest,
 )
 from meterhub.meters.api_models.params import MeterId
+from meterhub.meters.api_models.participation import DisenrollRequest, IdlePeriodRequest, ParticipateRequest
 from meterhub.meters.api_models.responses import (
     CreateAssetRequest,
     ListMeterDetailsResponse,
@@ -27,7 +28,7 @@ from meterhub.meters.api_models.responses import (
     ProvisionalAsset,
 )
 from meterhub.meters.rules import enrollment
-from meterhub.meters.use_cases import maintain_meters, read_meters
+from meterhub.meters.use_cases import maintain_meters, participation, read_meters
 from meterhub.meters.use_cases.correct_reference import correct_reference, correct_references
 from meterhub.meters.use_cases.create_meter import AssetRejected, connect_link, create_meter, idempotent_create
 from meterhub.platform.api.envelopes import CreateMeterErrorResponse, ErrorResponse
@@ -264,6 +265,62 @@ def update_partner_meter_refs(request: Annotated[PartnerMeterRefsRequest, Body()
     meters = wiring.meter_repository(Settings.load())
     corrections = [(str(m.meter_id), m.partner_reference) for m in request.meters]
     return correct_references(meters, caller_partner_id(app), corrections)
+
+
+PARTICIPATION_ERRORS: dict[int, OpenAPIResponse] = {
+    400: documented(ErrorResponse, "Malformed meter id, or a time or period the meter cannot take: nothing changed"),
+    404: documented(ErrorResponse, "No such meter for this partner"),
+    409: documented(ErrorResponse, "The meter kept changing concurrently; retry"),
+    **json_body_errors(),
+    **ERRORS,
+}
+AFTER_PARTICIPATION = documented(MeterEnrollmentResponse, "The meter's enrollment with the request applied")
+
+
+@app.post(
+    "/v1.1/enrollment/meters/<meter_id>/participate",
+    summary="Have a meter participate again",
+    description="From start_time (now when absent) the meter participates: idle periods and its disenrollment end "
+    "there. Times are the meter's local time with its UTC offset.",
+    operation_id="participateMeter",
+    tags=["Enrollment"],
+    responses={200: AFTER_PARTICIPATION, **PARTICIPATION_ERRORS},
+)
+def participate_meter(meter_id: MeterId, request: Annotated[ParticipateRequest, Body()]) -> MeterEnrollmentResponse:
+    meters = wiring.meter_repository(Settings.load())
+    return participation.request_participation(meters, caller_partner_id(app), meter_id, request.start_time)
+
+
+@app.post(
+    "/v1.1/enrollment/meters/<meter_id>/idle",
+    summary="Idle a meter for a period",
+    description="The meter does not participate from start_time to end_time (the meter's local time, with its UTC "
+    "offset); a meter's idle periods may not overlap.",
+    operation_id="idleMeter",
+    tags=["Enrollment"],
+    responses={200: AFTER_PARTICIPATION, **PARTICIPATION_ERRORS},
+)
+def idle_meter(meter_id: MeterId, request: Annotated[IdlePeriodRequest, Body()]) -> MeterEnrollmentResponse:
+    meters = wiring.meter_repository(Settings.load())
+    return participation.request_idle(
+        meters, caller_partner_id(app), meter_id, request.start_time, request.end_time, request.reason
+    )
+
+
+@app.post(
+    "/v1.1/enrollment/meters/<meter_id>/disenroll",
+    summary="Disenroll a meter",
+    description="The meter stops participating from start_time (the meter's local time, with its UTC offset) until "
+    "it is asked to participate again; a new disenrollment replaces the meter's earlier one.",
+    operation_id="disenrollMeter",
+    tags=["Enrollment"],
+    responses={200: AFTER_PARTICIPATION, **PARTICIPATION_ERRORS},
+)
+def disenroll_meter(meter_id: MeterId, request: Annotated[DisenrollRequest, Body()]) -> MeterEnrollmentResponse:
+    meters = wiring.meter_repository(Settings.load())
+    return participation.request_disenrollment(
+        meters, caller_partner_id(app), meter_id, request.start_time, request.reason
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
