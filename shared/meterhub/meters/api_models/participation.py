@@ -12,9 +12,9 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
-from meterhub.meters.rules.participation import MAX_REASON_LENGTH
 from meterhub.platform.api.envelopes import ApiModel
 
+MAX_REASON_LENGTH = 256
 Reason = Annotated[str, Field(min_length=1, max_length=MAX_REASON_LENGTH)]
 LOCAL_TIME = "In the meter's local time, with its UTC offset (e.g. 2030-06-01T00:00:00-07:00)"
 
