@@ -333,9 +333,7 @@ def test_the_test_route_refuses_a_caller_supplied_payload(
     assert webhook_receiver.received == []
 
 
-@pytest.mark.parametrize(
-    "event_type", ["meter.enrollment.participation-status.updated", "meter.enrollment.group.updated"]
-)
+@pytest.mark.parametrize("event_type", ["meter.enrollment.group.updated"])
 def test_the_test_route_refuses_a_type_meterhub_never_publishes(
     call: Invoke, webhook_receiver: WebhookReceiver, event_type: str
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.records import MeterRecord
+from meterhub.meters.rules import participation
 from meterhub.meters.use_cases import maintain_meters
 from meterhub.meters.use_cases.correct_reference import with_reference
 from meterhub.meters.use_cases.meter_events import event_id, events_for, publish_changes
@@ -193,3 +194,57 @@ def test_event_ids_are_stable_across_retries_of_one_record(make_asset: MakeAsset
     assert queue.messages[0]["partner_id"] == "partner-1"
     other = StreamChange(event_id="stream-event-2", event_name="INSERT", keys=record.keys, new_image=record.new_image)
     assert set(publish_changes(queue, other, NOW)).isdisjoint(first)
+
+
+# ----- participation ---------------------------------------------------------------------------------------
+
+IDLE_START = datetime(2025, 6, 1, 4, tzinfo=UTC)
+IDLE_END = datetime(2025, 7, 1, 4, tzinfo=UTC)
+
+
+def participation_events(before: MeterRecord, after: MeterRecord) -> list[dict[str, Any]]:
+    events = events_for(change("MODIFY", item(after), item(before)), NOW)
+    kind = WebhookEventType.ENROLLMENT_PARTICIPATION_STATUS_UPDATED.value
+    return [event.payload for event in events if event.payload["webhook_event_type"] == kind]
+
+
+def test_an_idle_period_then_participating_again_each_publish_the_participation_status(
+    make_asset: MakeAsset,
+) -> None:
+    # Given a meter, idled for June, then asked to participate again from mid-June
+    meter = MeterRecord.model_validate_json(image(make_asset("ma-1", **ISONE_COMPLETE))["doc"]["S"])
+    idle = meter.model_copy(
+        update={"non_participation": participation.with_idle_period([], IDLE_START, IDLE_END, "Vacation")}
+    )
+    mid_june = datetime(2025, 6, 15, tzinfo=UTC)
+    resumed = idle.model_copy(
+        update={"non_participation": participation.participating_from(idle.non_participation, mid_june)}
+    )
+
+    # Then the idle write publishes IDLE for its period, the participate write PARTICIPATE from mid-June on
+    common = {"meter_id": METER_ID, "partner_reference": "ma-1", "transmission_region": "ISONE"}
+    [idled] = participation_events(meter, idle)
+    assert idled == idled | common
+    assert (idled["participation_preference"], idled["start_time"], idled["end_time"]) == (
+        "IDLE",
+        "2025-06-01T04:00:00Z",
+        "2025-07-01T04:00:00Z",
+    )
+    [participating] = participation_events(idle, resumed)
+    assert (participating["participation_preference"], participating["start_time"]) == (
+        "PARTICIPATE",
+        "2025-06-15T00:00:00Z",
+    )
+
+
+def test_a_disenrollment_publishes_it_and_other_changes_publish_no_participation_status(make_asset: MakeAsset) -> None:
+    meter = MeterRecord.model_validate_json(image(make_asset("ma-1", **ISONE_COMPLETE))["doc"]["S"])
+    disenrolled = meter.model_copy(update={"non_participation": participation.with_disenrollment([], IDLE_START, None)})
+    [event] = participation_events(meter, disenrolled)
+    assert (event["participation_preference"], event["end_time"]) == ("DISENROLL", "9000-01-01T00:00:00Z")
+    # a tag or a reason changes no participation status, and a new meter only says meter.created
+    assert participation_events(disenrolled, disenrolled.model_copy(update={"tags": ["x"]})) == []
+    same_start = participation.with_disenrollment([], IDLE_START, "now with a reason")
+    assert participation_events(disenrolled, disenrolled.model_copy(update={"non_participation": same_start})) == []
+    kind = WebhookEventType.ENROLLMENT_PARTICIPATION_STATUS_UPDATED.value
+    assert kind not in types(events_for(change("INSERT", item(disenrolled)), NOW))

@@ -134,8 +134,8 @@ class TestWebhookRequest(WebhookModel):
 
     webhook_event_type: Annotated[WebhookEventType, AfterValidator(_published)] = Field(
         default=WebhookEventType.METER_CREATED,
-        description="The sample to send; any published type (not meter.enrollment.participation-status.updated "
-        "or meter.enrollment.group.updated, which meterhub never publishes)",
+        description="The sample to send; any published type (not meter.enrollment.group.updated, which meterhub "
+        "never publishes)",
     )
 
 

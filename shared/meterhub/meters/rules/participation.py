@@ -20,10 +20,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from meterhub.catalog.enums import ParticipationPreference
+from meterhub.meters.api_models.responses import ParticipationPreferenceEntry
 from meterhub.meters.records import NonParticipation
 from meterhub.platform.errors import InvalidInput
-
-MAX_REASON_LENGTH = 256
 
 
 def with_idle_period(
@@ -76,6 +75,31 @@ def not_participating(periods: Sequence[NonParticipation], start: datetime, end:
 def not_participating_at(periods: Sequence[NonParticipation], at: datetime) -> bool:
     """An idle period or the disenrollment is in effect at `at` (its start included, its end not)."""
     return any(p.start_time <= at and (p.end_time is None or at < p.end_time) for p in periods)
+
+
+def changed_preference(
+    before: Sequence[NonParticipation], after: Sequence[NonParticipation], indefinitely: datetime
+) -> ParticipationPreferenceEntry | None:
+    """What a change of the periods did, as one preference: the latest period it added, else PARTICIPATE from the
+    earliest point it cut or dropped a period (a participate request); None when only a reason changed."""
+    old = {(p.preference, p.start_time): p for p in before}
+    new = {(p.preference, p.start_time): p for p in after}
+    added = [period for k, period in new.items() if k not in old]
+    if added:
+        latest = max(added, key=lambda period: period.start_time)
+        return ParticipationPreferenceEntry(
+            participation_preference=ParticipationPreference(latest.preference),
+            start_time=latest.start_time,
+            end_time=latest.end_time or indefinitely,
+            reason=latest.reason,
+        )
+    resumed = [period.start_time for k, period in old.items() if k not in new]
+    resumed += [cut.end_time for k, cut in new.items() if cut.end_time is not None and cut.end_time != old[k].end_time]
+    if not resumed:
+        return None
+    return ParticipationPreferenceEntry(
+        participation_preference=ParticipationPreference.PARTICIPATE, start_time=min(resumed), end_time=indefinitely
+    )
 
 
 def _ordered(periods: list[NonParticipation]) -> list[NonParticipation]:

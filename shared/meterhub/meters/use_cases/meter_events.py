@@ -5,7 +5,10 @@ Per METER# item change (REF# guards and anything else are ignored):
 * INSERT -> `meter.created`;
 * INSERT/MODIFY -> `meter.enrollment.global-status.updated` when the derived global enrollment status changed
   (an INSERT changes it from nothing), `meter.enrollment.required-actions.updated` when the partner required
-  actions changed (an INSERT changes them from none).
+  actions changed (an INSERT changes them from none);
+* MODIFY -> `meter.enrollment.participation-status.updated` when the partner's participation requests changed
+  (rules.participation.changed_preference: the idle period or disenrollment added, or PARTICIPATE from when a
+  participate request ended them); a new meter participates, which `meter.created` says already.
 
 Enrollment is derived (meterhub.meters.rules.enrollment) for the old and the new image at the same `now`, so only a
 change of the meter's data can make a difference. Each event's id is a uuid5 of the stream record's eventID and
@@ -21,7 +24,8 @@ from typing import Any
 
 from meterhub.meters.api_models.responses import MeterEnrollmentResponse
 from meterhub.meters.records import MeterRecord
-from meterhub.meters.rules.enrollment import derive_enrollment
+from meterhub.meters.rules.enrollment import INDEFINITELY, derive_enrollment
+from meterhub.meters.rules.participation import changed_preference
 from meterhub.platform import keys
 from meterhub.platform.event_publisher import publish
 from meterhub.platform.events import WebhookEventType
@@ -85,6 +89,14 @@ def events_for(change: StreamChange, now: datetime) -> list[MeterEvent]:
                 **_base(new, WebhookEventType.ENROLLMENT_REQUIRED_ACTIONS_UPDATED),
                 "global_enrollment_status": status,
                 "required_actions": {"partner": actions} if actions else {},  # an empty object when resolved
+            }
+        )
+    preference = changed_preference(old.non_participation, new.non_participation, INDEFINITELY) if old else None
+    if preference is not None:
+        payloads.append(
+            {
+                **_base(new, WebhookEventType.ENROLLMENT_PARTICIPATION_STATUS_UPDATED),
+                **preference.model_dump(mode="json", include={"participation_preference", "start_time", "end_time"}),
             }
         )
     return [

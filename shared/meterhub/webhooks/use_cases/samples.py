@@ -25,6 +25,7 @@ from meterhub.meter_jobs.records import JobStatus, MeterJob, PayloadFormat
 from meterhub.meter_jobs.use_cases import job_events
 from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.records import MeterRecord
+from meterhub.meters.rules import participation
 from meterhub.meters.use_cases import meter_events
 from meterhub.platform import keys
 from meterhub.platform.codec import DOC, key, to_item
@@ -33,6 +34,8 @@ from meterhub.platform.streams import StreamChange
 
 SAMPLE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 """When the sample records were written: fixed, so a sample (the enrollment deadlines in it too) never changes."""
+SAMPLE_IDLE_START = datetime(2026, 7, 1, 5, tzinfo=UTC)
+SAMPLE_IDLE_END = datetime(2026, 8, 1, 5, tzinfo=UTC)
 SAMPLE_PARTNER_ID = "sample-partner"
 SAMPLE_REFERENCE = "sample-reference"
 SAMPLE_METER_ID = "00000000-0000-0000-0000-000000000001"
@@ -55,6 +58,11 @@ def sample_payload(event_type: WebhookEventType = WebhookEventType.METER_CREATED
 def _samples() -> dict[WebhookEventType, dict[str, Any]]:
     meter = _insert(keys.meter(SAMPLE_METER_ID), _meter())
     payloads = [event.payload for event in meter_events.events_for(meter, SAMPLE_TIME)]
+    payloads += [
+        event.payload
+        for event in meter_events.events_for(_idled(meter), SAMPLE_TIME)
+        if event.payload["webhook_event_type"] == WebhookEventType.ENROLLMENT_PARTICIPATION_STATUS_UPDATED
+    ]
     for sort_key, job in (
         (keys.job(SAMPLE_METER_JOB_ID), _meter_job()),
         (keys.upload(SAMPLE_UPLOAD_COMPLETED_ID), _upload(SAMPLE_UPLOAD_COMPLETED_ID, completed=True)),
@@ -78,6 +86,17 @@ def _insert(sort_key: str, record: BaseModel) -> StreamChange:
         image = {DOC: {"S": record.model_dump_json()}}
     item_key = key(keys.partner(SAMPLE_PARTNER_ID), sort_key)
     return StreamChange(event_id="sample", event_name="INSERT", keys=item_key, new_image=image)
+
+
+def _idled(inserted: StreamChange) -> StreamChange:
+    """The sample meter's next write: idled for the sample month of July (its other events are the INSERT's)."""
+    meter = _meter()
+    idle = participation.with_idle_period([], SAMPLE_IDLE_START, SAMPLE_IDLE_END, None)
+    after = meter.model_copy(update={"non_participation": idle, "version": meter.version + 1})
+    image = {DOC: {"S": after.model_dump_json()}}
+    return StreamChange(
+        event_id="sample", event_name="MODIFY", keys=inserted.keys, new_image=image, old_image=inserted.new_image
+    )
 
 
 def _meter() -> MeterRecord:
