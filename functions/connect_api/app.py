@@ -20,16 +20,9 @@ from meterhub.connect.use_cases import links as connect_links
 from meterhub.connect.use_cases.connections import ConnectionFilter, ConnectionsResponse, RevokeResponse
 from meterhub.connect.use_cases.flow import MAX_REF_ID_LENGTH
 from meterhub.connect.use_cases.links import ConnectLinkRequest, ConnectLinkResponse
-from meterhub.platform.api.envelopes import ErrorResponse
+from meterhub.platform.api.envelopes import ErrorResponse, serialize
 from meterhub.platform.api.params import PageToken, uuid_path
-from meterhub.platform.api.resolver import (
-    auth_errors,
-    build_resolver,
-    caller_partner_id,
-    documented,
-    json_body_errors,
-    serialize,
-)
+from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, json_body_errors
 from meterhub.platform.ids import parse_id
 from meterhub.platform.observability import logger
 from meterhub.platform.settings import (

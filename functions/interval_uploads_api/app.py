@@ -28,17 +28,10 @@ from meterhub.intervals.records import UploadStatus
 from meterhub.intervals.rules.paths import FILE_NAME
 from meterhub.intervals.use_cases import files, gaps, reads, upload, upload_jobs
 from meterhub.meters.api_models.params import MeterId
-from meterhub.platform.api.envelopes import ErrorResponse
+from meterhub.platform.api.envelopes import ErrorResponse, serialize
 from meterhub.platform.api.params import PageToken, uuid_path
 from meterhub.platform.api.request_body import raw_bytes
-from meterhub.platform.api.resolver import (
-    auth_errors,
-    build_resolver,
-    caller_partner_id,
-    documented,
-    json_body_errors,
-    serialize,
-)
+from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, json_body_errors
 from meterhub.platform.observability import logger
 from meterhub.platform.settings import (
     DataBucketSettings,

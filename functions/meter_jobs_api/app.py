@@ -20,11 +20,11 @@ from meterhub.meter_jobs.api_models import (
 from meterhub.meter_jobs.use_cases import jobs as meter_jobs
 from meterhub.meters.api_models.responses import FiltersResponse
 from meterhub.platform.api.accept import CSV, json_or_csv
-from meterhub.platform.api.envelopes import ErrorResponse
+from meterhub.platform.api.envelopes import ErrorResponse, serialize
 from meterhub.platform.api.error_envelopes import validation_error_response
 from meterhub.platform.api.params import PAGE_TOKEN_MAX_LENGTH, PageToken, uuid_path
 from meterhub.platform.api.request_body import raw_bytes
-from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, serialize
+from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented
 from meterhub.platform.errors import InvalidInput
 from meterhub.platform.observability import logger
 from meterhub.platform.settings import DataBucketSettings, JobsTableSettings, MeterJobsQueueSettings

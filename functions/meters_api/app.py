@@ -32,14 +32,8 @@ from meterhub.meters.use_cases import maintain_meters, participation, read_meter
 from meterhub.meters.use_cases.correct_reference import correct_reference, correct_references
 from meterhub.meters.use_cases.create_meter import AssetRejected, connect_link, create_meter, idempotent_create
 from meterhub.platform.api.envelopes import CreateMeterErrorResponse, ErrorResponse
-from meterhub.platform.api.resolver import (
-    asset_errors_response,
-    auth_errors,
-    build_resolver,
-    caller_partner_id,
-    documented,
-    json_body_errors,
-)
+from meterhub.platform.api.error_envelopes import asset_errors_response
+from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, json_body_errors
 from meterhub.platform.observability import logger
 from meterhub.platform.settings import IdempotencyTableSettings, MetersTableSettings, PartnersTableSettings
 

@@ -14,10 +14,13 @@ from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Rou
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from meterhub.platform.api.envelopes import ErrorResponse
-from meterhub.platform.api.envelopes import serialize as serialize  # handlers import it from here
-from meterhub.platform.api.error_envelopes import TITLE_STATUS_DETAILS, ErrorEnvelope, RequestProblems
-from meterhub.platform.api.error_envelopes import asset_errors_response as asset_errors_response  # (meters_api)
+from meterhub.platform.api.envelopes import ErrorResponse, serialize
+from meterhub.platform.api.error_envelopes import (
+    TITLE_STATUS_DETAILS,
+    ErrorEnvelope,
+    RequestProblems,
+    asset_errors_response,
+)
 from meterhub.platform.api.request_body import check_body
 from meterhub.platform.api.transport import SecureRestResolver
 from meterhub.platform.errors import DomainError, Unauthenticated
