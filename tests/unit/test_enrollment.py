@@ -11,7 +11,7 @@ from meterhub.catalog import programs as catalog
 from meterhub.catalog.enums import ActionType, EnrollmentStatus, ParticipationPreference, ProgramIdentifier
 from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.api_models.responses import MeterEnrollmentResponse
-from meterhub.meters.records import MeterRecord, UtilityLink
+from meterhub.meters.records import MeterRecord, ProgramStep, UtilityLink
 from meterhub.meters.rules.enrollment import derive_enrollment
 
 pytestmark = pytest.mark.usefixtures("no_network")
@@ -52,6 +52,15 @@ def meter(document: dict[str, Any]) -> MeterRecord:
         created_at=CREATED,
         updated_at=CREATED,
     )
+
+
+def registered(record: MeterRecord, *programs: str) -> MeterRecord:
+    """The meter with its market registration recorded by the operator for these programs."""
+    steps = [
+        ProgramStep(program_identifier=program, action_type="HAS_MARKET_REGISTRATION", recorded_at=CREATED)
+        for program in programs
+    ]
+    return record.model_copy(update={"program_steps": steps})
 
 
 def statuses(result: MeterEnrollmentResponse) -> dict[str, EnrollmentStatus]:
@@ -199,9 +208,13 @@ def test_psegli_programs_are_pending_without_the_company_type(make_asset: MakeAs
     # When its enrollment is derived
     result = derive_enrollment(record, NOW)
 
-    # Then SCR is ELIGIBLE and both PSEGLI programs are PENDING on nyiso.company_type only
+    # Then SCR waits on the operator's market registration only, and both PSEGLI programs are PENDING on
+    # nyiso.company_type only
     found = statuses(result)
-    assert found["NYISO-SCR"] is EnrollmentStatus.ELIGIBLE
+    assert found["NYISO-SCR"] is EnrollmentStatus.PENDING
+    assert [(str(a.program_identifier), a.action_type, a.action_code) for a in result.required_actions.leap] == [
+        ("NYISO-SCR", ActionType.HAS_MARKET_REGISTRATION, "LEAP_0002")
+    ]
     assert (found["PSEGLI-DLRP"], found["PSEGLI-CSRP"]) == (EnrollmentStatus.PENDING, EnrollmentStatus.PENDING)
     psegli_actions = [
         (str(a.program_identifier), a.action_description)
@@ -216,10 +229,13 @@ def test_psegli_programs_are_pending_without_the_company_type(make_asset: MakeAs
 
 
 def test_psegli_programs_are_eligible_with_the_company_type(make_asset: MakeAsset) -> None:
-    # Given the same PSEGLI meter with a company type
+    # Given the same PSEGLI meter with a company type, registered for SCR by the operator
     nyiso = {**NYISO_WITHOUT_COMPANY["nyiso"], "company_type": "CORPORATION"}
-    record = meter(
-        make_asset("ny-1", region="NYISO", meter_type="UTILITY_METER", **{**NYISO_WITHOUT_COMPANY, "nyiso": nyiso})
+    record = registered(
+        meter(
+            make_asset("ny-1", region="NYISO", meter_type="UTILITY_METER", **{**NYISO_WITHOUT_COMPANY, "nyiso": nyiso})
+        ),
+        "NYISO-SCR",
     )
 
     # When its enrollment is derived
@@ -234,8 +250,11 @@ def test_psegli_programs_are_eligible_with_the_company_type(make_asset: MakeAsse
 def test_nyiso_scr_delivery_period_wraps_over_the_year(make_asset: MakeAsset) -> None:
     # Given a complete NYISO meter looked at in September 2024
     nyiso = {**NYISO_WITHOUT_COMPANY["nyiso"], "company_type": "CORPORATION"}
-    record = meter(
-        make_asset("ny-1", region="NYISO", meter_type="UTILITY_METER", **{**NYISO_WITHOUT_COMPANY, "nyiso": nyiso})
+    record = registered(
+        meter(
+            make_asset("ny-1", region="NYISO", meter_type="UTILITY_METER", **{**NYISO_WITHOUT_COMPANY, "nyiso": nyiso})
+        ),
+        "NYISO-SCR",
     )
 
     # When its enrollment is derived
@@ -388,14 +407,19 @@ def test_connect_created_caiso_meter_is_placed_in_one_of_the_conflicting_program
     # When its enrollment is derived
     result = derive_enrollment(record, NOW)
 
-    # Then it is ELIGIBLE for DRAM only (first in the default order); CCA, ENERGY-ONLY and ELRP are blocked by it
+    # Then it is placed in DRAM only (first in the default order), where it waits on the operator's CAISO
+    # registration; CCA, ENERGY-ONLY and ELRP are blocked by it
     assert statuses(result) == {
-        "DRAM": EnrollmentStatus.ELIGIBLE,
+        "DRAM": EnrollmentStatus.PENDING,
         "CCA": EnrollmentStatus.INELIGIBLE,
         "ENERGY-ONLY": EnrollmentStatus.INELIGIBLE,
         "ELRP": EnrollmentStatus.INELIGIBLE,
     }
-    assert result.global_enrollment_status is EnrollmentStatus.ELIGIBLE
+    assert result.global_enrollment_status is EnrollmentStatus.PENDING
+    assert [(str(a.program_identifier), a.action_type) for a in result.required_actions.leap] == [
+        ("DRAM", ActionType.HAS_MARKET_REGISTRATION)
+    ]
+    assert statuses(derive_enrollment(registered(record, "DRAM"), NOW))["DRAM"] is EnrollmentStatus.ELIGIBLE
     assert [(str(a.program_identifier), a.action_type, a.action_code) for a in result.required_actions.partner] == [
         (program, ActionType.NOT_ENROLLED_IN_CONFLICTING_PROGRAM, "PROG_0001") for program in CAISO_EXCLUSIVE[1:]
     ]
@@ -417,7 +441,8 @@ def test_conflicting_programs_place_the_meter_in_the_first_it_is_ready_for(
 
     # Then the meter goes to CCA, the next in order it is ready for, and DRAM is blocked by CCA (not asked for fields)
     found = statuses(result)
-    assert found["CCA"] is EnrollmentStatus.ELIGIBLE
+    assert found["CCA"] is EnrollmentStatus.PENDING
+    assert [str(a.program_identifier) for a in result.required_actions.leap] == ["CCA"]
     assert {found[p] for p in ("DRAM", "ENERGY-ONLY", "ELRP")} == {EnrollmentStatus.INELIGIBLE}
     assert {a.action_type for a in result.required_actions.partner} == {ActionType.NOT_ENROLLED_IN_CONFLICTING_PROGRAM}
 
@@ -439,7 +464,7 @@ def test_revoked_caiso_meter_waits_on_reauthorization_in_its_placed_program_only
 
 
 def test_nyiso_scr_and_the_con_edison_programs_do_not_exclude_each_other(make_asset: MakeAsset) -> None:
-    # Given a complete Con Edison meter in New York
+    # Given a complete Con Edison meter in New York, registered for SCR
     document = make_asset(
         "ny-2",
         region="NYISO",
@@ -455,7 +480,7 @@ def test_nyiso_scr_and_the_con_edison_programs_do_not_exclude_each_other(make_as
     )
 
     # When its enrollment is derived
-    result = derive_enrollment(meter(document), NOW)
+    result = derive_enrollment(registered(meter(document), "NYISO-SCR"), NOW)
 
     # Then SCR, DLRP and CSRP are all ELIGIBLE: dual participation is allowed
     assert statuses(result) == dict.fromkeys(["NYISO-SCR", "CONED-DLRP", "CONED-CSRP"], EnrollmentStatus.ELIGIBLE)

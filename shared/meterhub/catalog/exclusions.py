@@ -55,9 +55,14 @@ def _group_of() -> dict[ProgramIdentifier, ExclusionGroup]:
 
 
 def placements(
-    open_programs: Sequence[ProgramIdentifier], ready: Collection[ProgramIdentifier]
+    open_programs: Sequence[ProgramIdentifier],
+    ready: Collection[ProgramIdentifier],
+    enrolled: Collection[ProgramIdentifier] = (),
 ) -> dict[ProgramIdentifier, ProgramIdentifier]:
-    """Each open program the meter cannot be in, mapped to the conflicting program it is placed in instead."""
+    """Each open program the meter cannot be in, mapped to the conflicting program it is placed in instead.
+
+    A meter already enrolled in one program of a group stays there (moving it would break a commitment made at a
+    deadline); otherwise it goes to the first program of the group it is ready for, else the first one open."""
     by_group: dict[ExclusionGroup, list[ProgramIdentifier]] = {}
     for program in open_programs:
         group = _group_of().get(program)
@@ -66,6 +71,7 @@ def placements(
     blocked: dict[ProgramIdentifier, ProgramIdentifier] = {}
     for group, members in by_group.items():
         ordered = sorted(members, key=group.programs.index)
-        placed = next((p for p in ordered if p in ready), ordered[0])
+        placed = next((p for p in ordered if p in enrolled), None)
+        placed = placed or next((p for p in ordered if p in ready), ordered[0])
         blocked.update({p: placed for p in ordered if p != placed})
     return blocked

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from meterhub.catalog import sources as src
 from meterhub.catalog.enums import (
+    ActionType,
     CustomerClassification,
     LoadType,
     MeterType,
@@ -118,6 +119,16 @@ class Program(BaseModel):
     period_prefix: str = Field(description="Prefix of the delivery period identifiers, e.g. NYISO-SCR")
     seasons: tuple[Season, ...]
     enrollment_lead_days: int = Field(ge=0, description="Days before a delivery period that enrollment closes")
+    operator_steps: tuple[ActionType, ...] = Field(
+        default=(),
+        description="Program-side steps the operator performs for each meter before it can be enrolled (e.g. its "
+        "market registration); recorded through the operator command, shown as required_actions.leap until then",
+    )
+    grouping_keys: tuple[str, ...] = Field(
+        default=("utility.utility_name",),
+        description="Dot paths in the meter data whose values put enrolled meters in one market group, the way the "
+        "program aggregates resources (e.g. one utility, load-serving entity and load zone per CAISO aggregation)",
+    )
     sources: tuple[str, ...] = Field(
         min_length=1,
         description="Public documents (publisher, title, URL where stable) behind the program's seasons, "
@@ -205,8 +216,18 @@ def _caiso(
         CustomerClassification.RESIDENTIAL,
         CustomerClassification.COMMERCIAL,
     ),
+    market: bool = True,
 ) -> Program:
+    """`market`: the program bids the meters into CAISO's market as a Proxy Demand Resource, so each location is
+    registered with CAISO (the operator's step) and aggregated within one utility, load-serving entity and load
+    zone (sub-LAP), as CAISO's Demand Response BPM requires; a utility-run program (ELRP, CBP) does neither."""
     return Program(
+        operator_steps=(ActionType.HAS_MARKET_REGISTRATION,) if market else (),
+        grouping_keys=(
+            ("utility.utility_name", "utility.load_serving_entity", "site.load_zone")
+            if market
+            else ("utility.utility_name",)
+        ),
         program_identifier=identifier,
         name=name,
         transmission_region=TransmissionRegion.CAISO,
@@ -248,6 +269,14 @@ def _nyiso(
         period_prefix=str(identifier),
         seasons=_MAY_SEP if identifier != ProgramIdentifier.NYISO_SCR else _NYISO_CAPABILITY,
         enrollment_lead_days=30,
+        # SCR resources are enrolled with NYISO by their Responsible Interface Party and aggregated per load zone
+        # (NYISO ICAP Manual); the utilities' own programs enroll customers directly, per utility.
+        operator_steps=(ActionType.HAS_MARKET_REGISTRATION,) if identifier == ProgramIdentifier.NYISO_SCR else (),
+        grouping_keys=(
+            ("utility.utility_name", "site.load_zone")
+            if identifier == ProgramIdentifier.NYISO_SCR
+            else ("utility.utility_name",)
+        ),
         sources=(*sources, src.LEAP_ONBOARDING, src.LEAP_PROGRAM_IDENTIFIERS),
     )
 
@@ -306,6 +335,9 @@ PROGRAMS: tuple[Program, ...] = (
         ),
         # Offers for a term close weeks before it starts (the procurement schedule gives each term's dates).
         enrollment_lead_days=21,
+        # The QSE offers each ERS resource to ERCOT for a contract term (Nodal Protocols 3.14.3).
+        operator_steps=(ActionType.HAS_MARKET_REGISTRATION,),
+        grouping_keys=("utility.utility_name", "site.load_zone"),
         sources=(
             src.ERCOT_PROTOCOLS_ERS,
             src.ERCOT_ERS_PROCUREMENT,
@@ -334,6 +366,7 @@ PROGRAMS: tuple[Program, ...] = (
         _MAY_OCT_MONTHLY,
         ("CA",),
         (src.CPUC_ELRP_DECISION, src.PGE_ELRP_SCHEDULE),
+        market=False,
     ),
     _caiso(
         ProgramIdentifier.PGE_CBP,
@@ -344,6 +377,7 @@ PROGRAMS: tuple[Program, ...] = (
         (src.PGE_CBP_SCHEDULE,),
         utilities=(UtilityName.PGE,),
         classifications=(CustomerClassification.COMMERCIAL,),
+        market=False,
     ),
     # CEC DSGS (Option 3): partner-created batteries, measured at the device with partner-supplied data.
     Program(
@@ -410,6 +444,9 @@ PROGRAMS: tuple[Program, ...] = (
         # One Delivery Year, June 1 - May 31.
         seasons=(Season(start_month=6, end_month=5),),
         enrollment_lead_days=30,
+        # The Curtailment Service Provider registers each location in PJM's DR Hub, per utility and zone (M11).
+        operator_steps=(ActionType.HAS_MARKET_REGISTRATION,),
+        grouping_keys=("utility.utility_name", "site.load_zone"),
         sources=(src.PJM_MANUAL_18, src.PJM_MANUAL_11, src.LEAP_ONBOARDING),
     ),
 )

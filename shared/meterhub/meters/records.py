@@ -38,6 +38,61 @@ class NonParticipation(BaseModel):
         return self.start_time <= start and (self.end_time is None or end <= self.end_time)
 
 
+class PeriodEnrollment(BaseModel):
+    """The meter in one delivery period of one program. `enrolled_from` is set once, when an enrollment deadline
+    of the period passes while the meter is ready for it: the activation the meter is committed to."""
+
+    program_identifier: str
+    delivery_period: str
+    start: datetime
+    end: datetime
+    deadline: datetime
+    activation: datetime
+    status: str  # EnrollmentStatus value
+    enrolled_from: datetime | None = None
+    market_group_id: str | None = None
+    market_group_name: str | None = None
+
+
+class EnrollmentAction(BaseModel):
+    """Something that must happen before the meter can be enrolled: by the partner, or by the program's operator."""
+
+    program_identifier: str
+    delivery_period: str
+    enrollment_deadline: datetime
+    action_type: str  # ActionType value
+    action_code: str
+    action_description: str
+
+
+class EnrollmentState(BaseModel):
+    """The meter's stored enrollment: what the rules concluded at `evaluated_at`, and `review_at`, the next moment
+    time alone can change it (a deadline, an activation, a period's end, an idle period's edge)."""
+
+    evaluated_at: datetime
+    global_status: str  # EnrollmentStatus value
+    periods: list[PeriodEnrollment] = Field(default_factory=list)
+    partner_actions: list[EnrollmentAction] = Field(default_factory=list)
+    leap_actions: list[EnrollmentAction] = Field(default_factory=list)
+    review_at: datetime
+
+    def same_outcome(self, other: EnrollmentState | None) -> bool:
+        """Equal but for when it was evaluated: nothing a partner can see (or an event would say) changed."""
+        return other is not None and self.model_dump(exclude={"evaluated_at"}) == other.model_dump(
+            exclude={"evaluated_at"}
+        )
+
+
+class ProgramStep(BaseModel):
+    """A program-side step an operator performed for the meter (e.g. its market registration), recorded through
+    the operator command; `action_type` is the ActionType it settles."""
+
+    program_identifier: str
+    action_type: str
+    recorded_at: datetime
+    note: str | None = None
+
+
 class MeterRecord(BaseModel):
     """One meter as kept in storage. `data` is the validated CreateMeter document (JSON mode, no nulls)."""
 
@@ -54,6 +109,8 @@ class MeterRecord(BaseModel):
     version: int = 1
     utility_link: UtilityLink | None = None
     non_participation: list[NonParticipation] = Field(default_factory=list)
+    program_steps: list[ProgramStep] = Field(default_factory=list)
+    enrollment: EnrollmentState | None = None
 
     @property
     def transmission_region(self) -> str:

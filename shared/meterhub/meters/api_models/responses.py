@@ -130,6 +130,13 @@ class MeterFilterRequest(ApiModel):
     created_after_date_time: AwareDatetime | None = None
     created_before_date_time: AwareDatetime | None = None
     exclude_archived: bool = False
+    global_enrollment_statuses: Annotated[list[EnrollmentStatus], Field(min_length=1, max_length=5)] | None = None
+    partner_action_required: bool = Field(
+        default=False, description="true: only meters with a required action on the partner's side"
+    )
+    action_type: Annotated[list[ActionType], Field(min_length=1, max_length=20)] | None = Field(
+        default=None, description="Only meters with a required action (partner's or Leap's) of one of these types"
+    )
 
 
 class ParticipationPreferenceEntry(ApiModel):
@@ -151,6 +158,10 @@ class ProgramEnrollment(ApiModel):
     delivery_period_end_date_time: datetime
     enrollment_status: EnrollmentStatus
     enrollment_deadlines: list[EnrollmentDeadline]
+    market_group_id: UUID | None = Field(
+        default=None, description="The market group the meter is in for this delivery period, once enrolled in it"
+    )
+    market_group_name: str | None = Field(default=None, description="The market group's name, e.g. DRAM_PGE_PGE_PGSB")
 
 
 class RequiredAction(ApiModel):
@@ -174,6 +185,8 @@ class MeterEnrollmentResponse(ApiModel):
     customer_classification: CustomerClassification
     meter_type: MeterType
     load_types: list[LoadType]
+    customer_group: str | None = None
+    connection_references: list[str] = Field(default_factory=list, description="Connect refIds of the meter")
     tags: list[str]
     is_archived: bool
     audit: Audit
@@ -181,6 +194,11 @@ class MeterEnrollmentResponse(ApiModel):
     participation_preferences: list[ParticipationPreferenceEntry]
     program_enrollment: list[ProgramEnrollment]
     required_actions: RequiredActions
+
+
+class ListMeterEnrollmentsResponse(ApiModel):
+    meters: list[MeterEnrollmentResponse]
+    next_page_token: str | None = Field(default=None, description="Present only when more meters may follow")
 
 
 class KeyValueFilter(ApiModel):
