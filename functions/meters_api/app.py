@@ -22,12 +22,12 @@ from meterhub.meters.api_models.participation import DisenrollRequest, IdlePerio
 from meterhub.meters.api_models.responses import (
     CreateAssetRequest,
     ListMeterDetailsResponse,
+    ListMeterEnrollmentsResponse,
     MeterDetailsResponse,
     MeterEnrollmentResponse,
     MeterFilterRequest,
     ProvisionalAsset,
 )
-from meterhub.meters.rules import enrollment
 from meterhub.meters.use_cases import maintain_meters, participation, read_meters
 from meterhub.meters.use_cases.correct_reference import correct_reference, correct_references
 from meterhub.meters.use_cases.create_meter import AssetRejected, connect_link, create_meter, idempotent_create
@@ -133,15 +133,31 @@ def get_meter(meter_id: MeterId) -> MeterDetailsResponse:
     operation_id="getMeterEnrollment",
     tags=["Enrollment"],
     responses={
-        200: documented(MeterEnrollmentResponse, "Enrollment derived from the program catalog"),
+        200: documented(MeterEnrollmentResponse, "The meter's stored enrollment, per program and delivery period"),
         **NOT_FOUND,
         **ERRORS,
     },
 )
 def get_meter_enrollment(meter_id: MeterId) -> MeterEnrollmentResponse:
     meters = wiring.meter_repository(Settings.load())
-    meter = read_meters.load_meter(meters, caller_partner_id(app), meter_id)
-    return enrollment.derive_enrollment(meter, datetime.now(UTC))
+    return read_meters.get_enrollment(meters, caller_partner_id(app), meter_id, datetime.now(UTC))
+
+
+@app.post(
+    "/v2/meters/enrollments/search",
+    summary="Search this partner's meters' enrollments (inventory sync)",
+    operation_id="searchMeterEnrollments",
+    tags=["Enrollment"],
+    responses={
+        200: documented(ListMeterEnrollmentsResponse, "One page of meters' enrollments, in creation order"),
+        400: documented(ErrorResponse, "Invalid filter"),
+        **json_body_errors(),
+        **ERRORS,
+    },
+)
+def search_meter_enrollments(filters: Annotated[MeterFilterRequest, Body()]) -> ListMeterEnrollmentsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    return read_meters.search_enrollments(meters, caller_partner_id(app), filters, datetime.now(UTC))
 
 
 CHANGE_ERRORS: dict[int, OpenAPIResponse] = {

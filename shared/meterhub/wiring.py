@@ -52,8 +52,9 @@ def partner_repository(settings: PartnersTableSettings) -> PartnerRepository:
 
 def meter_repository(settings: MetersTableSettings) -> MeterRepository:
     from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+    from meterhub.meters.use_cases.enrolling import EnrollingMeterRepository
 
-    return dynamo_meter_repository(settings.meters_table_name)
+    return EnrollingMeterRepository(dynamo_meter_repository(settings.meters_table_name))
 
 
 def job_repository(settings: JobsTableSettings) -> JobRepository:

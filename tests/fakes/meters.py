@@ -16,7 +16,8 @@ DynamoDB's 1 MB query pages and the server-side filter (the results are the same
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 
 from meterhub.meters.adapters.dynamodb import _page, _sort_key
 from meterhub.meters.ports import MeterPage, MeterQuery, ReferenceTaken
@@ -89,3 +90,12 @@ class InMemoryMeterRepository:
         own: Iterable[MeterRecord] = (m for (pid, _), m in self.meters.items() if pid == partner_id)
         page = _page(iter(sorted(own, key=_sort_key)), query, page_size, cursor)
         return MeterPage([meter.model_copy(deep=True) for meter in page.meters], page.cursor)
+
+    def due_for_review(self, now: datetime) -> Iterator[tuple[str, str]]:
+        due = [
+            (meter.enrollment.review_at, pid, mid)
+            for (pid, mid), meter in self.meters.items()
+            if meter.enrollment is not None and meter.enrollment.review_at <= now
+        ]
+        for _, pid, mid in sorted(due):
+            yield pid, mid

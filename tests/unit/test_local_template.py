@@ -84,11 +84,16 @@ def test_tables_with_keys_indexes_and_ttl(template: LocalTemplate) -> None:
     assert partners["BillingMode"] == "PAY_PER_REQUEST"
     assert "SSESpecification" not in partners and "DeletionProtectionEnabled" not in partners
     meters = template.tables["MetersTable"].create_kwargs
-    (gsi,) = meters["GlobalSecondaryIndexes"]
+    gsi, *enrollment_indexes = meters["GlobalSecondaryIndexes"]
     assert gsi["IndexName"] == "gsi1"
     assert gsi["KeySchema"] == [
         {"AttributeName": "gsi1pk", "KeyType": "HASH"},
         {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+    ]
+    assert [(index["IndexName"], index["Projection"]["ProjectionType"]) for index in enrollment_indexes] == [
+        ("gsi2", "ALL"),
+        ("gsi3", "ALL"),
+        ("gsi4", "KEYS_ONLY"),
     ]
     idempotency = template.tables["IdempotencyTable"]
     assert idempotency.create_kwargs["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -39,9 +39,14 @@ class MeterQuery:
     created_before: datetime | None = None
     modified_after: datetime | None = None
     exclude_archived: bool = False
+    global_statuses: tuple[str, ...] | None = None
+    partner_action_required: bool = False
+    action_types: tuple[str, ...] | None = None
 
     def matches(self, meter: MeterRecord) -> bool:
         data = meter.data
+        state = meter.enrollment
+        actions = (*state.partner_actions, *state.leap_actions) if state is not None else ()
         return all(
             (
                 self.meter_ids is None or meter.meter_id in self.meter_ids,
@@ -61,6 +66,9 @@ class MeterQuery:
                 self.created_before is None or meter.created_at < self.created_before,
                 self.modified_after is None or meter.updated_at > self.modified_after,
                 not (self.exclude_archived and meter.is_archived),
+                self.global_statuses is None or (state is not None and state.global_status in self.global_statuses),
+                not self.partner_action_required or (state is not None and bool(state.partner_actions)),
+                self.action_types is None or any(action.action_type in self.action_types for action in actions),
             )
         )
 
@@ -94,4 +102,9 @@ class MeterRepository(Protocol):
     def get_by_reference(self, partner_id: str, partner_reference: str) -> MeterRecord | None: ...
 
     def search(self, partner_id: str, query: MeterQuery, page_size: int, cursor: str | None) -> MeterPage:
-        """Meters in creation order. `cursor` is the sort key of the last meter of the previous page."""
+        """Meters in creation order. `cursor` is the sort key of the last meter of the previous page. Enrollment
+        filters match the stored enrollment state (a meter without one matches none of them)."""
+
+    def due_for_review(self, now: datetime) -> Iterator[tuple[str, str]]:
+        """(partner_id, meter_id) of every meter, of any partner, whose stored enrollment's review_at is not after
+        `now`: the scheduled transition run's work list."""

@@ -16,6 +16,9 @@ API_KEY = "APIKEY#"
 METER = "METER#"
 REF = "REF#"
 CREATED = "CREATED#"
+STATUS = "STATUS#"
+ACTIONS = "ACTIONS"
+REVIEW = "REVIEW#"
 JOB = "JOB#"
 ASSET = "ASSET#"
 UPLOAD = "UPLOAD#"
@@ -69,6 +72,30 @@ def meter(meter_id: str) -> str:
 
 def reference(partner_reference: str) -> str:
     return f"{REF}{partner_reference}"
+
+
+def enrollment_status(partner_id: str, status: str) -> str:
+    """GSI2 partition of a meter: `PARTNER#<pid>#STATUS#<global enrollment status>` (sorted by GSI1's key)."""
+    return f"{partner(partner_id)}#{STATUS}{status}"
+
+
+def action_required(partner_id: str) -> str:
+    """GSI3 partition (sparse): `PARTNER#<pid>#ACTIONS`, only meters with a required action."""
+    return f"{partner(partner_id)}#{ACTIONS}"
+
+
+REVIEW_SHARDS = 10
+
+
+def review_shard(shard: int) -> str:
+    """GSI4 partition (sparse): `REVIEW#<0..9>`, meters spread by id so no partition runs hot."""
+    return f"{REVIEW}{shard}"
+
+
+def review_due(at: datetime, partner_id: str | None = None, meter_id: str | None = None) -> str:
+    """GSI4 sort key `<utc review time>#<pid>#<meter_id>`, or without ids a bound: due meters sort first."""
+    bound = _utc(at)
+    return f"{bound}#{partner_id}#{meter_id}" if partner_id is not None else bound
 
 
 def created(at: datetime, meter_id: str | None = None) -> str:

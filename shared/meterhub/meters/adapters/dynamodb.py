@@ -6,11 +6,23 @@ concurrent creates with one reference give exactly one meter. Corrected referenc
 new guards (attribute_not_exists), the old guards' removal and the meters' versioned puts are one transaction.
 Every key starts at the caller's partition, which is the tenant isolation: no code path can address another
 partner's meter.
+
+Enrollment indexes, written with the meter from its stored enrollment state (meters.records.EnrollmentState):
+* gsi2 (gsi2pk = PARTNER#<pid>#STATUS#<global status>, gsi1sk): a search by global enrollment status queries one
+  partition per status asked for, in creation order, reading only meters of those statuses;
+* gsi3 (sparse; gsi3pk = PARTNER#<pid>#ACTIONS, gsi1sk): only meters with a required action, each carrying
+  `action_types` and `partner_action_required`, for the partner_action_required and action_type filters;
+* gsi4 (sparse, keys only; gsi4pk = REVIEW#<0..9>, gsi4sk = <review_at>#<pid>#<meter_id>): the meters whose
+  enrollment time will change, in due order, for the scheduled transition run (`due_for_review`).
+A search by one of these reads pages of the index bounded by the page size (Limit), never the partner's whole set.
 """
 
 from __future__ import annotations
 
+import heapq
+import zlib
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +64,22 @@ def _meter_item(meter: MeterRecord) -> dict[str, AttributeValueTypeDef]:
         "updated_at": {"S": meter.updated_at.isoformat()},
         "is_archived": {"BOOL": meter.is_archived},
     }
+    state = meter.enrollment
+    if state is not None:
+        pid = meter.partner_id
+        item["gsi2pk"] = {"S": keys.enrollment_status(pid, state.global_status)}
+        action_types = {action.action_type for action in (*state.partner_actions, *state.leap_actions)}
+        if action_types:
+            item["gsi3pk"] = {"S": keys.action_required(pid)}
+            item["action_types"] = {"SS": sorted(action_types)}
+            item["partner_action_required"] = {"BOOL": bool(state.partner_actions)}
+        item["gsi4pk"] = {"S": keys.review_shard(review_shard_of(meter.meter_id))}
+        item["gsi4sk"] = {"S": keys.review_due(state.review_at, pid, meter.meter_id)}
     return item
+
+
+def review_shard_of(meter_id: str) -> int:
+    return zlib.crc32(meter_id.encode()) % keys.REVIEW_SHARDS
 
 
 def _record(item: dict[str, Any]) -> MeterRecord:
@@ -221,7 +248,29 @@ class DynamoMeterRepository:
         if query.meter_ids is not None or query.partner_references is not None:
             meters = sorted(self._direct_candidates(partner_id, query), key=_sort_key)
             return _page(iter(meters), query, page_size, cursor)
-        return _page(self._scan_partition(partner_id, query, cursor), query, page_size, None)
+        if query.global_statuses is not None:
+            # One index partition per status, merged in creation order (the shared sort key).
+            partitions = [keys.enrollment_status(partner_id, status) for status in query.global_statuses]
+            streams = [self._scan_partition(partition, query, cursor, "gsi2", page_size) for partition in partitions]
+            return _page(heapq.merge(*streams, key=_sort_key), query, page_size, None)
+        if query.partner_action_required or query.action_types is not None:
+            candidates = self._scan_partition(keys.action_required(partner_id), query, cursor, "gsi3", page_size)
+            return _page(candidates, query, page_size, None)
+        return _page(self._scan_partition(keys.partner(partner_id), query, cursor), query, page_size, None)
+
+    def due_for_review(self, now: datetime) -> Iterator[tuple[str, str]]:
+        """(partner_id, meter_id) of every meter whose enrollment review time has come, shard after shard."""
+        bound = keys.review_due(now) + "#\uffff"  # after every key of that instant
+        for shard in range(keys.REVIEW_SHARDS):
+            request: QueryInputTypeDef = {
+                "TableName": self._table,
+                "IndexName": "gsi4",
+                "KeyConditionExpression": "gsi4pk = :pk AND gsi4sk <= :due",
+                "ExpressionAttributeValues": {":pk": {"S": keys.review_shard(shard)}, ":due": {"S": bound}},
+            }
+            for item in paging.query(request):
+                partner = item["pk"]["S"].removeprefix(keys.PARTNER)
+                yield partner, item["sk"]["S"].removeprefix(keys.METER)
 
     def _direct_candidates(self, partner_id: str, query: MeterQuery) -> list[MeterRecord]:
         """Meters named by id or reference (bounded lists: at most 1000 of each), fetched by key."""
@@ -234,14 +283,17 @@ class DynamoMeterRepository:
         meter_keys = [key(pk, keys.meter(mid)) for mid in sorted(ids)]
         return [_record(item) for item in paging.batch_get(self._table, meter_keys)]
 
-    def _scan_partition(self, partner_id: str, query: MeterQuery, cursor: str | None) -> Iterator[MeterRecord]:
-        """The partner's meters from GSI1 in creation order, starting after `cursor`.
+    def _scan_partition(
+        self, partition: str, query: MeterQuery, cursor: str | None, index: str = "gsi1", page_size: int | None = None
+    ) -> Iterator[MeterRecord]:
+        """A partition of the partner's meters (gsi1: all of them; gsi2: one status; gsi3: those with a required
+        action) in creation order, starting after `cursor`, read `page_size + 1` items a request when given.
 
         Region, class and type are filtered server-side; the remaining conditions are checked by `_page`.
         """
         names: dict[str, str] = {}
-        values: dict[str, AttributeValueTypeDef] = {":pk": {"S": keys.partner(partner_id)}}
-        condition = "gsi1pk = :pk"
+        values: dict[str, AttributeValueTypeDef] = {":pk": {"S": partition}}
+        condition = f"{index}pk = :pk"
         # Sort keys hold UTC times, so bounds are compared as UTC text too.
         after, before = query.created_after, query.created_before
         low = cursor or (keys.created(after) if after else None)
@@ -264,19 +316,25 @@ class DynamoMeterRepository:
             if wanted:
                 names[f"#{attribute}"] = attribute
                 placeholders = []
-                for index, value in enumerate(wanted):
-                    values[f":{attribute}{index}"] = {"S": value}
-                    placeholders.append(f":{attribute}{index}")
+                for position, value in enumerate(wanted):
+                    values[f":{attribute}{position}"] = {"S": value}
+                    placeholders.append(f":{attribute}{position}")
                 filters.append(f"#{attribute} IN ({', '.join(placeholders)})")
+        if query.partner_action_required and index == "gsi3":
+            filters.append("partner_action_required = :required")
+            values[":required"] = {"BOOL": True}
         request: QueryInputTypeDef = {
             "TableName": self._table,
-            "IndexName": "gsi1",
+            "IndexName": index,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
         }
+        if page_size is not None:
+            request["Limit"] = page_size + 1
         if filters:
             request["FilterExpression"] = " AND ".join(filters)
-            request["ExpressionAttributeNames"] = names
+            if names:
+                request["ExpressionAttributeNames"] = names
         for item in paging.query(request):
             yield _record(item)
 

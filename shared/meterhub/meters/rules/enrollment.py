@@ -348,13 +348,13 @@ def enrollment_response(meter: MeterRecord, state: EnrollmentState) -> MeterEnro
             for period in state.periods
         ],
         required_actions=RequiredActions(
-            partner=[_required(action) for action in state.partner_actions],
-            leap=[_required(action) for action in state.leap_actions],
+            partner=[required_action(action) for action in state.partner_actions],
+            leap=[required_action(action) for action in state.leap_actions],
         ),
     )
 
 
-def _required(action: EnrollmentAction) -> RequiredAction:
+def required_action(action: EnrollmentAction) -> RequiredAction:
     return RequiredAction(
         program_identifier=ProgramIdentifier(action.program_identifier),
         delivery_period=action.delivery_period,

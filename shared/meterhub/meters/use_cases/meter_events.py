@@ -3,16 +3,18 @@
 Per METER# item change (REF# guards and anything else are ignored):
 
 * INSERT -> `meter.created`;
-* INSERT/MODIFY -> `meter.enrollment.global-status.updated` when the derived global enrollment status changed
+* INSERT/MODIFY -> `meter.enrollment.global-status.updated` when the stored global enrollment status changed
   (an INSERT changes it from nothing), `meter.enrollment.required-actions.updated` when the partner required
-  actions changed (an INSERT changes them from none);
+  actions changed (an INSERT changes them from none), `meter.enrollment.group.updated` for each market group
+  the meter joined or left (its `meter_ids` are the meters whose membership changed: this one);
 * MODIFY -> `meter.enrollment.participation-status.updated` when the partner's participation requests changed
   (rules.participation.changed_preference: the idle period or disenrollment added, or PARTICIPATE from when a
   participate request ended them); a new meter participates, which `meter.created` says already.
 
-Enrollment is derived (meterhub.meters.rules.enrollment) for the old and the new image at the same `now`, so only a
-change of the meter's data can make a difference. Each event's id is a uuid5 of the stream record's eventID and
-the event type: a retried record publishes the same ids, and receivers dedupe on them.
+Enrollment is compared as stored in the old and the new image (every write stores it evaluated, the scheduled
+transition run included), so a deadline passing or a period starting is an event exactly when it changed the
+stored state. Each event's id is a uuid5 of the stream record's eventID and the event type (and the group): a
+retried record publishes the same ids, and receivers dedupe on them.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from meterhub.meters.api_models.responses import MeterEnrollmentResponse
-from meterhub.meters.records import MeterRecord
-from meterhub.meters.rules.enrollment import INDEFINITELY, derive_enrollment
+from meterhub.meters.records import EnrollmentState, MeterRecord
+from meterhub.meters.rules.enrollment import INDEFINITELY, current_state, required_action
 from meterhub.meters.rules.participation import changed_preference
 from meterhub.platform import keys
 from meterhub.platform.event_publisher import publish
@@ -43,9 +44,10 @@ class MeterEvent:
     payload: dict[str, Any]
 
 
-def event_id(stream_event_id: str, event_type: WebhookEventType) -> str:
+def event_id(stream_event_id: str, event_type: WebhookEventType, qualifier: str = "") -> str:
     """The webhook_event_id of one event of one stream record: the same on every retry of that record."""
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{stream_event_id}#{event_type.value}"))
+    suffix = f"#{qualifier}" if qualifier else ""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{stream_event_id}#{event_type.value}{suffix}"))
 
 
 def _base(meter: MeterRecord, event_type: WebhookEventType) -> dict[str, Any]:
@@ -58,10 +60,27 @@ def _base(meter: MeterRecord, event_type: WebhookEventType) -> dict[str, Any]:
     }
 
 
-def _partner_actions(enrollment: MeterEnrollmentResponse | None) -> list[dict[str, Any]]:
-    if enrollment is None:
+def _partner_actions(state: EnrollmentState | None) -> list[dict[str, Any]]:
+    """The partner's required actions as Leap's payload spells them."""
+    if state is None:
         return []
-    return [action.model_dump(mode="json") for action in enrollment.required_actions.partner]
+    return [required_action(action).model_dump(mode="json") for action in state.partner_actions]
+
+
+def _groups(state: EnrollmentState | None) -> dict[tuple[str, str], dict[str, Any]]:
+    """(market group id, delivery period) -> the group's event fields, for each group the meter is in."""
+    if state is None:
+        return {}
+    return {
+        (period.market_group_id, period.delivery_period): {
+            "market_group_id": period.market_group_id,
+            "market_group_name": period.market_group_name,
+            "start_date_time": period.start.isoformat().replace("+00:00", "Z"),
+            "end_date_time": period.end.isoformat().replace("+00:00", "Z"),
+        }
+        for period in state.periods
+        if period.market_group_id is not None
+    }
 
 
 def events_for(change: StreamChange, now: datetime) -> list[MeterEvent]:
@@ -72,40 +91,53 @@ def events_for(change: StreamChange, now: datetime) -> list[MeterEvent]:
     if new is None:
         return []
     old = change.old(MeterRecord) if change.event_name == "MODIFY" else None
-    new_enrollment = derive_enrollment(new, now)
-    old_enrollment = derive_enrollment(old, now) if old is not None else None
-    payloads: list[dict[str, Any]] = []
+    new_state = current_state(new, now)
+    old_state = current_state(old, now) if old is not None else None
+    payloads: list[tuple[dict[str, Any], str]] = []
     if change.event_name == "INSERT":
-        payloads.append(_base(new, WebhookEventType.METER_CREATED))
-    status = new_enrollment.global_enrollment_status.value
-    if old_enrollment is None or old_enrollment.global_enrollment_status != new_enrollment.global_enrollment_status:
+        payloads.append((_base(new, WebhookEventType.METER_CREATED), ""))
+    status = new_state.global_status
+    if old_state is None or old_state.global_status != new_state.global_status:
         payloads.append(
-            {**_base(new, WebhookEventType.ENROLLMENT_GLOBAL_STATUS_UPDATED), "global_enrollment_status": status}
+            ({**_base(new, WebhookEventType.ENROLLMENT_GLOBAL_STATUS_UPDATED), "global_enrollment_status": status}, "")
         )
-    actions = _partner_actions(new_enrollment)
-    if actions != _partner_actions(old_enrollment):
+    actions = _partner_actions(new_state)
+    if actions != _partner_actions(old_state):
         payloads.append(
-            {
-                **_base(new, WebhookEventType.ENROLLMENT_REQUIRED_ACTIONS_UPDATED),
-                "global_enrollment_status": status,
-                "required_actions": {"partner": actions} if actions else {},  # an empty object when resolved
-            }
+            (
+                {
+                    **_base(new, WebhookEventType.ENROLLMENT_REQUIRED_ACTIONS_UPDATED),
+                    "global_enrollment_status": status,
+                    "required_actions": {"partner": actions} if actions else {},  # an empty object when resolved
+                },
+                "",
+            )
         )
+    before, after = _groups(old_state), _groups(new_state)
+    for membership in sorted(set(before) ^ set(after)):
+        group = after.get(membership) or before[membership]
+        payload = {"webhook_event_type": WebhookEventType.ENROLLMENT_GROUP_UPDATED.value, **group}
+        payloads.append(({**payload, "meter_ids": [new.meter_id]}, "#".join(membership)))
     preference = changed_preference(old.non_participation, new.non_participation, INDEFINITELY) if old else None
     if preference is not None:
         payloads.append(
-            {
-                **_base(new, WebhookEventType.ENROLLMENT_PARTICIPATION_STATUS_UPDATED),
-                **preference.model_dump(mode="json", include={"participation_preference", "start_time", "end_time"}),
-            }
+            (
+                {
+                    **_base(new, WebhookEventType.ENROLLMENT_PARTICIPATION_STATUS_UPDATED),
+                    **preference.model_dump(
+                        mode="json", include={"participation_preference", "start_time", "end_time"}
+                    ),
+                },
+                "",
+            )
         )
     return [
         MeterEvent(
             partner_id=new.partner_id,
-            webhook_event_id=event_id(change.event_id, WebhookEventType(payload["webhook_event_type"])),
+            webhook_event_id=event_id(change.event_id, WebhookEventType(payload["webhook_event_type"]), qualifier),
             payload=payload,
         )
-        for payload in payloads
+        for payload, qualifier in payloads
     ]
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from meterhub.meters.api_models.responses import (
     Audit,
     ListMeterDetailsResponse,
+    ListMeterEnrollmentsResponse,
     MeterDetailsResponse,
+    MeterEnrollmentResponse,
     MeterFilterRequest,
 )
 from meterhub.meters.ports import MeterQuery, MeterRepository
 from meterhub.meters.records import MeterRecord
+from meterhub.meters.rules.enrollment import current_state, enrollment_response
 from meterhub.platform import keys, page_tokens
 from meterhub.platform.errors import NotFound
 from meterhub.platform.ids import parse_id
@@ -47,15 +51,36 @@ def get_meter(repo: MeterRepository, partner_id: str, meter_id: str) -> MeterDet
     return meter_details(load_meter(repo, partner_id, meter_id))
 
 
+def get_enrollment(repo: MeterRepository, partner_id: str, meter_id: str, now: datetime) -> MeterEnrollmentResponse:
+    """The stored enrollment (as the last write or scheduled run left it)."""
+    meter = load_meter(repo, partner_id, meter_id)
+    return enrollment_response(meter, current_state(meter, now))
+
+
 def search_meters(repo: MeterRepository, partner_id: str, request: MeterFilterRequest) -> ListMeterDetailsResponse:
-    query = _query(request)
+    page, token = _search(repo, partner_id, request)
+    return ListMeterDetailsResponse(meters=[meter_details(meter) for meter in page], next_page_token=token)
+
+
+def search_enrollments(
+    repo: MeterRepository, partner_id: str, request: MeterFilterRequest, now: datetime
+) -> ListMeterEnrollmentsResponse:
+    """Leap's inventory sync: the same filters and paging as the meter search, answered with enrollments."""
+    page, token = _search(repo, partner_id, request)
+    return ListMeterEnrollmentsResponse(
+        meters=[enrollment_response(meter, current_state(meter, now)) for meter in page], next_page_token=token
+    )
+
+
+def _search(
+    repo: MeterRepository, partner_id: str, request: MeterFilterRequest
+) -> tuple[list[MeterRecord], str | None]:
+    """One page of matches in creation order (an immutable key: a meter whose enrollment changes while a client
+    pages is never listed twice), and the token of the next page."""
     fingerprint = _fingerprint(request)
     cursor = page_tokens.decode(request.page_token, fingerprint, prefix=keys.CREATED) if request.page_token else None
-    page = repo.search(partner_id, query, request.page_size, cursor)
-    return ListMeterDetailsResponse(
-        meters=[meter_details(meter) for meter in page.meters],
-        next_page_token=page_tokens.encode(page.cursor, fingerprint) if page.cursor else None,
-    )
+    page = repo.search(partner_id, _query(request), request.page_size, cursor)
+    return page.meters, page_tokens.encode(page.cursor, fingerprint) if page.cursor else None
 
 
 def _query(request: MeterFilterRequest) -> MeterQuery:
@@ -77,6 +102,9 @@ def _query(request: MeterFilterRequest) -> MeterQuery:
         created_before=request.created_before_date_time,
         modified_after=request.last_modified_date_time,
         exclude_archived=request.exclude_archived,
+        global_statuses=texts(request.global_enrollment_statuses),
+        partner_action_required=request.partner_action_required,
+        action_types=texts(request.action_type),
     )
 
 
