@@ -6,8 +6,11 @@
     python -m meterhub_dev.admin revoke-key --partner-id <id> --key-id <key_id>
     python -m meterhub_dev.admin set-connect-redirect --partner-id <id> --url https://partner.example/done
     python -m meterhub_dev.admin enable-usage --partner-id <id>
+    python -m meterhub_dev.admin record-program-step --partner-id <id> --meter-id <id> --program DRAM
+    python -m meterhub_dev.admin run-enrollment-transitions [--at 2027-06-01T00:00:00Z]
 
-The table comes from --partners-table or PARTNERS_TABLE_NAME; against the local runner, set
+The partners table comes from --partners-table or PARTNERS_TABLE_NAME, the meters table (for the enrollment
+commands) from --meters-table or METERS_TABLE_NAME; against the local runner, set
 AWS_ENDPOINT_URL to the moto endpoint it prints. Keys are printed once and never stored in clear.
 
 Fair use: create-partner and issue-key also put the partner's API Gateway key in the partners' usage plan
@@ -22,12 +25,18 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from meterhub import wiring
+from meterhub.catalog.enums import ActionType, ProgramIdentifier
+from meterhub.meters.use_cases.program_steps import record_program_step
+from meterhub.meters.use_cases.transitions import run_transitions
 from meterhub.partners import use_cases as partners
 from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.partners.adapters.usage_plans import enable_usage
 from meterhub.platform.errors import DomainError, NotFound
+from meterhub.platform.settings import MetersTableSettings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
         "--usage-plan-id",
         default=os.environ.get("USAGE_PLAN_ID"),
         help="API Gateway usage plan of the partners (default: $USAGE_PLAN_ID; the stack output UsagePlanId)",
+    )
+    parser.add_argument(
+        "--meters-table",
+        default=os.environ.get("METERS_TABLE_NAME"),
+        help="DynamoDB meters table, for the enrollment commands (default: $METERS_TABLE_NAME)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-partner", help="create a partner and issue its first API key")
@@ -63,7 +77,58 @@ def _parser() -> argparse.ArgumentParser:
     )
     usage = commands.add_parser("enable-usage", help="put a partner's API Gateway key in the usage plan")
     usage.add_argument("--partner-id", required=True)
+    step = commands.add_parser(
+        "record-program-step", help="record a program-side step done for a meter (e.g. its market registration)"
+    )
+    step.add_argument("--partner-id", required=True)
+    step.add_argument("--meter-id", required=True)
+    step.add_argument("--program", required=True, choices=[p.value for p in ProgramIdentifier])
+    step.add_argument("--step", default=ActionType.HAS_MARKET_REGISTRATION.value, choices=[a.value for a in ActionType])
+    step.add_argument("--note", help="what was done (e.g. the market's registration id)")
+    run = commands.add_parser(
+        "run-enrollment-transitions", help="apply the due enrollment transitions now (the scheduled function's work)"
+    )
+    run.add_argument("--at", help="the time to run at, ISO 8601 with an offset (default: now)")
     return parser
+
+
+ENROLLMENT_COMMANDS = frozenset({"record-program-step", "run-enrollment-transitions"})
+
+
+def _enrollment_command(args: argparse.Namespace) -> int:
+    """The operator's enrollment commands, on the meters table (the same use cases the functions run)."""
+    if not args.meters_table:
+        print("error: set --meters-table or METERS_TABLE_NAME", file=sys.stderr)
+        return 2
+    at = datetime.fromisoformat(args.at) if getattr(args, "at", None) else datetime.now(UTC)
+    if at.tzinfo is None:
+        print("error: --at needs a UTC offset, e.g. 2027-06-01T00:00:00Z", file=sys.stderr)
+        return 2
+    meters = wiring.meter_repository(MetersTableSettings(meters_table_name=args.meters_table), clock=lambda: at)
+    try:
+        if args.command == "record-program-step":
+            meter = record_program_step(
+                meters,
+                args.partner_id,
+                args.meter_id,
+                ProgramIdentifier(args.program),
+                ActionType(args.step),
+                args.note,
+                now=lambda: at,
+            )
+            state = meter.enrollment
+            output: object = {
+                "meter_id": meter.meter_id,
+                "program_steps": [s.model_dump(mode="json") for s in meter.program_steps],
+                "global_enrollment_status": state.global_status if state else None,
+            }
+        else:
+            output = run_transitions(meters, at).as_dict()
+    except DomainError as error:
+        print(f"error: {error.title} {json.dumps(error.details)}", file=sys.stderr)
+        return 1
+    print(json.dumps(output, indent=2))
+    return 0
 
 
 def _usage_key_id(usage_plan_id: str | None, partner_id: str) -> str | None:
@@ -86,6 +151,8 @@ def _apigateway() -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ENROLLMENT_COMMANDS:
+        return _enrollment_command(args)
     if not args.partners_table:
         print("error: set --partners-table or PARTNERS_TABLE_NAME", file=sys.stderr)
         return 2

@@ -12,7 +12,8 @@ every adapter of the layer (benchmarks/cold_start.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from meterhub.platform.settings import (
@@ -50,11 +51,14 @@ def partner_repository(settings: PartnersTableSettings) -> PartnerRepository:
     return dynamo_partner_repository(settings.partners_table_name)
 
 
-def meter_repository(settings: MetersTableSettings) -> MeterRepository:
+def meter_repository(settings: MetersTableSettings, clock: Callable[[], datetime] | None = None) -> MeterRepository:
+    """Meters on DynamoDB, each stored with its enrollment evaluated at the write: at `clock()` when given (the
+    scheduled run evaluates at its scheduled time), else at the current time."""
     from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
     from meterhub.meters.use_cases.enrolling import EnrollingMeterRepository
 
-    return EnrollingMeterRepository(dynamo_meter_repository(settings.meters_table_name))
+    inner = dynamo_meter_repository(settings.meters_table_name)
+    return EnrollingMeterRepository(inner, clock) if clock is not None else EnrollingMeterRepository(inner)
 
 
 def job_repository(settings: JobsTableSettings) -> JobRepository:

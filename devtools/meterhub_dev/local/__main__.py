@@ -41,6 +41,7 @@ from meterhub_dev.local.usage_plans import LocalUsagePlans
 DEFAULT_PORT = 3000
 DEMO_PARTNER_NAME = "Demo Partner"
 PARTNERS_TABLE = "PartnersTable"
+METERS_TABLE = "MetersTable"
 DEMO_METER = {
     "provisional_asset": {
         "partner_reference": "demo-site-001",
@@ -134,7 +135,8 @@ def _banner(template: LocalTemplate, url: str, endpoint: str, created: Provision
     partners_table = template.physical_name(PARTNERS_TABLE)
     admin_env = (
         f"AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
-        f"AWS_DEFAULT_REGION={template.context.region} PARTNERS_TABLE_NAME={partners_table}"
+        f"AWS_DEFAULT_REGION={template.context.region} PARTNERS_TABLE_NAME={partners_table} "
+        f"METERS_TABLE_NAME={template.physical_name(METERS_TABLE)}"
     )
     usage_plan_id = _usage_plan_id(created)
     if usage_plan_id:
@@ -177,6 +179,10 @@ Connect a customer's utility (open in a browser; the Demo Utility takes any cred
 Admin CLI against this runner:
   {admin_env} {python} -m meterhub_dev.admin create-partner --name "Acme Solar"
   {admin_env} {python} -m meterhub_dev.admin revoke-key --partner-id <id> --key-id <key_id>
+  {admin_env} {python} -m meterhub_dev.admin record-program-step --partner-id <id> --meter-id <id> --program DRAM
+
+Run the scheduled enrollment transitions now (time= optional, to see what a later run does):
+  curl -s -X POST '{url}/_local/schedules/EnrollmentTransitionsFunction?time=2027-06-01T00:00:00Z'
 """
 
 
@@ -216,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
             relays.start()
             try:
                 usage_plans = LocalUsagePlans(template.usage_plans, created.usage_plans, aws.apigateway())
-                server = ApiServer(LocalApiGateway(template, lambdas, usage_plans), port=args.port)
+                gateway = LocalApiGateway(template, lambdas, usage_plans, schedules=relays.schedules())
+                server = ApiServer(gateway, port=args.port)
             except OSError as error:
                 print(f"error: cannot listen on 127.0.0.1:{args.port}: {error} (try --port)", file=sys.stderr)
                 return 1
@@ -252,6 +259,7 @@ def _write_state(
         "api_url": url,
         "aws_endpoint_url": endpoint,
         "partners_table": template.physical_name(PARTNERS_TABLE),
+        "meters_table": template.physical_name(METERS_TABLE),
         "usage_plan_id": usage_plan_id,
         "demo_partner": demo,
     }

@@ -14,9 +14,10 @@ import re
 import sys
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from meterhub_dev.local.apigateway import (
     MAX_PAYLOAD_BYTES,
@@ -31,11 +32,13 @@ from meterhub_dev.local.apigateway import (
     evaluate_authorizer_result,
     gateway_response,
     internal_server_error,
+    json_response,
     method_arn,
     parse_proxy_result,
     request_authorizer_event,
     token_authorizer_event,
 )
+from meterhub_dev.local.event_sources import SCHEDULES_PATH, ScheduleRelay
 from meterhub_dev.local.lambda_runtime import HandlerUnavailable, InvocationFailed, LocalLambda, LocalLambdaError
 from meterhub_dev.local.rest_apis import ApiSpec, AuthorizerSpec
 from meterhub_dev.local.stack import LocalTemplate
@@ -64,11 +67,16 @@ class LocalApiGateway:
     (a gateway over a template and no AWS), API keys are not checked and nothing is throttled."""
 
     def __init__(
-        self, template: LocalTemplate, lambdas: LocalLambda, usage_plans: LocalUsagePlans | None = None
+        self,
+        template: LocalTemplate,
+        lambdas: LocalLambda,
+        usage_plans: LocalUsagePlans | None = None,
+        schedules: Mapping[str, ScheduleRelay] | None = None,
     ) -> None:
         self.template = template
         self.lambdas = lambdas
         self.usage_plans = usage_plans
+        self.schedules = schedules or {}
         self.routes = RouteTable(template.routes)
         # Unknown routes get the gateway responses of the API that serves the most routes.
         counts = {api_id: sum(r.api_id == api_id for r in template.routes) for api_id in template.apis}
@@ -83,6 +91,8 @@ class LocalApiGateway:
     def _dispatch(self, request: IncomingRequest) -> HttpResponse:
         if len(request.body) > MAX_PAYLOAD_BYTES:
             return gateway_response(self.default_api, "REQUEST_TOO_LARGE", request.request_id)
+        if request.path.startswith(SCHEDULES_PATH) and self.schedules:
+            return self._fire_schedule(request)
         match = self.routes.match(request.method, request.path)
         if match is None:
             return gateway_response(self.default_api, "MISSING_AUTHENTICATION_TOKEN", request.request_id)
@@ -120,6 +130,28 @@ class LocalApiGateway:
             return parse_proxy_result(result)
         except MalformedProxyResponse as error:
             _console(f"{request.method} {match.route.path} -> 502: malformed Lambda proxy response: {error}")
+            return internal_server_error()
+
+    def _fire_schedule(self, request: IncomingRequest) -> HttpResponse:
+        """The runner's on-demand trigger of a scheduled function (an EventBridge rule has no such thing; the
+        runner's schedules otherwise fire on their rate). `?time=` sets the event's time, to see what a later run
+        does; the answer is the function's result."""
+        function_id = request.path.removeprefix(SCHEDULES_PATH)
+        relay = self.schedules.get(function_id)
+        if relay is None or request.method != "POST":
+            known = ", ".join(sorted(self.schedules))
+            return json_response(404, {"message": f"POST {SCHEDULES_PATH}<function>, one of: {known}"})
+        times = parse_qs(request.query_string).get("time")
+        try:
+            at = datetime.fromisoformat(times[-1]) if times else None
+        except ValueError:
+            return json_response(400, {"message": "time must be an ISO 8601 date-time, e.g. 2027-06-01T00:00:00Z"})
+        if at is not None and at.tzinfo is None:
+            return json_response(400, {"message": "time needs a UTC offset, e.g. 2027-06-01T00:00:00Z"})
+        try:
+            return json_response(200, relay.fire(at))
+        except LocalLambdaError as error:
+            _console(f"POST {request.path} -> 502: {function_id} raised:\n{error.details}")
             return internal_server_error()
 
     def _authorize(

@@ -1,4 +1,4 @@
-"""Relays that deliver non-HTTP events (SQS and DynamoDB streams today, S3 next) to the local functions.
+"""Relays that deliver non-HTTP events (SQS, DynamoDB streams and schedules today, S3 next) to the local functions.
 
 On AWS, Lambda's event-source mappings and S3 notifications call functions; locally a relay plays that part.
 Relays are found through a registry keyed by what the template declares, so supporting a new kind of event is
@@ -28,10 +28,13 @@ How to add the S3 relay (ObjectCreated -> function), for a function `Events` ent
 from __future__ import annotations
 
 import base64
+import re
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -116,6 +119,81 @@ class Relays:
     def stop(self) -> None:
         for relay in reversed(self.relays):
             relay.stop()
+
+    def schedules(self) -> dict[str, ScheduleRelay]:
+        """The scheduled functions by logical id, for the runner's on-demand trigger."""
+        return {relay.function_id: relay for relay in self.relays if isinstance(relay, ScheduleRelay)}
+
+
+# ----- EventBridge schedules -----------------------------------------------------------------------------------
+
+SCHEDULES_PATH = "/_local/schedules/"
+"""The runner's own route (never a template route): POST /_local/schedules/<FunctionLogicalId>[?time=<ISO>]."""
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+class ScheduleRelay:
+    """An EventBridge schedule rule: `rate(...)` fires the function every period from the runner's start (the
+    first after one period, as a new rule does); `cron(...)` fires only on demand. `fire` invokes it now, with
+    EventBridge's Scheduled Event, whose `time` may be set to try what a later run would do."""
+
+    def __init__(self, context: RelayContext, function: FunctionSpec, event: EventSource) -> None:
+        where = f"{function.logical_id}.Events.{event.name}.Properties"
+        properties = context.template.resolve(dict(event.properties), where)
+        expression = str(properties.get("Schedule", ""))
+        rate = _RATE.fullmatch(expression)
+        if rate is None and not expression.startswith("cron("):
+            raise ValueError(f"{where}.Schedule must be rate(N unit) or cron(...), not {expression!r}")
+        self.function_id = function.logical_id
+        self.expression = expression
+        self._period = int(rate.group(1)) * _UNIT_SECONDS[rate.group(2).rstrip("s")] if rate else None
+        self._lambdas = context.lambdas
+        self._region = context.template.context.region
+        self._account = context.template.context.account_id
+        self._rule_arn = f"arn:aws:events:{self._region}:{self._account}:rule/{function.logical_id}{event.name}"
+        self._enabled = properties.get("Enabled", True) not in {False, "false", "False"}
+        on_demand = f"{SCHEDULES_PATH}{function.logical_id}"
+        self.description = f"Schedule {expression} -> {function.logical_id} (on demand: POST {on_demand})"
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=self.description, daemon=True)
+
+    def start(self) -> None:
+        if self._enabled and self._period is not None:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def event(self, at: datetime) -> dict[str, Any]:
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": self._account,
+            "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self._region,
+            "resources": [self._rule_arn],
+            "detail": {},
+        }
+
+    def fire(self, at: datetime | None = None) -> Any:
+        """Invoke the function with a Scheduled Event for `at` (now by default); raises LocalLambdaError."""
+        return self._lambdas.invoke(self.function_id, self.event(at or datetime.now(UTC)))
+
+    def _run(self) -> None:
+        assert self._period is not None
+        while not self._stopping.wait(self._period):
+            try:
+                self.fire()
+            except LocalLambdaError as error:
+                print(f"[local] {self.description}: the run failed: {error}\n{error.details}", file=sys.stderr)
+
+
+function_event_relay("Schedule")(ScheduleRelay)
 
 
 # ----- SQS ---------------------------------------------------------------------------------------------------
