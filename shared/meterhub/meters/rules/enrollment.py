@@ -117,7 +117,8 @@ def evaluate(meter: MeterRecord, now: datetime) -> EnrollmentState:
     partner_actions: list[EnrollmentAction] = []
     leap_actions: list[EnrollmentAction] = []
     for program in programs:
-        upcoming = catalog.next_delivery_period(program, now, meter.data["load_types"])
+        # The next period whose deadline is still ahead: one whose deadline is `now` is decided, not open.
+        upcoming = catalog.next_delivery_period(program, now + _INSTANT, meter.data["load_types"])
         periods.extend(_periods(program, upcoming, facts))
         partner, leap = _actions(program, upcoming, facts)
         partner_actions.extend(partner)
@@ -258,6 +259,7 @@ def _actions(
     return partner, leap
 
 
+_INSTANT = timedelta(microseconds=1)
 _GROUPED = (EnrollmentStatus.ELIGIBLE, EnrollmentStatus.ACTIVE)
 
 
