@@ -333,20 +333,6 @@ def test_the_test_route_refuses_a_caller_supplied_payload(
     assert webhook_receiver.received == []
 
 
-@pytest.mark.parametrize("event_type", ["meter.enrollment.group.updated"])
-def test_the_test_route_refuses_a_type_meterhub_never_publishes(
-    call: Invoke, webhook_receiver: WebhookReceiver, event_type: str
-) -> None:
-    # Given a webhook, and one of Leap's types that can be subscribed to but is never published (no sample)
-    _, created = call("POST", "/v1.1/webhooks", request(webhook_receiver.url))
-    # When its test is asked for
-    status, answer = call("POST", f"/v1.1/webhooks/{created['webhook_id']}/test", {"webhook_event_type": event_type})
-    # Then it is a 400 naming the field, and nothing is delivered
-    assert status == 400 and answer["message"].startswith("webhook_event_type:"), answer
-    assert "never published" in answer["message"]
-    assert webhook_receiver.received == []
-
-
 def test_the_test_route_reports_an_unreachable_receiver(call: Invoke) -> None:
     _, created = call("POST", "/v1.1/webhooks", request("http://127.0.0.1:9/hooks"))
     status, answer = call("POST", f"/v1.1/webhooks/{created['webhook_id']}/test")

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from meterhub.platform.events import UNPUBLISHED_EVENT_TYPES, WebhookEventType
+from meterhub.platform.events import WebhookEventType
 from meterhub.webhooks.use_cases.dispatch import Payload
 from meterhub.webhooks.use_cases.samples import SAMPLE_REFERENCE, sample_payload
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLISHED = sorted(set(WebhookEventType) - UNPUBLISHED_EVENT_TYPES)
+PUBLISHED = sorted(WebhookEventType)
 
 
 def _values(value: Any) -> Iterator[tuple[str, Any]]:
@@ -43,7 +43,9 @@ def test_every_published_type_has_a_sample_of_that_type(event_type: WebhookEvent
 @pytest.mark.parametrize("event_type", PUBLISHED)
 def test_a_samples_ids_and_references_are_obviously_not_real(event_type: WebhookEventType) -> None:
     for key, value in _values(sample_payload(event_type)):
-        if key.endswith("_id"):
+        if key == "market_group_id":  # derived from the group's name, which names the sample zone
+            assert "SAMPLE-ZONE" in sample_payload(event_type)["market_group_name"]
+        elif key.endswith("_id"):
             assert str(uuid.UUID(value)).startswith("00000000-0000-0000-0000-00000000000"), (key, value)
         if key == "partner_reference":
             assert value == SAMPLE_REFERENCE
@@ -51,10 +53,18 @@ def test_a_samples_ids_and_references_are_obviously_not_real(event_type: Webhook
             assert value.endswith("sample.csv")
 
 
-@pytest.mark.parametrize("event_type", sorted(UNPUBLISHED_EVENT_TYPES))
-def test_a_type_meterhub_never_publishes_has_no_sample(event_type: WebhookEventType) -> None:
-    with pytest.raises(ValueError, match="never published"):
-        sample_payload(event_type)
+def test_the_market_group_sample_is_the_sample_meter_joining_its_group() -> None:
+    sample = sample_payload(WebhookEventType.ENROLLMENT_GROUP_UPDATED)
+    assert sample["meter_ids"] == ["00000000-0000-0000-0000-000000000001"]
+    assert sample["market_group_name"] == "ERCOT-ERS_ONCOR_SAMPLE-ZONE"
+    assert set(sample) == {
+        "webhook_event_type",
+        "market_group_id",
+        "market_group_name",
+        "start_date_time",
+        "end_date_time",
+        "meter_ids",
+    }
 
 
 def test_a_sample_handed_out_is_a_copy() -> None:

@@ -22,10 +22,6 @@ class WebhookEventType(StrEnum):
     METER_JOB_COMPLETED = "meter_job.completed"
 
 
-UNPUBLISHED_EVENT_TYPES = frozenset({WebhookEventType.ENROLLMENT_GROUP_UPDATED})
-"""Leap's types a partner may subscribe to that meterhub never publishes (there are no market groups yet), so
-there is no sample of them to test with either."""
-
 TEST_FIELD = "test"
 """The envelope field that marks a test delivery (`POST /v1.1/webhooks/{id}/test`). It is inside the signed
 body, so a receiver that verifies the signature and reads the body can tell a test from a real event; real

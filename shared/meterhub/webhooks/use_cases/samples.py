@@ -5,7 +5,8 @@ and an authorization) are passed, as the INSERT of a stream record at SAMPLE_TIM
 derivations that publish the real events (meter_events, job_events, connect_events): a sample carries exactly the
 fields a real event of its type carries and cannot drift from them. Its ids are obviously not real ones (all-zero
 UUIDs ending in a digit, `sample-reference`, `sample.csv`), so a sample that a receiver acts on anyway matches no
-meter, job or customer of the partner's. The types meterhub never publishes have no sample.
+meter, job or customer of the partner's. The market group sample is the sample meter, complete and registered,
+as the scheduled run leaves it when an enrollment deadline passes.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from meterhub.intervals.records import UploadJob, UploadStatus
 from meterhub.meter_jobs.records import JobStatus, MeterJob, PayloadFormat
 from meterhub.meter_jobs.use_cases import job_events
 from meterhub.meters.api_models.meter import CreateMeter
-from meterhub.meters.records import MeterRecord
+from meterhub.meters.records import MeterRecord, ProgramStep
 from meterhub.meters.rules import participation
+from meterhub.meters.rules.enrollment import evaluate
 from meterhub.meters.use_cases import meter_events
 from meterhub.platform import keys
 from meterhub.platform.codec import DOC, key, to_item
-from meterhub.platform.events import UNPUBLISHED_EVENT_TYPES, WebhookEventType
+from meterhub.platform.events import WebhookEventType
 from meterhub.platform.streams import StreamChange
 
 SAMPLE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
@@ -47,11 +49,8 @@ SAMPLE_AUTHORIZATION_ID = "00000000-0000-0000-0000-000000000006"
 
 
 def sample_payload(event_type: WebhookEventType = WebhookEventType.METER_CREATED) -> dict[str, Any]:
-    """Our sample payload of `event_type` (a copy: callers may change it). ValueError for an unpublished type."""
-    samples = _samples()
-    if event_type in UNPUBLISHED_EVENT_TYPES or event_type not in samples:
-        raise ValueError(f"{event_type.value} is never published by meterhub, so it has no sample")
-    return copy.deepcopy(samples[event_type])
+    """Our sample payload of `event_type` (a copy: callers may change it)."""
+    return copy.deepcopy(_samples()[event_type])
 
 
 @cache
@@ -62,6 +61,11 @@ def _samples() -> dict[WebhookEventType, dict[str, Any]]:
         event.payload
         for event in meter_events.events_for(_idled(meter), SAMPLE_TIME)
         if event.payload["webhook_event_type"] == WebhookEventType.ENROLLMENT_PARTICIPATION_STATUS_UPDATED
+    ]
+    payloads += [
+        event.payload
+        for event in meter_events.events_for(_grouped(meter), SAMPLE_TIME)
+        if event.payload["webhook_event_type"] == WebhookEventType.ENROLLMENT_GROUP_UPDATED
     ]
     for sort_key, job in (
         (keys.job(SAMPLE_METER_JOB_ID), _meter_job()),
@@ -96,6 +100,27 @@ def _idled(inserted: StreamChange) -> StreamChange:
     image = {DOC: {"S": after.model_dump_json()}}
     return StreamChange(
         event_id="sample", event_name="MODIFY", keys=inserted.keys, new_image=image, old_image=inserted.new_image
+    )
+
+
+def _grouped(inserted: StreamChange) -> StreamChange:
+    """The sample meter with its utility and its market registration, before and after the scheduled run at the
+    enrollment deadline that committed it (and so put it in its market group)."""
+    meter = _meter()
+    utility = {"utility_name": "ONCOR", "electric_service_account_number": "10443720000000001"}
+    step = ProgramStep(program_identifier="ERCOT-ERS", action_type="HAS_MARKET_REGISTRATION", recorded_at=SAMPLE_TIME)
+    # In a zone no real meter has, so the group's name and id are no real group's.
+    data = {**meter.data, "utility": utility, "site": {"load_zone": "SAMPLE-ZONE"}}
+    ready = meter.model_copy(update={"data": data, "program_steps": [step]})
+    before = ready.model_copy(update={"enrollment": evaluate(ready, SAMPLE_TIME)})
+    deadline = min(period.deadline for period in evaluate(ready, SAMPLE_TIME).periods)
+    after = before.model_copy(update={"enrollment": evaluate(before, deadline), "version": meter.version + 1})
+    return StreamChange(
+        event_id="sample",
+        event_name="MODIFY",
+        keys=inserted.keys,
+        new_image={DOC: {"S": after.model_dump_json()}},
+        old_image={DOC: {"S": before.model_dump_json()}},
     )
 
 
