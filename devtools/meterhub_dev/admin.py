@@ -8,6 +8,7 @@
     python -m meterhub_dev.admin enable-usage --partner-id <id>
     python -m meterhub_dev.admin record-program-step --partner-id <id> --meter-id <id> --program DRAM
     python -m meterhub_dev.admin run-enrollment-transitions [--at 2027-06-01T00:00:00Z]
+    python -m meterhub_dev.admin sftp-login --partner-id <id> --sftp-host <SftpHost output> [--sftp-port 22]
 
 The partners table comes from --partners-table or PARTNERS_TABLE_NAME, the meters table (for the enrollment
 commands) from --meters-table or METERS_TABLE_NAME; against the local runner, set
@@ -16,6 +17,9 @@ AWS_ENDPOINT_URL to the moto endpoint it prints. Keys are printed once and never
 Fair use: create-partner and issue-key also put the partner's API Gateway key in the partners' usage plan
 (--usage-plan-id or USAGE_PLAN_ID, the stack's UsagePlanId output), without which API Gateway answers 403 to
 the partner's every request; `enable-usage` does only that (partners created before fair use existed).
+
+SFTP drop: `sftp-login` prints what to tell a partner (host, port, username = its account; the password is one of
+its API keys, which it already holds: only their prefixes are shown, never a key).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from meterhub.meters.use_cases.transitions import run_transitions
 from meterhub.partners import use_cases as partners
 from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.partners.adapters.usage_plans import enable_usage
+from meterhub.partners.ports import PartnerRepository
+from meterhub.partners.records import KeyStatus
 from meterhub.platform.errors import DomainError, NotFound
 from meterhub.platform.settings import MetersTableSettings
 
@@ -75,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     redirect.add_argument(
         "--allow-loopback-http", action="store_true", help="accept http://127.0.0.1/... (local runner only)"
     )
+    sftp = commands.add_parser("sftp-login", help="show a partner its SFTP login (host, port, username)")
+    sftp.add_argument("--partner-id", required=True)
+    sftp.add_argument(
+        "--sftp-host",
+        default=os.environ.get("SFTP_HOST"),
+        help="the SFTP server's host name (default: $SFTP_HOST; the stack output SftpHost)",
+    )
+    sftp.add_argument("--sftp-port", type=int, default=int(os.environ.get("SFTP_PORT") or 22))
     usage = commands.add_parser("enable-usage", help="put a partner's API Gateway key in the usage plan")
     usage.add_argument("--partner-id", required=True)
     step = commands.add_parser(
@@ -149,6 +163,24 @@ def _apigateway() -> Any:
     return boto3.client("apigateway")
 
 
+def _sftp_login(repo: PartnerRepository, partner_id: str, host: str, port: int) -> dict[str, object]:
+    partner = repo.get_partner(partner_id)
+    if partner is None:
+        raise NotFound("Partner not found", {"partner_id": partner_id})
+    active = [record.prefix for record in repo.list_api_keys(partner_id) if record.status is KeyStatus.ACTIVE]
+    port_option = f"-P {port} " if port != 22 else ""
+    return {
+        "partner_id": partner_id,
+        "host": host,
+        "port": port,
+        "username": partner.account,
+        "password": "one of the partner's active API keys (the same keys the API accepts)",
+        "active_key_prefixes": active,
+        "upload_folder": "/interval-data/",
+        "command": f"sftp {port_option}{partner.account}@{host}",
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ENROLLMENT_COMMANDS:
@@ -186,6 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise NotFound("Partner not found", {"partner_id": args.partner_id})
             key_id = enable_usage(_apigateway(), args.usage_plan_id, args.partner_id)
             output = {"partner_id": args.partner_id, "usage_plan_id": args.usage_plan_id, "usage_key_id": key_id}
+        elif args.command == "sftp-login":
+            if not args.sftp_host:
+                print("error: set --sftp-host or SFTP_HOST (the stack output SftpHost)", file=sys.stderr)
+                return 2
+            output = _sftp_login(repo, args.partner_id, args.sftp_host, args.sftp_port)
         elif args.command == "list-keys":
             output = [
                 record.model_dump(mode="json", exclude={"key_hash"}) for record in repo.list_api_keys(args.partner_id)

@@ -50,6 +50,7 @@ class LocalStack:
     demo_partner_id: str
     demo_api_key: str
     log: Path
+    sftp_port: int | None  # None when the template has no SFTP server (EnableSftp=false)
 
     def printed(self) -> str:
         """What the runner printed so far (the banner a developer sees after `make run`)."""
@@ -108,6 +109,8 @@ def running_stack(directory: Path, *parameters: str) -> Iterator[LocalStack]:
                 "run",
                 "--port",
                 str(port),
+                "--sftp-port",
+                "0",  # any free port (the state file says which): never a developer's `make run` on 2222
                 "--state-file",
                 str(state_file),
                 *overrides,
@@ -134,6 +137,7 @@ def running_stack(directory: Path, *parameters: str) -> Iterator[LocalStack]:
             demo_partner_id=state["demo_partner"]["partner_id"],
             demo_api_key=state["demo_partner"]["api_key"],
             log=log,
+            sftp_port=state["sftp_port"],
         )
     finally:
         if process.poll() is None:

@@ -221,3 +221,32 @@ def test_create_partner_with_an_invalid_account_fails_cleanly(
     assert (code, out) == (1, "")
     assert err.startswith("error: ")
     assert "Traceback" not in err
+
+
+def test_sftp_login_shows_host_port_and_account_but_never_a_key(
+    aws: DynamoDBClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    created = create_partner(capsys)
+
+    # When an operator looks up the partner's SFTP login
+    code, out, err = run(
+        capsys,
+        "sftp-login",
+        "--partner-id",
+        created["partner_id"],
+        "--sftp-host",
+        "sftp.example",
+        "--sftp-port",
+        "2222",
+    )
+
+    # Then it names the host, the port and the username (the account), and the key only by its prefix
+    assert (code, err) == (0, "")
+    login = json.loads(out)
+    assert (login["host"], login["port"], login["username"]) == ("sftp.example", 2222, "acme-solar")
+    assert login["command"] == "sftp -P 2222 acme-solar@sftp.example"
+    assert login["active_key_prefixes"] == [created["api_key"][:7]]
+    assert created["api_key"] not in out
+    # And without a host it refuses rather than print half a login
+    code, _, err = run(capsys, "sftp-login", "--partner-id", created["partner_id"])
+    assert code == 2 and "SFTP_HOST" in err

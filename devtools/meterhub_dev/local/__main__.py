@@ -1,10 +1,13 @@
 """Command line of the local runner.
 
-    python -m meterhub_dev.local run [--port N] [--state-file PATH] [--template PATH] [--parameter K=V ...]
+    python -m meterhub_dev.local run [--port N] [--sftp-port N] [--state-file PATH] [--template PATH]
+                                     [--parameter K=V ...]
     python -m meterhub_dev.local invoke <FunctionLogicalId> <event.json | -> [--template PATH] [--parameter K=V]
 
 `run` is `sam local start-api` without Docker: moto plus the template's resources, a seeded demo partner,
-the API on 127.0.0.1:PORT (--port, else $PORT, else 3000); Ctrl-C or SIGTERM stops it cleanly.
+the API on 127.0.0.1:PORT (--port, else $PORT, else 3000), the template's SFTP drop on 127.0.0.1:SFTP_PORT
+(--sftp-port, else $SFTP_PORT, else 2222; 0 picks a free port); Ctrl-C or SIGTERM stops it cleanly.
+`EnableSftp` is "true" locally (unless --parameter EnableSftp=false): locally the SFTP server costs nothing.
 `invoke` is `sam local invoke`: the function's result is the only thing on stdout (its logs go to stderr,
 as with SAM), so the output can be piped into `jq`; a handler exception exits 1.
 """
@@ -22,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.partners.adapters.usage_plans import enable_usage
@@ -34,11 +37,13 @@ from meterhub_dev.local.event_sources import RelayContext, Relays
 from meterhub_dev.local.intrinsics import LocalContext
 from meterhub_dev.local.lambda_runtime import InvocationFailed, LocalLambda, LocalLambdaError
 from meterhub_dev.local.provisioning import Provisioned
+from meterhub_dev.local.sftp import LocalSftpServer, identity_provider
 from meterhub_dev.local.stack import LocalTemplate, load_template
 from meterhub_dev.local.template_yaml import TemplateError, find_template
 from meterhub_dev.local.usage_plans import LocalUsagePlans
 
 DEFAULT_PORT = 3000
+DEFAULT_SFTP_PORT = 2222
 DEMO_PARTNER_NAME = "Demo Partner"
 PARTNERS_TABLE = "PartnersTable"
 METERS_TABLE = "MetersTable"
@@ -72,11 +77,12 @@ def _parser() -> argparse.ArgumentParser:
             action="append",
             default=[],
             metavar="NAME=VALUE",
-            help="override a template parameter (StageName is 'local' unless overridden)",
+            help="override a template parameter (StageName is 'local' and EnableSftp 'true' unless overridden)",
         )
 
     run = commands.add_parser("run", help="serve the API locally on an embedded moto")
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT") or DEFAULT_PORT))
+    run.add_argument("--sftp-port", type=int, default=int(os.environ.get("SFTP_PORT") or DEFAULT_SFTP_PORT))
     run.add_argument("--state-file", type=Path, help="write URLs and the demo partner as JSON once ready")
     common(run)
     invoke = commands.add_parser("invoke", help="invoke one function with an event file, like sam local invoke")
@@ -87,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _context(args: argparse.Namespace, endpoint_url: str) -> LocalContext:
-    overrides = {"StageName": "local"}
+    overrides = {"StageName": "local", "EnableSftp": "true"}
     for item in args.parameter:
         name, separator, value = item.partition("=")
         if not separator:
@@ -129,7 +135,14 @@ def _usage_plan_id(created: Provisioned) -> str | None:
     return next(iter(created.usage_plans.values())) if len(created.usage_plans) == 1 else None
 
 
-def _banner(template: LocalTemplate, url: str, endpoint: str, created: Provisioned, demo: dict[str, str]) -> str:
+def _banner(
+    template: LocalTemplate,
+    url: str,
+    endpoint: str,
+    created: Provisioned,
+    demo: dict[str, str],
+    sftp: LocalSftpServer | None = None,
+) -> str:
     auth = f"Authorization: Bearer {demo['api_key']}"
     body = json.dumps(DEMO_METER, separators=(",", ":"))
     partners_table = template.physical_name(PARTNERS_TABLE)
@@ -147,6 +160,15 @@ def _banner(template: LocalTemplate, url: str, endpoint: str, created: Provision
         if plan.rate_limit is not None
     )
     python = _python_command()
+    sftp_lines = ""
+    if sftp is not None:
+        admin_env += f" SFTP_HOST=127.0.0.1 SFTP_PORT={sftp.port}"
+        sftp_lines = f"""SFTP drop (username = partner account, password = its API key; a new host key every start):
+  host key          {sftp.fingerprint}
+  sftp -P {sftp.port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null {demo["account"]}@127.0.0.1
+  sftp> put readings.csv interval-data/
+
+"""
     routes = "\n".join(
         f"  {route.method:<6} {route.path:<40} -> {route.function_id}"
         + (f"  [{route.authorizer}]" if route.authorizer else "  [no auth]")
@@ -155,6 +177,7 @@ def _banner(template: LocalTemplate, url: str, endpoint: str, created: Provision
     return f"""
 meterhub local runner - {template.path}
   API               {url}
+  SFTP              {f"127.0.0.1:{sftp.port}" if sftp is not None else "- (no AWS::Transfer::Server in the template)"}
   AWS (moto)        {endpoint}
   tables            {", ".join(created.tables) or "-"}
   buckets           {", ".join(created.buckets) or "-"}
@@ -173,13 +196,14 @@ Create a meter:
 Read it back (meter_id from the response above):
   curl -s {url}/v2/meters/<meter_id> -H {shlex.quote(auth)}
 
-Connect a customer's utility (open in a browser; the Demo Utility takes any credentials):
+{sftp_lines}Connect a customer's utility (open in a browser; the Demo Utility takes any credentials):
   {url}/connect?account={demo.get("account", "demo-partner")}&transmissionRegion=CAISO&refId=customer-site-123
 
 Admin CLI against this runner:
   {admin_env} {python} -m meterhub_dev.admin create-partner --name "Acme Solar"
   {admin_env} {python} -m meterhub_dev.admin revoke-key --partner-id <id> --key-id <key_id>
   {admin_env} {python} -m meterhub_dev.admin record-program-step --partner-id <id> --meter-id <id> --program DRAM
+  {admin_env} {python} -m meterhub_dev.admin sftp-login --partner-id <id>
 
 Run the scheduled enrollment transitions now (time= optional, to see what a later run does):
   curl -s -X POST '{url}/_local/schedules/EnrollmentTransitionsFunction?time=2027-06-01T00:00:00Z'
@@ -215,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
         aws, template, created = _start_aws(args)
         relays: Relays | None = None
         server: ApiServer | None = None
+        sftp: LocalSftpServer | Literal[False] | None = None
         lambdas = LocalLambda(template)
         try:
             demo = _seed_demo_partner(template, aws, created)
@@ -229,18 +254,26 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             serving = threading.Thread(target=server.serve_forever, name="local-api", daemon=True)
             serving.start()
-            print(_banner(template, server.url, aws.endpoint_url, created, demo))
+            sftp = _start_sftp(template, lambdas, aws, args.sftp_port)
+            if sftp is False:
+                return 1
+            print(_banner(template, server.url, aws.endpoint_url, created, demo, sftp or None))
             for relay in relays.relays:
                 print(f"Relaying {relay.description}")
             for skipped in relays.skipped:
                 print(f"Not relayed locally (no relay registered): {skipped}")
             if args.state_file:
-                _write_state(args.state_file, server.url, aws.endpoint_url, template, demo, _usage_plan_id(created))
+                sftp_port = sftp.port if sftp else None
+                _write_state(
+                    args.state_file, server.url, aws.endpoint_url, template, demo, _usage_plan_id(created), sftp_port
+                )
             print(f"Ready: {server.url}", flush=True)
             while not stop.wait(0.5):
                 continue
             print("Stopping...", file=sys.stderr, flush=True)
         finally:
+            if sftp:
+                sftp.stop()
             if server is not None:
                 server.shutdown()
                 server.server_close()
@@ -251,8 +284,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start_sftp(
+    template: LocalTemplate, lambdas: LocalLambda, aws: LocalAws, port: int
+) -> LocalSftpServer | Literal[False] | None:
+    """The template's SFTP server (its identity provider invoked per login, files into moto's S3); None when the
+    template has none (EnableSftp=false), False when the port cannot be had (the error is printed)."""
+    if not template.sftp_servers:
+        return None
+    function_id = next(iter(template.sftp_servers.values()))
+    sftp = LocalSftpServer(identity_provider(lambdas, function_id), aws.s3(), port=port)
+    try:
+        sftp.start()
+    except OSError as error:
+        print(f"error: cannot listen on 127.0.0.1:{port} for SFTP: {error} (try --sftp-port)", file=sys.stderr)
+        return False
+    return sftp
+
+
 def _write_state(
-    path: Path, url: str, endpoint: str, template: LocalTemplate, demo: dict[str, str], usage_plan_id: str | None
+    path: Path,
+    url: str,
+    endpoint: str,
+    template: LocalTemplate,
+    demo: dict[str, str],
+    usage_plan_id: str | None,
+    sftp_port: int | None = None,
 ) -> None:
     """Written atomically (temp file + rename) so a reader polling for it never sees half a document."""
     state = {
@@ -261,6 +317,7 @@ def _write_state(
         "partners_table": template.physical_name(PARTNERS_TABLE),
         "meters_table": template.physical_name(METERS_TABLE),
         "usage_plan_id": usage_plan_id,
+        "sftp_port": sftp_port,
         "demo_partner": demo,
     }
     temporary = path.with_name(path.name + ".tmp")

@@ -125,6 +125,7 @@ class Resolver:
             "AWS::Lambda::Function": f"arn:aws:lambda:{region}:{account}:function:{name}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{region}:{account}:log-group:{name}:*",
             "AWS::KMS::Key": f"arn:aws:kms:{region}:{account}:key/{name}",
+            "AWS::IAM::Role": f"arn:aws:iam::{account}:role/{name}",
         }
         if resource_type not in arns:
             raise TemplateError(f"No local ARN for {logical_id} ({resource_type})")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from meterhub_dev.local.function_specs import EventSource, FunctionSpec
-from meterhub_dev.local.intrinsics import LocalContext, Resolver, stringify
+from meterhub_dev.local.intrinsics import LocalContext, Resolver, ref_target, stringify
 from meterhub_dev.local.resource_specs import (
     BucketSpec,
     QueueSpec,
@@ -43,6 +43,8 @@ class LocalTemplate:
     # alias is all they need; key ids are random in KMS and moto alike.
     kms_aliases: Mapping[str, str] = field(default_factory=dict)
     usage_plans: Mapping[str, UsagePlanSpec] = field(default_factory=dict)
+    # SFTP servers (AWS::Transfer::Server with a Lambda identity provider): logical id -> the function's id.
+    sftp_servers: Mapping[str, str] = field(default_factory=dict)
 
     def resolve(self, value: Any, where: str = "value") -> Any:
         return self.resolver.resolve(value, where)
@@ -88,6 +90,11 @@ def load_template(path: Path, context: LocalContext | None = None) -> LocalTempl
         logical_id: build_usage_plan(resolver, logical_id, properties, apis)
         for logical_id, properties in of_type("AWS::ApiGateway::UsagePlan")
     }
+    sftp_servers = {
+        logical_id: _identity_function(logical_id, properties, functions)
+        for logical_id, properties in of_type("AWS::Transfer::Server")
+        if "SFTP" in (resolver.resolve(properties.get("Protocols") or ["SFTP"], f"{logical_id}.Protocols"))
+    }
     return LocalTemplate(
         path=path,
         context=context,
@@ -101,6 +108,7 @@ def load_template(path: Path, context: LocalContext | None = None) -> LocalTempl
         resolver=resolver,
         kms_aliases=kms_aliases,
         usage_plans=usage_plans,
+        sftp_servers=sftp_servers,
     )
 
 
@@ -113,6 +121,17 @@ def _included(resolver: Resolver, resource: Mapping[str, Any]) -> bool:
     """A resource with a false `Condition` does not exist in the stack."""
     condition = resource.get("Condition")
     return condition is None or resolver.condition(str(condition))
+
+
+def _identity_function(logical_id: str, properties: Mapping[str, Any], functions: Mapping[str, FunctionSpec]) -> str:
+    """The function a Transfer Family server asks about each login (the local SFTP server invokes it too)."""
+    where = f"{logical_id}.Properties.IdentityProviderDetails.Function"
+    if properties.get("IdentityProviderType") != "AWS_LAMBDA":
+        raise TemplateError(f"{logical_id}: only IdentityProviderType AWS_LAMBDA is served locally")
+    function_id = ref_target((properties.get("IdentityProviderDetails") or {}).get("Function"))
+    if function_id is None or function_id not in functions:
+        raise TemplateError(f"{where} must be !GetAtt <a function of this template>.Arn")
+    return function_id
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

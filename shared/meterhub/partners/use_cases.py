@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 
 from meterhub.partners.ports import PartnerRepository
 from meterhub.partners.records import (
+    ACCOUNT_PATTERN,
     API_KEY_PREFIX,
     ApiKeyRecord,
     KeyStatus,
@@ -99,10 +101,29 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-def authenticate(repo: PartnerRepository, authorization: str | None) -> str:
-    """Partner id for a bearer header. Unknown or revoked keys are a 403 (Leap's convention), not a 401."""
-    token = bearer_token(authorization)
-    record = repo.find_api_key(hash_api_key(token))
+def verify_api_key(repo: PartnerRepository, api_key: str) -> str:
+    """The partner an API key belongs to: the one key check behind the API authorizer and the SFTP login.
+    Unknown or revoked keys are a 403 (Leap's convention), not a 401."""
+    record = repo.find_api_key(hash_api_key(api_key))
     if record is None or record.status is not KeyStatus.ACTIVE:
         raise Forbidden("You do not have the necessary permissions for this operation")
     return record.partner_id
+
+
+def authenticate(repo: PartnerRepository, authorization: str | None) -> str:
+    """Partner id for a bearer header (the API authorizer)."""
+    return verify_api_key(repo, bearer_token(authorization))
+
+
+def authenticate_account(repo: PartnerRepository, account: str, api_key: str | None) -> Partner:
+    """The partner for an SFTP login: username = its account, password = one of its active API keys. The key
+    is checked exactly as the API checks it (`verify_api_key`), and must also belong to that account, so one
+    partner's key never opens another's drop folder. Anything else is Forbidden, with no hint of which part
+    was wrong."""
+    denied = Forbidden("You do not have the necessary permissions for this operation")
+    if not api_key or not re.fullmatch(ACCOUNT_PATTERN, account):
+        raise denied
+    partner = repo.find_partner_by_account(account)
+    if partner is None or verify_api_key(repo, api_key) != partner.partner_id:
+        raise denied
+    return partner

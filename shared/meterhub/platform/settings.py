@@ -147,3 +147,9 @@ class UtilityProviderSettings(EnvironmentSettings):
     ENVIRONMENT_PREFIXES: ClassVar[Mapping[str, str]] = {"utility_variables": "UTILITY_"}
 
     utility_variables: dict[str, str] = Field(default_factory=dict)
+
+
+class SftpUserRoleSettings(EnvironmentSettings):
+    """SFTP_USER_ROLE_ARN: the role AWS Transfer Family assumes for every SFTP login (narrowed per login)."""
+
+    sftp_user_role_arn: str = Field(min_length=1)

@@ -16,6 +16,13 @@ DROP_FOLDER = "interval-data"
 OUTCOME_FOLDERS = frozenset({"accepted", "failed"})
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")
 """Names we accept for uploaded files: no slashes, no leading dot, at most 200 characters."""
+
+
+def drop_folder(partner_id: str) -> str:
+    """The partner's drop folder in the data bucket (no trailing slash): what SFTP shows as `/interval-data`."""
+    return f"partners/{partner_id}/{DROP_FOLDER}"
+
+
 _DROP = re.compile(r"^partners/(?P<partner>[0-9a-f-]{36})/interval-data/(?P<name>[^/]+)$")
 
 
@@ -26,14 +33,14 @@ class Drop:
 
     @property
     def key(self) -> str:
-        return f"partners/{self.partner_id}/{DROP_FOLDER}/{self.file_name}"
+        return f"{drop_folder(self.partner_id)}/{self.file_name}"
 
     @property
     def partner_path(self) -> str:
         return f"/{DROP_FOLDER}/{self.file_name}"
 
     def outcome_folder(self, accepted: bool) -> str:
-        return f"partners/{self.partner_id}/{DROP_FOLDER}/{'accepted' if accepted else 'failed'}/{self.file_name}"
+        return f"{drop_folder(self.partner_id)}/{'accepted' if accepted else 'failed'}/{self.file_name}"
 
     def moved_key(self, accepted: bool) -> str:
         return f"{self.outcome_folder(accepted)}/{self.file_name}"
