@@ -764,7 +764,8 @@ def test_a_service_point_without_an_address_gives_a_meter_that_awaits_it_until_a
     status, details = invoke("GET", f"/v2/meters/{meter_id}")
     assert details["customer"]["street_1"] == "1 Main St" and details["customer"]["postal_code"] == "94612"
     status, enrollment = invoke("GET", f"/v2/meters/{meter_id}/enrollments")
-    assert enrollment["global_enrollment_status"] == "ELIGIBLE"
+    # the partner's part is done: only the operator's market registration remains
+    assert {a["action_type"] for a in enrollment["required_actions"]["leap"]} == {"HAS_MARKET_REGISTRATION"}
     assert [a for a in enrollment["required_actions"]["partner"] if a["action_type"] == "ADDRESS"] == []
     [connection] = _connections(lambda_context, load_function, partner.partner_id)["connections"]
     assert connection["meters"] == [{"meter_id": meter_id, "awaiting_address": False}]
