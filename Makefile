@@ -13,10 +13,12 @@ CHROMEDRIVER := /usr/bin/chromedriver
 $(STAMP): pyproject.toml
 	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print(sys.version_info[:2])')" != "$$($(PYTHON) -c 'import sys; print(sys.version_info[:2])')" ]; then \
 		echo "$(VENV) was made with another Python: recreating it with $(PYTHON)"; rm -rf $(VENV); fi
+	@echo "Installing meterhub and its development tools into $(VENV) with $(PYTHON) (once, or after pyproject.toml changes; a minute or two)..."
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+	@echo "Installed: $(VENV) is ready."
 
 run: $(STAMP)
 	PORT=$(PORT) $(PY) -m meterhub_dev.local run
