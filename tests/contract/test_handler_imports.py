@@ -37,7 +37,7 @@ def forbidden_imports(source: str) -> list[str]:
 
 
 def test_there_are_handlers_to_check() -> None:
-    assert len(HANDLERS) == 18
+    assert len(HANDLERS) == 19
 
 
 @pytest.mark.parametrize("handler", HANDLERS, ids=lambda path: path.parent.name)
