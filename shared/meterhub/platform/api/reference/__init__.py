@@ -38,17 +38,17 @@ ASSET_NAMES = frozenset(_ASSETS)
 PAGE_TITLE = "meterhub partner API reference"
 
 
+@cache
 def _read(path: str) -> str:
+    """A file of this package, read once per process (only the fixed paths above ever reach here)."""
     return resources.files(__package__).joinpath(path).read_text(encoding="utf-8")
 
 
-@cache
 def openapi_document() -> str:
     """The OpenAPI document, byte for byte what `make openapi` generated."""
     return _read(OPENAPI_FILE)
 
 
-@cache
 def asset(name: str) -> Asset | None:
     """The page's static file called `name`, or None: only the listed files are served, never a path."""
     entry = _ASSETS.get(name)
