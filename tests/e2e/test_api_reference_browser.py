@@ -1,7 +1,8 @@
 """The API reference in a real browser: Debian's chromium (the `browser` fixture of tests/e2e/conftest.py) opens
 GET /docs on the local runner, offline (no CDN: Swagger UI comes from the layer), and finds every operation of
 openapi.json listed, under the page's Content-Security-Policy, with nothing in the console. "Try it out" then
-calls the API through the page with the demo partner's key: the page targets the API it is served by.
+calls the API through the page with the demo partner's key: the page targets the API it is served by. A runner
+started with PublicApiDocs=false (as prod is by default) has no such routes: 404, API key or not.
 
 A screenshot of the page is saved under test-output/api-reference/ for a person to look at.
 """
@@ -13,9 +14,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+import requests
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
+from tests.e2e.conftest import running_stack
 from tests.e2e.test_connect_browser import assert_clean_console, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -88,3 +91,17 @@ def test_try_it_out_calls_this_api_with_the_readers_key(local_stack: LocalStack,
     url = operation.find_element(By.CSS_SELECTOR, ".request-url pre").text.strip()
     assert (status, url) == ("200", f"{local_stack.url}/v1.1/programs"), operation.text[:2000]
     assert_clean_console(browser, "API reference, after Try it out")
+
+
+def test_with_public_api_docs_off_the_reference_is_not_there(tmp_path: Path) -> None:
+    # Given the runner started as a stage with PublicApiDocs=false
+    with running_stack(tmp_path, "PublicApiDocs=false") as stack:
+        key = {"Authorization": f"Bearer {stack.demo_api_key}"}
+        for path in ("/openapi.json", "/docs", "/docs/swagger-ui-bundle.js"):
+            # When anyone asks for the reference, with a partner's key or without
+            for headers in ({}, key):
+                answer = requests.get(f"{stack.url}{path}", headers=headers, timeout=10)
+                # Then the route does not exist
+                assert answer.status_code == 404, (path, answer.text)
+                assert answer.json()["title"] == "Route not found"
+        assert "API reference" not in stack.printed()
