@@ -8,15 +8,17 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver
 
-.PHONY: run test lint typecheck imports cfn-lint pytest browser openapi bench sam-build build-check clean
+.PHONY: run test lint typecheck imports cfn-lint pytest browser openapi swagger-ui bench sam-build build-check clean
 
 $(STAMP): pyproject.toml
 	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print(sys.version_info[:2])')" != "$$($(PYTHON) -c 'import sys; print(sys.version_info[:2])')" ]; then \
 		echo "$(VENV) was made with another Python: recreating it with $(PYTHON)"; rm -rf $(VENV); fi
+	@echo "Installing meterhub and its development tools into $(VENV) with $(PYTHON) (once, or after pyproject.toml changes; a minute or two)..."
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+	@echo "Installed: $(VENV) is ready."
 
 run: $(STAMP)
 	PORT=$(PORT) $(PY) -m meterhub_dev.local run
@@ -51,8 +53,17 @@ browser:
 		|| { $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver; }; \
 	fi
 
+# The document is served by the API too (GET /openapi.json): the layer ships the same file as package data.
+OPENAPI_SERVED := shared/meterhub/platform/api/reference/openapi.json
 openapi: $(STAMP)
 	$(PY) scripts/openapi.py > openapi.json
+	cp openapi.json $(OPENAPI_SERVED)
+
+# The Swagger UI that GET /docs serves, vendored from npm (needs npm and the registry; the files are committed).
+# To update: change the version, run `make swagger-ui`, check /docs in `make run`, commit the files.
+SWAGGER_UI_VERSION := 5.35.0
+swagger-ui:
+	scripts/vendor_swagger_ui.sh $(SWAGGER_UI_VERSION)
 
 bench: $(STAMP)
 	$(PY) benchmarks/cold_start.py

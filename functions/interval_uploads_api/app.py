@@ -14,6 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
 from meterhub.intervals.api_models import (
+    DownloadFile,
     GetIntervalDataFilePreviewResponse,
     GetUploadIngestionErrorsResponse,
     GetUploadsResponse,
@@ -189,7 +190,7 @@ def preview_interval_data_upload(job_id: JobId) -> GetIntervalDataFilePreviewRes
 
 @app.get(
     "/v1.1/jobs/interval-data-uploads/presigned-url/<job_id>",
-    summary="302 to a presigned download (5 minutes) of the job's file where it is now",
+    summary="302 to a presigned download (5 minutes) of the job's file where it is now, or of its error report",
     operation_id="intervalDataPresignedUrl",
     tags=TAGS,
     responses={
@@ -197,10 +198,20 @@ def preview_interval_data_upload(job_id: JobId) -> GetIntervalDataFilePreviewRes
             "description": "Location: the presigned S3 URL; Cache-Control: no-cache, no-store, must-revalidate",
         },
         **JOB_ERRORS,
+        404: documented(ErrorResponse, "No such job for this partner, or (file=errors) the job has no error report"),
     },
 )
-def download_interval_data_upload(job_id: JobId) -> Response[str]:
-    url = files.download_url(_uploads(), _objects(), caller_partner_id(app), job_id)
+def download_interval_data_upload(
+    job_id: JobId,
+    file: Annotated[
+        DownloadFile,
+        Query(
+            description="Ours: `original` (default) the uploaded file; `errors` its error report "
+            "`<job_id>.errors.csv` (line, column, code, message of every error; FAILED jobs only)"
+        ),
+    ] = DownloadFile.ORIGINAL,
+) -> Response[str]:
+    url = files.download_url(_uploads(), _objects(), caller_partner_id(app), job_id, file)
     return Response(
         status_code=302,
         headers={"Location": url, "Cache-Control": "no-cache, no-store, must-revalidate"},

@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from tests.conftest import FakeLambdaContext, api_event, load_function_module
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -62,12 +64,25 @@ def test_template_serves_every_documented_route_and_nothing_else() -> None:
     assert _template_routes() == documented
 
 
-def test_public_routes_are_only_the_connect_pages_and_the_demo_utility() -> None:
-    # Every route without an API key is a page a customer's browser opens or the demo utility's OAuth server;
-    # a partner API route deployed without the authorizer would be a tenant-isolation hole.
+def test_public_routes_are_only_the_connect_pages_the_demo_utility_and_the_api_reference() -> None:
+    # Every route without an API key is a page a customer's browser opens, the demo utility's OAuth server or
+    # the API reference; a partner API route deployed without the authorizer would be a tenant-isolation hole.
     public = _template_routes(public=True)
     assert public, "the Connect pages are public"
-    assert all(path.startswith(("/connect", "/demo-utility/")) for _, path in public), sorted(public)
+    reference = {("get", "/openapi.json"), ("get", "/docs"), ("get", "/docs/{name}")}
+    assert reference <= public
+    assert all(path.startswith(("/connect", "/demo-utility/")) for _, path in public - reference), sorted(public)
+
+
+def test_the_api_serves_the_committed_document_byte_for_byte() -> None:
+    # Given the API reference function, as the Lambda runtime loads it
+    module = load_function_module("functions/api_reference/app.py")
+    # When GET /openapi.json reaches it
+    answer = module.lambda_handler(api_event("GET", "/openapi.json", "/openapi.json"), FakeLambdaContext())
+    # Then it answers openapi.json as committed (`make openapi` writes both: run it after changing a route)
+    assert answer["statusCode"] == 200
+    assert answer["multiValueHeaders"]["Content-Type"] == ["application/json"]
+    assert answer["body"] == (ROOT / "openapi.json").read_text(encoding="utf-8"), "the layer's copy is stale"
 
 
 def test_no_documented_response_claims_422() -> None:

@@ -1,4 +1,5 @@
-"""One local runner per test session, driven over real HTTP like a partner would.
+"""One local runner per test session, driven over real HTTP like a partner would; and the browser the browser
+tests drive it with (Debian's chromium through chromium-driver, never a downloaded browser).
 
 The runner is a subprocess started exactly as `make run` does (`python -m meterhub_dev.local run`), so these
 tests also prove the command, its state file and its clean shutdown. Partners beyond the demo one are made
@@ -21,10 +22,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 20
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# Headless, and quiet on the network: this machine refuses chromium's background connections.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--window-size=1280,1000",
+)
+DESKTOP = (1280, 1000)
+PAGE_LOAD_TIMEOUT_SECONDS = 20
 
 
 def _free_port() -> int:
@@ -166,3 +187,44 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     """The runner as `make run` starts it (template defaults)."""
     with running_stack(tmp_path_factory.mktemp("local_runner")) as stack:
         yield stack
+
+
+# ----- the browser ----------------------------------------------------------------------------------------
+
+
+def _browser_required() -> bool:
+    """CI sets MH_REQUIRE_BROWSER (via .ci/run): then a missing browser fails the run instead of skipping it."""
+    return os.environ.get("MH_REQUIRE_BROWSER", "") not in ("", "0")
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    """Headless chromium with a desktop viewport and its console log kept; both binaries are passed explicitly,
+    so Selenium Manager is not involved."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
+    if missing:
+        reason = f"Debian's chromium/chromium-driver not installed ({', '.join(missing)} missing): run `make browser`"
+        if _browser_required():
+            pytest.fail(f"MH_REQUIRE_BROWSER is set but {reason}")
+        pytest.skip(reason)
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(service=service, options=options)
+    try:
+        driver.set_page_load_timeout(PAGE_LOAD_TIMEOUT_SECONDS)
+        size_viewport(driver, *DESKTOP)
+        yield driver
+    finally:
+        driver.quit()
+
+
+def size_viewport(driver: webdriver.Chrome, width: int, height: int) -> None:
+    """Make the page's viewport (not the window around it) ``width`` x ``height`` CSS pixels."""
+    driver.set_window_size(width, height)
+    inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+    driver.set_window_size(2 * width - int(inner[0]), 2 * height - int(inner[1]))

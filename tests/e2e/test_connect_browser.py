@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 import re
 import shutil
 import threading
@@ -31,8 +30,6 @@ import pytest
 import requests
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -40,22 +37,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-output" / "connect-browser"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-# Headless, and quiet on the network: this machine refuses chromium's background connections.
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--window-size=1280,1000",
-)
-DESKTOP = (1280, 1000)
 PHONE = (390, 844)
 PAGE_TIMEOUT_SECONDS = 20
 SYNC_TIMEOUT_SECONDS = 60
@@ -165,41 +146,6 @@ def partner_site() -> Iterator[PartnerSite]:
 
 
 # ----- the browser ----------------------------------------------------------------------------------------
-
-
-def _browser_required() -> bool:
-    return os.environ.get("MH_REQUIRE_BROWSER", "") not in ("", "0")
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
-    if missing:
-        reason = f"Debian's chromium/chromium-driver not installed ({', '.join(missing)} missing): run `make browser`"
-        if _browser_required():
-            pytest.fail(f"MH_REQUIRE_BROWSER is set but {reason}")
-        pytest.skip(reason)
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    try:
-        driver.set_page_load_timeout(PAGE_TIMEOUT_SECONDS)
-        size_viewport(driver, *DESKTOP)
-        yield driver
-    finally:
-        driver.quit()
-
-
-def size_viewport(driver: webdriver.Chrome, width: int, height: int) -> None:
-    """Make the page's viewport (not the window around it) ``width`` x ``height`` CSS pixels."""
-    driver.set_window_size(width, height)
-    inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
-    driver.set_window_size(2 * width - int(inner[0]), 2 * height - int(inner[1]))
 
 
 class Screenshots:

@@ -18,12 +18,16 @@ from urllib.parse import unquote
 import boto3
 import pytest
 import requests
+from meterhub import wiring
 from meterhub.intervals.adapters.dynamodb import DynamoIntervalStore
 from meterhub.intervals.adapters.uploads import DynamoUploadRepository
 from meterhub.intervals.records import UploadJob, UploadStatus
 from meterhub.intervals.rules.slots import DaySlots
+from meterhub.intervals.use_cases.pipeline import Ingestion
 from meterhub.meters.adapters.dynamodb import DynamoMeterRepository
 from meterhub_dev.local.stack import load_template
+
+from tests.conftest import load_function_module
 
 if TYPE_CHECKING:
     from meterhub.partners.use_cases import IssuedKey
@@ -311,6 +315,77 @@ def test_the_download_redirects_to_a_short_lived_url_of_the_current_file(
     fetched = requests.get(location, timeout=10)
     assert fetched.status_code == 200 and fetched.text == CSV
     assert 'filename="fetch.csv"' in fetched.headers["Content-Disposition"]
+
+
+def ingest(partner_id: str, job_id: str) -> UploadJob:
+    """Run the real pipeline (what the ingest function does with the file's S3 event) on the job's file."""
+    settings = load_function_module("functions/interval_uploads_api/app.py").Settings.load()
+    job = uploads_repo().get(partner_id, job_id)
+    assert job is not None
+    Ingestion(
+        uploads=wiring.upload_repository(settings),
+        intervals=wiring.interval_store(settings),
+        objects=wiring.data_objects(settings),
+        meters=wiring.meter_repository(settings),
+    ).ingest(job.object_key)
+    done = uploads_repo().get(partner_id, job_id)
+    assert done is not None
+    return done
+
+
+def test_the_error_report_downloads_through_a_presigned_url_with_every_error(
+    invoke_uploads: InvokeUploads, partner: IssuedKey
+) -> None:
+    # Given a file with more errors than the job keeps (100), ingested and FAILED
+    rows = "".join(f"not-a-meter-{n},2025-01-01T00:07:00Z,2025-01-01T00:15:00Z,x\r\n" for n in range(60))
+    job_id = upload(invoke_uploads, CSV.splitlines()[0] + "\r\n" + rows, file_name="many.csv")
+    job = ingest(partner.partner_id, job_id)
+    assert job.status is UploadStatus.FAILED and job.errors_total > 100, job
+    # When the partner asks for the error report
+    response = invoke_uploads("GET", f"{JOBS}/presigned-url/{job_id}", query={"file": "errors"})
+    # Then it is a 302 to a short-lived URL of <job_id>.errors.csv, and the report holds every error
+    assert response.status == 302 and response.text == ""
+    assert "no-store" in response.headers["cache-control"]
+    assert f"/interval-data/failed/many.csv/{job_id}.errors.csv" in unquote(response.headers["location"])
+    fetched = requests.get(response.headers["location"], timeout=10)
+    assert fetched.status_code == 200, fetched.text
+    assert f'filename="{job_id}.errors.csv"' in fetched.headers["Content-Disposition"]
+    lines = fetched.text.splitlines()
+    assert lines[0] == "line,column,code,message"
+    assert len(lines) - 1 == job.errors_total
+    # And `file=original` (the default) is still the uploaded file
+    original = invoke_uploads("GET", f"{JOBS}/presigned-url/{job_id}", query={"file": "original"})
+    assert "/interval-data/failed/many.csv/many.csv" in unquote(original.headers["location"])
+
+
+def test_a_job_without_an_error_report_answers_404_saying_so(invoke_uploads: InvokeUploads, partner: IssuedKey) -> None:
+    queued = upload(invoke_uploads, file_name="waiting.csv")
+    completed = upload(invoke_uploads, file_name="fine.csv")
+    simulate_pipeline(partner.partner_id, completed, failed=False)
+    for job_id, status in ((queued, "QUEUED"), (completed, "COMPLETED")):
+        response = invoke_uploads("GET", f"{JOBS}/presigned-url/{job_id}", query={"file": "errors"})
+        body = assert_error(response, 404, "job_id")
+        assert body["title"].startswith("This job has no error report")
+        assert body["details"] == {"job_id": job_id, "status": status}
+
+
+def test_an_unknown_file_choice_is_a_400(invoke_uploads: InvokeUploads) -> None:
+    job_id = upload(invoke_uploads, file_name="choice.csv")
+    assert_error(invoke_uploads("GET", f"{JOBS}/presigned-url/{job_id}", query={"file": "feedback"}), 400, "file")
+
+
+def test_another_partner_cannot_download_this_partners_error_report(
+    invoke_uploads: InvokeUploads, partner: IssuedKey, other_partner: IssuedKey
+) -> None:
+    job_id = upload(invoke_uploads, file_name="private.csv")
+    simulate_pipeline(partner.partner_id, job_id, failed=True)
+    mine = invoke_uploads("GET", f"{JOBS}/presigned-url/{job_id}", query={"file": "errors"})
+    assert mine.status == 302
+    theirs = invoke_uploads(
+        "GET", f"{JOBS}/presigned-url/{job_id}", query={"file": "errors"}, partner_id=other_partner.partner_id
+    )
+    body = assert_error(theirs, 404, "job_id")
+    assert body["details"] == {"job_id": job_id} and "location" not in theirs.headers
 
 
 # ----- stored intervals and gaps --------------------------------------------------------------------------

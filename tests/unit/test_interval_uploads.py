@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from meterhub.intervals.api_models import SearchMissingIntervalDataRequest, UploadUrlRequest
+from meterhub.intervals.api_models import DownloadFile, SearchMissingIntervalDataRequest, UploadUrlRequest
 from meterhub.intervals.records import UploadJob, UploadStatus
 from meterhub.intervals.rules.paths import FILE_NAME
 from meterhub.intervals.rules.slots import DaySlots, ceil_slot, floor_slot
@@ -597,6 +597,59 @@ def test_the_download_is_a_5_minute_url_of_the_current_file(uploads: InMemoryUpl
     key = f'partners/{ACME}/interval-data/accepted/a"b.csv/a"b.csv'
     assert objects.calls == [(key, 300, "a_b.csv")]  # the name in Content-Disposition cannot break the header
     assert url.startswith("memory://")
+
+
+def test_the_error_report_download_is_a_5_minute_url_of_the_errors_csv(uploads: InMemoryUploadRepository) -> None:
+    objects = GetRecorder()
+    uploads.create(failed_job(new_id(1), 3))
+    download_url(uploads, objects, ACME, new_id(1), DownloadFile.ERRORS)
+    download_url(uploads, objects, ACME, new_id(1))
+    folder = f"partners/{ACME}/interval-data/failed/bad.csv"
+    assert objects.calls == [
+        (f"{folder}/{new_id(1)}.errors.csv", 300, f"{new_id(1)}.errors.csv"),
+        (f"{folder}/bad.csv", 300, "bad.csv"),  # the default is still the original
+    ]
+
+
+@pytest.mark.parametrize("status", [UploadStatus.QUEUED, UploadStatus.PROCESSING, UploadStatus.COMPLETED])
+def test_a_job_without_an_error_report_says_so_in_a_404(
+    uploads: InMemoryUploadRepository, status: UploadStatus
+) -> None:
+    objects = GetRecorder()
+    uploads.create(job(new_id(1), status=status))
+    with pytest.raises(NotFound) as error:
+        download_url(uploads, objects, ACME, new_id(1), DownloadFile.ERRORS)
+    assert error.value.title.startswith("This job has no error report")
+    assert details(error) == {"job_id": new_id(1), "status": status.value}
+    assert objects.calls == []
+
+
+def test_a_failed_job_without_an_error_report_is_a_404_too(uploads: InMemoryUploadRepository) -> None:
+    # A file that failed as a whole (unreadable, no header) has a failure reason but no rows to report
+    uploads.create(failed_job(new_id(1), 0).model_copy(update={"error_csv_file_path": None}))
+    with pytest.raises(NotFound) as error:
+        download_url(uploads, GetRecorder(), ACME, new_id(1), DownloadFile.ERRORS)
+    assert details(error)["status"] == "FAILED"
+
+
+def test_another_partners_error_report_is_404(uploads: InMemoryUploadRepository) -> None:
+    objects = GetRecorder()
+    uploads.create(failed_job(new_id(1), 3).model_copy(update={"partner_id": BOREALIS}))
+    with pytest.raises(NotFound) as error:
+        download_url(uploads, objects, ACME, new_id(1), DownloadFile.ERRORS)
+    assert details(error) == {"job_id": new_id(1)}
+    assert objects.calls == []
+
+
+@pytest.mark.parametrize("path", ["/interval-data/../../other/x.errors.csv", "/elsewhere/x.errors.csv"])
+def test_an_error_report_path_outside_the_drop_folder_is_never_signed(
+    uploads: InMemoryUploadRepository, path: str
+) -> None:
+    objects = GetRecorder()
+    uploads.create(failed_job(new_id(1), 3).model_copy(update={"error_csv_file_path": path}))
+    with pytest.raises(NotFound):
+        download_url(uploads, objects, ACME, new_id(1), DownloadFile.ERRORS)
+    assert objects.calls == []
 
 
 # ----- stored intervals -----------------------------------------------------------------------------------

@@ -174,11 +174,14 @@ def _banner(
         + (f"  [{route.authorizer}]" if route.authorizer else "  [no auth]")
         for route in sorted(template.routes, key=lambda r: (r.path, r.method))
     )
+    # The API reference exists only where the template deploys it (PublicApiDocs).
+    has_docs = any(route.method == "GET" and route.path == "/docs" for route in template.routes)
+    docs = f"  API reference     {url}/docs (open in a browser; the document: {url}/openapi.json)\n" if has_docs else ""
     return f"""
 meterhub local runner - {template.path}
   API               {url}
   SFTP              {f"127.0.0.1:{sftp.port}" if sftp is not None else "- (no AWS::Transfer::Server in the template)"}
-  AWS (moto)        {endpoint}
+{docs}  AWS (moto)        {endpoint}
   tables            {", ".join(created.tables) or "-"}
   buckets           {", ".join(created.buckets) or "-"}
   queues            {", ".join(created.queues) or "-"}

@@ -100,6 +100,13 @@ class GetUploadIngestionErrorsResponse(ApiModel):
     updated_at_date_time: datetime
 
 
+class DownloadFile(StrEnum):
+    """Which file of a job `presigned-url` serves (ours: Leap's route serves only the original)."""
+
+    ORIGINAL = "original"
+    ERRORS = "errors"
+
+
 class GetIntervalDataFilePreviewResponse(ApiModel):
     file_data: list[str] = Field(description="The file's first lines, header first")
     job_id: UUID

@@ -1,10 +1,12 @@
-"""The job's file: a preview of its first lines and a presigned download.
+"""The job's files: a preview of its first lines, and a presigned download of it or of its error report.
 
 Decisions, so the API docs and the tests say the same thing:
 
     * Preview and download read the job's *current* file (`current_file_path`, which the pipeline moves
       to `accepted/` or `failed/`); the key is derived from the job, never from the request. The preview
       streams only the first 20 lines (each cut at 4,096 bytes).
+    * The error report (`<job_id>.errors.csv`, every error of a FAILED file where the job keeps the first 100)
+      downloads the same way, from the job's `error_csv_file_path`; a job without one is a 404 that says so.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 import uuid
 from collections.abc import Iterator
 
-from meterhub.intervals.api_models import GetIntervalDataFilePreviewResponse
+from meterhub.intervals.api_models import DownloadFile, GetIntervalDataFilePreviewResponse
 from meterhub.intervals.ports import UploadRepository
 from meterhub.intervals.records import UploadJob, UploadStatus
 from meterhub.intervals.rules.paths import DROP_FOLDER
@@ -28,10 +30,24 @@ PREVIEW_LINE_BYTES = 4096
 
 def current_key(job: UploadJob) -> str:
     """The bucket key of the job's current file, from the job alone (`partners/<pid>` + its partner path)."""
-    path = job.current_file_path
+    return _partner_key(job, job.current_file_path, "The job's file is not available")
+
+
+def error_report_key(job: UploadJob) -> str:
+    """The bucket key of the job's error report; NotFound when the job has none (it did not fail on its rows)."""
+    if job.error_csv_file_path is None:
+        raise NotFound(
+            "This job has no error report: only a FAILED job whose rows were checked has one",
+            {"job_id": job.job_id, "status": job.status.value},
+        )
+    return _partner_key(job, job.error_csv_file_path, "The job's error report is not available")
+
+
+def _partner_key(job: UploadJob, path: str, missing: str) -> str:
+    """`partners/<pid>` + a partner path of the job, refused unless it is plainly inside the drop folder."""
     parts = path.split("/")
     if not path.startswith(f"/{DROP_FOLDER}/") or any(part in {"", ".", ".."} for part in parts[1:]):
-        raise NotFound("The job's file is not available", {"job_id": job.job_id})
+        raise NotFound(missing, {"job_id": job.job_id})
     return f"partners/{job.partner_id}{path}"
 
 
@@ -115,9 +131,15 @@ def _file_missing(job: UploadJob) -> NotFound:
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
 
 
-def download_url(uploads: UploadRepository, objects: ObjectStore, partner_id: str, job_id: str) -> str:
-    """A presigned GET (5 minutes) of the job's current file, downloaded under its own name."""
+def download_url(
+    uploads: UploadRepository,
+    objects: ObjectStore,
+    partner_id: str,
+    job_id: str,
+    file: DownloadFile = DownloadFile.ORIGINAL,
+) -> str:
+    """A presigned GET (5 minutes) of the job's current file or its error report, downloaded under its own name."""
     job = load_job(uploads, partner_id, job_id)
-    key = current_key(job)
+    key = error_report_key(job) if file is DownloadFile.ERRORS else current_key(job)
     file_name = _UNSAFE_NAME.sub("_", key.rsplit("/", 1)[-1]) or "interval-data.csv"
     return objects.presigned_get(key, DOWNLOAD_URL_SECONDS, file_name)
