@@ -15,6 +15,7 @@ from meterhub.meters.ports import MeterRepository
 from meterhub.meters.records import MeterRecord, ProgramStep
 from meterhub.meters.rules.enrollment import evaluate
 from meterhub.meters.use_cases.maintain_meters import Clock, apply_change, utc_now
+from meterhub.meters.use_cases.read_meters import load_meter
 from meterhub.platform.errors import InvalidInput
 
 
@@ -27,7 +28,7 @@ def record_program_step(
     note: str | None = None,
     now: Clock = utc_now,
 ) -> MeterRecord:
-    """The meter with `step` of `program` recorded (written with its enrollment re-evaluated)."""
+    """The meter with `step` of `program` recorded, as stored (with its enrollment re-evaluated)."""
     needed = catalog.get_program(program).operator_steps
     if step not in needed:
         allowed = ", ".join(needed) or "none"
@@ -42,5 +43,5 @@ def record_program_step(
         recorded = ProgramStep(program_identifier=program, action_type=step, recorded_at=now(), note=note)
         return meter.model_copy(update={"program_steps": [*meter.program_steps, recorded]})
 
-    [meter] = apply_change(repo, partner_id, [meter_id], record, now)
-    return meter
+    apply_change(repo, partner_id, [meter_id], record, now)
+    return load_meter(repo, partner_id, meter_id)  # as stored: its enrollment evaluated by the write
