@@ -67,6 +67,7 @@ class LocalStack:
     url: str
     aws_endpoint_url: str
     partners_table: str
+    meters_table: str
     usage_plan_id: str
     demo_partner_id: str
     demo_api_key: str
@@ -86,6 +87,7 @@ class LocalStack:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
             "PARTNERS_TABLE_NAME": self.partners_table,
+            "METERS_TABLE_NAME": self.meters_table,
         }
         if usage_plan:
             env["USAGE_PLAN_ID"] = self.usage_plan_id
@@ -154,6 +156,7 @@ def running_stack(directory: Path, *parameters: str) -> Iterator[LocalStack]:
             url=state["api_url"],
             aws_endpoint_url=state["aws_endpoint_url"],
             partners_table=state["partners_table"],
+            meters_table=state["meters_table"],
             usage_plan_id=state["usage_plan_id"],
             demo_partner_id=state["demo_partner"]["partner_id"],
             demo_api_key=state["demo_partner"]["api_key"],

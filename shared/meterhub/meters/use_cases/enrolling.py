@@ -5,7 +5,8 @@ meters API, the batch worker, Connect's sync and links, participation and mainte
 transition run) must store it evaluated; this wrapper of the repository port is that one place. A changed state
 is then part of the write that caused it, and reaches the meter stream (and the webhook events) with it.
 
-One subtlety: when the state's `review_at` has passed (a deadline went by and the scheduled run has not yet been
+Evaluation time never goes backwards for a meter (a later write is evaluated at least at the stored state's
+time). One subtlety: when the state's `review_at` has passed (a deadline went by and the scheduled run has not yet been
 to this meter), the write first lets time move the state on, judged on the meter as stored, then applies the
 change: a partner completing its data a minute after a deadline does not make the meter eligible at it.
 """
@@ -56,6 +57,10 @@ class EnrollingMeterRepository:
 
     def _settled(self, meter: MeterRecord, now: datetime) -> MeterRecord:
         previous = meter.enrollment
+        if previous is not None:
+            # Never evaluate before the state's own time: two hosts' clocks differ a little, and a state moved on
+            # by a run at its scheduled time must not be moved back (an ACTIVE meter back to ELIGIBLE).
+            now = max(now, previous.evaluated_at)
         if previous is not None and previous.review_at <= now:
             stored = self._inner.get(meter.partner_id, meter.meter_id)
             if stored is not None:

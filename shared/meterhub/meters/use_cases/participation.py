@@ -14,8 +14,8 @@ from meterhub.meters.api_models.responses import MeterEnrollmentResponse
 from meterhub.meters.ports import MeterRepository
 from meterhub.meters.records import MeterRecord, NonParticipation
 from meterhub.meters.rules import participation
-from meterhub.meters.rules.enrollment import derive_enrollment
 from meterhub.meters.use_cases.maintain_meters import Clock, apply_change, utc_now
+from meterhub.meters.use_cases.read_meters import get_enrollment
 
 PeriodsChange = Callable[[list[NonParticipation]], list[NonParticipation]]
 
@@ -72,8 +72,8 @@ def _change(
         after = periods_after(list(meter.non_participation))
         return meter.model_copy(update={"non_participation": after}) if after != meter.non_participation else meter
 
-    [meter] = apply_change(repo, partner_id, [meter_id], change, now)
-    return derive_enrollment(meter, now())
+    apply_change(repo, partner_id, [meter_id], change, now)
+    return get_enrollment(repo, partner_id, meter_id, now())  # as stored by the write
 
 
 def _utc(moment: datetime) -> datetime:
