@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -22,6 +22,7 @@ from meterhub.intervals.use_cases.notifications import (
 )
 from meterhub.intervals.use_cases.pipeline import Ingestion
 
+from tests.emf import EmfCapture
 from tests.fakes.intervals import InMemoryIntervalStore, InMemoryUploadRepository
 from tests.fakes.meters import InMemoryMeterRepository
 from tests.fakes.objects import InMemoryObjectStore
@@ -204,3 +205,33 @@ def test_a_drop_is_ingested_and_filed_under_its_decoded_name() -> None:
     assert (job.status, job.failure_reason) == (UploadStatus.FAILED, None)
     assert job.uploaded_file_path == f"/interval-data/{name}"
     assert job.current_file_path == f"/interval-data/failed/{name}/{name}"
+
+
+# ----- metrics ----------------------------------------------------------------------------------------------
+
+
+def test_the_ingest_lag_starts_at_the_notifications_event_time(emf: EmfCapture) -> None:
+    objects, uploads = dropped("late.csv")
+    record = s3_record(drop_key("late.csv"))
+    ingestion = Ingestion(
+        uploads,
+        InMemoryIntervalStore(),
+        objects,
+        InMemoryMeterRepository(),
+        now=lambda: EVENT_TIME + timedelta(seconds=75),
+    )
+    ingest_notification(ingestion, body(record), attempt=1, max_attempts=MAX_ATTEMPTS)
+    [lag] = [metric for metric in emf() if metric.name == "IntervalIngestLag"]
+    assert (lag.unit, lag.values, lag.dimensions) == ("Seconds", [75.0], {})
+
+
+@pytest.mark.parametrize("event_time", [None, "yesterday", "2026-11-29T01:24:21"])
+def test_a_missing_or_odd_event_time_never_refuses_the_notification(event_time: str | None) -> None:
+    record = s3_record(drop_key("a.csv"))
+    if event_time is None:
+        del record["eventTime"]
+    else:
+        record["eventTime"] = event_time
+    [created] = created_objects(body(record))
+    naive = event_time is not None and event_time[0].isdigit()
+    assert created.created_at == (datetime(2026, 11, 29, 1, 24, 21, tzinfo=UTC) if naive else None)
