@@ -57,6 +57,10 @@ class EmfCapture:
     def __call__(self) -> list[EmittedMetric]:
         """What was printed since the last call, after printing what was still pending."""
         flush_metrics()
+        return self.printed()
+
+    def printed(self) -> list[EmittedMetric]:
+        """What was printed since the last call, and nothing pending: what a handler's invocation printed."""
         return parse_emf(self._capsys.readouterr().out)
 
     def totals(self) -> dict[Point, float]:

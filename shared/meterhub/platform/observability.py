@@ -21,7 +21,6 @@ in every log line, answer what traces would, at no per-request cost.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -87,7 +86,7 @@ _pending: dict[_Dimensions, dict[str, tuple[MetricUnit, list[float]]]] = {}
 _lock = threading.Lock()  # the webhook dispatcher posts on threads
 
 
-def record_metric(metric: Metric, value: float = 1, **dimensions: str) -> None:
+def record_metric(metric: Metric, value: float = 1, /, **dimensions: str) -> None:
     """Add a data point, printed when the invocation ends (`log_metrics`). Counts with the same dimensions are
     summed; other units keep each value. Raises ValueError for a dimension the metric does not declare, a missing
     one, or an id-like value: a programming error the unit tests catch."""
@@ -111,10 +110,11 @@ def flush_metrics() -> None:
     with _lock:
         groups = dict(_pending)
         _pending.clear()
-    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
     for dimensions, metrics in groups.items():
-        # service="": no `service` dimension; the namespace (one per stage) says whose metrics they are.
-        document = AmazonCloudWatchEMFProvider(namespace=namespace, service="")
+        # Powertools reads POWERTOOLS_METRICS_NAMESPACE; service="": no `service` dimension, the namespace (one per
+        # stage) says whose metrics they are.
+        document = AmazonCloudWatchEMFProvider(service="")
+        document.namespace = document.namespace or DEFAULT_NAMESPACE
         for name, value in dimensions:
             document.add_dimension(name=name, value=value)
         for metric_name, (unit, values) in metrics.items():
