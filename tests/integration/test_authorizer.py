@@ -11,6 +11,8 @@ from meterhub.partners import use_cases as partners
 from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.platform.settings import PartnersTableSettings
 
+from tests.conftest import function_environment
+
 if TYPE_CHECKING:
     from meterhub.partners.use_cases import IssuedKey
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -118,4 +120,6 @@ def test_each_invocation_prints_its_denials_by_reason(
         ("AuthorizerDenials", {"Reason": "unknown_key"}, [1.0]),
         ("AuthorizerDenials", {"Reason": "malformed_token"}, [1.0]),
     ]
-    assert {m.namespace for m in printed} == {"meterhub"}
+    # And in the stage's namespace, as template.yaml's Globals name it (meterhub-<StageName>)
+    stage_namespace = function_environment()["POWERTOOLS_METRICS_NAMESPACE"]
+    assert stage_namespace.startswith("meterhub-") and {m.namespace for m in printed} == {stage_namespace}
