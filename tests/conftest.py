@@ -16,6 +16,7 @@ Fixtures (function-scoped):
     partner(aws) -> IssuedKey                    a partner ("Acme Solar") and its first API key
     other_partner(aws) -> IssuedKey              a second partner ("Borealis Energy"), for isolation tests
     lambda_context() -> FakeLambdaContext        a minimal LambdaContext-like object
+    emf(capsys) -> EmfCapture                    the EMF metrics printed to stdout (tests/emf.py); none pending before
     load_function(relative_path) -> ModuleType   e.g. load_function("functions/authorizer/app.py"), fresh module
     invoke(method, path, body=None, *, raw_body=None, query=None, partner_id=None, authorized=True)
         -> (status, parsed JSON body)            functions/meters_api/app.py (fresh module), as `partner`
@@ -55,6 +56,8 @@ from moto.core.models import responses_mock
 if TYPE_CHECKING:
     from meterhub.partners.use_cases import IssuedKey
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from tests.emf import EmfCapture
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -339,6 +342,17 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 10_000
+
+
+@pytest.fixture
+def emf(capsys: pytest.CaptureFixture[str]) -> Iterator[EmfCapture]:
+    from meterhub.platform.observability import clear_metrics
+
+    from tests.emf import EmfCapture
+
+    clear_metrics()
+    yield EmfCapture(capsys)
+    clear_metrics()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub.platform.api import reference
 from meterhub.platform.api.resolver import build_resolver
 from meterhub.platform.errors import NotFound
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import EnvironmentSettings
 from meterhub.platform.web.html import HTML_CONTENT_TYPE
 
@@ -51,5 +51,6 @@ def docs_asset(name: str) -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

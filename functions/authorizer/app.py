@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
 from meterhub.partners.use_cases import authenticate
 from meterhub.platform.errors import Forbidden, Unauthenticated
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import AUTHORIZER_DENIALS, log_metrics, logger, record_metric
 from meterhub.platform.settings import PartnersTableSettings
 
 
@@ -28,6 +28,7 @@ class Settings(PartnersTableSettings):
 
 
 @logger.inject_lambda_context(clear_state=True)
+@log_metrics
 @event_source(data_class=APIGatewayAuthorizerTokenEvent)
 def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext) -> dict[str, Any]:
     arn = event.parsed_arn
@@ -42,9 +43,11 @@ def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext
         partner_id = authenticate(wiring.partner_repository(Settings.load()), event.authorization_token)
     except Unauthenticated:
         logger.info("Rejected a request without a well-formed bearer token")
+        record_metric(AUTHORIZER_DENIALS, Reason="malformed_token")
         raise Exception("Unauthorized") from None
     except Forbidden:
         logger.info("Denied a request with an unknown or revoked API key")
+        record_metric(AUTHORIZER_DENIALS, Reason="unknown_key")
         policy.deny_all_routes()
         return policy.asdict()
     policy.principal_id = partner_id

@@ -24,7 +24,7 @@ from meterhub.platform.api.envelopes import ErrorResponse, serialize
 from meterhub.platform.api.params import PageToken, uuid_path
 from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, json_body_errors
 from meterhub.platform.ids import parse_id
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import (
     ConnectTableSettings,
     ConnectTokensKeySettings,
@@ -178,5 +178,6 @@ def revoke_authorization(
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

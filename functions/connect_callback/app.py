@@ -18,7 +18,7 @@ from meterhub import wiring
 from meterhub.connect.pages.resolver import build_page_resolver
 from meterhub.connect.pages.views import OutcomeView, outcome_page
 from meterhub.connect.use_cases import flow as connect_flow
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import CONNECT_SESSIONS, log_metrics, logger, record_metric
 from meterhub.platform.settings import (
     ConnectTableSettings,
     ConnectTokensKeySettings,
@@ -64,6 +64,7 @@ def callback() -> Response[str]:
         now=datetime.now(UTC),
     )
     authorization = result.authorization
+    record_metric(CONNECT_SESSIONS, Outcome=result.outcome, Utility=authorization.utility_name.value)
     logger.info(
         "Connect authorization %s",
         authorization.status.value,
@@ -97,5 +98,6 @@ def callback() -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

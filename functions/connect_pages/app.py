@@ -26,7 +26,7 @@ from meterhub.connect.pages.views import (
 )
 from meterhub.connect.use_cases import flow as connect_flow
 from meterhub.connect.use_cases.flow import LINK_TOKEN_PARAMETER, REGION_LABELS, LinkParameters, OpenedSession
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import (
     ConnectTableSettings,
     PartnersTableSettings,
@@ -202,5 +202,6 @@ def decline(account: str, session_id: str) -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -26,7 +26,7 @@ from meterhub import wiring
 from meterhub.demo_utility.pages import demo_authorize_page, demo_error_page
 from meterhub.demo_utility.use_cases import DemoUtility, JsonResult, OAuthError, ResourceError
 from meterhub.platform.api.resolver import build_resolver
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import ConnectTableSettings, PublicBaseUrlSettings, StageSettings
 from meterhub.platform.web.base_url import public_base_url
 from meterhub.platform.web.html import html_response, new_nonce, redirect_response, security_headers
@@ -246,5 +246,6 @@ def interval_blocks(subscription_id: str, usage_point_id: str) -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
 from meterhub.meters.use_cases.transitions import run_transitions
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import ENROLLMENT_TRANSITIONS, log_metrics, logger, record_metric
 from meterhub.platform.settings import MetersTableSettings
 
 STOP_BEFORE_TIMEOUT_MS = 5_000  # a meter takes milliseconds: ample to finish the one in hand
@@ -33,6 +33,7 @@ def scheduled_time(event: dict[str, Any]) -> datetime:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int | bool]:
     now = scheduled_time(event)
     meters = wiring.meter_repository(Settings.load(), clock=lambda: now)
@@ -40,4 +41,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
         meters, now, keep_going=lambda: context.get_remaining_time_in_millis() > STOP_BEFORE_TIMEOUT_MS
     )
     logger.info("Enrollment transitions applied", extra={"at": now.isoformat(), **report.as_dict()})
+    for outcome in ("changed", "unchanged", "skipped"):
+        record_metric(ENROLLMENT_TRANSITIONS, getattr(report, outcome), Outcome=outcome)
     return report.as_dict()

@@ -33,7 +33,7 @@ from meterhub.platform.api.envelopes import ErrorResponse, serialize
 from meterhub.platform.api.params import PageToken, uuid_path
 from meterhub.platform.api.request_body import raw_bytes
 from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, json_body_errors
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import (
     DataBucketSettings,
     IntervalsTableSettings,
@@ -278,5 +278,6 @@ def search_missing_interval_data(
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
 from meterhub.meter_jobs.use_cases.job_events import publish_changes
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import WebhookEventsQueueSettings
 from meterhub.platform.streams import StreamChange
 
@@ -40,5 +40,6 @@ def record_handler(record: DynamoDBRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -18,7 +18,7 @@ from meterhub import wiring
 from meterhub.meter_jobs.use_cases.run_job import run_job
 from meterhub.meter_jobs.use_cases.worker import Worker
 from meterhub.meters.use_cases.create_meter import connect_link
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import (
     DataBucketSettings,
     JobsTableSettings,
@@ -74,6 +74,7 @@ def record_handler(record: SQSRecord, context: LambdaContext) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event,

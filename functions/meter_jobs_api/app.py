@@ -26,7 +26,7 @@ from meterhub.platform.api.params import PAGE_TOKEN_MAX_LENGTH, PageToken, uuid_
 from meterhub.platform.api.request_body import raw_bytes
 from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented
 from meterhub.platform.errors import InvalidInput
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import DataBucketSettings, JobsTableSettings, MeterJobsQueueSettings
 
 
@@ -223,5 +223,6 @@ def provisional_asset_filters() -> FiltersResponse:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

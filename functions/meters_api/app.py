@@ -34,7 +34,7 @@ from meterhub.meters.use_cases.create_meter import AssetRejected, connect_link, 
 from meterhub.platform.api.envelopes import CreateMeterErrorResponse, ErrorResponse
 from meterhub.platform.api.error_envelopes import asset_errors_response
 from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, json_body_errors
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import IdempotencyTableSettings, MetersTableSettings, PartnersTableSettings
 
 
@@ -334,5 +334,6 @@ def disenroll_meter(meter_id: MeterId, request: Annotated[DisenrollRequest, Body
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub.catalog.api_models import ProgramsResponse
 from meterhub.catalog.use_cases import list_programs
 from meterhub.platform.api.resolver import build_resolver
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import EnvironmentSettings
 
 
@@ -26,5 +26,6 @@ def get_programs() -> ProgramsResponse:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

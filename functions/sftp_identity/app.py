@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.transfer_family_event import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
 from meterhub.intervals.use_cases.sftp_login import sftp_login
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import DataBucketSettings, PartnersTableSettings, SftpUserRoleSettings
 
 DENIED: dict[str, Any] = {}
@@ -32,6 +32,7 @@ class Settings(PartnersTableSettings, DataBucketSettings, SftpUserRoleSettings):
 
 
 @logger.inject_lambda_context(clear_state=True)
+@log_metrics
 @event_source(data_class=TransferFamilyAuthorizer)
 def lambda_handler(event: TransferFamilyAuthorizer, context: LambdaContext) -> dict[str, Any]:
     if event.get("protocol") != "SFTP":

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
 from meterhub.connect.use_cases.sync import UtilitySync
 from meterhub.connect.use_cases.sync_delivery import sync_and_continue
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import (
     ConnectTableSettings,
     ConnectTokensKeySettings,
@@ -90,6 +90,7 @@ def record_handler(record: SQSRecord, context: LambdaContext) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event,

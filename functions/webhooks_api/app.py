@@ -18,7 +18,7 @@ from meterhub import wiring
 from meterhub.platform.api.error_envelopes import ERROR_MESSAGE
 from meterhub.platform.api.params import PAGE_TOKEN_MAX_LENGTH, uuid_path
 from meterhub.platform.api.resolver import build_resolver, caller_partner_id, documented, json_body_errors
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import StageSettings, WebhookEventsQueueSettings, WebhooksTableSettings
 from meterhub.webhooks.api_models import (
     CreateWebhookResponse,
@@ -186,5 +186,6 @@ def redeliver_webhook_event(webhook_id: WebhookId, webhook_event_id: EventId) ->
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

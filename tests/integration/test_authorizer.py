@@ -11,9 +11,13 @@ from meterhub.partners import use_cases as partners
 from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.platform.settings import PartnersTableSettings
 
+from tests.conftest import function_environment
+
 if TYPE_CHECKING:
     from meterhub.partners.use_cases import IssuedKey
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from tests.emf import EmfCapture
 
 API_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/local"
 METHOD_ARN = f"{API_ARN}/POST/v1.1/meters"
@@ -99,3 +103,23 @@ def test_malformed_header_raises_unauthorized(
 
     # Then the authorizer raises the plain "Unauthorized" API Gateway turns into a 401
     assert type(raised.value) is Exception
+
+
+def test_each_invocation_prints_its_denials_by_reason(
+    authorizer: ModuleType, partner: IssuedKey, lambda_context: Any, emf: EmfCapture
+) -> None:
+    # When a valid key, an unknown key and a malformed header arrive
+    authorizer.lambda_handler(token_event(f"Bearer {partner.api_key}"), lambda_context)
+    authorizer.lambda_handler(token_event("Bearer mh_thisKeyWasNeverIssued"), lambda_context)
+    with pytest.raises(Exception, match="Unauthorized"):
+        authorizer.lambda_handler(token_event("Basic abc"), lambda_context)
+
+    # Then the invocations themselves printed one denial of each kind (log_metrics), and the allowed one nothing
+    printed = emf.printed()
+    assert [(m.name, m.dimensions, m.values) for m in printed] == [
+        ("AuthorizerDenials", {"Reason": "unknown_key"}, [1.0]),
+        ("AuthorizerDenials", {"Reason": "malformed_token"}, [1.0]),
+    ]
+    # And in the stage's namespace, as template.yaml's Globals name it (meterhub-<StageName>)
+    stage_namespace = function_environment()["POWERTOOLS_METRICS_NAMESPACE"]
+    assert stage_namespace.startswith("meterhub-") and {m.namespace for m in printed} == {stage_namespace}

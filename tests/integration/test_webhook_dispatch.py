@@ -31,6 +31,7 @@ from meterhub.webhooks.use_cases.dispatch import (
     Outcome,
 )
 
+from tests.emf import EmfCapture, point, totals
 from tests.fakes.queues import InMemoryWorkQueue
 from tests.fakes.webhooks import InMemoryDeliveryLog, InMemoryWebhookRepository
 
@@ -431,3 +432,33 @@ def test_a_retry_lost_after_a_failed_inline_attempt_is_queued_when_the_event_com
     world.run()
     assert world.log.items[("p1", "w1", record.webhook_event_id)].status is DeliveryStatus.DELIVERED
     assert len(receiver.received) == 2
+
+
+# ----- metrics ----------------------------------------------------------------------------------------------
+
+
+def test_deliveries_count_by_outcome_and_attempt_and_a_final_failure_once(receiver: Receiver, emf: EmfCapture) -> None:
+    # Given a receiver that answers 500 and then 200
+    first = World()
+    first.repo.create(subscription(receiver.url))
+    receiver.statuses = [500, 200]
+    publish(first.queue, "p1", PAYLOAD)
+    first.run()
+    # Then attempt 1 counts as retry_scheduled and attempt 2 as delivered, and nothing failed for good
+    assert totals(emf()) == {
+        point("WebhookDeliveries", Outcome="retry_scheduled", Attempt="1"): 1,
+        point("WebhookDeliveries", Outcome="delivered", Attempt="2"): 1,
+    }
+
+    # Given a receiver that never answers 2xx
+    second = World()
+    second.repo.create(subscription(receiver.url))
+    receiver.statuses = [503]
+    publish(second.queue, "p1", PAYLOAD)
+    second.run()
+    # Then attempts 1-9 count as retry_scheduled, the last as failed, and one final failure
+    assert totals(emf()) == {
+        **{point("WebhookDeliveries", Outcome="retry_scheduled", Attempt=str(n)): 1 for n in range(1, MAX_ATTEMPTS)},
+        point("WebhookDeliveries", Outcome="failed", Attempt=str(MAX_ATTEMPTS)): 1,
+        point("WebhookFinalFailures"): 1,
+    }

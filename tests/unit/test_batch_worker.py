@@ -26,6 +26,7 @@ from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.use_cases.create_meter import ConnectLink
 from meterhub.platform.errors import Conflict
 
+from tests.emf import EmfCapture, point
 from tests.fakes.meter_jobs import InMemoryJobRepository
 from tests.fakes.meters import InMemoryMeterRepository
 from tests.fakes.objects import InMemoryObjectStore
@@ -700,3 +701,33 @@ def test_a_missing_payload_raises_for_the_queue_to_retry(batch: Batch, make_asse
     with pytest.raises(ClientError, match="NoSuchKey"):
         batch.run(job_id)
     assert batch.job(job_id).status is JobStatus.PROCESSING
+
+
+# ----- metrics ----------------------------------------------------------------------------------------------
+
+
+def test_assets_count_by_recorded_status_and_jobs_by_final_status(
+    batch: Batch, make_asset: MakeAsset, emf: EmfCapture
+) -> None:
+    # Given a job that creates a meter, then one with a duplicate, a new meter, a bad asset and a repeated reference
+    first = batch.submit([make_asset("ref-a")])
+    batch.run(first)
+    bad = bad_asset(make_asset, "ref-c", {"customer": {"postal_code": "x"}})
+    second = batch.submit([make_asset("ref-a"), make_asset("ref-b"), bad, make_asset("ref-d"), make_asset("ref-d")])
+    batch.run(second)
+    # When a redelivered message finds the job finished
+    batch.run(second)
+
+    # Then every asset counts once by its status, and each job once by how it ended
+    totals = emf.totals()
+    assert {key: value for key, value in totals.items() if key[0] in {"MeterJobAssets", "MeterJobs"}} == {
+        point("MeterJobAssets", Outcome="COMPLETED"): 2,
+        point("MeterJobAssets", Outcome="DUPLICATE"): 1,
+        point("MeterJobAssets", Outcome="FAILED"): 1,
+        point("MeterJobAssets", Outcome="MULTIPLE_PARTNER_REFERENCE"): 2,
+        point("MeterJobs", Status="COMPLETED"): 1,
+        point("MeterJobs", Status="COMPLETED_WITH_ERRORS"): 1,
+    }
+    # And the meters they created or found count in Meters as single creates do
+    assert totals[point("Meters", Outcome="created")] == 2
+    assert totals[point("Meters", Outcome="duplicate")] == 1

@@ -22,6 +22,7 @@ from meterhub.utility_providers.records.readings import IntervalReading, Service
 from meterhub.utility_providers.records.registry import UtilityConfig, UtilityRegistry
 from pydantic import ValidationError
 
+from tests.emf import EmfCapture, point, totals
 from tests.fakes.connect import FakeTokenVault, InMemoryConnectRepository
 from tests.fakes.partners import InMemoryPartnerRepository
 
@@ -584,3 +585,23 @@ def test_the_final_redirect_is_the_partners_configured_url_with_the_outcome(worl
     target = connect_flow.final_redirect(partner, "site 42&x=1", "completed", "DEMO")
     assert target == "https://acme.example/done?src=connect&refId=site+42%26x%3D1&outcome=completed&utility=DEMO"
     assert connect_flow.final_redirect(world.partner, "r", "completed", None) is None
+
+
+# ----- metrics ----------------------------------------------------------------------------------------------
+
+
+def test_callbacks_count_sessions_by_outcome_and_utility_and_refusals_not_at_all(world: World, emf: EmfCapture) -> None:
+    # Given a completed authorization, a customer who said no, and a replayed state (refused)
+    opened = world.open()
+    completed = world.callback({"code": "c-1", "state": _state(world.authorize(opened))}, opened.session.session_id)
+    denied = world.open(cookie="another browser")
+    state = _state(world.authorize(denied))
+    world.callback({"error": "access_denied", "state": state}, denied.session.session_id)
+    with pytest.raises(ConnectProblem):
+        world.callback({"code": "c-2", "state": state}, denied.session.session_id)
+    # Then each outcome counts once under the authorization's utility
+    utility = completed.authorization.utility_name.value
+    assert totals(emf()) == {
+        point("ConnectSessions", Outcome="completed", Utility=utility): 1,
+        point("ConnectSessions", Outcome="failed", Utility=utility): 1,
+    }

@@ -15,6 +15,7 @@ from meterhub.meters.api_models.responses import ProvisionalAsset
 from meterhub.meters.use_cases.create_meter import AssetRejected, ConnectLink, connect_link, create_meter
 from meterhub.partners import use_cases as partners
 
+from tests.emf import EmfCapture, point
 from tests.fakes.meters import InMemoryMeterRepository
 from tests.fakes.partners import InMemoryPartnerRepository
 
@@ -361,3 +362,28 @@ def test_refused_asset_does_not_consume_its_reference(
 
     # Then it is created, not a duplicate
     assert result.status_detail.name is StatusDetailName.METER_CREATED
+
+
+# ----- metrics ----------------------------------------------------------------------------------------------
+
+
+def test_each_outcome_counts_in_meters_and_once_per_program_the_meter_falls_under(
+    repo: InMemoryMeterRepository, partner_id: str, connect: ConnectLink, make_asset: MakeAsset, emf: EmfCapture
+) -> None:
+    # Given a new meter, the same reference again, then with update_existing, and a refused utility meter
+    create(repo, partner_id, make_asset("ref-0001"), connect)
+    create(repo, partner_id, make_asset("ref-0001"), connect)
+    create(repo, partner_id, make_asset("ref-0001"), connect, update_existing=True)
+    with pytest.raises(AssetRejected):
+        create(repo, partner_id, make_asset("cust-42", region="CAISO", meter_type="UTILITY_METER"), connect)
+
+    # Then each counts once in Meters by outcome, and once per program of its region and type in ProgramMeters
+    totals = emf.totals()
+    for outcome in ("created", "duplicate", "updated"):
+        assert totals[point("Meters", Outcome=outcome)] == 1
+        for program in ("MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS"):
+            assert totals[point("ProgramMeters", Program=program, Outcome=outcome)] == 1
+    assert totals[point("Meters", Outcome="refused")] == 1
+    for program in ("DRAM", "CCA", "ENERGY-ONLY", "ELRP"):
+        assert totals[point("ProgramMeters", Program=program, Outcome="refused")] == 1
+    assert len(totals) == 4 + 3 * 5 + 4

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -21,6 +22,7 @@ from meterhub.intervals.use_cases.notifications import (
 )
 from meterhub.intervals.use_cases.pipeline import Ingestion
 
+from tests.emf import EmfCapture
 from tests.fakes.intervals import InMemoryIntervalStore, InMemoryUploadRepository
 from tests.fakes.meters import InMemoryMeterRepository
 from tests.fakes.objects import InMemoryObjectStore
@@ -33,6 +35,10 @@ def drop_key(name: str) -> str:
     return f"partners/{PARTNER}/interval-data/{name}"
 
 
+EVENT_TIME = datetime(2026, 11, 29, 1, 24, 21, 49000, tzinfo=UTC)
+"""When S3 says the object was created (the start of the IntervalIngestLag metric)."""
+
+
 def s3_record(key: str, event: str = "ObjectCreated:Put", version: str | None = None) -> dict[str, Any]:
     """One record as moto writes it (real S3 adds userIdentity, requestParameters, responseElements...)."""
     obj: dict[str, Any] = {"key": quote_plus(key), "size": 42, "eTag": "0cc175b9c0f1b6a831c399e269772661"}
@@ -42,7 +48,7 @@ def s3_record(key: str, event: str = "ObjectCreated:Put", version: str | None = 
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "awsRegion": "us-east-1",
-        "eventTime": "2026-11-29T01:24:21.049Z",
+        "eventTime": EVENT_TIME.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "eventName": event,
         "s3": {
             "s3SchemaVersion": "1.0",
@@ -77,7 +83,9 @@ def logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 def test_an_encoded_key_is_decoded_to_the_objects_real_name(name: str, encoded: str) -> None:
     record = s3_record(drop_key(name), version="3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
     assert record["s3"]["object"]["key"].endswith(encoded)  # as S3 sends it
-    assert created_objects(body(record)) == [CreatedObject(drop_key(name), "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")]
+    assert created_objects(body(record)) == [
+        CreatedObject(drop_key(name), "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", EVENT_TIME)
+    ]
 
 
 def test_a_notification_from_s3_itself_with_every_field_is_read() -> None:
@@ -89,13 +97,13 @@ def test_a_notification_from_s3_itself_with_every_field_is_read() -> None:
     }
     record["s3"]["bucket"]["ownerIdentity"] = {"principalId": "A3NL1KOZZKExample"}
     record["s3"]["object"]["sequencer"] = "0055AED6DCD90281E5"
-    assert created_objects(body(record)) == [CreatedObject(drop_key("a b.csv"), None)]
+    assert created_objects(body(record)) == [CreatedObject(drop_key("a b.csv"), None, EVENT_TIME)]
 
 
 def test_only_object_created_records_are_kept(caplog: pytest.LogCaptureFixture) -> None:
     removed = s3_record(drop_key("old.csv"), event="ObjectRemoved:Delete")
     created = s3_record(drop_key("new.csv"), event="ObjectCreated:CompleteMultipartUpload", version="v2")
-    assert created_objects(body(removed, created)) == [CreatedObject(drop_key("new.csv"), "v2")]
+    assert created_objects(body(removed, created)) == [CreatedObject(drop_key("new.csv"), "v2", EVENT_TIME)]
     assert [(line.getMessage(), line.__dict__.get("event_name")) for line in logged(caplog)] == [
         ("Not an ObjectCreated event; acknowledged", "ObjectRemoved:Delete")
     ]
@@ -138,7 +146,7 @@ def test_a_malformed_body_is_refused_for_the_dead_letter_queue(text: str, caplog
 class PoisonIngestion(Ingestion):
     """The pipeline crashing on every file (the real give_up runs)."""
 
-    def ingest(self, key: str, version: str | None = None) -> UploadJob | None:
+    def ingest(self, key: str, version: str | None = None, created_at: datetime | None = None) -> UploadJob | None:
         raise RuntimeError("the ingest function crashed on this file")
 
 
@@ -197,3 +205,33 @@ def test_a_drop_is_ingested_and_filed_under_its_decoded_name() -> None:
     assert (job.status, job.failure_reason) == (UploadStatus.FAILED, None)
     assert job.uploaded_file_path == f"/interval-data/{name}"
     assert job.current_file_path == f"/interval-data/failed/{name}/{name}"
+
+
+# ----- metrics ----------------------------------------------------------------------------------------------
+
+
+def test_the_ingest_lag_starts_at_the_notifications_event_time(emf: EmfCapture) -> None:
+    objects, uploads = dropped("late.csv")
+    record = s3_record(drop_key("late.csv"))
+    ingestion = Ingestion(
+        uploads,
+        InMemoryIntervalStore(),
+        objects,
+        InMemoryMeterRepository(),
+        now=lambda: EVENT_TIME + timedelta(seconds=75),
+    )
+    ingest_notification(ingestion, body(record), attempt=1, max_attempts=MAX_ATTEMPTS)
+    [lag] = [metric for metric in emf() if metric.name == "IntervalIngestLag"]
+    assert (lag.unit, lag.values, lag.dimensions) == ("Seconds", [75.0], {})
+
+
+@pytest.mark.parametrize("event_time", [None, "yesterday", "2026-11-29T01:24:21"])
+def test_a_missing_or_odd_event_time_never_refuses_the_notification(event_time: str | None) -> None:
+    record = s3_record(drop_key("a.csv"))
+    if event_time is None:
+        del record["eventTime"]
+    else:
+        record["eventTime"] = event_time
+    [created] = created_objects(body(record))
+    naive = event_time is not None and event_time[0].isdigit()
+    assert created.created_at == (datetime(2026, 11, 29, 1, 24, 21, tzinfo=UTC) if naive else None)

@@ -24,6 +24,7 @@ from meterhub.intervals.use_cases.pipeline import Ingestion
 from meterhub.meters.records import MeterRecord
 from meterhub.platform.errors import StorageUnavailable
 
+from tests.emf import EmfCapture, point, totals
 from tests.fakes.intervals import InMemoryIntervalStore, InMemoryUploadRepository
 from tests.fakes.meters import InMemoryMeterRepository
 from tests.fakes.objects import InMemoryObjectStore, VersionedObjectStore
@@ -612,3 +613,36 @@ def test_a_partial_first_upload_leaves_the_other_slots_missing(harness: Harness)
     stored = harness.stored()[(METER, DAY)]
     assert list(stored.slots()) == list(range(48))
     assert list(stored.missing()) == list(range(48, 96))
+
+
+# ----- metrics ----------------------------------------------------------------------------------------------
+
+
+def test_terminal_files_count_by_status_with_their_rows_and_the_lag_since_s3_had_them(
+    harness: Harness, emf: EmfCapture
+) -> None:
+    # Given a clean file of 96 rows created in S3 30 s ago, a file with one bad row of 97, and one given up on
+    clean_key, clean_version = harness.drop("clean.csv", load_file([METER], [DAY]))
+    bad = (
+        load_file([METER], [DAY]) + f"{METER_2},{stamp(DAY, 0)},{stamp(DAY, 1)},-1.250,-1.000,0.250,false,MA\n".encode()
+    )
+    bad_key, bad_version = harness.drop("bad.csv", bad)
+    lost_key, lost_version = harness.drop("lost.csv", load_file([METER], [DAY]))
+
+    # When each reaches a terminal status (and a redelivery of the clean one finds it filed)
+    harness.ingestion.ingest(clean_key, clean_version, created_at=NOW - timedelta(seconds=30))
+    harness.ingestion.ingest(clean_key, clean_version, created_at=NOW - timedelta(seconds=30))
+    harness.ingestion.ingest(bad_key, bad_version, created_at=NOW - timedelta(seconds=90))
+    harness.ingestion.give_up(lost_key, lost_version, "kept failing", created_at=NOW - timedelta(minutes=20))
+
+    # Then each file counts once by status, only the clean file's rows are ingested, and the lag is per file
+    metrics = emf()
+    assert totals(metrics) == {
+        point("IntervalFiles", Status="COMPLETED"): 1,
+        point("IntervalFiles", Status="FAILED"): 2,
+        point("IntervalRowsIngested"): 96,
+        point("IntervalRowsRejected"): 1,
+        point("IntervalIngestLag"): 30 + 90 + 1200,
+    }
+    [lag] = [metric for metric in metrics if metric.name == "IntervalIngestLag"]
+    assert (lag.unit, sorted(lag.values)) == ("Seconds", [30.0, 90.0, 1200.0])

@@ -20,6 +20,7 @@ from meterhub.meter_jobs.use_cases.worker import Worker
 from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.platform.errors import StorageUnavailable
 
+from tests.emf import EmfCapture, point, totals
 from tests.fakes.meter_jobs import InMemoryJobRepository
 from tests.fakes.meters import InMemoryMeterRepository
 from tests.fakes.objects import InMemoryObjectStore
@@ -101,7 +102,7 @@ def test_a_failure_before_the_last_attempt_is_raised_for_the_queue_to_retry(
 
 @pytest.mark.parametrize("attempt", [MAX_ATTEMPTS, MAX_ATTEMPTS + 1])
 def test_a_failure_on_the_last_attempt_ends_the_job_failed_with_the_reason(
-    jobs: Jobs, make_asset: MakeAsset, attempt: int
+    jobs: Jobs, make_asset: MakeAsset, attempt: int, emf: EmfCapture
 ) -> None:
     job_id = broken_job(jobs, make_asset)
     jobs.run(job_id, attempt)  # does not raise: the message is acknowledged
@@ -109,6 +110,9 @@ def test_a_failure_on_the_last_attempt_ends_the_job_failed_with_the_reason(
     assert job.status is JobStatus.FAILED
     assert job.failure_reason == f"processing failed {attempt} times; see the logs"
     assert jobs.continuations.messages == []
+    # And the job counts once among the jobs that ended: a late redelivery finds it ended and counts nothing
+    jobs.run(job_id, attempt)
+    assert totals(emf()) == {point("MeterJobs", Status="FAILED"): 1}
 
 
 class FirstReadFails(InMemoryJobRepository):

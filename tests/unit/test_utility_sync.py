@@ -37,6 +37,7 @@ from meterhub.utility_providers.records.errors import AuthorizationRevoked, Util
 from meterhub.utility_providers.records.readings import IntervalReading, ServiceAddress, ServicePoint, TokenSet
 from meterhub.utility_providers.records.registry import UtilityConfig, UtilityRegistry
 
+from tests.emf import EmfCapture, point, totals
 from tests.fakes.connect import FakeTokenVault, InMemoryConnectRepository
 from tests.fakes.intervals import InMemoryIntervalStore
 from tests.fakes.meters import InMemoryMeterRepository
@@ -788,3 +789,24 @@ def test_a_delivery_that_runs_short_of_time_queues_the_same_message_until_the_hi
     message = {"partner_id": "p1", "authorization_id": world.authorization.authorization_id}
     assert deliveries > 1 and queue.messages == [message] * (deliveries - 1)
     assert _history(world).complete
+
+
+# ----- metrics ----------------------------------------------------------------------------------------------
+
+
+def test_each_delivered_sync_counts_by_result_with_the_readings_it_stored(emf: EmfCapture) -> None:
+    # Given an authorization whose utility serves one point, then refuses the tokens
+    world = World([_point(1)])
+    sync = _world_at(world, NOW)
+    authorization_id = world.authorization.authorization_id
+    sync_and_continue(sync, InMemoryWorkQueue(), "p1", authorization_id, time_is_short=lambda: False)
+    world.utility.revoked = True
+    sync_and_continue(sync, InMemoryWorkQueue(), "p1", authorization_id, time_is_short=lambda: False)
+    sync_and_continue(sync, InMemoryWorkQueue(), "p1", authorization_id, time_is_short=lambda: False)
+    # Then each run counts by its result, and the readings the first stored count once
+    assert totals(emf()) == {
+        point("UtilitySyncs", Status="COMPLETED"): 1,
+        point("UtilitySyncs", Status="REVOKED_BY_UTILITY"): 1,
+        point("UtilitySyncs", Status="SKIPPED_REVOKED"): 1,
+        point("UtilitySyncReadings"): 2 * 96,
+    }

@@ -47,6 +47,7 @@ from meterhub.connect.records import (
 from meterhub.partners.ports import PartnerRepository
 from meterhub.partners.records import ACCOUNT_PATTERN, Partner
 from meterhub.platform.errors import Conflict
+from meterhub.platform.observability import CONNECT_SESSIONS, record_metric
 from meterhub.utility_providers.ports import UtilityAdapter
 from meterhub.utility_providers.records.errors import UtilityError
 from meterhub.utility_providers.records.registry import UtilityConfig, UtilityRegistry
@@ -450,7 +451,7 @@ def handle_callback(
         reason = FailureReason.DENIED if error == "access_denied" else FailureReason.UTILITY_ERROR
         detail = _detail(params.get("error_description") or error) or reason.value
         failed = repo.save_authorization(_failed(authorization, reason, detail, now), session=touched)
-        return CallbackOutcome(partner, failed, "failed", _customer_message(reason))
+        return _counted(CallbackOutcome(partner, failed, "failed", _customer_message(reason)))
     if not code:
         raise _refused("The response from your utility was incomplete. Please start again from your link.")
     adapter = adapter_for(utility, request.api_base_url)
@@ -462,7 +463,7 @@ def handle_callback(
         failed = repo.save_authorization(
             _failed(authorization, FailureReason.UTILITY_ERROR, _detail(problem.reason), now), session=touched
         )
-        return CallbackOutcome(partner, failed, "failed", _customer_message(FailureReason.UTILITY_ERROR))
+        return _counted(CallbackOutcome(partner, failed, "failed", _customer_message(FailureReason.UTILITY_ERROR)))
     sealed = vault.seal(tokens, token_context(authorization))
     completed = authorization.model_copy(
         update={
@@ -476,7 +477,13 @@ def handle_callback(
     saved = repo.save_authorization(
         completed, tokens=sealed, session=touched.model_copy(update={"status": SessionStatus.COMPLETED})
     )
-    return CallbackOutcome(partner, saved, "completed", None)
+    return _counted(CallbackOutcome(partner, saved, "completed", None))
+
+
+def _counted(outcome: CallbackOutcome) -> CallbackOutcome:
+    """The customer is back from the utility: count the session's outcome per utility (ConnectSessions)."""
+    record_metric(CONNECT_SESSIONS, Outcome=outcome.outcome, Utility=outcome.authorization.utility_name.value)
+    return outcome
 
 
 def token_context(authorization: Authorization) -> dict[str, str]:

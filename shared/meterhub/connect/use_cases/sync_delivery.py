@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from meterhub.connect.use_cases.sync import SyncResult, UtilitySync
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import UTILITY_SYNC_READINGS, UTILITY_SYNCS, logger, record_metric
 from meterhub.platform.work_queue import WorkQueue
 
 
@@ -25,6 +25,8 @@ def sync_and_continue(
 ) -> SyncResult:
     """Run the sync once; a retryable utility error still propagates (the queue retries the message)."""
     result = sync.run(partner_id, authorization_id, time_is_short=time_is_short)
+    record_metric(UTILITY_SYNCS, Status=result.status)
+    record_metric(UTILITY_SYNC_READINGS, result.readings_stored)
     if result.more_history:
         queue.send({"partner_id": partner_id, "authorization_id": authorization_id})  # the message the sync came in
         logger.info("History still to fetch: queued a continuation", extra={"windows": result.windows_fetched})

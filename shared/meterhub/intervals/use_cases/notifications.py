@@ -15,6 +15,7 @@ acknowledged and gone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import unquote_plus
 
@@ -41,6 +42,8 @@ class _Entity(BaseModel):
 
 class _Record(BaseModel):
     event_name: str = Field(alias="eventName")
+    event_time: str | None = Field(default=None, alias="eventTime")
+    """Read as text and parsed leniently (`_when`): it only feeds a metric, so it never refuses a message."""
     s3: _Entity
 
 
@@ -60,6 +63,8 @@ class CreatedObject:
     key: str
     """Decoded: the object's real name."""
     version: str | None
+    created_at: datetime | None = None
+    """The notification's event time: when S3 had the object."""
 
 
 def created_objects(body: str) -> list[CreatedObject]:
@@ -82,8 +87,19 @@ def created_objects(body: str) -> list[CreatedObject]:
         if not record.event_name.startswith("ObjectCreated"):
             logger.info("Not an ObjectCreated event; acknowledged", extra={"event_name": record.event_name})
             continue
-        created.append(CreatedObject(unquote_plus(record.s3.object.key), record.s3.object.versionId))
+        created.append(
+            CreatedObject(unquote_plus(record.s3.object.key), record.s3.object.versionId, _when(record.event_time))
+        )
     return created
+
+
+def _when(event_time: str | None) -> datetime | None:
+    """S3's event time (ISO 8601, `Z` for UTC), or None when absent or unreadable."""
+    try:
+        moment = datetime.fromisoformat(event_time) if event_time else None
+    except ValueError:
+        return None
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def ingest_notification(ingestion: Ingestion, body: str, *, attempt: int, max_attempts: int) -> None:
@@ -96,13 +112,14 @@ def ingest_notification(ingestion: Ingestion, body: str, *, attempt: int, max_at
             logger.info("Not an interval drop (our own output or another prefix); acknowledged", extra={"key": key})
             continue
         try:
-            job = ingestion.ingest(key, version)
+            job = ingestion.ingest(key, version, created.created_at)
         except Exception:
             if attempt < max_attempts:
                 logger.exception("Ingestion attempt failed; the queue will retry", extra={"attempt": attempt})
                 raise
             logger.exception("Ingestion failed on its last attempt; ending the job FAILED")
-            ingestion.give_up(key, version, f"processing failed {attempt} times; upload the file again")
+            reason = f"processing failed {attempt} times; upload the file again"
+            ingestion.give_up(key, version, reason, created.created_at)
             continue
         if job is None:
             logger.info("Already filed by an earlier delivery; nothing to do", extra={"key": key})

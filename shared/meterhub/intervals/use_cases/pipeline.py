@@ -27,6 +27,13 @@ from meterhub.intervals.rules.validator import IntervalFileValidator
 from meterhub.intervals.use_cases.meter_lookup import repository_lookup
 from meterhub.platform.errors import NotFound
 from meterhub.platform.object_store import ObjectInfo, ObjectStore
+from meterhub.platform.observability import (
+    INTERVAL_FILES,
+    INTERVAL_INGEST_LAG,
+    INTERVAL_ROWS_INGESTED,
+    INTERVAL_ROWS_REJECTED,
+    record_metric,
+)
 from meterhub.platform.spreadsheet_csv import SpreadsheetCsvWriter
 
 PROGRESS_ROWS = 100_000
@@ -70,8 +77,9 @@ class Ingestion:
     meters: MeterSource
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    def ingest(self, key: str, version: str | None = None) -> UploadJob | None:
-        """Ingest the object at `key` (a drop) and return its job; None when `key` is not a drop."""
+    def ingest(self, key: str, version: str | None = None, created_at: datetime | None = None) -> UploadJob | None:
+        """Ingest the object at `key` (a drop) and return its job; None when `key` is not a drop. `created_at`:
+        when S3 says the object was created, the start of the IntervalIngestLag metric."""
         drop = parse_drop(key)
         if drop is None:
             return None
@@ -83,9 +91,11 @@ class Ingestion:
         if job.status in UPLOAD_TERMINAL:
             return job
         job = self._save(job, status=UploadStatus.PROCESSING)
-        return self._run(drop, info, job)
+        return self._ended(self._run(drop, info, job), created_at)
 
-    def give_up(self, key: str, version: str | None, reason: str) -> UploadJob | None:
+    def give_up(
+        self, key: str, version: str | None, reason: str, created_at: datetime | None = None
+    ) -> UploadJob | None:
         """After the last failed attempt: end the job FAILED with the reason and file the original under
         failed/ with a feedback report, so nothing is left waiting and nothing fails silently.
 
@@ -111,13 +121,23 @@ class Ingestion:
         self.objects.put(feedback_key, json.dumps(feedback, indent=2).encode(), "application/json")
         moved = drop.moved_key(False)
         self.objects.move(drop.key, moved, info.version)
-        return self._save(
+        failed = self._save(
             job,
             status=UploadStatus.FAILED,
             failure_reason=reason,
             current_file_path=partner_path(moved),
             feedback_file_path=partner_path(feedback_key),
         )
+        return self._ended(failed, created_at)
+
+    def _ended(self, job: UploadJob, created_at: datetime | None) -> UploadJob:
+        """The job just became terminal: count the file, its rows and how long it took since S3 had it."""
+        record_metric(INTERVAL_FILES, Status=job.status.value)
+        record_metric(INTERVAL_ROWS_INGESTED, job.rows_valid if job.status is UploadStatus.COMPLETED else 0)
+        record_metric(INTERVAL_ROWS_REJECTED, job.rows_invalid)
+        if created_at is not None:
+            record_metric(INTERVAL_INGEST_LAG, max(0.0, (job.updated_at - created_at).total_seconds()))
+        return job
 
     # ----- steps ------------------------------------------------------------------------------------------
     def _claim(self, drop: Drop, info: ObjectInfo) -> UploadJob:

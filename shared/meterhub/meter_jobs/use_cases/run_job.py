@@ -37,7 +37,7 @@ def run_job(
         logger.exception("Job failed on its last attempt; ending it FAILED")
         job = worker.jobs.get(partner_id, job_id)
         if job is not None:
-            worker.jobs.finish(job, JobStatus.FAILED, f"processing failed {attempt} times; see the logs")
+            worker.end(job, JobStatus.FAILED, f"processing failed {attempt} times; see the logs")
         return
     if progress is Progress.MORE:
         queue.send({"partner_id": partner_id, "job_id": job_id})  # the message submit_job queued

@@ -32,6 +32,7 @@ from meterhub.meters.ports import MeterRepository
 from meterhub.meters.use_cases.create_meter import AssetRejected, ConnectLink, create_meter
 from meterhub.platform.api.field_errors import FieldError, field_errors
 from meterhub.platform.object_store import ObjectStore
+from meterhub.platform.observability import METER_JOB_ASSETS, METER_JOBS, record_metric
 
 CHUNK_SIZE = 100
 """Assets per recorded chunk: one job update per chunk; a crash redoes at most this many assets."""
@@ -68,6 +69,8 @@ class Worker:
                 return Progress.MORE
             outcomes = [self._outcome(job, Entry.from_line(line), connect) for line in chunk]
             self.jobs.record_chunk(job, start, outcomes)
+            for asset in outcomes:  # after the chunk is recorded: a chunk redone after a crash counts again
+                record_metric(METER_JOB_ASSETS, Outcome=asset.status.value)
             start += len(outcomes)
         self._finish(job)
         return Progress.DONE
@@ -76,9 +79,14 @@ class Worker:
         current = self.jobs.get(job.partner_id, job.job_id)
         if current is not None and current.status is JobStatus.PROCESSING:
             if current.processed < current.assets_count:
-                self.jobs.finish(current, JobStatus.FAILED, "the stored payload has fewer assets than the job")
+                self.end(current, JobStatus.FAILED, "the stored payload has fewer assets than the job")
             else:
-                self.jobs.finish(current, current.final_status())
+                self.end(current, current.final_status())
+
+    def end(self, job: MeterJob, status: JobStatus, reason: str | None = None) -> None:
+        """Give the job its final status; counted in the MeterJobs metric by the delivery that ended it."""
+        if self.jobs.finish(job, status, reason):
+            record_metric(METER_JOBS, Status=status.value)
 
     def _outcome(self, job: MeterJob, entry: Entry, connect: ConnectLink) -> AssetOutcome:
         data = entry.asset if isinstance(entry.asset, dict) else {}

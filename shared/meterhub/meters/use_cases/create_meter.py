@@ -28,6 +28,7 @@ from meterhub.meters.api_models.meter import CreateMeter
 from meterhub.meters.api_models.responses import ProvisionalAsset, StatusDetail
 from meterhub.meters.ports import MeterRepository, ReferenceTaken
 from meterhub.meters.records import MeterRecord
+from meterhub.meters.use_cases.meter_metrics import count_meter
 from meterhub.partners.ports import PartnerRepository
 from meterhub.platform.adapters.idempotency import persistence_layer
 from meterhub.platform.api.field_errors import FieldError
@@ -113,6 +114,7 @@ def create_meter(
     if errors and update_existing and _is_connect_meter(repo, partner_id, asset.partner_reference):
         errors = catalog_errors(asset, connect, authorized=True)
     if errors:
+        count_meter(asset, "refused")
         raise AssetRejected(errors)
     data = asset.model_dump(mode="json", exclude_none=True)
     created_at = now()
@@ -129,10 +131,15 @@ def create_meter(
         repo.create(record)
     except ReferenceTaken as taken:
         if taken.meter_id == record.meter_id:
+            count_meter(asset, "created")
             return outcome.created(record.meter_id)
         if not update_existing:
+            count_meter(asset, "duplicate")
             return outcome.duplicate(taken.meter_id)
-        return outcome.updated(_overwrite(repo, partner_id, asset.partner_reference, data, now))
+        updated = outcome.updated(_overwrite(repo, partner_id, asset.partner_reference, data, now))
+        count_meter(asset, "updated")
+        return updated
+    count_meter(asset, "created")
     return outcome.created(record.meter_id)
 
 

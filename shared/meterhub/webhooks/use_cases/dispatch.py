@@ -39,7 +39,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from meterhub.platform.events import WebhookEventType
-from meterhub.platform.observability import logger
+from meterhub.platform.observability import WEBHOOK_DELIVERIES, WEBHOOK_FINAL_FAILURES, logger, record_metric
 from meterhub.platform.work_queue import WorkQueue
 from meterhub.webhooks.ports import DeliveryLog, DeliveryResult, HttpPost, WebhookRepository
 from meterhub.webhooks.records import DeliveryAttempt, DeliveryRecord, DeliveryStatus, Subscription
@@ -322,6 +322,9 @@ class Dispatcher:
             else:
                 logger.info("Webhook delivery finished", extra=log_keys)
                 outcomes.append(Outcome.DELIVERED if result.is_successful else Outcome.FAILED)
+                if not result.is_successful:
+                    record_metric(WEBHOOK_FINAL_FAILURES)
+            record_metric(WEBHOOK_DELIVERIES, Outcome=outcomes[-1].value, Attempt=str(n))
         # A send that fails raises: the message is handed over again and the lost retries are queued then (see
         # `_resume` and `_duplicate`).
         self.queue.send_all(retries)
