@@ -18,7 +18,14 @@ from meterhub.meters.api_models.maintenance import (
     PartnerMeterRefsRequest,
 )
 from meterhub.meters.api_models.params import MeterId
-from meterhub.meters.api_models.participation import DisenrollRequest, IdlePeriodRequest, ParticipateRequest
+from meterhub.meters.api_models.participation import (
+    BulkDisenrollRequest,
+    BulkIdlePeriodRequest,
+    BulkParticipateRequest,
+    DisenrollRequest,
+    IdlePeriodRequest,
+    ParticipateRequest,
+)
 from meterhub.meters.api_models.responses import (
     CreateAssetRequest,
     ListMeterDetailsResponse,
@@ -298,7 +305,8 @@ AFTER_PARTICIPATION = documented(MeterEnrollmentResponse, "The meter's enrollmen
 )
 def participate_meter(meter_id: MeterId, request: Annotated[ParticipateRequest, Body()]) -> MeterEnrollmentResponse:
     meters = wiring.meter_repository(Settings.load())
-    return participation.request_participation(meters, caller_partner_id(app), meter_id, request.start_time)
+    answer = participation.request_participation(meters, caller_partner_id(app), meter_id, request.start_time)
+    return participation.only(answer)
 
 
 @app.post(
@@ -312,8 +320,10 @@ def participate_meter(meter_id: MeterId, request: Annotated[ParticipateRequest, 
 )
 def idle_meter(meter_id: MeterId, request: Annotated[IdlePeriodRequest, Body()]) -> MeterEnrollmentResponse:
     meters = wiring.meter_repository(Settings.load())
-    return participation.request_idle(
-        meters, caller_partner_id(app), meter_id, request.start_time, request.end_time, request.reason
+    return participation.only(
+        participation.request_idle(
+            meters, caller_partner_id(app), meter_id, request.start_time, request.end_time, request.reason
+        )
     )
 
 
@@ -328,8 +338,62 @@ def idle_meter(meter_id: MeterId, request: Annotated[IdlePeriodRequest, Body()])
 )
 def disenroll_meter(meter_id: MeterId, request: Annotated[DisenrollRequest, Body()]) -> MeterEnrollmentResponse:
     meters = wiring.meter_repository(Settings.load())
+    return participation.only(
+        participation.request_disenrollment(
+            meters, caller_partner_id(app), meter_id, request.start_time, request.reason
+        )
+    )
+
+
+BULK_PARTICIPATION_ERRORS: dict[int, OpenAPIResponse] = {
+    **PARTICIPATION_ERRORS,
+    404: documented(ErrorResponse, "A named meter does not exist for this partner: nothing changed"),
+    409: documented(ErrorResponse, "The meters kept changing concurrently; retry"),
+}
+AFTER_BULK_PARTICIPATION = documented(ListMeterEnrollmentsResponse, "Each meter's enrollment with the request applied")
+
+
+@app.post(
+    "/v1.1/enrollment/meters/participate",
+    summary="Have several meters participate again",
+    description="The bulk form of the one-meter request (ours: Leap publishes none): every named meter or none.",
+    operation_id="participateMeters",
+    tags=["Enrollment"],
+    responses={200: AFTER_BULK_PARTICIPATION, **BULK_PARTICIPATION_ERRORS},
+)
+def participate_meters(request: Annotated[BulkParticipateRequest, Body()]) -> ListMeterEnrollmentsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    return participation.request_participation(meters, caller_partner_id(app), request.meter_ids, request.start_time)
+
+
+@app.post(
+    "/v1.1/enrollment/meters/idle",
+    summary="Idle several meters for a period",
+    description="The bulk form of the one-meter request (ours: Leap publishes none): every named meter or none; an "
+    "idle period overlapping one of a meter's own refuses the whole request.",
+    operation_id="idleMeters",
+    tags=["Enrollment"],
+    responses={200: AFTER_BULK_PARTICIPATION, **BULK_PARTICIPATION_ERRORS},
+)
+def idle_meters(request: Annotated[BulkIdlePeriodRequest, Body()]) -> ListMeterEnrollmentsResponse:
+    meters = wiring.meter_repository(Settings.load())
+    return participation.request_idle(
+        meters, caller_partner_id(app), request.meter_ids, request.start_time, request.end_time, request.reason
+    )
+
+
+@app.post(
+    "/v1.1/enrollment/meters/disenroll",
+    summary="Disenroll several meters",
+    description="The bulk form of the one-meter request (ours: Leap publishes none): every named meter or none.",
+    operation_id="disenrollMeters",
+    tags=["Enrollment"],
+    responses={200: AFTER_BULK_PARTICIPATION, **BULK_PARTICIPATION_ERRORS},
+)
+def disenroll_meters(request: Annotated[BulkDisenrollRequest, Body()]) -> ListMeterEnrollmentsResponse:
+    meters = wiring.meter_repository(Settings.load())
     return participation.request_disenrollment(
-        meters, caller_partner_id(app), meter_id, request.start_time, request.reason
+        meters, caller_partner_id(app), request.meter_ids, request.start_time, request.reason
     )
 
 

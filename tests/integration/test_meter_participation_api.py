@@ -192,3 +192,66 @@ def test_bad_requests_are_400s_naming_the_field_and_change_nothing(
 def test_unknown_and_malformed_meter_ids(invoke: Invoke) -> None:
     assert invoke("POST", path(UNKNOWN_METER, "participate"), {})[0] == 404
     assert invoke("POST", path("abc", "participate"), {})[0] == 400
+
+
+# ----- the bulk forms --------------------------------------------------------------------------------------
+
+
+def bulk(invoke: Invoke, operation: str, body: dict[str, Any], partner_id: str | None = None) -> tuple[int, Any]:
+    return invoke("POST", f"/v1.1/enrollment/meters/{operation}", body, partner_id=partner_id)
+
+
+def test_several_meters_are_idled_disenrolled_and_resumed_together(invoke: Invoke, make_asset: MakeAsset) -> None:
+    # Given three meters
+    ids = create(invoke, make_asset, "b-0", "b-1", "b-2")
+    start = (datetime.now(UTC) + timedelta(days=40)).replace(microsecond=0)
+    end = start + timedelta(days=7)
+    # When two of them are idled for a week (local time, UTC-7)
+    status, answer = bulk(
+        invoke, "idle", {"meter_ids": ids[:2], "start_time": local(start, -7), "end_time": local(end, -7)}
+    )
+    # Then both answer with the idle period, in the order named, and the third is untouched
+    assert status == 200, answer
+    assert [m["meter_id"] for m in answer["meters"]] == ids[:2]
+    for meter in answer["meters"]:
+        assert preferences(meter)[1] == ("IDLE", start, end)
+    assert len(enrollment(invoke, ids[2])["participation_preferences"]) == 1
+    # When all three are disenrolled, then asked to participate again
+    status, answer = bulk(invoke, "disenroll", {"meter_ids": ids, "start_time": local(start + timedelta(days=60), 1)})
+    assert status == 200 and [p[0] for p in preferences(answer["meters"][2])] == ["PARTICIPATE", "DISENROLL"]
+    status, answer = bulk(invoke, "participate", {"meter_ids": ids, "start_time": local(start, 0)})
+    assert status == 200, answer
+    # Then each participates from then on (the idle periods and disenrollments that began later are gone)
+    for meter in answer["meters"]:
+        assert preferences(meter) == [("PARTICIPATE", preferences(meter)[0][1], INDEFINITELY)]
+
+
+def test_a_bulk_request_is_all_or_nothing(invoke: Invoke, make_asset: MakeAsset, other_partner: IssuedKey) -> None:
+    # Given two meters, one of which already idles in the week asked for, and another partner's meter
+    ids = create(invoke, make_asset, "a-0", "a-1")
+    [foreign] = create(invoke, make_asset, "f-0", partner_id=other_partner.partner_id)
+    start = (datetime.now(UTC) + timedelta(days=40)).replace(microsecond=0)
+    week = {"start_time": local(start, 0), "end_time": local(start + timedelta(days=7), 0)}
+    assert bulk(invoke, "idle", {"meter_ids": ids[1:], **week})[0] == 200
+    before = [enrollment(invoke, meter_id) for meter_id in ids]
+    # When the week is asked for both: 400 naming the overlap, and the first meter is not idled either
+    status, answer = bulk(invoke, "idle", {"meter_ids": ids, **week})
+    assert status == 400 and "overlaps" in answer["title"], answer
+    # When another partner's meter is among those named: 404, nothing changes
+    status, answer = bulk(invoke, "disenroll", {"meter_ids": [ids[0], foreign], "start_time": week["start_time"]})
+    assert status == 404, answer
+    assert [enrollment(invoke, meter_id) for meter_id in ids] == before
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"meter_ids": [], "start_time": "2030-06-01T00:00:00-07:00"}, "meter_ids"),
+        ({"meter_ids": ["not-a-uuid"], "start_time": "2030-06-01T00:00:00-07:00"}, "meter_ids"),
+        ({"meter_ids": [UNKNOWN_METER] * 101, "start_time": "2030-06-01T00:00:00-07:00"}, "meter_ids"),
+        ({"meter_ids": [UNKNOWN_METER], "start_time": "2030-06-01T00:00:00"}, "start_time"),
+    ],
+)
+def test_a_bad_bulk_request_is_a_400_naming_the_field(invoke: Invoke, body: dict[str, Any], field: str) -> None:
+    status, answer = bulk(invoke, "disenroll", body)
+    assert status == 400 and field in str(answer["details"]), answer

@@ -10,7 +10,7 @@ import pytest
 from meterhub.catalog.enums import EnrollmentStatus, ParticipationPreference
 from meterhub.meters.rules import participation
 from meterhub.meters.rules.enrollment import INDEFINITELY, derive_enrollment
-from meterhub.meters.use_cases.participation import request_disenrollment, request_idle, request_participation
+from meterhub.meters.use_cases.participation import only, request_disenrollment, request_idle, request_participation
 from meterhub.platform.errors import InvalidInput, NotFound
 
 from tests.fakes.meters import InMemoryMeterRepository
@@ -32,7 +32,7 @@ def test_an_idle_period_is_stored_in_utc_with_a_new_version(make_asset: MakeAsse
     repo = InMemoryMeterRepository()
     meter_id = store(repo, make_asset, 0)
 
-    answer = request_idle(repo, PARTNER, meter_id, JUNE, JULY, "Renovation", now=clock)
+    answer = only(request_idle(repo, PARTNER, meter_id, JUNE, JULY, "Renovation", now=clock))
 
     meter = stored(repo, 0)
     [period] = meter.non_participation
