@@ -78,6 +78,9 @@ def _meter_item(meter: MeterRecord) -> dict[str, AttributeValueTypeDef]:
     return item
 
 
+REVIEW_PAGE = 1000
+
+
 def review_shard_of(meter_id: str) -> int:
     return zlib.crc32(meter_id.encode()) % keys.REVIEW_SHARDS
 
@@ -267,6 +270,7 @@ class DynamoMeterRepository:
                 "IndexName": "gsi4",
                 "KeyConditionExpression": "gsi4pk = :pk AND gsi4sk <= :due",
                 "ExpressionAttributeValues": {":pk": {"S": keys.review_shard(shard)}, ":due": {"S": bound}},
+                "Limit": REVIEW_PAGE,  # keys held at a time: the run's memory does not grow with the fleet
             }
             for item in paging.query(request):
                 partner = item["pk"]["S"].removeprefix(keys.PARTNER)

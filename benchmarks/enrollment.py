@@ -1,0 +1,264 @@
+"""Enrollment at fleet scale, on in-process moto: the scheduled transition run and the search by status.
+
+A partner's fleet of `--meters` ERCOT utility meters (default 100,000; every field there) is stored with its
+enrollment evaluated before the June-September enrollment deadline: two thirds registered by the operator
+(ELIGIBLE), one third not (PENDING, an operator step outstanding). Then, in one run:
+
+1. **The scheduled transition run at the deadline** (`meters.use_cases.transitions.run_transitions`, what the
+   scheduled function does): every meter is due; DynamoDB requests by operation and per meter, wall time, and
+   the Python heap's peak during the run (tracemalloc; moto's table included, its stream switched off) for the
+   full fleet and for a tenth of it, so memory that grows with the fleet would show.
+2. **Enrollment search by status** (`POST /v2/meters/enrollments/search` with `global_enrollment_statuses`),
+   page after page: requests and items read per page, against a baseline measured in the same run, a filter no
+   index serves (a tag nobody has), which reads the partner's whole partition to answer one empty page.
+
+moto runs as a server in a process of its own (`python -m moto.server`), so the heap measured is the run's only
+(the table lives in the other process) and requests go over HTTP as they would to DynamoDB. Requests are counted
+with botocore hooks on the client every adapter uses; items read are Query's ScannedCount. Figures only, no
+assertions.
+
+    .venv/bin/python benchmarks/enrollment.py [--meters 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import tracemalloc
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BEFORE_DEADLINE = datetime(2026, 5, 1, tzinfo=UTC)
+DEADLINE = datetime(2026, 5, 11, tzinfo=UTC)  # June 1 less ERS's 21 days
+BATCH = 25  # items per BatchWriteItem
+
+
+class Counts:
+    def __init__(self) -> None:
+        self.requests: Counter[str] = Counter()
+        self.scanned = 0
+
+    def on_call(self, model: Any, **_: Any) -> None:
+        self.requests[model.name] += 1
+
+    def on_result(self, parsed: dict[str, Any], **_: Any) -> None:
+        self.scanned += int(parsed.get("ScannedCount", 0))
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.scanned = 0
+
+
+def _environment() -> None:
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    from meterhub_dev.local.stack import load_template
+
+    template = load_template(ROOT / "template.yaml")
+    os.environ.update(template.functions["MetersApiFunction"].environment)
+
+
+def _fleet(partner_id: str, count: int, table: str) -> None:
+    """The meters, written as the repository writes them (its item layout, indexes included), 25 a request."""
+    from meterhub.meters.adapters.dynamodb import _meter_item
+    from meterhub.meters.records import MeterRecord, ProgramStep
+    from meterhub.meters.rules.enrollment import evaluate
+    from meterhub.platform.adapters import clients
+
+    step = ProgramStep(
+        program_identifier="ERCOT-ERS", action_type="HAS_MARKET_REGISTRATION", recorded_at=BEFORE_DEADLINE
+    )
+    batch: list[Any] = []
+    for n in range(count):
+        data = {
+            "partner_reference": f"bench-{n:06d}",
+            "transmission_region": "ERCOT",
+            "customer_classification": "RESIDENTIAL",
+            "load_types": ["BATTERY_STORAGE"],
+            "meter_type": "UTILITY_METER",
+            "customer": {"street_1": f"{n} Congress Ave", "postal_code": "78701", "city": "Austin"}
+            | {"state_or_province_code": "TX", "country_code": "US"},
+            "utility": {"utility_name": "ONCOR", "electric_service_account_number": f"{10443720000000000 + n}"},
+        }
+        meter = MeterRecord(
+            meter_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-meter-{n}")),
+            partner_id=partner_id,
+            partner_reference=data["partner_reference"],
+            data=data,
+            created_at=BEFORE_DEADLINE,
+            updated_at=BEFORE_DEADLINE,
+            program_steps=[step] if n % 3 else [],
+        )
+        meter = meter.model_copy(update={"enrollment": evaluate(meter, BEFORE_DEADLINE)})
+        batch.append({"PutRequest": {"Item": _meter_item(meter)}})
+        if len(batch) == BATCH:
+            clients.dynamodb().batch_write_item(RequestItems={table: batch})
+            batch = []
+    if batch:
+        clients.dynamodb().batch_write_item(RequestItems={table: batch})
+
+
+def timed(step: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = step()
+    return result, time.perf_counter() - started
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server in its own process; its endpoint, set as AWS_ENDPOINT_URL while it runs."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        yield endpoint
+    finally:
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def transition_run(meters: int) -> dict[str, Any]:
+    """A fresh moto with `meters` meters, and the scheduled run at the deadline over all of them."""
+    import boto3
+    from meterhub import wiring
+    from meterhub.meters.use_cases.transitions import run_transitions
+    from meterhub.platform.adapters import clients
+    from meterhub.platform.settings import MetersTableSettings
+    from meterhub_dev.local.provisioning import provision
+    from meterhub_dev.local.stack import load_template
+
+    template = load_template(ROOT / "template.yaml")
+    with moto_server():
+        wiring.reset()
+        clients.reset()
+        provision(
+            template,
+            boto3.client("dynamodb", region_name="us-east-1"),
+            boto3.client("s3", region_name="us-east-1"),
+            boto3.client("sqs", region_name="us-east-1"),
+        )
+        settings = MetersTableSettings.load()
+        partner_id = str(uuid.uuid4())
+        _, setup = timed(lambda: _fleet(partner_id, meters, settings.meters_table_name))
+        counts = Counts()
+        events = clients.dynamodb().meta.events
+        events.register("before-call.dynamodb.*", counts.on_call)
+        repo = wiring.meter_repository(settings, clock=lambda: DEADLINE)
+        tracemalloc.start()
+        report, wall = timed(lambda: run_transitions(repo, DEADLINE))
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        events.unregister("before-call.dynamodb.*", counts.on_call)
+        search = search_pages(partner_id, settings) if meters >= 1000 else None
+    return {
+        "meters": meters,
+        "setup_s": setup,
+        "report": report.as_dict(),
+        "wall_s": wall,
+        "peak_mb": peak / 1e6,
+        "requests": dict(counts.requests),
+        "search": search,
+    }
+
+
+def search_pages(partner_id: str, settings: Any) -> dict[str, Any]:
+    """Pages of the enrollment search by status (ACTIVE is nobody after the deadline: ELIGIBLE and PENDING
+    are the two populated statuses), and the whole-partition baseline."""
+    from meterhub import wiring
+    from meterhub.meters.api_models.responses import MeterFilterRequest
+    from meterhub.meters.use_cases.read_meters import search_enrollments
+    from meterhub.platform.adapters import clients
+
+    repo = wiring.meter_repository(settings)
+    counts = Counts()
+    events = clients.dynamodb().meta.events
+    events.register("before-call.dynamodb.*", counts.on_call)
+    events.register("after-call.dynamodb.Query", counts.on_result)
+    results: dict[str, Any] = {}
+    for label, filters in (
+        ("PENDING, 500 a page", {"global_enrollment_statuses": ["PENDING"], "page_size": 500}),
+        ("ELIGIBLE, 100 a page", {"global_enrollment_statuses": ["ELIGIBLE"], "page_size": 100}),
+        ("ELIGIBLE+PENDING, 500 a page", {"global_enrollment_statuses": ["ELIGIBLE", "PENDING"], "page_size": 500}),
+        ("baseline: tag nobody has (no index)", {"tags": ["nobody"], "page_size": 500}),
+    ):
+        request = MeterFilterRequest.model_validate(filters)
+        counts.reset()
+        answer, wall = timed(partial(search_enrollments, repo, partner_id, request, DEADLINE))
+        results[label] = {
+            "page_size": request.page_size,
+            "returned": len(answer.meters),
+            "requests": sum(counts.requests.values()),
+            "items_read": counts.scanned,
+            "wall_s": wall,
+        }
+        if label.startswith("ELIGIBLE, 100"):  # the next page too: a cursor continues the same index partition
+            counts.reset()
+            following = request.model_copy(update={"page_token": answer.next_page_token})
+            second, wall = timed(partial(search_enrollments, repo, partner_id, following, DEADLINE))
+            results[label + ", page 2"] = {
+                "page_size": request.page_size,
+                "returned": len(second.meters),
+                "requests": sum(counts.requests.values()),
+                "items_read": counts.scanned,
+                "wall_s": wall,
+            }
+    events.unregister("before-call.dynamodb.*", counts.on_call)
+    events.unregister("after-call.dynamodb.Query", counts.on_result)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--meters", type=int, default=100_000)
+    args = parser.parse_args()
+    _environment()
+    tenth = transition_run(max(args.meters // 10, 1))
+    full = transition_run(args.meters)
+    print(f"fleet: ERCOT meters, 2/3 registered (ELIGIBLE), 1/3 not (PENDING); run at the deadline {DEADLINE:%Y-%m-%d}")
+    print("\n1. Scheduled transition run (every meter due)")
+    print(f"{'meters':>9} {'changed':>8} {'wall s':>8} {'meters/s':>9} {'heap peak MB':>13}  requests (per meter)")
+    for run in (tenth, full):
+        n = run["meters"]
+        per_meter = ", ".join(f"{op} {count:,} ({count / n:.3f})" for op, count in sorted(run["requests"].items()))
+        print(
+            f"{n:>9,} {run['report']['changed']:>8,} {run['wall_s']:>8.1f} {n / run['wall_s']:>9,.0f} "
+            f"{run['peak_mb']:>13.1f}  {per_meter}"
+        )
+    ratio = full["peak_mb"] / tenth["peak_mb"] if tenth["peak_mb"] else float("nan")
+    print(f"heap peak ratio, {full['meters']:,} vs {tenth['meters']:,} meters: {ratio:.2f}x (flat = 1x)")
+    if full["search"]:
+        print(f"\n2. Enrollment search by status over {full['meters']:,} meters of one partner (first page)")
+        print(f"{'query':<42} {'page':>5} {'returned':>9} {'requests':>9} {'items read':>11} {'wall s':>7}")
+        for label, row in full["search"].items():
+            print(
+                f"{label:<42} {row['page_size']:>5} {row['returned']:>9,} {row['requests']:>9,} "
+                f"{row['items_read']:>11,} {row['wall_s']:>7.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
