@@ -8,6 +8,7 @@
     python -m meterhub_dev.admin enable-usage --partner-id <id>
     python -m meterhub_dev.admin record-program-step --partner-id <id> --meter-id <id> --program DRAM
     python -m meterhub_dev.admin run-enrollment-transitions [--at 2027-06-01T00:00:00Z]
+    python -m meterhub_dev.admin backfill-enrollment
     python -m meterhub_dev.admin sftp-login --partner-id <id> --sftp-host <SftpHost output> [--sftp-port 22]
 
 The partners table comes from --partners-table or PARTNERS_TABLE_NAME, the meters table (for the enrollment
@@ -35,7 +36,7 @@ from typing import Any
 from meterhub import wiring
 from meterhub.catalog.enums import ActionType, ProgramIdentifier
 from meterhub.meters.use_cases.program_steps import record_program_step
-from meterhub.meters.use_cases.transitions import run_transitions
+from meterhub.meters.use_cases.transitions import backfill_enrollment, run_transitions
 from meterhub.partners import use_cases as partners
 from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.partners.adapters.usage_plans import enable_usage
@@ -103,10 +104,14 @@ def _parser() -> argparse.ArgumentParser:
         "run-enrollment-transitions", help="apply the due enrollment transitions now (the scheduled function's work)"
     )
     run.add_argument("--at", help="the time to run at, ISO 8601 with an offset (default: now)")
+    commands.add_parser(
+        "backfill-enrollment",
+        help="store the enrollment of meters written before it was kept (once, after upgrading a stack; scans)",
+    )
     return parser
 
 
-ENROLLMENT_COMMANDS = frozenset({"record-program-step", "run-enrollment-transitions"})
+ENROLLMENT_COMMANDS = frozenset({"record-program-step", "run-enrollment-transitions", "backfill-enrollment"})
 
 
 def _enrollment_command(args: argparse.Namespace) -> int:
@@ -136,6 +141,8 @@ def _enrollment_command(args: argparse.Namespace) -> int:
                 "program_steps": [s.model_dump(mode="json") for s in meter.program_steps],
                 "global_enrollment_status": state.global_status if state else None,
             }
+        elif args.command == "backfill-enrollment":
+            output = backfill_enrollment(meters, at).as_dict()
         else:
             output = run_transitions(meters, at).as_dict()
     except DomainError as error:

@@ -99,3 +99,6 @@ class InMemoryMeterRepository:
         ]
         for _, pid, mid in sorted(due):
             yield pid, mid
+
+    def without_enrollment(self) -> Iterator[tuple[str, str]]:
+        yield from sorted(key for key, meter in self.meters.items() if meter.enrollment is None)

@@ -141,3 +141,41 @@ def test_a_meter_is_registered_committed_and_activated_with_one_event_per_change
     capsys.readouterr()
     assert admin.main(["--meters-table", table, "run-enrollment-transitions", "--at", activation.isoformat()]) == 0
     assert json.loads(capsys.readouterr().out)["due"] == 0
+
+
+def test_meters_stored_before_enrollment_was_kept_are_backfilled_once(
+    invoke: Invoke, make_asset: MakeAsset, partner: IssuedKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from meterhub.meters.adapters.dynamodb import dynamo_meter_repository
+    from meterhub.meters.api_models.meter import CreateMeter
+    from meterhub.meters.records import MeterRecord
+
+    # Given two meters written as before this change (no stored enrollment, so no index keys)
+    table = MetersTableSettings.load().meters_table_name
+    legacy = dynamo_meter_repository(table)  # the bare adapter: nothing evaluates the enrollment
+    at = datetime.fromisoformat("2026-01-05T00:00:00+00:00")
+    for n in range(2):
+        data = CreateMeter.model_validate(make_asset(f"old-{n}")).model_dump(mode="json", exclude_none=True)
+        meter_id = f"00000000-0000-4000-8000-00000000000{n}"
+        legacy.create(
+            MeterRecord(
+                meter_id=meter_id,
+                partner_id=partner.partner_id,
+                partner_reference=f"old-{n}",
+                data=data,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+    status, found = invoke("POST", "/v2/meters/enrollments/search", {"global_enrollment_statuses": ["PENDING"]})
+    assert status == 200 and found["meters"] == []  # read on the fly, but in no index
+    # When the operator backfills (twice)
+    capsys.readouterr()
+    assert admin.main(["--meters-table", table, "backfill-enrollment"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert admin.main(["--meters-table", table, "backfill-enrollment"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    # Then both are stored with their enrollment and found by status; the second run had nothing to do
+    assert (first["changed"], second["due"]) == (2, 0)
+    status, found = invoke("POST", "/v2/meters/enrollments/search", {"global_enrollment_statuses": ["PENDING"]})
+    assert sorted(m["partner_reference"] for m in found["meters"]) == ["old-0", "old-1"]

@@ -108,3 +108,7 @@ class MeterRepository(Protocol):
     def due_for_review(self, now: datetime) -> Iterator[tuple[str, str]]:
         """(partner_id, meter_id) of every meter, of any partner, whose stored enrollment's review_at is not after
         `now`: the scheduled transition run's work list."""
+
+    def without_enrollment(self) -> Iterator[tuple[str, str]]:
+        """(partner_id, meter_id) of every meter stored without an enrollment state (written before it was kept):
+        the one-off backfill's work list. Reads the whole table."""

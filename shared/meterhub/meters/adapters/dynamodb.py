@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import (
         AttributeValueTypeDef,
         QueryInputTypeDef,
+        ScanInputTypeDef,
         TransactWriteItemTypeDef,
     )
 from meterhub.meters.ports import MeterPage, MeterQuery, ReferenceTaken
@@ -275,6 +276,17 @@ class DynamoMeterRepository:
             for item in paging.query(request):
                 partner = item["pk"]["S"].removeprefix(keys.PARTNER)
                 yield partner, item["sk"]["S"].removeprefix(keys.METER)
+
+    def without_enrollment(self) -> Iterator[tuple[str, str]]:
+        """Meters stored before enrollment was kept (no review key): the backfill's work list, by a scan."""
+        request: ScanInputTypeDef = {
+            "TableName": self._table,
+            "FilterExpression": "begins_with(sk, :meter) AND attribute_not_exists(gsi4pk)",
+            "ExpressionAttributeValues": {":meter": {"S": keys.METER}},
+            "ProjectionExpression": "pk, sk",
+        }
+        for item in paging.scan(request):
+            yield item["pk"]["S"].removeprefix(keys.PARTNER), item["sk"]["S"].removeprefix(keys.METER)
 
     def _direct_candidates(self, partner_id: str, query: MeterQuery) -> list[MeterRecord]:
         """Meters named by id or reference (bounded lists: at most 1000 of each), fetched by key."""

@@ -55,6 +55,9 @@ class EnrollingMeterRepository:
     def due_for_review(self, now: datetime) -> Iterator[tuple[str, str]]:
         return self._inner.due_for_review(now)
 
+    def without_enrollment(self) -> Iterator[tuple[str, str]]:
+        return self._inner.without_enrollment()
+
     def _settled(self, meter: MeterRecord, now: datetime) -> MeterRecord:
         previous = meter.enrollment
         if previous is not None:

@@ -71,3 +71,28 @@ def run_transitions(
         else:
             report.unchanged += 1
     return report
+
+
+def backfill_enrollment(
+    repo: MeterRepository, now: datetime, keep_going: Callable[[], bool] = lambda: True
+) -> TransitionReport:
+    """Store the enrollment of every meter written before it was kept (the migration of an existing stack): until
+    then such a meter is evaluated on read but found by no enrollment filter and reviewed by no scheduled run.
+    Each is written back on the version read (its enrollment evaluated by `repo`); re-running skips those done."""
+    report = TransitionReport()
+    for partner_id, meter_id in repo.without_enrollment():
+        if not keep_going():
+            report.finished = False
+            break
+        report.due += 1
+        meter = repo.get(partner_id, meter_id)
+        if meter is None or meter.enrollment is not None:
+            report.skipped += 1
+            continue
+        try:
+            repo.replace(meter.model_copy(update={"version": meter.version + 1}), expected_version=meter.version)
+        except Conflict:
+            report.skipped += 1  # written meanwhile: that write stored its enrollment
+            continue
+        report.changed += 1
+    return report

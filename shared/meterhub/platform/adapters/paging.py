@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from meterhub.platform.adapters import clients
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef, ScanInputTypeDef
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
 
@@ -25,6 +25,17 @@ def query(request: QueryInputTypeDef) -> Iterator[dict[str, Any]]:
     request = copy.copy(request)
     while True:
         page = clients.dynamodb().query(**request)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def scan(request: ScanInputTypeDef) -> Iterator[dict[str, Any]]:
+    """Every item the Scan matches, page after page (for one-off migrations: a scan reads the whole table)."""
+    request = copy.copy(request)
+    while True:
+        page = clients.dynamodb().scan(**request)
         yield from page.get("Items", [])
         if "LastEvaluatedKey" not in page:
             return
