@@ -282,3 +282,41 @@ def test_move_references_is_all_or_nothing(repo: MeterRepository, partner_ids: t
         repo.move_references([(_moved(a, "ref-5"), "ref-1", 1), (_moved(b, "ref-6"), "ref-2", 7)])
     assert [repo.get_by_reference(partner_ids[0], f"ref-{n}") for n in (1, 2, 3, 5, 6)] == [a, b, holder, None, None]
     repo.move_references([])
+
+
+def test_enrollment_filters_and_the_review_list_agree(repo: MeterRepository, partner_ids: tuple[str, str]) -> None:
+    from meterhub.meters.use_cases.enrolling import EnrollingMeterRepository
+
+    # Given meters stored with their enrollment (evaluated at T0): one complete (ELIGIBLE), one missing fields
+    # (PENDING, a partner action), and another partner's
+    enrolling = EnrollingMeterRepository(repo, lambda: T0)
+    complete = {
+        "utility": {"utility_name": "EVERSOURCE", "electric_service_account_number": "51234567890"},
+        "isone": {"in_connected_solutions": True},
+        "customer": {**build_asset("x")["customer"], "dispatch_option": "DAILY"},
+        "device": {"device_type": "BATTERY", "battery_power_capacity_kw": 5.0, "battery_energy_capacity_kwh": 13.5},
+    }
+    ready = _meter(partner_ids[0], "ready", 0)
+    ready = ready.model_copy(update={"data": {**ready.data, **complete}})
+    pending = _meter(partner_ids[0], "pending", 1)
+    foreign = _meter(partner_ids[1], "foreign", 2)
+    for meter in (ready, pending, foreign):
+        enrolling.create(meter)
+
+    def found(**query: object) -> list[str]:
+        page = repo.search(partner_ids[0], MeterQuery(**query), 10, None)  # type: ignore[arg-type]
+        return [meter.partner_reference for meter in page.meters]
+
+    # Then the enrollment filters select by the stored state, within the partner
+    assert found(global_statuses=("PENDING",)) == ["pending"]
+    assert found(global_statuses=("ELIGIBLE", "PENDING")) == ["ready", "pending"]
+    assert found(partner_action_required=True) == ["pending"]
+    assert found(action_types=("NO_MISSING_FIELDS",)) == ["pending"]
+    assert found(global_statuses=("ACTIVE",)) == []
+    # And none is due at T0; every one is due by its review time, and none lacks a stored enrollment
+    ours = set(partner_ids)
+    assert [key for key in repo.due_for_review(T0) if key[0] in ours] == []
+    later = max(m.enrollment.review_at for m in (repo.get(ready.partner_id, ready.meter_id),) if m and m.enrollment)
+    due = {key for key in repo.due_for_review(later + timedelta(days=400)) if key[0] in ours}
+    assert due == {(m.partner_id, m.meter_id) for m in (ready, pending, foreign)}
+    assert [key for key in repo.without_enrollment() if key[0] in ours] == []
