@@ -231,23 +231,28 @@ def search_pages(partner_id: str, settings: Any) -> dict[str, Any]:
     return results
 
 
+def _print_run(run: dict[str, Any]) -> None:
+    n = run["meters"]
+    per_meter = ", ".join(f"{op} {count:,} ({count / n:.3f})" for op, count in sorted(run["requests"].items()))
+    print(
+        f"{n:>9,} {run['report']['changed']:>8,} {run['wall_s']:>8.1f} {n / run['wall_s']:>9,.0f} "
+        f"{run['peak_mb']:>13.1f}  {per_meter}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meters", type=int, default=100_000)
     args = parser.parse_args()
     _environment()
-    tenth = transition_run(max(args.meters // 10, 1))
-    full = transition_run(args.meters)
     print(f"fleet: ERCOT meters, 2/3 registered (ELIGIBLE), 1/3 not (PENDING); run at the deadline {DEADLINE:%Y-%m-%d}")
     print("\n1. Scheduled transition run (every meter due)")
     print(f"{'meters':>9} {'changed':>8} {'wall s':>8} {'meters/s':>9} {'heap peak MB':>13}  requests (per meter)")
-    for run in (tenth, full):
-        n = run["meters"]
-        per_meter = ", ".join(f"{op} {count:,} ({count / n:.3f})" for op, count in sorted(run["requests"].items()))
-        print(
-            f"{n:>9,} {run['report']['changed']:>8,} {run['wall_s']:>8.1f} {n / run['wall_s']:>9,.0f} "
-            f"{run['peak_mb']:>13.1f}  {per_meter}"
-        )
+    tenth = transition_run(max(args.meters // 10, 1))
+    _print_run(tenth)
+    full = transition_run(args.meters)
+    _print_run(full)
     ratio = full["peak_mb"] / tenth["peak_mb"] if tenth["peak_mb"] else float("nan")
     print(f"heap peak ratio, {full['meters']:,} vs {tenth['meters']:,} meters: {ratio:.2f}x (flat = 1x)")
     if full["search"]:
