@@ -64,12 +64,12 @@ EXCLUSIONS: tuple[ExclusionGroup, ...] = (
         "program, and ELRP A.4 pays for the battery's discharge in the same grid emergencies",
         sources=(src.CEC_DSGS_ELIGIBILITY, src.CEC_DSGS_GUIDELINES, src.CPUC_ELRP_PHASE_II),
     ),
-    # Eversource offers a Connecticut battery one of its two programs. ConnectedSolutions comes first because it
+    # Eversource has a Connecticut battery choose between its two programs. ConnectedSolutions comes first because it
     # also takes thermostats, which ESS never does: a thermostat is never shown as blocked by ESS.
     ExclusionGroup(
         programs=(ProgramIdentifier.EVERSOURCE_CS, ProgramIdentifier.CT_GB_ESS),
-        reason="Eversource enrolls a Connecticut home battery in Energy Storage Solutions or in ConnectedSolutions "
-        "Demand Response, not both",
+        reason="Eversource offers a Connecticut home battery a choice between Energy Storage Solutions and "
+        "ConnectedSolutions Demand Response, which both pay for the battery's discharge in their events",
         sources=(src.EVERSOURCE_CT_BATTERY_OPTIONS, src.CT_ESS_PROGRAM),
     ),
 )

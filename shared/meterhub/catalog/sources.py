@@ -46,9 +46,9 @@ CT_ESS_PROGRAM = (
     "winter (November 1 - March 31) dispatch seasons"
 )
 EVERSOURCE_CT_BATTERY_OPTIONS = (
-    "Eversource, Connecticut Home Battery Storage Options: Energy Storage Solutions or ConnectedSolutions Demand "
-    "Response, one program per battery; ESS pays per average kW the battery contributes per event "
-    "(June-September and November-March)"
+    "Eversource, Connecticut Home Battery Storage Options: two programs for a home battery to choose between, "
+    "Energy Storage Solutions or ConnectedSolutions Demand Response; ESS pays per average kW the battery "
+    "contributes per event (June-September and November-March)"
 )
 
 # ----- ERCOT ---------------------------------------------------------------------------------------------------
