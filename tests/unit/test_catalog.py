@@ -38,7 +38,23 @@ EXPECTED_PROGRAMS: dict[str, tuple[TransmissionRegion, OnboardingMethod, Interva
     "CEC-DSGS": (TransmissionRegion.CAISO, PARTNER, IntervalDataSource.PARTNER),
     "PGE-CBP": (TransmissionRegion.CAISO, CUSTOMER, IntervalDataSource.UTILITY),
     "PJM-CAPACITY": (TransmissionRegion.PJM, CUSTOMER, IntervalDataSource.UTILITY),
+    "CT_GB-ESS": (TransmissionRegion.ISONE, PARTNER, IntervalDataSource.PARTNER),
+    "ONCOR-CLM": (TransmissionRegion.ERCOT, PARTNER, IntervalDataSource.UTILITY),
+    "CAISO-ELRP-A4": (TransmissionRegion.CAISO, PARTNER, IntervalDataSource.PARTNER),
+    "PGE-ART": (TransmissionRegion.CAISO, PARTNER, IntervalDataSource.PARTNER),
 }
+# Leap's identifiers whose program rules we found no public source for (see the README's Program catalog).
+NOT_IN_CATALOG = [
+    "CAISO-CCA-SC_ONLY",
+    "CEC-DSGS-OPTION2",
+    "CEC-DSGS-OPTION4",
+    "NRG-REALTIME",
+    "NRG-RED",
+    "PSE-RPO",
+    "SRP-RPO",
+    "TVA-RPO",
+    "ENERGYHUB-CS",
+]
 
 
 def at(text: str) -> datetime:
@@ -54,6 +70,15 @@ def test_catalog_holds_exactly_the_programs_of_the_issue_once_each() -> None:
 
     # Then every expected program is there, once, and nothing else
     assert sorted(identifiers) == sorted(EXPECTED_PROGRAMS)
+
+
+def test_every_leap_program_identifier_is_in_the_catalog_or_listed_as_left_out() -> None:
+    # Given Leap's whole program_identifier enum
+    leap = {str(identifier) for identifier in ProgramIdentifier}
+
+    # Then each identifier is either a catalog program or one we found no public rules for, never both
+    assert set(EXPECTED_PROGRAMS) | set(NOT_IN_CATALOG) == leap
+    assert not set(EXPECTED_PROGRAMS) & set(NOT_IN_CATALOG)
 
 
 @pytest.mark.parametrize(("identifier", "expected"), sorted(EXPECTED_PROGRAMS.items()))
@@ -73,17 +98,18 @@ def test_program_has_its_region_onboarding_and_interval_data_source(
         (
             TransmissionRegion.ISONE,
             MeterType.DEVICE,
-            ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS"],
+            ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS", "CT_GB-ESS"],
         ),
         (
             TransmissionRegion.ISONE,
             MeterType.UTILITY_METER,
             ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS"],
         ),
-        (TransmissionRegion.ERCOT, MeterType.UTILITY_METER, ["ERCOT-ERS"]),
+        (TransmissionRegion.ERCOT, MeterType.UTILITY_METER, ["ERCOT-ERS", "ONCOR-CLM"]),
         (TransmissionRegion.ERCOT, MeterType.DEVICE, []),
         (TransmissionRegion.CAISO, MeterType.UTILITY_METER, ["DRAM", "CCA", "ENERGY-ONLY", "ELRP", "PGE-CBP"]),
-        (TransmissionRegion.CAISO, MeterType.DEVICE, ["CEC-DSGS"]),
+        (TransmissionRegion.CAISO, MeterType.DEVICE, ["CEC-DSGS", "CAISO-ELRP-A4", "PGE-ART"]),
+        (TransmissionRegion.CAISO, MeterType.SUBMETER, ["CEC-DSGS", "CAISO-ELRP-A4"]),
         (
             TransmissionRegion.NYISO,
             MeterType.UTILITY_METER,
@@ -106,12 +132,17 @@ def test_programs_for_lists_the_programs_open_to_a_region_and_meter_type(
 @pytest.mark.parametrize(
     ("region", "meter_type", "utility", "expected"),
     [
-        (TransmissionRegion.ISONE, MeterType.DEVICE, "EVERSOURCE", ["MA_DOER-CPS", "EVERSOURCE-CS"]),
+        (TransmissionRegion.ISONE, MeterType.DEVICE, "EVERSOURCE", ["MA_DOER-CPS", "EVERSOURCE-CS", "CT_GB-ESS"]),
+        (TransmissionRegion.ISONE, MeterType.DEVICE, "UNITED_ILLUMINATED", ["MA_DOER-CPS", "CT_GB-ESS"]),
         (TransmissionRegion.ISONE, MeterType.DEVICE, "RIE", ["MA_DOER-CPS", "RIE-CS"]),
         (TransmissionRegion.NYISO, MeterType.UTILITY_METER, "CECONY", ["NYISO-SCR", "CONED-DLRP", "CONED-CSRP"]),
         (TransmissionRegion.NYISO, MeterType.UTILITY_METER, "PSEGLI", ["NYISO-SCR", "PSEGLI-DLRP", "PSEGLI-CSRP"]),
         (TransmissionRegion.NYISO, MeterType.UTILITY_METER, "NATGRID", ["NYISO-SCR"]),
-        (TransmissionRegion.ERCOT, MeterType.UTILITY_METER, "ONCOR", ["ERCOT-ERS"]),
+        (TransmissionRegion.ERCOT, MeterType.UTILITY_METER, "ONCOR", ["ERCOT-ERS", "ONCOR-CLM"]),
+        (TransmissionRegion.ERCOT, MeterType.UTILITY_METER, "CENTERPOINT", ["ERCOT-ERS"]),
+        (TransmissionRegion.CAISO, MeterType.DEVICE, "PGE", ["CEC-DSGS", "CAISO-ELRP-A4", "PGE-ART"]),
+        (TransmissionRegion.CAISO, MeterType.DEVICE, "SCE", ["CEC-DSGS", "CAISO-ELRP-A4"]),
+        (TransmissionRegion.CAISO, MeterType.DEVICE, "SMUD", ["CEC-DSGS"]),
     ],
 )
 def test_programs_for_a_known_utility_keeps_only_that_utilitys_programs(
@@ -129,9 +160,9 @@ def test_programs_for_a_known_utility_keeps_only_that_utilitys_programs(
     [
         ("MA", ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS"]),
         ("RI", ["RIE-CS"]),
-        ("CT", ["EVERSOURCE-CS"]),
+        ("CT", ["EVERSOURCE-CS", "CT_GB-ESS"]),
         ("NH", []),
-        (None, ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS"]),
+        (None, ["MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS", "CT_GB-ESS"]),
     ],
 )
 def test_programs_for_a_known_state_keeps_only_the_programs_of_that_state(
@@ -167,9 +198,9 @@ def test_programs_for_filters_on_customer_classification_when_given(monkeypatch:
         TransmissionRegion.ERCOT, MeterType.UTILITY_METER, CustomerClassification.COMMERCIAL
     )
 
-    # Then only the commercial meter gets the program
+    # Then only the commercial meter gets the program (and Oncor's CLM, commercial-only in the real catalog)
     assert residential == []
-    assert [p.program_identifier for p in commercial] == [ProgramIdentifier.ERCOT_ERS]
+    assert [p.program_identifier for p in commercial] == [ProgramIdentifier.ERCOT_ERS, ProgramIdentifier.ONCOR_CLM]
 
 
 # ----- derived rules ---------------------------------------------------------------------------------------
@@ -459,6 +490,39 @@ def test_next_delivery_period(identifier: str, now: str, period: str, start: str
             "2026-06-01",
             "2025-05-02",
         ),
+        # Oncor CLM: the summer on-peak season, then the winter emergency season over the new year
+        ("ONCOR-CLM", "2025-03-15T00:00:00", "ONCOR-CLM_2025_JUN_SEP", "2025-06-01", "2025-10-01", "2025-05-02"),
+        (
+            "ONCOR-CLM",
+            "2025-10-01T00:00:00",
+            "ONCOR-CLM_2025_DEC_2026_FEB",
+            "2025-12-01",
+            "2026-03-01",
+            "2025-11-01",
+        ),
+        ("ONCOR-CLM", "2025-11-02T00:00:00", "ONCOR-CLM_2026_JUN_SEP", "2026-06-01", "2026-10-01", "2026-05-02"),
+        # ELRP A.4: monthly within May-October, as ELRP
+        ("CAISO-ELRP-A4", "2025-06-20T00:00:00", "CAISO-ELRP-A4_2025_AUG", "2025-08-01", "2025-09-01", "2025-07-18"),
+        (
+            "CAISO-ELRP-A4",
+            "2025-09-18T00:00:00",
+            "CAISO-ELRP-A4_2026_MAY",
+            "2026-05-01",
+            "2026-06-01",
+            "2026-04-17",
+        ),
+        # ART: events at any time of year, so every month is a period
+        ("PGE-ART", "2025-12-20T00:00:00", "PGE-ART_2026_FEB", "2026-02-01", "2026-03-01", "2026-01-18"),
+        # ESS: summer June-September, winter November-March
+        ("CT_GB-ESS", "2025-03-15T00:00:00", "CT_GB-ESS_2025_JUN_SEP", "2025-06-01", "2025-10-01", "2025-05-02"),
+        (
+            "CT_GB-ESS",
+            "2025-07-01T00:00:00",
+            "CT_GB-ESS_2025_NOV_2026_MAR",
+            "2025-11-01",
+            "2026-04-01",
+            "2025-10-02",
+        ),
     ],
 )
 def test_next_delivery_period_of_the_added_programs(
@@ -467,7 +531,7 @@ def test_next_delivery_period_of_the_added_programs(
     # When the next period of an added program is computed
     result = catalog.next_delivery_period(catalog.get_program(ProgramIdentifier(identifier)), at(now))
 
-    # Then it follows the program's public season (DSGS and CBP May-Oct, PJM's June-May Delivery Year)
+    # Then it follows the program's public season (DSGS and CBP May-Oct, PJM's June-May Delivery Year, ...)
     assert (result.identifier, result.start, result.end, result.enrollment_deadline) == (
         period,
         at(start + "T00:00:00"),
@@ -488,6 +552,71 @@ def test_pge_cbp_is_for_pge_commercial_customers_in_california() -> None:
     assert offered(CustomerClassification.COMMERCIAL, "PGE", "CA")
     assert not offered(CustomerClassification.RESIDENTIAL, "PGE", "CA")
     assert not offered(CustomerClassification.COMMERCIAL, "SCE", "CA")
+
+
+@pytest.mark.parametrize(
+    ("identifier", "classification", "utility", "state", "offered"),
+    [
+        # Oncor CLM: commercial Oncor customers in Texas
+        ("ONCOR-CLM", "COMMERCIAL", "ONCOR", "TX", True),
+        ("ONCOR-CLM", "RESIDENTIAL", "ONCOR", "TX", False),
+        ("ONCOR-CLM", "COMMERCIAL", "CENTERPOINT", "TX", False),
+        # ELRP A.4: residential customers of PG&E, SCE and SDG&E
+        ("CAISO-ELRP-A4", "RESIDENTIAL", "SDGE", "CA", True),
+        ("CAISO-ELRP-A4", "RESIDENTIAL", "SCE", "CA", True),
+        ("CAISO-ELRP-A4", "COMMERCIAL", "PGE", "CA", False),
+        ("CAISO-ELRP-A4", "RESIDENTIAL", "LADWP", "CA", False),
+        # ART: PG&E residential customers
+        ("PGE-ART", "RESIDENTIAL", "PGE", "CA", True),
+        ("PGE-ART", "COMMERCIAL", "PGE", "CA", False),
+        ("PGE-ART", "RESIDENTIAL", "SDGE", "CA", False),
+        # ESS: Eversource and UI customers in Connecticut, homes and businesses
+        ("CT_GB-ESS", "RESIDENTIAL", "EVERSOURCE", "CT", True),
+        ("CT_GB-ESS", "COMMERCIAL", "UNITED_ILLUMINATED", "CT", True),
+        ("CT_GB-ESS", "RESIDENTIAL", "EVERSOURCE", "MA", False),
+        ("CT_GB-ESS", "RESIDENTIAL", "NATGRID", "CT", False),
+    ],
+)
+def test_added_programs_are_offered_only_to_their_customers(
+    identifier: str, classification: str, utility: str, state: str, offered: bool
+) -> None:
+    # Given the program and a meter type it takes
+    program = catalog.get_program(ProgramIdentifier(identifier))
+
+    # When the catalog is asked for a meter of this customer class, utility and state
+    programs = catalog.programs_for(
+        program.transmission_region, program.meter_types[0], CustomerClassification(classification), utility, state
+    )
+
+    # Then the program is offered exactly to the customers its public rules name
+    assert (program in programs) is offered
+
+
+def test_oncor_clm_asks_for_the_esiid_at_enrollment_but_adds_no_creation_rule() -> None:
+    # Given Oncor CLM and ERS, both open to a commercial Oncor meter
+    clm = catalog.get_program(ProgramIdentifier.ONCOR_CLM)
+    ers = catalog.get_program(ProgramIdentifier.ERCOT_ERS)
+
+    # Then CLM checks the ESIID's form before enrollment, and creation is refused on ERS's rule alone (one error)
+    assert [f.pattern for f in clm.enrollment_fields if f.path == "utility.electric_service_account_number"] == [
+        r"^\d{17}(\d{5})?$"
+    ]
+    assert clm.creation_fields == () and ers.creation_fields
+
+
+@pytest.mark.parametrize("load_types", [["BATTERY_STORAGE"], ["HVAC"]])
+def test_energy_storage_solutions_asks_every_meter_for_its_battery_size(load_types: list[str]) -> None:
+    # When ESS's needs of a meter are read
+    program = catalog.get_program(ProgramIdentifier.CT_GB_ESS)
+    paths = {field.path for field in catalog.enrollment_fields_for(program, load_types)}
+
+    # Then the battery's power and energy and the Connecticut account are asked whatever the load type (ESS is for
+    # batteries only: a meter without one stays PENDING)
+    assert {
+        "device.battery_power_capacity_kw",
+        "device.battery_energy_capacity_kwh",
+        "utility.electric_service_account_number",
+    } <= paths
 
 
 def test_cec_dsgs_needs_the_battery_sizes_and_device_count_leap_asks_for() -> None:
@@ -564,6 +693,11 @@ def test_every_program_cites_a_public_program_document_besides_leaps_own(program
         ("RIE-CS", src.RIE_CONNECTED_SOLUTIONS),
         ("MA_DOER-CPS", src.MA_CPS_REGULATION),
         ("CONED-DLRP", src.CONED_RIDER_T),
+        ("ONCOR-CLM", src.ONCOR_CLM),
+        ("CAISO-ELRP-A4", src.CPUC_ELRP_PHASE_II),
+        ("CAISO-ELRP-A4", src.ELRP_A4_UTILITY_PAGES),
+        ("PGE-ART", src.PGE_ART),
+        ("CT_GB-ESS", src.CT_ESS_PROGRAM),
     ],
 )
 def test_program_cites_the_document_its_seasons_and_states_come_from(identifier: str, document: str) -> None:
@@ -624,3 +758,38 @@ def test_programs_outside_any_group_and_lone_group_members_are_never_blocked() -
     # Then nothing is blocked
     assert exclusions.placements(nyiso, nyiso) == {}
     assert exclusions.placements([ProgramIdentifier.ELRP], []) == {}
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (ProgramIdentifier.ERCOT_ERS, ProgramIdentifier.ONCOR_CLM),
+        (ProgramIdentifier.CEC_DSGS, ProgramIdentifier.CAISO_ELRP_A4),
+        (ProgramIdentifier.EVERSOURCE_CS, ProgramIdentifier.CT_GB_ESS),
+    ],
+)
+def test_added_programs_exclude_the_program_paying_for_the_same_reduction(
+    first: ProgramIdentifier, second: ProgramIdentifier
+) -> None:
+    # When a meter is open to both and ready for both, or ready for the second only
+    both_ready = exclusions.placements([first, second], [first, second])
+    second_ready = exclusions.placements([first, second], [second])
+
+    # Then it is placed in the first by default, and in the second when only that one can take it
+    assert both_ready == {second: first}
+    assert second_ready == {first: second}
+
+
+def test_a_connecticut_thermostat_is_placed_in_connectedsolutions_not_blocked_by_storage_solutions() -> None:
+    # Given a Connecticut Eversource thermostat: ESS is open to it (no program-level load type), never ready
+    program = catalog.get_program(ProgramIdentifier.CT_GB_ESS)
+    thermostat = {"utility": {"utility_name": "EVERSOURCE", "electric_service_account_number": "51234567890"}}
+    assert catalog.unmet(catalog.enrollment_fields_for(program, ["HVAC"]), thermostat)
+
+    # When neither program is ready yet, or ConnectedSolutions is
+    open_programs = [ProgramIdentifier.EVERSOURCE_CS, ProgramIdentifier.CT_GB_ESS]
+    nothing_ready = exclusions.placements(open_programs, [])
+    cs_ready = exclusions.placements(open_programs, [ProgramIdentifier.EVERSOURCE_CS])
+
+    # Then it is placed in ConnectedSolutions either way
+    assert nothing_ready == cs_ready == {ProgramIdentifier.CT_GB_ESS: ProgramIdentifier.EVERSOURCE_CS}

@@ -381,9 +381,10 @@ def test_each_outcome_counts_in_meters_and_once_per_program_the_meter_falls_unde
     totals = emf.totals()
     for outcome in ("created", "duplicate", "updated"):
         assert totals[point("Meters", Outcome=outcome)] == 1
-        for program in ("MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS"):
+        # (the metric counts the programs of the meter's region, type, class and utility, not its state: CT's ESS too)
+        for program in ("MA_DOER-CPS", "EVERSOURCE-CS", "NATGRID-CS", "UNITIL-CS", "RIE-CS", "CT_GB-ESS"):
             assert totals[point("ProgramMeters", Program=program, Outcome=outcome)] == 1
     assert totals[point("Meters", Outcome="refused")] == 1
     for program in ("DRAM", "CCA", "ENERGY-ONLY", "ELRP"):
         assert totals[point("ProgramMeters", Program=program, Outcome="refused")] == 1
-    assert len(totals) == 4 + 3 * 5 + 4
+    assert len(totals) == 4 + 3 * 6 + 4

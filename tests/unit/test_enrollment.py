@@ -286,12 +286,21 @@ def test_a_meter_missing_any_address_part_is_pending_with_the_address_action(
     customer = {k: v for k, v in complete.data["customer"].items() if k != absent}
     record = complete.model_copy(update={"data": {**complete.data, "customer": customer}})
 
-    # Then every program is PENDING and asks the partner for the address, once per program
+    # Then every program is PENDING and asks the partner for the address, once per program; without a state the
+    # meter may be in Connecticut, so Energy Storage Solutions is offered too, blocked by ConnectedSolutions
     result = derive_enrollment(record, NOW)
-    assert set(statuses(result).values()) == {EnrollmentStatus.PENDING}
+    blocked = {"CT_GB-ESS"} if absent == "state_or_province_code" else set()
+    assert {p: s for p, s in statuses(result).items() if p not in blocked} == dict.fromkeys(
+        [p for p in statuses(result) if p not in blocked], EnrollmentStatus.PENDING
+    )
     assert result.global_enrollment_status is EnrollmentStatus.PENDING
     actions = [(str(a.program_identifier), a.action_type, a.action_code) for a in result.required_actions.partner]
-    assert actions == [(program, ActionType.ADDRESS, "ADDR_0001") for program in statuses(result)]
+    assert actions == [
+        (program, ActionType.NOT_ENROLLED_IN_CONFLICTING_PROGRAM, "PROG_0001")
+        if program in blocked
+        else (program, ActionType.ADDRESS, "ADDR_0001")
+        for program in statuses(result)
+    ]
     assert len(actions) >= 2  # CPS and the utility's ConnectedSolutions
 
 
@@ -350,7 +359,7 @@ def test_connectedsolutions_battery_is_offered_the_winter_season_and_a_thermosta
     ("state", "city", "utility", "expected"),
     [
         ("MA", "Boston", "EVERSOURCE", ["MA_DOER-CPS", "EVERSOURCE-CS"]),
-        ("CT", "Hartford", "EVERSOURCE", ["EVERSOURCE-CS"]),
+        ("CT", "Hartford", "EVERSOURCE", ["EVERSOURCE-CS", "CT_GB-ESS"]),
         ("NH", "Manchester", "EVERSOURCE", []),
         ("RI", "Providence", "RIE", ["RIE-CS"]),
         ("MA", "Worcester", "NATGRID", ["MA_DOER-CPS", "NATGRID-CS"]),
@@ -502,6 +511,64 @@ def test_california_battery_device_is_eligible_for_dsgs_with_its_sizes(make_asse
     result = derive_enrollment(meter(document), NOW)
 
     # Then DSGS is ELIGIBLE for the coming May-October season
-    [dsgs] = result.program_enrollment
+    [dsgs] = [e for e in result.program_enrollment if e.program_identifier == ProgramIdentifier.CEC_DSGS]
     assert (str(dsgs.program_identifier), dsgs.enrollment_status) == ("CEC-DSGS", EnrollmentStatus.ELIGIBLE)
     assert dsgs.delivery_period == "CEC-DSGS_2025_MAY_OCT"
+
+
+def test_california_pge_battery_device_is_offered_elrp_a4_and_art_with_a4_yielding_to_dsgs(
+    make_asset: MakeAsset,
+) -> None:
+    # Given a complete residential PG&E battery at a California address
+    document = make_asset(
+        "ca-b",
+        region="CAISO",
+        customer=CALIFORNIA["customer"],
+        utility=CALIFORNIA["utility"],
+        device={"device_type": "BATTERY", "battery_power_capacity_kw": 5.0, "battery_energy_capacity_kwh": 13.5},
+        site={"number_of_devices": 1},
+    )
+
+    # When its enrollment is derived
+    result = derive_enrollment(meter(document), NOW)
+
+    # Then DSGS and ART are ELIGIBLE, and ELRP A.4 (paying for the same emergency discharge) yields to DSGS
+    assert statuses(result) == {
+        "CEC-DSGS": EnrollmentStatus.ELIGIBLE,
+        "CAISO-ELRP-A4": EnrollmentStatus.INELIGIBLE,
+        "PGE-ART": EnrollmentStatus.ELIGIBLE,
+    }
+    assert [(str(a.program_identifier), a.action_type) for a in result.required_actions.partner] == [
+        ("CAISO-ELRP-A4", ActionType.NOT_ENROLLED_IN_CONFLICTING_PROGRAM)
+    ]
+    periods = {str(e.program_identifier): e.delivery_period for e in result.program_enrollment}
+    assert (periods["CAISO-ELRP-A4"], periods["PGE-ART"]) == ("CAISO-ELRP-A4_2025_MAY", "PGE-ART_2025_APR")
+
+
+def test_commercial_oncor_meter_is_offered_clm_which_yields_to_ers(make_asset: MakeAsset) -> None:
+    # Given a commercial Oncor meter in Texas with its ESIID
+    document = make_asset(
+        "tx-c",
+        region="ERCOT",
+        meter_type="UTILITY_METER",
+        classification="COMMERCIAL",
+        customer={
+            "street_1": "1 Congress Ave",
+            "postal_code": "78701",
+            "city": "Austin",
+            "state_or_province_code": "TX",
+        },
+        utility={"utility_name": "ONCOR", "electric_service_account_number": "10443720000000001"},
+    )
+
+    # When its enrollment is derived
+    result = derive_enrollment(meter(document), NOW)
+
+    # Then ERS waits on the operator's registration and CLM is blocked by it (one reduction, one program)
+    assert statuses(result) == {"ERCOT-ERS": EnrollmentStatus.PENDING, "ONCOR-CLM": EnrollmentStatus.INELIGIBLE}
+    [action] = result.required_actions.partner
+    assert (str(action.program_identifier), action.action_type) == (
+        "ONCOR-CLM",
+        ActionType.NOT_ENROLLED_IN_CONFLICTING_PROGRAM,
+    )
+    assert "conflicting program ERCOT-ERS" in action.action_description

@@ -9,7 +9,9 @@ PARTICIPATE / IDLE / DISENROLL for the whole meter), so the default order is the
 
 Not every pair of programs in one region conflicts: Con Edison and PSEG Long Island allow their CSRP and DLRP
 customers to take part in NYISO's SCR as well, and CPS is earned on top of ConnectedSolutions (the
-`isone.in_connected_solutions` flag exists for that). Those programs therefore form no group.
+`isone.in_connected_solutions` flag exists for that). Those programs therefore form no group. A group of programs
+that never share a meter in practice (a CT-only program and Eversource's MA customers) costs nothing: placement
+only ever compares the programs open to one meter.
 """
 
 from __future__ import annotations
@@ -45,6 +47,30 @@ EXCLUSIONS: tuple[ExclusionGroup, ...] = (
         reason="a CAISO location belongs to one demand response registration at a time, and ELRP takes no "
         "customer already in another supply-side demand response program",
         sources=(src.CAISO_DR_BPM, src.CPUC_ELRP_DECISION, src.PGE_CBP_SCHEDULE),
+    ),
+    # Oncor pays for curtailable load no other demand response program counts; ERS (the ISO's, open to every ERCOT
+    # meter) comes first, so a commercial Oncor meter already offered to ERS keeps that placement.
+    ExclusionGroup(
+        programs=(ProgramIdentifier.ERCOT_ERS, ProgramIdentifier.ONCOR_CLM),
+        reason="Oncor's Commercial Load Management takes only curtailable load that is not counted in any other "
+        "curtailable load or demand response program",
+        sources=(src.ONCOR_CLM,),
+    ),
+    # DSGS pays for no reduction another utility or state program pays for, and an A.4 battery is paid by ELRP for
+    # the same emergency discharge. DSGS comes first: committed season-long, where ELRP is emergency-only.
+    ExclusionGroup(
+        programs=(ProgramIdentifier.CEC_DSGS, ProgramIdentifier.CAISO_ELRP_A4),
+        reason="a DSGS participant may not be paid for the same load reduction through another utility or state "
+        "program, and ELRP A.4 pays for the battery's discharge in the same grid emergencies",
+        sources=(src.CEC_DSGS_ELIGIBILITY, src.CEC_DSGS_GUIDELINES, src.CPUC_ELRP_PHASE_II),
+    ),
+    # Eversource has a Connecticut battery choose between its two programs. ConnectedSolutions comes first because it
+    # also takes thermostats, which ESS never does: a thermostat is never shown as blocked by ESS.
+    ExclusionGroup(
+        programs=(ProgramIdentifier.EVERSOURCE_CS, ProgramIdentifier.CT_GB_ESS),
+        reason="Eversource offers a Connecticut home battery a choice between Energy Storage Solutions and "
+        "ConnectedSolutions Demand Response, which both pay for the battery's discharge in their events",
+        sources=(src.EVERSOURCE_CT_BATTERY_OPTIONS, src.CT_ESS_PROGRAM),
     ),
 )
 

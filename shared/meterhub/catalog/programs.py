@@ -314,6 +314,24 @@ PROGRAMS: tuple[Program, ...] = (
     _connected_solutions(
         ProgramIdentifier.RIE_CS, UtilityName.RIE, "Rhode Island Energy", ("RI",), (src.RIE_CONNECTED_SOLUTIONS,)
     ),
+    # Connecticut's Energy Storage Solutions: batteries only, so every meter is asked its battery size (what the
+    # performance incentive is paid on); Eversource and UI run its summer and winter dispatch seasons.
+    Program(
+        program_identifier=ProgramIdentifier.CT_GB_ESS,
+        name="Connecticut Energy Storage Solutions",
+        transmission_region=TransmissionRegion.ISONE,
+        states=("CT",),
+        utilities=(UtilityName.EVERSOURCE, UtilityName.UNITED_ILLUMINATED),
+        onboarding=OnboardingMethod.PARTNER_CREATED,
+        meter_types=(MeterType.DEVICE, MeterType.SUBMETER),
+        performance_basis=(PerformanceBasis.DEVICE,),
+        interval_data_source=IntervalDataSource.PARTNER,
+        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER, BATTERY_POWER, BATTERY_ENERGY),
+        period_prefix="CT_GB-ESS",
+        seasons=(Season(start_month=6, end_month=9), Season(start_month=11, end_month=3)),
+        enrollment_lead_days=30,
+        sources=(src.CT_ESS_PROGRAM, src.EVERSOURCE_CT_BATTERY_OPTIONS, src.LEAP_PROGRAM_IDENTIFIERS),
+    ),
     # ERCOT (TX): partner-created utility meters; ERCOT supplies the interval data.
     Program(
         program_identifier=ProgramIdentifier.ERCOT_ERS,
@@ -344,6 +362,27 @@ PROGRAMS: tuple[Program, ...] = (
             src.ERCOT_RETAIL_MARKET_GUIDE,
             src.LEAP_ONBOARDING,
         ),
+    ),
+    # Oncor's Commercial Load Management: commercial Oncor meters through service providers (partner-created, as
+    # every ERCOT meter is); Oncor verifies the reduction on its own interval data. The ESIID is already required to
+    # create any ERCOT utility meter (ERS), so here it is only an enrollment field: no second creation error.
+    Program(
+        program_identifier=ProgramIdentifier.ONCOR_CLM,
+        name="Oncor Commercial Load Management",
+        transmission_region=TransmissionRegion.ERCOT,
+        states=("TX",),
+        utilities=(UtilityName.ONCOR,),
+        customer_classifications=(CustomerClassification.COMMERCIAL,),
+        onboarding=OnboardingMethod.PARTNER_CREATED,
+        meter_types=(MeterType.UTILITY_METER,),
+        performance_basis=(PerformanceBasis.UTILITY_METER,),
+        interval_data_source=IntervalDataSource.UTILITY,
+        enrollment_fields=(UTILITY_NAME, ESIID),
+        period_prefix="ONCOR-CLM",
+        # Summer on-peak season June-September, winter emergency season December-February.
+        seasons=(Season(start_month=6, end_month=9), Season(start_month=12, end_month=2)),
+        enrollment_lead_days=30,
+        sources=(src.ONCOR_CLM, src.ERCOT_RETAIL_MARKET_GUIDE, src.LEAP_PROGRAM_IDENTIFIERS),
     ),
     # CAISO (CA): customer-authorized through Connect; the utility supplies the interval data.
     # DRAM, CCA capacity and ELRP are California (CPUC / CCA) programs; energy-only is the CAISO market itself.
@@ -394,6 +433,51 @@ PROGRAMS: tuple[Program, ...] = (
         seasons=_MAY_OCT,
         enrollment_lead_days=30,
         sources=(src.CEC_DSGS_GUIDELINES, src.LEAP_DSGS_REQUIRED_ACTION, src.LEAP_PROGRAM_IDENTIFIERS),
+    ),
+    # ELRP sub-group A.4: virtual power plant aggregations of the three utilities' residential customers, measured
+    # on sub-metered (device) data the aggregator supplies, unlike ELRP's Connect-created utility meters. Monthly
+    # periods over the May-October season, as ELRP's.
+    Program(
+        program_identifier=ProgramIdentifier.CAISO_ELRP_A4,
+        name="Emergency Load Reduction Program, virtual power plant aggregations (A.4)",
+        transmission_region=TransmissionRegion.CAISO,
+        states=("CA",),
+        utilities=(UtilityName.PGE, UtilityName.SCE, UtilityName.SDGE),
+        customer_classifications=(CustomerClassification.RESIDENTIAL,),
+        onboarding=OnboardingMethod.PARTNER_CREATED,
+        meter_types=(MeterType.DEVICE, MeterType.SUBMETER),
+        performance_basis=(PerformanceBasis.DEVICE,),
+        interval_data_source=IntervalDataSource.PARTNER,
+        enrollment_fields=(UTILITY_NAME, ACCOUNT_NUMBER),
+        period_prefix="CAISO-ELRP-A4",
+        seasons=_MAY_OCT_MONTHLY,
+        enrollment_lead_days=14,
+        sources=(
+            src.CPUC_ELRP_PHASE_II,
+            src.ELRP_A4_UTILITY_PAGES,
+            src.CPUC_ELRP_DECISION,
+            src.LEAP_PROGRAM_IDENTIFIERS,
+        ),
+    ),
+    # PG&E's Automated Response Technology: PG&E residential customers' smart devices, enrolled through a provider
+    # (the partner) and counted on the consumption the registered device controls. Events come at any time of year,
+    # so a device joins at the next month rather than waiting for a season.
+    Program(
+        program_identifier=ProgramIdentifier.PGE_ART,
+        name="PG&E Automated Response Technology",
+        transmission_region=TransmissionRegion.CAISO,
+        states=("CA",),
+        utilities=(UtilityName.PGE,),
+        customer_classifications=(CustomerClassification.RESIDENTIAL,),
+        onboarding=OnboardingMethod.PARTNER_CREATED,
+        meter_types=(MeterType.DEVICE,),
+        performance_basis=(PerformanceBasis.DEVICE,),
+        interval_data_source=IntervalDataSource.PARTNER,
+        enrollment_fields=(UTILITY_NAME,),
+        period_prefix="PGE-ART",
+        seasons=_MONTHLY,
+        enrollment_lead_days=14,
+        sources=(src.PGE_ART, src.LEAP_PROGRAM_IDENTIFIERS),
     ),
     # NYISO (NY): customer-authorized through Connect; the utility supplies the interval data.
     _nyiso(

@@ -39,6 +39,17 @@ ENERGIZE_CT_CONNECTED_SOLUTIONS = "Energize Connecticut (Eversource CT), Connect
 RIE_CONNECTED_SOLUTIONS = (
     "Rhode Island Energy, ConnectedSolutions battery and thermostat demand response (RI Energy Efficiency Plan)"
 )
+CT_ESS_PROGRAM = (
+    "Connecticut Green Bank, Eversource and UI, Energy Storage Solutions (energystoragect.com), program FAQ and "
+    "Active Dispatch enrollment: Eversource or UI electric service accounts in Connecticut, battery at the account's "
+    "location, residential and commercial, performance incentives for the summer (June 1 - September 30) and "
+    "winter (November 1 - March 31) dispatch seasons"
+)
+EVERSOURCE_CT_BATTERY_OPTIONS = (
+    "Eversource, Connecticut Home Battery Storage Options: two programs for a home battery to choose between, "
+    "Energy Storage Solutions or ConnectedSolutions Demand Response; ESS pays per average kW the battery "
+    "contributes per event (June-September and November-March)"
+)
 
 # ----- ERCOT ---------------------------------------------------------------------------------------------------
 ERCOT_PROTOCOLS_ERS = (
@@ -47,6 +58,13 @@ ERCOT_PROTOCOLS_ERS = (
 )
 ERCOT_ERS_PROCUREMENT = "ERCOT, Emergency Response Service procurement schedule (offer submission deadlines per term)"
 ERCOT_RETAIL_MARKET_GUIDE = "ERCOT Retail Market Guide: ESI ID format (https://www.ercot.com/mktrules/guides/retail)"
+ONCOR_CLM = (
+    "Oncor, Commercial Load Management Program (Take a Load Off, Texas; CLM Program Manual): commercial facilities "
+    "in Oncor's service area with an Oncor interval data recorder or advanced meter, projects of at least 100 kW "
+    "through service providers, Oncor verifies reductions from its meter data, summer on-peak June-September and "
+    "winter emergency December-February, curtailable load not counted in any other curtailable load or demand "
+    "response program"
+)
 
 # ----- CAISO / California --------------------------------------------------------------------------------------
 CPUC_DRAM = "CPUC, Demand Response Auction Mechanism (D.14-12-024, Resolution E-4728): monthly RA capacity contracts"
@@ -60,6 +78,25 @@ CPUC_ELRP_DECISION = (
     "customers in other supply-side demand response programs are not dual-enrolled"
 )
 PGE_ELRP_SCHEDULE = "PG&E, Electric Schedule E-ELRP, Emergency Load Reduction Program"
+CPUC_ELRP_PHASE_II = (
+    "CPUC, Decision D.21-12-015 (ELRP Phase II: residential customers and virtual power plant aggregators, "
+    "sub-group A.4) and D.23-12-005 (A.4 event window of up to 3 hours), as summarised on the CPUC's Emergency "
+    "Load Reduction Program page: run by PG&E, SCE and SDG&E, May-October"
+)
+ELRP_A4_UTILITY_PAGES = (
+    "SCE, ELRP Aggregator / DRP FAQ (virtual power plant aggregations of residential customers measured on "
+    "sub-metered data) and SDG&E, Emergency Load Reduction Program A4 (batteries enrolled through their "
+    "manufacturer, events May through October)"
+)
+CEC_DSGS_ELIGIBILITY = (
+    "California Energy Commission, DSGS Provider Applications: a participant is not eligible while receiving "
+    "payment or accounting for the same reduction in use of electricity through any other utility or state program"
+)
+PGE_ART = (
+    "PG&E, Automated Response Technology program: residential customers' registered smart technologies "
+    "(thermostats, EV chargers, ...) enrolled through ART providers, events at any time of year, up to 6 hours "
+    "a day, during which the consumption the registered technology controls decreases"
+)
 
 CEC_DSGS_GUIDELINES = (
     "California Energy Commission, Demand Side Grid Support (DSGS) Program Guidelines, Option 3 market-aware "
