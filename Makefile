@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver
 
-.PHONY: run test lint typecheck imports cfn-lint pytest browser openapi swagger-ui bench sam-build build-check clean
+.PHONY: run test lint typecheck imports cfn-lint pytest browser openapi swagger-ui bench sam-build build-check smoke clean
 
 $(STAMP): pyproject.toml
 	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print(sys.version_info[:2])')" != "$$($(PYTHON) -c 'import sys; print(sys.version_info[:2])')" ]; then \
@@ -90,6 +90,13 @@ sam-build: $(SAM_STAMP)
 # The built layer and functions hold meterhub, its runtime requirements and app.py, nothing from development.
 build-check: sam-build $(STAMP)
 	MH_REQUIRE_SAM_BUILD=1 $(PY) -m pytest tests/contract/test_sam_build.py -q
+
+# The README tour against a running stage, cleaned up after (README "Smoke test of a stage"); tests/e2e/test_smoke.py
+# runs the same script against the local runner. The key goes by environment, and the line is not echoed.
+smoke: $(STAMP)
+	@if [ -z "$(API)" ] || [ -z "$(KEY)" ]; then \
+		echo "usage: make smoke API=<base url> KEY=<partner API key> [RECEIVER=<https webhook receiver>]"; exit 2; fi
+	@METERHUB_API_KEY='$(KEY)' $(PY) -m meterhub_dev.smoke --api '$(API)' $(if $(RECEIVER),--receiver-url '$(RECEIVER)')
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
