@@ -10,13 +10,13 @@ CHROMEDRIVER := /usr/bin/chromedriver
 
 .PHONY: run test lint typecheck imports cfn-lint pytest browser openapi swagger-ui bench sam-build build-check clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print(sys.version_info[:2])')" != "$$($(PYTHON) -c 'import sys; print(sys.version_info[:2])')" ]; then \
 		echo "$(VENV) was made with another Python: recreating it with $(PYTHON)"; rm -rf $(VENV); fi
 	@echo "Installing meterhub and its development tools into $(VENV) with $(PYTHON) (once, or after pyproject.toml changes; a minute or two)..."
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' -e clients/python
 	touch $(STAMP)
 	@echo "Installed: $(VENV) is ready."
 
@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy shared devtools functions tests benchmarks
+	$(VENV)/bin/mypy shared devtools functions tests benchmarks clients
 
 # What may import what (pyproject's [tool.importlinter] contracts): layers inside each feature, features one way,
 # boto3 only in adapters, no cycle at any depth, nothing from devtools or tests in the Lambda layer.
