@@ -79,8 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.handler:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    if args.verbose:
-        _log_requests()
+    logged = _log_requests() if args.verbose else None
     handler: Handler = args.handler
     try:
         if handler is _listen:  # the receiver needs no API key
@@ -100,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if logged:
+            logging.getLogger("httpx").removeHandler(logged)
 
 
 def _fail(args: argparse.Namespace, code: int, message: str, detail: Mapping[str, Any] | None = None) -> int:
@@ -109,7 +111,7 @@ def _fail(args: argparse.Namespace, code: int, message: str, detail: Mapping[str
     return code
 
 
-def _log_requests() -> None:
+def _log_requests() -> logging.Handler:
     """--verbose: one stderr line per HTTP request (method, URL without its query, status). httpx logs no
     headers, so the key never shows; the query is cut because a presigned URL's signature is a credential."""
 
@@ -126,6 +128,7 @@ def _log_requests() -> None:
     logger = logging.getLogger("httpx")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    return handler
 
 
 # ----- meters -------------------------------------------------------------------------------------------

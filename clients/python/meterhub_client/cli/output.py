@@ -28,12 +28,13 @@ def field(*path: str) -> Callable[[Mapping[str, Any]], Any]:
     return read
 
 
-def print_json(value: Any, out: TextIO = sys.stdout) -> None:
-    print(json.dumps(value, indent=2, sort_keys=True, default=str), file=out)
+def print_json(value: Any, out: TextIO | None = None) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str), file=out or sys.stdout)
 
 
-def print_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], out: TextIO = sys.stdout) -> int:
+def print_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], out: TextIO | None = None) -> int:
     """Rows under a header, columns as wide as their widest cell (cut at MAX_CELL); returns the row count."""
+    out = out or sys.stdout
     cells = [[_cell(read(row)) for _, read in columns] for row in rows]
     headers = [name for name, _ in columns]
     widths = [max([len(header)] + [len(line[i]) for line in cells]) for i, header in enumerate(headers)]
@@ -45,8 +46,9 @@ def print_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], ou
     return len(cells)
 
 
-def print_fields(record: Mapping[str, Any], names: Sequence[str], out: TextIO = sys.stdout) -> None:
+def print_fields(record: Mapping[str, Any], names: Sequence[str], out: TextIO | None = None) -> None:
     """`name: value` lines for the fields of one record that are present."""
+    out = out or sys.stdout
     width = max(len(name) for name in names)
     for name in names:
         if record.get(name) is not None:
@@ -69,11 +71,11 @@ class ProgressBar:
 
     WIDTH = 30
 
-    def __init__(self, label: str, out: TextIO = sys.stderr, enabled: bool = True) -> None:
+    def __init__(self, label: str, out: TextIO | None = None, enabled: bool = True) -> None:
         self.label = label
-        self.out = out
+        self.out = out or sys.stderr
         self.enabled = enabled
-        self.tty = out.isatty()
+        self.tty = self.out.isatty()
         self._last_step = -1
         self._last_draw = 0.0
 
@@ -101,13 +103,13 @@ class JobWatcher:
     SPIN = "|/-\\"
 
     def __init__(
-        self, label: str, describe: Callable[[Mapping[str, Any]], str], out: TextIO = sys.stderr, enabled: bool = True
+        self, label: str, describe: Callable[[Mapping[str, Any]], str], out: TextIO | None = None, enabled: bool = True
     ) -> None:
         self.label = label
         self.describe = describe
-        self.out = out
+        self.out = out or sys.stderr
         self.enabled = enabled
-        self.tty = out.isatty()
+        self.tty = self.out.isatty()
         self._last = ""
         self._turn = 0
 
