@@ -36,6 +36,7 @@ DEFAULT_URL = "http://127.0.0.1:3000"  # `make run`
 MAX_DIRECT_UPLOAD_BYTES = 5 * 1024 * 1024
 """POST /v1.1/interval-data takes at most 5 MB (openapi.json, README); larger files go through upload-url."""
 UPLOAD_CHUNK_BYTES = 1024 * 1024
+FIRST_POLL_SECONDS = 0.25
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,199}")
 """What the API accepts as an uploaded file's name (UploadUrlRequest.file_name)."""
 METER_JOB_FINAL = frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"})
@@ -46,6 +47,7 @@ class Client:
     """A partner's connection to the API. Use it as a context manager (or call `close`).
 
     `transport` replaces the network (tests pass `httpx.MockTransport`); it serves the presigned URLs too.
+    Waits poll after 0.25 s, then twice as long each time up to `poll_interval` seconds.
     """
 
     def __init__(
@@ -515,6 +517,7 @@ class Client:
         on_poll: OnPoll | None,
     ) -> JSON:
         deadline = time.monotonic() + timeout
+        pause = min(FIRST_POLL_SECONDS, self.poll_interval)
         while True:
             job = fetch()
             if on_poll:
@@ -523,7 +526,8 @@ class Client:
                 return job
             if time.monotonic() >= deadline:
                 raise JobTimeout(job_id, str(job["status"]), timeout)
-            time.sleep(self.poll_interval)
+            time.sleep(pause)
+            pause = min(pause * 2, self.poll_interval)  # a short job is seen done soon, a long one polled gently
 
 
 def paginate(fetch: Callable[[str | None], JSON], items: str) -> Iterator[JSON]:
