@@ -3,7 +3,7 @@ MH_API_KEY, human output or --json, exit codes that say how it went.
 
 The big-upload test streams an interval file larger than the API body limit through the presigned URL and waits
 for COMPLETED. Its size is MH_E2E_UPLOAD_MB (default 6, so `make test` stays quick); the issue's 50 MB run is
-`make test-big-upload` (about 75 s of ingestion on the local runner).
+`make test-big-upload` (75 s of upload and ingestion on a quiet machine, 150 s on a loaded one).
 """
 
 from __future__ import annotations
