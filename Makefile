@@ -47,7 +47,7 @@ pytest: $(STAMP) browser
 
 # The CLI's interval upload with a 50 MB file (make test runs the same test with 6 MB): 75-150 s of ingestion.
 test-big-upload: $(STAMP)
-	MH_E2E_UPLOAD_MB=50 $(PY) -m pytest tests/e2e/test_cli.py -k presigned -n 0 --timeout 900 -s -q
+	MH_E2E_UPLOAD_MB=50 $(PY) -m pytest tests/e2e/test_cli_flow.py -k presigned -n 0 --timeout 900 -s -q
 
 # The Connect browser test drives Debian's chromium through chromium-driver (never a downloaded browser).
 browser:

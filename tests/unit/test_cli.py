@@ -1,5 +1,5 @@
 """The `meterhub` command line over httpx.MockTransport: exit codes, --json, and the API key never printed (not
-in errors, not with --verbose). Against the real API: tests/e2e/test_cli.py."""
+in errors, not with --verbose). Against the real API: tests/e2e/test_cli_flow.py."""
 
 from __future__ import annotations
 
