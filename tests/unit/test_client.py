@@ -1,5 +1,6 @@
 """meterhub_client.Client over httpx.MockTransport: what it sends, how it reads the API's answers and error shapes,
-and the multi-call helpers (paging, bulk meters, uploads of any size, waits). The real API: tests/e2e/test_cli_flow.py."""
+and the multi-call helpers (paging, bulk meters, uploads of any size, waits).
+Against the real API: tests/e2e/test_cli_flow.py."""
 
 from __future__ import annotations
 
