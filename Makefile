@@ -45,7 +45,7 @@ PYTEST_WORKERS ?= auto
 pytest: $(STAMP) browser
 	$(PY) -m pytest -n $(PYTEST_WORKERS)
 
-# The CLI's interval upload with a 50 MB file (make test runs the same test with 6 MB): 75-150 s of ingestion.
+# The CLI's interval upload with a 50 MB file (make test runs the same test with 5.5 MB): 75-150 s of ingestion.
 test-big-upload: $(STAMP)
 	MH_E2E_UPLOAD_MB=50 $(PY) -m pytest tests/e2e/test_cli_flow.py -k presigned -n 0 --timeout 900 -s -q
 
