@@ -105,3 +105,23 @@ def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["meters", "explode"])
     assert raised.value.code == cli.EXIT_USAGE
     assert cli.main([]) == cli.EXIT_USAGE
+
+
+def test_meters_create_with_one_json_object_creates_one_meter_and_a_duplicate_exits_4(
+    api: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sent: list[Any] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append((request.method, request.url.path, json.loads(request.content)))
+        status = "DUPLICATE" if len(sent) > 1 else "COMPLETED"
+        return httpx.Response(200, json={"partner_reference": "r1", "status": status, "status_detail": {}})
+
+    api(answer)
+    meter = tmp_path / "meter.json"
+    meter.write_text(json.dumps({"provisional_asset": {"partner_reference": "r1"}}), encoding="utf-8")
+    assert cli.main(["meters", "create", str(meter)]) == cli.EXIT_OK
+    meter.write_text(json.dumps({"partner_reference": "r1"}), encoding="utf-8")  # the wrapper is optional
+    assert cli.main(["meters", "create", str(meter)]) == cli.EXIT_PARTIAL
+    assert sent == [("POST", "/v1.1/meters", {"provisional_asset": {"partner_reference": "r1"}})] * 2
+    assert "DUPLICATE" in capsys.readouterr().out
