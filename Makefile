@@ -8,15 +8,15 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver
 
-.PHONY: run test lint typecheck imports cfn-lint checkov pytest browser openapi swagger-ui bench sam-build build-check smoke clean
+.PHONY: run test test-big-upload lint typecheck imports cfn-lint checkov pytest browser openapi swagger-ui bench sam-build build-check smoke clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print(sys.version_info[:2])')" != "$$($(PYTHON) -c 'import sys; print(sys.version_info[:2])')" ]; then \
 		echo "$(VENV) was made with another Python: recreating it with $(PYTHON)"; rm -rf $(VENV); fi
 	@echo "Installing meterhub and its development tools into $(VENV) with $(PYTHON) (once, or after pyproject.toml changes; a minute or two)..."
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' -e clients/python
 	touch $(STAMP)
 	@echo "Installed: $(VENV) is ready."
 
@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy shared devtools functions tests benchmarks
+	$(VENV)/bin/mypy shared devtools functions tests benchmarks clients
 
 # What may import what (pyproject's [tool.importlinter] contracts): layers inside each feature, features one way,
 # boto3 only in adapters, no cycle at any depth, nothing from devtools or tests in the Lambda layer.
@@ -62,6 +62,10 @@ checkov: $(CHECKOV_STAMP)
 PYTEST_WORKERS ?= auto
 pytest: $(STAMP) browser
 	$(PY) -m pytest -n $(PYTEST_WORKERS)
+
+# The CLI's interval upload with a 50 MB file (make test runs the same test with 5.5 MB): 75-150 s of ingestion.
+test-big-upload: $(STAMP)
+	MH_E2E_UPLOAD_MB=50 $(PY) -m pytest tests/e2e/test_cli_flow.py -k presigned -n 0 --timeout 900 -s -q
 
 # The Connect browser test drives Debian's chromium through chromium-driver (never a downloaded browser).
 browser:

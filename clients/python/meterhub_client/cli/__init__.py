@@ -1,0 +1,1 @@
+"""The `meterhub` command line (console script: meterhub_client.cli.main:main)."""
