@@ -180,6 +180,18 @@ class Client:
     def participate_meter(self, meter_id: str, request: Mapping[str, Any] | None = None) -> JSON:
         return self._json("participateMeter", {"meter_id": meter_id}, json=dict(request or {}))
 
+    def idle_meters(self, meter_ids: Sequence[str], request: Mapping[str, Any]) -> JSON:
+        """The same idle period for several meters (at most 100), all or none."""
+        return self._json("idleMeters", json={**request, "meter_ids": list(meter_ids)})
+
+    def disenroll_meters(self, meter_ids: Sequence[str], request: Mapping[str, Any]) -> JSON:
+        """Several meters disenrolled from `start_time` (at most 100), all or none."""
+        return self._json("disenrollMeters", json={**request, "meter_ids": list(meter_ids)})
+
+    def participate_meters(self, meter_ids: Sequence[str], request: Mapping[str, Any] | None = None) -> JSON:
+        """Several meters participating again (at most 100), all or none."""
+        return self._json("participateMeters", json={**(request or {}), "meter_ids": list(meter_ids)})
+
     def list_programs(self) -> JSON:
         return self._json("listPrograms")
 
