@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
+from meterhub.intervals.use_cases.bounded_merges import DEFAULT_WRITE_CONCURRENCY, MAX_WRITE_CONCURRENCY
 from meterhub.intervals.use_cases.notifications import ingest_notification
 from meterhub.intervals.use_cases.pipeline import Ingestion
 from meterhub.platform.observability import log_metrics, logger
@@ -32,6 +33,8 @@ class Settings(JobsTableSettings, IntervalsTableSettings, DataBucketSettings, Me
 
     # The queue's maxReceiveCount (template.yaml's QueueRedrive mapping): the last attempt ends the job FAILED.
     interval_files_max_receive_count: int = Field(ge=1)
+    # Day merges in flight per invocation (intervals.use_cases.bounded_merges explains the default and the cap).
+    interval_write_concurrency: int = Field(default=DEFAULT_WRITE_CONCURRENCY, ge=1, le=MAX_WRITE_CONCURRENCY)
 
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -44,6 +47,7 @@ def _ingestion() -> Ingestion:
         intervals=wiring.interval_store(settings),
         objects=wiring.data_objects(settings),
         meters=wiring.meter_repository(settings),
+        write_concurrency=settings.interval_write_concurrency,
     )
 
 

@@ -16,14 +16,16 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from meterhub.intervals.ports import IntervalStore, MeterSource, UploadRepository
 from meterhub.intervals.records import STORED_ERRORS, UPLOAD_TERMINAL, UploadJob, UploadStatus
 from meterhub.intervals.rules.model import MeterLookup, RowError
 from meterhub.intervals.rules.paths import Drop, parse_drop, partner_path
+from meterhub.intervals.rules.slots import DaySlots
 from meterhub.intervals.rules.validation_report import ValidationReport
 from meterhub.intervals.rules.validator import IntervalFileValidator
+from meterhub.intervals.use_cases.bounded_merges import merge_batches
 from meterhub.intervals.use_cases.meter_lookup import repository_lookup
 from meterhub.platform.errors import NotFound
 from meterhub.platform.object_store import ObjectInfo, ObjectStore
@@ -76,6 +78,8 @@ class Ingestion:
     objects: ObjectStore
     meters: MeterSource
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    write_concurrency: int = 1
+    """Day merges in flight at once in pass 2 (`bounded_merges`); the function sets it from its settings."""
 
     def ingest(self, key: str, version: str | None = None, created_at: datetime | None = None) -> UploadJob | None:
         """Ingest the object at `key` (a drop) and return its job; None when `key` is not a drop. `created_at`:
@@ -192,14 +196,13 @@ class Ingestion:
     def _store(self, drop: Drop, info: ObjectInfo, lookup: MeterLookup, started: datetime) -> int:
         """Pass 2: the file is clean; merge its days. Returns the number of day records written."""
         store = IntervalFileValidator(lookup, now=started)
-        days = 0
-        for batch in store.day_batches(
-            self._body(drop, info), batch_rows=STORE_BATCH_ROWS, max_day_items=STORE_DAY_ITEMS
-        ):
-            for (meter_id, day), slots in batch.items():
-                self.intervals.merge(drop.partner_id, meter_id, day, slots)
-                days += 1
-        return days
+        batches = store.day_batches(self._body(drop, info), batch_rows=STORE_BATCH_ROWS, max_day_items=STORE_DAY_ITEMS)
+        partner_id = drop.partner_id
+
+        def merge(meter_id: str, day: date, slots: DaySlots) -> None:
+            self.intervals.merge(partner_id, meter_id, day, slots)
+
+        return merge_batches(batches, merge, self.write_concurrency)
 
     def _file(
         self, drop: Drop, info: ObjectInfo, job: UploadJob, report: ValidationReport, days: int, rejects: _RejectFile
