@@ -83,3 +83,7 @@ class InMemoryUploadRepository:
             first = part not in done
             done.add(part)
             return PartsDone(len(done), first)
+
+    def parts_done(self, partner_id: str, job_id: str, step: str) -> int:
+        with self._parts_lock:
+            return len(self.parts.get((partner_id, job_id, step), set()))

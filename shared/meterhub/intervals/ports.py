@@ -50,3 +50,6 @@ class UploadRepository(Protocol):
 
         Two parts finishing at once both count, and exactly one of them sees the last count; a repeated part
         counts once (`first` False). Kept apart from the job's own record, which `save` overwrites whole."""
+
+    def parts_done(self, partner_id: str, job_id: str, step: str) -> int:
+        """How many distinct parts of the job's `step` are recorded done (0 when none)."""

@@ -163,12 +163,15 @@ def test_parts_of_a_step_count_once_each_per_job_step_and_partner(
     uploads: UploadRepository, partner_ids: tuple[str, str]
 ) -> None:
     mine, theirs = partner_ids
+    assert uploads.parts_done(mine, "job-1", "check") == 0
     assert uploads.mark_part_done(mine, "job-1", "check", 0) == PartsDone(1, first=True)
     assert uploads.mark_part_done(mine, "job-1", "check", 0) == PartsDone(1, first=False)  # delivered twice
     assert uploads.mark_part_done(mine, "job-1", "check", 7) == PartsDone(2, first=True)
     assert uploads.mark_part_done(mine, "job-1", "merge", 7) == PartsDone(1, first=True)  # another step
     assert uploads.mark_part_done(mine, "job-2", "check", 0) == PartsDone(1, first=True)  # another job
     assert uploads.mark_part_done(theirs, "job-1", "check", 0) == PartsDone(1, first=True)  # another partner
+    assert uploads.parts_done(mine, "job-1", "check") == 2
+    assert uploads.parts_done(theirs, "job-1", "merge") == 0
     assert uploads.get(mine, "job-1") is None  # not a job record: the jobs list and stream never see it
 
 

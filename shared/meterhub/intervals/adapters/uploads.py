@@ -117,6 +117,11 @@ class DynamoUploadRepository:
             return PartsDone(len(item["parts"]["NS"]), first=False)
         return PartsDone(len(updated["Attributes"]["parts"]["NS"]), first=True)
 
+    def parts_done(self, partner_id: str, job_id: str, step: str) -> int:
+        item_key = key(keys.partner(partner_id), f"{PARTS}{job_id}#{step}")
+        item = clients.dynamodb().get_item(TableName=self._table, Key=item_key, ConsistentRead=True).get("Item")
+        return len(item["parts"]["NS"]) if item else 0
+
 
 @lru_cache(maxsize=4)
 def dynamo_upload_repository(table_name: str) -> DynamoUploadRepository:

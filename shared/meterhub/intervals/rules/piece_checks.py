@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -137,10 +137,16 @@ def group_bucket(pieces: Sequence[tuple[Masks, dict[DayKey, DaySlots]]]) -> Buck
     return BucketGroup(seeds, days)
 
 
-def assemble(checks: Sequence[PieceCheck], *, max_errors: int = MAX_ERRORS) -> ValidationReport:
-    """The pieces' results, in file order, as the one report of the whole file (step 4)."""
+def assemble(
+    checks: Sequence[PieceCheck],
+    *,
+    max_errors: int = MAX_ERRORS,
+    on_error: Callable[[RowError], None] | None = None,
+) -> ValidationReport:
+    """The pieces' results, in file order, as the one report of the whole file (step 4); every error also goes
+    to `on_error`, with its absolute line (the errors CSV)."""
     report = ValidationReport(max_errors=max_errors)
-    log = ErrorLog(report, None)
+    log = ErrorLog(report, on_error)
     if checks:
         report.columns = list(checks[0].columns)
         report.unknown_columns = list(checks[0].unknown_columns)
