@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -133,6 +133,14 @@ class FanOut:
             self._merge(job, plan_, part)
         else:
             raise ValueError(f"unknown fan-out step {step!r}")
+
+    def give_up(self, task: dict[str, Any], reason: str) -> UploadJob | None:
+        """After a task's last failed attempt: end its job FAILED with the reason (as a file's last attempt
+        does, `Ingestion.give_up`), so no fanned-out file waits forever on a part that cannot finish."""
+        plan_ = self._plan(task["partner_id"], task["job_id"])
+        if plan_ is None:
+            return None
+        return self.ingestion.give_up(plan_.key, plan_.version, reason)
 
     def _check(self, job: UploadJob, plan_: _Plan, index: int, *, recheck: bool) -> None:
         header = header_of(self._reader(plan_))
@@ -265,6 +273,17 @@ class FanOut:
         body = b"".join(self._objects.chunks(partner_key(partner_id, WORK_FOLDER, job_id, name)))
         record: dict[str, Any] = json.loads(body)
         return record
+
+
+def with_fan_out(
+    ingestion: Ingestion, tasks: WorkQueue, *, fan_out_bytes: int, piece_bytes: int, buckets: int
+) -> FanOut:
+    """The fan-out of `ingestion`, whose own ingestion hands it files over `fan_out_bytes` (0: none)."""
+    fan_out = FanOut(ingestion, tasks, piece_bytes=piece_bytes, buckets=buckets)
+    if fan_out_bytes <= 0:
+        return fan_out
+    handing_on = replace(ingestion, fan_out=fan_out.start, fan_out_bytes=fan_out_bytes)
+    return FanOut(handing_on, tasks, piece_bytes=piece_bytes, buckets=buckets)
 
 
 # ----- staged records ---------------------------------------------------------------------------------------------
