@@ -20,6 +20,7 @@ from meterhub.platform.settings import (
     ConnectTableSettings,
     ConnectTokensKeySettings,
     DataBucketSettings,
+    IntervalFanOutSettings,
     IntervalsTableSettings,
     JobsTableSettings,
     MeterJobsQueueSettings,
@@ -101,6 +102,10 @@ def webhook_events_queue(settings: WebhookEventsQueueSettings) -> WorkQueue:
 
 def utility_sync_queue(settings: UtilitySyncQueueSettings) -> WorkQueue:
     return _queue(settings.utility_sync_queue_url)
+
+
+def interval_pieces_queue(settings: IntervalFanOutSettings) -> WorkQueue:
+    return _queue(settings.interval_pieces_queue_url)
 
 
 def webhook_repository(settings: WebhooksTableSettings) -> WebhookRepository:

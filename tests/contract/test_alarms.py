@@ -134,10 +134,10 @@ def test_the_checker_finds_each_kind_of_gap() -> None:
     ]
 
 
-def test_the_template_has_the_seven_dead_letter_queues_the_readme_lists() -> None:
+def test_the_template_has_the_eight_dead_letter_queues_the_readme_lists() -> None:
     queues = _dead_letter_queues(TEMPLATE_DOCUMENT)
     assert queues == {name for name in TEMPLATE_DOCUMENT["Resources"] if name.endswith("DeadLetterQueue")}
-    assert len(queues) == 7
+    assert len(queues) == 8
 
 
 def test_an_alarm_on_a_conditional_resource_has_its_condition() -> None:

@@ -16,11 +16,12 @@ round trip of the slots (an int written here reads back as the int, where Dynamo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import date
 
 from meterhub.intervals.adapters.uploads import upload_sort_key
-from meterhub.intervals.records import UploadJob
+from meterhub.intervals.records import PartsDone, UploadJob
 from meterhub.intervals.rules.slots import DaySlots, merge_day
 from meterhub.platform.errors import AlreadyExists
 
@@ -54,6 +55,8 @@ class InMemoryUploadRepository:
     def __init__(self) -> None:
         self.by_id: dict[tuple[str, str], UploadJob] = {}
         self.claims: dict[tuple[str, str, str], str] = {}
+        self.parts: dict[tuple[str, str, str], set[int]] = {}
+        self._parts_lock = threading.Lock()  # the adapter's UpdateItem is atomic; so is this
 
     def create(self, job: UploadJob) -> None:
         if (job.partner_id, job.job_id) in self.by_id:
@@ -73,3 +76,14 @@ class InMemoryUploadRepository:
     def jobs(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, UploadJob]]:
         own = sorted(((upload_sort_key(j), j) for (p, _), j in self.by_id.items() if p == partner_id), reverse=True)
         yield from ((k, j.model_copy(deep=True)) for k, j in own if before is None or k < before)
+
+    def mark_part_done(self, partner_id: str, job_id: str, step: str, part: int) -> PartsDone:
+        with self._parts_lock:
+            done = self.parts.setdefault((partner_id, job_id, step), set())
+            first = part not in done
+            done.add(part)
+            return PartsDone(len(done), first)
+
+    def parts_done(self, partner_id: str, job_id: str, step: str) -> int:
+        with self._parts_lock:
+            return len(self.parts.get((partner_id, job_id, step), set()))

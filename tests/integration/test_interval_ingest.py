@@ -58,6 +58,7 @@ class Delivery(Protocol):
 class IntervalDrops(Protocol):
     """tests/conftest.py IntervalDrops (the `interval_drops` fixture)."""
 
+    module: Any
     jobs_table: str
     intervals_table: str
 
@@ -441,6 +442,82 @@ def test_with_20_percent_of_interval_writes_throttled_redeliveries_converge_and_
     job = only_job(drops, pid)
     assert job.status is UploadStatus.COMPLETED, job.failure_reason
     assert stored(drops, pid, meters) == expected(data)
+    assert drops.dead_letters() == 0
+
+
+def test_the_function_writes_in_parallel_and_stores_what_one_writer_stores(
+    drops: IntervalDrops, partner: IssuedKey, throttle: Throttle
+) -> None:
+    pid = partner.partner_id
+    meters = [drops.meter(pid) for _ in range(4)]
+    data = rows(meters, THROTTLED_DAYS)
+
+    # Given the function's write concurrency (template.yaml) and the same file ingested with one writer
+    assert drops.module.Settings.load().interval_write_concurrency > 1
+    single = Ingestion(
+        uploads=dynamo_upload_repository(drops.jobs_table),
+        intervals=dynamo_interval_store(drops.intervals_table),
+        objects=drops.module.wiring.data_objects(drops.module.Settings.load()),
+        meters=drops.module.wiring.meter_repository(drops.module.Settings.load()),
+        write_concurrency=1,
+    )
+    drops.put(pid, "serial.csv", csv_file(data))
+    [message] = drops.receive()
+    drops.delete([message])
+    serial_job = single.ingest(drops.key(pid, "serial.csv"))
+    assert serial_job is not None and serial_job.status is UploadStatus.COMPLETED
+    serial_state = stored(drops, pid, meters)
+
+    # When the function ingests a second upload of it, its merges throttled 20 % of the time
+    drops.put(pid, "parallel.csv", csv_file(data))
+    deliveries = drops.run_queue(redeliver=True)
+
+    # Then it completes on the first delivery with the same counters and the same stored state
+    assert not any(d.failed for d in deliveries)
+    assert throttle.throttled > 0
+    parallel_job = next(job for job in jobs(drops, pid) if job.uploaded_file_path == "/interval-data/parallel.csv")
+    assert parallel_job.status is UploadStatus.COMPLETED
+    assert (parallel_job.rows_valid, parallel_job.days_written) == (serial_job.rows_valid, serial_job.days_written)
+    assert stored(drops, pid, meters) == serial_state == expected(data)
+
+
+def test_a_day_write_throttled_beyond_every_retry_fails_the_file_and_no_job_is_completed(
+    drops: IntervalDrops, partner: IssuedKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meterhub.intervals.adapters import dynamodb as interval_adapter
+
+    pid = partner.partner_id
+    meters = [drops.meter(pid) for _ in range(4)]
+    monkeypatch.setattr(interval_adapter, "THROTTLE_BASE_SECONDS", 0.001)
+    # Given one meter's writes throttled on every attempt (botocore's and the store's own retries exhausted)
+    client = clients.dynamodb()
+    original: Callable[..., Any] = client.put_item
+    throttled = Throttle()
+
+    def put_item(**kwargs: Any) -> Any:
+        if kwargs.get("TableName") == drops.intervals_table and meters[2] in kwargs["Item"]["pk"]["S"]:
+            throttled.throttled += 1
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+                "PutItem",
+            )
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, "put_item", put_item)
+    drops.put(pid, "busy.csv", csv_file(rows(meters, THROTTLED_DAYS)))
+
+    # When the queue delivers it up to its maxReceiveCount
+    deliveries = drops.run_queue(redeliver=True)
+
+    # Then each attempt retried the throttled write, attempts 1 and 2 failed, and the last ended the job FAILED
+    assert throttled.throttled >= 3 * interval_adapter.THROTTLE_ATTEMPTS
+    assert [(d.receive_count, d.failed) for d in deliveries[:3]] == [(1, True), (2, True), (3, False)]
+    job = only_job(drops, pid)
+    assert job.status is UploadStatus.FAILED
+    assert job.failure_reason is not None and "upload the same file again" in job.failure_reason
+    assert job.current_file_path == "/interval-data/failed/busy.csv/busy.csv"
+    # never COMPLETED, and the throttled meter has nothing stored
+    assert stored(drops, pid, [meters[2]]) == {}
     assert drops.dead_letters() == 0
 
 

@@ -160,6 +160,7 @@ class Harness:
     intervals: InMemoryIntervalStore = field(default_factory=InMemoryIntervalStore)
     uploads: RecordingUploads = field(default_factory=RecordingUploads)
     meters: InMemoryMeterRepository = field(default_factory=InMemoryMeterRepository)
+    write_concurrency: int = 1
 
     def __post_init__(self) -> None:
         for meter_id in (METER, METER_2, METER_3):
@@ -168,7 +169,14 @@ class Harness:
 
     @property
     def ingestion(self) -> Ingestion:
-        return Ingestion(self.uploads, self.intervals, self.objects, self.meters, now=lambda: NOW)
+        return Ingestion(
+            self.uploads,
+            self.intervals,
+            self.objects,
+            self.meters,
+            now=lambda: NOW,
+            write_concurrency=self.write_concurrency,
+        )
 
     def drop(self, name: str, body: bytes, metadata: Mapping[str, str] | None = None) -> tuple[str, str | None]:
         """Put a file into PARTNER's drop folder; (key, version)."""

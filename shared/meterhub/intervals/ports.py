@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Protocol
 
-from meterhub.intervals.records import UploadJob
+from meterhub.intervals.records import PartsDone, UploadJob
 from meterhub.intervals.rules.slots import DaySlots
 from meterhub.meters.records import MeterRecord
 
@@ -44,3 +44,12 @@ class UploadRepository(Protocol):
 
     def jobs(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, UploadJob]]:
         """Newest first, as (sort key, job); `before` resumes after a sort key."""
+
+    def mark_part_done(self, partner_id: str, job_id: str, step: str, part: int) -> PartsDone:
+        """Record, atomically, that `part` of the job's `step` is done: the join of a file cut into pieces.
+
+        Two parts finishing at once both count, and exactly one of them sees the last count; a repeated part
+        counts once (`first` False). Kept apart from the job's own record, which `save` overwrites whole."""
+
+    def parts_done(self, partner_id: str, job_id: str, step: str) -> int:
+        """How many distinct parts of the job's `step` are recorded done (0 when none)."""

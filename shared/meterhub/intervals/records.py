@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -43,3 +43,12 @@ class UploadJob(BaseModel):
     feedback_file_path: str | None = None
     failure_reason: str | None = None
     storing: bool = Field(default=False, description="The clean file's days are being written (pass 2 began)")
+
+
+class PartsDone(NamedTuple):
+    """The answer to recording one part of a job's step as done (a piece checked, a bucket grouped or merged)."""
+
+    done: int
+    """How many distinct parts of the step are done now, this one included."""
+    first: bool
+    """Whether this call recorded the part (False: a repeated delivery had recorded it already)."""

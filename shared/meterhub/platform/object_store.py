@@ -31,6 +31,9 @@ class ObjectStore(Protocol):
     def chunks(self, key: str, version: str | None = None) -> Iterator[bytes]:
         """The object's bytes in chunks, streamed; NotFound when it does not exist (any more)."""
 
+    def chunks_from(self, key: str, version: str | None, offset: int) -> Iterator[bytes]:
+        """The object's bytes from `offset` to its end (a ranged GET), streamed; NotFound as `chunks`."""
+
     def info(self, key: str, version: str | None = None) -> ObjectInfo: ...
 
     def move(self, source: str, target: str, version: str | None = None) -> None:

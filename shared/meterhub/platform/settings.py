@@ -153,3 +153,14 @@ class SftpUserRoleSettings(EnvironmentSettings):
     """SFTP_USER_ROLE_ARN: the role AWS Transfer Family assumes for every SFTP login (narrowed per login)."""
 
     sftp_user_role_arn: str = Field(min_length=1)
+
+
+class IntervalFanOutSettings(EnvironmentSettings):
+    """How a large interval file is cut up and fanned out (intervals/use_cases/fanout.py): files over
+    INTERVAL_FAN_OUT_BYTES (0: never) go to INTERVAL_PIECES_QUEUE_URL as pieces of INTERVAL_PIECE_BYTES, their
+    rows in INTERVAL_FAN_OUT_BUCKETS meter buckets."""
+
+    interval_pieces_queue_url: str = Field(min_length=1)
+    interval_fan_out_bytes: int = Field(ge=0)
+    interval_piece_bytes: int = Field(ge=1)
+    interval_fan_out_buckets: int = Field(ge=1, le=1000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -9,7 +10,7 @@ import pytest
 from meterhub.intervals.adapters.dynamodb import DynamoIntervalStore
 from meterhub.intervals.adapters.uploads import DynamoUploadRepository
 from meterhub.intervals.ports import IntervalStore, UploadRepository
-from meterhub.intervals.records import UploadJob, UploadStatus
+from meterhub.intervals.records import PartsDone, UploadJob, UploadStatus
 from meterhub.intervals.rules.slots import DaySlots
 from meterhub.platform.errors import AlreadyExists
 
@@ -156,6 +157,44 @@ def test_the_first_claim_of_an_object_version_wins(uploads: UploadRepository, pa
     assert uploads.claim_object(mine, key, "v1", "job-2") == "job-1"
     assert uploads.claim_object(mine, key, "v2", "job-3") == "job-3"
     assert uploads.claim_object(theirs, key, "v1", "job-4") == "job-4"  # claims are per partner
+
+
+def test_parts_of_a_step_count_once_each_per_job_step_and_partner(
+    uploads: UploadRepository, partner_ids: tuple[str, str]
+) -> None:
+    mine, theirs = partner_ids
+    assert uploads.parts_done(mine, "job-1", "check") == 0
+    assert uploads.mark_part_done(mine, "job-1", "check", 0) == PartsDone(1, first=True)
+    assert uploads.mark_part_done(mine, "job-1", "check", 0) == PartsDone(1, first=False)  # delivered twice
+    assert uploads.mark_part_done(mine, "job-1", "check", 7) == PartsDone(2, first=True)
+    assert uploads.mark_part_done(mine, "job-1", "merge", 7) == PartsDone(1, first=True)  # another step
+    assert uploads.mark_part_done(mine, "job-2", "check", 0) == PartsDone(1, first=True)  # another job
+    assert uploads.mark_part_done(theirs, "job-1", "check", 0) == PartsDone(1, first=True)  # another partner
+    assert uploads.parts_done(mine, "job-1", "check") == 2
+    assert uploads.parts_done(theirs, "job-1", "merge") == 0
+    assert uploads.get(mine, "job-1") is None  # not a job record: the jobs list and stream never see it
+
+
+def test_parts_finishing_at_the_same_moment_are_all_counted_and_one_sees_the_last_count(
+    uploads: UploadRepository, partner_ids: tuple[str, str]
+) -> None:
+    parts = 8
+    start = threading.Barrier(parts)
+    answers: list[PartsDone] = []
+
+    def finish(part: int) -> None:
+        start.wait()
+        answers.append(uploads.mark_part_done(partner_ids[0], "job-1", "check", part))
+
+    threads = [threading.Thread(target=finish, args=(part,)) for part in range(parts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(answer.done for answer in answers) == list(range(1, parts + 1))
+    assert all(answer.first for answer in answers)
+    assert uploads.mark_part_done(partner_ids[0], "job-1", "check", 3) == PartsDone(parts, first=False)
 
 
 def test_upload_jobs_list_newest_first_and_resume_before_a_sort_key(

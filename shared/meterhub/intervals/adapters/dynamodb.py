@@ -20,6 +20,7 @@ merged with the same rule and the same conditional put on `version`. Why this ke
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -39,6 +40,16 @@ MERGE_ATTEMPTS = 5
 
 
 THROTTLE_ATTEMPTS = 8
+THROTTLE_BASE_SECONDS = 0.05
+THROTTLE_CAP_SECONDS = 3.0
+"""Backoff between the store's own attempts: full jitter, a random wait up to min(cap, base * 2**attempt).
+
+Why on top of botocore's standard retry mode (5 attempts, already jittered): a throttle that outlasts those
+would otherwise fail the merge, and with it the whole file. Why jittered: pass 2 runs up to 64 merges at once
+(`use_cases.bounded_merges`), and merges throttled together must not all come back at the same moment. Why not
+botocore's adaptive mode: its client-side rate limiter is one token bucket per client, and one client serves
+every thread and table of the process, so a throttled intervals table would also slow the job saves; it does not
+coordinate across invocations either, so it would add little to the per-item backoff here."""
 
 
 class DynamoIntervalStore:
@@ -70,7 +81,8 @@ class DynamoIntervalStore:
             except StorageUnavailable:
                 if attempt == THROTTLE_ATTEMPTS - 1:
                     raise
-                time.sleep(min(0.05 * 2**attempt, 3.0))
+                ceiling = min(THROTTLE_BASE_SECONDS * 2**attempt, THROTTLE_CAP_SECONDS)
+                time.sleep(random.uniform(0.0, ceiling))  # noqa: S311 (jitter, not a secret)
 
     def _merge_once(
         self,

@@ -4,6 +4,9 @@ Key design (JobsTable):
   PARTNER#<pid> | UPLOAD#<job_id>              the upload job; gsi1 PARTNER#<pid>#UPLOADS | <uploaded_at>#<job_id>
   PARTNER#<pid> | OBJECT#<key>#<version|etag>  claim of one S3 object version -> job_id (conditional put), so
                                                a redelivered S3 event finds its job instead of making another
+  PARTNER#<pid> | PARTS#<job_id>#<step>        the parts of a fanned-out step that are done: a number set
+                                               grown by a conditional ADD (`mark_part_done`); not under
+                                               UPLOAD#, which the jobs stream reads as upload jobs
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from meterhub.intervals.records import UploadJob
+from meterhub.intervals.records import PartsDone, UploadJob
 from meterhub.platform import keys
 from meterhub.platform.adapters import clients, paging
 from meterhub.platform.adapters.dynamodb_errors import is_condition_failure, translate
@@ -23,6 +26,9 @@ from meterhub.platform.codec import decode, key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
+
+
+PARTS = "PARTS#"
 
 
 def upload_sort_key(job: UploadJob) -> str:
@@ -90,6 +96,31 @@ class DynamoUploadRepository:
         }
         for item in paging.query(request):
             yield item["gsi1sk"]["S"], decode(item, UploadJob)
+
+    def mark_part_done(self, partner_id: str, job_id: str, step: str, part: int) -> PartsDone:
+        """One UpdateItem: ADD the part to the set unless it is in it already (the condition), answering the new
+        set; a part already there is read back instead (a consistent GetItem)."""
+        item_key = key(keys.partner(partner_id), f"{PARTS}{job_id}#{step}")
+        try:
+            updated = clients.dynamodb().update_item(
+                TableName=self._table,
+                Key=item_key,
+                UpdateExpression="ADD parts :part",
+                ConditionExpression="attribute_not_exists(parts) OR NOT contains(parts, :number)",
+                ExpressionAttributeValues={":part": {"NS": [str(part)]}, ":number": {"N": str(part)}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise translate(error) from error
+            item = clients.dynamodb().get_item(TableName=self._table, Key=item_key, ConsistentRead=True)["Item"]
+            return PartsDone(len(item["parts"]["NS"]), first=False)
+        return PartsDone(len(updated["Attributes"]["parts"]["NS"]), first=True)
+
+    def parts_done(self, partner_id: str, job_id: str, step: str) -> int:
+        item_key = key(keys.partner(partner_id), f"{PARTS}{job_id}#{step}")
+        item = clients.dynamodb().get_item(TableName=self._table, Key=item_key, ConsistentRead=True).get("Item")
+        return len(item["parts"]["NS"]) if item else 0
 
 
 @lru_cache(maxsize=4)

@@ -126,7 +126,9 @@ class CellChecks:
     positions by name, set once the header has been read.
     """
 
-    def __init__(self, lookup: MeterLookup, now: datetime, errors: ErrorLog) -> None:
+    def __init__(
+        self, lookup: MeterLookup, now: datetime, errors: ErrorLog, seen: dict[str, dict[int, int]] | None = None
+    ) -> None:
         self._lookup = lookup
         self._now = now
         self._errors = errors
@@ -134,7 +136,9 @@ class CellChecks:
         self._meters: dict[str, Meter] = {}
         self.ok_meters: dict[str, Meter] = {}
         self._verdicts: dict[str, MeterVerdict] = {}
-        self._seen: dict[str, dict[int, int]] = {}
+        self._seen: dict[str, dict[int, int]] = seen if seen is not None else {}
+        """Duplicate masks: meter id -> day ordinal -> a bit per slot seen (pre-set by a caller that validates a
+        file in pieces, with what earlier pieces held)"""
         self.instants: dict[str, Instant] = {}
         self.finals: dict[str, bool] = {
             spelling: value

@@ -99,12 +99,18 @@ class IntervalFileValidator:
         max_errors: int = MAX_ERRORS,
         on_error: Callable[[RowError], None] | None = None,
         max_line_chars: int = MAX_LINE_CHARS,
+        seen: dict[str, dict[int, int]] | None = None,
     ) -> None:
+        """`seen`: (meter id -> UTC day ordinal -> slot bits) already in the file before this text, so a row
+        repeating one of them is `DUP_0001` (a file checked in pieces: `piece_checks`); it is updated in place."""
         if now.utcoffset() is None:
             raise ValueError("now must be timezone-aware")
         self.report = ValidationReport(max_errors=max_errors)
         self._errors = ErrorLog(self.report, on_error)
-        self._cells = CellChecks(lookup, now, self._errors)
+        self.seen: dict[str, dict[int, int]] = {} if seen is None else seen
+        """The slots of every row whose meter and start are valid, by meter id and day ordinal (whatever else
+        was wrong with the row): what duplicate detection has seen."""
+        self._cells = CellChecks(lookup, now, self._errors, self.seen)
         self._max_line = max_line_chars
         self._invalid = 0
         self._used = False

@@ -16,14 +16,16 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from meterhub.intervals.ports import IntervalStore, MeterSource, UploadRepository
 from meterhub.intervals.records import STORED_ERRORS, UPLOAD_TERMINAL, UploadJob, UploadStatus
 from meterhub.intervals.rules.model import MeterLookup, RowError
 from meterhub.intervals.rules.paths import Drop, parse_drop, partner_path
+from meterhub.intervals.rules.slots import DaySlots
 from meterhub.intervals.rules.validation_report import ValidationReport
 from meterhub.intervals.rules.validator import IntervalFileValidator
+from meterhub.intervals.use_cases.bounded_merges import merge_batches
 from meterhub.intervals.use_cases.meter_lookup import repository_lookup
 from meterhub.platform.errors import NotFound
 from meterhub.platform.object_store import ObjectInfo, ObjectStore
@@ -45,7 +47,7 @@ SPOOL_BYTES = 4 * 1024 * 1024
 """Reject rows beyond this go to a temporary file on disk, so a file full of errors never fills memory."""
 
 
-class _RejectFile:
+class RejectFile:
     """The errors CSV (line, column, code, message), written as errors stream out of the validator.
 
     Partners open it in a spreadsheet, so it is written like every CSV for people (meterhub.platform.spreadsheet_csv).
@@ -76,6 +78,11 @@ class Ingestion:
     objects: ObjectStore
     meters: MeterSource
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    write_concurrency: int = 1
+    """Day merges in flight at once in pass 2 (`bounded_merges`); the function sets it from its settings."""
+    fan_out: Callable[[Drop, ObjectInfo, UploadJob], UploadJob] | None = None
+    """Starts a file larger than `fan_out_bytes` on the fan-out (`use_cases.fanout`) instead of `_run`."""
+    fan_out_bytes: int = 0
 
     def ingest(self, key: str, version: str | None = None, created_at: datetime | None = None) -> UploadJob | None:
         """Ingest the object at `key` (a drop) and return its job; None when `key` is not a drop. `created_at`:
@@ -91,7 +98,21 @@ class Ingestion:
         if job.status in UPLOAD_TERMINAL:
             return job
         job = self._save(job, status=UploadStatus.PROCESSING)
+        if self.fan_out is not None and info.size > self.fan_out_bytes:
+            return self.fan_out(drop, info, job)  # ends later, in another invocation (`finish`)
         return self._ended(self._run(drop, info, job), created_at)
+
+    def finish(
+        self,
+        drop: Drop,
+        info: ObjectInfo,
+        job: UploadJob,
+        report: ValidationReport,
+        days: int,
+        errors_csv: Callable[[], bytes],
+    ) -> UploadJob:
+        """End a job whose file was validated (and, if clean, stored) elsewhere: file it as `_run` does."""
+        return self._ended(self._file(drop, info, job, report, days, errors_csv), None)
 
     def give_up(
         self, key: str, version: str | None, reason: str, created_at: datetime | None = None
@@ -167,7 +188,7 @@ class Ingestion:
     def _run(self, drop: Drop, info: ObjectInfo, job: UploadJob) -> UploadJob:
         started = self.now()
         lookup = repository_lookup(self.meters, drop.partner_id)
-        rejects = _RejectFile()
+        rejects = RejectFile()
         try:
             check = IntervalFileValidator(lookup, now=started, on_error=rejects.write)
             for count, _ in enumerate(check.rows(self._body(drop, info)), start=1):
@@ -182,7 +203,7 @@ class Ingestion:
             if report.ok:
                 job = self._save(job, storing=True)
             days = self._store(drop, info, lookup, started) if report.ok else 0
-            return self._file(drop, info, job, report, days, rejects)
+            return self._file(drop, info, job, report, days, rejects.content)
         finally:
             rejects.close()
 
@@ -192,17 +213,22 @@ class Ingestion:
     def _store(self, drop: Drop, info: ObjectInfo, lookup: MeterLookup, started: datetime) -> int:
         """Pass 2: the file is clean; merge its days. Returns the number of day records written."""
         store = IntervalFileValidator(lookup, now=started)
-        days = 0
-        for batch in store.day_batches(
-            self._body(drop, info), batch_rows=STORE_BATCH_ROWS, max_day_items=STORE_DAY_ITEMS
-        ):
-            for (meter_id, day), slots in batch.items():
-                self.intervals.merge(drop.partner_id, meter_id, day, slots)
-                days += 1
-        return days
+        batches = store.day_batches(self._body(drop, info), batch_rows=STORE_BATCH_ROWS, max_day_items=STORE_DAY_ITEMS)
+        partner_id = drop.partner_id
+
+        def merge(meter_id: str, day: date, slots: DaySlots) -> None:
+            self.intervals.merge(partner_id, meter_id, day, slots)
+
+        return merge_batches(batches, merge, self.write_concurrency)
 
     def _file(
-        self, drop: Drop, info: ObjectInfo, job: UploadJob, report: ValidationReport, days: int, rejects: _RejectFile
+        self,
+        drop: Drop,
+        info: ObjectInfo,
+        job: UploadJob,
+        report: ValidationReport,
+        days: int,
+        errors_csv: Callable[[], bytes],
     ) -> UploadJob:
         accepted = report.ok
         status = UploadStatus.COMPLETED if accepted else UploadStatus.FAILED
@@ -224,7 +250,7 @@ class Ingestion:
         }
         self.objects.put(feedback_key, json.dumps(feedback, indent=2).encode(), "application/json")
         if errors_key:
-            self.objects.put(errors_key, rejects.content(), "text/csv")
+            self.objects.put(errors_key, errors_csv(), "text/csv")
         moved = drop.moved_key(accepted)
         self.objects.move(drop.key, moved, info.version)
         return self._save(

@@ -11,6 +11,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+MAX_POOL_CONNECTIONS = 64
+"""Connections a client keeps (botocore's default is 10): interval ingestion shares one client among up to 64
+merge threads (intervals.use_cases.bounded_merges.MAX_WRITE_CONCURRENCY), and a thread beyond the pool would
+open and drop a connection per request."""
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kms import KMSClient
@@ -22,7 +27,12 @@ def _client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        connect_timeout=3,
+        read_timeout=10,
+        max_pool_connections=MAX_POOL_CONNECTIONS,
+    )
     return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
 
 

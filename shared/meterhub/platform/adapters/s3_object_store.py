@@ -39,8 +39,13 @@ class S3ObjectStore:
             body.close()
 
     def chunks(self, key: str, version: str | None = None) -> Iterator[bytes]:
+        return self.chunks_from(key, version, 0)
+
+    def chunks_from(self, key: str, version: str | None, offset: int) -> Iterator[bytes]:
         try:
-            extra = {"VersionId": version} if version else {}
+            extra: dict[str, str] = {"VersionId": version} if version else {}
+            if offset:
+                extra["Range"] = f"bytes={offset}-"
             body = clients.s3().get_object(Bucket=self._bucket, Key=key, **extra)["Body"]  # type: ignore[arg-type]
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "NoSuchVersion", "404"}:

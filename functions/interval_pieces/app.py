@@ -1,0 +1,80 @@
+"""The tasks of a large interval file fanned out across invocations: one IntervalPiecesQueue message = one step of
+one part (check or recheck a piece, group or merge a meter bucket), transport only; the steps, their staging and
+their joins are intervals.use_cases.fanout. Every task is idempotent, so SQS's redeliveries are harmless; a task
+failing on its queue's last attempt ends its file's job FAILED with the reason, so no file waits forever.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from meterhub import wiring
+from meterhub.intervals.use_cases.bounded_merges import DEFAULT_WRITE_CONCURRENCY, MAX_WRITE_CONCURRENCY
+from meterhub.intervals.use_cases.fanout import FanOut, with_fan_out
+from meterhub.intervals.use_cases.pipeline import Ingestion
+from meterhub.platform.observability import log_metrics, logger
+from meterhub.platform.settings import (
+    DataBucketSettings,
+    IntervalFanOutSettings,
+    IntervalsTableSettings,
+    JobsTableSettings,
+    MetersTableSettings,
+)
+from pydantic import Field
+
+
+class Settings(
+    JobsTableSettings, IntervalsTableSettings, DataBucketSettings, MetersTableSettings, IntervalFanOutSettings
+):
+    """What this function reads from its environment: template.yaml gives it exactly these variables."""
+
+    # The queue's maxReceiveCount (template.yaml's QueueRedrive mapping): the last attempt ends the job FAILED.
+    interval_pieces_max_receive_count: int = Field(ge=1)
+    interval_write_concurrency: int = Field(default=DEFAULT_WRITE_CONCURRENCY, ge=1, le=MAX_WRITE_CONCURRENCY)
+
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def _fan_out() -> FanOut:
+    settings = Settings.load()
+    ingestion = Ingestion(
+        uploads=wiring.upload_repository(settings),
+        intervals=wiring.interval_store(settings),
+        objects=wiring.data_objects(settings),
+        meters=wiring.meter_repository(settings),
+        write_concurrency=settings.interval_write_concurrency,
+    )
+    return with_fan_out(
+        ingestion,
+        wiring.interval_pieces_queue(settings),
+        fan_out_bytes=0,  # this function never starts a file
+        piece_bytes=settings.interval_piece_bytes,
+        buckets=settings.interval_fan_out_buckets,
+    )
+
+
+def record_handler(record: SQSRecord) -> None:
+    task: dict[str, Any] = json.loads(record.body)
+    logger.append_keys(job_id=task.get("job_id"), step=task.get("step"), part=task.get("part"))
+    attempt = int(record.attributes.approximate_receive_count or "1")
+    fan_out = _fan_out()
+    try:
+        fan_out.handle(task)
+    except Exception:
+        if attempt < Settings.load().interval_pieces_max_receive_count:
+            logger.exception("Fan-out task failed; the queue will retry", extra={"attempt": attempt})
+            raise
+        logger.exception("Fan-out task failed on its last attempt; ending the job FAILED")
+        fan_out.give_up(task, f"part of the file failed {attempt} times; upload the file again")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,161 @@
+"""A large interval file fanned out on moto: the drop's S3 event through functions/interval_ingest/app.py (with
+INTERVAL_FAN_OUT_BYTES lowered so a file of a few kilobytes is "large"), then every IntervalPiecesQueue message
+through functions/interval_pieces/app.py as Lambda's SQS event source would deliver it, until the queue is empty.
+
+Covers the fan-out end to end on the real adapters (ranged S3 reads, staged JSON, the DynamoDB join items, the
+work queue): a clean file stored as one invocation stores it, a duplicate split across pieces, and a step failing
+on every attempt ending its job FAILED (nothing on the dead-letter queue).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from meterhub.intervals.records import UploadStatus
+from meterhub.intervals.use_cases.fanout import FanOut
+from meterhub.platform.settings import forget_loaded_settings
+
+from tests.conftest import FakeLambdaContext, load_function_module, receive_all, sqs_event
+from tests.integration.test_interval_ingest import (
+    DAY,
+    THROTTLED_DAYS,
+    IntervalDrops,
+    csv_file,
+    expected,
+    only_job,
+    rows,
+    stored,
+)
+
+if TYPE_CHECKING:
+    from meterhub.partners.use_cases import IssuedKey
+
+pytestmark = pytest.mark.pristine_aws
+
+PIECE_BYTES = 3_000
+
+
+class Pieces:
+    def __init__(self, drops: IntervalDrops) -> None:
+        self.drops = drops
+        self.module = load_function_module("functions/interval_pieces/app.py")
+        self.sqs = drops.sqs  # type: ignore[attr-defined]
+        self.url = self.sqs.get_queue_url(QueueName="IntervalPiecesQueue")["QueueUrl"]
+        self.dead_url = self.sqs.get_queue_url(QueueName="IntervalPiecesDeadLetterQueue")["QueueUrl"]
+
+    def run(self, max_rounds: int = 40) -> list[tuple[dict[str, Any], int, bool]]:
+        """Deliver every task until the queue is empty; a failed one comes back at once (receive count up) until
+        the redrive policy takes it. Returns (message, receive count, failed) per delivery."""
+        deliveries: list[tuple[dict[str, Any], int, bool]] = []
+        for _ in range(max_rounds):
+            messages = receive_all(self.sqs, self.url)
+            if not messages:
+                return deliveries
+            for message in messages:
+                context = FakeLambdaContext(aws_request_id=str(uuid.uuid4()))
+                result = self.module.lambda_handler(sqs_event([message], "IntervalPiecesQueue"), context)
+                failed = bool(result.get("batchItemFailures"))
+                count = int(message["Attributes"]["ApproximateReceiveCount"])
+                deliveries.append((message, count, failed))
+                if failed:
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
+                else:
+                    self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        raise AssertionError("IntervalPiecesQueue was not empty")
+
+    def dead_letters(self) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.dead_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+@pytest.fixture
+def pieces(interval_drops: IntervalDrops, monkeypatch: pytest.MonkeyPatch) -> Pieces:
+    interval_drops.delete(interval_drops.receive())  # the S3 test event
+    monkeypatch.setenv("INTERVAL_FAN_OUT_BYTES", "5000")
+    monkeypatch.setenv("INTERVAL_PIECE_BYTES", str(PIECE_BYTES))
+    monkeypatch.setenv("INTERVAL_FAN_OUT_BUCKETS", "3")
+    forget_loaded_settings()
+    return Pieces(interval_drops)
+
+
+def ingest(pieces: Pieces, partner_id: str, name: str, body: bytes) -> None:
+    drops = pieces.drops
+    drops.put(partner_id, name, body)
+    deliveries = drops.run_queue()
+    assert not any(d.failed for d in deliveries)
+    assert only_job(drops, partner_id).status is UploadStatus.PROCESSING  # handed on to the pieces
+
+
+def test_a_large_clean_file_is_checked_in_pieces_and_stored_as_one_invocation_stores_it(
+    pieces: Pieces, partner: IssuedKey
+) -> None:
+    pid = partner.partner_id
+    meters = [pieces.drops.meter(pid) for _ in range(3)]
+    data = rows(meters, THROTTLED_DAYS)
+    body = csv_file(data)
+    assert len(body) > 10 * PIECE_BYTES
+
+    ingest(pieces, pid, "large.csv", body)
+    deliveries = pieces.run()
+
+    steps = [json.loads(message["Body"])["step"] for message, _, _ in deliveries]
+    assert steps.count("check") >= 10 and steps.count("group") == steps.count("merge") == 3
+    job = only_job(pieces.drops, pid)
+    assert job.status is UploadStatus.COMPLETED, job.failure_reason
+    assert (job.rows_total, job.rows_valid, job.days_written) == (len(data), len(data), len(meters) * 3)
+    assert stored(pieces.drops, pid, meters) == expected(data)
+    assert job.current_file_path == "/interval-data/accepted/large.csv/large.csv"
+    assert any("/interval-work/" in key for key in pieces.drops.keys(pid))
+
+
+def test_a_duplicate_split_across_pieces_fails_the_file_on_its_line_and_stores_nothing(
+    pieces: Pieces, partner: IssuedKey
+) -> None:
+    pid = partner.partner_id
+    meters = [pieces.drops.meter(pid) for _ in range(3)]
+    data = rows(meters, THROTTLED_DAYS)
+    data.append(list(data[0]))  # the last line repeats the first data line (line 2)
+
+    ingest(pieces, pid, "dup.csv", csv_file(data))
+    pieces.run()
+
+    job = only_job(pieces.drops, pid)
+    assert job.status is UploadStatus.FAILED
+    assert [(e["line"], e["code"]) for e in job.errors] == [(len(data) + 1, "DUP_0001")]
+    assert (job.rows_valid, job.rows_invalid) == (len(data) - 1, 1)
+    assert stored(pieces.drops, pid, meters) == {}
+    assert job.error_csv_file_path is not None
+
+
+def test_a_step_failing_on_every_attempt_ends_the_job_failed_and_nothing_is_dead_lettered(
+    pieces: Pieces, partner: IssuedKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid = partner.partner_id
+    meter = pieces.drops.meter(pid)
+    original: Callable[[FanOut, dict[str, Any]], None] = FanOut.handle
+
+    def poison(self: FanOut, task: dict[str, Any]) -> None:
+        if task["step"] == "group" and task["part"] == 1:
+            raise RuntimeError("this bucket cannot be grouped")
+        original(self, task)
+
+    monkeypatch.setattr(FanOut, "handle", poison)
+    ingest(pieces, pid, "poison.csv", csv_file(rows([meter], [DAY, *THROTTLED_DAYS])))
+    deliveries = pieces.run()
+
+    tasks = [(json.loads(message["Body"]), count, failed) for message, count, failed in deliveries]
+    failing = [(count, failed) for task, count, failed in tasks if (task["step"], task["part"]) == ("group", 1)]
+    assert failing == [(1, True), (2, True), (3, False)]
+    job = only_job(pieces.drops, pid)
+    assert job.status is UploadStatus.FAILED
+    assert job.failure_reason == "part of the file failed 3 times; upload the file again"
+    assert stored(pieces.drops, pid, [meter]) == {}
+    assert pieces.dead_letters() == 0

@@ -1,0 +1,285 @@
+"""A large file ingested across invocations (intervals.use_cases.fanout) on the InMemory fakes: the ingest
+function's `Ingestion` starts the fan-out for a file over the threshold, and the queued tasks are run as the
+pieces function would run them, in any order, some twice, some killed halfway.
+
+The reliability cases of issue 16: a piece killed halfway and retried; the same piece delivered twice; two pieces
+finishing at the same moment (joined once); a file whose only error is in its last piece (nothing stored); a
+duplicate row split across two pieces (found); the same file uploaded twice while the first is still running (one
+stored state). Each ends in what one invocation ingesting the same file ends in.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from meterhub.intervals.records import UploadJob, UploadStatus
+from meterhub.intervals.use_cases.fanout import FanOut
+from meterhub.intervals.use_cases.pipeline import Ingestion
+from meterhub.platform.errors import StorageUnavailable
+from meterhub.platform.work_queue import QueueSendError
+
+from tests.fakes.intervals import InMemoryIntervalStore
+from tests.fakes.queues import InMemoryWorkQueue
+from tests.unit.test_ingest_pipeline import (
+    DAY,
+    METER,
+    METER_2,
+    METER_3,
+    PARTNER,
+    Harness,
+    data_line,
+    load_file,
+)
+
+pytestmark = pytest.mark.usefixtures("no_network")
+
+METERS = [METER, METER_2, METER_3]
+DAYS = [DAY + timedelta(days=n) for n in range(4)]
+PIECE_BYTES = 2_000
+THRESHOLD = 10_000
+
+
+@dataclass
+class FanOutHarness:
+    """Two harnesses: `fanned` ingests through the fan-out (files over THRESHOLD bytes), `single` in one
+    invocation, for the expected outcome."""
+
+    fanned: Harness = field(default_factory=Harness)
+    single: Harness = field(default_factory=Harness)
+    queue: InMemoryWorkQueue = field(default_factory=InMemoryWorkQueue)
+    buckets: int = 3
+
+    @property
+    def fan_out(self) -> FanOut:
+        return FanOut(self.fanned.ingestion, self.queue, piece_bytes=PIECE_BYTES, buckets=self.buckets)
+
+    @property
+    def ingestion(self) -> Ingestion:
+        return replace(self.fanned.ingestion, fan_out=self.fan_out.start, fan_out_bytes=THRESHOLD)
+
+    def drop(self, name: str, body: bytes) -> UploadJob:
+        key, version = self.fanned.drop(name, body)
+        job = self.ingestion.ingest(key, version)
+        assert job is not None and job.status is UploadStatus.PROCESSING
+        return job
+
+    def take(self) -> list[dict[str, Any]]:
+        messages, self.queue.messages = list(self.queue.messages), []
+        self.queue.delays.clear()
+        return messages
+
+    def run(self, order: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = list) -> int:
+        """Run every queued task (and what they queue) until none is left; returns how many ran."""
+        ran = 0
+        while messages := self.take():
+            for message in order(messages):
+                self.fan_out.handle(message)
+                ran += 1
+        return ran
+
+    def expected(self, name: str, body: bytes) -> UploadJob:
+        return self.single.ingest(name, body)
+
+    def job(self, job_id: str) -> UploadJob:
+        job = self.fanned.uploads.get(PARTNER, job_id)
+        assert job is not None
+        return job
+
+
+def comparable(job: UploadJob) -> dict[str, Any]:
+    fields = ("status", "rows_total", "rows_valid", "rows_invalid", "days_written", "errors_total")
+    return {name: getattr(job, name) for name in fields} | {"errors": job.errors, "summary": job.error_summary}
+
+
+def big_file() -> bytes:
+    return load_file(METERS, DAYS)
+
+
+@pytest.fixture
+def harness() -> FanOutHarness:
+    return FanOutHarness()
+
+
+def test_a_large_clean_file_is_stored_across_pieces_as_one_invocation_stores_it(harness: FanOutHarness) -> None:
+    body = big_file()
+    job = harness.drop("big.csv", body)
+    checks = [m for m in harness.queue.messages if m["step"] == "check"]
+    assert len(checks) >= len(body) // PIECE_BYTES > 10
+
+    harness.run(order=lambda messages: random.Random(7).sample(messages, len(messages)))
+
+    done = harness.job(job.job_id)
+    assert comparable(done) == comparable(harness.expected("big.csv", body))
+    assert done.status is UploadStatus.COMPLETED
+    assert harness.fanned.stored() == harness.single.stored()
+    assert done.current_file_path == "/interval-data/accepted/big.csv/big.csv"
+
+
+def test_a_small_file_keeps_the_single_invocation_path(harness: FanOutHarness) -> None:
+    key, version = harness.fanned.drop("small.csv", load_file([METER], [DAY], range(8)))
+    job = harness.ingestion.ingest(key, version)
+    assert job is not None and job.status is UploadStatus.COMPLETED
+    assert harness.queue.messages == []
+
+
+def test_a_duplicate_row_split_across_two_pieces_is_found_and_nothing_is_stored(harness: FanOutHarness) -> None:
+    body = big_file() + (data_line(METER, DAYS[0], 1) + "\n").encode()  # the last line repeats line 3
+    job = harness.drop("dup.csv", body)
+    harness.run()
+
+    done = harness.job(job.job_id)
+    assert done.status is UploadStatus.FAILED
+    assert comparable(done) == comparable(harness.expected("dup.csv", body))
+    assert [(e["line"], e["code"]) for e in done.errors] == [(len(body.splitlines()), "DUP_0001")]
+    assert harness.fanned.stored() == {}
+
+
+def test_a_file_whose_only_error_is_in_its_last_piece_stores_nothing(harness: FanOutHarness) -> None:
+    body = big_file() + (data_line(METER, DAYS[0], 1).replace(",MA", ",ZZ") + "\n").encode()
+    job = harness.drop("last.csv", body)
+    harness.run()
+
+    done = harness.job(job.job_id)
+    assert done.status is UploadStatus.FAILED
+    assert comparable(done) == comparable(harness.expected("last.csv", body))
+    assert harness.fanned.stored() == {}
+    errors_csv = harness.fanned.read(done.error_csv_file_path or "")
+    assert (
+        errors_csv.decode().splitlines()[1:]
+        == harness.single.read(harness.expected("last-again.csv", body).error_csv_file_path or "")
+        .decode()
+        .splitlines()[1:]
+    )
+
+
+def test_the_same_piece_delivered_twice_is_joined_once_and_stores_once(harness: FanOutHarness) -> None:
+    body = big_file()
+    job = harness.drop("twice.csv", body)
+    checks = harness.take()
+    # every check delivered twice, the second deliveries after the step is complete
+    for message in checks + checks:
+        harness.fan_out.handle(message)
+    groups = harness.take()
+    assert sorted(m["part"] for m in groups) == list(range(harness.buckets))  # joined once
+    for message in groups:
+        harness.queue.send(message)
+    harness.run()
+
+    done = harness.job(job.job_id)
+    assert comparable(done) == comparable(harness.expected("twice.csv", body))
+    assert harness.fanned.stored() == harness.single.stored()
+    assert harness.fanned.uploads.completions(job.job_id) == 1
+
+
+def test_two_pieces_finishing_at_the_same_moment_queue_the_next_step_once(harness: FanOutHarness) -> None:
+    body = big_file()
+    harness.drop("together.csv", body)
+    checks = harness.take()
+    for message in checks[:-2]:
+        harness.fan_out.handle(message)
+    assert harness.queue.messages == []
+    # the last two pieces record themselves done one after the other, as two invocations at the same moment
+    for message in checks[-2:]:
+        harness.fan_out.handle(message)
+    assert [m["step"] for m in harness.queue.messages] == ["group"] * harness.buckets
+
+
+class KilledOnce(InMemoryIntervalStore):
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after: int | None = after
+
+    def merge(self, partner_id: str, meter_id: str, day: date, incoming: Any) -> None:
+        if self.after is not None:
+            if self.after == 0:
+                self.after = None
+                raise StorageUnavailable("the invocation died")
+            self.after -= 1
+        super().merge(partner_id, meter_id, day, incoming)
+
+
+def test_a_piece_killed_halfway_and_retried_ends_in_the_state_of_one_clean_run() -> None:
+    harness = FanOutHarness(fanned=Harness(intervals=KilledOnce(after=2)))
+    body = big_file()
+    job = harness.drop("killed.csv", body)
+    failed = 0
+    while messages := harness.take():
+        for message in messages:
+            try:
+                harness.fan_out.handle(message)
+            except StorageUnavailable:
+                failed += 1
+                harness.queue.send(message)  # SQS makes it visible again
+    assert failed == 1
+
+    done = harness.job(job.job_id)
+    assert comparable(done) == comparable(harness.expected("killed.csv", body))
+    assert harness.fanned.stored() == harness.single.stored()
+
+
+def test_the_same_file_uploaded_twice_while_the_first_runs_ends_in_one_stored_state(harness: FanOutHarness) -> None:
+    body = big_file()
+    first = harness.drop("same.csv", body)
+    first_tasks = harness.take()
+    second = harness.drop("same.csv", body)  # a new version of the same name: a second job
+    assert second.job_id != first.job_id
+    for message in first_tasks[:3]:
+        harness.fan_out.handle(message)
+    harness.run()
+    for message in first_tasks[3:]:
+        harness.fan_out.handle(message)
+    harness.run()
+
+    assert harness.job(first.job_id).status is harness.job(second.job_id).status is UploadStatus.COMPLETED
+    harness.expected("same.csv", body)
+    assert harness.fanned.stored() == harness.single.stored()
+
+
+def test_a_finished_jobs_tasks_do_nothing(harness: FanOutHarness) -> None:
+    job = harness.drop("done.csv", big_file())
+    tasks = harness.take()
+    for message in tasks:
+        harness.queue.send(message)
+    harness.run()
+    stored = dict(harness.fanned.stored())
+    for message in tasks:
+        harness.fan_out.handle(message)
+    assert harness.queue.messages == []
+    assert harness.job(job.job_id).status is UploadStatus.COMPLETED
+    assert harness.fanned.stored() == stored
+
+
+class FailingOnce(InMemoryWorkQueue):
+    """Refuses the first batch of `step` tasks (the invocation dies between recording its part and queueing)."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__()
+        self.step: str | None = step
+
+    def send_all(self, messages: Sequence[tuple[dict[str, Any], int]]) -> None:
+        if self.step is not None and messages and messages[0][0]["step"] == self.step:
+            self.step = None
+            raise QueueSendError("the invocation died before queueing")
+        super().send_all(messages)
+
+
+def test_a_join_interrupted_after_its_last_part_was_recorded_runs_on_the_redelivery() -> None:
+    harness = FanOutHarness(queue=FailingOnce("group"))
+    body = big_file()
+    job = harness.drop("join.csv", body)
+    checks = harness.take()
+    for message in checks[:-1]:
+        harness.fan_out.handle(message)
+    with pytest.raises(QueueSendError):
+        harness.fan_out.handle(checks[-1])  # recorded done, then died: no group queued
+    assert harness.queue.messages == []
+
+    harness.fan_out.handle(checks[-1])  # SQS delivers it again
+    assert [m["step"] for m in harness.queue.messages] == ["group"] * harness.buckets
+    harness.run()
+    assert comparable(harness.job(job.job_id)) == comparable(harness.expected("join.csv", body))
