@@ -138,7 +138,11 @@ def moto_server() -> Iterator[str]:
     finally:
         os.environ.pop("AWS_ENDPOINT_URL", None)
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()  # a server holding a large table can be slow to stop; its figures are already taken
+            server.wait()
 
 
 def transition_run(meters: int) -> dict[str, Any]:

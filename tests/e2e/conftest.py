@@ -176,13 +176,19 @@ def running_stack(directory: Path, *parameters: str) -> Iterator[LocalStack]:
     assert "Traceback" not in _output(log).split("Stopping...")[-1], _output(log)
 
 
+# The e2e files in the second group: the browser tests and the fuzzer, about half of the e2e time.
+SECOND_RUNNER = frozenset({"test_connect_browser.py", "test_api_reference_browser.py", "test_api_fuzzing.py"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every e2e test goes to one xdist worker (`--dist loadgroup`), so a parallel run starts one runner, not
-    one per worker: on two cores a second runner costs more than it saves."""
+    """The e2e tests go to two xdist groups (`--dist loadgroup`): each group runs on one worker, which starts one
+    runner for it. The e2e tests take about as long as everything else together, so one group alone made the
+    worker that ran it the whole run's critical path; two groups balance the two cores."""
     here = Path(__file__).parent
     for item in items:
         if item.path.is_relative_to(here):
-            item.add_marker(pytest.mark.xdist_group("local_runner"))
+            group = "local_runner_b" if item.path.name in SECOND_RUNNER else "local_runner"
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
