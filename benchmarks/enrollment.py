@@ -248,8 +248,18 @@ def _print_run(run: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meters", type=int, default=100_000)
+    parser.add_argument(
+        "--review-page",
+        type=int,
+        help="keys the run reads from the review index a request (default: the adapter's REVIEW_PAGE, 1,000); "
+        "the heap grows with the fleet until every shard's page is full, then stays flat",
+    )
     args = parser.parse_args()
     _environment()
+    if args.review_page:
+        from meterhub.meters.adapters import dynamodb
+
+        dynamodb.REVIEW_PAGE = args.review_page
     print(f"fleet: ERCOT meters, 2/3 registered (ELIGIBLE), 1/3 not (PENDING); run at the deadline {DEADLINE:%Y-%m-%d}")
     print("\n1. Scheduled transition run (every meter due)")
     print(f"{'meters':>9} {'changed':>8} {'wall s':>8} {'meters/s':>9} {'heap peak MB':>13}  requests (per meter)")
