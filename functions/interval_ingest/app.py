@@ -16,23 +16,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
 from meterhub.intervals.use_cases.bounded_merges import DEFAULT_WRITE_CONCURRENCY, MAX_WRITE_CONCURRENCY
-from meterhub.intervals.use_cases.fanout import with_fan_out
 from meterhub.intervals.use_cases.notifications import ingest_notification
 from meterhub.intervals.use_cases.pipeline import Ingestion
 from meterhub.platform.observability import log_metrics, logger
-from meterhub.platform.settings import (
-    DataBucketSettings,
-    IntervalFanOutSettings,
-    IntervalsTableSettings,
-    JobsTableSettings,
-    MetersTableSettings,
-)
+from meterhub.platform.settings import IntervalIngestionSettings
 from pydantic import Field
 
 
-class Settings(
-    JobsTableSettings, IntervalsTableSettings, DataBucketSettings, MetersTableSettings, IntervalFanOutSettings
-):
+class Settings(IntervalIngestionSettings):
     """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
     # The queue's maxReceiveCount (template.yaml's QueueRedrive mapping): the last attempt ends the job FAILED.
@@ -47,20 +38,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 def _ingestion() -> Ingestion:
     """Files over INTERVAL_FAN_OUT_BYTES are handed to the fan-out (functions/interval_pieces runs its tasks)."""
     settings = Settings.load()
-    ingestion = Ingestion(
-        uploads=wiring.upload_repository(settings),
-        intervals=wiring.interval_store(settings),
-        objects=wiring.data_objects(settings),
-        meters=wiring.meter_repository(settings),
-        write_concurrency=settings.interval_write_concurrency,
-    )
-    return with_fan_out(
-        ingestion,
-        wiring.interval_pieces_queue(settings),
-        fan_out_bytes=settings.interval_fan_out_bytes,
-        piece_bytes=settings.interval_piece_bytes,
-        buckets=settings.interval_fan_out_buckets,
-    ).ingestion
+    return wiring.interval_fan_out(settings, settings.interval_write_concurrency, starts_files=True).ingestion
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -21,6 +21,7 @@ from meterhub.platform.settings import (
     ConnectTokensKeySettings,
     DataBucketSettings,
     IntervalFanOutSettings,
+    IntervalIngestionSettings,
     IntervalsTableSettings,
     JobsTableSettings,
     MeterJobsQueueSettings,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from meterhub.connect.ports import ConnectRepository, TokenVault
     from meterhub.demo_utility.ports import DemoStore
     from meterhub.intervals.ports import IntervalStore, UploadRepository
+    from meterhub.intervals.use_cases.fanout import FanOut
     from meterhub.meter_jobs.ports import JobRepository
     from meterhub.meters.ports import MeterRepository
     from meterhub.partners.ports import PartnerRepository
@@ -106,6 +108,28 @@ def utility_sync_queue(settings: UtilitySyncQueueSettings) -> WorkQueue:
 
 def interval_pieces_queue(settings: IntervalFanOutSettings) -> WorkQueue:
     return _queue(settings.interval_pieces_queue_url)
+
+
+def interval_fan_out(settings: IntervalIngestionSettings, write_concurrency: int, *, starts_files: bool) -> FanOut:
+    """The ingestion and its fan-out. `starts_files`: files over INTERVAL_FAN_OUT_BYTES are handed to the fan-out
+    (the file's function); the pieces' function only runs tasks and never starts a file."""
+    from meterhub.intervals.use_cases.fanout import with_fan_out
+    from meterhub.intervals.use_cases.pipeline import Ingestion
+
+    ingestion = Ingestion(
+        uploads=upload_repository(settings),
+        intervals=interval_store(settings),
+        objects=data_objects(settings),
+        meters=meter_repository(settings),
+        write_concurrency=write_concurrency,
+    )
+    return with_fan_out(
+        ingestion,
+        interval_pieces_queue(settings),
+        fan_out_bytes=settings.interval_fan_out_bytes if starts_files else 0,
+        piece_bytes=settings.interval_piece_bytes,
+        buckets=settings.interval_fan_out_buckets,
+    )
 
 
 def webhook_repository(settings: WebhooksTableSettings) -> WebhookRepository:

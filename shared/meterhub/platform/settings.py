@@ -164,3 +164,10 @@ class IntervalFanOutSettings(EnvironmentSettings):
     interval_fan_out_bytes: int = Field(ge=0)
     interval_piece_bytes: int = Field(ge=1)
     interval_fan_out_buckets: int = Field(ge=1, le=1000)
+
+
+class IntervalIngestionSettings(
+    JobsTableSettings, IntervalsTableSettings, DataBucketSettings, MetersTableSettings, IntervalFanOutSettings
+):
+    """Everything an interval ingestion reads and writes: the file's function and the pieces' function both build
+    it from these (wiring.interval_fan_out)."""
