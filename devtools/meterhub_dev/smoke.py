@@ -39,6 +39,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from meterhub_dev.demo_asset import demo_asset
 from meterhub_dev.local.receiver import make_handler
 
 KEY_VARIABLE = "METERHUB_API_KEY"
@@ -230,23 +231,7 @@ class Smoke:
     # ----- the steps, in the README's order ------------------------------------------------------------------
 
     def asset(self, suffix: str, **overrides: Any) -> dict[str, Any]:
-        document: dict[str, Any] = {
-            "partner_reference": f"{self.run_id}-{suffix}",
-            "transmission_region": "ISONE",
-            "customer_classification": "RESIDENTIAL",
-            "load_types": ["BATTERY_STORAGE"],
-            "meter_type": "DEVICE",
-            "customer": {
-                "street_1": "1 Main St",
-                "postal_code": "02110",
-                "city": "Boston",
-                "state_or_province_code": "MA",
-                "country_code": "US",
-            },
-            "device": {"device_type": "BATTERY", "battery_power_capacity_kw": 5, "battery_energy_capacity_kwh": 13.5},
-        }
-        document.update(overrides)
-        return document
+        return demo_asset(partner_reference=f"{self.run_id}-{suffix}", **overrides)
 
     def subscribe_webhook(self) -> str:
         if self.receiver_url is None and not _is_loopback(self.api):

@@ -31,6 +31,7 @@ from meterhub.partners.adapters.dynamodb import dynamo_partner_repository
 from meterhub.partners.adapters.usage_plans import enable_usage
 from meterhub.partners.use_cases import create_partner, issue_api_key
 
+from meterhub_dev.demo_asset import demo_asset
 from meterhub_dev.local.api import ApiServer, LocalApiGateway
 from meterhub_dev.local.aws import LocalAws
 from meterhub_dev.local.event_sources import RelayContext, Relays
@@ -47,23 +48,7 @@ DEFAULT_SFTP_PORT = 2222
 DEMO_PARTNER_NAME = "Demo Partner"
 PARTNERS_TABLE = "PartnersTable"
 METERS_TABLE = "MetersTable"
-DEMO_METER = {
-    "provisional_asset": {
-        "partner_reference": "demo-site-001",
-        "transmission_region": "ISONE",
-        "customer_classification": "RESIDENTIAL",
-        "load_types": ["BATTERY_STORAGE"],
-        "meter_type": "DEVICE",
-        "customer": {
-            "street_1": "1 Main St",
-            "postal_code": "02110",
-            "city": "Boston",
-            "state_or_province_code": "MA",
-            "country_code": "US",
-        },
-        "device": {"device_type": "BATTERY", "battery_power_capacity_kw": 5, "battery_energy_capacity_kwh": 13.5},
-    }
-}
+DEMO_METER = {"provisional_asset": demo_asset()}
 
 
 def _parser() -> argparse.ArgumentParser:
