@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,7 +45,15 @@ def handler(event, context):
     for _ in range(event.get("reads", 1)):
         seen.append((os.environ["SETTING"], os.environ["AWS_LAMBDA_FUNCTION_NAME"], os.environ["SHARED"]))
         time.sleep(event.get("pause", 0))
-    return {"seen": sorted(set(seen)), "calls": list(CALLS), "pid": os.getpid(),
+    met = None
+    if "rendezvous" in event:  # wait for the others: only invocations running at the same time all meet
+        folder = event["rendezvous"]
+        open(os.path.join(folder, str(event["n"])), "w").close()
+        deadline = time.monotonic() + 30
+        while len(os.listdir(folder)) < event["expected"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        met = len(os.listdir(folder))
+    return {"seen": sorted(set(seen)), "calls": list(CALLS), "pid": os.getpid(), "met": met,
             "request_id": context.aws_request_id, "function_name": context.function_name}
 """
 
@@ -86,16 +93,17 @@ def test_functions_running_at_once_each_read_their_own_variables(lambdas: LocalL
 
 
 def test_overlapping_invocations_of_one_function_run_concurrently_in_separate_environments(
-    lambdas: LocalLambda,
+    lambdas: LocalLambda, tmp_path: Path
 ) -> None:
-    # Given four invocations of one function that each take half a second
-    started = time.monotonic()
-    results = together([("First", {"n": n, "pause": 0.5}) for n in range(4)], lambdas)
-    elapsed = time.monotonic() - started
-    # Then they ran at the same time, each in an environment (process) of its own with its own module state
+    # Given four invocations of one function that each wait (up to 30 s) until all four have arrived
+    (meeting := tmp_path / "rendezvous").mkdir()
+    event = {"rendezvous": str(meeting), "expected": 4}
+    results = together([("First", {**event, "n": n}) for n in range(4)], lambdas)
+    # Then they ran at the same time (one after another, the first would have waited alone and seen only
+    # itself), each in an environment (process) of its own with its own module state
+    assert [r["met"] for r in results] == [4, 4, 4, 4]
     assert len({r["pid"] for r in results}) == 4
     assert sorted(r["calls"] for r in results) == [[0], [1], [2], [3]]
-    assert elapsed < 4 * 0.5, elapsed
     # And a later invocation reuses a warm environment: its module state holds the earlier call
     again = lambdas.invoke("First", {"n": 9})
     assert again["pid"] in {r["pid"] for r in results}
