@@ -343,6 +343,13 @@ def invoke(args: argparse.Namespace) -> int:
     except (OSError, json.JSONDecodeError) as error:
         print(f"error: cannot read event {args.event}: {error}", file=sys.stderr)
         return 2
+    try:  # before moto starts: a mistyped name is answered at once, not after the stack is made
+        LocalLambda(load_template(args.template or find_template(), _context(args, "http://127.0.0.1"))).spec(
+            args.function
+        )
+    except LocalLambdaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     with _stdout_to_stderr() as stdout:
         aws, template, _ = _start_aws(args)
         lambdas = LocalLambda(template)
