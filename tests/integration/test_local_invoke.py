@@ -68,12 +68,13 @@ WORKER_TEMPLATE = """
 Resources:
   JobsQueue:
     Type: AWS::SQS::Queue
-    Properties: {VisibilityTimeout: 1}
+    Properties: {VisibilityTimeout: 4}  # AWS wants at least the function's timeout
   Worker:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: worker/
       Handler: app.handler
+      Timeout: 4
       Environment: {Variables: {OUT: "%(out)s"}}
       Events:
         Jobs:
@@ -147,3 +148,77 @@ def test_sqs_relay_invokes_and_keeps_reported_failures(tmp_path: Path, local_aws
     assert bodies.count("fail") >= 2, bodies
     assert json.loads(out.read_text(encoding="utf-8").splitlines()[0])["source"] == "aws:sqs"
     assert "OUT" not in os.environ  # the function's environment is applied only during the call
+
+
+RENDEZVOUS_TEMPLATE = """
+Resources:
+  TasksQueue:
+    Type: AWS::SQS::Queue
+    Properties: {VisibilityTimeout: 60}
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: worker/
+      Handler: app.handler
+      Environment: {Variables: {MEETING: "%(meeting)s"}}
+      Events:
+        Tasks:
+          Type: SQS
+          Properties: {Queue: !GetAtt TasksQueue.Arn, BatchSize: 1}
+  Capped:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: worker/
+      Handler: app.handler
+      ReservedConcurrentExecutions: 3
+      Events:
+        Tasks:
+          Type: SQS
+          Properties: {Queue: !GetAtt TasksQueue.Arn, ScalingConfig: {MaximumConcurrency: 2}, Enabled: false}
+"""
+
+RENDEZVOUS_CODE = """
+import os, time
+
+def handler(event, context):
+    # Wait (up to 30 s) until three batches have arrived: only batches handled at the same time all meet.
+    folder = os.environ["MEETING"]
+    open(os.path.join(folder, event["Records"][0]["body"]), "w").close()
+    deadline = time.monotonic() + 30
+    while len(os.listdir(folder)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with open(os.path.join(folder, "..", "met.txt"), "a") as out:
+        out.write(f"{len(os.listdir(folder))}\\n")
+    return {}
+"""
+
+
+def test_sqs_relay_runs_batches_at_once_as_lambdas_pollers_do(tmp_path: Path, local_aws: LocalAws) -> None:
+    # Given a queue whose consumer takes one message a batch and waits until three batches are running
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    (tmp_path / "worker").mkdir()
+    (tmp_path / "worker" / "app.py").write_text(RENDEZVOUS_CODE, encoding="utf-8")
+    (tmp_path / "template.yaml").write_text(RENDEZVOUS_TEMPLATE % {"meeting": meeting}, encoding="utf-8")
+    template = load_template(tmp_path / "template.yaml", LocalContext(aws_endpoint_url=local_aws.endpoint_url))
+    created = local_aws.provision(template)
+    relays = Relays(RelayContext(template=template, lambdas=LocalLambda(template), aws=local_aws))
+    relays.start()
+    try:
+        # When three messages arrive
+        for body in ("a", "b", "c"):
+            local_aws.sqs().send_message(QueueUrl=created.queues["TasksQueue"], MessageBody=body)
+        met = tmp_path / "met.txt"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(met.read_text().split() if met.exists() else []) < 3:
+            time.sleep(0.1)
+    finally:
+        relays.stop()
+    # Then the three batches ran at the same time (one after another, the first would have met no one)
+    assert met.read_text().split() == ["3", "3", "3"]
+    # And the template's caps bound the pollers: the mapping's MaximumConcurrency, the function's reservation
+    pollers = {relay.description: getattr(relay, "concurrency", None) for relay in relays.relays}
+    assert pollers == {
+        "SQS TasksQueue -> Worker (5 batches at once)": 5,
+        "SQS TasksQueue -> Capped (2 batches at once)": 2,
+    }

@@ -205,12 +205,19 @@ function_event_relay("Schedule")(ScheduleRelay)
 # ----- SQS ---------------------------------------------------------------------------------------------------
 
 
+LOCAL_SQS_POLLERS = 5
+"""Batches of one queue in flight at once. Lambda starts an SQS mapping with five concurrent batches and scales up
+from there (to `ScalingConfig.MaximumConcurrency` or the function's reserved concurrency when set); five is as many
+as a laptop runs usefully, and enough to show what races when a queue's consumer runs beside itself."""
+
+
 class SqsRelay:
-    """An event-source mapping: receive a batch, invoke, delete what succeeded.
+    """An event-source mapping: receive a batch, invoke, delete what succeeded; several batches at once.
 
     With `FunctionResponseTypes: [ReportBatchItemFailures]` the messages listed in `batchItemFailures` stay
     on the queue (they come back after the visibility timeout), as on AWS; without it a successful
-    invocation deletes the whole batch and a failed one keeps it all.
+    invocation deletes the whole batch and a failed one keeps it all. Like Lambda's pollers, up to
+    `concurrency` batches run at the same time, each in an execution environment of its own.
     """
 
     def __init__(self, context: RelayContext, function: FunctionSpec, event: EventSource) -> None:
@@ -228,18 +235,30 @@ class SqsRelay:
         self._batch_size = min(int(properties.get("BatchSize", 10)), 10)
         self._report_failures = "ReportBatchItemFailures" in (properties.get("FunctionResponseTypes") or [])
         self._enabled = properties.get("Enabled", True) not in {False, "false", "False"}
-        self._sqs: SQSClient = context.aws.sqs()
+        function_properties = context.template.resources[function.logical_id].get("Properties") or {}
+        reserved = context.template.resolve(
+            function_properties.get("ReservedConcurrentExecutions"),
+            f"{function.logical_id}.Properties.ReservedConcurrentExecutions",
+        )
+        self.concurrency = _sqs_concurrency(properties.get("ScalingConfig"), reserved)
+        self.description += f" ({self.concurrency} batches at once)"
+        self._sqs: SQSClient = context.aws.sqs()  # boto3 clients may be shared between threads
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=self.description, daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"{self.description} #{n}", daemon=True)
+            for n in range(self.concurrency)
+        ]
 
     def start(self) -> None:
         if self._enabled:
-            self._thread.start()
+            for thread in self._threads:
+                thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -306,6 +325,16 @@ class SqsRelay:
 
 
 function_event_relay("SQS")(SqsRelay)
+
+
+def _sqs_concurrency(scaling: Any, reserved: Any) -> int:
+    """`LOCAL_SQS_POLLERS`, or fewer where the template caps the mapping or the function below it."""
+    caps = [LOCAL_SQS_POLLERS]
+    if isinstance(scaling, Mapping) and scaling.get("MaximumConcurrency") is not None:
+        caps.append(int(scaling["MaximumConcurrency"]))
+    if reserved is not None:
+        caps.append(int(reserved))
+    return max(1, min(caps))
 
 
 # ----- DynamoDB streams --------------------------------------------------------------------------------------
