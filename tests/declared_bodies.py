@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
 
-from tests.conftest import ROOT
-
+ROOT = Path(__file__).resolve().parents[1]
 ERROR_SCHEMAS = frozenset(
     {"ErrorResponse", "CreateMeterErrorResponse", "BatchValidationError", "WebhookErrorResponse", "InternalError"}
 )
