@@ -266,3 +266,16 @@ def test_every_body_api_gateway_answers_is_the_shape_the_document_declares_for_i
             if problems(schema, body)
         )
     assert not wrong
+
+
+def test_the_headers_declared_for_a_throttled_request_are_the_ones_api_gateway_sends() -> None:
+    template = yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_SubLoader)  # noqa: S506
+    sent = {
+        name
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Api"
+        for name in resource["Properties"]["GatewayResponses"]["THROTTLED"]["ResponseParameters"]["Headers"]
+    }
+    declared = {name for _, _, op in _operations() for name in op["responses"]["429"].get("headers", {})}
+    assert declared == {"Retry-After"}
+    assert declared <= sent

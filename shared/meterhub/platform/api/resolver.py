@@ -47,7 +47,10 @@ def gateway_errors() -> dict[int, OpenAPIResponse]:
     return {
         401: documented(ErrorResponse, "Missing or malformed bearer token (API Gateway)"),
         403: documented(ErrorResponse, "Unknown or revoked API key, or a partner not in the usage plan (API Gateway)"),
-        429: documented(ErrorResponse, "Over the partner's rate limit: retry after Retry-After seconds (API Gateway)"),
+        429: {
+            **documented(ErrorResponse, "Over the partner's rate limit: retry after Retry-After seconds (API Gateway)"),
+            "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+        },
     }
 
 
