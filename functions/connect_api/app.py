@@ -22,7 +22,7 @@ from meterhub.connect.use_cases.flow import MAX_REF_ID_LENGTH
 from meterhub.connect.use_cases.links import ConnectLinkRequest, ConnectLinkResponse
 from meterhub.platform.api.envelopes import ErrorResponse, serialize
 from meterhub.platform.api.params import PageToken, uuid_path
-from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, json_body_errors
+from meterhub.platform.api.resolver import build_resolver, caller_partner_id, documented, json_body_errors
 from meterhub.platform.ids import parse_id
 from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import (
@@ -83,7 +83,6 @@ every spelling uuid.UUID reads)."""
         201: documented(ConnectLinkResponse, "The link to send the customer"),
         400: documented(ErrorResponse, "Invalid ref_id, transmission_region, variant or utility_id"),
         **json_body_errors(),
-        **auth_errors(),
     },
 )
 def create_link(request: Annotated[ConnectLinkRequest, Body()]) -> Response[str]:
@@ -112,7 +111,6 @@ def create_link(request: Annotated[ConnectLinkRequest, Body()]) -> Response[str]
     responses={
         200: documented(ConnectionsResponse, "Connections, newest first"),
         400: documented(ErrorResponse, "Invalid filter or page token"),
-        **auth_errors(),
     },
 )
 def list_connections(
@@ -155,7 +153,6 @@ def list_connections(
         400: documented(ErrorResponse, "Authorization id is not a UUID"),
         404: documented(ErrorResponse, "No such authorization for this partner"),
         409: documented(ErrorResponse, "The authorization is not COMPLETED"),
-        **auth_errors(),
     },
 )
 def revoke_authorization(

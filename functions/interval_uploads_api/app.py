@@ -32,7 +32,7 @@ from meterhub.meters.api_models.params import MeterId
 from meterhub.platform.api.envelopes import ErrorResponse, serialize
 from meterhub.platform.api.params import PageToken, uuid_path
 from meterhub.platform.api.request_body import raw_bytes
-from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, json_body_errors
+from meterhub.platform.api.resolver import build_resolver, caller_partner_id, documented, json_body_errors
 from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import (
     DataBucketSettings,
@@ -51,7 +51,6 @@ TAGS = ["Interval data"]
 
 ERRORS: dict[int, OpenAPIResponse] = {
     400: documented(ErrorResponse, "Invalid request; details name the field"),
-    **auth_errors(),
 }
 JOB_ERRORS: dict[int, OpenAPIResponse] = {
     **ERRORS,

@@ -11,7 +11,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
 from meterhub.meter_jobs.api_models import (
-    BatchValidationError,
     CreateMeterBatchJobResponse,
     JobAndAssets,
     ListProvisionalAssetsResponse,
@@ -20,11 +19,11 @@ from meterhub.meter_jobs.api_models import (
 from meterhub.meter_jobs.use_cases import jobs as meter_jobs
 from meterhub.meters.api_models.responses import FiltersResponse
 from meterhub.platform.api.accept import CSV, json_or_csv
-from meterhub.platform.api.envelopes import ErrorResponse, serialize
-from meterhub.platform.api.error_envelopes import validation_error_response
+from meterhub.platform.api.envelopes import BatchValidationError, ErrorResponse, serialize
+from meterhub.platform.api.error_envelopes import validation_error, validation_error_response
 from meterhub.platform.api.params import PAGE_TOKEN_MAX_LENGTH, PageToken, uuid_path
 from meterhub.platform.api.request_body import raw_bytes
-from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented
+from meterhub.platform.api.resolver import build_resolver, caller_partner_id, documented
 from meterhub.platform.errors import InvalidInput
 from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import DataBucketSettings, JobsTableSettings, MeterJobsQueueSettings
@@ -34,11 +33,13 @@ class Settings(JobsTableSettings, DataBucketSettings, MeterJobsQueueSettings):
     """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
-app = build_resolver()
+ASSETS = "/v1.1/provisional-assets"
+app = build_resolver(invalid_requests={ASSETS: validation_error})
+"""The provisional-asset listing answers every refused query in Leap's bare ValidationError, whichever check
+refused it (a parameter's type or count here, a filter's value in the use case)."""
 
 ERRORS: dict[int, OpenAPIResponse] = {
     400: documented(ErrorResponse, "Invalid request; details[] name each problem"),
-    **auth_errors(),
 }
 
 FilterParam = Annotated[
@@ -62,8 +63,8 @@ AssetsPageSize = Annotated[
         json_schema_extra={"minimum": 1, "maximum": meter_jobs.MAX_PAGE_SIZE},
     ),
 ]
-"""`PageSize` documented only: the provisional-asset list answers a bad page_size with Leap's bare
-ValidationError (and an unsupported Accept with its 415 first), which a route-level refusal would not."""
+"""`PageSize` documented only: the provisional-asset list answers an unsupported Accept with its 415 before a bad
+page_size (Leap's bare ValidationError), which a route-level refusal would answer first."""
 AssetsPageToken = Annotated[
     str | None,
     Query(description="next_page_token of the previous page", json_schema_extra={"maxLength": PAGE_TOKEN_MAX_LENGTH}),
@@ -175,7 +176,7 @@ def meter_job_filters() -> FiltersResponse:
 
 
 @app.get(
-    "/v1.1/provisional-assets",
+    ASSETS,
     summary="Provisional assets across jobs, newest first (JSON, or CSV with Accept: text/csv)",
     operation_id="listProvisionalAssets",
     tags=["Meter jobs"],

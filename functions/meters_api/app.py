@@ -39,8 +39,8 @@ from meterhub.meters.use_cases import maintain_meters, participation, read_meter
 from meterhub.meters.use_cases.correct_reference import correct_reference, correct_references
 from meterhub.meters.use_cases.create_meter import AssetRejected, connect_link, create_meter, idempotent_create
 from meterhub.platform.api.envelopes import CreateMeterErrorResponse, ErrorResponse
-from meterhub.platform.api.error_envelopes import asset_errors_response
-from meterhub.platform.api.resolver import auth_errors, build_resolver, caller_partner_id, documented, json_body_errors
+from meterhub.platform.api.error_envelopes import asset_errors, asset_errors_response
+from meterhub.platform.api.resolver import build_resolver, caller_partner_id, documented, json_body_errors
 from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import IdempotencyTableSettings, MetersTableSettings, PartnersTableSettings
 
@@ -50,9 +50,8 @@ class Settings(MetersTableSettings, PartnersTableSettings, IdempotencyTableSetti
 
 
 CREATE_METER = "/v1.1/meters"
-app = build_resolver(asset_routes=frozenset({CREATE_METER}))
+app = build_resolver(invalid_requests={CREATE_METER: asset_errors})
 
-ERRORS: dict[int, OpenAPIResponse] = auth_errors()
 NOT_FOUND: dict[int, OpenAPIResponse] = {
     400: documented(ErrorResponse, "Malformed meter id"),
     404: documented(ErrorResponse, "No such meter for this partner"),
@@ -74,7 +73,6 @@ def asset_rejected(error: AssetRejected) -> Response[str]:
         400: documented(CreateMeterErrorResponse, "Invalid asset: every failing field"),
         409: documented(ErrorResponse, "onboarding_token reused with another body"),
         **json_body_errors(),
-        **ERRORS,
     },
 )
 def create_single_meter(
@@ -110,7 +108,6 @@ def create_single_meter(
         200: documented(ListMeterDetailsResponse, "One page of meters"),
         400: documented(ErrorResponse, "Invalid filter"),
         **json_body_errors(),
-        **ERRORS,
     },
 )
 def search_meters(filters: Annotated[MeterFilterRequest, Body()]) -> ListMeterDetailsResponse:
@@ -126,7 +123,6 @@ def search_meters(filters: Annotated[MeterFilterRequest, Body()]) -> ListMeterDe
     responses={
         200: documented(MeterDetailsResponse, "The meter"),
         **NOT_FOUND,
-        **ERRORS,
     },
 )
 def get_meter(meter_id: MeterId) -> MeterDetailsResponse:
@@ -142,7 +138,6 @@ def get_meter(meter_id: MeterId) -> MeterDetailsResponse:
     responses={
         200: documented(MeterEnrollmentResponse, "The meter's stored enrollment, per program and delivery period"),
         **NOT_FOUND,
-        **ERRORS,
     },
 )
 def get_meter_enrollment(meter_id: MeterId) -> MeterEnrollmentResponse:
@@ -159,7 +154,6 @@ def get_meter_enrollment(meter_id: MeterId) -> MeterEnrollmentResponse:
         200: documented(ListMeterEnrollmentsResponse, "One page of meters' enrollments, in creation order"),
         400: documented(ErrorResponse, "Invalid filter"),
         **json_body_errors(),
-        **ERRORS,
     },
 )
 def search_meter_enrollments(filters: Annotated[MeterFilterRequest, Body()]) -> ListMeterEnrollmentsResponse:
@@ -172,7 +166,6 @@ CHANGE_ERRORS: dict[int, OpenAPIResponse] = {
     404: documented(ErrorResponse, "A named meter does not exist for this partner: nothing changed"),
     409: documented(ErrorResponse, "The meters kept changing concurrently; retry"),
     **json_body_errors(),
-    **ERRORS,
 }
 
 METER_TAGS = "/v1.1/meters/tags"
@@ -253,7 +246,6 @@ def unarchive_meters(request: Annotated[ArchiveMetersRequest, Body()]) -> ListMe
             ErrorResponse, "Another meter has this reference (DUPLICATE_REF_ID), or the meter kept changing"
         ),
         **json_body_errors(),
-        **ERRORS,
     },
 )
 def update_partner_meter_ref(
@@ -275,7 +267,6 @@ def update_partner_meter_ref(
         404: documented(ErrorResponse, "A named meter does not exist for this partner: nothing changed"),
         409: documented(ErrorResponse, "Another meter has a reference (DUPLICATE_REF_ID), or the meters kept changing"),
         **json_body_errors(),
-        **ERRORS,
     },
 )
 def update_partner_meter_refs(request: Annotated[PartnerMeterRefsRequest, Body()]) -> ListMeterDetailsResponse:
@@ -289,7 +280,6 @@ PARTICIPATION_ERRORS: dict[int, OpenAPIResponse] = {
     404: documented(ErrorResponse, "No such meter for this partner"),
     409: documented(ErrorResponse, "The meter kept changing concurrently; retry"),
     **json_body_errors(),
-    **ERRORS,
 }
 AFTER_PARTICIPATION = documented(MeterEnrollmentResponse, "The meter's enrollment with the request applied")
 

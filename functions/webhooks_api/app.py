@@ -3,7 +3,8 @@ redelivery (transport only).
 
 Errors here use this API's `{error, message}` shape, not the `{title, status, details}` envelope of the meter
 APIs: the resolver speaks `ERROR_MESSAGE` (platform.api.error_envelopes) for this function, request validation
-400s included.
+400s included. What API Gateway answers before the function runs (401, 403, 429, a body over 10 MB) is the
+gateway's `{title, status, details}`, as on every route: gateway responses are one per API, not per route.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
+from meterhub.platform.api.envelopes import WebhookErrorResponse
 from meterhub.platform.api.error_envelopes import ERROR_MESSAGE
 from meterhub.platform.api.params import PAGE_TOKEN_MAX_LENGTH, uuid_path
 from meterhub.platform.api.resolver import build_resolver, caller_partner_id, documented, json_body_errors
@@ -27,7 +28,6 @@ from meterhub.webhooks.api_models import (
     MessageResponse,
     TestWebhookRequest,
     TestWebhookResponse,
-    WebhookErrorResponse,
     WebhookListResponse,
     WebhookRequest,
     WebhookResponse,
@@ -41,11 +41,6 @@ class Settings(StageSettings, WebhooksTableSettings, WebhookEventsQueueSettings)
 
 app = build_resolver(envelope=ERROR_MESSAGE)
 
-ERRORS: dict[int, OpenAPIResponse] = {
-    401: documented(WebhookErrorResponse, "Unauthorized - Auth token is invalid"),
-    403: documented(WebhookErrorResponse, "Forbidden - You do not have permission to perform this action"),
-    500: documented(WebhookErrorResponse, "Internal Server Error"),
-}
 INVALID = {400: documented(WebhookErrorResponse, "Invalid request; the message names the field")}
 BODY = {**INVALID, **json_body_errors(WebhookErrorResponse)}
 MISSING = {404: documented(WebhookErrorResponse, "No such webhook for this partner")}
@@ -65,7 +60,7 @@ def _repo() -> Any:
     summary="List this partner's webhooks (unpaginated)",
     operation_id="listWebhooks",
     tags=["Webhooks"],
-    responses={200: documented(WebhookListResponse, "List of webhooks"), **ERRORS},
+    responses={200: documented(WebhookListResponse, "List of webhooks")},
 )
 def list_webhooks() -> WebhookListResponse:
     return webhooks.list_webhooks(_repo(), caller_partner_id(app))
@@ -76,7 +71,7 @@ def list_webhooks() -> WebhookListResponse:
     summary="Create a webhook; the answer carries its signing secret, shown only this once",
     operation_id="createWebhook",
     tags=["Webhooks"],
-    responses={200: documented(CreateWebhookResponse, "Webhook created successfully"), **BODY, **ERRORS},
+    responses={200: documented(CreateWebhookResponse, "Webhook created successfully"), **BODY},
 )
 def create_webhook(request: Annotated[WebhookRequest, Body()]) -> CreateWebhookResponse:
     created = webhooks.create_webhook(_repo(), caller_partner_id(app), request, stage=Settings.load().stage)
@@ -89,7 +84,7 @@ def create_webhook(request: Annotated[WebhookRequest, Body()]) -> CreateWebhookR
     summary="Replace every setting of a webhook (its signing secret is kept)",
     operation_id="updateWebhook",
     tags=["Webhooks"],
-    responses={200: documented(WebhookResponse, "Webhook updated successfully"), **BODY, **MISSING, **ERRORS},
+    responses={200: documented(WebhookResponse, "Webhook updated successfully"), **BODY, **MISSING},
 )
 def update_webhook(webhook_id: WebhookId, request: Annotated[WebhookRequest, Body()]) -> WebhookResponse:
     return webhooks.replace_webhook(_repo(), caller_partner_id(app), webhook_id, request, stage=Settings.load().stage)
@@ -100,7 +95,7 @@ def update_webhook(webhook_id: WebhookId, request: Annotated[WebhookRequest, Bod
     summary="Delete a webhook",
     operation_id="deleteWebhook",
     tags=["Webhooks"],
-    responses={200: documented(MessageResponse, "Webhook deleted successfully"), **MISSING, **ERRORS},
+    responses={200: documented(MessageResponse, "Webhook deleted successfully"), **MISSING},
 )
 def delete_webhook(webhook_id: WebhookId) -> MessageResponse:
     webhooks.delete_webhook(_repo(), caller_partner_id(app), webhook_id)
@@ -117,7 +112,6 @@ def delete_webhook(webhook_id: WebhookId) -> MessageResponse:
         200: documented(TestWebhookResponse, "The delivery attempt's outcome"),
         **BODY,
         **MISSING,
-        **ERRORS,
     },
 )
 def test_webhook(
@@ -141,7 +135,7 @@ def test_webhook(
     summary="The webhook's delivery log (attempts, status codes, latency), newest event first",
     operation_id="listWebhookDeliveries",
     tags=["Webhooks"],
-    responses={200: documented(DeliveryListResponse, "A page of deliveries"), **INVALID, **MISSING, **ERRORS},
+    responses={200: documented(DeliveryListResponse, "A page of deliveries"), **INVALID, **MISSING},
 )
 def list_webhook_deliveries(
     webhook_id: WebhookId,
@@ -168,7 +162,6 @@ def list_webhook_deliveries(
         200: documented(Delivery, "The event is queued again (status PENDING)"),
         **MISSING,
         **CONFLICT,
-        **ERRORS,
     },
 )
 def redeliver_webhook_event(webhook_id: WebhookId, webhook_event_id: EventId) -> Delivery:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import FakeLambdaContext, api_event, load_function_module
+from tests.declared_bodies import ERROR_SCHEMAS, component_names, document, problems
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -171,3 +172,110 @@ def test_every_page_size_page_token_and_id_parameter_declares_its_shape() -> Non
             if not wanted <= set(bounds) or ("format" in wanted and bounds["format"] != "uuid"):
                 undeclared.append(f"{method} {path} {name}")
     assert not undeclared
+
+
+# ----- errors: every shape declared, every declaration a shape the API answers in -----------------------------
+
+ERROR_STATUS = re.compile(r"^[45]\d\d$")
+
+
+def _error_responses() -> list[tuple[str, str, str, dict[str, Any]]]:
+    return [
+        (method, path, status, response)
+        for method, path, op in _operations()
+        for status, response in op["responses"].items()
+        if ERROR_STATUS.match(status)
+    ]
+
+
+def test_every_error_response_declares_its_body_as_one_of_the_error_shapes() -> None:
+    # A 4xx or 5xx without a schema leaves a client guessing at the body; one naming any other component is a
+    # shape README "Errors" does not list.
+    undeclared = [
+        f"{method} {path} {status}"
+        for method, path, status, response in _error_responses()
+        if not (schema := (response.get("content") or {}).get("application/json", {}).get("schema"))
+        or not component_names(schema)
+        or not component_names(schema) <= ERROR_SCHEMAS
+    ]
+    assert not undeclared
+    assert set(document()["components"]["schemas"]) >= ERROR_SCHEMAS
+
+
+def test_every_operation_declares_what_api_gateway_and_its_function_answer_for_any_request() -> None:
+    # Every route is behind the authorizer and the usage plan (API Gateway's 401, 403, 429), and any function
+    # can fail unexpectedly (500).
+    missing = [
+        f"{method} {path} {status}"
+        for method, path, op in _operations()
+        for status in ("401", "403", "429", "500")
+        if status not in op["responses"]
+    ]
+    assert not missing
+
+
+class _SubLoader(yaml.SafeLoader):
+    """Reads CloudFormation short tags as their scalar argument (a !Sub string stays its text), else None."""
+
+
+_SubLoader.add_multi_constructor(
+    "!",
+    lambda loader, _suffix, node: loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else None,
+)
+
+
+def _gateway_bodies() -> dict[str, tuple[int | None, Any]]:
+    """Each of template.yaml's GatewayResponses with a JSON body: its status (None for DEFAULT_4XX/5XX) and the
+    body as API Gateway sends it, the template parameters at their defaults."""
+    template = yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_SubLoader)  # noqa: S506
+    defaults = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
+    apis = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Api"]
+    bodies: dict[str, tuple[int | None, Any]] = {}
+    for api in apis:
+        for response_type, response in (api["Properties"].get("GatewayResponses") or {}).items():
+            text = (response.get("ResponseTemplates") or {}).get("application/json")
+            if text is None:
+                continue
+            body = re.sub(r"\$\{(\w+)\}", lambda match: defaults[match.group(1)], text)
+            status = response.get("StatusCode")
+            bodies[response_type] = (int(status) if status is not None else None, json.loads(body))
+    return bodies
+
+
+def test_every_body_api_gateway_answers_is_the_shape_the_document_declares_for_its_status() -> None:
+    # Given API Gateway's own answers (template.yaml), which no function builds
+    bodies = _gateway_bodies()
+    assert {"UNAUTHORIZED", "ACCESS_DENIED", "THROTTLED", "REQUEST_TOO_LARGE", "DEFAULT_5XX"} <= set(bodies)
+    wrong: list[str] = []
+    for response_type, (status, body) in bodies.items():
+        # Each is valid against what every operation declares for its status (the 5XX family: for its 500), but an
+        # unknown route's 404, which is no operation's, is in the envelope of whole-API errors
+        declared = (
+            [("(no operation)", {"$ref": "#/components/schemas/ErrorResponse"})]
+            if response_type == "MISSING_AUTHENTICATION_TOKEN"
+            else [
+                (f"{method} {path}", op["responses"][str(status or 500)]["content"]["application/json"]["schema"])
+                for method, path, op in _operations()
+                if str(status or 500) in op["responses"]
+            ]
+        )
+        assert declared, response_type
+        wrong.extend(
+            f"{response_type} vs {where}: {problems(schema, body)}"
+            for where, schema in declared
+            if problems(schema, body)
+        )
+    assert not wrong
+
+
+def test_the_headers_declared_for_a_throttled_request_are_the_ones_api_gateway_sends() -> None:
+    template = yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_SubLoader)  # noqa: S506
+    sent = {
+        name
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Api"
+        for name in resource["Properties"]["GatewayResponses"]["THROTTLED"]["ResponseParameters"]["Headers"]
+    }
+    declared = {name for _, _, op in _operations() for name in op["responses"]["429"].get("headers", {})}
+    assert declared == {"Retry-After"}
+    assert declared <= sent

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 import pytest
 import requests
 
+from tests.declared_bodies import assert_declared
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +67,26 @@ def test_unknown_route_is_404_even_with_a_valid_key(local_stack: LocalStack) -> 
         f"{local_stack.url}/v1.1/programs", headers=local_stack.auth(local_stack.demo_api_key), timeout=30
     )
     assert wrong_method.status_code == 404
+
+
+def test_api_gateway_answers_the_webhook_routes_in_its_envelope_and_the_document_says_so(
+    local_stack: LocalStack,
+) -> None:
+    # The webhooks API answers in Leap's {error, message}, but API Gateway refuses a request before the function
+    # runs, in the one body its gateway responses have for the whole API: openapi.json declares that
+    webhooks = f"{local_stack.url}/v1.1/webhooks"
+    unknown_key = local_stack.auth("mh_" + uuid.uuid4().hex)
+    for headers, status in (({}, 401), (unknown_key, 403)):
+        response = requests.get(webhooks, headers=headers, timeout=30)
+        assert response.status_code == status, response.text
+        assert_declared("GET", "/v1.1/webhooks", status, response.json(), "ErrorResponse")
+    # Past the gateway, the function's own refusal is the webhooks API's shape
+    hook = {"receiver_url": "https://hooks.example.com/x", "event_types": ["meter_job.completed"]}
+    response = requests.put(
+        f"{webhooks}/{uuid.uuid4()}", json=hook, headers=local_stack.auth(local_stack.demo_api_key), timeout=30
+    )
+    assert response.status_code == 404, response.text
+    assert_declared("PUT", "/v1.1/webhooks/{webhook_id}", 404, response.json(), "WebhookErrorResponse")
 
 
 def test_revoked_key_is_403(local_stack: LocalStack) -> None:

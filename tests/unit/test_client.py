@@ -89,6 +89,23 @@ def test_a_5xx_is_a_server_error_and_a_text_body_is_kept_as_text() -> None:
     assert isinstance(raised.value, ApiError) and not isinstance(raised.value, ClientError)
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        (500, "An error happened whilst processing your request", "An error happened whilst processing your request"),
+        (500, {"error": "Internal Server Error", "message": "An unexpected error occurred"}, None),
+        (502, {"message": "Internal server error"}, "Internal server error"),
+    ],
+    ids=["leaps-bare-500-string", "webhooks-500", "api-gateways-own-502"],
+)
+def test_every_5xx_shape_reads_as_one_line(status: int, body: Any, message: str | None) -> None:
+    recorder = Recorder(lambda request: httpx.Response(status, json=body))
+    with recorder.client() as client, pytest.raises(ServerError) as raised:
+        client.list_programs()
+    assert (raised.value.status, raised.value.body) == (status, body)
+    assert raised.value.message == (message or "Internal Server Error: An unexpected error occurred")
+
+
 def test_iterating_a_get_listing_follows_next_page_token_in_the_query() -> None:
     pages = {None: {"jobs": [{"job_id": "a"}], "next_page_token": "t1"}, "t1": {"jobs": [{"job_id": "b"}]}}
     recorder = Recorder(lambda request: httpx.Response(200, json=pages[request.url.params.get("page_token")]))

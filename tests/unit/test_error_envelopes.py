@@ -13,8 +13,11 @@ from meterhub.platform.api.error_envelopes import (
     ERROR_MESSAGE,
     TITLE_STATUS_DETAILS,
     ErrorEnvelope,
+    InvalidRequestShape,
     RequestProblems,
+    asset_errors,
     asset_errors_response,
+    validation_error,
     validation_error_response,
 )
 from meterhub.platform.api.field_errors import FieldError
@@ -168,8 +171,12 @@ class Thing(BaseModel):
     name: str
 
 
-def resolver(envelope: ErrorEnvelope) -> ApiResolver:
-    app = build_resolver(envelope=envelope)
+def resolver(envelope: ErrorEnvelope, invalid_requests: dict[str, InvalidRequestShape] | None = None) -> ApiResolver:
+    app = build_resolver(envelope=envelope, invalid_requests=invalid_requests)
+
+    @app.get("/things", responses={403: {"description": "Ours", "content": {"application/json": {"model": Thing}}}})
+    def list_things() -> list[Thing]:
+        return []
 
     @app.post("/things")
     def create_thing(thing: Annotated[Thing, Body()]) -> dict[str, str]:
@@ -195,7 +202,13 @@ class Context:
         return 10_000
 
 
-def answer(envelope: ErrorEnvelope, path: str, body: str | None, content_type: str = "application/json") -> Any:
+def answer(
+    envelope: ErrorEnvelope,
+    path: str,
+    body: str | None,
+    content_type: str = "application/json",
+    invalid_requests: dict[str, InvalidRequestShape] | None = None,
+) -> Any:
     event = {
         "resource": path,
         "path": path,
@@ -209,7 +222,7 @@ def answer(envelope: ErrorEnvelope, path: str, body: str | None, content_type: s
         "isBase64Encoded": False,
         "requestContext": {"resourcePath": path, "httpMethod": "POST", "stage": "test", "requestId": "r"},
     }
-    response = resolver(envelope).resolve(event, Context())  # type: ignore[arg-type]
+    response = resolver(envelope, invalid_requests).resolve(event, Context())  # type: ignore[arg-type]
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -296,3 +309,58 @@ def test_a_resolver_answers_every_failure_in_its_envelope(
 ) -> None:
     assert answer(TITLE_STATUS_DETAILS, path, body, content_type) == (status, title_status_details)
     assert answer(ERROR_MESSAGE, path, body, content_type) == (status, error_message)
+
+
+@pytest.mark.parametrize(
+    ("body", "as_validation_error", "as_asset_errors"),
+    [
+        (
+            '{"name": 5}',
+            {"message": "must be a string (got number)", "problem_field": "name"},
+            {"errors": [{"field": "name", "description": "must be a string (got number)", "suggestions": []}]},
+        ),
+        (
+            None,
+            {"message": "a JSON request body is required"},
+            {"errors": [{"description": "a JSON request body is required", "suggestions": []}]},
+        ),
+    ],
+    ids=["wrong-type", "no-body"],
+)
+def test_a_route_with_a_shape_of_its_own_answers_every_refused_request_in_it(
+    body: str | None, as_validation_error: dict[str, Any], as_asset_errors: dict[str, Any]
+) -> None:
+    # Whichever envelope the function speaks, the route's own 400 shape wins; its other errors keep the envelope
+    for envelope in (TITLE_STATUS_DETAILS, ERROR_MESSAGE):
+        assert answer(envelope, "/things", body, invalid_requests={"/things": validation_error}) == (
+            400,
+            as_validation_error,
+        )
+        assert answer(envelope, "/things", body, invalid_requests={"/things": asset_errors}) == (400, as_asset_errors)
+    taken = answer(TITLE_STATUS_DETAILS, "/things", '{"name": "taken"}', invalid_requests={"/things": validation_error})
+    assert taken == (409, {"title": "Thing exists", "status": 409, "details": {"name": "taken"}})
+
+
+def _declared(envelope: ErrorEnvelope) -> dict[str, dict[str, Any]]:
+    """Each operation's responses, status -> the component names its schema references."""
+    document = json.loads(resolver(envelope).get_openapi_json_schema())
+    return {
+        method: {
+            status: json.dumps(response.get("content", {}).get("application/json", {}).get("schema", {}))
+            for status, response in operation["responses"].items()
+        }
+        for method, operation in document["paths"]["/things"].items()
+    }
+
+
+def test_every_route_declares_the_gateways_answers_and_its_envelopes_500() -> None:
+    meter_api, webhooks = _declared(TITLE_STATUS_DETAILS), _declared(ERROR_MESSAGE)
+    for declared in (meter_api["post"], webhooks["post"]):
+        for status in ("401", "403", "429"):
+            assert declared[status] == '{"$ref": "#/components/schemas/ErrorResponse"}'
+    assert meter_api["post"]["500"] == '{"$ref": "#/components/schemas/InternalError"}'
+    # An authorizer failure is API Gateway's bare string whatever the function's envelope
+    assert "WebhookErrorResponse" in webhooks["post"]["500"] and "InternalError" in webhooks["post"]["500"]
+    # A route's own declaration wins, and its success answer is still its return type
+    assert meter_api["get"]["403"] == '{"$ref": "#/components/schemas/Thing"}'
+    assert '"type": "array"' in meter_api["get"]["200"]

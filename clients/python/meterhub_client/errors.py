@@ -3,10 +3,13 @@
 The API answers errors in several shapes (README "Errors"), and callers should not have to know which route
 answers which: `ApiError.message` reads all of them.
 
-- `{title, status, details}`: the meter, job and interval APIs; `details` an object (field -> problem) or a list;
+- `{title, status, details}`: the meter, job, interval, Connect and program APIs, and API Gateway's own refusals
+  (401, 403, 404, 413, 429) on every route; `details` an object (field -> problem) or a list;
 - `{errors: [{field?, description, ...}]}`: a refused `POST /v1.1/meters`;
 - `{error, message}`: the webhooks API (Leap's shape);
-- `{message, problem_field?, ...}`: a refused provisional-asset listing (Leap's ValidationError).
+- `{message, problem_field?, ...}`: a refused provisional-asset listing (Leap's ValidationError);
+- a bare JSON string: the 500 of every API but the webhooks one (Leap's);
+- `{message}`: API Gateway's default body, when a function fails before it can answer (a 502).
 """
 
 from __future__ import annotations

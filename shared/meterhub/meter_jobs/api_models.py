@@ -20,15 +20,6 @@ class CreateMeterBatchJobResponse(ApiModel):
     job_id: UUID
 
 
-class BatchValidationError(ApiModel):
-    """Leap's ValidationError: what is wrong with a batch request, and where."""
-
-    message: str
-    json_index: int | None = None
-    csv_row: int | None = None
-    problem_field: str | None = None
-
-
 class AssetUploadStatus(ApiModel):
     partner_reference: str
     status: ProvisionalAssetStatus

@@ -38,14 +38,6 @@ class WebhookModel(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
 
-class WebhookErrorResponse(WebhookModel):
-    """This API's error shape (Leap's webhooks ErrorResponse), unlike the `{title, status, details}` of the
-    meter APIs."""
-
-    error: str = Field(examples=["Not Found"])
-    message: str = Field(examples=["The specified resource was not found"])
-
-
 def _header_name(name: str) -> str:
     if not _TOKEN.match(name):
         raise ValueError("must be an HTTP header name (letters, digits and !#$%&'*+.^_`|~-, at most 64)")

@@ -1,11 +1,16 @@
-"""The error and page envelopes every API function speaks; one module so a partner sees one shape per endpoint."""
+"""The error models of every shape the API answers in, one module so each shape is declared once (README "Errors").
+
+`error_envelopes` builds the bodies; these models are what openapi.json names them: `ErrorResponse`,
+`CreateMeterErrorResponse`, `BatchValidationError`, `WebhookErrorResponse` and `InternalError`. The names are
+Leap's where the shape is Leap's, so a partner's code generated from Leap's documents reads ours.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 
 def _without_nulls(value: Any) -> Any:
@@ -30,7 +35,9 @@ class ApiModel(BaseModel):
 
 
 class ErrorResponse(ApiModel):
-    """Leap's error envelope for every non-2xx answer of the meter APIs."""
+    """`{title, status, details}`: Leap's error envelope of the meter APIs, and ours wherever Leap's documents
+    give a route no other (connect, programs, intervals), API Gateway's own answers (401, 403, 404, 413, 429)
+    included."""
 
     title: str = Field(min_length=1, max_length=2000)
     status: int
@@ -53,6 +60,29 @@ class CreateMeterError(ApiModel):
 
 
 class CreateMeterErrorResponse(ApiModel):
-    """400 of POST /v1.1/meters: every failing field, not just the first."""
+    """Leap's 400 of POST /v1.1/meters: every failing field, not just the first."""
 
     errors: list[CreateMeterError]
+
+
+class BatchValidationError(ApiModel):
+    """Leap's ValidationError: the 400 of the provisional-asset listing (the one problem, and the query
+    parameter it is about), and the entries of a refused batch job's `details`."""
+
+    message: str
+    json_index: int | None = None
+    csv_row: int | None = None
+    problem_field: str | None = None
+
+
+class WebhookErrorResponse(ApiModel):
+    """`{error, message}`: Leap's error shape of its webhooks API, which the webhook routes answer in."""
+
+    error: str = Field(description="The HTTP status phrase", examples=["Not Found"])
+    message: str = Field(examples=["The specified resource was not found"])
+
+
+class InternalError(RootModel[str]):
+    """Leap's 500: a bare JSON string that names nothing internal (the cause is logged with its trace)."""
+
+    root: str = Field(examples=["An error happened whilst processing your request"])

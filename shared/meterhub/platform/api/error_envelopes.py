@@ -1,21 +1,27 @@
-"""Every error shape our APIs answer in, built here and only here; a function's resolver speaks one of them.
+"""Every error body the API functions answer, built here and only here (README "Errors" tells the story).
 
-- `TITLE_STATUS_DETAILS`: `{title, status, details}` (`ErrorResponse`), the meter APIs' envelope. A route whose
-  body is one asset answers its 400s in create-meter's `{errors: [...]}` (`asset_errors_response`), and an
-  unexpected error is Leap's bare 500 string.
-- `ERROR_MESSAGE`: `{error, message}` (webhooks' `WebhookErrorResponse`), Leap's webhooks API: `error` is the
-  status phrase, `message` one sentence; 401, 403, 404 and 500 carry Leap's fixed messages.
-- Leap's bare ValidationError `{message, problem_field}` (`BatchValidationError`), which the provisional-asset
-  listing answers a bad query with (`validation_error_response`).
+A function's resolver speaks one envelope for the four kinds of failure (a `DomainError` a use case raised, a
+request that failed validation, whether Powertools or the body decoder refused it, an unknown route, and an
+unexpected exception):
 
-Each envelope words the same four events, whoever raised them (a use case, Powertools' validation, or the
-request-body decoder's typed refusals): a `DomainError`, a request that failed validation, an unknown route,
-and an unexpected exception.
+- `TITLE_STATUS_DETAILS`: `{title, status, details}` (`ErrorResponse`), Leap's meter-API envelope and ours
+  wherever Leap gives a route no other; an unexpected error is Leap's bare 500 string (`InternalError`).
+- `ERROR_MESSAGE`: `{error, message}` (`WebhookErrorResponse`), Leap's webhooks API: `error` is the status
+  phrase, `message` one sentence; 401, 403, 404 and 500 carry Leap's fixed messages.
+
+Two of Leap's routes answer a refused request in a shape of their own, whichever check refused it
+(`INVALID_REQUEST_SHAPES`, which `build_resolver` takes per route): `asset_errors` (create-meter's
+`{errors: [...]}`, `CreateMeterErrorResponse`) and `validation_error` (Leap's bare ValidationError
+`{message, problem_field}`, `BatchValidationError`), the latter also raised as `validation_error_response` by the
+provisional-asset listing for the problems its use case finds.
+
+API Gateway answers some failures before any function runs, in `ErrorResponse` or `InternalError` too: its
+bodies are template.yaml's GatewayResponses, and `resolver.gateway_errors` declares them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol
@@ -23,7 +29,15 @@ from typing import Any, Protocol
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from meterhub.platform.api.envelopes import CreateMeterError, CreateMeterErrorResponse, serialize
+from meterhub.platform.api.envelopes import (
+    BatchValidationError,
+    CreateMeterError,
+    CreateMeterErrorResponse,
+    ErrorResponse,
+    InternalError,
+    WebhookErrorResponse,
+    serialize,
+)
 from meterhub.platform.api.field_errors import FieldError, field_errors
 from meterhub.platform.errors import DomainError
 
@@ -70,8 +84,13 @@ def error_message_response(status: int, message: str | None = None) -> Response[
 def validation_error_response(error: DomainError) -> Response[str]:
     """`{message, problem_field}` (400): the message the details carry (else the title), and the field they name."""
     details = error.details if isinstance(error.details, dict) else {}
-    body = {"message": str(details.get("message", error.title)), "problem_field": details.get("problem_field")}
-    return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body=serialize(body))
+    field = details.get("problem_field")
+    return _validation_error(str(details.get("message", error.title)), str(field) if field is not None else None)
+
+
+def _validation_error(message: str, problem_field: str | None) -> Response[str]:
+    body = BatchValidationError(message=message, problem_field=problem_field)
+    return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body=serialize(body.model_dump()))
 
 
 # ----- what went wrong with a request -----------------------------------------------------------------------
@@ -102,11 +121,39 @@ def _body_required(error: dict[str, Any]) -> dict[str, Any]:
     return {**error, "type": "value_error", "msg": "Value error, a JSON request body is required"}
 
 
+# ----- a route's own shape for a refused request ------------------------------------------------------------
+
+InvalidRequestShape = Callable[[RequestProblems], Response[str]]
+"""How one route answers a request that failed validation, instead of its function's envelope."""
+
+
+def asset_errors(problems: RequestProblems) -> Response[str]:
+    """Create-meter's `{errors: [...]}`: every failing field of the asset."""
+    return asset_errors_response(problems.errors)
+
+
+def validation_error(problems: RequestProblems) -> Response[str]:
+    """Leap's bare ValidationError: the first problem, and the field it is about (none for a missing body)."""
+    first = problems.errors[0] if problems.errors else FieldError("", "Invalid request")
+    return _validation_error(first.description, first.field or None)
+
+
 # ----- the envelopes ----------------------------------------------------------------------------------------
 
 
 class ErrorEnvelope(Protocol):
-    """How one function answers the four kinds of failure (see the module docstring)."""
+    """How one function answers the four kinds of failure (see the module docstring), and the models of its
+    bodies, which every route of the function declares (`resolver.build_resolver`)."""
+
+    @property
+    def model(self) -> type[Any]:
+        """The body of a domain error, a refused request and an unknown route."""
+        ...
+
+    @property
+    def unexpected_model(self) -> type[Any]:
+        """The body of the 500."""
+        ...
 
     def domain_error(self, error: DomainError) -> Response[str]: ...
 
@@ -118,6 +165,9 @@ class ErrorEnvelope(Protocol):
 
 
 class TitleStatusDetails:
+    model = ErrorResponse
+    unexpected_model = InternalError
+
     def domain_error(self, error: DomainError) -> Response[str]:
         return error_response(error.status, error.title, error.details)
 
@@ -132,6 +182,9 @@ class TitleStatusDetails:
 
 
 class ErrorMessage:
+    model = WebhookErrorResponse
+    unexpected_model = WebhookErrorResponse
+
     def domain_error(self, error: DomainError) -> Response[str]:
         return error_message_response(error.status, LEAP_MESSAGES.get(error.status) or _explained(error))
 
