@@ -17,11 +17,12 @@ round trip of the slots (an int written here reads back as the int, where Dynamo
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from datetime import date
 
 from meterhub.intervals.adapters.uploads import upload_sort_key
-from meterhub.intervals.records import PartsDone, UploadJob
+from meterhub.intervals.records import PartsDone, StepProgress, UploadJob
 from meterhub.intervals.rules.slots import DaySlots, merge_day
 from meterhub.platform.errors import AlreadyExists
 
@@ -56,6 +57,7 @@ class InMemoryUploadRepository:
         self.by_id: dict[tuple[str, str], UploadJob] = {}
         self.claims: dict[tuple[str, str, str], str] = {}
         self.parts: dict[tuple[str, str, str], set[int]] = {}
+        self.counts: dict[tuple[str, str, str], Counter[str]] = {}
         self._parts_lock = threading.Lock()  # the adapter's UpdateItem is atomic; so is this
 
     def create(self, job: UploadJob) -> None:
@@ -77,13 +79,18 @@ class InMemoryUploadRepository:
         own = sorted(((upload_sort_key(j), j) for (p, _), j in self.by_id.items() if p == partner_id), reverse=True)
         yield from ((k, j.model_copy(deep=True)) for k, j in own if before is None or k < before)
 
-    def mark_part_done(self, partner_id: str, job_id: str, step: str, part: int) -> PartsDone:
+    def mark_part_done(
+        self, partner_id: str, job_id: str, step: str, part: int, counts: Mapping[str, int] | None = None
+    ) -> PartsDone:
         with self._parts_lock:
             done = self.parts.setdefault((partner_id, job_id, step), set())
             first = part not in done
             done.add(part)
+            if first and counts:
+                self.counts.setdefault((partner_id, job_id, step), Counter()).update(counts)
             return PartsDone(len(done), first)
 
-    def parts_done(self, partner_id: str, job_id: str, step: str) -> int:
+    def step_progress(self, partner_id: str, job_id: str, step: str) -> StepProgress:
         with self._parts_lock:
-            return len(self.parts.get((partner_id, job_id, step), set()))
+            done = self.parts.get((partner_id, job_id, step), set())
+            return StepProgress(len(done), dict(self.counts.get((partner_id, job_id, step), {})))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from meterhub.intervals.records import UploadStatus
+from meterhub.intervals.rules.pieces import Piece, plan
 from meterhub.intervals.use_cases.fanout import FanOut
 from meterhub.platform.settings import forget_loaded_settings
 
@@ -30,6 +31,7 @@ from tests.integration.test_interval_ingest import (
     rows,
     stored,
 )
+from tests.integration.test_interval_uploads_api import JOBS, InvokeUploads
 
 if TYPE_CHECKING:
     from meterhub.partners.use_cases import IssuedKey
@@ -159,3 +161,56 @@ def test_a_step_failing_on_every_attempt_ends_the_job_failed_and_nothing_is_dead
     assert job.failure_reason == "part of the file failed 3 times; upload the file again"
     assert stored(pieces.drops, pid, [meter]) == {}
     assert pieces.dead_letters() == 0
+
+
+def _rows_in(body: bytes, pieces: list[Piece]) -> int:
+    """The data lines whose first byte falls in one of `pieces` (a line belongs to the piece it starts in)."""
+    starts = [0] + [offset + 1 for offset, byte in enumerate(body) if byte == ord("\n") and offset + 1 < len(body)]
+    return sum(1 for start in starts[1:] if any(piece.start <= start < piece.end for piece in pieces))
+
+
+def test_the_job_shows_rows_and_pieces_checked_so_far_and_a_piece_delivered_twice_counts_once(
+    pieces: Pieces, partner: IssuedKey, invoke_uploads: InvokeUploads
+) -> None:
+    pid = partner.partner_id
+    meters = [pieces.drops.meter(pid) for _ in range(3)]
+    data = rows(meters, THROTTLED_DAYS)
+    data[5][3] = "not a number"  # one invalid row: the invalid counter moves too
+    body = csv_file(data)
+    planned = plan(len(body), body[: body.index(b"\n") + 1], PIECE_BYTES)
+    ingest(pieces, pid, "progress.csv", body)
+    job_id = only_job(pieces.drops, pid).job_id
+
+    def polled() -> dict[str, Any]:
+        response = invoke_uploads("GET", f"{JOBS}/{job_id}")
+        assert response.status == 200, response.text
+        answer: dict[str, Any] = response.json
+        return answer
+
+    before = polled()
+    assert (before["status"], before["pieces_total"], before["pieces_checked"]) == ("PROCESSING", len(planned), 0)
+    assert (before["rows_total"], before["rows_valid"], before["rows_invalid"]) == (0, 0, 0)
+
+    checks = receive_all(pieces.sqs, pieces.url)
+    assert sorted(json.loads(m["Body"])["part"] for m in checks) == list(range(len(planned)))
+    half = sorted(checks, key=lambda m: int(json.loads(m["Body"])["part"]))[: len(planned) // 2]
+    for message in [*half, half[0]]:  # the first piece delivered twice (SQS at least once)
+        context = FakeLambdaContext(aws_request_id=str(uuid.uuid4()))
+        result = pieces.module.lambda_handler(sqs_event([message], "IntervalPiecesQueue"), context)
+        assert not result.get("batchItemFailures")
+    checked_rows = _rows_in(body, planned[: len(half)])
+
+    during = polled()
+    assert (during["status"], during["pieces_checked"]) == ("PROCESSING", len(half))
+    assert (during["rows_total"], during["rows_valid"], during["rows_invalid"]) == (checked_rows, checked_rows - 1, 1)
+    listed = invoke_uploads("GET", JOBS).json["uploads"]
+    assert [(u["rows_total"], u["rows_invalid"]) for u in listed] == [(checked_rows, 1)]
+
+    for message in checks:  # release the rest (and the half already run: a redelivery changes nothing)
+        pieces.sqs.change_message_visibility(
+            QueueUrl=pieces.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    pieces.run()
+    after = polled()
+    assert (after["status"], after["pieces_checked"], after["pieces_total"]) == ("FAILED", len(planned), len(planned))
+    assert (after["rows_total"], after["rows_valid"], after["rows_invalid"]) == (len(data), len(data) - 1, 1)

@@ -10,7 +10,7 @@ import pytest
 from meterhub.intervals.adapters.dynamodb import DynamoIntervalStore
 from meterhub.intervals.adapters.uploads import DynamoUploadRepository
 from meterhub.intervals.ports import IntervalStore, UploadRepository
-from meterhub.intervals.records import PartsDone, UploadJob, UploadStatus
+from meterhub.intervals.records import PartsDone, StepProgress, UploadJob, UploadStatus
 from meterhub.intervals.rules.slots import DaySlots
 from meterhub.platform.errors import AlreadyExists
 from meterhub_dev.local import moto_fidelity
@@ -164,16 +164,28 @@ def test_parts_of_a_step_count_once_each_per_job_step_and_partner(
     uploads: UploadRepository, partner_ids: tuple[str, str]
 ) -> None:
     mine, theirs = partner_ids
-    assert uploads.parts_done(mine, "job-1", "check") == 0
+    assert uploads.step_progress(mine, "job-1", "check") == StepProgress(0, {})
     assert uploads.mark_part_done(mine, "job-1", "check", 0) == PartsDone(1, first=True)
     assert uploads.mark_part_done(mine, "job-1", "check", 0) == PartsDone(1, first=False)  # delivered twice
     assert uploads.mark_part_done(mine, "job-1", "check", 7) == PartsDone(2, first=True)
     assert uploads.mark_part_done(mine, "job-1", "merge", 7) == PartsDone(1, first=True)  # another step
     assert uploads.mark_part_done(mine, "job-2", "check", 0) == PartsDone(1, first=True)  # another job
     assert uploads.mark_part_done(theirs, "job-1", "check", 0) == PartsDone(1, first=True)  # another partner
-    assert uploads.parts_done(mine, "job-1", "check") == 2
-    assert uploads.parts_done(theirs, "job-1", "merge") == 0
+    assert uploads.step_progress(mine, "job-1", "check").done == 2
+    assert uploads.step_progress(theirs, "job-1", "merge") == StepProgress(0, {})
     assert uploads.get(mine, "job-1") is None  # not a job record: the jobs list and stream never see it
+
+
+def test_a_parts_counts_are_added_once_with_the_part_however_often_it_is_recorded(
+    uploads: UploadRepository, partner_ids: tuple[str, str]
+) -> None:
+    mine, theirs = partner_ids
+    assert uploads.mark_part_done(mine, "job-1", "check", 0, {"rows_total": 10, "rows_invalid": 1}).first
+    assert not uploads.mark_part_done(mine, "job-1", "check", 0, {"rows_total": 10, "rows_invalid": 1}).first
+    assert uploads.mark_part_done(mine, "job-1", "check", 1, {"rows_total": 7, "rows_invalid": 0}).first
+    assert uploads.mark_part_done(mine, "job-1", "check", 2).first  # a part without counts
+    assert uploads.step_progress(mine, "job-1", "check") == StepProgress(3, {"rows_total": 17, "rows_invalid": 1})
+    assert uploads.step_progress(theirs, "job-1", "check") == StepProgress(0, {})
 
 
 def test_parts_finishing_at_the_same_moment_are_all_counted_and_one_sees_the_last_count(

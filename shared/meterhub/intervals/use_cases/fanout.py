@@ -60,6 +60,9 @@ from meterhub.platform.object_store import ObjectInfo, ObjectStore, partner_key
 from meterhub.platform.work_queue import WorkQueue
 
 WORK_FOLDER = "interval-work"
+CHECK_STEP = "check"
+"""The step whose parts (the file's pieces) are recorded done with their row counts: the job's progress
+(`upload_jobs.with_progress`)."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,9 @@ class FanOut:
                 info.key, info.version, info.size, len(header), self.piece_bytes, pieces, self.buckets, job.updated_at
             )
             self._put(drop.partner_id, job.job_id, "plan.json", _plan_record(plan_))
-        self._queue(job, "check", range(plan_.pieces))
+        job = job.model_copy(update={"pieces_total": plan_.pieces})
+        self._uploads.save(job)
+        self._queue(job, CHECK_STEP, range(plan_.pieces))
         return job
 
     # ----- the tasks --------------------------------------------------------------------------------------------
@@ -125,7 +130,7 @@ class FanOut:
         if plan_ is None:
             raise NotFound("The fan-out plan of this job is missing", {"job_id": job.job_id})
         step, part = task["step"], int(task["part"])
-        if step in ("check", "recheck"):
+        if step in (CHECK_STEP, "recheck"):
             self._check(job, plan_, part, recheck=step == "recheck")
         elif step == "group":
             self._group(job, plan_, part)
@@ -163,7 +168,11 @@ class FanOut:
             rechecks = self._rechecks(job, plan_)
             self._joined(job, "recheck", index, len(rechecks), lambda: self._settle(job, plan_))
         else:
-            self._joined(job, "check", index, plan_.pieces, lambda: self._queue(job, "group", range(plan_.buckets)))
+            valid, invalid = check.rows_valid, check.rows_invalid
+            counts = {"rows_total": valid + invalid, "rows_valid": valid, "rows_invalid": invalid}
+            self._joined(
+                job, CHECK_STEP, index, plan_.pieces, lambda: self._queue(job, "group", range(plan_.buckets)), counts
+            )
 
     def _group(self, job: UploadJob, plan_: _Plan, bucket: int) -> None:
         staged = [self._get(job, f"check-{index}-{bucket}.json") for index in range(plan_.pieces)]
@@ -217,12 +226,21 @@ class FanOut:
 
         self._joined(job, "merge", bucket, plan_.buckets, join)
 
-    def _joined(self, job: UploadJob, step: str, part: int, parts: int, join: Callable[[], None]) -> None:
-        """Record `part` of `step` done; run `join` when it was the last (see the module docstring)."""
-        done = self._uploads.mark_part_done(job.partner_id, job.job_id, step, part)
+    def _joined(
+        self,
+        job: UploadJob,
+        step: str,
+        part: int,
+        parts: int,
+        join: Callable[[], None],
+        counts: dict[str, int] | None = None,
+    ) -> None:
+        """Record `part` of `step` done, with its `counts` (the job's progress, `upload_jobs.with_progress`); run
+        `join` when it was the last (see the module docstring)."""
+        done = self._uploads.mark_part_done(job.partner_id, job.job_id, step, part, counts)
         if done.done < parts:
             return
-        if not done.first and self._uploads.parts_done(job.partner_id, job.job_id, f"{step}-joined"):
+        if not done.first and self._uploads.step_progress(job.partner_id, job.job_id, f"{step}-joined").done:
             return  # a repeated delivery: the join already ran
         join()
         self._uploads.mark_part_done(job.partner_id, job.job_id, f"{step}-joined", 0)
