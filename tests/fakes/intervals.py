@@ -7,7 +7,8 @@ DynamoUploadRepository's contract: merges under the adapter's own rule (`merge_d
 inclusive day ranges in order, length days in (day, length) order and apart from the 15-minute days; a job id
 created once (AlreadyExists); the first claim of an object version wins, per partner; uploads newest first by
 the adapter's own `upload_sort_key`, so page tokens are the same strings; everything keyed by partner; what is
-read back is a copy.
+read back is a copy; a partner's worker slots taken up to their limit, an ended lease taken over, a slot freed
+only by its holder.
 
 What they deliberately do not model: the read-modify-conditional-put retries of a concurrent merge (and the
 Conflict after MERGE_ATTEMPTS), throttling and its backoff, the GSI's eventual consistency, and the JSON
@@ -19,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from datetime import date
+from datetime import date, datetime
 
 from meterhub.intervals.adapters.uploads import upload_sort_key
 from meterhub.intervals.records import PartsDone, StepProgress, UploadJob
@@ -94,3 +95,26 @@ class InMemoryUploadRepository:
         with self._parts_lock:
             done = self.parts.get((partner_id, job_id, step), set())
             return StepProgress(len(done), dict(self.counts.get((partner_id, job_id, step), {})))
+
+
+class InMemoryWorkerSlots:
+    """Held slots by (partner, slot): (holder, lease_until); one lock, as the adapter's conditional put is atomic."""
+
+    def __init__(self) -> None:
+        self.held: dict[tuple[str, int], tuple[str, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, partner_id: str, limit: int, holder: str, now: datetime, lease_until: datetime) -> int | None:
+        with self._lock:
+            for slot in range(limit):
+                lease = self.held.get((partner_id, slot))
+                if lease is None or lease[1] < now:
+                    self.held[(partner_id, slot)] = (holder, lease_until)
+                    return slot
+            return None
+
+    def release(self, partner_id: str, slot: int, holder: str) -> None:
+        with self._lock:
+            lease = self.held.get((partner_id, slot))
+            if lease is not None and lease[0] == holder:
+                del self.held[(partner_id, slot)]

@@ -10,15 +10,18 @@ on every attempt ending its job FAILED (nothing on the dead-letter queue).
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from meterhub.intervals.records import UploadStatus
 from meterhub.intervals.rules.pieces import Piece, plan
 from meterhub.intervals.use_cases.fanout import FanOut
 from meterhub.platform.settings import forget_loaded_settings
+from meterhub_dev.local import moto_fidelity
 
 from tests.conftest import FakeLambdaContext, load_function_module, receive_all, sqs_event
 from tests.integration.test_interval_ingest import (
@@ -214,3 +217,81 @@ def test_the_job_shows_rows_and_pieces_checked_so_far_and_a_piece_delivered_twic
     after = polled()
     assert (after["status"], after["pieces_checked"], after["pieces_total"]) == ("FAILED", len(planned), len(planned))
     assert (after["rows_total"], after["rows_valid"], after["rows_invalid"]) == (len(data), len(data) - 1, 1)
+
+
+def test_one_partners_tasks_run_at_most_its_bound_at_once_while_another_partners_task_still_runs(
+    pieces: Pieces, partner: IssuedKey, other_partner: IssuedKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bound = 2
+    monkeypatch.setenv("INTERVAL_PARTNER_WORKERS", str(bound))
+    monkeypatch.setenv("INTERVAL_PARTNER_WAIT_SECONDS", "0")  # a waiting task is visible again at once
+    forget_loaded_settings()
+    busy, other = partner.partner_id, other_partner.partner_id
+    files = {pid: rows([pieces.drops.meter(pid) for _ in range(3)], THROTTLED_DAYS) for pid in (busy, other)}
+    for pid, data in files.items():
+        ingest(pieces, pid, "backfill.csv", csv_file(data))
+
+    original: Callable[[FanOut, dict[str, Any]], None] = FanOut.handle
+    lock, held = threading.Lock(), threading.Event()
+    running: dict[str, int] = {busy: 0, other: 0}
+    most: dict[str, int] = {busy: 0, other: 0}
+    busy_while_other_ran: list[int] = []
+
+    def gated(self: FanOut, task: dict[str, Any]) -> None:
+        pid = task["partner_id"]
+        with lock:
+            running[pid] += 1
+            most[pid] = max(most[pid], running[pid])
+            if pid == other:
+                busy_while_other_ran.append(running[busy])
+        try:
+            if pid == busy:
+                assert held.wait(timeout=60)  # the busy partner's tasks stay running until released
+            original(self, task)
+        finally:
+            with lock:
+                running[pid] -= 1
+
+    monkeypatch.setattr(FanOut, "handle", gated)
+    messages = receive_all(pieces.sqs, pieces.url)
+    by_partner = {pid: [m for m in messages if json.loads(m["Body"])["partner_id"] == pid] for pid in (busy, other)}
+    assert len(by_partner[busy]) >= 10
+
+    def deliver(message: dict[str, Any]) -> None:
+        # One Lambda invocation per thread: the record handler itself (the module's BatchProcessor is one per
+        # process, as in Lambda, so threads cannot share lambda_handler).
+        context = FakeLambdaContext(aws_request_id=str(uuid.uuid4()))
+        pieces.module.record_handler(SQSRecord(sqs_event([message], "IntervalPiecesQueue")["Records"][0]), context)
+
+    with moto_fidelity.installed():  # DynamoDB's conditional writes are atomic across threads
+        workers = [threading.Thread(target=deliver, args=(m,)) for m in by_partner[busy]]
+        for worker in workers:
+            worker.start()
+        for _ in range(600):
+            if sum(w.is_alive() for w in workers) == bound:
+                break
+            threading.Event().wait(0.05)
+        assert sum(w.is_alive() for w in workers) == bound  # the others found no slot and returned
+        assert running[busy] == bound
+        deliver(by_partner[other][0])  # the other partner's piece runs meanwhile
+        held.set()
+        for worker in workers:
+            worker.join()
+
+    assert most[busy] == bound
+    assert busy_while_other_ran == [bound]
+    requeued = receive_all(pieces.sqs, pieces.url)  # the waiting tasks came back as fresh copies: none dropped
+    waited = sorted(json.loads(m["Body"])["part"] for m in requeued if json.loads(m["Body"])["partner_id"] == busy)
+    assert len(waited) == len(by_partner[busy]) - bound
+    assert all(int(m["Attributes"]["ApproximateReceiveCount"]) == 1 for m in requeued)
+
+    for message in [*by_partner[busy], by_partner[other][0]]:  # delivered and handled: acknowledged
+        pieces.sqs.delete_message(QueueUrl=pieces.url, ReceiptHandle=message["ReceiptHandle"])
+    for message in [*by_partner[other][1:], *requeued]:  # the tasks still to run: the queue delivers them
+        pieces.sqs.change_message_visibility(
+            QueueUrl=pieces.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    pieces.run()
+    for pid, data in files.items():
+        job = only_job(pieces.drops, pid)
+        assert (job.status, job.rows_valid) == (UploadStatus.COMPLETED, len(data)), job.failure_reason

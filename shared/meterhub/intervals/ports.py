@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from meterhub.intervals.records import PartsDone, StepProgress, UploadJob
@@ -57,3 +57,14 @@ class UploadRepository(Protocol):
 
     def step_progress(self, partner_id: str, job_id: str, step: str) -> StepProgress:
         """The distinct parts of the job's `step` recorded done and the sums of their counts (0, {} when none)."""
+
+
+class WorkerSlots(Protocol):
+    """A partner's bounded set of interval worker slots, each held under a lease (use_cases.partner_workers)."""
+
+    def acquire(self, partner_id: str, limit: int, holder: str, now: datetime, lease_until: datetime) -> int | None:
+        """Take one of the partner's slots 0..limit-1 that is free or whose lease ended before `now`, for `holder`
+        until `lease_until`, atomically (two callers never hold one slot); None when all `limit` are held."""
+
+    def release(self, partner_id: str, slot: int, holder: str) -> None:
+        """Free `slot` if `holder` still holds it (a lease taken over by another after it ended is theirs)."""
