@@ -19,7 +19,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from meterhub.intervals.records import UploadStatus
 from meterhub.intervals.rules.pieces import Piece, plan
-from meterhub.intervals.use_cases.fanout import FanOut
+from meterhub.intervals.use_cases.fanout import FanOut, work_key
 from meterhub.platform.settings import forget_loaded_settings
 from meterhub_dev.local import moto_fidelity
 
@@ -118,7 +118,9 @@ def test_a_large_clean_file_is_checked_in_pieces_and_stored_as_one_invocation_st
     assert (job.rows_total, job.rows_valid, job.days_written) == (len(data), len(data), len(meters) * 3)
     assert stored(pieces.drops, pid, meters) == expected(data)
     assert job.current_file_path == "/interval-data/accepted/large.csv/large.csv"
-    assert any("/interval-work/" in key for key in pieces.drops.keys(pid))
+    assert not any("/interval-work/" in key for key in pieces.drops.keys(pid))  # staged outside the partner's tree
+    staged = pieces.drops.s3.list_objects_v2(Bucket=pieces.drops.bucket, Prefix=work_key(pid, job.job_id, ""))  # type: ignore[attr-defined]
+    assert "plan.json" in {item["Key"].rsplit("/", 1)[1] for item in staged["Contents"]}
 
 
 def test_a_duplicate_split_across_pieces_fails_the_file_on_its_line_and_stores_nothing(

@@ -31,9 +31,13 @@ recorded: its first delivery died between recording the part and finishing the j
 (If that first delivery is merely slow, both join: harmless, because every step is idempotent — the same inputs
 stage the same results, merges are idempotent — and a finished job's tasks do nothing.)
 
-What is staged (`partners/<pid>/interval-work/<job_id>/`): `plan.json`; `check-<i>.json` (a piece's counts and
+What is staged (`interval-work/<pid>/<job_id>/`): `plan.json`; `check-<i>.json` (a piece's counts and
 errors); `check-<i>-<b>.json` (its masks and day records of bucket b); `group-<b>.json` (a bucket's day
-records and seeds). They stay after the job ends (a lifecycle rule on the prefix is the intended clean-up).
+records and seeds). They stay after the job ends: the data bucket's `ExpireIntervalWork` lifecycle rule deletes
+them after 7 days (longer than a task can wait on its queue, so a running file never loses them), a crashed
+file's too. Outside `partners/` for two reasons: a lifecycle rule filters on a key prefix, which cannot skip
+the partner id; and the bucket notifies the ingest function of every object created under `partners/`, which
+would make each staged object an ingest invocation that finds it is not a drop.
 """
 
 from __future__ import annotations
@@ -56,10 +60,10 @@ from meterhub.intervals.use_cases.bounded_merges import merge_batches
 from meterhub.intervals.use_cases.meter_lookup import repository_lookup
 from meterhub.intervals.use_cases.pipeline import Ingestion, RejectFile
 from meterhub.platform.errors import NotFound
-from meterhub.platform.object_store import ObjectInfo, ObjectStore, partner_key
+from meterhub.platform.object_store import ObjectInfo, ObjectStore
 from meterhub.platform.work_queue import WorkQueue
 
-WORK_FOLDER = "interval-work"
+WORK_PREFIX = "interval-work"
 CHECK_STEP = "check"
 """The step whose parts (the file's pieces) are recorded done with their row counts: the job's progress
 (`upload_jobs.with_progress`)."""
@@ -282,15 +286,20 @@ class FanOut:
 
     def _put(self, partner_id: str, job_id: str, name: str, record: dict[str, Any]) -> None:
         body = json.dumps(record, separators=(",", ":")).encode()
-        self._objects.put(partner_key(partner_id, WORK_FOLDER, job_id, name), body, "application/json")
+        self._objects.put(work_key(partner_id, job_id, name), body, "application/json")
 
     def _get(self, job: UploadJob, name: str) -> dict[str, Any]:
         return self._read(job.partner_id, job.job_id, name)
 
     def _read(self, partner_id: str, job_id: str, name: str) -> dict[str, Any]:
-        body = b"".join(self._objects.chunks(partner_key(partner_id, WORK_FOLDER, job_id, name)))
+        body = b"".join(self._objects.chunks(work_key(partner_id, job_id, name)))
         record: dict[str, Any] = json.loads(body)
         return record
+
+
+def work_key(partner_id: str, job_id: str, name: str) -> str:
+    """Where a job's staged record `name` is kept (see the module docstring)."""
+    return "/".join((WORK_PREFIX, partner_id, job_id, name))
 
 
 def with_fan_out(
