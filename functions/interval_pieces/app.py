@@ -1,7 +1,8 @@
 """The tasks of a large interval file fanned out across invocations: one IntervalPiecesQueue message = one step of
 one part (check or recheck a piece, group or merge a meter bucket), transport only; the steps, their staging and
 their joins are intervals.use_cases.fanout. Every task is idempotent, so SQS's redeliveries are harmless; a task
-failing on its queue's last attempt ends its file's job FAILED with the reason, so no file waits forever.
+failing on its queue's last attempt ends its file's job FAILED with the reason, so no file waits forever. A task
+runs only within its partner's bound of workers (intervals.use_cases.partner_workers); beyond it, it waits.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
 from meterhub.intervals.use_cases.bounded_merges import DEFAULT_WRITE_CONCURRENCY, MAX_WRITE_CONCURRENCY
 from meterhub.intervals.use_cases.fanout import FanOut
+from meterhub.intervals.use_cases.partner_workers import MAX_DELAY_SECONDS, PartnerWorkers
 from meterhub.platform.observability import log_metrics, logger
 from meterhub.platform.settings import IntervalIngestionSettings
 from pydantic import Field
@@ -27,6 +29,9 @@ class Settings(IntervalIngestionSettings):
     # The queue's maxReceiveCount (template.yaml's QueueRedrive mapping): the last attempt ends the job FAILED.
     interval_pieces_max_receive_count: int = Field(ge=1)
     interval_write_concurrency: int = Field(default=DEFAULT_WRITE_CONCURRENCY, ge=1, le=MAX_WRITE_CONCURRENCY)
+    # One partner's tasks running at once, and how long one beyond that waits (intervals/use_cases/partner_workers).
+    interval_partner_workers: int = Field(ge=1)
+    interval_partner_wait_seconds: int = Field(ge=0, le=MAX_DELAY_SECONDS // 2)
 
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -37,13 +42,28 @@ def _fan_out() -> FanOut:
     return wiring.interval_fan_out(settings, settings.interval_write_concurrency, starts_files=False)
 
 
-def record_handler(record: SQSRecord) -> None:
+def _partner_workers() -> PartnerWorkers:
+    settings = Settings.load()
+    return PartnerWorkers(
+        wiring.interval_worker_slots(settings),
+        wiring.interval_pieces_queue(settings),
+        workers=settings.interval_partner_workers,
+        wait_seconds=settings.interval_partner_wait_seconds,
+    )
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     task: dict[str, Any] = json.loads(record.body)
     logger.append_keys(job_id=task.get("job_id"), step=task.get("step"), part=task.get("part"))
     attempt = int(record.attributes.approximate_receive_count or "1")
     fan_out = _fan_out()
     try:
-        fan_out.handle(task)
+        _partner_workers().run(
+            task,
+            f"{lambda_context.aws_request_id}/{record.message_id}",
+            lambda_context.get_remaining_time_in_millis() / 1000,
+            lambda: fan_out.handle(task),
+        )
     except Exception:
         if attempt < Settings.load().interval_pieces_max_receive_count:
             logger.exception("Fan-out task failed; the queue will retry", extra={"attempt": attempt})

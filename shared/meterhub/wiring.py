@@ -37,7 +37,7 @@ from meterhub.utility_providers.records.registry import UtilityConfig, UtilityRe
 if TYPE_CHECKING:
     from meterhub.connect.ports import ConnectRepository, TokenVault
     from meterhub.demo_utility.ports import DemoStore
-    from meterhub.intervals.ports import IntervalStore, UploadRepository
+    from meterhub.intervals.ports import IntervalStore, UploadRepository, WorkerSlots
     from meterhub.intervals.use_cases.fanout import FanOut
     from meterhub.meter_jobs.ports import JobRepository
     from meterhub.meters.ports import MeterRepository
@@ -74,6 +74,12 @@ def upload_repository(settings: JobsTableSettings) -> UploadRepository:
     from meterhub.intervals.adapters.uploads import dynamo_upload_repository
 
     return dynamo_upload_repository(settings.jobs_table_name)
+
+
+def interval_worker_slots(settings: JobsTableSettings) -> WorkerSlots:
+    from meterhub.intervals.adapters.worker_slots import dynamo_worker_slots
+
+    return dynamo_worker_slots(settings.jobs_table_name)
 
 
 def interval_store(settings: IntervalsTableSettings) -> IntervalStore:

@@ -189,3 +189,26 @@ def test_every_alarm_has_its_runbook_line_in_the_readme(name: str) -> None:
     if name.endswith("TableThrottlesAlarm"):
         subject = "<Table>Throttles"
     assert f"`{subject}`" in operating, f"README's Operating it section has no line for {name}"
+
+
+def _queue_consumers(template: Template) -> dict[str, str]:
+    """Each function fed by an SQS queue -> that queue's name."""
+    consumers: dict[str, str] = {}
+    for name, function in _resources(template, "AWS::Serverless::Function").items():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "SQS":
+                consumers[name] = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+    return consumers
+
+
+@pytest.mark.parametrize("function", sorted(_queue_consumers(TEMPLATE_DOCUMENT)))
+def test_every_queue_fed_function_shows_its_errors_and_its_dead_letters_on_the_dashboard(function: str) -> None:
+    [dashboard] = _resources(TEMPLATE_DOCUMENT, "AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert f'"Errors", "FunctionName", "${{{function}}}"' in body, f"{function}'s errors are not on the dashboard"
+    queue = TEMPLATE_DOCUMENT["Resources"][_queue_consumers(TEMPLATE_DOCUMENT)[function]]
+    dead = queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert f'"QueueName", "${{{dead}.QueueName}}"' in body, f"{dead} is not on the dashboard"
+    alarms = _resources(TEMPLATE_DOCUMENT, "AWS::CloudWatch::Alarm")
+    for family in ("Errors", "Throttles"):
+        assert f"{function.removesuffix('Function')}{family}Alarm" in alarms

@@ -7,7 +7,8 @@ DynamoUploadRepository's contract: merges under the adapter's own rule (`merge_d
 inclusive day ranges in order, length days in (day, length) order and apart from the 15-minute days; a job id
 created once (AlreadyExists); the first claim of an object version wins, per partner; uploads newest first by
 the adapter's own `upload_sort_key`, so page tokens are the same strings; everything keyed by partner; what is
-read back is a copy.
+read back is a copy; a partner's worker slots taken up to their limit, an ended lease taken over, a slot freed
+only by its holder.
 
 What they deliberately do not model: the read-modify-conditional-put retries of a concurrent merge (and the
 Conflict after MERGE_ATTEMPTS), throttling and its backoff, the GSI's eventual consistency, and the JSON
@@ -17,11 +18,12 @@ round trip of the slots (an int written here reads back as the int, where Dynamo
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from datetime import date
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
 
 from meterhub.intervals.adapters.uploads import upload_sort_key
-from meterhub.intervals.records import PartsDone, UploadJob
+from meterhub.intervals.records import PartsDone, StepProgress, UploadJob
 from meterhub.intervals.rules.slots import DaySlots, merge_day
 from meterhub.platform.errors import AlreadyExists
 
@@ -56,6 +58,7 @@ class InMemoryUploadRepository:
         self.by_id: dict[tuple[str, str], UploadJob] = {}
         self.claims: dict[tuple[str, str, str], str] = {}
         self.parts: dict[tuple[str, str, str], set[int]] = {}
+        self.counts: dict[tuple[str, str, str], Counter[str]] = {}
         self._parts_lock = threading.Lock()  # the adapter's UpdateItem is atomic; so is this
 
     def create(self, job: UploadJob) -> None:
@@ -77,13 +80,41 @@ class InMemoryUploadRepository:
         own = sorted(((upload_sort_key(j), j) for (p, _), j in self.by_id.items() if p == partner_id), reverse=True)
         yield from ((k, j.model_copy(deep=True)) for k, j in own if before is None or k < before)
 
-    def mark_part_done(self, partner_id: str, job_id: str, step: str, part: int) -> PartsDone:
+    def mark_part_done(
+        self, partner_id: str, job_id: str, step: str, part: int, counts: Mapping[str, int] | None = None
+    ) -> PartsDone:
         with self._parts_lock:
             done = self.parts.setdefault((partner_id, job_id, step), set())
             first = part not in done
             done.add(part)
+            if first and counts:
+                self.counts.setdefault((partner_id, job_id, step), Counter()).update(counts)
             return PartsDone(len(done), first)
 
-    def parts_done(self, partner_id: str, job_id: str, step: str) -> int:
+    def step_progress(self, partner_id: str, job_id: str, step: str) -> StepProgress:
         with self._parts_lock:
-            return len(self.parts.get((partner_id, job_id, step), set()))
+            done = self.parts.get((partner_id, job_id, step), set())
+            return StepProgress(len(done), dict(self.counts.get((partner_id, job_id, step), {})))
+
+
+class InMemoryWorkerSlots:
+    """Held slots by (partner, slot): (holder, lease_until); one lock, as the adapter's conditional put is atomic."""
+
+    def __init__(self) -> None:
+        self.held: dict[tuple[str, int], tuple[str, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, partner_id: str, limit: int, holder: str, now: datetime, lease_until: datetime) -> int | None:
+        with self._lock:
+            for slot in range(limit):
+                lease = self.held.get((partner_id, slot))
+                if lease is None or lease[1] < now:
+                    self.held[(partner_id, slot)] = (holder, lease_until)
+                    return slot
+            return None
+
+    def release(self, partner_id: str, slot: int, holder: str) -> None:
+        with self._lock:
+            lease = self.held.get((partner_id, slot))
+            if lease is not None and lease[0] == holder:
+                del self.held[(partner_id, slot)]

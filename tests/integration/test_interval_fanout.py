@@ -10,14 +10,18 @@ on every attempt ending its job FAILED (nothing on the dead-letter queue).
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from meterhub.intervals.records import UploadStatus
-from meterhub.intervals.use_cases.fanout import FanOut
+from meterhub.intervals.rules.pieces import Piece, plan
+from meterhub.intervals.use_cases.fanout import FanOut, work_key
 from meterhub.platform.settings import forget_loaded_settings
+from meterhub_dev.local import moto_fidelity
 
 from tests.conftest import FakeLambdaContext, load_function_module, receive_all, sqs_event
 from tests.integration.test_interval_ingest import (
@@ -30,6 +34,7 @@ from tests.integration.test_interval_ingest import (
     rows,
     stored,
 )
+from tests.integration.test_interval_uploads_api import JOBS, InvokeUploads
 
 if TYPE_CHECKING:
     from meterhub.partners.use_cases import IssuedKey
@@ -113,7 +118,9 @@ def test_a_large_clean_file_is_checked_in_pieces_and_stored_as_one_invocation_st
     assert (job.rows_total, job.rows_valid, job.days_written) == (len(data), len(data), len(meters) * 3)
     assert stored(pieces.drops, pid, meters) == expected(data)
     assert job.current_file_path == "/interval-data/accepted/large.csv/large.csv"
-    assert any("/interval-work/" in key for key in pieces.drops.keys(pid))
+    assert not any("/interval-work/" in key for key in pieces.drops.keys(pid))  # staged outside the partner's tree
+    staged = pieces.drops.s3.list_objects_v2(Bucket=pieces.drops.bucket, Prefix=work_key(pid, job.job_id, ""))  # type: ignore[attr-defined]
+    assert "plan.json" in {item["Key"].rsplit("/", 1)[1] for item in staged["Contents"]}
 
 
 def test_a_duplicate_split_across_pieces_fails_the_file_on_its_line_and_stores_nothing(
@@ -159,3 +166,134 @@ def test_a_step_failing_on_every_attempt_ends_the_job_failed_and_nothing_is_dead
     assert job.failure_reason == "part of the file failed 3 times; upload the file again"
     assert stored(pieces.drops, pid, [meter]) == {}
     assert pieces.dead_letters() == 0
+
+
+def _rows_in(body: bytes, pieces: list[Piece]) -> int:
+    """The data lines whose first byte falls in one of `pieces` (a line belongs to the piece it starts in)."""
+    starts = [0] + [offset + 1 for offset, byte in enumerate(body) if byte == ord("\n") and offset + 1 < len(body)]
+    return sum(1 for start in starts[1:] if any(piece.start <= start < piece.end for piece in pieces))
+
+
+def test_the_job_shows_rows_and_pieces_checked_so_far_and_a_piece_delivered_twice_counts_once(
+    pieces: Pieces, partner: IssuedKey, invoke_uploads: InvokeUploads
+) -> None:
+    pid = partner.partner_id
+    meters = [pieces.drops.meter(pid) for _ in range(3)]
+    data = rows(meters, THROTTLED_DAYS)
+    data[5][3] = "not a number"  # one invalid row: the invalid counter moves too
+    body = csv_file(data)
+    planned = plan(len(body), body[: body.index(b"\n") + 1], PIECE_BYTES)
+    ingest(pieces, pid, "progress.csv", body)
+    job_id = only_job(pieces.drops, pid).job_id
+
+    def polled() -> dict[str, Any]:
+        response = invoke_uploads("GET", f"{JOBS}/{job_id}")
+        assert response.status == 200, response.text
+        answer: dict[str, Any] = response.json
+        return answer
+
+    before = polled()
+    assert (before["status"], before["pieces_total"], before["pieces_checked"]) == ("PROCESSING", len(planned), 0)
+    assert (before["rows_total"], before["rows_valid"], before["rows_invalid"]) == (0, 0, 0)
+
+    checks = receive_all(pieces.sqs, pieces.url)
+    assert sorted(json.loads(m["Body"])["part"] for m in checks) == list(range(len(planned)))
+    half = sorted(checks, key=lambda m: int(json.loads(m["Body"])["part"]))[: len(planned) // 2]
+    for message in [*half, half[0]]:  # the first piece delivered twice (SQS at least once)
+        context = FakeLambdaContext(aws_request_id=str(uuid.uuid4()))
+        result = pieces.module.lambda_handler(sqs_event([message], "IntervalPiecesQueue"), context)
+        assert not result.get("batchItemFailures")
+    checked_rows = _rows_in(body, planned[: len(half)])
+
+    during = polled()
+    assert (during["status"], during["pieces_checked"]) == ("PROCESSING", len(half))
+    assert (during["rows_total"], during["rows_valid"], during["rows_invalid"]) == (checked_rows, checked_rows - 1, 1)
+    listed = invoke_uploads("GET", JOBS).json["uploads"]
+    assert [(u["rows_total"], u["rows_invalid"]) for u in listed] == [(checked_rows, 1)]
+
+    for message in checks:  # release the rest (and the half already run: a redelivery changes nothing)
+        pieces.sqs.change_message_visibility(
+            QueueUrl=pieces.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    pieces.run()
+    after = polled()
+    assert (after["status"], after["pieces_checked"], after["pieces_total"]) == ("FAILED", len(planned), len(planned))
+    assert (after["rows_total"], after["rows_valid"], after["rows_invalid"]) == (len(data), len(data) - 1, 1)
+
+
+def test_one_partners_tasks_run_at_most_its_bound_at_once_while_another_partners_task_still_runs(
+    pieces: Pieces, partner: IssuedKey, other_partner: IssuedKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bound = 2
+    monkeypatch.setenv("INTERVAL_PARTNER_WORKERS", str(bound))
+    monkeypatch.setenv("INTERVAL_PARTNER_WAIT_SECONDS", "0")  # a waiting task is visible again at once
+    forget_loaded_settings()
+    busy, other = partner.partner_id, other_partner.partner_id
+    files = {pid: rows([pieces.drops.meter(pid) for _ in range(3)], THROTTLED_DAYS) for pid in (busy, other)}
+    for pid, data in files.items():
+        ingest(pieces, pid, "backfill.csv", csv_file(data))
+
+    original: Callable[[FanOut, dict[str, Any]], None] = FanOut.handle
+    lock, held = threading.Lock(), threading.Event()
+    running: dict[str, int] = {busy: 0, other: 0}
+    most: dict[str, int] = {busy: 0, other: 0}
+    busy_while_other_ran: list[int] = []
+
+    def gated(self: FanOut, task: dict[str, Any]) -> None:
+        pid = task["partner_id"]
+        with lock:
+            running[pid] += 1
+            most[pid] = max(most[pid], running[pid])
+            if pid == other:
+                busy_while_other_ran.append(running[busy])
+        try:
+            if pid == busy:
+                assert held.wait(timeout=60)  # the busy partner's tasks stay running until released
+            original(self, task)
+        finally:
+            with lock:
+                running[pid] -= 1
+
+    monkeypatch.setattr(FanOut, "handle", gated)
+    messages = receive_all(pieces.sqs, pieces.url)
+    by_partner = {pid: [m for m in messages if json.loads(m["Body"])["partner_id"] == pid] for pid in (busy, other)}
+    assert len(by_partner[busy]) >= 10
+
+    def deliver(message: dict[str, Any]) -> None:
+        # One Lambda invocation per thread: the record handler itself (the module's BatchProcessor is one per
+        # process, as in Lambda, so threads cannot share lambda_handler).
+        context = FakeLambdaContext(aws_request_id=str(uuid.uuid4()))
+        pieces.module.record_handler(SQSRecord(sqs_event([message], "IntervalPiecesQueue")["Records"][0]), context)
+
+    with moto_fidelity.installed():  # DynamoDB's conditional writes are atomic across threads
+        workers = [threading.Thread(target=deliver, args=(m,)) for m in by_partner[busy]]
+        for worker in workers:
+            worker.start()
+        for _ in range(600):
+            if sum(w.is_alive() for w in workers) == bound:
+                break
+            threading.Event().wait(0.05)
+        assert sum(w.is_alive() for w in workers) == bound  # the others found no slot and returned
+        assert running[busy] == bound
+        deliver(by_partner[other][0])  # the other partner's piece runs meanwhile
+        held.set()
+        for worker in workers:
+            worker.join()
+
+    assert most[busy] == bound
+    assert busy_while_other_ran == [bound]
+    requeued = receive_all(pieces.sqs, pieces.url)  # the waiting tasks came back as fresh copies: none dropped
+    waited = sorted(json.loads(m["Body"])["part"] for m in requeued if json.loads(m["Body"])["partner_id"] == busy)
+    assert len(waited) == len(by_partner[busy]) - bound
+    assert all(int(m["Attributes"]["ApproximateReceiveCount"]) == 1 for m in requeued)
+
+    for message in [*by_partner[busy], by_partner[other][0]]:  # delivered and handled: acknowledged
+        pieces.sqs.delete_message(QueueUrl=pieces.url, ReceiptHandle=message["ReceiptHandle"])
+    for message in [*by_partner[other][1:], *requeued]:  # the tasks still to run: the queue delivers them
+        pieces.sqs.change_message_visibility(
+            QueueUrl=pieces.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    pieces.run()
+    for pid, data in files.items():
+        job = only_job(pieces.drops, pid)
+        assert (job.status, job.rows_valid) == (UploadStatus.COMPLETED, len(data)), job.failure_reason

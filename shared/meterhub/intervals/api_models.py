@@ -95,6 +95,12 @@ class GetUploadIngestionErrorsResponse(ApiModel):
     rows_total: int = 0
     rows_valid: int = 0
     rows_invalid: int = 0
+    pieces_total: int = Field(
+        default=0, description="Ours: the pieces a large file is checked in, in parallel (0: a file checked whole)"
+    )
+    pieces_checked: int = Field(
+        default=0, description="Ours: the pieces checked so far; the row counters add up what they checked"
+    )
     failure_reason: str | None = Field(default=None, description="Ours: why a file failed as a whole")
     uploaded_at_date_time: datetime
     updated_at_date_time: datetime

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
 from typing import Protocol
 
-from meterhub.intervals.records import PartsDone, UploadJob
+from meterhub.intervals.records import PartsDone, StepProgress, UploadJob
 from meterhub.intervals.rules.slots import DaySlots
 from meterhub.meters.records import MeterRecord
 
@@ -45,11 +45,26 @@ class UploadRepository(Protocol):
     def jobs(self, partner_id: str, before: str | None = None) -> Iterator[tuple[str, UploadJob]]:
         """Newest first, as (sort key, job); `before` resumes after a sort key."""
 
-    def mark_part_done(self, partner_id: str, job_id: str, step: str, part: int) -> PartsDone:
+    def mark_part_done(
+        self, partner_id: str, job_id: str, step: str, part: int, counts: Mapping[str, int] | None = None
+    ) -> PartsDone:
         """Record, atomically, that `part` of the job's `step` is done: the join of a file cut into pieces.
 
         Two parts finishing at once both count, and exactly one of them sees the last count; a repeated part
-        counts once (`first` False). Kept apart from the job's own record, which `save` overwrites whole."""
+        counts once (`first` False), and so do its `counts`, added to the step's sums in the same atomic write
+        as the part itself (a retried or redelivered piece never counts its rows twice). Kept apart from the
+        job's own record, which `save` overwrites whole."""
 
-    def parts_done(self, partner_id: str, job_id: str, step: str) -> int:
-        """How many distinct parts of the job's `step` are recorded done (0 when none)."""
+    def step_progress(self, partner_id: str, job_id: str, step: str) -> StepProgress:
+        """The distinct parts of the job's `step` recorded done and the sums of their counts (0, {} when none)."""
+
+
+class WorkerSlots(Protocol):
+    """A partner's bounded set of interval worker slots, each held under a lease (use_cases.partner_workers)."""
+
+    def acquire(self, partner_id: str, limit: int, holder: str, now: datetime, lease_until: datetime) -> int | None:
+        """Take one of the partner's slots 0..limit-1 that is free or whose lease ended before `now`, for `holder`
+        until `lease_until`, atomically (two callers never hold one slot); None when all `limit` are held."""
+
+    def release(self, partner_id: str, slot: int, holder: str) -> None:
+        """Free `slot` if `holder` still holds it (a lease taken over by another after it ended is theirs)."""

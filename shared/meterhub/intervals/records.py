@@ -43,6 +43,7 @@ class UploadJob(BaseModel):
     feedback_file_path: str | None = None
     failure_reason: str | None = None
     storing: bool = Field(default=False, description="The clean file's days are being written (pass 2 began)")
+    pieces_total: int = Field(default=0, description="The pieces a fanned-out file is checked in (0: one invocation)")
 
 
 class PartsDone(NamedTuple):
@@ -52,3 +53,13 @@ class PartsDone(NamedTuple):
     """How many distinct parts of the step are done now, this one included."""
     first: bool
     """Whether this call recorded the part (False: a repeated delivery had recorded it already)."""
+
+
+class StepProgress(NamedTuple):
+    """What the parts of a job's step recorded done add up to: the progress a partner polls while a fanned-out
+    file is checked (`mark_part_done`'s counts, each part's counted once however often it was delivered)."""
+
+    done: int
+    """How many distinct parts of the step are done."""
+    counts: dict[str, int]
+    """The sums of the counts the parts were recorded with (e.g. rows_total), by name; empty when none."""

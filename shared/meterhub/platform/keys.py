@@ -23,6 +23,7 @@ JOB = "JOB#"
 ASSET = "ASSET#"
 UPLOAD = "UPLOAD#"
 OBJECT = "OBJECT#"
+WORKER_SLOT = "WORKERSLOT#"
 DAY = "DAY#"
 LENGTH = "LEN#"
 WEBHOOK = "WEBHOOK#"
@@ -142,6 +143,11 @@ def partner_uploads(partner_id: str) -> str:
 def object_claim(object_key: str, version: str) -> str:
     """The claim of one S3 object version (`OBJECT#<key>#<version or etag>`)."""
     return f"{OBJECT}{object_key}#{version}"
+
+
+def worker_slot(slot: int) -> str:
+    """One of a partner's interval worker slots (`WORKERSLOT#<nnn>`, in slot order)."""
+    return f"{WORKER_SLOT}{slot:03d}"
 
 
 # ----- intervals (IntervalsTable) ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""IntervalStore and UploadRepository: the in-memory fakes and the DynamoDB adapters keep one contract."""
+"""IntervalStore, UploadRepository and WorkerSlots: the in-memory fakes and the DynamoDB adapters keep one contract."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from meterhub.intervals.adapters.dynamodb import DynamoIntervalStore
 from meterhub.intervals.adapters.uploads import DynamoUploadRepository
-from meterhub.intervals.ports import IntervalStore, UploadRepository
-from meterhub.intervals.records import PartsDone, UploadJob, UploadStatus
+from meterhub.intervals.adapters.worker_slots import DynamoWorkerSlots
+from meterhub.intervals.ports import IntervalStore, UploadRepository, WorkerSlots
+from meterhub.intervals.records import PartsDone, StepProgress, UploadJob, UploadStatus
 from meterhub.intervals.rules.slots import DaySlots
 from meterhub.platform.errors import AlreadyExists
 from meterhub_dev.local import moto_fidelity
 
-from tests.fakes.intervals import InMemoryIntervalStore, InMemoryUploadRepository
+from tests.fakes.intervals import InMemoryIntervalStore, InMemoryUploadRepository, InMemoryWorkerSlots
 
 DAY = date(2025, 1, 10)
 T0 = datetime(2025, 1, 10, 8, 0, tzinfo=UTC)
@@ -33,6 +34,13 @@ def uploads(implementation: str, env: dict[str, str]) -> UploadRepository:
     if implementation == "fake":
         return InMemoryUploadRepository()
     return DynamoUploadRepository(env["JOBS_TABLE_NAME"])
+
+
+@pytest.fixture
+def worker_slots(implementation: str, env: dict[str, str]) -> WorkerSlots:
+    if implementation == "fake":
+        return InMemoryWorkerSlots()
+    return DynamoWorkerSlots(env["JOBS_TABLE_NAME"])
 
 
 def _day(values: dict[int, tuple[float, bool]]) -> DaySlots:
@@ -164,16 +172,28 @@ def test_parts_of_a_step_count_once_each_per_job_step_and_partner(
     uploads: UploadRepository, partner_ids: tuple[str, str]
 ) -> None:
     mine, theirs = partner_ids
-    assert uploads.parts_done(mine, "job-1", "check") == 0
+    assert uploads.step_progress(mine, "job-1", "check") == StepProgress(0, {})
     assert uploads.mark_part_done(mine, "job-1", "check", 0) == PartsDone(1, first=True)
     assert uploads.mark_part_done(mine, "job-1", "check", 0) == PartsDone(1, first=False)  # delivered twice
     assert uploads.mark_part_done(mine, "job-1", "check", 7) == PartsDone(2, first=True)
     assert uploads.mark_part_done(mine, "job-1", "merge", 7) == PartsDone(1, first=True)  # another step
     assert uploads.mark_part_done(mine, "job-2", "check", 0) == PartsDone(1, first=True)  # another job
     assert uploads.mark_part_done(theirs, "job-1", "check", 0) == PartsDone(1, first=True)  # another partner
-    assert uploads.parts_done(mine, "job-1", "check") == 2
-    assert uploads.parts_done(theirs, "job-1", "merge") == 0
+    assert uploads.step_progress(mine, "job-1", "check").done == 2
+    assert uploads.step_progress(theirs, "job-1", "merge") == StepProgress(0, {})
     assert uploads.get(mine, "job-1") is None  # not a job record: the jobs list and stream never see it
+
+
+def test_a_parts_counts_are_added_once_with_the_part_however_often_it_is_recorded(
+    uploads: UploadRepository, partner_ids: tuple[str, str]
+) -> None:
+    mine, theirs = partner_ids
+    assert uploads.mark_part_done(mine, "job-1", "check", 0, {"rows_total": 10, "rows_invalid": 1}).first
+    assert not uploads.mark_part_done(mine, "job-1", "check", 0, {"rows_total": 10, "rows_invalid": 1}).first
+    assert uploads.mark_part_done(mine, "job-1", "check", 1, {"rows_total": 7, "rows_invalid": 0}).first
+    assert uploads.mark_part_done(mine, "job-1", "check", 2).first  # a part without counts
+    assert uploads.step_progress(mine, "job-1", "check") == StepProgress(3, {"rows_total": 17, "rows_invalid": 1})
+    assert uploads.step_progress(theirs, "job-1", "check") == StepProgress(0, {})
 
 
 def test_parts_finishing_at_the_same_moment_are_all_counted_and_one_sees_the_last_count(
@@ -236,3 +256,54 @@ def test_an_upload_read_back_is_a_copy(uploads: UploadRepository, partner_ids: t
     assert read is not None
     read.errors.append({"changed": "in memory"})
     assert uploads.get(job.partner_id, job.job_id) == expected
+
+
+def test_a_partners_worker_slots_are_taken_up_to_the_limit_and_each_partner_has_its_own(
+    worker_slots: WorkerSlots, partner_ids: tuple[str, str]
+) -> None:
+    mine, theirs = partner_ids
+    lease = T0 + timedelta(minutes=15)
+    taken = [worker_slots.acquire(mine, 2, f"worker-{n}", T0, lease) for n in range(3)]
+    assert sorted(slot for slot in taken[:2] if slot is not None) == [0, 1]
+    assert taken[2] is None  # both held
+    assert worker_slots.acquire(theirs, 2, "worker-9", T0, lease) is not None  # another partner's slots
+
+    first = taken[0]
+    assert first is not None
+    worker_slots.release(mine, first, "not-the-holder")  # a slot is freed only by its holder
+    assert worker_slots.acquire(mine, 2, "worker-3", T0, lease) is None
+    worker_slots.release(mine, first, "worker-0")
+    assert worker_slots.acquire(mine, 2, "worker-4", T0, lease) == first
+
+
+def test_a_slot_whose_lease_ended_is_taken_over_and_its_old_holder_cannot_free_it(
+    worker_slots: WorkerSlots, partner_ids: tuple[str, str]
+) -> None:
+    mine = partner_ids[0]
+    assert worker_slots.acquire(mine, 1, "crashed", T0, T0 + timedelta(minutes=1)) == 0
+    assert worker_slots.acquire(mine, 1, "next", T0 + timedelta(seconds=59), T0 + timedelta(minutes=5)) is None
+    assert worker_slots.acquire(mine, 1, "next", T0 + timedelta(minutes=2), T0 + timedelta(minutes=5)) == 0
+    worker_slots.release(mine, 0, "crashed")  # too late: the slot is the next holder's
+    assert worker_slots.acquire(mine, 1, "third", T0 + timedelta(minutes=3), T0 + timedelta(minutes=5)) is None
+
+
+def test_concurrent_acquires_never_hand_one_slot_to_two_holders(
+    worker_slots: WorkerSlots, partner_ids: tuple[str, str]
+) -> None:
+    callers = 8
+    start = threading.Barrier(callers)
+    answers: list[int | None] = []
+
+    def take(n: int) -> None:
+        start.wait()
+        answers.append(worker_slots.acquire(partner_ids[0], 3, f"worker-{n}", T0, T0 + timedelta(minutes=15)))
+
+    threads = [threading.Thread(target=take, args=(n,)) for n in range(callers)]
+    with moto_fidelity.installed():  # DynamoDB applies each request atomically (see the parts test above)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert sorted(slot for slot in answers if slot is not None) == [0, 1, 2]
+    assert answers.count(None) == callers - 3

@@ -5,20 +5,21 @@ Key design (JobsTable):
   PARTNER#<pid> | OBJECT#<key>#<version|etag>  claim of one S3 object version -> job_id (conditional put), so
                                                a redelivered S3 event finds its job instead of making another
   PARTNER#<pid> | PARTS#<job_id>#<step>        the parts of a fanned-out step that are done: a number set
-                                               grown by a conditional ADD (`mark_part_done`); not under
-                                               UPLOAD#, which the jobs stream reads as upload jobs
+                                               grown by a conditional ADD (`mark_part_done`), with the sums
+                                               of the parts' counts (count_<name>) ADDed in the same update;
+                                               not under UPLOAD#, which the jobs stream reads as upload jobs
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from meterhub.intervals.records import PartsDone, UploadJob
+from meterhub.intervals.records import PartsDone, StepProgress, UploadJob
 from meterhub.platform import keys
 from meterhub.platform.adapters import clients, paging
 from meterhub.platform.adapters.dynamodb_errors import is_condition_failure, translate
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 
 PARTS = "PARTS#"
+COUNT = "count_"
+"""The prefix of a step's summed counts on its PARTS# item (count_rows_total...), apart from `parts`."""
 
 
 def upload_sort_key(job: UploadJob) -> str:
@@ -97,17 +100,24 @@ class DynamoUploadRepository:
         for item in paging.query(request):
             yield item["gsi1sk"]["S"], decode(item, UploadJob)
 
-    def mark_part_done(self, partner_id: str, job_id: str, step: str, part: int) -> PartsDone:
-        """One UpdateItem: ADD the part to the set unless it is in it already (the condition), answering the new
-        set; a part already there is read back instead (a consistent GetItem)."""
+    def mark_part_done(
+        self, partner_id: str, job_id: str, step: str, part: int, counts: Mapping[str, int] | None = None
+    ) -> PartsDone:
+        """One UpdateItem: ADD the part to the set and its counts to the step's sums unless the part is in the set
+        already (the condition), answering the new set; a part already there is read back instead (a consistent
+        GetItem). One item, so the part and its counts are written together or not at all."""
         item_key = key(keys.partner(partner_id), f"{PARTS}{job_id}#{step}")
+        names = {"#parts": "parts", **{f"#c{n}": f"{COUNT}{name}" for n, name in enumerate(counts or {})}}
+        values = {f":c{n}": {"N": str(value)} for n, value in enumerate((counts or {}).values())}
+        additions = "".join(f", #c{n} :c{n}" for n in range(len(values)))
         try:
             updated = clients.dynamodb().update_item(
                 TableName=self._table,
                 Key=item_key,
-                UpdateExpression="ADD parts :part",
-                ConditionExpression="attribute_not_exists(parts) OR NOT contains(parts, :number)",
-                ExpressionAttributeValues={":part": {"NS": [str(part)]}, ":number": {"N": str(part)}},
+                UpdateExpression=f"ADD #parts :part{additions}",
+                ConditionExpression="attribute_not_exists(#parts) OR NOT contains(#parts, :number)",
+                ExpressionAttributeValues={":part": {"NS": [str(part)]}, ":number": {"N": str(part)}, **values},
+                ExpressionAttributeNames=names,
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
@@ -117,10 +127,13 @@ class DynamoUploadRepository:
             return PartsDone(len(item["parts"]["NS"]), first=False)
         return PartsDone(len(updated["Attributes"]["parts"]["NS"]), first=True)
 
-    def parts_done(self, partner_id: str, job_id: str, step: str) -> int:
+    def step_progress(self, partner_id: str, job_id: str, step: str) -> StepProgress:
         item_key = key(keys.partner(partner_id), f"{PARTS}{job_id}#{step}")
         item = clients.dynamodb().get_item(TableName=self._table, Key=item_key, ConsistentRead=True).get("Item")
-        return len(item["parts"]["NS"]) if item else 0
+        if item is None:
+            return StepProgress(0, {})
+        counts = {name.removeprefix(COUNT): int(value["N"]) for name, value in item.items() if name.startswith(COUNT)}
+        return StepProgress(len(item["parts"]["NS"]), counts)
 
 
 @lru_cache(maxsize=4)

@@ -31,9 +31,13 @@ recorded: its first delivery died between recording the part and finishing the j
 (If that first delivery is merely slow, both join: harmless, because every step is idempotent — the same inputs
 stage the same results, merges are idempotent — and a finished job's tasks do nothing.)
 
-What is staged (`partners/<pid>/interval-work/<job_id>/`): `plan.json`; `check-<i>.json` (a piece's counts and
+What is staged (`interval-work/<pid>/<job_id>/`): `plan.json`; `check-<i>.json` (a piece's counts and
 errors); `check-<i>-<b>.json` (its masks and day records of bucket b); `group-<b>.json` (a bucket's day
-records and seeds). They stay after the job ends (a lifecycle rule on the prefix is the intended clean-up).
+records and seeds). They stay after the job ends: the data bucket's `ExpireIntervalWork` lifecycle rule deletes
+them after 7 days (longer than a task can wait on its queue, so a running file never loses them), a crashed
+file's too. Outside `partners/` for two reasons: a lifecycle rule filters on a key prefix, which cannot skip
+the partner id; and the bucket notifies the ingest function of every object created under `partners/`, which
+would make each staged object an ingest invocation that finds it is not a drop.
 """
 
 from __future__ import annotations
@@ -56,10 +60,13 @@ from meterhub.intervals.use_cases.bounded_merges import merge_batches
 from meterhub.intervals.use_cases.meter_lookup import repository_lookup
 from meterhub.intervals.use_cases.pipeline import Ingestion, RejectFile
 from meterhub.platform.errors import NotFound
-from meterhub.platform.object_store import ObjectInfo, ObjectStore, partner_key
+from meterhub.platform.object_store import ObjectInfo, ObjectStore
 from meterhub.platform.work_queue import WorkQueue
 
-WORK_FOLDER = "interval-work"
+WORK_PREFIX = "interval-work"
+CHECK_STEP = "check"
+"""The step whose parts (the file's pieces) are recorded done with their row counts: the job's progress
+(`upload_jobs.with_progress`)."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,9 @@ class FanOut:
                 info.key, info.version, info.size, len(header), self.piece_bytes, pieces, self.buckets, job.updated_at
             )
             self._put(drop.partner_id, job.job_id, "plan.json", _plan_record(plan_))
-        self._queue(job, "check", range(plan_.pieces))
+        job = job.model_copy(update={"pieces_total": plan_.pieces})
+        self._uploads.save(job)
+        self._queue(job, CHECK_STEP, range(plan_.pieces))
         return job
 
     # ----- the tasks --------------------------------------------------------------------------------------------
@@ -125,7 +134,7 @@ class FanOut:
         if plan_ is None:
             raise NotFound("The fan-out plan of this job is missing", {"job_id": job.job_id})
         step, part = task["step"], int(task["part"])
-        if step in ("check", "recheck"):
+        if step in (CHECK_STEP, "recheck"):
             self._check(job, plan_, part, recheck=step == "recheck")
         elif step == "group":
             self._group(job, plan_, part)
@@ -163,7 +172,11 @@ class FanOut:
             rechecks = self._rechecks(job, plan_)
             self._joined(job, "recheck", index, len(rechecks), lambda: self._settle(job, plan_))
         else:
-            self._joined(job, "check", index, plan_.pieces, lambda: self._queue(job, "group", range(plan_.buckets)))
+            valid, invalid = check.rows_valid, check.rows_invalid
+            counts = {"rows_total": valid + invalid, "rows_valid": valid, "rows_invalid": invalid}
+            self._joined(
+                job, CHECK_STEP, index, plan_.pieces, lambda: self._queue(job, "group", range(plan_.buckets)), counts
+            )
 
     def _group(self, job: UploadJob, plan_: _Plan, bucket: int) -> None:
         staged = [self._get(job, f"check-{index}-{bucket}.json") for index in range(plan_.pieces)]
@@ -217,12 +230,21 @@ class FanOut:
 
         self._joined(job, "merge", bucket, plan_.buckets, join)
 
-    def _joined(self, job: UploadJob, step: str, part: int, parts: int, join: Callable[[], None]) -> None:
-        """Record `part` of `step` done; run `join` when it was the last (see the module docstring)."""
-        done = self._uploads.mark_part_done(job.partner_id, job.job_id, step, part)
+    def _joined(
+        self,
+        job: UploadJob,
+        step: str,
+        part: int,
+        parts: int,
+        join: Callable[[], None],
+        counts: dict[str, int] | None = None,
+    ) -> None:
+        """Record `part` of `step` done, with its `counts` (the job's progress, `upload_jobs.with_progress`); run
+        `join` when it was the last (see the module docstring)."""
+        done = self._uploads.mark_part_done(job.partner_id, job.job_id, step, part, counts)
         if done.done < parts:
             return
-        if not done.first and self._uploads.parts_done(job.partner_id, job.job_id, f"{step}-joined"):
+        if not done.first and self._uploads.step_progress(job.partner_id, job.job_id, f"{step}-joined").done:
             return  # a repeated delivery: the join already ran
         join()
         self._uploads.mark_part_done(job.partner_id, job.job_id, f"{step}-joined", 0)
@@ -264,15 +286,20 @@ class FanOut:
 
     def _put(self, partner_id: str, job_id: str, name: str, record: dict[str, Any]) -> None:
         body = json.dumps(record, separators=(",", ":")).encode()
-        self._objects.put(partner_key(partner_id, WORK_FOLDER, job_id, name), body, "application/json")
+        self._objects.put(work_key(partner_id, job_id, name), body, "application/json")
 
     def _get(self, job: UploadJob, name: str) -> dict[str, Any]:
         return self._read(job.partner_id, job.job_id, name)
 
     def _read(self, partner_id: str, job_id: str, name: str) -> dict[str, Any]:
-        body = b"".join(self._objects.chunks(partner_key(partner_id, WORK_FOLDER, job_id, name)))
+        body = b"".join(self._objects.chunks(work_key(partner_id, job_id, name)))
         record: dict[str, Any] = json.loads(body)
         return record
+
+
+def work_key(partner_id: str, job_id: str, name: str) -> str:
+    """Where a job's staged record `name` is kept (see the module docstring)."""
+    return "/".join((WORK_PREFIX, partner_id, job_id, name))
 
 
 def with_fan_out(

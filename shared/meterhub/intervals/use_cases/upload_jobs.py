@@ -9,6 +9,9 @@ and the tests say the same thing:
       `file_path` matches the uploaded path exactly (Leap's pattern, plus spaces, which our names allow).
     * A job of another partner answers 404, as a missing one does: a job id never tells one partner about
       another's uploads.
+    * A large file checked in pieces (use_cases.fanout) shows its progress while its pieces are checked: the
+      row counters are the sums over the pieces checked so far, with `pieces_checked` of `pieces_total`
+      (`with_progress`); once every piece is checked the job's own counters, assembled across pieces, take over.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from meterhub.intervals.api_models import (
 from meterhub.intervals.ports import UploadRepository
 from meterhub.intervals.records import UploadJob, UploadStatus
 from meterhub.intervals.use_cases import arguments
+from meterhub.intervals.use_cases.fanout import CHECK_STEP
 from meterhub.platform import page_tokens
 from meterhub.platform.errors import InvalidInput, NotFound
 from meterhub.platform.ids import parse_id
@@ -49,7 +53,23 @@ def load_job(uploads: UploadRepository, partner_id: str, job_id: str) -> UploadJ
     return job
 
 
-def _listed(job: UploadJob) -> IntervalDataUpload:
+def with_progress(uploads: UploadRepository, job: UploadJob) -> tuple[UploadJob, int]:
+    """The job with its counters as far as its pieces are checked, and how many pieces are checked.
+
+    Each piece's counts are added once, in the same atomic write that records the piece done, so a piece
+    retried or delivered twice never counts twice. Only a processing fanned-out job whose pieces are still being
+    checked reads them: after that its own counters (saved when its pieces are assembled) are the file's."""
+    if job.pieces_total == 0:
+        return job, 0
+    if job.status is not UploadStatus.PROCESSING or job.storing:
+        return job, job.pieces_total
+    progress = uploads.step_progress(job.partner_id, job.job_id, CHECK_STEP)
+    counts = {name: progress.counts.get(name, 0) for name in ("rows_total", "rows_valid", "rows_invalid")}
+    return job.model_copy(update=counts), progress.done
+
+
+def _listed(uploads: UploadRepository, stored: UploadJob) -> IntervalDataUpload:
+    job, _ = with_progress(uploads, stored)
     return IntervalDataUpload(
         last_job_id=uuid.UUID(job.job_id),
         uploaded_file_path=job.uploaded_file_path,
@@ -101,15 +121,15 @@ def list_uploads(
             continue
         if len(selected) == size:
             return GetUploadsResponse(
-                uploads=[_listed(j) for j in selected], next_page_token=page_tokens.encode(last, fingerprint)
+                uploads=[_listed(uploads, j) for j in selected], next_page_token=page_tokens.encode(last, fingerprint)
             )
         selected.append(job)
         last = sort_key
-    return GetUploadsResponse(uploads=[_listed(j) for j in selected])
+    return GetUploadsResponse(uploads=[_listed(uploads, j) for j in selected])
 
 
 def get_upload(uploads: UploadRepository, partner_id: str, job_id: str) -> GetUploadIngestionErrorsResponse:
-    job = load_job(uploads, partner_id, job_id)
+    job, pieces_checked = with_progress(uploads, load_job(uploads, partner_id, job_id))
     errors = [IntervalDataUploadIngestionError.model_validate(e) for e in job.errors]
     return GetUploadIngestionErrorsResponse(
         job_id=uuid.UUID(job.job_id),
@@ -125,6 +145,8 @@ def get_upload(uploads: UploadRepository, partner_id: str, job_id: str) -> GetUp
         rows_total=job.rows_total,
         rows_valid=job.rows_valid,
         rows_invalid=job.rows_invalid,
+        pieces_total=job.pieces_total,
+        pieces_checked=pieces_checked,
         failure_reason=job.failure_reason,
         uploaded_at_date_time=job.uploaded_at,
         updated_at_date_time=job.updated_at,
