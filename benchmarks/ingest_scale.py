@@ -7,13 +7,15 @@ worker's memory is the worker's. The file (`benchmarks/ingest_writes.generate`: 
 15-minute intervals from 2025-01-01) is on disk and streamed in 256 KiB chunks as S3 would stream it. Each
 configuration runs in its own interpreter, so its peak RSS (`ru_maxrss`) is that worker's.
 
-1. **One invocation** (`intervals.use_cases.pipeline.Ingestion.ingest`, today's path for every file): pass 1
+1. **One invocation** (`intervals.use_cases.pipeline.Ingestion.ingest`, the path of files up to
+   `IntervalFanOutBytes`, 50 MB by default): pass 1
    validates, pass 2 merges the day records `--workers` at a time (`use_cases.bounded_merges`).
 2. **Pieces** (`intervals.rules.piece_checks`, the fan-out's steps, each timed as its own invocation would run
    it): check each piece of `--piece-rows` rows, its results staged to disk per meter bucket (as S3 objects
    would be); group each bucket across pieces; merge each bucket's day records with `--write-workers` writers.
    The slowest step is the slowest invocation; the wall time with W workers is modelled as each step's
-   slowest invocation times ceil(invocations / W), step after step (the SQS orchestration is not built yet).
+   slowest invocation times ceil(invocations / W), step after step. The deployed fan-out runs these steps as SQS
+   tasks (`intervals.use_cases.fanout`); the model leaves out the queue's own delay between steps.
 3. **100,000,000 rows**, modelled from 1 and 2 (per-row and per-merge costs scale linearly; the piece and bucket
    sizes stay fixed, so no invocation's work grows with the file), and its cost at on-demand us-east-1 prices.
 
