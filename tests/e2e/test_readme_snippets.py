@@ -10,7 +10,7 @@ where bash's `set -e` cannot see it (inside `$(...)` in an argument). A block th
 browser, an interactive `sftp`, a deploy) is preceded by `<!-- not run: <reason> -->`; the test lists those
 and requires the reason.
 
-One substitution, stated here: the 50 MB interval file is written with 0.5 MB (`make test-big-upload` covers
+One substitution, stated here: the 50 MB interval file is written with 0.1 MB (`make test-big-upload` covers
 the 50 MB upload through the presigned URL); nothing else of the README is rewritten.
 """
 
@@ -23,9 +23,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -39,7 +41,7 @@ README = ROOT / "README.md"
 # and the operator's commands of "Partners and API keys".
 TOUR_SECTIONS = ("## Python client and CLI", "## API tour (curl)", "## Partners and API keys")
 NOT_RUN = re.compile(r"<!-- not run: (?P<reason>[^>]*\S[^>]*) -->")
-BIG_FILE = ("while out.tell() < 50_000_000:", "while out.tell() < 500_000:")
+BIG_FILE = ("while out.tell() < 50_000_000:", "while out.tell() < 100_000:")
 RUN_TIMEOUT_SECONDS = 240
 
 # Defined before the README's blocks. Failures are also appended to $MH_SNIPPET_FAILURES, because bash ignores
@@ -232,3 +234,54 @@ def test_only_blocks_that_cannot_run_unattended_are_skipped_and_each_says_why() 
     text = "".join(block.code for block in BLOCKS if block.not_run is None)
     for placeholder in ("<moto-port>", "<partner_id>", "<partner id>", "mh_...", "<admin env", "/tmp/"):
         assert placeholder not in text, f"a runnable block still says {placeholder!r}"
+
+
+class _Answers(BaseHTTPRequestHandler):
+    """/boom answers 500, anything else 200 with a body that is not JSON."""
+
+    def do_GET(self) -> None:
+        self.send_response(500 if self.path == "/boom" else 200)
+        self.end_headers()
+        self.wfile.write(b"<html>not json</html>")
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.mark.parametrize(
+    ("snippet", "failure"),
+    [
+        ('echo "$(curl -s $URL/boom)"', "HTTP 500"),  # a 5xx, even inside $(...) where set -e does not look
+        ("curl -s http://127.0.0.1:$CLOSED/ | cat", "curl exited 7"),  # nothing listening
+        ('echo "id: $(curl -s $URL/page | jq -r .job_id)"', "jq exited"),  # a body that is not JSON
+    ],
+)
+def test_the_harness_fails_what_bash_alone_would_let_pass(snippet: str, failure: str, tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    closed = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)  # closed at once: nothing listens on its port
+    closed_port = closed.server_address[1]
+    closed.server_close()
+    failures = tmp_path / "failures.txt"
+    failures.touch()
+    (tmp_path / "run.sh").write_text(f"{PRELUDE}\n{snippet}\n", encoding="utf-8")
+    try:
+        result = subprocess.run(
+            ["bash", "run.sh"],
+            cwd=tmp_path,
+            env=os.environ
+            | {"MH_SNIPPET_FAILURES": str(failures), "URL": server_url(server), "CLOSED": str(closed_port)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert failure in failures.read_text(encoding="utf-8"), (result.returncode, result.stderr)
+
+
+def server_url(server: ThreadingHTTPServer) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host!s}:{port}"
