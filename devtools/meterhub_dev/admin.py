@@ -1,19 +1,22 @@
 """Operator commands: create partners and manage their API keys, against AWS or the local runner.
 
-    python -m meterhub_dev.admin create-partner --name "Acme Solar"
-    python -m meterhub_dev.admin issue-key --partner-id <id>
-    python -m meterhub_dev.admin list-keys --partner-id <id>
-    python -m meterhub_dev.admin revoke-key --partner-id <id> --key-id <key_id>
-    python -m meterhub_dev.admin set-connect-redirect --partner-id <id> --url https://partner.example/done
-    python -m meterhub_dev.admin enable-usage --partner-id <id>
-    python -m meterhub_dev.admin record-program-step --partner-id <id> --meter-id <id> --program DRAM
-    python -m meterhub_dev.admin run-enrollment-transitions [--at 2027-06-01T00:00:00Z]
-    python -m meterhub_dev.admin backfill-enrollment
-    python -m meterhub_dev.admin sftp-login --partner-id <id> --sftp-host <SftpHost output> [--sftp-port 22]
+    meterhub-admin create-partner --name "Acme Solar"
+    meterhub-admin issue-key --partner-id <id>
+    meterhub-admin list-keys --partner-id <id>
+    meterhub-admin revoke-key --partner-id <id> --key-id <key_id>
+    meterhub-admin set-connect-redirect --partner-id <id> --url https://partner.example/done
+    meterhub-admin enable-usage --partner-id <id>
+    meterhub-admin record-program-step --partner-id <id> --meter-id <id> --program DRAM
+    meterhub-admin run-enrollment-transitions [--at 2027-06-01T00:00:00Z]
+    meterhub-admin backfill-enrollment
+    meterhub-admin sftp-login --partner-id <id> --sftp-host <SftpHost output> [--sftp-port 22]
 
-The partners table comes from --partners-table or PARTNERS_TABLE_NAME, the meters table (for the enrollment
-commands) from --meters-table or METERS_TABLE_NAME; against the local runner, set
-AWS_ENDPOINT_URL to the moto endpoint it prints. Keys are printed once and never stored in clear.
+(`python -m meterhub_dev.admin ...` is the same command.) Against a stage, the partners table comes from
+--partners-table or PARTNERS_TABLE_NAME, the meters table (for the enrollment commands) from --meters-table or
+METERS_TABLE_NAME, and AWS from the usual AWS_* settings. Given neither table, the command works on the local
+runner: it reads the runner's state file (`.meterhub/local.env` in this folder or a parent, or the file
+$MH_LOCAL_ENV_FILE names; see meterhub_dev.local.env_file) for its moto endpoint, tables, usage plan and SFTP
+port, and refuses a file whose runner has stopped. Keys are printed once and never stored in clear.
 
 Fair use: create-partner and issue-key also put the partner's API Gateway key in the partners' usage plan
 (--usage-plan-id or USAGE_PLAN_ID, the stack's UsagePlanId output), without which API Gateway answers 403 to
@@ -31,6 +34,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from meterhub import wiring
@@ -45,9 +49,11 @@ from meterhub.partners.records import KeyStatus
 from meterhub.platform.errors import DomainError, NotFound
 from meterhub.platform.settings import MetersTableSettings
 
+from meterhub_dev.local import env_file
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m meterhub_dev.admin", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="meterhub-admin", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--partners-table",
         default=os.environ.get("PARTNERS_TABLE_NAME"),
@@ -89,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("SFTP_HOST"),
         help="the SFTP server's host name (default: $SFTP_HOST; the stack output SftpHost)",
     )
-    sftp.add_argument("--sftp-port", type=int, default=int(os.environ.get("SFTP_PORT") or 22))
+    sftp.add_argument("--sftp-port", type=int, help="the SFTP server's port (default: $SFTP_PORT, else 22)")
     usage = commands.add_parser("enable-usage", help="put a partner's API Gateway key in the usage plan")
     usage.add_argument("--partner-id", required=True)
     step = commands.add_parser(
@@ -188,8 +194,52 @@ def _sftp_login(repo: PartnerRepository, partner_id: str, host: str, port: int) 
     }
 
 
+LOCAL_HOST = "127.0.0.1"
+
+
+def _use_local_runner(args: argparse.Namespace) -> str | None:
+    """Given no table at all, the local runner's stack: its state file names the tables, the usage plan and the
+    SFTP port, and AWS becomes its moto (endpoint, placeholder credentials, region) for this process. Answers
+    the problem, when there is no running runner to use."""
+    path = env_file.locate(os.environ, Path.cwd())
+    if path is None:
+        return (
+            "no table given (--partners-table / PARTNERS_TABLE_NAME, --meters-table / METERS_TABLE_NAME) and no "
+            f"local runner state file ({env_file.RELATIVE_PATH} here or above, or ${env_file.ENV_FILE_VARIABLE}): "
+            "start `make run`, or name a stage's tables"
+        )
+    try:
+        local = env_file.read_running(path)
+    except FileNotFoundError:
+        return f"{path} does not exist: is the local runner (`make run`) running?"
+    except env_file.StaleEnvFile as stale:
+        return f"{stale}: start `make run` again (its stack was in memory and is gone)"
+    args.partners_table = local["MH_LOCAL_PARTNERS_TABLE"]
+    args.meters_table = local["MH_LOCAL_METERS_TABLE"]
+    args.usage_plan_id = args.usage_plan_id or local.get("MH_LOCAL_USAGE_PLAN_ID")
+    if args.command == "sftp-login":
+        args.sftp_host = args.sftp_host or LOCAL_HOST
+        args.sftp_port = args.sftp_port or int(local.get("SFTP_PORT") or 22)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": local["MOTO_URL"],
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": local["MH_LOCAL_REGION"],
+        }
+    )
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if not args.partners_table and not args.meters_table:
+        problem = _use_local_runner(args)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     if args.command in ENROLLMENT_COMMANDS:
         return _enrollment_command(args)
     if not args.partners_table:
@@ -229,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.sftp_host:
                 print("error: set --sftp-host or SFTP_HOST (the stack output SftpHost)", file=sys.stderr)
                 return 2
-            output = _sftp_login(repo, args.partner_id, args.sftp_host, args.sftp_port)
+            port = args.sftp_port or int(os.environ.get("SFTP_PORT") or 22)
+            output = _sftp_login(repo, args.partner_id, args.sftp_host, port)
         elif args.command == "list-keys":
             output = [
                 record.model_dump(mode="json", exclude={"key_hash"}) for record in repo.list_api_keys(args.partner_id)

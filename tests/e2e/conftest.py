@@ -73,6 +73,7 @@ class LocalStack:
     demo_api_key: str
     log: Path
     sftp_port: int | None  # None when the template has no SFTP server (EnableSftp=false)
+    env_file: Path  # the runner's shell state file (`source` it; meterhub-admin reads it)
 
     def printed(self) -> str:
         """What the runner printed so far (the banner a developer sees after `make run`)."""
@@ -120,6 +121,7 @@ def _output(log: Path) -> str:
 def running_stack(directory: Path, *parameters: str) -> Iterator[LocalStack]:
     """`python -m meterhub_dev.local run` in a subprocess, `--parameter NAME=VALUE` for each of `parameters`."""
     state_file = directory / "state.json"
+    env_file = directory / "local.env"  # never the repository's .meterhub/local.env (a developer's `make run`)
     log = directory / "runner.log"
     port = _free_port()
     overrides = [argument for parameter in parameters for argument in ("--parameter", parameter)]
@@ -136,6 +138,10 @@ def running_stack(directory: Path, *parameters: str) -> Iterator[LocalStack]:
                 "0",  # any free port (the state file says which): never a developer's `make run` on 2222
                 "--state-file",
                 str(state_file),
+                "--env-file",
+                str(env_file),
+                "--receiver-port",
+                "0",  # a free port: never another run's receiver
                 *overrides,
             ],
             cwd=ROOT,
@@ -162,6 +168,7 @@ def running_stack(directory: Path, *parameters: str) -> Iterator[LocalStack]:
             demo_api_key=state["demo_partner"]["api_key"],
             log=log,
             sftp_port=state["sftp_port"],
+            env_file=env_file,
         )
     finally:
         if process.poll() is None:
@@ -174,6 +181,7 @@ def running_stack(directory: Path, *parameters: str) -> Iterator[LocalStack]:
                 pytest.fail(f"local runner ignored SIGINT for {STOP_TIMEOUT_SECONDS}s:\n{_output(log)}")
     assert process.returncode == 0, f"local runner exited with {process.returncode}:\n{_output(log)}"
     assert "Traceback" not in _output(log).split("Stopping...")[-1], _output(log)
+    assert not env_file.exists(), "the runner left its state file behind"
 
 
 # The e2e files in the second group: the browser tests and the fuzzer, about half of the e2e time.

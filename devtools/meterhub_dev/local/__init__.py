@@ -5,6 +5,6 @@ buckets, queues, function environments), so a route or table added to the templa
 change here. AWS services are an embedded moto server; each invocation runs in an execution environment (a process) of
 its own, as on Lambda (see lambda_runtime).
 
-    python -m meterhub_dev.local run [--port N] [--state-file PATH]
+    python -m meterhub_dev.local run [--port N] [--env-file PATH] [--state-file PATH]
     python -m meterhub_dev.local invoke <FunctionLogicalId> <event.json>
 """

@@ -1,12 +1,17 @@
 """Command line of the local runner.
 
-    python -m meterhub_dev.local run [--port N] [--sftp-port N] [--state-file PATH] [--template PATH]
-                                     [--parameter K=V ...]
+    python -m meterhub_dev.local run [--port N] [--sftp-port N] [--receiver-port N] [--env-file PATH]
+                                     [--state-file PATH] [--template PATH] [--parameter K=V ...]
     python -m meterhub_dev.local invoke <FunctionLogicalId> <event.json | -> [--template PATH] [--parameter K=V]
 
 `run` is `sam local start-api` without Docker: moto plus the template's resources, a seeded demo partner,
 the API on 127.0.0.1:PORT (--port, else $PORT, else 3000), the template's SFTP drop on 127.0.0.1:SFTP_PORT
 (--sftp-port, else $SFTP_PORT, else 2222; 0 picks a free port); Ctrl-C or SIGTERM stops it cleanly.
+Once ready it writes the shell state file (--env-file, else $MH_LOCAL_ENV_FILE, else .meterhub/local.env beside
+the template; see meterhub_dev.local.env_file) and deletes it when it stops. Everything lives in the embedded
+moto's memory: a restart starts from an empty stack (a new demo partner and key), so nothing survives it.
+The port for the development webhook receiver it exports (RECEIVER_PORT) is --receiver-port, else
+$RECEIVER_PORT, else 8765 (0: a port free now, so parallel runs do not share one).
 `EnableSftp` is "true" locally (unless --parameter EnableSftp=false): locally the SFTP server costs nothing.
 `invoke` is `sam local invoke`: the function's result is the only thing on stdout (its logs go to stderr,
 as with SAM), so the output can be piped into `jq`; a handler exception exits 1.
@@ -19,6 +24,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -32,6 +38,7 @@ from meterhub.partners.adapters.usage_plans import enable_usage
 from meterhub.partners.use_cases import create_partner, issue_api_key
 
 from meterhub_dev.demo_asset import demo_asset
+from meterhub_dev.local import env_file
 from meterhub_dev.local.api import ApiServer, LocalApiGateway
 from meterhub_dev.local.aws import LocalAws
 from meterhub_dev.local.event_sources import RelayContext, Relays
@@ -45,6 +52,8 @@ from meterhub_dev.local.usage_plans import LocalUsagePlans
 
 DEFAULT_PORT = 3000
 DEFAULT_SFTP_PORT = 2222
+DEFAULT_RECEIVER_PORT = 8765
+DATA_BUCKET = "DataBucket"
 DEMO_PARTNER_NAME = "Demo Partner"
 PARTNERS_TABLE = "PartnersTable"
 METERS_TABLE = "MetersTable"
@@ -68,6 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="serve the API locally on an embedded moto")
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT") or DEFAULT_PORT))
     run.add_argument("--sftp-port", type=int, default=int(os.environ.get("SFTP_PORT") or DEFAULT_SFTP_PORT))
+    run.add_argument(
+        "--receiver-port",
+        type=int,
+        default=int(os.environ.get("RECEIVER_PORT") or DEFAULT_RECEIVER_PORT),
+        help="the webhook receiver port exported as RECEIVER_PORT (0: one free now)",
+    )
+    run.add_argument(
+        "--env-file",
+        type=Path,
+        help=f"the shell exports file (default: ${env_file.ENV_FILE_VARIABLE}, else .meterhub/local.env)",
+    )
     run.add_argument("--state-file", type=Path, help="write URLs and the demo partner as JSON once ready")
     common(run)
     invoke = commands.add_parser("invoke", help="invoke one function with an event file, like sam local invoke")
@@ -126,28 +146,19 @@ def _banner(
     endpoint: str,
     created: Provisioned,
     demo: dict[str, str],
+    env_path: Path,
     sftp: LocalSftpServer | None = None,
 ) -> str:
     auth = f"Authorization: Bearer {demo['api_key']}"
     body = json.dumps(DEMO_METER, separators=(",", ":"))
-    partners_table = template.physical_name(PARTNERS_TABLE)
-    admin_env = (
-        f"AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
-        f"AWS_DEFAULT_REGION={template.context.region} PARTNERS_TABLE_NAME={partners_table} "
-        f"METERS_TABLE_NAME={template.physical_name(METERS_TABLE)}"
-    )
-    usage_plan_id = _usage_plan_id(created)
-    if usage_plan_id:
-        admin_env += f" USAGE_PLAN_ID={usage_plan_id}"
     throttles = "\n".join(
         f"  {plan.logical_id:<17} {plan.rate_limit:g} requests/s per partner, bursts of {plan.burst_limit}"
         for plan in template.usage_plans.values()
         if plan.rate_limit is not None
     )
-    python = _python_command()
+    admin = _admin_command()
     sftp_lines = ""
     if sftp is not None:
-        admin_env += f" SFTP_HOST=127.0.0.1 SFTP_PORT={sftp.port}"
         sftp_lines = f"""SFTP drop (username = partner account, password = its API key; a new host key every start):
   host key          {sftp.fingerprint}
   sftp -P {sftp.port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null {demo["account"]}@127.0.0.1
@@ -187,23 +198,42 @@ Read it back (meter_id from the response above):
 {sftp_lines}Connect a customer's utility (open in a browser; the Demo Utility takes any credentials):
   {url}/connect?account={demo.get("account", "demo-partner")}&transmissionRegion=CAISO&refId=customer-site-123
 
-Admin CLI against this runner:
-  {admin_env} {python} -m meterhub_dev.admin create-partner --name "Acme Solar"
-  {admin_env} {python} -m meterhub_dev.admin revoke-key --partner-id <id> --key-id <key_id>
-  {admin_env} {python} -m meterhub_dev.admin record-program-step --partner-id <id> --meter-id <id> --program DRAM
-  {admin_env} {python} -m meterhub_dev.admin sftp-login --partner-id <id>
+The README's snippets take this runner's API, KEY, PARTNER_ID, ports and names from its state file (deleted
+at exit; everything is in moto's memory, so nothing survives a restart):
+  source {_display(env_path)}
+
+Admin CLI (it reads that file by itself to find this runner):
+  {admin} create-partner --name "Acme Solar"
+  {admin} record-program-step --partner-id {demo["partner_id"]} --meter-id <meter_id> --program DRAM
+  {admin} sftp-login --partner-id {demo["partner_id"]}
 
 Run the scheduled enrollment transitions now (time= optional, to see what a later run does):
   curl -s -X POST '{url}/_local/schedules/EnrollmentTransitionsFunction?time=2027-06-01T00:00:00Z'
 """
 
 
-def _python_command() -> str:
-    """The interpreter to copy-paste: `.venv/bin/python` when running from the project's venv."""
+def _admin_command() -> str:
+    """The admin CLI to copy-paste: `.venv/bin/meterhub-admin` when running from the project's venv."""
+    script = Path(sys.executable).parent / "meterhub-admin"
+    return _display(script) if script.exists() else "meterhub-admin"
+
+
+def _display(path: Path) -> str:
+    """`path` relative to the working directory when under it (what a developer types), else absolute."""
     try:
-        return str(Path(sys.executable).relative_to(Path.cwd()))
+        return str(path.absolute().relative_to(Path.cwd()))
     except ValueError:
-        return "python"
+        return str(path)
+
+
+def _receiver_port(requested: int) -> int:
+    """The receiver port to export; 0 asks for one that is free now (the receiver binds it later)."""
+    if requested:
+        return requested
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @contextmanager
@@ -228,6 +258,8 @@ def run(args: argparse.Namespace) -> int:
         relays: Relays | None = None
         server: ApiServer | None = None
         sftp: LocalSftpServer | Literal[False] | None = None
+        shell_state: env_file.LocalStackEnv | None = None
+        env_path = args.env_file or env_file.default_path(template.path)
         lambdas = LocalLambda(template)
         try:
             demo = _seed_demo_partner(template, aws, created)
@@ -245,13 +277,15 @@ def run(args: argparse.Namespace) -> int:
             sftp = _start_sftp(template, lambdas, aws, args.sftp_port)
             if sftp is False:
                 return 1
-            print(_banner(template, server.url, aws.endpoint_url, created, demo, sftp or None))
+            print(_banner(template, server.url, aws.endpoint_url, created, demo, env_path, sftp or None))
             for relay in relays.relays:
                 print(f"Relaying {relay.description}")
             for skipped in relays.skipped:
                 print(f"Not relayed locally (no relay registered): {skipped}")
+            sftp_port = sftp.port if sftp else None
+            shell_state = _shell_state(template, server.url, aws.endpoint_url, created, demo, sftp_port, args)
+            env_file.write(env_path, shell_state)
             if args.state_file:
-                sftp_port = sftp.port if sftp else None
                 _write_state(
                     args.state_file, server.url, aws.endpoint_url, template, demo, _usage_plan_id(created), sftp_port
                 )
@@ -260,6 +294,8 @@ def run(args: argparse.Namespace) -> int:
                 continue
             print("Stopping...", file=sys.stderr, flush=True)
         finally:
+            if shell_state is not None:
+                env_file.remove(env_path, shell_state.runner_pid)
             if sftp:
                 sftp.stop()
             if server is not None:
@@ -287,6 +323,32 @@ def _start_sftp(
         print(f"error: cannot listen on 127.0.0.1:{port} for SFTP: {error} (try --sftp-port)", file=sys.stderr)
         return False
     return sftp
+
+
+def _shell_state(
+    template: LocalTemplate,
+    url: str,
+    endpoint: str,
+    created: Provisioned,
+    demo: dict[str, str],
+    sftp_port: int | None,
+    args: argparse.Namespace,
+) -> env_file.LocalStackEnv:
+    return env_file.LocalStackEnv(
+        api_url=url,
+        api_key=demo["api_key"],
+        partner_id=demo["partner_id"],
+        partner_account=demo["account"],
+        aws_endpoint_url=endpoint,
+        region=template.context.region,
+        partners_table=template.physical_name(PARTNERS_TABLE),
+        meters_table=template.physical_name(METERS_TABLE),
+        data_bucket=template.physical_name(DATA_BUCKET) if DATA_BUCKET in template.buckets else None,
+        usage_plan_id=_usage_plan_id(created),
+        sftp_port=sftp_port,
+        receiver_port=_receiver_port(args.receiver_port),
+        runner_pid=os.getpid(),
+    )
 
 
 def _write_state(
