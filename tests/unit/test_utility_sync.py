@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,6 +73,8 @@ class FakeUtility:
     """The customer's service began here: the utility has no readings before it."""
     failing_window: int | None = None
     """The window (counted from 0) the utility fails with a retryable error, once."""
+    while_serving: Callable[[int], None] | None = None
+    """Called with each window's number as the utility serves it: what happens meanwhile elsewhere."""
 
     def authorize_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str:
         raise AssertionError("not used by the sync")
@@ -102,6 +105,8 @@ class FakeUtility:
         if self.failing_window == len(self.windows):
             self.failing_window = None
             raise UtilityError("The utility answered 503", retryable=True)
+        if self.while_serving is not None:
+            self.while_serving(len(self.windows))
         self.windows.append((start, end))
         readings = []
         moment = max(end - timedelta(days=2), self.served_from)
@@ -810,3 +815,44 @@ def test_each_delivered_sync_counts_by_result_with_the_readings_it_stored(emf: E
         point("UtilitySyncs", Status="SKIPPED_REVOKED"): 1,
         point("UtilitySyncReadings"): 2 * 96,
     }
+
+
+def test_the_partner_sees_the_meters_before_their_history_is_stored_and_the_sync_is_recorded_only_once_done() -> None:
+    # Given a customer with 13 months of history, whose utility fails the sixth window of the backfill
+    world = _thirteen_months(World([_point(1)]))
+    world.utility.failing_window = 5
+    # When the first run dies there (the queue will retry it)
+    with pytest.raises(UtilityError):
+        world.sync()
+    # Then the authorization already lists the meter, and says no sync has finished
+    stored = world.connect.get_authorization("p1", world.authorization.authorization_id)
+    assert stored is not None and stored.meter_ids == [m.meter_id for m in _meters(world)]
+    assert stored.synced_at is None
+    # And the retry records the sync once its history is stored, without listing the meter twice
+    world.sync()
+    done = world.connect.get_authorization("p1", world.authorization.authorization_id)
+    assert done is not None and done.synced_at == NOW and done.meter_ids == stored.meter_ids
+
+
+def test_a_grant_revoked_while_its_history_is_fetched_is_not_marked_completed_again_by_the_sync() -> None:
+    # Given a first sync fetching 13 months of history
+    world = _thirteen_months(World([_point(1)]))
+
+    def revoke(window: int) -> None:
+        if window == 2:  # When the partner revokes the grant meanwhile
+            connections.revoke_authorization(
+                world.connect,
+                world.meters,
+                world.vault,
+                world.adapter_for,
+                "p1",
+                world.authorization.authorization_id,
+                lambda: NOW,
+                utilities=UtilityRegistry(),
+            )
+
+    world.utility.while_serving = revoke
+    world.sync()
+    # Then the meter says its grant was revoked once the sync has ended, not COMPLETED
+    [meter] = _meters(world)
+    assert meter.utility_link is not None and meter.utility_link.status == "REVOKED"

@@ -210,10 +210,16 @@ class UtilitySync:
             points = adapter.service_points(tokens)
             result = SyncResult(authorization_id, "COMPLETED")
             linked = {point.usage_point_id: self._meter_for(authorization, point, points, result) for point in points}
+            # The partner sees the customer's meters as soon as they exist; their history (13 months, in windows)
+            # follows, and the sync is recorded as done only once it is stored.
+            self._record_sync(authorization, list(linked.values()), finished=False)
             for point_id, meter_id in linked.items():
                 self._sync_history(adapter, tokens, authorization, meter_id, point_id, result, time_is_short)
-            # The grant's end may have moved with a token refresh: keep the meters' links in step.
-            mark_meters(self._meters, authorization, AuthorizationStatus.COMPLETED, self._now(), linked.values())
+            # The grant's end may have moved with a token refresh: keep the meters' links in step, unless the
+            # partner revoked the grant while the history was fetched (its meters already say so).
+            current = self._connect.get_authorization(partner_id, authorization_id)
+            if current is not None and current.status is AuthorizationStatus.COMPLETED:
+                mark_meters(self._meters, current, AuthorizationStatus.COMPLETED, self._now(), linked.values())
         except AuthorizationRevoked as revoked:
             self._mark_ended(authorization, AuthorizationStatus.REVOKED, revoked.reason)
             return SyncResult(authorization_id, "REVOKED_BY_UTILITY")
@@ -484,16 +490,22 @@ class UtilitySync:
         raise Conflict("The authorization kept changing while its history was recorded; the sync will retry")
 
     # ----- authorization bookkeeping --------------------------------------------------------------------
-    def _record_sync(self, authorization: Authorization, meter_ids: list[str], error: str | None = None) -> None:
+    def _record_sync(
+        self, authorization: Authorization, meter_ids: list[str], error: str | None = None, *, finished: bool = True
+    ) -> None:
+        """Adds `meter_ids` to the authorization's meters and, when `finished`, records the sync's end."""
         for _ in range(3):
             current = self._connect.get_authorization(authorization.partner_id, authorization.authorization_id)
             if current is None:
                 return
             known = list(dict.fromkeys([*current.meter_ids, *meter_ids]))
+            if not finished and known == current.meter_ids:
+                return
+            update: dict[str, Any] = {"meter_ids": known}
+            if finished:
+                update |= {"synced_at": self._now(), "sync_error": error}
             try:
-                self._connect.save_authorization(
-                    current.model_copy(update={"meter_ids": known, "synced_at": self._now(), "sync_error": error})
-                )
+                self._connect.save_authorization(current.model_copy(update=update))
             except Conflict:
                 continue
             return
