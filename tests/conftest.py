@@ -52,6 +52,7 @@ from meterhub_dev.local.stack import LocalTemplate, load_template
 from moto import mock_aws
 from moto.core.custom_responses_mock import reset_responses_mock
 from moto.core.models import responses_mock
+from moto.sqs.models import sqs_backends
 
 if TYPE_CHECKING:
     from meterhub.partners.use_cases import IssuedKey
@@ -249,12 +250,13 @@ class MotoStack:
 
     def _start_clean(self) -> None:
         """Purge every queue (messages in flight and delayed included) and empty the partners table."""
-        sqs = boto3.client("sqs", region_name=REGION)
+        # Through moto's backend, not the API: a dozen PurgeQueue calls before every test cost seconds a run.
+        queues = sqs_backends[ACCOUNT_ID][REGION]
         with pytest.MonkeyPatch.context() as patch:
             # AWS allows one purge a minute per queue; tests follow each other faster than that.
             patch.setenv("MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR", "false")
-            for url in sqs.list_queues().get("QueueUrls", []):
-                sqs.purge_queue(QueueUrl=url)
+            for name in list(queues.queues):
+                queues.purge_queue(name)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         table = TABLE_ENV["PARTNERS_TABLE_NAME"]
         keys = [

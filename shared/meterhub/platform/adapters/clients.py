@@ -23,8 +23,16 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 
-def _client(service: str) -> Any:
+@lru_cache(maxsize=1)
+def _session() -> Any:
+    """One session for every client: each session parses botocore's endpoint and service models again, so a
+    session per client made every cold start pay that once per service."""
     import boto3
+
+    return boto3.session.Session()
+
+
+def _client(service: str) -> Any:
     from botocore.config import Config
 
     config = Config(
@@ -33,7 +41,7 @@ def _client(service: str) -> Any:
         read_timeout=10,
         max_pool_connections=MAX_POOL_CONNECTIONS,
     )
-    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+    return _session().client(service, config=config)
 
 
 @lru_cache(maxsize=1)
@@ -61,7 +69,8 @@ def kms() -> KMSClient:
 
 
 def reset() -> None:
-    """Forget cached clients (tests switch endpoints and credentials between cases)."""
+    """Forget cached clients and their session (tests switch endpoints and credentials between cases)."""
+    _session.cache_clear()
     dynamodb.cache_clear()
     s3.cache_clear()
     sqs.cache_clear()
