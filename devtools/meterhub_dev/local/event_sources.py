@@ -244,8 +244,9 @@ class SqsRelay:
         self.description += f" ({self.concurrency} batches at once)"
         self._sqs: SQSClient = context.aws.sqs()  # boto3 clients may be shared between threads
         self._stopping = threading.Event()
+        self._backlog = threading.Event()  # set while batches keep coming: the other pollers join the first
         self._threads = [
-            threading.Thread(target=self._run, name=f"{self.description} #{n}", daemon=True)
+            threading.Thread(target=self._run, args=(n == 0,), name=f"{self.description} #{n}", daemon=True)
             for n in range(self.concurrency)
         ]
 
@@ -260,15 +261,22 @@ class SqsRelay:
             if thread.is_alive():
                 thread.join(timeout=5)
 
-    def _run(self) -> None:
+    def _run(self, first: bool) -> None:
+        """The first poller always polls; the others only while it finds messages, as Lambda adds pollers to a
+        mapping with a backlog: an idle runner then long-polls each queue once at a time, not five times."""
         while not self._stopping.is_set():
+            if not first and not self._backlog.wait(timeout=0.5):
+                continue
             try:
-                self.poll_once()
+                received = self.poll_once()
             except (BotoCoreError, ClientError) as error:
                 if self._stopping.is_set():
                     return
                 print(f"[local] {self.description}: polling failed: {error}; retrying", file=sys.stderr)
                 self._stopping.wait(1)
+                continue
+            if first and not received:
+                self._backlog.clear()
 
     def poll_once(self) -> int:
         """Receive one batch and hand it over; returns how many messages were received."""
@@ -282,6 +290,7 @@ class SqsRelay:
         messages = response.get("Messages", [])
         if not messages:
             return 0
+        self._backlog.set()  # before the invocation, which may take long: more may be waiting behind this batch
         event = {"Records": [self._record(message) for message in messages]}
         try:
             result = self._lambdas.invoke(self._function_id, event)
@@ -364,6 +373,8 @@ class DynamoDbStreamRelay:
     """
 
     MAX_ATTEMPTS = 3
+    DISCOVER_EVERY = 10
+    IDLE_WAITS = (0.1, 0.25, 0.5)
 
     def __init__(self, context: RelayContext, function: FunctionSpec, event: EventSource) -> None:
         where = f"{function.logical_id}.Events.{event.name}.Properties"
@@ -386,6 +397,7 @@ class DynamoDbStreamRelay:
         # shard id -> (iterator type, sequence number) to read from next; None once the shard is closed
         self._positions: dict[str, tuple[str, str | None] | None] = {}
         self._attempts: dict[str, int] = {}  # shard id -> failed attempts of its current batch
+        self._polls = 0
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=self.description, daemon=True)
 
@@ -405,10 +417,16 @@ class DynamoDbStreamRelay:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        idle = 0  # polls in a row that found nothing
         while not self._stopping.is_set():
             try:
                 if self.poll_once() == 0:
-                    self._stopping.wait(0.2)
+                    # Lambda polls a shard four times a second; an idle runner backs off to twice, which halves
+                    # what its three streams cost the machine while nothing is written.
+                    self._stopping.wait(self.IDLE_WAITS[min(idle, len(self.IDLE_WAITS) - 1)])
+                    idle += 1
+                else:
+                    idle = 0
             except (BotoCoreError, ClientError) as error:
                 if self._stopping.is_set():
                     return
@@ -448,8 +466,12 @@ class DynamoDbStreamRelay:
         return records
 
     def poll_once(self) -> int:
-        """Read one batch from every open shard and hand each over; returns how many records were read."""
-        self._discover_shards()
+        """Read one batch from every open shard and hand each over; returns how many records were read. New
+        shards are looked for every `DISCOVER_EVERY` polls (a table's stream adds one rarely), which keeps an
+        idle runner's polling to two requests a poll."""
+        self._polls += 1
+        if self._polls % self.DISCOVER_EVERY == 1 or not any(self._positions.values()):
+            self._discover_shards()
         total = 0
         for shard_id, position in list(self._positions.items()):
             if position is None or self._stopping.is_set():
