@@ -19,7 +19,14 @@ the stream processor's work, not the run's. The fleet is set up 25 meters a Batc
 item layout; the run itself goes through the repository as the scheduled function's does. Requests are counted
 with botocore hooks on the client every adapter uses; items read are Query's ScannedCount. Figures only, no
 assertions. moto answers a request in milliseconds (its response serializer, not the network), so the run
-does about 50 meters a second here: 100,000 meters take about half an hour; progress goes to stderr.
+does 25-50 meters a second on a free core (100,000 meters: half an hour to an hour) and far fewer on a busy
+machine; progress goes to stderr.
+
+What the heap holds besides the run's page of review keys (`REVIEW_PAGE` a shard, full from ten times that many
+meters): pydantic-core's JSON string cache, which every stored meter read adds two new strings to (its id and
+reference) until it is full, about 1 MB after some 8,000 meters, and botocore's per-request garbage waiting for
+the cyclic collector (bounded by CPython's collection thresholds). Both stop growing, so compare fleets of
+10,000 meters and more: below that the peak grows with the fleet whatever `--review-page` says.
 
     .venv/bin/python -m benchmarks.enrollment [--sizes 10000,100000]
 """
