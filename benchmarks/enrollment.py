@@ -170,7 +170,8 @@ def _without_streams(template: Any) -> Any:
 
 
 def _progress(meters: int) -> Callable[[], bool]:
-    """The run's `keep_going`: never stops it, and says on stderr how far it is every tenth of the fleet."""
+    """The run's `keep_going`: never stops it, and says on stderr how far it is every tenth of the fleet, with
+    the heap's peak so far (so a long run shows the trend before it ends)."""
     step = max(meters // 10, 1)
     seen = 0
     started = time.perf_counter()
@@ -180,7 +181,12 @@ def _progress(meters: int) -> Callable[[], bool]:
         seen += 1
         if seen % step == 0:
             elapsed = time.perf_counter() - started
-            print(f"  ... {seen:,} of {meters:,} meters, {elapsed:.0f} s", file=sys.stderr, flush=True)
+            peak = tracemalloc.get_traced_memory()[1] / 1e6
+            print(
+                f"  ... {seen:,} of {meters:,} meters, {elapsed:.0f} s, heap peak so far {peak:.2f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
         return True
 
     return keep_going
