@@ -192,8 +192,9 @@ def _progress(meters: int) -> Callable[[], bool]:
     return keep_going
 
 
-def fleet_run(meters: int, baseline: bool) -> dict[str, Any]:
-    """A fresh moto with `meters` meters: the search by status on it, then the scheduled run at the deadline."""
+def fleet_run(meters: int, baseline: bool, transitions: bool = True) -> dict[str, Any]:
+    """A fresh moto with `meters` meters: the search by status on it (printed at once), then unless told not to
+    the scheduled run at the deadline."""
     import boto3
     from meterhub import wiring
     from meterhub.meters.use_cases.transitions import run_transitions
@@ -219,6 +220,11 @@ def fleet_run(meters: int, baseline: bool) -> dict[str, Any]:
         # Before the run the statuses are those it leaves (ELIGIBLE stays ELIGIBLE at the deadline, PENDING stays
         # PENDING), so the search is measured on the same populations either way.
         search = search_pages(partner_id, settings, baseline)
+        print(f"\n{meters:,} meters: enrollment search by status (first page; page 2 where named)")
+        print(SEARCH_HEADER)
+        _print_search({"meters": meters, "search": search})
+        if not transitions:
+            return {"meters": meters, "setup_s": setup, "report": None, "search": search}
         counts = Counts()
         events = clients.dynamodb().meta.events
         events.register("before-call.dynamodb.*", counts.on_call)
@@ -287,7 +293,14 @@ def search_pages(partner_id: str, settings: Any, baseline: bool) -> dict[str, An
     return results
 
 
+SEARCH_HEADER = (
+    f"{'meters':>9} {'query':<40} {'page':>5} {'returned':>9} {'requests':>9} {'items read':>11} {'wall s':>7}"
+)
+
+
 def _print_run(run: dict[str, Any]) -> None:
+    if run["report"] is None:
+        return  # --search-only
     n = run["meters"]
     per_meter = ", ".join(f"{op} {count:,} ({count / n:.3f})" for op, count in sorted(run["requests"].items()))
     print(
@@ -322,6 +335,9 @@ def main() -> None:
         "partition, which on moto costs minutes a 100,000 meters and shows nothing a smaller fleet does not",
     )
     parser.add_argument(
+        "--search-only", action="store_true", help="set up each fleet and measure the search only, no scheduled run"
+    )
+    parser.add_argument(
         "--review-page",
         type=int,
         help="keys the run reads from the review index a request (default: the adapter's REVIEW_PAGE, 1,000); "
@@ -337,26 +353,24 @@ def main() -> None:
     print(f"fleet: ERCOT meters, 2/3 registered (ELIGIBLE), 1/3 not (PENDING); run at the deadline {DEADLINE:%Y-%m-%d}")
     runs: list[dict[str, Any]] = []
     for size in sizes:
-        run = fleet_run(size, baseline=size <= args.baseline_up_to)
+        run = fleet_run(size, baseline=size <= args.baseline_up_to, transitions=not args.search_only)
         runs.append(run)
-        print(f"\n{size:,} meters: enrollment search by status (first page; page 2 where named)")
-        print(
-            f"{'meters':>9} {'query':<40} {'page':>5} {'returned':>9} {'requests':>9} {'items read':>11} {'wall s':>7}"
-        )
-        _print_search(run)
+        if args.search_only:
+            continue
         print(f"{size:,} meters: scheduled transition run (every meter due)")
         print(f"{'meters':>9} {'changed':>8} {'wall s':>8} {'meters/s':>9} {'heap peak MB':>13}  requests (per meter)")
         _print_run(run)
-    print("\nSummary: scheduled transition run")
-    print(f"{'meters':>9} {'changed':>8} {'wall s':>8} {'meters/s':>9} {'heap peak MB':>13}  requests (per meter)")
-    for run in runs:
-        _print_run(run)
-    first = runs[0]
-    for run in runs[1:]:
-        ratio = run["peak_mb"] / first["peak_mb"] if first["peak_mb"] else float("nan")
-        print(f"heap peak ratio, {run['meters']:,} vs {first['meters']:,} meters: {ratio:.2f}x (flat = 1x)")
+    if not args.search_only:
+        print("\nSummary: scheduled transition run")
+        print(f"{'meters':>9} {'changed':>8} {'wall s':>8} {'meters/s':>9} {'heap peak MB':>13}  requests (per meter)")
+        for run in runs:
+            _print_run(run)
+        first = runs[0]
+        for run in runs[1:]:
+            ratio = run["peak_mb"] / first["peak_mb"] if first["peak_mb"] else float("nan")
+            print(f"heap peak ratio, {run['meters']:,} vs {first['meters']:,} meters: {ratio:.2f}x (flat = 1x)")
     print("\nSummary: enrollment search by status")
-    print(f"{'meters':>9} {'query':<40} {'page':>5} {'returned':>9} {'requests':>9} {'items read':>11} {'wall s':>7}")
+    print(SEARCH_HEADER)
     for run in runs:
         _print_search(run)
 
