@@ -20,7 +20,9 @@ item layout; the run itself goes through the repository as the scheduled functio
 with botocore hooks on the client every adapter uses; items read are Query's ScannedCount. Figures only, no
 assertions. moto answers a request in milliseconds (its response serializer, not the network), so the run
 does 25-50 meters a second on a free core (100,000 meters: half an hour to an hour) and far fewer on a busy
-machine; progress goes to stderr.
+machine; progress goes to stderr. moto also answers a Query on an index by going through the whole table, so
+on a fleet of 100,000 meters (200,000 items) a page of the review index takes tens of seconds and, on a busy
+machine, can pass botocore's 60 s read timeout; `--search-only` measures the search on such a fleet alone.
 
 What the heap holds besides the run's page of review keys (`REVIEW_PAGE` a shard, full from ten times that many
 meters): pydantic-core's JSON string cache, which every stored meter read adds two new strings to (its id and
