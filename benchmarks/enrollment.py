@@ -1,23 +1,36 @@
-"""Enrollment at fleet scale, on in-process moto: the scheduled transition run and the search by status.
+"""Enrollment at fleet scale, on moto: the scheduled transition run and the search by status.
 
-A partner's fleet of `--meters` ERCOT utility meters (default 100,000; every field there) is stored with its
-enrollment evaluated before the June-September enrollment deadline: two thirds registered by the operator
-(ELIGIBLE), one third not (PENDING, an operator step outstanding). Then, in one run:
+For each fleet size (`--sizes`, default 10,000 and 100,000), a partner's fleet of ERCOT utility meters (every
+field there) is stored on a fresh moto with its enrollment evaluated before the June-September enrollment
+deadline: two thirds registered by the operator (ELIGIBLE), one third not (PENDING, an operator step
+outstanding). Then:
 
-1. **The scheduled transition run at the deadline** (`meters.use_cases.transitions.run_transitions`, what the
-   scheduled function does): every meter is due; DynamoDB requests by operation and per meter, wall time, and
-   the Python heap's peak during the run (tracemalloc; moto's table included, its stream switched off) for the
-   full fleet and for a tenth of it, so memory that grows with the fleet would show.
-2. **Enrollment search by status** (`POST /v2/meters/enrollments/search` with `global_enrollment_statuses`),
-   page after page: requests and items read per page, against a baseline measured in the same run, a filter no
+1. **Enrollment search by status** (`POST /v2/meters/enrollments/search` with `global_enrollment_statuses`):
+   requests and items read for a page, against the page size, and on the smaller fleets a baseline, a filter no
    index serves (a tag nobody has), which reads the partner's whole partition to answer one empty page.
+2. **The scheduled transition run at the deadline** (`meters.use_cases.transitions.run_transitions`, what the
+   scheduled function does): every meter is due; DynamoDB requests by operation and per meter, wall time, and
+   the Python heap's peak during the run (tracemalloc), so memory that grows with the fleet would show.
 
 moto runs as a server in a process of its own (`python -m moto.server`), so the heap measured is the run's only
-(the table lives in the other process) and requests go over HTTP as they would to DynamoDB. Requests are counted
+(the table lives in the other process) and requests go over HTTP as they would to DynamoDB. The meters table's
+stream is switched off there: moto would keep every write's images in the server for good, and the events are
+the stream processor's work, not the run's. The fleet is set up 25 meters a BatchWriteItem, in the repository's
+item layout; the run itself goes through the repository as the scheduled function's does. Requests are counted
 with botocore hooks on the client every adapter uses; items read are Query's ScannedCount. Figures only, no
-assertions.
+assertions. moto answers a request in milliseconds (its response serializer, not the network), so the run
+does 25-50 meters a second on a free core (100,000 meters: half an hour to an hour) and far fewer on a busy
+machine; progress goes to stderr. moto also answers a Query on an index by going through the whole table, so
+on a fleet of 100,000 meters (200,000 items) a page of the review index takes tens of seconds and, on a busy
+machine, can pass botocore's 60 s read timeout; `--search-only` measures the search on such a fleet alone.
 
-    .venv/bin/python benchmarks/enrollment.py [--meters 100000]
+What the heap holds besides the run's page of review keys (`REVIEW_PAGE` a shard, full from ten times that many
+meters): pydantic-core's JSON string cache, which every stored meter read adds two new strings to (its id and
+reference) until it is full, about 1 MB after some 8,000 meters, and botocore's per-request garbage waiting for
+the cyclic collector (bounded by CPython's collection thresholds). Both stop growing, so compare fleets of
+10,000 meters and more: below that the peak grows with the fleet whatever `--review-page` says.
+
+    .venv/bin/python -m benchmarks.enrollment [--sizes 10000,100000]
 """
 
 from __future__ import annotations
@@ -145,8 +158,45 @@ def moto_server() -> Iterator[str]:
             server.wait()
 
 
-def transition_run(meters: int) -> dict[str, Any]:
-    """A fresh moto with `meters` meters, and the scheduled run at the deadline over all of them."""
+def _without_streams(template: Any) -> Any:
+    """The template with its tables' streams left out (moto cannot switch one off once on)."""
+    from dataclasses import replace
+
+    tables = {
+        logical_id: replace(
+            table, create_kwargs={k: v for k, v in table.create_kwargs.items() if k != "StreamSpecification"}
+        )
+        for logical_id, table in template.tables.items()
+    }
+    return replace(template, tables=tables)
+
+
+def _progress(meters: int) -> Callable[[], bool]:
+    """The run's `keep_going`: never stops it, and says on stderr how far it is every tenth of the fleet, with
+    the heap's peak so far (so a long run shows the trend before it ends)."""
+    step = max(meters // 10, 1)
+    seen = 0
+    started = time.perf_counter()
+
+    def keep_going() -> bool:
+        nonlocal seen
+        seen += 1
+        if seen % step == 0:
+            elapsed = time.perf_counter() - started
+            peak = tracemalloc.get_traced_memory()[1] / 1e6
+            print(
+                f"  ... {seen:,} of {meters:,} meters, {elapsed:.0f} s, heap peak so far {peak:.2f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
+        return True
+
+    return keep_going
+
+
+def fleet_run(meters: int, baseline: bool, transitions: bool = True) -> dict[str, Any]:
+    """A fresh moto with `meters` meters: the search by status on it (printed at once), then unless told not to
+    the scheduled run at the deadline."""
     import boto3
     from meterhub import wiring
     from meterhub.meters.use_cases.transitions import run_transitions
@@ -155,7 +205,7 @@ def transition_run(meters: int) -> dict[str, Any]:
     from meterhub_dev.local.provisioning import provision
     from meterhub_dev.local.stack import load_template
 
-    template = load_template(ROOT / "template.yaml")
+    template = _without_streams(load_template(ROOT / "template.yaml"))
     with moto_server():
         wiring.reset()
         clients.reset()
@@ -168,16 +218,24 @@ def transition_run(meters: int) -> dict[str, Any]:
         settings = MetersTableSettings.load()
         partner_id = str(uuid.uuid4())
         _, setup = timed(lambda: _fleet(partner_id, meters, settings.meters_table_name))
+        print(f"  {meters:,} meters set up in {setup:.0f} s", file=sys.stderr, flush=True)
+        # Before the run the statuses are those it leaves (ELIGIBLE stays ELIGIBLE at the deadline, PENDING stays
+        # PENDING), so the search is measured on the same populations either way.
+        search = search_pages(partner_id, settings, baseline)
+        print(f"\n{meters:,} meters: enrollment search by status (first page; page 2 where named)")
+        print(SEARCH_HEADER)
+        _print_search({"meters": meters, "search": search})
+        if not transitions:
+            return {"meters": meters, "setup_s": setup, "report": None, "search": search}
         counts = Counts()
         events = clients.dynamodb().meta.events
         events.register("before-call.dynamodb.*", counts.on_call)
         repo = wiring.meter_repository(settings, clock=lambda: DEADLINE)
         tracemalloc.start()
-        report, wall = timed(lambda: run_transitions(repo, DEADLINE))
+        report, wall = timed(lambda: run_transitions(repo, DEADLINE, keep_going=_progress(meters)))
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         events.unregister("before-call.dynamodb.*", counts.on_call)
-        search = search_pages(partner_id, settings) if meters >= 1000 else None
     return {
         "meters": meters,
         "setup_s": setup,
@@ -189,9 +247,9 @@ def transition_run(meters: int) -> dict[str, Any]:
     }
 
 
-def search_pages(partner_id: str, settings: Any) -> dict[str, Any]:
-    """Pages of the enrollment search by status (ACTIVE is nobody after the deadline: ELIGIBLE and PENDING
-    are the two populated statuses), and the whole-partition baseline."""
+def search_pages(partner_id: str, settings: Any, baseline: bool) -> dict[str, Any]:
+    """Pages of the enrollment search by status (ELIGIBLE and PENDING are the two populated statuses), and when
+    asked the whole-partition baseline."""
     from meterhub import wiring
     from meterhub.meters.api_models.responses import MeterFilterRequest
     from meterhub.meters.use_cases.read_meters import search_enrollments
@@ -209,6 +267,8 @@ def search_pages(partner_id: str, settings: Any) -> dict[str, Any]:
         ("ELIGIBLE+PENDING, 500 a page", {"global_enrollment_statuses": ["ELIGIBLE", "PENDING"], "page_size": 500}),
         ("baseline: tag nobody has (no index)", {"tags": ["nobody"], "page_size": 500}),
     ):
+        if label.startswith("baseline") and not baseline:
+            continue
         request = MeterFilterRequest.model_validate(filters)
         counts.reset()
         answer, wall = timed(partial(search_enrollments, repo, partner_id, request, DEADLINE))
@@ -235,19 +295,50 @@ def search_pages(partner_id: str, settings: Any) -> dict[str, Any]:
     return results
 
 
+SEARCH_HEADER = (
+    f"{'meters':>9} {'query':<40} {'page':>5} {'returned':>9} {'requests':>9} {'items read':>11} {'wall s':>7}"
+)
+
+
 def _print_run(run: dict[str, Any]) -> None:
+    if run["report"] is None:
+        return  # --search-only
     n = run["meters"]
     per_meter = ", ".join(f"{op} {count:,} ({count / n:.3f})" for op, count in sorted(run["requests"].items()))
     print(
         f"{n:>9,} {run['report']['changed']:>8,} {run['wall_s']:>8.1f} {n / run['wall_s']:>9,.0f} "
-        f"{run['peak_mb']:>13.1f}  {per_meter}",
+        f"{run['peak_mb']:>13.2f}  {per_meter}",
         flush=True,
     )
 
 
+def _print_search(run: dict[str, Any]) -> None:
+    for label, row in run["search"].items():
+        print(
+            f"{run['meters']:>9,} {label:<40} {row['page_size']:>5} {row['returned']:>9,} {row['requests']:>9,} "
+            f"{row['items_read']:>11,} {row['wall_s']:>7.2f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--meters", type=int, default=100_000)
+    parser.add_argument(
+        "--sizes",
+        default="10000,100000",
+        help="fleet sizes, comma-separated, each on a fresh moto (default 10000,100000); each size's figures are "
+        "printed as it ends",
+    )
+    parser.add_argument(
+        "--baseline-up-to",
+        type=int,
+        default=10_000,
+        help="measure the no-index baseline only on fleets up to this size (default 10000): it reads the whole "
+        "partition, which on moto costs minutes a 100,000 meters and shows nothing a smaller fleet does not",
+    )
+    parser.add_argument(
+        "--search-only", action="store_true", help="set up each fleet and measure the search only, no scheduled run"
+    )
     parser.add_argument(
         "--review-page",
         type=int,
@@ -255,28 +346,35 @@ def main() -> None:
         "the heap grows with the fleet until every shard's page is full, then stays flat",
     )
     args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
     _environment()
     if args.review_page:
         from meterhub.meters.adapters import dynamodb
 
         dynamodb.REVIEW_PAGE = args.review_page
     print(f"fleet: ERCOT meters, 2/3 registered (ELIGIBLE), 1/3 not (PENDING); run at the deadline {DEADLINE:%Y-%m-%d}")
-    print("\n1. Scheduled transition run (every meter due)")
-    print(f"{'meters':>9} {'changed':>8} {'wall s':>8} {'meters/s':>9} {'heap peak MB':>13}  requests (per meter)")
-    tenth = transition_run(max(args.meters // 10, 1))
-    _print_run(tenth)
-    full = transition_run(args.meters)
-    _print_run(full)
-    ratio = full["peak_mb"] / tenth["peak_mb"] if tenth["peak_mb"] else float("nan")
-    print(f"heap peak ratio, {full['meters']:,} vs {tenth['meters']:,} meters: {ratio:.2f}x (flat = 1x)")
-    if full["search"]:
-        print(f"\n2. Enrollment search by status over {full['meters']:,} meters of one partner (first page)")
-        print(f"{'query':<42} {'page':>5} {'returned':>9} {'requests':>9} {'items read':>11} {'wall s':>7}")
-        for label, row in full["search"].items():
-            print(
-                f"{label:<42} {row['page_size']:>5} {row['returned']:>9,} {row['requests']:>9,} "
-                f"{row['items_read']:>11,} {row['wall_s']:>7.2f}"
-            )
+    runs: list[dict[str, Any]] = []
+    for size in sizes:
+        run = fleet_run(size, baseline=size <= args.baseline_up_to, transitions=not args.search_only)
+        runs.append(run)
+        if args.search_only:
+            continue
+        print(f"{size:,} meters: scheduled transition run (every meter due)")
+        print(f"{'meters':>9} {'changed':>8} {'wall s':>8} {'meters/s':>9} {'heap peak MB':>13}  requests (per meter)")
+        _print_run(run)
+    if not args.search_only:
+        print("\nSummary: scheduled transition run")
+        print(f"{'meters':>9} {'changed':>8} {'wall s':>8} {'meters/s':>9} {'heap peak MB':>13}  requests (per meter)")
+        for run in runs:
+            _print_run(run)
+        first = runs[0]
+        for run in runs[1:]:
+            ratio = run["peak_mb"] / first["peak_mb"] if first["peak_mb"] else float("nan")
+            print(f"heap peak ratio, {run['meters']:,} vs {first['meters']:,} meters: {ratio:.2f}x (flat = 1x)")
+    print("\nSummary: enrollment search by status")
+    print(SEARCH_HEADER)
+    for run in runs:
+        _print_search(run)
 
 
 if __name__ == "__main__":

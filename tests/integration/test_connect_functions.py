@@ -774,3 +774,66 @@ def test_a_service_point_without_an_address_gives_a_meter_that_awaits_it_until_a
     again = sync()
     assert again.meters_completed == [] and again.meters_unchanged == [meter_id]
     assert meters.get(partner.partner_id, meter_id) == stored
+
+
+class DemoFeedUtility(AccountsUtility):
+    """Sends what the demo utility's Green Button feed says for the login the code names, read back by the parser
+    a real utility's feed goes through: customer resources with the bill's account and agreements included."""
+
+    def service_points(self, tokens: TokenSet) -> list[ServicePoint]:
+        from meterhub.demo_utility.rules.feeds import usage_points_feed
+        from meterhub.demo_utility.use_cases import customer_for
+        from meterhub.utility_providers.rules.greenbutton import parse_usage_points
+
+        login = tokens.access_token.removeprefix("at-")
+        return parse_usage_points(usage_points_feed(list(customer_for(login)), "http://127.0.0.1:3000/Subscription/1"))
+
+
+def test_the_bill_identifiers_the_utility_supplies_are_in_the_meter_details_and_the_search(
+    aws: Any,
+    partner: IssuedKey,
+    invoke: Invoke,
+    lambda_context: FakeLambdaContext,
+    load_function: Callable[[str], ModuleType],
+) -> None:
+    from meterhub.demo_utility.use_cases import customer_for
+
+    utility = DemoFeedUtility()
+    pages = load_function("functions/connect_pages/app.py")
+    callback = load_function("functions/connect_callback/app.py")
+    setattr(pages, "adapter_for", lambda config, base_url: utility)  # noqa: B010
+    setattr(callback, "adapter_for", lambda config, base_url: utility)  # noqa: B010
+    browser = Browser({"ConnectPagesFunction": pages, "ConnectCallbackFunction": callback}, lambda_context)
+    query = urlencode({"account": _account(partner), "transmissionRegion": "CAISO", "refId": "site-42"})
+
+    # Given a customer with two homes on one utility account completes Connect
+    status, _ = _connect_and_sync(
+        browser, utility, partner.partner_id, f"http://127.0.0.1:3000/connect?{query}", "two-homes"
+    )
+    assert status == 200
+    expected = {
+        f"site-42:DEMO:{point.usage_point_id}": (
+            point.bill_customer_account_number,
+            point.bill_service_agreement_number,
+        )
+        for point in customer_for("two-homes")
+    }
+    [account] = {account for account, _ in expected.values()}
+    assert account and len({agreement for _, agreement in expected.values()}) == 2
+
+    # Then the search lists both meters with the bill's account and each its own service agreement
+    status, page = invoke("POST", "/v2/meters/search", {"connection_reference_ids": ["site-42"]})
+    assert status == 200, page
+    found = {
+        m["partner_reference"]: (
+            m["utility"]["bill_customer_account_number"],
+            m["utility"]["bill_service_agreement_number"],
+        )
+        for m in page["meters"]
+    }
+    assert found == expected
+    # And the meter's details say the same, beside the utility fields the meter had before
+    meter = page["meters"][0]
+    status, details = invoke("GET", f"/v2/meters/{meter['meter_id']}")
+    assert status == 200 and details["utility"] == meter["utility"]
+    assert details["utility"]["utility_name"] == "DEMO" and details["utility"]["electric_service_account_number"]

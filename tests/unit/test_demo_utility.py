@@ -403,6 +403,9 @@ def test_customer_data_is_seeded_by_the_username(
     assert all(p.address for p in points)
     assert {p.customer_classification for p in points} == {classification}
     assert len({p.usage_point_id for p in points}) == count
+    # one customer account on the bill, a service agreement of its own per point
+    assert len({p.bill_customer_account_number for p in points}) == 1 and points[0].bill_customer_account_number
+    assert len({p.bill_service_agreement_number for p in points} - {None}) == count
 
 
 def _intervals(demo: Harness, body: dict[str, Any], since: str | None, until: str | None) -> list[Any]:

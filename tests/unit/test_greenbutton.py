@@ -38,6 +38,8 @@ def _point(usage_point_id: str = "100001", **changes: object) -> ServicePoint:
         "meter_serial_number": "DM0001",
         "tariff": "E-TOU-C",
         "customer_name": "Ada <Lovelace> & Co",
+        "bill_customer_account_number": "0077-4410",
+        "bill_service_agreement_number": "SA-4410-22",
         **changes,
     }
     return ServicePoint(**values)  # type: ignore[arg-type]
@@ -125,6 +127,11 @@ REAL_SHAPED_FEED = b"""<?xml version="1.0" encoding="UTF-8"?>
     <id>urn:uuid:6</id>
     <content><cust:CustomerAccount><cust:accountId>0123456789</cust:accountId></cust:CustomerAccount></content>
   </entry>
+  <entry>
+    <id>urn:uuid:7</id>
+    <link rel="related" href="https://u.example/espi/1_1/resource/Subscription/9/UsagePoint/E-77"/>
+    <content><cust:CustomerAgreement><cust:agreementId> 8412-0077 </cust:agreementId></cust:CustomerAgreement></content>
+  </entry>
 </feed>
 """
 
@@ -147,8 +154,34 @@ def test_a_real_shaped_feed_yields_only_electricity_with_its_customer_data() -> 
             meter_serial_number=None,
             tariff="B-19",
             customer_name="Mission Bakery LLC",
+            bill_customer_account_number="0123456789",
+            bill_service_agreement_number="8412-0077",
         )
     ]
+
+
+def test_bill_identifiers_come_only_from_the_customer_resources_that_name_them() -> None:
+    # Given a point whose agreement is named only in its ServiceDeliveryPoint (no customer resources)
+    document = usage_points_feed(
+        [_point("1", bill_customer_account_number=None, bill_service_agreement_number=None)], SUBSCRIPTION
+    )
+    assert b"CustomerAccount" not in document and b"CustomerAgreement" not in document
+    [point] = parse_usage_points(document)
+    # Then the account number is kept as before, and no bill identifier is made up from it
+    assert point.account_number == "4410-22"
+    assert (point.bill_customer_account_number, point.bill_service_agreement_number) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "agreement_id",
+    ["A" * 257, "SA-1\nSA-2", "SA\t1"],
+    ids=["longer than ESPI's String256", "two lines", "control character"],
+)
+def test_a_bill_identifier_that_is_not_one_printable_line_is_left_out(agreement_id: str) -> None:
+    document = usage_points_feed([_point("1", bill_service_agreement_number="PLACEHOLDER")], SUBSCRIPTION)
+    [point] = parse_usage_points(document.replace(b"PLACEHOLDER", agreement_id.encode()))
+    assert point.bill_service_agreement_number is None
+    assert point.bill_customer_account_number == "0077-4410"  # the rest of the point is read
 
 
 def test_a_service_location_inside_the_usage_point_entry_is_used() -> None:

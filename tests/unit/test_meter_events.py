@@ -248,3 +248,52 @@ def test_a_disenrollment_publishes_it_and_other_changes_publish_no_participation
     assert participation_events(disenrolled, disenrolled.model_copy(update={"non_participation": same_start})) == []
     kind = WebhookEventType.ENROLLMENT_PARTICIPATION_STATUS_UPDATED.value
     assert kind not in types(events_for(change("INSERT", item(disenrolled)), NOW))
+
+
+def _in_groups(record: MeterRecord, *groups: tuple[str, str], version: int) -> MeterRecord:
+    """The record with a stored enrollment whose committed periods carry these (group id, delivery period)s."""
+    from meterhub.meters.records import EnrollmentState, PeriodEnrollment
+
+    periods = [
+        PeriodEnrollment(
+            program_identifier="ERCOT-ERS",
+            delivery_period=period,
+            start=datetime(2025, 6, 1, tzinfo=UTC),
+            end=datetime(2025, 10, 1, tzinfo=UTC),
+            deadline=datetime(2025, 5, 11, tzinfo=UTC),
+            activation=datetime(2025, 6, 1, tzinfo=UTC),
+            status="ELIGIBLE",
+            enrolled_from=datetime(2025, 6, 1, tzinfo=UTC),
+            market_group_id=group_id,
+            market_group_name=f"ERCOT-ERS_{period}",
+        )
+        for group_id, period in groups
+    ]
+    state = EnrollmentState(evaluated_at=NOW, global_status="ELIGIBLE", periods=periods, review_at=NOW)
+    return record.model_copy(update={"enrollment": state, "version": version})
+
+
+def test_a_group_event_names_the_meter_that_joined_or_left_each_group_once(make_asset: MakeAsset) -> None:
+    # Leap's meter_ids is the group's membership; ours is the meter whose membership this write changed
+    # (README, "meter.enrollment.group.updated": why not the whole list at fleet scale)
+    base = MeterRecord.model_validate_json(image(make_asset("ma-1"))["doc"]["S"])
+    summer, autumn = (
+        ("11111111-1111-4111-8111-111111111111", "JUN-SEP"),
+        ("22222222-2222-4222-8222-222222222222", "OCT-NOV"),
+    )
+    before = _in_groups(base, summer, version=1)
+    after = _in_groups(base, autumn, version=2)  # left the summer group, joined the autumn one
+    events = events_for(change("MODIFY", item(after), item(before)), NOW)
+    groups = [e.payload for e in events if e.payload["webhook_event_type"] == "meter.enrollment.group.updated"]
+    assert [(g["market_group_id"], g["meter_ids"]) for g in groups] == [
+        (summer[0], [METER_ID]),
+        (autumn[0], [METER_ID]),
+    ]
+    assert {g["market_group_name"] for g in groups} == {"ERCOT-ERS_JUN-SEP", "ERCOT-ERS_OCT-NOV"}
+    assert all(
+        (g["start_date_time"], g["end_date_time"]) == ("2025-06-01T00:00:00Z", "2025-10-01T00:00:00Z") for g in groups
+    )
+    assert len({e.webhook_event_id for e in events}) == len(events)  # one id per group, stable per record
+    # And a write that keeps the meter in its groups sends no group event
+    again = events_for(change("MODIFY", item(after.model_copy(update={"version": 3})), item(after)), NOW)
+    assert "meter.enrollment.group.updated" not in types(again)

@@ -7,7 +7,7 @@ import itertools
 import math
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -648,6 +648,89 @@ def test_the_partner_supplies_the_address_by_overwriting_the_connect_meter() -> 
     world.utility.points = [_point(1)]
     assert world.sync().meters_completed == []
     assert _meters(world)[0].data["customer"]["street_1"] == "5 Bay Rd"
+
+
+def _billed(n: int, account: str = "CA-0077", agreement: str | None = None) -> ServicePoint:
+    """A point whose utility sends its customer resources: the bill's account and service agreement."""
+    return replace(
+        _point(n), bill_customer_account_number=account, bill_service_agreement_number=agreement or f"SA-{n}"
+    )
+
+
+def test_the_bill_identifiers_the_utility_sends_are_on_the_meter_and_in_its_details() -> None:
+    # Given a customer account holding two service agreements, and a third point the utility sends none for
+    world = World([_billed(1), _billed(2), _point(3)])
+    world.sync()
+    meters = {m.partner_reference.rsplit(":", 1)[1]: m for m in _meters(world)}
+    # Then each meter carries its own agreement and the shared account, beside the fields it had
+    assert meters["up-1"].data["utility"] == {
+        "utility_name": "DEMO",
+        "electric_service_account_number": "acct-1",
+        "utility_meter_serial_number": "serial-1",
+        "tariff": "E-TOU-C",
+        "bill_customer_account_number": "CA-0077",
+        "bill_service_agreement_number": "SA-1",
+    }
+    assert meters["up-2"].data["utility"]["bill_service_agreement_number"] == "SA-2"
+    details = meter_details(meters["up-2"]).model_dump(mode="json", exclude_none=True)["utility"]
+    assert (details["bill_customer_account_number"], details["bill_service_agreement_number"]) == ("CA-0077", "SA-2")
+    # And a meter whose utility sent none has none (left out, not empty)
+    third = meter_details(meters["up-3"]).model_dump(mode="json", exclude_none=True)["utility"]
+    assert "bill_customer_account_number" not in third and "bill_service_agreement_number" not in third
+
+
+def test_bill_identifiers_arriving_or_changing_on_a_later_sync_update_the_meter_once() -> None:
+    # Given a meter created before the customer shared the customer scope
+    world = World([_point(1)])
+    [created] = world.sync().meters_created
+    # When a later sync's feed carries the customer account and agreement
+    world.utility.points = [_billed(1)]
+    second = world.sync()
+    # Then the meter gets them in one write, and reports as updated
+    assert second.meters_updated == [created] and second.meters_unchanged == []
+    [meter] = _meters(world)
+    assert meter.version == 2 and meter.data["utility"]["bill_service_agreement_number"] == "SA-1"
+    # And a re-run changes nothing; a renumbered agreement is written over the old one
+    assert world.sync().meters_unchanged == [created] and _meters(world)[0].version == 2
+    world.utility.points = [_billed(1, agreement="SA-1-RENUMBERED")]
+    assert world.sync().meters_updated == [created]
+    assert _meters(world)[0].data["utility"]["bill_service_agreement_number"] == "SA-1-RENUMBERED"
+    # And a feed that no longer sends them (the customer scope withdrawn) leaves the last ones known
+    world.utility.points = [_point(1)]
+    assert world.sync().meters_unchanged == [created]
+    assert _meters(world)[0].data["utility"]["bill_customer_account_number"] == "CA-0077"
+
+
+def test_the_partners_meter_merged_with_the_utilitys_gets_the_bill_identifiers_and_keeps_its_own_fields() -> None:
+    world = World([_point(1)], link_id="issued-link-1")
+    partner_meter = _partner_meter()
+    world.meters.create(partner_meter)
+    world.sync()
+    # When the bill identifiers arrive on a later sync of the merged meter
+    world.utility.points = [_billed(1)]
+    assert world.sync().meters_updated == [partner_meter.meter_id]
+    [merged] = _meters(world)
+    assert merged.data["utility"]["bill_customer_account_number"] == "CA-0077"
+    assert merged.data["utility"]["tariff"] == "PARTNER-TARIFF"  # the partner's value still stays
+
+
+def test_a_partner_cannot_set_the_bill_identifiers_and_an_overwrite_keeps_the_utilitys() -> None:
+    world = World([_billed(1)])
+    world.sync()
+    [meter] = _meters(world)
+    asset = {**meter.data, "load_types": ["HVAC"]}
+    asset["utility"] = {"tariff": "E-1", "bill_service_agreement_number": "PARTNER-MADE"}
+    create_meter(
+        world.meters,
+        "p1",
+        CreateMeter.model_validate(asset),
+        update_existing=True,
+        connect=lambda asset: "/connect",
+        now=lambda: NOW,
+    )
+    [updated] = _meters(world)
+    assert updated.data["utility"]["bill_service_agreement_number"] == "SA-1"
+    assert updated.data["utility"]["tariff"] == "E-1"
 
 
 def test_the_connections_listing_says_which_meters_await_an_address() -> None:

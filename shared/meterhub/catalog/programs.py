@@ -7,6 +7,11 @@ a partner may upload, and which fields each program needs before a meter becomes
 
 Delivery seasons and enrollment lead times are our configuration, not published Leap values: adjust them per
 program year here, against the public documents each program cites in `sources` (see `sources.py`).
+
+A meter joins a delivery period only at its enrollment deadline (`enrollment_lead_days` before the period
+starts): one that becomes ready later waits for the next period, never joins the running one. That is the
+rule for every program here; a program whose published rules let a resource join mid-period would need a
+field saying so, with its source, and the enrollment rules to read it (no entry has one today).
 """
 
 from __future__ import annotations

@@ -228,6 +228,9 @@ def _customer(username: str) -> _Customer:
                 meter_serial_number=f"DM{_number(seed, 8, 10**8):08d}",
                 tariff=tariff,
                 customer_name="Demo Business Inc." if commercial else "Demo Customer",
+                # One customer account on the bill, a service agreement per metered point under it.
+                bill_customer_account_number=f"{_number(_digest(lowered), 0, 10**10):010d}",
+                bill_service_agreement_number=f"SA{_number(seed, 26, 10**10):010d}",
             )
         )
     return _Customer(tuple(points), -5 if new_york else -8)

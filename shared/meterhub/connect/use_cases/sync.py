@@ -31,6 +31,11 @@ Rules (documented in the README):
   action (meters.rules.address). When a later sync's feed carries the address (the UsagePoint feed's customer
   resources), it is written into the meter that still lacks one (`meters_completed`); once stored it is left
   alone, so re-running changes nothing, and an address the partner supplied first is never replaced.
+- Bill identifiers: when the utility sends its customer resources with a CustomerAccount (accountId) and a
+  CustomerAgreement (agreementId), they are stored as Leap's read-only `utility.bill_customer_account_number`
+  and `utility.bill_service_agreement_number` (partners cannot set them; an overwrite keeps them). A later sync
+  that brings them, or brings changed ones, writes them into the meter (or the partner meter it was merged
+  into) once (`meters_updated`); a feed that stops sending them leaves the last ones known.
 """
 
 from __future__ import annotations
@@ -91,6 +96,8 @@ class SyncResult:
     meters_unchanged: list[str] = field(default_factory=list)
     meters_completed: list[str] = field(default_factory=list)
     """Meters that were awaiting their service address and got it from this sync."""
+    meters_updated: list[str] = field(default_factory=list)
+    """Meters (not in meters_completed) whose bill identifiers this sync brought or changed."""
     readings_stored: int = 0
     """Intervals stored, whatever their length (a consumption and a generation reading of one interval are
     one stored interval)."""
@@ -120,6 +127,17 @@ def _utility_fields(authorization: Authorization, point: ServicePoint) -> dict[s
         "electric_service_account_number": point.account_number,
         "utility_meter_serial_number": point.meter_serial_number,
         "tariff": point.tariff,
+        **_bill_fields(point),
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+def _bill_fields(point: ServicePoint) -> dict[str, str]:
+    """The bill identifiers the utility sent for the point (Leap's read-only utility fields; partners cannot
+    set them, so the utility's are the only values they have)."""
+    values = {
+        "bill_customer_account_number": point.bill_customer_account_number,
+        "bill_service_agreement_number": point.bill_service_agreement_number,
     }
     return {k: v for k, v in values.items() if v}
 
@@ -154,6 +172,20 @@ def _new_meter_data(authorization: Authorization, point: ServicePoint, reference
         "customer": {k: v for k, v in customer.items() if v},
         "utility": _utility_fields(authorization, point),
     }
+
+
+def _refreshed(meter: MeterRecord, point: ServicePoint) -> dict[str, Any] | None:
+    """The meter's data with what the utility sends now, or None when that changes nothing: the service address
+    while the meter still awaits one (an address the partner supplied meanwhile stays), and the bill identifiers
+    when they arrive or change (a customer who granted the customer scope after the first sync)."""
+    data = dict(meter.data)
+    if point.address is not None and awaits_address(meter.data):
+        data["customer"] = {**(meter.data.get("customer") or {}), **_address_fields(point.address)}
+    utility = meter.data.get("utility") or {}
+    bills = _bill_fields(point)
+    if any(utility.get(name) != value for name, value in bills.items()):
+        data["utility"] = {**utility, **bills}
+    return None if data == meter.data else data
 
 
 def _link(authorization: Authorization, point: ServicePoint) -> UtilityLink:
@@ -255,17 +287,16 @@ class UtilitySync:
     ) -> str:
         partner_id = authorization.partner_id
         reference = partner_reference(authorization, point)
-        existing = self._meters.get_by_reference(partner_id, reference)
-        if existing is not None:
-            if point.address is not None and awaits_address(existing.data) and self._complete(existing, point):
+        existing = self._meters.get_by_reference(partner_id, reference) or self._linked_meter(authorization, point)
+        if existing is not None:  # the meter this point created, or the partner's meter it was merged into
+            outcome = self._refresh(existing, point) if _refreshed(existing, point) is not None else None
+            if outcome == "completed":
                 result.meters_completed.append(existing.meter_id)
+            elif outcome == "updated":
+                result.meters_updated.append(existing.meter_id)
             else:
                 result.meters_unchanged.append(existing.meter_id)
             return existing.meter_id
-        already_linked = self._linked_meter(authorization, point)
-        if already_linked is not None:
-            result.meters_unchanged.append(already_linked.meter_id)
-            return already_linked.meter_id
         partner_meter = self._merge_candidate(authorization, point, points)
         if partner_meter is not None:
             self._merge(partner_meter, authorization, point)
@@ -360,24 +391,23 @@ class UtilitySync:
             return
         raise Conflict("The partner's meter kept changing during the merge; the sync will retry")
 
-    def _complete(self, meter: MeterRecord, point: ServicePoint) -> bool:
-        """Write the utility's address into a meter still without one; False when it has one by now (the
-        partner supplied it meanwhile: the partner's address stays)."""
+    def _refresh(self, meter: MeterRecord, point: ServicePoint) -> str | None:
+        """Write `_refreshed` into the meter on the version read. "completed" when the address was written,
+        "updated" when only bill identifiers were, None when the meter needs nothing by now."""
         for _ in range(3):
             current = self._meters.get(meter.partner_id, meter.meter_id) or meter
-            if not awaits_address(current.data):
-                return False
-            data = dict(current.data)
-            data["customer"] = {**(current.data.get("customer") or {}), **_address_fields(point.address)}
-            completed = current.model_copy(
+            data = _refreshed(current, point)
+            if data is None:
+                return None
+            refreshed = current.model_copy(
                 update={"data": data, "updated_at": self._now(), "version": current.version + 1}
             )
             try:
-                self._meters.replace(completed, expected_version=current.version)
+                self._meters.replace(refreshed, expected_version=current.version)
             except Conflict:
                 continue
-            return True
-        raise Conflict("The meter kept changing while its address was added; the sync will retry")
+            return "completed" if awaits_address(current.data) and not awaits_address(data) else "updated"
+        raise Conflict("The meter kept changing while the utility's data was added; the sync will retry")
 
     # ----- intervals ------------------------------------------------------------------------------------
     def _sync_history(

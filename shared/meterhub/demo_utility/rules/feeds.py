@@ -91,7 +91,8 @@ def _location(feed: ET.Element, own: str, where: ServiceAddress, classification:
 
 def usage_points_feed(points: list[ServicePoint], base_url: str, *, updated: datetime | None = None) -> bytes:
     """A UsagePoint feed for the subscription at `base_url` (`…/Subscription/<id>`): per point its UsagePoint
-    entry, then ServiceLocation, Customer and Meter entries linked to it (ESPI customer namespace)."""
+    entry, then ServiceLocation, Customer, CustomerAccount, CustomerAgreement and Meter entries linked to it
+    (ESPI customer namespace), each only when the point has what it carries."""
     moment = updated or datetime.now(UTC)
     base = base_url.rstrip("/")
     collection = f"{base}/UsagePoint"
@@ -125,6 +126,15 @@ def usage_points_feed(points: list[ServicePoint], base_url: str, *, updated: dat
             _sub(_sub(customer, _c("Organisation")), _c("organisationName"), point.customer_name)
         kind = "residential" if point.customer_classification == RESIDENTIAL else "commercialIndustrial"
         _sub(customer, _c("kind"), kind)
+        for kind, identifier, value in (
+            ("CustomerAccount", "accountId", point.bill_customer_account_number),
+            ("CustomerAgreement", "agreementId", point.bill_service_agreement_number),
+        ):
+            if value:
+                resource = _sub(
+                    _entry(feed, key=f"{own}#{kind}", title=kind, moment=moment, links=(("related", own),)), _c(kind)
+                )
+                _sub(resource, _c(identifier), value)
         if point.meter_serial_number:
             meter = _sub(
                 _entry(feed, key=f"{own}#meter", title="Meter", moment=moment, links=(("related", own),)),

@@ -24,6 +24,7 @@ from meterhub.catalog.enums import (
 )
 from meterhub.meters.api_models.meter import (
     City,
+    CommonUtility,
     CreateMeter,
     Customer,
     PartnerReference,
@@ -89,12 +90,30 @@ class MeterCustomer(Customer):
     country_code: TwoLetterCode | None = Field(None, description="ISO 3166-1 alpha-2 country code." + _AWAITED)  # type: ignore[assignment]
 
 
+class MeterUtility(CommonUtility):
+    """The utility block as read back: what the partner sent, and the numbers on the customer's bill where the
+    utility supplies them (a Connect meter whose utility sends its customer account and agreement). Partners
+    cannot set these; a meter without them leaves them out."""
+
+    bill_service_agreement_number: Text256 | None = Field(
+        None,
+        description="The service agreement number on the customer's bill, the one the customer quotes to the "
+        "utility (the utility may call it otherwise). From the utility only.",
+    )
+    bill_customer_account_number: Text256 | None = Field(
+        None,
+        description="The customer account number on the customer's bill; one account may hold several service "
+        "agreements. From the utility only.",
+    )
+
+
 class MeterDetailsResponse(CreateMeter):
     """A meter as partners read it: their data plus our identifiers and audit."""
 
     model_config = ConfigDict(defer_build=True)
 
     customer: MeterCustomer = Field(description="Service address and customer contact.")
+    utility: MeterUtility | None = Field(None, description="Utility account details.")
     meter_id: UUID
     connection_references: list[str] = Field(default_factory=list, description="Connect refIds of the meter")
     tags: list[str] = Field(default_factory=list)

@@ -6,7 +6,9 @@ Per METER# item change (REF# guards and anything else are ignored):
 * INSERT/MODIFY -> `meter.enrollment.global-status.updated` when the stored global enrollment status changed
   (an INSERT changes it from nothing), `meter.enrollment.required-actions.updated` when the partner required
   actions changed (an INSERT changes them from none), `meter.enrollment.group.updated` for each market group
-  the meter joined or left (its `meter_ids` are the meters whose membership changed: this one);
+  the meter joined or left (its `meter_ids` are the meters whose membership changed: this one. Leap's are the
+  group's meters; listing them from each meter's write would be quadratic in the group's size when a fleet
+  joins its groups at a deadline, see the README);
 * MODIFY -> `meter.enrollment.participation-status.updated` when the partner's participation requests changed
   (rules.participation.changed_preference: the idle period or disenrollment added, or PARTICIPATE from when a
   participate request ended them); a new meter participates, which `meter.created` says already.

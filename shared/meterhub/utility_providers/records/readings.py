@@ -45,6 +45,11 @@ class ServicePoint:
     meter_serial_number: str | None = None
     tariff: str | None = None
     customer_name: str | None = None
+    # The numbers printed on the customer's bill, when the utility sends its customer resources (Leap's
+    # bill_customer_account_number and bill_service_agreement_number): the customer account, which may hold
+    # several service agreements, and the agreement this point is billed under.
+    bill_customer_account_number: str | None = None
+    bill_service_agreement_number: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,9 @@ What is read:
   * UsagePoint feeds (`parse_usage_points`): electricity UsagePoints (ServiceCategory kind 0) with, where
     present, `ServiceDeliveryPoint` (name, tariffProfile, customerAgreement) and the customer resources of the
     ESPI customer namespace (ServiceLocation/mainAddress, Customer kind and name, CustomerAccount, Meter).
+    The bill identifiers come only from the customer resources that name them: CustomerAccount's accountId is
+    the bill's customer account number, CustomerAgreement's agreementId its service agreement number (each an
+    ESPI String256; a longer one, or one with a control character, is left out).
     A customer resource applies to the usage points its `related` links name; an unlinked one applies to all
     usage points when it is the only one of its kind in the document. A ServiceLocation may also sit in the
     UsagePoint entry's own content. A usage point without a complete service address is kept with
@@ -256,7 +259,18 @@ class _CustomerResources:
         return unlinked[0] if len(unlinked) == 1 else None
 
 
-_CUSTOMER_KINDS = ("ServiceLocation", "Customer", "CustomerAccount", "Meter")
+_CUSTOMER_KINDS = ("ServiceLocation", "Customer", "CustomerAccount", "CustomerAgreement", "Meter")
+IDENTIFIER_MAX = 256  # ESPI String256
+
+
+def _identifier(element: ET.Element | None, path: str) -> str | None:
+    """An identifier the utility sent, or None when absent, longer than ESPI allows or not one printable line
+    (logged, not stored: it would be shown to partners as sent)."""
+    value = _text(element, path)
+    if value is not None and (len(value) > IDENTIFIER_MAX or not value.isprintable()):
+        logger.info("Identifier that is not one printable line of 256 characters left out", extra={"element": path})
+        return None
+    return value
 
 
 def parse_usage_points(xml: bytes) -> list[ServicePoint]:
@@ -287,6 +301,7 @@ def parse_usage_points(xml: bytes) -> list[ServicePoint]:
         delivery = point.find(_e("ServiceDeliveryPoint"))
         person = customer.for_point("Customer", usage_point_id)
         account = customer.for_point("CustomerAccount", usage_point_id)
+        agreement = customer.for_point("CustomerAgreement", usage_point_id)
         meter = customer.for_point("Meter", usage_point_id)
         classification = (
             _classification(_text(person, _c("kind"))) or _classification(_text(location, _c("type"))) or RESIDENTIAL
@@ -300,6 +315,8 @@ def parse_usage_points(xml: bytes) -> list[ServicePoint]:
                 meter_serial_number=_text(meter, _c("serialNumber")),
                 tariff=_text(delivery, _e("tariffProfile")),
                 customer_name=_text(person, f"{_c('Organisation')}/{_c('organisationName')}"),
+                bill_customer_account_number=_identifier(account, _c("accountId")),
+                bill_service_agreement_number=_identifier(agreement, _c("agreementId")),
             )
         )
     return result
