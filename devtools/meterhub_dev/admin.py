@@ -220,16 +220,10 @@ def _use_local_runner(args: argparse.Namespace) -> str | None:
     if args.command == "sftp-login":
         args.sftp_host = args.sftp_host or LOCAL_HOST
         args.sftp_port = args.sftp_port or int(local.get("SFTP_PORT") or 22)
-    os.environ.pop("AWS_SESSION_TOKEN", None)
-    os.environ.pop("AWS_PROFILE", None)
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": local["MOTO_URL"],
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": local["MH_LOCAL_REGION"],
-        }
-    )
+    from meterhub_dev.local.aws import configure_environment  # moto's modules: only for the local runner
+
+    os.environ["AWS_DEFAULT_REGION"] = local["MH_LOCAL_REGION"]
+    configure_environment(local["MOTO_URL"])
     return None
 
 

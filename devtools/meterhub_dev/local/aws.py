@@ -100,6 +100,7 @@ def configure_environment(endpoint_url: str) -> None:
         if name.startswith("AWS_ENDPOINT_URL_") or name in {"AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}:
             del os.environ[name]
     os.environ.pop("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", None)
+    os.environ.pop("AWS_PROFILE", None)  # a profile this machine lacks would fail every client before moto
     os.environ["AWS_ENDPOINT_URL"] = endpoint_url
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
