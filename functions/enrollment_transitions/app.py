@@ -1,4 +1,5 @@
-"""Scheduled: move every due meter's enrollment on with time (meterhub.meters.use_cases.transitions).
+"""Scheduled: move every due meter's enrollment on with time (meterhub.meters.use_cases.transitions), then
+publish a snapshot of each market group whose membership changed (meterhub.meters.use_cases.group_snapshots).
 
 The run evaluates at the event's `time` (EventBridge's scheduled time, also what `make run`'s on-demand trigger
 sets): a retried invocation of one scheduled event evaluates at the same instant, so it writes nothing new. It
@@ -12,14 +13,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from meterhub import wiring
+from meterhub.meters.use_cases.group_snapshots import publish_group_snapshots
 from meterhub.meters.use_cases.transitions import run_transitions
 from meterhub.platform.observability import ENROLLMENT_TRANSITIONS, log_metrics, logger, record_metric
-from meterhub.platform.settings import MetersTableSettings
+from meterhub.platform.settings import MetersTableSettings, WebhookEventsQueueSettings
 
 STOP_BEFORE_TIMEOUT_MS = 5_000  # a meter takes milliseconds: ample to finish the one in hand
 
 
-class Settings(MetersTableSettings):
+class Settings(MetersTableSettings, WebhookEventsQueueSettings):
     """What this function reads from its environment: template.yaml gives it exactly these variables."""
 
 
@@ -34,13 +36,21 @@ def scheduled_time(event: dict[str, Any]) -> datetime:
 
 @logger.inject_lambda_context(clear_state=True)
 @log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int | bool]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = scheduled_time(event)
-    meters = wiring.meter_repository(Settings.load(), clock=lambda: now)
-    report = run_transitions(
-        meters, now, keep_going=lambda: context.get_remaining_time_in_millis() > STOP_BEFORE_TIMEOUT_MS
-    )
+    settings = Settings.load()
+    meters = wiring.meter_repository(settings, clock=lambda: now)
+
+    def keep_going() -> bool:
+        return context.get_remaining_time_in_millis() > STOP_BEFORE_TIMEOUT_MS
+
+    report = run_transitions(meters, now, keep_going=keep_going)
     logger.info("Enrollment transitions applied", extra={"at": now.isoformat(), **report.as_dict()})
     for outcome in ("changed", "unchanged", "skipped"):
         record_metric(ENROLLMENT_TRANSITIONS, getattr(report, outcome), Outcome=outcome)
-    return report.as_dict()
+    groups = publish_group_snapshots(
+        wiring.group_membership(settings), wiring.webhook_events_queue(settings), keep_going=keep_going
+    )
+    if groups.groups or groups.stopped:
+        logger.info("Market group snapshots published", extra=groups.as_dict())
+    return {**report.as_dict(), "group_snapshots": groups.as_dict()}

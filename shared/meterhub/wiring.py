@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from meterhub.intervals.ports import IntervalStore, UploadRepository, WorkerSlots
     from meterhub.intervals.use_cases.fanout import FanOut
     from meterhub.meter_jobs.ports import JobRepository
-    from meterhub.meters.ports import MeterRepository
+    from meterhub.meters.ports import GroupMembership, MeterRepository
     from meterhub.partners.ports import PartnerRepository
     from meterhub.platform.object_store import ObjectStore
     from meterhub.platform.work_queue import WorkQueue
@@ -62,6 +62,13 @@ def meter_repository(settings: MetersTableSettings, clock: Callable[[], datetime
 
     inner = dynamo_meter_repository(settings.meters_table_name)
     return EnrollingMeterRepository(inner, clock) if clock is not None else EnrollingMeterRepository(inner)
+
+
+def group_membership(settings: MetersTableSettings) -> GroupMembership:
+    """Market-group members and the marks of changed groups, in the meters table."""
+    from meterhub.meters.adapters.group_membership import dynamo_group_membership
+
+    return dynamo_group_membership(settings.meters_table_name)
 
 
 def job_repository(settings: JobsTableSettings) -> JobRepository:

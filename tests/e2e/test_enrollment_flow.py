@@ -5,6 +5,7 @@ each step sends, received signed by the development receiver."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -108,8 +109,15 @@ def test_a_meter_walks_from_creation_to_active_then_idles_and_leaves(
     assert run_schedule(deadlines["enrollment_deadline_date_time"])["changed"] >= 1
     committed = enrollment(meter_id)["program_enrollment"][0]
     assert (committed["enrollment_status"], committed["market_group_name"]) == ("ELIGIBLE", "ERCOT-ERS_ONCOR_LZ_NORTH")
+    # Its group's snapshot (the group's meters: Leap's meter_ids) is a run's once the meter stream recorded the
+    # membership: on AWS the next run, within 15 minutes; here the run is asked again until it has sent it
+    for _ in range(40):
+        if run_schedule(deadlines["enrollment_deadline_date_time"])["group_snapshots"]["groups"]:
+            break
+        time.sleep(0.25)
     _, _, group = receiver.delivery("meter.enrollment.group.updated", meter_id)
     assert group["payload"]["market_group_id"] == committed["market_group_id"]
+    assert (group["payload"]["meter_ids"], group["payload"]["meter_ids_parts"]) == ([meter_id], 1)
 
     # 4. The scheduled run at the activation time: ACTIVE
     run_schedule(deadlines["activation_date_time"])

@@ -16,12 +16,13 @@ DynamoDB's 1 MB query pages and the server-side filter (the results are the same
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from meterhub.meters.adapters.dynamodb import _page, _sort_key
 from meterhub.meters.ports import MeterPage, MeterQuery, ReferenceTaken
-from meterhub.meters.records import MeterRecord
+from meterhub.meters.records import GroupChange, MarketGroupPeriod, MeterRecord
 from meterhub.platform.errors import AlreadyExists, Conflict
 
 
@@ -102,3 +103,40 @@ class InMemoryMeterRepository:
 
     def without_enrollment(self) -> Iterator[tuple[str, str]]:
         yield from sorted(key for key, meter in self.meters.items() if meter.enrollment is None)
+
+
+class InMemoryGroupMembership:
+    """The GroupMembership port over a set of members and a dict of marks (group key -> change).
+
+    Held to DynamoGroupMembership by tests/integration/test_group_membership.py: members listed in id order, a
+    mark replaced by every change with a new version, cleared only while it holds the version read."""
+
+    def __init__(self) -> None:
+        self._members: dict[tuple[str, str, str], set[str]] = {}
+        self._marks: dict[tuple[str, str, str], GroupChange] = {}
+
+    @staticmethod
+    def _key(group: MarketGroupPeriod) -> tuple[str, str, str]:
+        return group.partner_id, group.market_group_id, group.delivery_period
+
+    def record(self, group: MarketGroupPeriod, meter_id: str, joined: bool, at: datetime) -> None:
+        members = self._members.setdefault(self._key(group), set())
+        if joined:
+            members.add(meter_id)
+        else:
+            members.discard(meter_id)
+        self._marks[self._key(group)] = GroupChange(group=group, version=uuid.uuid4().hex, changed_at=at)
+
+    def changed(self) -> Iterator[GroupChange]:
+        yield from list(self._marks.values())
+
+    def members(self, group: MarketGroupPeriod) -> Iterator[str]:
+        yield from sorted(self._members.get(self._key(group), ()))
+
+    def clear(self, change: GroupChange) -> bool:
+        key = self._key(change.group)
+        mark = self._marks.get(key)
+        if mark is None or mark.version != change.version:
+            return False
+        del self._marks[key]
+        return True

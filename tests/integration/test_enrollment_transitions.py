@@ -2,7 +2,8 @@
 scheduled function (functions/enrollment_transitions) and the meter stream's webhook events.
 
 Each change of the stored enrollment is one MODIFY on the MetersTable stream, so the events a partner receives
-are those of the writes: a run repeated at the same scheduled time writes nothing and publishes nothing.
+are those of the writes: a run repeated at the same scheduled time writes no meter. A market group's event is
+the run's snapshot of the groups whose membership changed since their last one (meters.use_cases.group_snapshots).
 """
 
 from __future__ import annotations
@@ -115,18 +116,37 @@ def test_a_meter_is_registered_committed_and_activated_with_one_event_per_change
     assert event_types(records, publish) == ["meter.enrollment.global-status.updated"]
 
     # When the scheduled run comes at the deadline: the meter is committed and joins its market group
-    assert run(deadline) == {"due": 1, "changed": 1, "unchanged": 0, "skipped": 0, "finished": True}
+    report = run(deadline)
+    assert {k: report[k] for k in ("due", "changed", "unchanged", "skipped", "finished")} == {
+        "due": 1,
+        "changed": 1,
+        "unchanged": 0,
+        "skipped": 0,
+        "finished": True,
+    }
     records, last = stream_records(after=last)
     assert [r["eventName"] for r in records] == ["MODIFY"]
-    assert event_types(records, publish) == ["meter.enrollment.group.updated"]
+    assert event_types(records, publish) == []  # its membership is recorded; the group's snapshot is a run's
     _, enrollment = invoke("GET", f"/v2/meters/{meter_id}/enrollments")
     committed = enrollment["program_enrollment"][0]
     assert (committed["enrollment_status"], committed["market_group_name"]) == ("ELIGIBLE", "ERCOT-ERS_ONCOR_LZ_NORTH")
 
-    # When the same scheduled event is delivered again: nothing is due, nothing is written, nothing is sent
-    assert run(deadline)["due"] == 0
+    # When the same scheduled event is delivered again: nothing is due and no meter is written; the run publishes
+    # the snapshot of the group that changed since the last one: the group's meters, Leap's meter_ids
+    again = run(deadline)
+    assert (again["due"], again["group_snapshots"]["groups"]) == (0, 1)
+    [snapshot] = events_on_queue()
+    assert snapshot["partner_id"] == partner.partner_id
+    assert {k: snapshot["payload"][k] for k in ("webhook_event_type", "market_group_id", "meter_ids")} == {
+        "webhook_event_type": "meter.enrollment.group.updated",
+        "market_group_id": committed["market_group_id"],
+        "meter_ids": [meter_id],
+    }
+    assert snapshot["payload"]["start_date_time"] == period["delivery_period_start_date_time"]
     records, last = stream_records(after=last)
-    assert records == []
+    assert not [r for r in records if r["dynamodb"]["Keys"]["sk"]["S"].startswith("METER#")]
+    assert run(deadline)["group_snapshots"]["groups"] == 0  # and once only
+    assert events_on_queue() == []
 
     # When the activation time comes: ACTIVE, one event
     assert run(activation)["changed"] == 1

@@ -13,10 +13,17 @@ from meterhub.meters.records import MeterRecord
 from meterhub.meters.rules import participation
 from meterhub.meters.use_cases import maintain_meters
 from meterhub.meters.use_cases.correct_reference import with_reference
-from meterhub.meters.use_cases.meter_events import event_id, events_for, publish_changes
+from meterhub.meters.use_cases.meter_events import (
+    event_id,
+    events_for,
+    membership_changes,
+    publish_changes,
+    record_memberships,
+)
 from meterhub.platform.events import WebhookEventType
 from meterhub.platform.streams import StreamChange
 
+from tests.fakes.meters import InMemoryGroupMembership
 from tests.fakes.queues import InMemoryWorkQueue
 
 pytestmark = pytest.mark.usefixtures("no_network")
@@ -273,27 +280,43 @@ def _in_groups(record: MeterRecord, *groups: tuple[str, str], version: int) -> M
     return record.model_copy(update={"enrollment": state, "version": version})
 
 
-def test_a_group_event_names_the_meter_that_joined_or_left_each_group_once(make_asset: MakeAsset) -> None:
-    # Leap's meter_ids is the group's membership; ours is the meter whose membership this write changed
-    # (README, "meter.enrollment.group.updated": why not the whole list at fleet scale)
+def test_a_write_records_each_market_group_the_meter_joined_or_left_and_sends_no_group_event(
+    make_asset: MakeAsset,
+) -> None:
+    # meter.enrollment.group.updated lists the group's meters, so it is the scheduled run's snapshot
+    # (use_cases.group_snapshots), not an event of this meter's write: the write records the membership
     base = MeterRecord.model_validate_json(image(make_asset("ma-1"))["doc"]["S"])
     summer, autumn = (
         ("11111111-1111-4111-8111-111111111111", "JUN-SEP"),
         ("22222222-2222-4222-8222-222222222222", "OCT-NOV"),
     )
+    groups = InMemoryGroupMembership()
+    joined = change("MODIFY", item(_in_groups(base, summer, version=1)), item(base))
+    assert record_memberships(groups, joined, NOW) == 1
     before = _in_groups(base, summer, version=1)
     after = _in_groups(base, autumn, version=2)  # left the summer group, joined the autumn one
-    events = events_for(change("MODIFY", item(after), item(before)), NOW)
-    groups = [e.payload for e in events if e.payload["webhook_event_type"] == "meter.enrollment.group.updated"]
-    assert [(g["market_group_id"], g["meter_ids"]) for g in groups] == [
-        (summer[0], [METER_ID]),
-        (autumn[0], [METER_ID]),
+    moved = change("MODIFY", item(after), item(before))
+    assert [(g.market_group_id, mid, j) for g, mid, j in membership_changes(moved, NOW)] == [
+        (summer[0], METER_ID, False),
+        (autumn[0], METER_ID, True),
     ]
-    assert {g["market_group_name"] for g in groups} == {"ERCOT-ERS_JUN-SEP", "ERCOT-ERS_OCT-NOV"}
-    assert all(
-        (g["start_date_time"], g["end_date_time"]) == ("2025-06-01T00:00:00Z", "2025-10-01T00:00:00Z") for g in groups
+    record_memberships(groups, moved, NOW)
+    marks = {mark.group.market_group_id: mark.group for mark in groups.changed()}
+    assert set(marks) == {summer[0], autumn[0]}
+    assert list(groups.members(marks[summer[0]])) == []
+    assert list(groups.members(marks[autumn[0]])) == [METER_ID]
+    autumn_group = marks[autumn[0]]
+    assert (autumn_group.partner_id, autumn_group.market_group_name) == ("partner-1", "ERCOT-ERS_OCT-NOV")
+    assert (autumn_group.start, autumn_group.end) == (
+        datetime(2025, 6, 1, tzinfo=UTC),
+        datetime(2025, 10, 1, tzinfo=UTC),
     )
-    assert len({e.webhook_event_id for e in events}) == len(events)  # one id per group, stable per record
-    # And a write that keeps the meter in its groups sends no group event
-    again = events_for(change("MODIFY", item(after.model_copy(update={"version": 3})), item(after)), NOW)
-    assert "meter.enrollment.group.updated" not in types(again)
+    assert "meter.enrollment.group.updated" not in types(events_for(moved, NOW))
+    # A write that keeps the meter in its groups records nothing; a removed meter leaves its groups
+    kept = change("MODIFY", item(after.model_copy(update={"version": 3})), item(after))
+    assert membership_changes(kept, NOW) == []
+    removed = change("REMOVE", None, item(after))
+    assert [(g.market_group_id, j) for g, _, j in membership_changes(removed, NOW)] == [(autumn[0], False)]
+    # Items that are not meters (a reference guard, a group's own items) are not read as meters
+    guard = {"pk": {"S": "PARTNER#partner-1"}, "sk": {"S": "REF#ma-1"}, "meter_id": {"S": METER_ID}}
+    assert membership_changes(change("INSERT", guard, sk="REF#ma-1"), NOW) == []

@@ -53,7 +53,7 @@ def test_a_samples_ids_and_references_are_obviously_not_real(event_type: Webhook
             assert value.endswith("sample.csv")
 
 
-def test_the_market_group_sample_is_the_sample_meter_joining_its_group() -> None:
+def test_the_market_group_sample_is_the_snapshot_of_a_group_of_the_sample_meter() -> None:
     sample = sample_payload(WebhookEventType.ENROLLMENT_GROUP_UPDATED)
     assert sample["meter_ids"] == ["00000000-0000-0000-0000-000000000001"]
     assert sample["market_group_name"] == "ERCOT-ERS_ONCOR_SAMPLE-ZONE"
@@ -64,7 +64,10 @@ def test_the_market_group_sample_is_the_sample_meter_joining_its_group() -> None
         "start_date_time",
         "end_date_time",
         "meter_ids",
+        "meter_ids_part",
+        "meter_ids_parts",
     }
+    assert (sample["meter_ids_part"], sample["meter_ids_parts"]) == (1, 1)
 
 
 def test_a_sample_handed_out_is_a_copy() -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from meterhub.meters.records import MeterRecord
+from meterhub.meters.records import GroupChange, MarketGroupPeriod, MeterRecord
 from meterhub.platform.errors import AlreadyExists
 
 
@@ -112,3 +112,21 @@ class MeterRepository(Protocol):
     def without_enrollment(self) -> Iterator[tuple[str, str]]:
         """(partner_id, meter_id) of every meter stored without an enrollment state (written before it was kept):
         the one-off backfill's work list. Reads the whole table."""
+
+
+class GroupMembership(Protocol):
+    """Who is in each market group, and which groups changed since their snapshot was last published
+    (`use_cases.group_snapshots`). Kept from the meters table's stream (`use_cases.meter_events`)."""
+
+    def record(self, group: MarketGroupPeriod, meter_id: str, joined: bool, at: datetime) -> None:
+        """Add the meter to the group (or remove it), then mark the group changed with a new version. In that
+        order: a publisher that reads a mark lists members at least as new as the change it marks."""
+
+    def changed(self) -> Iterator[GroupChange]:
+        """Every marked group, any partner's (the scheduled run's work list)."""
+
+    def members(self, group: MarketGroupPeriod) -> Iterator[str]:
+        """The group's meter ids, in id order, read in pages."""
+
+    def clear(self, change: GroupChange) -> bool:
+        """Remove the mark if it still holds `change.version`; False when a newer change marked it since."""

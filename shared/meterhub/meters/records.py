@@ -123,3 +123,26 @@ class MeterRecord(BaseModel):
     @property
     def customer_classification(self) -> str:
         return str(self.data["customer_classification"])
+
+
+class MarketGroupPeriod(BaseModel, frozen=True):
+    """One market group of one partner in one delivery period: what `meter.enrollment.group.updated` is about
+    (Leap's event names the group, its period's dates and its meters)."""
+
+    partner_id: str
+    market_group_id: str
+    market_group_name: str
+    delivery_period: str
+    start: datetime
+    end: datetime
+
+
+class GroupChange(BaseModel, frozen=True):
+    """The mark that a group's membership changed since its last snapshot was published. `version` is new at
+    every change: a publisher clears the mark only if it still holds the version it read, so a change made while
+    it published leaves the mark for the next run; and it names the snapshot (its event ids), so a snapshot
+    published again after a crash carries the same ids."""
+
+    group: MarketGroupPeriod
+    version: str
+    changed_at: datetime

@@ -19,6 +19,9 @@ CREATED = "CREATED#"
 STATUS = "STATUS#"
 ACTIONS = "ACTIONS"
 REVIEW = "REVIEW#"
+MARKET_GROUP = "GROUP#"
+MEMBER = "MEMBER#"
+GROUP_CHANGES = "GROUPCHANGES#"
 JOB = "JOB#"
 ASSET = "ASSET#"
 UPLOAD = "UPLOAD#"
@@ -97,6 +100,25 @@ def review_due(at: datetime, partner_id: str | None = None, meter_id: str | None
     """GSI4 sort key `<utc review time>#<pid>#<meter_id>`, or without ids a bound: due meters sort first."""
     bound = _utc(at)
     return f"{bound}#{partner_id}#{meter_id}" if partner_id is not None else bound
+
+
+def market_group(partner_id: str, market_group_id: str, delivery_period: str) -> str:
+    """Partition of one market group's members in one delivery period (`MEMBER#<meter_id>` items): the group is
+    the partner's, so its members are listed without reading any other partner's keys."""
+    return f"{MARKET_GROUP}{partner_id}#{market_group_id}#{delivery_period}"
+
+
+def member(meter_id: str) -> str:
+    """Sort key of a meter in its market group's partition (never `METER#`: stream consumers read those as meters)."""
+    return f"{MEMBER}{meter_id}"
+
+
+GROUP_CHANGE_SHARDS = 10
+
+
+def group_changes(shard: int) -> str:
+    """Partition of the changed-group marks (`GROUPCHANGES#<0..9>`), groups spread by key so none runs hot."""
+    return f"{GROUP_CHANGES}{shard}"
 
 
 def created(at: datetime, meter_id: str | None = None) -> str:

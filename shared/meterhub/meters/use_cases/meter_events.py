@@ -5,17 +5,19 @@ Per METER# item change (REF# guards and anything else are ignored):
 * INSERT -> `meter.created`;
 * INSERT/MODIFY -> `meter.enrollment.global-status.updated` when the stored global enrollment status changed
   (an INSERT changes it from nothing), `meter.enrollment.required-actions.updated` when the partner required
-  actions changed (an INSERT changes them from none), `meter.enrollment.group.updated` for each market group
-  the meter joined or left (its `meter_ids` are the meters whose membership changed: this one. Leap's are the
-  group's meters; listing them from each meter's write would be quadratic in the group's size when a fleet
-  joins its groups at a deadline, see the README);
+  actions changed (an INSERT changes them from none);
 * MODIFY -> `meter.enrollment.participation-status.updated` when the partner's participation requests changed
   (rules.participation.changed_preference: the idle period or disenrollment added, or PARTICIPATE from when a
   participate request ended them); a new meter participates, which `meter.created` says already.
 
+Each market group the meter joined or left is recorded in the group's membership (`record_memberships`, the
+`GroupMembership` port), which marks the group changed: `meter.enrollment.group.updated`, the group's whole list
+of meters as Leap sends it, is published from those marks by the scheduled run (`use_cases.group_snapshots`),
+once per changed group however many of its meters changed (a fleet joins its groups at one deadline).
+
 Enrollment is compared as stored in the old and the new image (every write stores it evaluated, the scheduled
 transition run included), so a deadline passing or a period starting is an event exactly when it changed the
-stored state. Each event's id is a uuid5 of the stream record's eventID and the event type (and the group): a
+stored state. Each event's id is a uuid5 of the stream record's eventID and the event type: a
 retried record publishes the same ids, and receivers dedupe on them.
 """
 
@@ -26,7 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from meterhub.meters.records import EnrollmentState, MeterRecord
+from meterhub.meters.ports import GroupMembership
+from meterhub.meters.records import EnrollmentState, MarketGroupPeriod, MeterRecord
 from meterhub.meters.rules.enrollment import INDEFINITELY, current_state, required_action
 from meterhub.meters.rules.participation import changed_preference
 from meterhub.platform import keys
@@ -46,10 +49,9 @@ class MeterEvent:
     payload: dict[str, Any]
 
 
-def event_id(stream_event_id: str, event_type: WebhookEventType, qualifier: str = "") -> str:
+def event_id(stream_event_id: str, event_type: WebhookEventType) -> str:
     """The webhook_event_id of one event of one stream record: the same on every retry of that record."""
-    suffix = f"#{qualifier}" if qualifier else ""
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{stream_event_id}#{event_type.value}{suffix}"))
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{stream_event_id}#{event_type.value}"))
 
 
 def _base(meter: MeterRecord, event_type: WebhookEventType) -> dict[str, Any]:
@@ -69,17 +71,19 @@ def _partner_actions(state: EnrollmentState | None) -> list[dict[str, Any]]:
     return [required_action(action).model_dump(mode="json") for action in state.partner_actions]
 
 
-def _groups(state: EnrollmentState | None) -> dict[tuple[str, str], dict[str, Any]]:
-    """(market group id, delivery period) -> the group's event fields, for each group the meter is in."""
+def _groups(meter: MeterRecord, state: EnrollmentState | None) -> dict[tuple[str, str], MarketGroupPeriod]:
+    """(market group id, delivery period) -> the group, for each group the meter is in."""
     if state is None:
         return {}
     return {
-        (period.market_group_id, period.delivery_period): {
-            "market_group_id": period.market_group_id,
-            "market_group_name": period.market_group_name,
-            "start_date_time": period.start.isoformat().replace("+00:00", "Z"),
-            "end_date_time": period.end.isoformat().replace("+00:00", "Z"),
-        }
+        (period.market_group_id, period.delivery_period): MarketGroupPeriod(
+            partner_id=meter.partner_id,
+            market_group_id=period.market_group_id,
+            market_group_name=period.market_group_name or "",
+            delivery_period=period.delivery_period,
+            start=period.start,
+            end=period.end,
+        )
         for period in state.periods
         if period.market_group_id is not None
     }
@@ -95,52 +99,66 @@ def events_for(change: StreamChange, now: datetime) -> list[MeterEvent]:
     old = change.old(MeterRecord) if change.event_name == "MODIFY" else None
     new_state = current_state(new, now)
     old_state = current_state(old, now) if old is not None else None
-    payloads: list[tuple[dict[str, Any], str]] = []
+    payloads: list[dict[str, Any]] = []
     if change.event_name == "INSERT":
-        payloads.append((_base(new, WebhookEventType.METER_CREATED), ""))
+        payloads.append(_base(new, WebhookEventType.METER_CREATED))
     status = new_state.global_status
     if old_state is None or old_state.global_status != new_state.global_status:
         payloads.append(
-            ({**_base(new, WebhookEventType.ENROLLMENT_GLOBAL_STATUS_UPDATED), "global_enrollment_status": status}, "")
+            {**_base(new, WebhookEventType.ENROLLMENT_GLOBAL_STATUS_UPDATED), "global_enrollment_status": status}
         )
     actions = _partner_actions(new_state)
     if actions != _partner_actions(old_state):
         payloads.append(
-            (
-                {
-                    **_base(new, WebhookEventType.ENROLLMENT_REQUIRED_ACTIONS_UPDATED),
-                    "global_enrollment_status": status,
-                    "required_actions": {"partner": actions} if actions else {},  # an empty object when resolved
-                },
-                "",
-            )
+            {
+                **_base(new, WebhookEventType.ENROLLMENT_REQUIRED_ACTIONS_UPDATED),
+                "global_enrollment_status": status,
+                "required_actions": {"partner": actions} if actions else {},  # an empty object when resolved
+            }
         )
-    before, after = _groups(old_state), _groups(new_state)
-    for membership in sorted(set(before) ^ set(after)):
-        group = after.get(membership) or before[membership]
-        payload = {"webhook_event_type": WebhookEventType.ENROLLMENT_GROUP_UPDATED.value, **group}
-        payloads.append(({**payload, "meter_ids": [new.meter_id]}, "#".join(membership)))
     preference = changed_preference(old.non_participation, new.non_participation, INDEFINITELY) if old else None
     if preference is not None:
         payloads.append(
-            (
-                {
-                    **_base(new, WebhookEventType.ENROLLMENT_PARTICIPATION_STATUS_UPDATED),
-                    **preference.model_dump(
-                        mode="json", include={"participation_preference", "start_time", "end_time"}
-                    ),
-                },
-                "",
-            )
+            {
+                **_base(new, WebhookEventType.ENROLLMENT_PARTICIPATION_STATUS_UPDATED),
+                **preference.model_dump(mode="json", include={"participation_preference", "start_time", "end_time"}),
+            }
         )
     return [
         MeterEvent(
             partner_id=new.partner_id,
-            webhook_event_id=event_id(change.event_id, WebhookEventType(payload["webhook_event_type"]), qualifier),
+            webhook_event_id=event_id(change.event_id, WebhookEventType(payload["webhook_event_type"])),
             payload=payload,
         )
-        for payload, qualifier in payloads
+        for payload in payloads
     ]
+
+
+def membership_changes(change: StreamChange, now: datetime) -> list[tuple[MarketGroupPeriod, str, bool]]:
+    """(group, meter id, joined) for each market group a meter's write (or removal) made it join or leave."""
+    if not change.sort_key.startswith(keys.METER):
+        return []
+    new = change.new(MeterRecord) if change.is_write else None
+    old = change.old(MeterRecord)
+    meter = new or old
+    if meter is None:
+        return []
+    before = _groups(old, current_state(old, now)) if old is not None else {}
+    after = _groups(new, current_state(new, now)) if new is not None else {}
+    return [
+        (after[membership], meter.meter_id, True)
+        if membership in after
+        else (before[membership], meter.meter_id, False)
+        for membership in sorted(set(before) ^ set(after))
+    ]
+
+
+def record_memberships(groups: GroupMembership, change: StreamChange, now: datetime) -> int:
+    """Record the market groups one stream record's meter joined or left; returns how many."""
+    changes = membership_changes(change, now)
+    for group, meter_id, joined in changes:
+        groups.record(group, meter_id, joined, now)
+    return len(changes)
 
 
 def publish_changes(queue: WorkQueue, change: StreamChange, now: datetime) -> list[str]:

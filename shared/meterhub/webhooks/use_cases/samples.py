@@ -2,11 +2,12 @@
 
 No sample is written by hand. Sample records (a meter, a batch meter job, two interval uploads, a Connect session
 and an authorization) are passed, as the INSERT of a stream record at SAMPLE_TIME, through the same stream
-derivations that publish the real events (meter_events, job_events, connect_events): a sample carries exactly the
-fields a real event of its type carries and cannot drift from them. Its ids are obviously not real ones (all-zero
-UUIDs ending in a digit, `sample-reference`, `sample.csv`), so a sample that a receiver acts on anyway matches no
-meter, job or customer of the partner's. The market group sample is the sample meter, complete and registered,
-as the scheduled run leaves it when an enrollment deadline passes.
+derivations that publish the real events (meter_events, job_events, connect_events; the market group's snapshot
+through group_snapshots): a sample carries exactly the fields a real event of its type carries and cannot drift
+from them. Its ids are obviously not real ones (all-zero UUIDs ending in a digit, `sample-reference`,
+`sample.csv`), so a sample that a receiver acts on anyway matches no meter, job or customer of the partner's. The
+market group sample is the snapshot of a group whose only meter is the sample meter, complete and registered, as
+the scheduled run leaves it when an enrollment deadline passes.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from meterhub.intervals.records import UploadJob, UploadStatus
 from meterhub.meter_jobs.records import JobStatus, MeterJob, PayloadFormat
 from meterhub.meter_jobs.use_cases import job_events
 from meterhub.meters.api_models.meter import CreateMeter
-from meterhub.meters.records import MeterRecord, ProgramStep
+from meterhub.meters.records import GroupChange, MeterRecord, ProgramStep
 from meterhub.meters.rules import participation
 from meterhub.meters.rules.enrollment import evaluate
-from meterhub.meters.use_cases import meter_events
+from meterhub.meters.use_cases import group_snapshots, meter_events
 from meterhub.platform import keys
 from meterhub.platform.codec import DOC, key, to_item
 from meterhub.platform.events import WebhookEventType
@@ -62,11 +63,9 @@ def _samples() -> dict[WebhookEventType, dict[str, Any]]:
         for event in meter_events.events_for(_idled(meter), SAMPLE_TIME)
         if event.payload["webhook_event_type"] == WebhookEventType.ENROLLMENT_PARTICIPATION_STATUS_UPDATED
     ]
-    payloads += [
-        event.payload
-        for event in meter_events.events_for(_grouped(meter), SAMPLE_TIME)
-        if event.payload["webhook_event_type"] == WebhookEventType.ENROLLMENT_GROUP_UPDATED
-    ]
+    [(group, meter_id, _joined)] = meter_events.membership_changes(_grouped(meter), SAMPLE_TIME)
+    change = GroupChange(group=group, version="sample", changed_at=SAMPLE_TIME)
+    payloads += group_snapshots.snapshot_payloads(change, [meter_id])
     for sort_key, job in (
         (keys.job(SAMPLE_METER_JOB_ID), _meter_job()),
         (keys.upload(SAMPLE_UPLOAD_COMPLETED_ID), _upload(SAMPLE_UPLOAD_COMPLETED_ID, completed=True)),
