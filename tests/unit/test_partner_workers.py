@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from meterhub.intervals.records import UploadJob, UploadStatus
@@ -34,6 +34,7 @@ OTHER = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
 BACKFILL, DAILY = "job-backfill", "job-daily"
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 WAIT = 60
+T = TypeVar("T")
 
 
 def workers(slots: InMemoryWorkerSlots, queue: InMemoryWorkQueue, *, partner: int = 8, file: int = 4) -> PartnerWorkers:
@@ -44,7 +45,7 @@ def task(file_id: str, part: int) -> dict[str, Any]:
     return {"partner_id": PARTNER, "job_id": file_id, "step": "check", "part": part}
 
 
-def run(pool: PartnerWorkers, file_id: str, part: int, work: Callable[[], str]) -> str | None:
+def run(pool: PartnerWorkers, file_id: str, part: int, work: Callable[[], T]) -> T | None:
     return pool.run(
         task(file_id, part), work, partner_id=PARTNER, file_id=file_id, holder=f"{file_id}/{part}", seconds_left=900
     )
