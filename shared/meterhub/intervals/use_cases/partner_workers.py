@@ -3,12 +3,12 @@
 capacity the interval functions have (and so the intervals table's writes) from other partners, and from that
 partner's own other files.
 
-Why a bound per partner: each function's reserved concurrency bounds all partners together (template.yaml:
-IntervalIngestFunction 10, IntervalPiecesFunction 20). A monthly back-fill of 30 GB is ~500 pieces queued at once,
-1,000 files of 40 MB are 1,000 one-invocation ingests; without a per-partner bound either would take every one of
-those invocations, and another partner's daily file would wait behind the whole back-fill. A partner's files
-ingested in one invocation and the tasks of its fanned-out files hold slots of one pool: together they run at most
-`workers` at once.
+Why a bound per partner: each function's reserved concurrency bounds all partners together (template.yaml's
+IntervalIngestConcurrency, 10, and IntervalPiecesConcurrency, 20). A monthly back-fill of 30 GB is ~500 pieces
+queued at once, 1,000 files of 40 MB are 1,000 one-invocation ingests; without a per-partner bound either would take
+every one of those invocations, and another partner's daily file would wait behind the whole back-fill. A partner's
+files ingested in one invocation (each file's S3 notification is its task: functions/interval_ingest) and the tasks
+of its fanned-out files hold slots of one pool: together they run at most `workers` at once.
 
 Why a bound per file as well: within its partner's pool, one back-fill's ~500 pieces would still take every slot,
 and the partner's own daily file would wait behind them. A fanned-out file's task holds one of its file's
