@@ -21,6 +21,7 @@ from meterhub.platform.settings import (
     ConnectTokensKeySettings,
     DataBucketSettings,
     IntervalFanOutSettings,
+    IntervalFilesQueueSettings,
     IntervalIngestionSettings,
     IntervalsTableSettings,
     JobsTableSettings,
@@ -121,6 +122,10 @@ def utility_sync_queue(settings: UtilitySyncQueueSettings) -> WorkQueue:
 
 def interval_pieces_queue(settings: IntervalFanOutSettings) -> WorkQueue:
     return _queue(settings.interval_pieces_queue_url)
+
+
+def interval_files_queue(settings: IntervalFilesQueueSettings) -> WorkQueue:
+    return _queue(settings.interval_files_queue_url)
 
 
 def interval_fan_out(settings: IntervalIngestionSettings, write_concurrency: int, *, starts_files: bool) -> FanOut:

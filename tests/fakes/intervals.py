@@ -98,23 +98,32 @@ class InMemoryUploadRepository:
 
 
 class InMemoryWorkerSlots:
-    """Held slots by (partner, slot): (holder, lease_until); one lock, as the adapter's conditional put is atomic."""
+    """Held slots by (partner, file or None, slot): (holder, lease_until); one lock, as the adapter's conditional
+    put is atomic."""
 
     def __init__(self) -> None:
-        self.held: dict[tuple[str, int], tuple[str, datetime]] = {}
+        self.held: dict[tuple[str, str | None, int], tuple[str, datetime]] = {}
         self._lock = threading.Lock()
 
-    def acquire(self, partner_id: str, limit: int, holder: str, now: datetime, lease_until: datetime) -> int | None:
+    def acquire(
+        self,
+        partner_id: str,
+        limit: int,
+        holder: str,
+        now: datetime,
+        lease_until: datetime,
+        file_id: str | None = None,
+    ) -> int | None:
         with self._lock:
             for slot in range(limit):
-                lease = self.held.get((partner_id, slot))
+                lease = self.held.get((partner_id, file_id, slot))
                 if lease is None or lease[1] < now:
-                    self.held[(partner_id, slot)] = (holder, lease_until)
+                    self.held[(partner_id, file_id, slot)] = (holder, lease_until)
                     return slot
             return None
 
-    def release(self, partner_id: str, slot: int, holder: str) -> None:
+    def release(self, partner_id: str, slot: int, holder: str, file_id: str | None = None) -> None:
         with self._lock:
-            lease = self.held.get((partner_id, slot))
+            lease = self.held.get((partner_id, file_id, slot))
             if lease is not None and lease[0] == holder:
-                del self.held[(partner_id, slot)]
+                del self.held[(partner_id, file_id, slot)]

@@ -226,6 +226,7 @@ def test_one_partners_tasks_run_at_most_its_bound_at_once_while_another_partners
 ) -> None:
     bound = 2
     monkeypatch.setenv("INTERVAL_PARTNER_WORKERS", str(bound))
+    monkeypatch.setenv("INTERVAL_FILE_WORKERS", str(bound))  # one file: the partner's bound is the one that binds
     monkeypatch.setenv("INTERVAL_PARTNER_WAIT_SECONDS", "0")  # a waiting task is visible again at once
     forget_loaded_settings()
     busy, other = partner.partner_id, other_partner.partner_id

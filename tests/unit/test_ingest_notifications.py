@@ -20,7 +20,7 @@ from meterhub.intervals.use_cases.notifications import (
     created_objects,
     ingest_notification,
 )
-from meterhub.intervals.use_cases.pipeline import Ingestion
+from meterhub.intervals.use_cases.pipeline import Ingestion, Within
 
 from tests.emf import EmfCapture
 from tests.fakes.intervals import InMemoryIntervalStore, InMemoryUploadRepository
@@ -146,7 +146,9 @@ def test_a_malformed_body_is_refused_for_the_dead_letter_queue(text: str, caplog
 class PoisonIngestion(Ingestion):
     """The pipeline crashing on every file (the real give_up runs)."""
 
-    def ingest(self, key: str, version: str | None = None, created_at: datetime | None = None) -> UploadJob | None:
+    def ingest(
+        self, key: str, version: str | None = None, created_at: datetime | None = None, within: Within | None = None
+    ) -> UploadJob | None:
         raise RuntimeError("the ingest function crashed on this file")
 
 

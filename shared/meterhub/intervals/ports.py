@@ -60,11 +60,23 @@ class UploadRepository(Protocol):
 
 
 class WorkerSlots(Protocol):
-    """A partner's bounded set of interval worker slots, each held under a lease (use_cases.partner_workers)."""
+    """A partner's bounded set of interval worker slots, each held under a lease (use_cases.partner_workers).
 
-    def acquire(self, partner_id: str, limit: int, holder: str, now: datetime, lease_until: datetime) -> int | None:
-        """Take one of the partner's slots 0..limit-1 that is free or whose lease ended before `now`, for `holder`
-        until `lease_until`, atomically (two callers never hold one slot); None when all `limit` are held."""
+    `file_id` (an upload job's id) scopes the same slots to one file of the partner instead: a second, separate
+    set with the same leases, so a file's workers are bounded apart from the partner's."""
 
-    def release(self, partner_id: str, slot: int, holder: str) -> None:
+    def acquire(
+        self,
+        partner_id: str,
+        limit: int,
+        holder: str,
+        now: datetime,
+        lease_until: datetime,
+        file_id: str | None = None,
+    ) -> int | None:
+        """Take one of the partner's (or its file's) slots 0..limit-1 that is free or whose lease ended before
+        `now`, for `holder` until `lease_until`, atomically (two callers never hold one slot); None when all
+        `limit` are held."""
+
+    def release(self, partner_id: str, slot: int, holder: str, file_id: str | None = None) -> None:
         """Free `slot` if `holder` still holds it (a lease taken over by another after it ended is theirs)."""

@@ -172,6 +172,12 @@ def worker_slot(slot: int) -> str:
     return f"{WORKER_SLOT}{slot:03d}"
 
 
+def file_workers(partner_id: str, job_id: str) -> str:
+    """The partition of one upload's own interval worker slots (`worker_slot` sort keys), apart from the
+    partner's: `PARTNER#<pid>#UPLOAD#<job_id>`."""
+    return f"{partner(partner_id)}#{upload(job_id)}"
+
+
 # ----- intervals (IntervalsTable) ---------------------------------------------------------------------------
 def meter_intervals(partner_id: str, meter_id: str) -> str:
     """The partition of one meter's interval days."""

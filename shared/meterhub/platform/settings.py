@@ -155,6 +155,13 @@ class SftpUserRoleSettings(EnvironmentSettings):
     sftp_user_role_arn: str = Field(min_length=1)
 
 
+class IntervalFilesQueueSettings(EnvironmentSettings):
+    """INTERVAL_FILES_QUEUE_URL: the S3 notifications of dropped interval files (a file that waits for its
+    partner's worker slot is queued there again)."""
+
+    interval_files_queue_url: str = Field(min_length=1)
+
+
 class IntervalFanOutSettings(EnvironmentSettings):
     """How a large interval file is cut up and fanned out (intervals/use_cases/fanout.py): files over
     INTERVAL_FAN_OUT_BYTES (0: never) go to INTERVAL_PIECES_QUEUE_URL as pieces of INTERVAL_PIECE_BYTES, their

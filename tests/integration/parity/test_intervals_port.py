@@ -287,6 +287,26 @@ def test_a_slot_whose_lease_ended_is_taken_over_and_its_old_holder_cannot_free_i
     assert worker_slots.acquire(mine, 1, "third", T0 + timedelta(minutes=3), T0 + timedelta(minutes=5)) is None
 
 
+def test_a_files_slots_are_apart_from_its_partners_and_from_the_partners_other_files(
+    worker_slots: WorkerSlots, partner_ids: tuple[str, str]
+) -> None:
+    mine = partner_ids[0]
+    backfill, daily = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+    lease = T0 + timedelta(minutes=15)
+    assert worker_slots.acquire(mine, 1, "backfill-1", T0, lease, backfill) == 0
+    assert worker_slots.acquire(mine, 1, "backfill-2", T0, lease, backfill) is None  # the file's one slot is held
+    assert worker_slots.acquire(mine, 1, "daily-1", T0, lease, daily) == 0  # another file of the partner: its own
+    assert worker_slots.acquire(mine, 1, "small-file", T0, lease) == 0  # the files' slots are not the partner's
+
+    worker_slots.release(mine, 0, "backfill-1")  # the partner's slot 0 (not this holder's): nothing freed
+    assert worker_slots.acquire(mine, 1, "other", T0, lease) is None
+    worker_slots.release(mine, 0, "backfill-1", daily)  # another file's slot: nothing freed
+    assert worker_slots.acquire(mine, 1, "daily-2", T0, lease, daily) is None
+    worker_slots.release(mine, 0, "backfill-1", backfill)
+    assert worker_slots.acquire(mine, 1, "backfill-2", T0, lease, backfill) == 0
+    assert worker_slots.acquire(mine, 1, "backfill-3", T0 + timedelta(minutes=16), lease, backfill) == 0  # ended
+
+
 def test_concurrent_acquires_never_hand_one_slot_to_two_holders(
     worker_slots: WorkerSlots, partner_ids: tuple[str, str]
 ) -> None:

@@ -1,15 +1,21 @@
-"""A partner's interval worker slots, in the jobs table (use_cases.partner_workers says why they exist).
+"""A partner's interval worker slots, and a fanned-out file's, in the jobs table (use_cases.partner_workers says
+why they exist).
 
 Key design (JobsTable):
-  PARTNER#<pid> | WORKERSLOT#<nnn>   one held slot: holder (the invocation's request id), lease_until (epoch
-                                     seconds). A slot is free when its item is missing or its lease has ended.
+  PARTNER#<pid> | WORKERSLOT#<nnn>                  one held slot of the partner: holder (the invocation's
+                                                    request id and message id), lease_until (epoch seconds),
+                                                    expires_at_epoch (the table's TTL: lease_until)
+  PARTNER#<pid>#UPLOAD#<job_id> | WORKERSLOT#<nnn>  one held slot of that file (the same item, its own partition)
+A slot is free when its item is missing or its lease has ended.
 
-At most `limit` items per partner ever exist (a slot is re-taken, never added), so no TTL is needed: an ended
-lease is taken over by the next acquire's condition, and a release deletes the item. The jobs stream sees these
-items and ignores them (it reads JOB# and UPLOAD# only).
+At most `limit` items per partner (per file) ever exist (a slot is re-taken, never added): an ended lease is
+taken over by the next acquire's condition, and a release deletes the item. The TTL only clears what no one
+will take over any more: a file's slot whose holder crashed after the file's last task. DynamoDB deletes an
+expired item days later at most, and an ended lease is free either way, so it never frees a slot early. The
+jobs stream sees these items and ignores them (it reads JOB# and UPLOAD# sort keys only).
 
-Acquire is one Query (the partner's held slots) and a conditional PutItem on a free one, tried in random order
-so concurrent callers rarely collide; a lost race tries the next free slot. The condition, not the Query, is
+Acquire is one Query (the held slots) and a conditional PutItem on a free one, tried in random order so
+concurrent callers rarely collide; a lost race tries the next free slot. The condition, not the Query, is
 what keeps two holders off one slot.
 """
 
@@ -31,8 +37,18 @@ class DynamoWorkerSlots:
     def __init__(self, table_name: str) -> None:
         self._table = table_name
 
-    def acquire(self, partner_id: str, limit: int, holder: str, now: datetime, lease_until: datetime) -> int | None:
+    def acquire(
+        self,
+        partner_id: str,
+        limit: int,
+        holder: str,
+        now: datetime,
+        lease_until: datetime,
+        file_id: str | None = None,
+    ) -> int | None:
+        pk = _partition(partner_id, file_id)
         moment = int(now.timestamp())
+        until = str(int(lease_until.timestamp()))
         held = {
             int(item["sk"]["S"].removeprefix(keys.WORKER_SLOT))
             for item in paging.query(
@@ -40,7 +56,7 @@ class DynamoWorkerSlots:
                     "TableName": self._table,
                     "KeyConditionExpression": "pk = :pk AND begins_with(sk, :slot)",
                     "ExpressionAttributeValues": {
-                        ":pk": {"S": keys.partner(partner_id)},
+                        ":pk": {"S": pk},
                         ":slot": {"S": keys.WORKER_SLOT},
                         ":now": {"N": str(moment)},
                     },
@@ -56,9 +72,10 @@ class DynamoWorkerSlots:
                 clients.dynamodb().put_item(
                     TableName=self._table,
                     Item={
-                        **key(keys.partner(partner_id), keys.worker_slot(slot)),
+                        **key(pk, keys.worker_slot(slot)),
                         "holder": {"S": holder},
-                        "lease_until": {"N": str(int(lease_until.timestamp()))},
+                        "lease_until": {"N": until},
+                        "expires_at_epoch": {"N": until},
                     },
                     ConditionExpression="attribute_not_exists(pk) OR lease_until < :now",
                     ExpressionAttributeValues={":now": {"N": str(moment)}},
@@ -70,17 +87,21 @@ class DynamoWorkerSlots:
             return slot
         return None
 
-    def release(self, partner_id: str, slot: int, holder: str) -> None:
+    def release(self, partner_id: str, slot: int, holder: str, file_id: str | None = None) -> None:
         try:
             clients.dynamodb().delete_item(
                 TableName=self._table,
-                Key=key(keys.partner(partner_id), keys.worker_slot(slot)),
+                Key=key(_partition(partner_id, file_id), keys.worker_slot(slot)),
                 ConditionExpression="holder = :holder",
                 ExpressionAttributeValues={":holder": {"S": holder}},
             )
         except ClientError as error:
             if not is_condition_failure(error):
                 raise translate(error) from error
+
+
+def _partition(partner_id: str, file_id: str | None) -> str:
+    return keys.partner(partner_id) if file_id is None else keys.file_workers(partner_id, file_id)
 
 
 @lru_cache(maxsize=4)

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.parser.models.s3 import S3Object
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from meterhub.intervals.rules.paths import parse_drop
-from meterhub.intervals.use_cases.pipeline import Ingestion
+from meterhub.intervals.use_cases.pipeline import Ingestion, Within
 from meterhub.platform.observability import logger
 
 MAX_LOGGED_PROBLEMS = 5
@@ -102,17 +102,25 @@ def _when(event_time: str | None) -> datetime | None:
     return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def ingest_notification(ingestion: Ingestion, body: str, *, attempt: int, max_attempts: int) -> None:
+def ingest_notification(
+    ingestion: Ingestion, body: str, *, attempt: int, max_attempts: int, within: Within | None = None
+) -> None:
     """Ingest every drop the notification names. A failure raises while `attempt` < `max_attempts` (the queue
     retries the message); on the last attempt it ends the file's job FAILED, filed under failed/ with the reason,
-    so nothing cycles to the dead-letter queue without a job saying why."""
+    so nothing cycles to the dead-letter queue without a job saying why.
+
+    `within`: the partner's bound of workers (use_cases.partner_workers). A file that has to wait for a slot is
+    queued again as a fresh copy of this notification and this delivery is acknowledged: the copy's receive count
+    starts again at 1, as it should, since waiting is not failing (a wait returned to the queue instead would count
+    toward `max_attempts` and end a file FAILED that never failed). A delivery that fails still raises, so the
+    queue's retries and this last-attempt policy see every failure."""
     for created in created_objects(body):
         key, version = created.key, created.version
         if parse_drop(key) is None:
             logger.info("Not an interval drop (our own output or another prefix); acknowledged", extra={"key": key})
             continue
         try:
-            job = ingestion.ingest(key, version, created.created_at)
+            job = ingestion.ingest(key, version, created.created_at, within)
         except Exception:
             if attempt < max_attempts:
                 logger.exception("Ingestion attempt failed; the queue will retry", extra={"attempt": attempt})

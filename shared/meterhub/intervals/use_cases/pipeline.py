@@ -71,6 +71,11 @@ class RejectFile:
         self._text.close()
 
 
+Within = Callable[[str, Callable[[], UploadJob]], UploadJob | None]
+"""Runs a file's ingestion (the work) within the bound of workers of its partner (the id): the work's result, or
+None when every slot was held and the file was queued again to wait (use_cases.partner_workers)."""
+
+
 @dataclass(frozen=True)
 class Ingestion:
     uploads: UploadRepository
@@ -84,9 +89,14 @@ class Ingestion:
     """Starts a file larger than `fan_out_bytes` on the fan-out (`use_cases.fanout`) instead of `_run`."""
     fan_out_bytes: int = 0
 
-    def ingest(self, key: str, version: str | None = None, created_at: datetime | None = None) -> UploadJob | None:
+    def ingest(
+        self, key: str, version: str | None = None, created_at: datetime | None = None, within: Within | None = None
+    ) -> UploadJob | None:
         """Ingest the object at `key` (a drop) and return its job; None when `key` is not a drop. `created_at`:
-        when S3 says the object was created, the start of the IntervalIngestLag metric."""
+        when S3 says the object was created, the start of the IntervalIngestLag metric. `within`: a file ingested
+        in one invocation runs within its partner's bound of workers; when it has to wait, its job is returned as
+        claimed, not terminal (QUEUED, or PROCESSING after an attempt that crashed): the partner sees the file
+        accepted and pending."""
         drop = parse_drop(key)
         if drop is None:
             return None
@@ -97,10 +107,17 @@ class Ingestion:
         job = self._claim(drop, info)
         if job.status in UPLOAD_TERMINAL:
             return job
-        job = self._save(job, status=UploadStatus.PROCESSING)
         if self.fan_out is not None and info.size > self.fan_out_bytes:
-            return self.fan_out(drop, info, job)  # ends later, in another invocation (`finish`)
-        return self._ended(self._run(drop, info, job), created_at)
+            # ends later, in another invocation (`finish`); its tasks are bounded one by one
+            return self.fan_out(drop, info, self._save(job, status=UploadStatus.PROCESSING))
+
+        def run() -> UploadJob:
+            return self._ended(self._run(drop, info, self._save(job, status=UploadStatus.PROCESSING)), created_at)
+
+        if within is None:
+            return run()
+        ended = within(drop.partner_id, run)
+        return job if ended is None else ended  # None: it waits
 
     def finish(
         self,
