@@ -197,18 +197,20 @@ class FanOut:
         self._joined(job, "group", bucket, plan_.buckets, join)
 
     def _settle(self, job: UploadJob, plan_: _Plan) -> None:
-        """Every piece is checked (and rechecked): fail the file with its report, or queue its merges."""
-        checks = [_summary(index, self._get(job, f"check-{index}.json")) for index in range(plan_.pieces)]
+        """Every piece is checked (and rechecked): fail the file with its report, or queue its merges.
+
+        The pieces' summaries are read one at a time as `assemble` asks for them, their errors written to the
+        errors CSV (spooled to disk past `SPOOL_BYTES`) as they come, and the CSV streamed to the bucket: this
+        invocation holds one piece's summary, whatever the file's size or number of errors."""
         rejects = RejectFile()
         try:
-            report = assemble(checks, on_error=rejects.write)
-            checks.clear()
+            report = assemble(self._summaries(job, plan_), on_error=rejects.write)
             if report.ok:
                 self.ingestion.uploads.save(job.model_copy(update={"storing": True, **_counts(report)}))
                 self._queue(job, "merge", range(plan_.buckets))
                 return
             drop, info = self._drop(plan_, job)
-            self.ingestion.finish(drop, info, job, report, 0, rejects.content)
+            self.ingestion.finish(drop, info, job, report, 0, rejects.body())
         finally:
             rejects.close()
 
@@ -222,11 +224,10 @@ class FanOut:
         merge_batches([days], merge, self.ingestion.write_concurrency)
 
         def join() -> None:
-            checks = [_summary(index, self._get(job, f"check-{index}.json")) for index in range(plan_.pieces)]
-            report = assemble(checks)
+            report = assemble(self._summaries(job, plan_))
             written = sum(len(_days(self._get(job, f"group-{b}.json")["days"])) for b in range(plan_.buckets))
             drop, info = self._drop(plan_, job)
-            self.ingestion.finish(drop, info, job, report, written, lambda: b"")
+            self.ingestion.finish(drop, info, job, report, written, None)
 
         self._joined(job, "merge", bucket, plan_.buckets, join)
 
@@ -250,6 +251,11 @@ class FanOut:
         self._uploads.mark_part_done(job.partner_id, job.job_id, f"{step}-joined", 0)
 
     # ----- helpers ----------------------------------------------------------------------------------------------
+    def _summaries(self, job: UploadJob, plan_: _Plan) -> Iterator[PieceCheck]:
+        """The pieces' summaries in file order, each read only when asked for (`assemble` holds one at a time)."""
+        for index in range(plan_.pieces):
+            yield _summary(index, self._get(job, f"check-{index}.json"))
+
     def _rechecks(self, job: UploadJob, plan_: _Plan) -> list[int]:
         seeded: set[int] = set()
         for bucket in range(plan_.buckets):
