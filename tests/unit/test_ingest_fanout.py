@@ -23,7 +23,7 @@ from meterhub.intervals.records import UploadJob, UploadStatus
 from meterhub.intervals.rules.model import RowError
 from meterhub.intervals.rules.piece_checks import PieceCheck
 from meterhub.intervals.use_cases import fanout
-from meterhub.intervals.use_cases.fanout import FanOut
+from meterhub.intervals.use_cases.fanout import WORK_PREFIX, FanOut
 from meterhub.intervals.use_cases.pipeline import Ingestion, RejectFile
 from meterhub.platform.errors import StorageUnavailable
 from meterhub.platform.work_queue import QueueSendError
@@ -243,6 +243,58 @@ def test_the_settle_step_holds_one_piece_summary_at_a_time_writing_its_errors_be
     kinds = [kind for kind, _, _ in events]
     assert kinds[0] == "read" and all(kinds[at - 1] == "csv" for at, kind in enumerate(kinds) if kind == "read" and at)
     assert [line for kind, line, _ in events if kind == "csv"] == list(range(2, len(body.splitlines()) + 1))
+
+
+class NotedWork(VersionedObjectStore):
+    """Notes each staged record read, by name, with the task (step, part) that read it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.task: tuple[str, int] = ("", -1)
+        self.reads: list[tuple[str, int, str]] = []
+
+    def chunks(self, key: str, version: str | None = None) -> Iterator[bytes]:
+        if key.startswith(f"{WORK_PREFIX}/"):
+            self.reads.append((*self.task, key.rsplit("/", 1)[1]))
+        yield from super().chunks(key, version)
+
+
+def run_noted(harness: FanOutHarness, store: NotedWork) -> None:
+    while messages := harness.take():
+        for message in messages:
+            store.task = (message["step"], message["part"])
+            harness.fan_out.handle(message)
+
+
+def test_a_recheck_reads_its_own_seed_not_the_buckets_day_records_or_other_pieces_seeds() -> None:
+    store = NotedWork()
+    harness = FanOutHarness(fanned=Harness(objects=store))
+    body = big_file() + (data_line(METER, DAYS[0], 1) + "\n").encode()  # a duplicate across pieces: a recheck
+    job = harness.drop("dup.csv", body)
+    run_noted(harness, store)
+    assert comparable(harness.job(job.job_id)) == comparable(harness.expected("dup.csv", body))
+
+    rechecks = {(part, name) for step, part, name in store.reads if step == "recheck"}
+    assert rechecks, "the duplicate was not rechecked"
+    names = {name for _, name in rechecks}
+    assert not any(name.startswith("group-") for name in names)
+    assert all(name.startswith(f"seed-{part}-") for part, name in rechecks if name.startswith("seed-"))
+
+
+def test_a_merge_reads_its_own_buckets_day_records_and_its_join_no_others() -> None:
+    store = NotedWork()
+    harness = FanOutHarness(fanned=Harness(objects=store))
+    body = big_file()
+    job = harness.drop("clean.csv", body)
+    run_noted(harness, store)
+    done = harness.job(job.job_id)
+    assert comparable(done) == comparable(harness.expected("clean.csv", body))
+    assert done.days_written == len(harness.single.stored()) > 0
+
+    merges = [(part, name) for step, part, name in store.reads if step == "merge"]
+    assert {(part, name) for part, name in merges if name.startswith("group-")} == {
+        (bucket, f"group-{bucket}.json") for bucket in range(harness.buckets)
+    }
 
 
 def test_the_same_piece_delivered_twice_is_joined_once_and_stores_once(harness: FanOutHarness) -> None:
