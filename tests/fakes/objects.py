@@ -2,11 +2,12 @@
 
 Why they exist: ingestion, interval uploads and the batch-job payloads read and write S3 through the
 ObjectStore port, and their unit tests run without moto. tests/integration/parity/test_object_store_port.py
-holds both fakes to S3ObjectStore's contract: bodies back whole, in CHUNK_BYTES chunks and by line; an
-empty object has no chunks and no lines; `info` gives the size, the content-MD5 ETag and the user metadata
-with lower-cased names (as S3 stores them); a missing object is NotFound for `info` and `chunks` and S3's own
-NoSuchKey ClientError for `lines` (the adapter does not translate it; the batch worker's queue retries); a
-move files the object and is idempotent; presigned URLs name the object.
+holds both fakes to S3ObjectStore's contract: bodies back whole, in CHUNK_BYTES chunks and by line; a
+streamed `put_file` stores what a `put` of the same bytes stores; an empty object has no chunks and no lines;
+`info` gives the size, the content-MD5 ETag and the user metadata with lower-cased names (as S3 stores them); a
+missing object is NotFound for `info` and `chunks` and S3's own NoSuchKey ClientError for `lines` (the adapter
+does not translate it; the batch worker's queue retries); a move files the object and is idempotent; presigned
+URLs name the object.
 
 `InMemoryObjectStore` is an unversioned bucket: the tests of what happens without versions use it (`info`
 gives version None; an object is gone once moved). `VersionedObjectStore` is the bucket as template.yaml
@@ -22,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from typing import IO
 
 from botocore.exceptions import ClientError
 from meterhub.platform.errors import NotFound
@@ -39,15 +41,25 @@ def _user_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
 
 
 class InMemoryObjectStore:
-    """Current objects and their metadata by key (tests read and change `objects` directly)."""
+    """Current objects and their metadata by key (tests read and change `objects` directly); `streamed`: the
+    keys put by `put_file`, in order (a test's proof that a body went up as a stream)."""
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
         self.metadata: dict[str, dict[str, str]] = {}
+        self.streamed: list[str] = []
 
     def put(self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str] | None = None) -> None:
         self.objects[key] = body
         self.metadata[key] = _user_metadata(metadata)
+
+    def put_file(self, key: str, body: IO[bytes], content_type: str, metadata: Mapping[str, str] | None = None) -> None:
+        """Read in CHUNK_BYTES parts, as the adapter's multipart upload reads it, then kept as `put` keeps it."""
+        parts: list[bytes] = []
+        while part := body.read(CHUNK_BYTES):
+            parts.append(part)
+        self.put(key, b"".join(parts), content_type, metadata)
+        self.streamed.append(key)
 
     def lines(self, key: str) -> Iterator[bytes]:
         if key not in self.objects:

@@ -11,19 +11,25 @@ stored state). Each ends in what one invocation ingesting the same file ends in.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+import re
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from meterhub.intervals.records import UploadJob, UploadStatus
-from meterhub.intervals.use_cases.fanout import FanOut
-from meterhub.intervals.use_cases.pipeline import Ingestion
+from meterhub.intervals.rules.model import RowError
+from meterhub.intervals.rules.piece_checks import PieceCheck
+from meterhub.intervals.use_cases import fanout
+from meterhub.intervals.use_cases.fanout import WORK_PREFIX, FanOut
+from meterhub.intervals.use_cases.pipeline import Ingestion, RejectFile
 from meterhub.platform.errors import StorageUnavailable
 from meterhub.platform.work_queue import QueueSendError
 
 from tests.fakes.intervals import InMemoryIntervalStore
+from tests.fakes.objects import VersionedObjectStore
 from tests.fakes.queues import InMemoryWorkQueue
 from tests.unit.test_ingest_pipeline import (
     DAY,
@@ -155,6 +161,140 @@ def test_a_file_whose_only_error_is_in_its_last_piece_stores_nothing(harness: Fa
         .decode()
         .splitlines()[1:]
     )
+
+
+def every_row_bad() -> bytes:
+    """`big_file` with every row in a region its meter is not in: one error per row, more than the job keeps."""
+    return big_file().replace(b",MA\n", b",ZZ\n")
+
+
+def test_a_failing_file_of_many_pieces_gets_one_invocations_errors_csv_byte_for_byte_streamed(
+    harness: FanOutHarness,
+) -> None:
+    # Given a file whose every row is bad, cut into dozens of pieces, with more errors than the job keeps
+    body = every_row_bad()
+    job = harness.drop("all-bad.csv", body)
+    assert len(harness.queue.messages) > 50
+    harness.run()
+
+    # Then its errors CSV is the one-invocation CSV of the same file, byte for byte: every error, in file order
+    done, expected = harness.job(job.job_id), harness.expected("all-bad.csv", body)
+    assert done.status is UploadStatus.FAILED
+    assert comparable(done) == comparable(expected)
+    errors_csv = harness.fanned.read(done.error_csv_file_path or "")
+    assert errors_csv == harness.single.read(expected.error_csv_file_path or "")
+    rows = errors_csv.decode().splitlines()[1:]
+    assert len(rows) == done.errors_total == len(body.splitlines()) - 1 > len(done.errors)
+    assert [int(row.split(",")[0]) for row in rows] == list(range(2, len(body.splitlines()) + 1))
+
+    # And both went to the bucket through the streamed put, never as one bytes object
+    errors_key = f"partners/{PARTNER}{done.error_csv_file_path}"
+    assert harness.fanned.objects.streamed == [errors_key]
+    assert harness.single.objects.streamed == [f"partners/{PARTNER}{expected.error_csv_file_path}"]
+
+
+def test_the_settle_step_holds_one_piece_summary_at_a_time_writing_its_errors_before_reading_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given every piece summary the settle step builds watched (alive or not), and every read of a summary and
+    # every errors CSV row noted in order
+    built: list[weakref.ref[PieceCheck]] = []
+
+    def alive() -> int:
+        return sum(1 for summary in built if summary() is not None)
+
+    events: list[tuple[str, int, int]] = []
+    summary_of = fanout._summary
+
+    def watched(index: int, record: dict[str, Any]) -> PieceCheck:
+        check = summary_of(index, record)
+        built.append(weakref.ref(check))
+        return check
+
+    class NotedRejects(RejectFile):
+        def write(self, error: RowError) -> None:
+            events.append(("csv", error.line, alive()))
+            super().write(error)
+
+    class NotedReads(VersionedObjectStore):
+        def chunks(self, key: str, version: str | None = None) -> Iterator[bytes]:
+            match = re.fullmatch(r".*/check-(\d+)\.json", key)
+            if match:
+                events.append(("read", int(match[1]), alive()))
+            yield from super().chunks(key, version)
+
+    monkeypatch.setattr(fanout, "_summary", watched)
+    monkeypatch.setattr(fanout, "RejectFile", NotedRejects)
+    harness = FanOutHarness(fanned=Harness(objects=NotedReads()))
+    body = every_row_bad()
+    job = harness.drop("all-bad.csv", body)
+    pieces = len(harness.queue.messages)
+
+    # When its pieces are checked and joined
+    harness.run()
+    assert harness.job(job.job_id).status is UploadStatus.FAILED
+
+    # Then the summaries were read in file order, each when no other was alive, and each piece's errors went to
+    # the CSV before the next summary was read, with that piece's summary the only one alive
+    reads = [index for kind, index, _ in events if kind == "read"]
+    assert reads == list(range(pieces))
+    assert all(count == 0 for kind, _, count in events if kind == "read")
+    assert all(count == 1 for kind, _, count in events if kind == "csv")
+    kinds = [kind for kind, _, _ in events]
+    assert kinds[0] == "read" and all(kinds[at - 1] == "csv" for at, kind in enumerate(kinds) if kind == "read" and at)
+    assert [line for kind, line, _ in events if kind == "csv"] == list(range(2, len(body.splitlines()) + 1))
+
+
+class NotedWork(VersionedObjectStore):
+    """Notes each staged record read, by name, with the task (step, part) that read it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.task: tuple[str, int] = ("", -1)
+        self.reads: list[tuple[str, int, str]] = []
+
+    def chunks(self, key: str, version: str | None = None) -> Iterator[bytes]:
+        if key.startswith(f"{WORK_PREFIX}/"):
+            self.reads.append((*self.task, key.rsplit("/", 1)[1]))
+        yield from super().chunks(key, version)
+
+
+def run_noted(harness: FanOutHarness, store: NotedWork) -> None:
+    while messages := harness.take():
+        for message in messages:
+            store.task = (message["step"], message["part"])
+            harness.fan_out.handle(message)
+
+
+def test_a_recheck_reads_its_own_seed_not_the_buckets_day_records_or_other_pieces_seeds() -> None:
+    store = NotedWork()
+    harness = FanOutHarness(fanned=Harness(objects=store))
+    body = big_file() + (data_line(METER, DAYS[0], 1) + "\n").encode()  # a duplicate across pieces: a recheck
+    job = harness.drop("dup.csv", body)
+    run_noted(harness, store)
+    assert comparable(harness.job(job.job_id)) == comparable(harness.expected("dup.csv", body))
+
+    rechecks = {(part, name) for step, part, name in store.reads if step == "recheck"}
+    assert rechecks, "the duplicate was not rechecked"
+    names = {name for _, name in rechecks}
+    assert not any(name.startswith("group-") for name in names)
+    assert all(name.startswith(f"seed-{part}-") for part, name in rechecks if name.startswith("seed-"))
+
+
+def test_a_merge_reads_its_own_buckets_day_records_and_its_join_no_others() -> None:
+    store = NotedWork()
+    harness = FanOutHarness(fanned=Harness(objects=store))
+    body = big_file()
+    job = harness.drop("clean.csv", body)
+    run_noted(harness, store)
+    done = harness.job(job.job_id)
+    assert comparable(done) == comparable(harness.expected("clean.csv", body))
+    assert done.days_written == len(harness.single.stored()) > 0
+
+    merges = [(part, name) for step, part, name in store.reads if step == "merge"]
+    assert {(part, name) for part, name in merges if name.startswith("group-")} == {
+        (bucket, f"group-{bucket}.json") for bucket in range(harness.buckets)
+    }
 
 
 def test_the_same_piece_delivered_twice_is_joined_once_and_stores_once(harness: FanOutHarness) -> None:

@@ -254,3 +254,32 @@ def test_the_same_piece_run_twice_gives_the_same_result() -> None:
     first, second = checks_of(body, piece_bytes=500), checks_of(body, piece_bytes=500)
     assert first == second
     assert summary(assemble(first)) == summary(serial(body)[0])
+
+
+def test_the_pieces_are_assembled_one_at_a_time_and_none_is_read_after_a_file_level_error() -> None:
+    # Given a file with a bad byte midway, cut into many pieces, handed over as a generator that notes each pull
+    body = FILES["a bad byte midway, errors after it"]
+    checks = checks_of(body, piece_bytes=300)
+    pulled: list[int] = []
+
+    def lazily() -> Iterator[PieceCheck]:
+        for check in checks:
+            pulled.append(check.index)
+            yield check
+
+    # When they are assembled
+    report = assemble(lazily())
+
+    # Then the report is one pass's, and the pieces after the one with the bad byte were never pulled
+    assert summary(report) == summary(serial(body)[0])
+    stopped_at = next(check.index for check in checks if check.fatal is not None)
+    assert pulled == list(range(stopped_at + 1)) and stopped_at < len(checks) - 1
+
+
+@pytest.mark.parametrize("order", ["swapped", "missing"])
+def test_pieces_out_of_file_order_are_refused_not_reordered(order: str) -> None:
+    checks = checks_of(FILES["errors here and there"], piece_bytes=500)
+    assert len(checks) > 3
+    given = [checks[1], checks[0], *checks[2:]] if order == "swapped" else [checks[0], *checks[2:]]
+    with pytest.raises(ValueError, match="file order"):
+        assemble(given)

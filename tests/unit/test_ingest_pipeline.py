@@ -279,6 +279,7 @@ def test_a_file_with_errors_is_failed_nothing_of_it_is_stored_and_it_gets_an_err
     errors_key = folder("failed", f"bad.csv/{job.job_id}.errors.csv")
     feedback_key = folder("failed", f"bad.csv/{job.job_id}.feedback")
     assert harness.keys() == {moved, errors_key, feedback_key}
+    assert harness.objects.streamed == [errors_key]  # ObjectStore.put_file: never read into memory whole
     assert job.current_file_path == "/interval-data/failed/bad.csv/bad.csv"
     assert job.error_csv_file_path == f"/interval-data/failed/bad.csv/{job.job_id}.errors.csv"
     assert job.feedback_file_path == f"/interval-data/failed/bad.csv/{job.job_id}.feedback"

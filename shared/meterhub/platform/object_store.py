@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import IO, Protocol
 
 CHUNK_BYTES = 256 * 1024
 
@@ -24,6 +24,11 @@ class ObjectInfo:
 
 class ObjectStore(Protocol):
     def put(self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str] | None = None) -> None: ...
+
+    def put_file(self, key: str, body: IO[bytes], content_type: str, metadata: Mapping[str, str] | None = None) -> None:
+        """`put` of what `body` holds from its current position to its end, read and sent a part at a time
+        (a multipart upload when large), so an object of any size is stored without being held in memory:
+        a failed file's errors CSV, spooled to disk, can be larger than a function's memory."""
 
     def lines(self, key: str) -> Iterator[bytes]:
         """The object's lines, streamed (never the whole object in memory)."""

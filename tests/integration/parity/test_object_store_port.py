@@ -5,12 +5,13 @@ where versions do not show; `versioned` runs VersionedObjectStore against S3 whe
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import uuid
 from urllib.parse import unquote
 
 import pytest
 from botocore.exceptions import ClientError
-from meterhub.platform.adapters.s3_object_store import S3ObjectStore
+from meterhub.platform.adapters.s3_object_store import MULTIPART_BYTES, S3ObjectStore
 from meterhub.platform.errors import NotFound
 from meterhub.platform.object_store import CHUNK_BYTES, ObjectStore, partner_key
 
@@ -45,6 +46,26 @@ def test_a_put_object_reads_back_whole_in_chunks_and_by_line(
     assert b"".join(chunks) == body
     assert [len(chunk) for chunk in chunks] == [CHUNK_BYTES, len(body) - CHUNK_BYTES]
     assert list(objects.lines(key)) == [b"a,b", b"1,2", b"", b"last" + b"x" * (CHUNK_BYTES + 10)]
+
+
+def test_a_streamed_put_stores_the_file_from_its_position_as_a_put_of_those_bytes_would(
+    objects: ObjectStore, partner_ids: tuple[str, str]
+) -> None:
+    # Given a spooled file larger than one multipart part, read from past its first bytes
+    key = _key(partner_ids[0], "errors.csv")
+    body = b"line,column,code,message\r\n" + b"".join(b"%d,meter_id,MTR_0002,bad\r\n" % n for n in range(400_000))
+    assert len(body) > MULTIPART_BYTES
+    with tempfile.SpooledTemporaryFile(max_size=1024) as spooled:
+        spooled.write(b"skipped" + body)
+        spooled.seek(len(b"skipped"))
+
+        # When it is put as a stream
+        objects.put_file(key, spooled, "text/csv", {"Job-Id": "job-1"})
+
+    # Then the object is those bytes, with the metadata as a put gives it
+    assert b"".join(objects.chunks(key)) == body
+    info = objects.info(key)
+    assert (info.size, dict(info.metadata)) == (len(body), {"job-id": "job-1"})
 
 
 def test_an_empty_object_has_no_chunks_and_no_lines(objects: ObjectStore, partner_ids: tuple[str, str]) -> None:

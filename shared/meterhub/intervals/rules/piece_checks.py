@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -119,8 +119,9 @@ def check_piece(
     )
 
 
-def group_bucket(pieces: Sequence[tuple[Masks, dict[DayKey, DaySlots]]]) -> BucketGroup:
-    """One bucket's (masks, day records) of every piece, in file order (step 2)."""
+def group_bucket(pieces: Iterable[tuple[Masks, dict[DayKey, DaySlots]]]) -> BucketGroup:
+    """One bucket's (masks, day records) of every piece, in file order (step 2); consumed one piece at a time,
+    so a fan-out reads them lazily and holds one piece's besides what the bucket adds up to."""
     union: Masks = {}
     seeds: dict[int, Masks] = {}
     days: dict[DayKey, DaySlots] = {}
@@ -138,20 +139,28 @@ def group_bucket(pieces: Sequence[tuple[Masks, dict[DayKey, DaySlots]]]) -> Buck
 
 
 def assemble(
-    checks: Sequence[PieceCheck],
+    checks: Iterable[PieceCheck],
     *,
     max_errors: int = MAX_ERRORS,
     on_error: Callable[[RowError], None] | None = None,
 ) -> ValidationReport:
     """The pieces' results, in file order, as the one report of the whole file (step 4); every error also goes
-    to `on_error`, with its absolute line (the errors CSV)."""
+    to `on_error`, with its absolute line (the errors CSV).
+
+    `checks` is consumed one piece at a time and never kept, so a fan-out can read the pieces' summaries
+    lazily and hold one at a time however many pieces (and errors) the file has; after a file-level error
+    the rest are not read at all. They must come in file order (0, 1, ...): each piece's lines are offset by
+    the count of those before it, so a piece out of order or missing is a ValueError, never reordered."""
     report = ValidationReport(max_errors=max_errors)
     log = ErrorLog(report, on_error)
-    if checks:
-        report.columns = list(checks[0].columns)
-        report.unknown_columns = list(checks[0].unknown_columns)
-    before = valid = invalid = 0
-    for check in sorted(checks, key=lambda item: item.index):
+    before = valid = invalid = expected = 0
+    for check in checks:  # not enumerate(): its reused result tuple would keep the last piece alive
+        if check.index != expected:
+            raise ValueError(f"piece {check.index} came where piece {expected} belongs: pieces go in file order")
+        expected += 1
+        if check.index == 0:
+            report.columns = list(check.columns)
+            report.unknown_columns = list(check.unknown_columns)
         offset = before - 1 if check.index else 0
         stopped = False
         for error in check.errors:
@@ -170,6 +179,7 @@ def assemble(
         valid += check.rows_valid
         invalid += check.rows_invalid
         before += check.lines
+        del check  # let it go before the next piece is read: one piece's summary held at a time, not two
         if stopped:
             break  # one pass stops at a file-level error: what follows it is not read
     if valid + invalid == 0 and report.fatal is None:

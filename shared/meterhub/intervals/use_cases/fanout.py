@@ -13,7 +13,8 @@ The flow (one task per part; every task idempotent, so SQS's redeliveries and re
            `settle`s
     settle the pieces' summaries assembled into one report (`piece_checks.assemble`): a file with an error
            ends FAILED with its errors CSV and nothing stored; a clean file queues a `merge` task per bucket
-    merge  bucket b: its day records merged (`bounded_merges`); the last bucket done ends the job COMPLETED
+    merge  bucket b: its day records merged (`bounded_merges`), counted (`days_written`); the last bucket done
+           assembles the report again and ends the job COMPLETED
 
 Why SQS and not Step Functions Distributed Map: the file's pieces are already independent tasks with their own
 retries, and the join is one conditional DynamoDB update, so SQS gives everything needed at a cost per file of
@@ -31,13 +32,26 @@ recorded: its first delivery died between recording the part and finishing the j
 (If that first delivery is merely slow, both join: harmless, because every step is idempotent — the same inputs
 stage the same results, merges are idempotent — and a finished job's tasks do nothing.)
 
+What a task holds: never every piece's results at once. The settle and merge joins read the pieces' summaries
+one at a time as `assemble` consumes them (`_summaries`), so a file whose every row is bad (a 1 GB file: some
+10 million errors) costs the settling invocation one piece's summary, the report's first `MAX_ERRORS` errors
+and its counts, and the multipart upload's parts in flight (`ObjectStore.put_file`), whatever the file's size;
+the errors CSV itself is spooled to the function's disk past `SPOOL_BYTES` (as large as the errors: /tmp must
+hold it). A group task reads every piece's record of its bucket one at a time and holds what the bucket adds up
+to (its day records); a recheck reads the buckets' lists of seeded pieces and its own seeds, never their day
+records; a merge reads its own bucket; the merge join takes the buckets' `days_written` from their recorded
+counts instead of reading their day records again. What still grows with the file in one invocation: one GET
+per piece in the group tasks and the two joins, and lists of piece numbers (the plan, the seeded pieces).
+
 What is staged (`interval-work/<pid>/<job_id>/`): `plan.json`; `check-<i>.json` (a piece's counts and
 errors); `check-<i>-<b>.json` (its masks and day records of bucket b); `group-<b>.json` (a bucket's day
-records and seeds). They stay after the job ends: the data bucket's `ExpireIntervalWork` lifecycle rule deletes
-them after 7 days (longer than a task can wait on its queue, so a running file never loses them), a crashed
-file's too. Outside `partners/` for two reasons: a lifecycle rule filters on a key prefix, which cannot skip
-the partner id; and the bucket notifies the ingest function of every object created under `partners/`, which
-would make each staged object an ingest invocation that finds it is not a drop.
+records); `seeded-<b>.json` (the pieces that repeat an earlier piece's slots of bucket b) and
+`seed-<i>-<b>.json` (those earlier slots, piece i's seed from bucket b). They stay after the job ends: the
+data bucket's `ExpireIntervalWork` lifecycle rule deletes them after 7 days (longer than a task can wait on its
+queue, so a running file never loses them), a crashed file's too. Outside `partners/` for two reasons: a
+lifecycle rule filters on a key prefix, which cannot skip the partner id; and the bucket notifies the ingest
+function of every object created under `partners/`, which would make each staged object an ingest invocation
+that finds it is not a drop.
 """
 
 from __future__ import annotations
@@ -64,6 +78,8 @@ from meterhub.platform.object_store import ObjectInfo, ObjectStore
 from meterhub.platform.work_queue import WorkQueue
 
 WORK_PREFIX = "interval-work"
+DAYS_WRITTEN = "days_written"
+"""The merge step's count (`mark_part_done`): each bucket's day records merged, summed for the job's report."""
 CHECK_STEP = "check"
 """The step whose parts (the file's pieces) are recorded done with their row counts: the job's progress
 (`upload_jobs.with_progress`)."""
@@ -179,12 +195,12 @@ class FanOut:
             )
 
     def _group(self, job: UploadJob, plan_: _Plan, bucket: int) -> None:
-        staged = [self._get(job, f"check-{index}-{bucket}.json") for index in range(plan_.pieces)]
-        group = group_bucket([(_masks(item["seen"]), _days(item["days"])) for item in staged])
-        record = {
-            "days": _days_record({bucket: group.days}, bucket),
-            "seeds": {str(index): _masks_record(seed) for index, seed in group.seeds.items()},
-        }
+        staged = (self._get(job, f"check-{index}-{bucket}.json") for index in range(plan_.pieces))
+        group = group_bucket((_masks(item["seen"]), _days(item["days"])) for item in staged)
+        for index, seed in group.seeds.items():
+            self._put(job.partner_id, job.job_id, f"seed-{index}-{bucket}.json", _masks_record(seed))
+        self._put(job.partner_id, job.job_id, f"seeded-{bucket}.json", {"pieces": sorted(group.seeds)})
+        record = {"days": _days_record({bucket: group.days}, bucket)}
         self._put(job.partner_id, job.job_id, f"group-{bucket}.json", record)
 
         def join() -> None:
@@ -197,18 +213,20 @@ class FanOut:
         self._joined(job, "group", bucket, plan_.buckets, join)
 
     def _settle(self, job: UploadJob, plan_: _Plan) -> None:
-        """Every piece is checked (and rechecked): fail the file with its report, or queue its merges."""
-        checks = [_summary(index, self._get(job, f"check-{index}.json")) for index in range(plan_.pieces)]
+        """Every piece is checked (and rechecked): fail the file with its report, or queue its merges.
+
+        The pieces' summaries are read one at a time as `assemble` asks for them, their errors written to the
+        errors CSV (spooled to disk past `SPOOL_BYTES`) as they come, and the CSV streamed to the bucket: this
+        invocation holds one piece's summary, whatever the file's size or number of errors."""
         rejects = RejectFile()
         try:
-            report = assemble(checks, on_error=rejects.write)
-            checks.clear()
+            report = assemble(self._summaries(job, plan_), on_error=rejects.write)
             if report.ok:
                 self.ingestion.uploads.save(job.model_copy(update={"storing": True, **_counts(report)}))
                 self._queue(job, "merge", range(plan_.buckets))
                 return
             drop, info = self._drop(plan_, job)
-            self.ingestion.finish(drop, info, job, report, 0, rejects.content)
+            self.ingestion.finish(drop, info, job, report, 0, rejects.body())
         finally:
             rejects.close()
 
@@ -220,15 +238,16 @@ class FanOut:
             self._intervals.merge(partner_id, meter_id, day, slots)
 
         merge_batches([days], merge, self.ingestion.write_concurrency)
+        written = len(days)
+        del days  # the join below reads summaries: not with this bucket's day records still held
 
         def join() -> None:
-            checks = [_summary(index, self._get(job, f"check-{index}.json")) for index in range(plan_.pieces)]
-            report = assemble(checks)
-            written = sum(len(_days(self._get(job, f"group-{b}.json")["days"])) for b in range(plan_.buckets))
+            report = assemble(self._summaries(job, plan_))
+            progress = self._uploads.step_progress(job.partner_id, job.job_id, "merge")
             drop, info = self._drop(plan_, job)
-            self.ingestion.finish(drop, info, job, report, written, lambda: b"")
+            self.ingestion.finish(drop, info, job, report, progress.counts.get(DAYS_WRITTEN, 0), None)
 
-        self._joined(job, "merge", bucket, plan_.buckets, join)
+        self._joined(job, "merge", bucket, plan_.buckets, join, {DAYS_WRITTEN: written})
 
     def _joined(
         self,
@@ -250,16 +269,24 @@ class FanOut:
         self._uploads.mark_part_done(job.partner_id, job.job_id, f"{step}-joined", 0)
 
     # ----- helpers ----------------------------------------------------------------------------------------------
+    def _summaries(self, job: UploadJob, plan_: _Plan) -> Iterator[PieceCheck]:
+        """The pieces' summaries in file order, each read only when asked for (`assemble` holds one at a time)."""
+        for index in range(plan_.pieces):
+            yield _summary(index, self._get(job, f"check-{index}.json"))
+
     def _rechecks(self, job: UploadJob, plan_: _Plan) -> list[int]:
+        """The pieces with a seed: a list of piece numbers per bucket, not the seeds or the day records."""
         seeded: set[int] = set()
         for bucket in range(plan_.buckets):
-            seeded.update(int(index) for index in self._get(job, f"group-{bucket}.json")["seeds"])
+            seeded.update(self._get(job, f"seeded-{bucket}.json")["pieces"])
         return sorted(seeded)
 
     def _seed(self, job: UploadJob, plan_: _Plan, index: int) -> Masks:
+        """Piece `index`'s seed from the buckets that gave it one: its own staged masks, no other piece's."""
         seed: Masks = {}
         for bucket in range(plan_.buckets):
-            seed.update(_masks(self._get(job, f"group-{bucket}.json")["seeds"].get(str(index), {})))
+            if index in self._get(job, f"seeded-{bucket}.json")["pieces"]:
+                seed.update(_masks(self._get(job, f"seed-{index}-{bucket}.json")))
         return seed
 
     def _queue(self, job: UploadJob, step: str, parts: Iterator[int] | range | list[int]) -> None:

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import IO
 
 from meterhub.intervals.ports import IntervalStore, MeterSource, UploadRepository
 from meterhub.intervals.records import STORED_ERRORS, UPLOAD_TERMINAL, UploadJob, UploadStatus
@@ -62,10 +63,12 @@ class RejectFile:
     def write(self, error: RowError) -> None:
         self._writer.writerow([error.line, error.column or "", str(error.code), error.message])
 
-    def content(self) -> bytes:
+    def body(self) -> IO[bytes]:
+        """The CSV written so far, from its first byte: handed to `ObjectStore.put_file`, which streams it to
+        the bucket, so the report is never one bytes object in memory however many errors it holds."""
         self._text.flush()
         self._file.seek(0)
-        return self._file.read()
+        return self._file
 
     def close(self) -> None:
         self._text.close()
@@ -126,9 +129,10 @@ class Ingestion:
         job: UploadJob,
         report: ValidationReport,
         days: int,
-        errors_csv: Callable[[], bytes],
+        errors_csv: IO[bytes] | None,
     ) -> UploadJob:
-        """End a job whose file was validated (and, if clean, stored) elsewhere: file it as `_run` does."""
+        """End a job whose file was validated (and, if clean, stored) elsewhere: file it as `_run` does.
+        `errors_csv`: a failed file's (`RejectFile.body`); None for a clean file, which has none."""
         return self._ended(self._file(drop, info, job, report, days, errors_csv), None)
 
     def give_up(
@@ -220,7 +224,7 @@ class Ingestion:
             if report.ok:
                 job = self._save(job, storing=True)
             days = self._store(drop, info, lookup, started) if report.ok else 0
-            return self._file(drop, info, job, report, days, rejects.content)
+            return self._file(drop, info, job, report, days, rejects.body())
         finally:
             rejects.close()
 
@@ -245,7 +249,7 @@ class Ingestion:
         job: UploadJob,
         report: ValidationReport,
         days: int,
-        errors_csv: Callable[[], bytes],
+        errors_csv: IO[bytes] | None,
     ) -> UploadJob:
         accepted = report.ok
         status = UploadStatus.COMPLETED if accepted else UploadStatus.FAILED
@@ -267,7 +271,9 @@ class Ingestion:
         }
         self.objects.put(feedback_key, json.dumps(feedback, indent=2).encode(), "application/json")
         if errors_key:
-            self.objects.put(errors_key, errors_csv(), "text/csv")
+            if errors_csv is None:
+                raise ValueError("a failed file is filed with its errors CSV")
+            self.objects.put_file(errors_key, errors_csv, "text/csv")
         moved = drop.moved_key(accepted)
         self.objects.move(drop.key, moved, info.version)
         return self._save(

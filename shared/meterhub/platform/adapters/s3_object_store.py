@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from meterhub.platform.adapters import clients
@@ -15,6 +16,11 @@ from meterhub.platform.errors import NotFound
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CopySourceTypeDef
 from meterhub.platform.object_store import CHUNK_BYTES, ObjectInfo
+
+MULTIPART_BYTES = 8 * 1024 * 1024
+"""`put_file` sends a body over this as a multipart upload of parts this size; s3transfer holds at most ten
+parts in memory at once (80 MB of a function's memory, whatever the object's size)."""
+_STREAMING = TransferConfig(multipart_threshold=MULTIPART_BYTES, multipart_chunksize=MULTIPART_BYTES)
 
 
 class S3ObjectStore:
@@ -30,6 +36,10 @@ class S3ObjectStore:
             ServerSideEncryption="AES256",
             Metadata=dict(metadata or {}),
         )
+
+    def put_file(self, key: str, body: IO[bytes], content_type: str, metadata: Mapping[str, str] | None = None) -> None:
+        extra = {"ContentType": content_type, "ServerSideEncryption": "AES256", "Metadata": dict(metadata or {})}
+        clients.s3().upload_fileobj(body, self._bucket, key, ExtraArgs=extra, Config=_STREAMING)
 
     def lines(self, key: str) -> Iterator[bytes]:
         body = clients.s3().get_object(Bucket=self._bucket, Key=key)["Body"]
