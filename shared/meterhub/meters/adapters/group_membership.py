@@ -52,7 +52,7 @@ class DynamoGroupMembership:
         mark = GroupChange(group=group, version=uuid.uuid4().hex, changed_at=at)
         try:
             if joined:
-                clients.dynamodb().put_item(TableName=self._table, Item={**member, "meter_id": {"S": meter_id}})
+                clients.dynamodb().put_item(TableName=self._table, Item=member)
             else:
                 clients.dynamodb().delete_item(TableName=self._table, Key=member)
             clients.dynamodb().put_item(
