@@ -12,7 +12,9 @@ published keeps its mark (`meters.use_cases.group_snapshots`).
 
 Cost: a meter joining or leaving is two writes (its member item, its group's mark), made by the meter stream's
 function. When a fleet joins one group at a deadline, every join rewrites that group's one mark item: DynamoDB
-takes about 1,000 writes a second on one item, far above the pace of one stream processor working its shards.
+takes about 1,000 writes a second on one item, and the stream's function writes it at the pace it works through
+its shards (a few milliseconds a write, one batch at a time per shard); a throttled write fails its record, which
+the event source retries, and the mark's last write wins whatever the order.
 Listing a group reads its partition in 1 MB pages (member items are ~150 bytes: ~6,000 a page).
 """
 
