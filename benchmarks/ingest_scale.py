@@ -15,12 +15,14 @@ is on disk and streamed in `CHUNK_BYTES` chunks, ranged reads included, as S3 st
    builds it, on the stand-ins above, `tests.fakes.intervals.InMemoryUploadRepository` for the joins and a
    work queue that records which task queued which): the ingest invocation (`Ingestion.ingest`, which claims the
    job and calls `FanOut.start`), then every queued task through `FanOut.handle`, one after the other, each as
-   one invocation: its wall time (latency sleeps and the merges' `--write-workers` threads included), CPU time,
-   requests and peak Python heap (`tracemalloc`, its peak reset per task, measured from what was held before the
-   task) are recorded. Staged `interval-work/` objects are written to a temporary directory on disk, not kept in
-   memory: a Lambda's PUT sends the body away, so a task's heap must not keep what it staged (it would count in
-   the next task's heap too), and the staged day records of 10M rows (~2 GB as JSON, twice) need not be RAM.
-   The interval-store stand-in is not thread-safe-sensitive (it keeps nothing), so the merges' threads are real.
+   one invocation: its wall time (latency sleeps included, and its merges on `bounded_merges`' real
+   `--write-workers` threads: the stand-ins count under a lock), CPU time and requests are recorded. The peak
+   Python heap comes from a second run of the same tasks, because `tracemalloc` slows this code ~10x: there the
+   first and the last task of each step (the last runs the step's join) run under `tracemalloc`, started anew
+   per task, so a peak is what that task allocated beyond what the process held. Staged `interval-work/` objects
+   are written to a temporary directory on disk, not kept in memory: a Lambda's PUT sends the body away, so a
+   task must not be charged for what it staged, and the staged day records of 10M rows (a few GB of JSON)
+   would crowd this shared machine's RAM for nothing.
 
    From the measured per-task times, the wall time at W workers is *computed* by a list scheduler over the
    recorded DAG, not run with W threads: each Lambda invocation has its own CPU, where W threads here would share
@@ -646,34 +648,29 @@ def fan_out_report(
 
 
 def scaled(run: FanOutRun, factor: float, size: int, model_piece_bytes: int) -> list[Task]:
-    """The DAG of a file `factor` times as large (see the module docstring, 3)."""
-    check_work = sum(task.wall - task.join for task in run.tasks if task.step == "check")
-    per_byte = check_work / size
+    """The DAG of a file `factor` times as large (see the module docstring, 3): the measured check tasks become
+    as many pieces of `model_piece_bytes` as the file needs, each as long as the measured checks per byte (the
+    step's join, which queues the groups, stays in the last); every other task, one per bucket, is kept, its
+    work and its join times `factor`, except the start's (it reads the header)."""
+    per_byte = sum(task.wall - task.join for task in run.tasks if task.step == "check") / size
+    check_join = sum(task.join for task in run.tasks if task.step == "check")
     pieces = math.ceil(size * factor / model_piece_bytes)
     tasks: list[Task] = []
-    parents: dict[int, int] = {}
-    check_join = sum(task.join for task in run.tasks if task.step == "check")
+    now_at: dict[int, int] = {}  # a measured task's index -> the index of the task standing for it
     for index, task in enumerate(run.tasks):
-        queued_by = parents.get(task.queued_by, -1)
+        queued_by = now_at.get(task.queued_by, -1)
         if task.step == "check":
-            if task.part > 0:
-                continue
-            for part in range(pieces):
-                joins = check_join if part == pieces - 1 else 0.0
-                work = per_byte * model_piece_bytes
-                tasks.append(Task("check", part, queued_by, work + joins, joins, 0, 0, {}))
-            parents.update({i: len(tasks) - 1 for i, t in enumerate(run.tasks) if t.step == "check"})
+            if not tasks or tasks[-1].step != "check":
+                for part in range(pieces):
+                    join = check_join if part == pieces - 1 else 0.0
+                    tasks.append(Task("check", part, queued_by, per_byte * model_piece_bytes + join, join, 0, None, {}))
+            now_at[index] = len(tasks) - 1
             continue
-        grows = task.step in ("group", "merge", "recheck")
-        tasks.append(
-            replace_task(task, queued_by, (task.wall - task.join) * (factor if grows else 1), task.join * factor)
-        )
-        parents[index] = len(tasks) - 1
+        grows = factor if task.step != "start" else 1.0
+        work, join = (task.wall - task.join) * grows, task.join * grows
+        tasks.append(Task(task.step, task.part, queued_by, work + join, join, 0, task.heap_mb, {}))
+        now_at[index] = len(tasks) - 1
     return tasks
-
-
-def replace_task(task: Task, queued_by: int, work: float, join: float) -> Task:
-    return Task(task.step, task.part, queued_by, work + join, join, 0, task.heap_mb, {})
 
 
 def model(
