@@ -17,12 +17,12 @@ is on disk and streamed in `CHUNK_BYTES` chunks, ranged reads included, as S3 st
    job and calls `FanOut.start`), then every queued task through `FanOut.handle`, one after the other, each as
    one invocation: its wall time (latency sleeps included, and its merges on `bounded_merges`' real
    `--write-workers` threads: the stand-ins count under a lock), CPU time and requests are recorded. The peak
-   Python heap comes from a second run of the same tasks, because `tracemalloc` slows this code ~10x: there the
-   first and the last task of each step (the last runs the step's join) run under `tracemalloc`, started anew
-   per task, so a peak is what that task allocated beyond what the process held. Staged `interval-work/` objects
-   are written to a temporary directory on disk, not kept in memory: a Lambda's PUT sends the body away, so a
-   task must not be charged for what it staged, and the staged day records of 10M rows (a few GB of JSON)
-   would crowd this shared machine's RAM for nothing.
+   Python heap comes from a second run of the same tasks (without the latency, which changes no heap), because
+   `tracemalloc` slows this code ~10x: there the first and the last task of each step (the last runs the step's
+   join) run under `tracemalloc`, started anew per task, so a peak is what that task allocated beyond what the
+   process held. Staged `interval-work/` objects are written to a temporary directory on disk, not kept in
+   memory: a Lambda's PUT sends the body away, so a task must not be charged for what it staged, and the staged
+   records (~400 MB of JSON for 10M rows) would only crowd this shared machine's RAM.
 
    From the measured per-task times, the wall time at W workers is *computed* by a list scheduler over the
    recorded DAG, not run with W threads: each Lambda invocation has its own CPU, where W threads here would share
@@ -43,7 +43,7 @@ Quick mode: with neither `--piece-rows` nor `--piece-bytes`, pieces are the depl
 a file smaller than `QUICK_PIECES` such pieces is cut into `QUICK_PIECES`, so `--rows 200000` runs the same
 DAG in well under a minute (and the 100M model rescales the check tasks to the deployed piece size).
 
-Recommended run (tens of minutes with 4 ms per request: run it in the background, `nice`d):
+Recommended run (~11 minutes with 4 ms per request on a loaded 2-core machine: in the background, `nice`d):
 
     .venv/bin/python -m benchmarks.ingest_scale --rows 10000000 [--meters 1000] [--latency-ms 4]
         [--workers 1,4,20,64] [--piece-bytes 67108864 | --piece-rows N] [--buckets 16] [--write-workers 16]
@@ -568,8 +568,9 @@ def report(args: argparse.Namespace) -> None:
             f"({by_operation(one.requests, scale)}); peak RSS {one.peak_mb - base:,.0f} MB"
         )
 
-        arguments = [str(path), str(piece_bytes), str(args.buckets), str(args.write_workers), str(latency)]
-        run, traced = (fan_out_run(child(kind, arguments)) for kind in ("timed", "traced"))
+        arguments = [str(path), str(piece_bytes), str(args.buckets), str(args.write_workers)]
+        run = fan_out_run(child("timed", [*arguments, str(latency)]))
+        traced = fan_out_run(child("traced", [*arguments, "0"]))  # a heap does not wait: no latency
         for task, heap in zip(run.tasks, traced.tasks, strict=True):
             assert (task.step, task.part) == (heap.step, heap.part), "the two runs queue the same tasks in turn"
             task.heap_mb = heap.heap_mb
@@ -645,6 +646,10 @@ def fan_out_report(
     for count in workers:
         wall = makespan(run.tasks, count)
         print(f"{count:>5} {wall:>9.1f} {first / wall:>8.1f}x {one.wall / wall:>17.2f}x")
+    print(
+        f"with a worker per task: {makespan(run.tasks, len(run.tasks)):,.1f} s, the critical path (a step waits "
+        f"for its slowest part): no W goes below it"
+    )
 
 
 def scaled(run: FanOutRun, factor: float, size: int, model_piece_bytes: int) -> list[Task]:
@@ -693,11 +698,11 @@ def model(
         own = [task for task in tasks if task.step == step]
         measured = [task for task in run.tasks if task.step == step]
         heap_factor = factor if step in ("group", "merge") else 1.0
-        slowest = max(task.wall for task in own)
+        slowest, heap = max(task.wall for task in own), heaps(measured) * heap_factor
         print(
             f"{step:<8} {len(own):>6,} tasks, slowest {slowest:>7.1f} s ({slowest / LIMIT_SECONDS:.1%} of 15 min), "
-            f"total {sum(task.wall for task in own) / 60:>7.1f} min, "
-            f"peak heap ~{heaps(measured) * heap_factor:,.0f} MB"
+            f"total {sum(task.wall for task in own) / 60:>7.1f} min, peak heap ~{heap:,.0f} MB"
+            f"{' (over the function memory)' if heap > LAMBDA_GB * 1024 else ''}"
         )
     print(f"{'W':>5} {'wall min':>9}")
     for count in sorted({*workers, FILE_WORKERS, PIECES_CONCURRENCY}):
