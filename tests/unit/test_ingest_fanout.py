@@ -13,18 +13,19 @@ from __future__ import annotations
 import random
 import re
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from meterhub.intervals.records import UploadJob, UploadStatus
 from meterhub.intervals.rules.model import RowError
 from meterhub.intervals.rules.piece_checks import PieceCheck
 from meterhub.intervals.use_cases import fanout
+from meterhub.intervals.use_cases.errors_csv import ErrorsCsvWriter
 from meterhub.intervals.use_cases.fanout import WORK_PREFIX, FanOut
-from meterhub.intervals.use_cases.pipeline import Ingestion, RejectFile
+from meterhub.intervals.use_cases.pipeline import Ingestion
 from meterhub.platform.errors import StorageUnavailable
 from meterhub.platform.work_queue import QueueSendError
 
@@ -193,11 +194,11 @@ def test_a_failing_file_of_many_pieces_gets_one_invocations_errors_csv_byte_for_
     assert harness.single.objects.streamed == [f"partners/{PARTNER}{expected.error_csv_file_path}"]
 
 
-def test_the_settle_step_holds_one_piece_summary_at_a_time_writing_its_errors_before_reading_the_next(
+def test_the_settle_step_holds_one_piece_summary_at_a_time_and_writes_its_errors_as_the_upload_reads_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given every piece summary the settle step builds watched (alive or not), and every read of a summary and
-    # every errors CSV row noted in order
+    # Given every piece summary the settle step builds watched (alive or not), and every read of a summary, the
+    # start of the errors CSV's upload and every row written to a CSV noted in order
     built: list[weakref.ref[PieceCheck]] = []
 
     def alive() -> int:
@@ -211,10 +212,11 @@ def test_the_settle_step_holds_one_piece_summary_at_a_time_writing_its_errors_be
         built.append(weakref.ref(check))
         return check
 
-    class NotedRejects(RejectFile):
-        def write(self, error: RowError) -> None:
-            events.append(("csv", error.line, alive()))
-            super().write(error)
+    row_of = ErrorsCsvWriter.write
+
+    def noted_row(writer: ErrorsCsvWriter, error: RowError) -> None:
+        events.append(("csv", error.line, alive()))
+        row_of(writer, error)
 
     class NotedReads(VersionedObjectStore):
         def chunks(self, key: str, version: str | None = None) -> Iterator[bytes]:
@@ -223,8 +225,14 @@ def test_the_settle_step_holds_one_piece_summary_at_a_time_writing_its_errors_be
                 events.append(("read", int(match[1]), alive()))
             yield from super().chunks(key, version)
 
+        def put_file(
+            self, key: str, body: IO[bytes], content_type: str, metadata: Mapping[str, str] | None = None
+        ) -> None:
+            events.append(("upload", 0, alive()))
+            super().put_file(key, body, content_type, metadata)
+
     monkeypatch.setattr(fanout, "_summary", watched)
-    monkeypatch.setattr(fanout, "RejectFile", NotedRejects)
+    monkeypatch.setattr(ErrorsCsvWriter, "write", noted_row)
     harness = FanOutHarness(fanned=Harness(objects=NotedReads()))
     body = every_row_bad()
     job = harness.drop("all-bad.csv", body)
@@ -234,15 +242,21 @@ def test_the_settle_step_holds_one_piece_summary_at_a_time_writing_its_errors_be
     harness.run()
     assert harness.job(job.job_id).status is UploadStatus.FAILED
 
-    # Then the summaries were read in file order, each when no other was alive, and each piece's errors went to
-    # the CSV before the next summary was read, with that piece's summary the only one alive
-    reads = [index for kind, index, _ in events if kind == "read"]
-    assert reads == list(range(pieces))
+    # Then the report was assembled from the summaries read in file order, with no CSV written
+    kinds = [kind for kind, _, _ in events]
+    upload = kinds.index("upload")
+    assert [index for kind, index, _ in events[:upload]] == list(range(pieces))
+    assert set(kinds[:upload]) == {"read"}
+    # And only once the upload had started were they read again in file order, each piece's rows generated
+    # (its summary the only one alive) before the next summary was read
+    after = events[upload + 1 :]
+    assert [index for kind, index, _ in after if kind == "read"] == list(range(pieces))
     assert all(count == 0 for kind, _, count in events if kind == "read")
     assert all(count == 1 for kind, _, count in events if kind == "csv")
-    kinds = [kind for kind, _, _ in events]
-    assert kinds[0] == "read" and all(kinds[at - 1] == "csv" for at, kind in enumerate(kinds) if kind == "read" and at)
-    assert [line for kind, line, _ in events if kind == "csv"] == list(range(2, len(body.splitlines()) + 1))
+    assert after[0][0] == "read" and all(
+        after[at - 1][0] == "csv" for at, (kind, _, _) in enumerate(after) if kind == "read" and at
+    )
+    assert [line for kind, line, _ in after if kind == "csv"] == list(range(2, len(body.splitlines()) + 1))
 
 
 class NotedWork(VersionedObjectStore):

@@ -67,12 +67,20 @@ from meterhub.intervals.records import UPLOAD_TERMINAL, UploadJob
 from meterhub.intervals.rules.codes import ErrorCode
 from meterhub.intervals.rules.model import RowError
 from meterhub.intervals.rules.paths import Drop, parse_drop
-from meterhub.intervals.rules.piece_checks import Masks, PieceCheck, assemble, check_piece, group_bucket
+from meterhub.intervals.rules.piece_checks import (
+    Masks,
+    PieceCheck,
+    assemble,
+    assembled_errors,
+    check_piece,
+    group_bucket,
+)
 from meterhub.intervals.rules.pieces import Piece, header_of, plan
 from meterhub.intervals.rules.slots import DayKey, DaySlots
 from meterhub.intervals.use_cases.bounded_merges import merge_batches
+from meterhub.intervals.use_cases.errors_csv import errors_csv_stream
 from meterhub.intervals.use_cases.meter_lookup import repository_lookup
-from meterhub.intervals.use_cases.pipeline import Ingestion, RejectFile
+from meterhub.intervals.use_cases.pipeline import Ingestion
 from meterhub.platform.errors import NotFound
 from meterhub.platform.object_store import ObjectInfo, ObjectStore
 from meterhub.platform.work_queue import WorkQueue
@@ -215,20 +223,25 @@ class FanOut:
     def _settle(self, job: UploadJob, plan_: _Plan) -> None:
         """Every piece is checked (and rechecked): fail the file with its report, or queue its merges.
 
-        The pieces' summaries are read one at a time as `assemble` asks for them, their errors written to the
-        errors CSV (spooled to disk past `SPOOL_BYTES`) as they come, and the CSV streamed to the bucket: this
-        invocation holds one piece's summary, whatever the file's size or number of errors."""
-        rejects = RejectFile()
+        Two passes over the pieces' summaries, each read one at a time as `assemble` asks for them. The first
+        only assembles the report (counts, the first errors): a clean file's merges are queued. A failed file's
+        errors CSV is the second pass (`assembled_errors`), generated as `ObjectStore.put_file` reads it
+        (`errors_csv_stream`): never on the function's disk nor whole in memory. This invocation holds one
+        piece's summary, the report, a chunk of CSV and the upload's parts in flight (the S3 adapter bounds
+        them), whatever the file's size or number of errors. An upload that fails midway leaves no errors
+        object (the multipart upload is aborted) and raises, so the queue delivers the task again, whose join
+        generates the same CSV again (see `_joined`)."""
+        report = assemble(self._summaries(job, plan_))
+        if report.ok:
+            self.ingestion.uploads.save(job.model_copy(update={"storing": True, **_counts(report)}))
+            self._queue(job, "merge", range(plan_.buckets))
+            return
+        drop, info = self._drop(plan_, job)
+        errors_csv = errors_csv_stream(assembled_errors(self._summaries(job, plan_)))
         try:
-            report = assemble(self._summaries(job, plan_), on_error=rejects.write)
-            if report.ok:
-                self.ingestion.uploads.save(job.model_copy(update={"storing": True, **_counts(report)}))
-                self._queue(job, "merge", range(plan_.buckets))
-                return
-            drop, info = self._drop(plan_, job)
-            self.ingestion.finish(drop, info, job, report, 0, rejects.body())
+            self.ingestion.finish(drop, info, job, report, 0, errors_csv)
         finally:
-            rejects.close()
+            errors_csv.close()
 
     def _merge(self, job: UploadJob, plan_: _Plan, bucket: int) -> None:
         days = _days(self._get(job, f"group-{bucket}.json")["days"])
