@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import random
 import re
+import tempfile
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import IO, Any
@@ -22,7 +23,7 @@ import pytest
 from meterhub.intervals.records import UploadJob, UploadStatus
 from meterhub.intervals.rules.model import RowError
 from meterhub.intervals.rules.piece_checks import PieceCheck
-from meterhub.intervals.use_cases import fanout
+from meterhub.intervals.use_cases import errors_csv, fanout
 from meterhub.intervals.use_cases.errors_csv import ErrorsCsvWriter
 from meterhub.intervals.use_cases.fanout import WORK_PREFIX, FanOut
 from meterhub.intervals.use_cases.pipeline import Ingestion
@@ -257,6 +258,100 @@ def test_the_settle_step_holds_one_piece_summary_at_a_time_and_writes_its_errors
         after[at - 1][0] == "csv" for at, (kind, _, _) in enumerate(after) if kind == "read" and at
     )
     assert [line for kind, line, _ in after if kind == "csv"] == list(range(2, len(body.splitlines()) + 1))
+
+
+class SmallReads(VersionedObjectStore):
+    """A bucket whose streamed put reads its body in small parts, noting the largest any read returned; it
+    fails (`fail_after` bytes in, once) as an upload dying midway would, storing nothing."""
+
+    def __init__(self, read_bytes: int, fail_after: int | None = None) -> None:
+        super().__init__()
+        self.read_bytes = read_bytes
+        self.fail_after = fail_after
+        self.largest_read = 0
+
+    def put_file(self, key: str, body: IO[bytes], content_type: str, metadata: Mapping[str, str] | None = None) -> None:
+        parts: list[bytes] = []
+        read = 0
+        while part := body.read(self.read_bytes):
+            self.largest_read = max(self.largest_read, len(part))
+            parts.append(part)
+            read += len(part)
+            if self.fail_after is not None and read > self.fail_after:
+                self.fail_after = None
+                raise StorageUnavailable("the upload died midway")
+        self.put(key, b"".join(parts), content_type, metadata)
+        self.streamed.append(key)
+
+
+def test_the_settle_writes_no_temporary_file_and_generates_its_errors_csv_a_small_chunk_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given no temporary file can be made (the one-invocation path's spooled CSV among them), the stream's chunk
+    # made small, and every chunk the settle's CSV stream generates noted
+    def no_disk(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a temporary file was made")
+
+    for name in ("SpooledTemporaryFile", "TemporaryFile", "NamedTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, no_disk)
+    monkeypatch.setattr(errors_csv, "STREAM_CHUNK_BYTES", 4096)
+    chunks: list[int] = []
+    chunks_of = errors_csv.errors_csv_chunks
+
+    def noted(errors: Iterable[RowError]) -> Iterator[bytes]:
+        for chunk in chunks_of(errors):
+            chunks.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(errors_csv, "errors_csv_chunks", noted)
+    harness = FanOutHarness(fanned=Harness(objects=SmallReads(read_bytes=1000)))
+    body = every_row_bad()
+
+    # When a file whose every row is bad is fanned out and settled
+    job = harness.drop("all-bad.csv", body)
+    harness.run()
+
+    # Then its errors CSV is complete: all of it went through the stream, in chunks of about 4 KiB (a chunk and
+    # the row that crossed it), each handed to the upload in reads no larger than it asked for
+    done = harness.job(job.job_id)
+    assert done.status is UploadStatus.FAILED
+    errors_csv_body = harness.fanned.read(done.error_csv_file_path or "")
+    assert len(errors_csv_body.decode().splitlines()) == len(body.splitlines())
+    assert sum(chunks) == len(errors_csv_body) > 20 * 4096
+    assert max(chunks) < 4096 + 200
+    assert harness.fanned.objects.largest_read == 1000  # type: ignore[attr-defined]
+    monkeypatch.undo()
+    assert errors_csv_body == harness.single.read(harness.expected("all-bad.csv", body).error_csv_file_path or "")
+
+
+def test_an_upload_of_the_errors_csv_dying_midway_leaves_no_report_and_its_redelivery_files_it_whole() -> None:
+    # Given a bucket whose first streamed put dies 20,000 bytes into the errors CSV
+    harness = FanOutHarness(fanned=Harness(objects=SmallReads(read_bytes=4096, fail_after=20_000)))
+    body = every_row_bad()
+    job = harness.drop("all-bad.csv", body)
+    for message in harness.take():
+        harness.fan_out.handle(message)
+    groups = harness.take()
+    for message in groups[:-1]:
+        harness.fan_out.handle(message)
+
+    # When the last group settles the file, the upload fails: the task raises (SQS will deliver it again)
+    with pytest.raises(StorageUnavailable):
+        harness.fan_out.handle(groups[-1])
+
+    # Then no errors CSV was stored and the job is not over
+    assert not any(key.endswith(".errors.csv") for key in harness.fanned.objects.objects)
+    assert harness.job(job.job_id).status is UploadStatus.PROCESSING
+
+    # And when the task is delivered again, the same stream is generated again and filed whole
+    harness.fan_out.handle(groups[-1])
+    done = harness.job(job.job_id)
+    assert done.status is UploadStatus.FAILED
+    expected = harness.expected("all-bad.csv", body)
+    assert comparable(done) == comparable(expected)
+    assert harness.fanned.read(done.error_csv_file_path or "") == harness.single.read(
+        expected.error_csv_file_path or ""
+    )
 
 
 class NotedWork(VersionedObjectStore):
