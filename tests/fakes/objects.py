@@ -3,7 +3,8 @@
 Why they exist: ingestion, interval uploads and the batch-job payloads read and write S3 through the
 ObjectStore port, and their unit tests run without moto. tests/integration/parity/test_object_store_port.py
 holds both fakes to S3ObjectStore's contract: bodies back whole, in CHUNK_BYTES chunks and by line; a
-streamed `put_file` stores what a `put` of the same bytes stores; an empty object has no chunks and no lines;
+streamed `put_file` stores what a `put` of the same bytes stores (a non-seekable body too), and nothing when its
+body fails midway; an empty object has no chunks and no lines;
 `info` gives the size, the content-MD5 ETag and the user metadata with lower-cased names (as S3 stores them); a
 missing object is NotFound for `info` and `chunks` and S3's own NoSuchKey ClientError for `lines` (the adapter
 does not translate it; the batch worker's queue retries); a move files the object and is idempotent; presigned

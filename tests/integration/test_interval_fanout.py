@@ -3,8 +3,10 @@ INTERVAL_FAN_OUT_BYTES lowered so a file of a few kilobytes is "large"), then ev
 through functions/interval_pieces/app.py as Lambda's SQS event source would deliver it, until the queue is empty.
 
 Covers the fan-out end to end on the real adapters (ranged S3 reads, staged JSON, the DynamoDB join items, the
-work queue): a clean file stored as one invocation stores it, a duplicate split across pieces, and a step failing
-on every attempt ending its job FAILED (nothing on the dead-letter queue).
+work queue): a clean file stored as one invocation stores it, a duplicate split across pieces, a step failing
+on every attempt ending its job FAILED (nothing on the dead-letter queue), and a failed file's errors CSV larger
+than a multipart part streamed to the bucket whole (an upload dying midway leaves nothing; ~15 s: the file must
+be some 10 MB for its CSV to pass one 8 MiB part).
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from meterhub.intervals.records import UploadStatus
+from meterhub.intervals.rules.model import RowError
 from meterhub.intervals.rules.pieces import Piece, plan
+from meterhub.intervals.use_cases import errors_csv
 from meterhub.intervals.use_cases.fanout import FanOut, work_key
+from meterhub.platform.adapters.s3_object_store import MULTIPART_BYTES
 from meterhub.platform.settings import forget_loaded_settings
 from meterhub_dev.local import moto_fidelity
 
@@ -30,6 +36,8 @@ from tests.integration.test_interval_ingest import (
     IntervalDrops,
     csv_file,
     expected,
+    jobs,
+    object_key,
     only_job,
     rows,
     stored,
@@ -298,3 +306,59 @@ def test_one_partners_tasks_run_at_most_its_bound_at_once_while_another_partners
     for pid, data in files.items():
         job = only_job(pieces.drops, pid)
         assert (job.status, job.rows_valid) == (UploadStatus.COMPLETED, len(data)), job.failure_reason
+
+
+def test_a_failed_files_errors_csv_larger_than_an_upload_part_survives_an_upload_dying_midway_and_arrives_whole(
+    pieces: Pieces, partner: IssuedKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a file of some 10 MB whose every row is bad (meters the partner does not have), in five pieces: its
+    # errors CSV is larger than one multipart part, and the first upload of it dies once its first part is sent
+    # and a MiB of the second read
+    pid = partner.partner_id
+    unknown = [str(uuid.uuid4()) for _ in range(40)]
+    body = csv_file(rows(unknown, [DAY + timedelta(days=n) for n in range(28)]))
+    monkeypatch.setenv("INTERVAL_PIECE_BYTES", str(len(body) // 5 + 1))
+    forget_loaded_settings()
+    chunks_of = errors_csv.errors_csv_chunks
+    attempts: list[dict[str, Any]] = []
+
+    def dying_once(errors: Iterable[RowError]) -> Iterator[bytes]:
+        attempts.append(
+            {
+                "errors_csv": [key for key in pieces.drops.keys(pid) if key.endswith(".errors.csv")],
+                "uploads": pieces.drops.s3.list_multipart_uploads(Bucket=pieces.drops.bucket).get("Uploads", []),  # type: ignore[attr-defined]
+                "status": only_job(pieces.drops, pid).status,
+            }
+        )
+        sent = 0
+        for chunk in chunks_of(errors):
+            if len(attempts) == 1 and sent > MULTIPART_BYTES + 2**20:
+                raise ConnectionError("the function lost its connection midway")
+            sent += len(chunk)
+            yield chunk
+
+    monkeypatch.setattr(errors_csv, "errors_csv_chunks", dying_once)
+
+    # When it is fanned out and its tasks run, each failed one delivered again
+    ingest(pieces, pid, "all-bad.csv", body)
+    deliveries = pieces.run()
+
+    # Then the settling task failed once, leaving no errors CSV, no unfinished upload and the job running, and
+    # its redelivery filed the report
+    assert [(count, failed) for _, count, failed in deliveries if failed] == [(1, True)]
+    assert len(attempts) == 2
+    assert attempts[1] == {"errors_csv": [], "uploads": [], "status": UploadStatus.PROCESSING}
+    fanned = only_job(pieces.drops, pid)
+    assert fanned.status is UploadStatus.FAILED
+    errors_csv_body = pieces.drops.read(object_key(pid, fanned.error_csv_file_path))
+    assert len(errors_csv_body) > MULTIPART_BYTES
+    assert fanned.errors_total == len(body.splitlines()) - 1 == len(errors_csv_body.splitlines()) - 1
+
+    # And the report is, byte for byte, the one the same file ingested in one invocation gets
+    monkeypatch.setenv("INTERVAL_FAN_OUT_BYTES", "0")
+    forget_loaded_settings()
+    pieces.drops.put(pid, "all-bad-again.csv", body)
+    assert not any(d.failed for d in pieces.drops.run_queue())
+    single = next(job for job in jobs(pieces.drops, pid) if job.job_id != fanned.job_id)
+    assert single.status is UploadStatus.FAILED and not single.pieces_total
+    assert pieces.drops.read(object_key(pid, single.error_csv_file_path)) == errors_csv_body

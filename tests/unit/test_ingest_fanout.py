@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import random
 import re
+import tempfile
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from meterhub.intervals.records import UploadJob, UploadStatus
 from meterhub.intervals.rules.model import RowError
 from meterhub.intervals.rules.piece_checks import PieceCheck
-from meterhub.intervals.use_cases import fanout
+from meterhub.intervals.use_cases import errors_csv, fanout
+from meterhub.intervals.use_cases.errors_csv import ErrorsCsvWriter
 from meterhub.intervals.use_cases.fanout import WORK_PREFIX, FanOut
-from meterhub.intervals.use_cases.pipeline import Ingestion, RejectFile
+from meterhub.intervals.use_cases.pipeline import Ingestion
 from meterhub.platform.errors import StorageUnavailable
 from meterhub.platform.work_queue import QueueSendError
 
@@ -193,11 +195,11 @@ def test_a_failing_file_of_many_pieces_gets_one_invocations_errors_csv_byte_for_
     assert harness.single.objects.streamed == [f"partners/{PARTNER}{expected.error_csv_file_path}"]
 
 
-def test_the_settle_step_holds_one_piece_summary_at_a_time_writing_its_errors_before_reading_the_next(
+def test_the_settle_step_holds_one_piece_summary_at_a_time_and_writes_its_errors_as_the_upload_reads_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given every piece summary the settle step builds watched (alive or not), and every read of a summary and
-    # every errors CSV row noted in order
+    # Given every piece summary the settle step builds watched (alive or not), and every read of a summary, the
+    # start of the errors CSV's upload and every row written to a CSV noted in order
     built: list[weakref.ref[PieceCheck]] = []
 
     def alive() -> int:
@@ -211,10 +213,11 @@ def test_the_settle_step_holds_one_piece_summary_at_a_time_writing_its_errors_be
         built.append(weakref.ref(check))
         return check
 
-    class NotedRejects(RejectFile):
-        def write(self, error: RowError) -> None:
-            events.append(("csv", error.line, alive()))
-            super().write(error)
+    row_of = ErrorsCsvWriter.write
+
+    def noted_row(writer: ErrorsCsvWriter, error: RowError) -> None:
+        events.append(("csv", error.line, alive()))
+        row_of(writer, error)
 
     class NotedReads(VersionedObjectStore):
         def chunks(self, key: str, version: str | None = None) -> Iterator[bytes]:
@@ -223,8 +226,14 @@ def test_the_settle_step_holds_one_piece_summary_at_a_time_writing_its_errors_be
                 events.append(("read", int(match[1]), alive()))
             yield from super().chunks(key, version)
 
+        def put_file(
+            self, key: str, body: IO[bytes], content_type: str, metadata: Mapping[str, str] | None = None
+        ) -> None:
+            events.append(("upload", 0, alive()))
+            super().put_file(key, body, content_type, metadata)
+
     monkeypatch.setattr(fanout, "_summary", watched)
-    monkeypatch.setattr(fanout, "RejectFile", NotedRejects)
+    monkeypatch.setattr(ErrorsCsvWriter, "write", noted_row)
     harness = FanOutHarness(fanned=Harness(objects=NotedReads()))
     body = every_row_bad()
     job = harness.drop("all-bad.csv", body)
@@ -234,15 +243,115 @@ def test_the_settle_step_holds_one_piece_summary_at_a_time_writing_its_errors_be
     harness.run()
     assert harness.job(job.job_id).status is UploadStatus.FAILED
 
-    # Then the summaries were read in file order, each when no other was alive, and each piece's errors went to
-    # the CSV before the next summary was read, with that piece's summary the only one alive
-    reads = [index for kind, index, _ in events if kind == "read"]
-    assert reads == list(range(pieces))
+    # Then the report was assembled from the summaries read in file order, with no CSV written
+    kinds = [kind for kind, _, _ in events]
+    upload = kinds.index("upload")
+    assert [index for kind, index, _ in events[:upload]] == list(range(pieces))
+    assert set(kinds[:upload]) == {"read"}
+    # And only once the upload had started were they read again in file order, each piece's rows generated
+    # (its summary the only one alive) before the next summary was read
+    after = events[upload + 1 :]
+    assert [index for kind, index, _ in after if kind == "read"] == list(range(pieces))
     assert all(count == 0 for kind, _, count in events if kind == "read")
     assert all(count == 1 for kind, _, count in events if kind == "csv")
-    kinds = [kind for kind, _, _ in events]
-    assert kinds[0] == "read" and all(kinds[at - 1] == "csv" for at, kind in enumerate(kinds) if kind == "read" and at)
-    assert [line for kind, line, _ in events if kind == "csv"] == list(range(2, len(body.splitlines()) + 1))
+    assert after[0][0] == "read" and all(
+        after[at - 1][0] == "csv" for at, (kind, _, _) in enumerate(after) if kind == "read" and at
+    )
+    assert [line for kind, line, _ in after if kind == "csv"] == list(range(2, len(body.splitlines()) + 1))
+
+
+class SmallReads(VersionedObjectStore):
+    """A bucket whose streamed put reads its body in small parts, noting the largest any read returned; it
+    fails (`fail_after` bytes in, once) as an upload dying midway would, storing nothing."""
+
+    def __init__(self, read_bytes: int, fail_after: int | None = None) -> None:
+        super().__init__()
+        self.read_bytes = read_bytes
+        self.fail_after = fail_after
+        self.largest_read = 0
+
+    def put_file(self, key: str, body: IO[bytes], content_type: str, metadata: Mapping[str, str] | None = None) -> None:
+        parts: list[bytes] = []
+        read = 0
+        while part := body.read(self.read_bytes):
+            self.largest_read = max(self.largest_read, len(part))
+            parts.append(part)
+            read += len(part)
+            if self.fail_after is not None and read > self.fail_after:
+                self.fail_after = None
+                raise StorageUnavailable("the upload died midway")
+        self.put(key, b"".join(parts), content_type, metadata)
+        self.streamed.append(key)
+
+
+def test_the_settle_writes_no_temporary_file_and_generates_its_errors_csv_a_small_chunk_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given no temporary file can be made (the one-invocation path's spooled CSV among them), the stream's chunk
+    # made small, and every chunk the settle's CSV stream generates noted
+    def no_disk(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a temporary file was made")
+
+    for name in ("SpooledTemporaryFile", "TemporaryFile", "NamedTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, no_disk)
+    monkeypatch.setattr(errors_csv, "STREAM_CHUNK_BYTES", 4096)
+    chunks: list[int] = []
+    chunks_of = errors_csv.errors_csv_chunks
+
+    def noted(errors: Iterable[RowError]) -> Iterator[bytes]:
+        for chunk in chunks_of(errors):
+            chunks.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(errors_csv, "errors_csv_chunks", noted)
+    harness = FanOutHarness(fanned=Harness(objects=SmallReads(read_bytes=1000)))
+    body = every_row_bad()
+
+    # When a file whose every row is bad is fanned out and settled
+    job = harness.drop("all-bad.csv", body)
+    harness.run()
+
+    # Then its errors CSV is complete: all of it went through the stream, in chunks of about 4 KiB (a chunk and
+    # the row that crossed it), each handed to the upload in reads no larger than it asked for
+    done = harness.job(job.job_id)
+    assert done.status is UploadStatus.FAILED
+    errors_csv_body = harness.fanned.read(done.error_csv_file_path or "")
+    assert len(errors_csv_body.decode().splitlines()) == len(body.splitlines())
+    assert sum(chunks) == len(errors_csv_body) > 20 * 4096
+    assert max(chunks) < 4096 + 200
+    assert harness.fanned.objects.largest_read == 1000  # type: ignore[attr-defined]
+    monkeypatch.undo()
+    assert errors_csv_body == harness.single.read(harness.expected("all-bad.csv", body).error_csv_file_path or "")
+
+
+def test_an_upload_of_the_errors_csv_dying_midway_leaves_no_report_and_its_redelivery_files_it_whole() -> None:
+    # Given a bucket whose first streamed put dies 20,000 bytes into the errors CSV
+    harness = FanOutHarness(fanned=Harness(objects=SmallReads(read_bytes=4096, fail_after=20_000)))
+    body = every_row_bad()
+    job = harness.drop("all-bad.csv", body)
+    for message in harness.take():
+        harness.fan_out.handle(message)
+    groups = harness.take()
+    for message in groups[:-1]:
+        harness.fan_out.handle(message)
+
+    # When the last group settles the file, the upload fails: the task raises (SQS will deliver it again)
+    with pytest.raises(StorageUnavailable):
+        harness.fan_out.handle(groups[-1])
+
+    # Then no errors CSV was stored and the job is not over
+    assert not any(key.endswith(".errors.csv") for key in harness.fanned.objects.objects)
+    assert harness.job(job.job_id).status is UploadStatus.PROCESSING
+
+    # And when the task is delivered again, the same stream is generated again and filed whole
+    harness.fan_out.handle(groups[-1])
+    done = harness.job(job.job_id)
+    assert done.status is UploadStatus.FAILED
+    expected = harness.expected("all-bad.csv", body)
+    assert comparable(done) == comparable(expected)
+    assert harness.fanned.read(done.error_csv_file_path or "") == harness.single.read(
+        expected.error_csv_file_path or ""
+    )
 
 
 class NotedWork(VersionedObjectStore):

@@ -15,10 +15,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from meterhub.intervals.rules.codes import ErrorCode
-from meterhub.intervals.rules.model import MeterStatus, MeterVerdict, SourceReadError
+from meterhub.intervals.rules.model import MeterStatus, MeterVerdict, RowError, SourceReadError
 from meterhub.intervals.rules.piece_checks import (
     PieceCheck,
     assemble,
+    assembled_errors,
     bucket_of,
     check_in_pieces,
     check_piece,
@@ -283,3 +284,33 @@ def test_pieces_out_of_file_order_are_refused_not_reordered(order: str) -> None:
     given = [checks[1], checks[0], *checks[2:]] if order == "swapped" else [checks[0], *checks[2:]]
     with pytest.raises(ValueError, match="file order"):
         assemble(given)
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_the_assembled_errors_pulled_one_at_a_time_are_those_assemble_hands_on(name: str) -> None:
+    # Given a file cut into pieces, handed over as a generator that notes each pull
+    body = FILES[name]
+    checks = checks_of(body, piece_bytes=300)
+    pushed: list[RowError] = []
+    assemble(checks, on_error=pushed.append)
+    pulled: list[int] = []
+
+    def lazily() -> Iterator[PieceCheck]:
+        for check in checks:
+            pulled.append(check.index)
+            yield check
+
+    # When the errors are pulled one at a time, noting how many pieces had been pulled for each
+    errors: list[RowError] = []
+    pieces_pulled: list[int] = []
+    for error in assembled_errors(lazily()):
+        errors.append(error)
+        pieces_pulled.append(len(pulled))
+
+    # Then they are the errors `assemble` hands `on_error`, in the same order (the header-only file's "no rows"
+    # error at the end included), and the pieces were pulled in file order only as the errors needed them
+    assert errors == pushed
+    assert pulled == list(range(len(pulled)))
+    assert pieces_pulled == sorted(pieces_pulled)
+    if name == "one error per row":
+        assert pieces_pulled[0] == 1 < len(checks) - 1 <= pieces_pulled[-1]  # the first error before piece 1

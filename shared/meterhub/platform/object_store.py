@@ -26,9 +26,12 @@ class ObjectStore(Protocol):
     def put(self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str] | None = None) -> None: ...
 
     def put_file(self, key: str, body: IO[bytes], content_type: str, metadata: Mapping[str, str] | None = None) -> None:
-        """`put` of what `body` holds from its current position to its end, read and sent a part at a time
-        (a multipart upload when large), so an object of any size is stored without being held in memory:
-        a failed file's errors CSV, spooled to disk, can be larger than a function's memory."""
+        """`put` of what `body` holds from its current position to its end, read once front to back and sent a
+        part at a time (a multipart upload when large), so an object of any size is stored without being held
+        in memory: a failed file's errors CSV can be larger than a function's memory. `body` need not be
+        seekable (a fan-out's errors CSV is generated as it is read). All or nothing: when reading `body` or
+        sending a part fails, the error is raised and no object is stored (an unfinished multipart upload is
+        aborted)."""
 
     def lines(self, key: str) -> Iterator[bytes]:
         """The object's lines, streamed (never the whole object in memory)."""

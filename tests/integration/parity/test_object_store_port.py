@@ -5,12 +5,15 @@ where versions do not show; `versioned` runs VersionedObjectStore against S3 whe
 from __future__ import annotations
 
 import hashlib
+import io
 import tempfile
 import uuid
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
 from botocore.exceptions import ClientError
+from meterhub.platform.adapters import clients
 from meterhub.platform.adapters.s3_object_store import MULTIPART_BYTES, S3ObjectStore
 from meterhub.platform.errors import NotFound
 from meterhub.platform.object_store import CHUNK_BYTES, ObjectStore, partner_key
@@ -66,6 +69,65 @@ def test_a_streamed_put_stores_the_file_from_its_position_as_a_put_of_those_byte
     assert b"".join(objects.chunks(key)) == body
     info = objects.info(key)
     assert (info.size, dict(info.metadata)) == (len(body), {"job-id": "job-1"})
+
+
+class _Generated(io.RawIOBase):
+    """`size` bytes made as they are read (not seekable, as a fan-out's errors CSV stream); with `fail_at`, the
+    read that passes that many bytes raises instead."""
+
+    def __init__(self, size: int, fail_at: int | None = None) -> None:
+        super().__init__()
+        self.size, self.fail_at, self.made = size, fail_at, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = min(len(buffer), self.size - self.made, CHUNK_BYTES)
+        if self.fail_at is not None and self.made + count > self.fail_at:
+            raise ConnectionError("the stream broke")
+        buffer[:count] = _pattern(self.made, count)
+        self.made += count
+        return count
+
+
+_PERIOD = bytes(range(251)) * (CHUNK_BYTES // 251 + 2)
+
+
+def _pattern(start: int, count: int) -> bytes:
+    """Bytes `start` to `start + count` (at most CHUNK_BYTES) of a 251-byte cycle: a part out of place shows."""
+    return _PERIOD[start % 251 : start % 251 + count]
+
+
+def test_a_streamed_put_of_a_non_seekable_body_larger_than_a_part_stores_it_whole(
+    objects: ObjectStore, partner_ids: tuple[str, str]
+) -> None:
+    key = _key(partner_ids[0], "errors.csv")
+    size = MULTIPART_BYTES + MULTIPART_BYTES // 2
+    body = io.BufferedReader(_Generated(size))
+    assert not body.seekable()
+    objects.put_file(key, body, "text/csv")
+    expected = b"".join(_pattern(start, CHUNK_BYTES) for start in range(0, size, CHUNK_BYTES))
+    assert b"".join(objects.chunks(key)) == expected
+
+
+def test_a_streamed_put_whose_body_fails_midway_raises_and_stores_nothing(
+    objects: ObjectStore, partner_ids: tuple[str, str], env: dict[str, str], implementation: str
+) -> None:
+    # Given a non-seekable body that breaks after more than one multipart part
+    key = _key(partner_ids[0], "errors.csv")
+    body = io.BufferedReader(_Generated(3 * MULTIPART_BYTES, fail_at=MULTIPART_BYTES + CHUNK_BYTES))
+
+    # When it is put as a stream, the body's error is raised
+    with pytest.raises(ConnectionError):
+        objects.put_file(key, body, "text/csv")
+
+    # Then there is no object, and no unfinished multipart upload is left behind
+    with pytest.raises(NotFound):
+        objects.info(key)
+    if implementation != "fake":
+        uploads = clients.s3().list_multipart_uploads(Bucket=env["DATA_BUCKET_NAME"], Prefix=key)
+        assert uploads.get("Uploads", []) == []
 
 
 def test_an_empty_object_has_no_chunks_and_no_lines(objects: ObjectStore, partner_ids: tuple[str, str]) -> None:

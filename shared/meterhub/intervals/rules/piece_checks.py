@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -152,7 +152,24 @@ def assemble(
     the rest are not read at all. They must come in file order (0, 1, ...): each piece's lines are offset by
     the count of those before it, so a piece out of order or missing is a ValueError, never reordered."""
     report = ValidationReport(max_errors=max_errors)
-    log = ErrorLog(report, on_error)
+    for _ in _assembling(checks, report, ErrorLog(report, on_error)):
+        continue  # each error already went to `on_error` as it was recorded
+    return report
+
+
+def assembled_errors(checks: Iterable[PieceCheck]) -> Iterator[RowError]:
+    """The errors `assemble` hands `on_error`, the same ones in the same order, each yielded only when the
+    caller asks for it: for a consumer that pulls them (the fan-out's errors CSV, generated as its upload reads
+    it) instead of being pushed all of them in one call. `checks` is consumed as lazily as by `assemble`, and
+    nothing is kept, not even the report's first errors (the caller has the report from `assemble`)."""
+    pending: list[RowError] = []
+    report = ValidationReport(max_errors=0)
+    for _ in _assembling(checks, report, ErrorLog(report, pending.append)):
+        yield pending.pop()
+
+
+def _assembling(checks: Iterable[PieceCheck], report: ValidationReport, log: ErrorLog) -> Iterator[None]:
+    """The work of `assemble` on `report`, paused after each error it records through `log`."""
     before = valid = invalid = expected = 0
     for check in checks:  # not enumerate(): its reused result tuple would keep the last piece alive
         if check.index != expected:
@@ -175,6 +192,7 @@ def assemble(
                 message = f"Line {line} {message[len(prefix) :]}"
             fatal = error == check.fatal
             log.emit(line, error.column, error.code, message, fatal=fatal)
+            yield
             stopped = stopped or fatal
         valid += check.rows_valid
         invalid += check.rows_invalid
@@ -184,9 +202,9 @@ def assemble(
             break  # one pass stops at a file-level error: what follows it is not read
     if valid + invalid == 0 and report.fatal is None:
         log.emit(2, None, ErrorCode.FIL_0001, _NO_ROWS_MESSAGE, fatal=True)
+        yield
     report.count_rows(valid, invalid)
     report.finished = True
-    return report
 
 
 @dataclass

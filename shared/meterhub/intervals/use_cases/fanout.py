@@ -12,7 +12,8 @@ The flow (one task per part; every task idempotent, so SQS's redeliveries and re
     recheck piece i with its seed: its summary restaged with the duplicates on their lines; the last one
            `settle`s
     settle the pieces' summaries assembled into one report (`piece_checks.assemble`): a file with an error
-           ends FAILED with its errors CSV and nothing stored; a clean file queues a `merge` task per bucket
+           ends FAILED with its errors CSV (streamed to the bucket as it is generated) and nothing stored; a
+           clean file queues a `merge` task per bucket
     merge  bucket b: its day records merged (`bounded_merges`), counted (`days_written`); the last bucket done
            assembles the report again and ends the job COMPLETED
 
@@ -33,15 +34,22 @@ recorded: its first delivery died between recording the part and finishing the j
 stage the same results, merges are idempotent — and a finished job's tasks do nothing.)
 
 What a task holds: never every piece's results at once. The settle and merge joins read the pieces' summaries
-one at a time as `assemble` consumes them (`_summaries`), so a file whose every row is bad (a 1 GB file: some
-10 million errors) costs the settling invocation one piece's summary, the report's first `MAX_ERRORS` errors
-and its counts, and the multipart upload's parts in flight (`ObjectStore.put_file`), whatever the file's size;
-the errors CSV itself is spooled to the function's disk past `SPOOL_BYTES` (as large as the errors: /tmp must
-hold it). A group task reads every piece's record of its bucket one at a time and holds what the bucket adds up
-to (its day records); a recheck reads the buckets' lists of seeded pieces and its own seeds, never their day
-records; a merge reads its own bucket; the merge join takes the buckets' `days_written` from their recorded
-counts instead of reading their day records again. What still grows with the file in one invocation: one GET
-per piece in the group tasks and the two joins, and lists of piece numbers (the plan, the seeded pieces).
+one at a time as `assemble` consumes them (`_summaries`). A failed file's settle reads them twice: once for the
+report, then again as its errors CSV is generated (`piece_checks.assembled_errors` through
+`errors_csv.errors_csv_stream`), a 64 KiB chunk at a time as the upload (`ObjectStore.put_file`) reads it. So a
+file whose every row is bad (a 1 GB file: some 10 million errors, a 0.9 GB CSV) costs the settling invocation
+one piece's summary, the report's first `MAX_ERRORS` errors and its counts, a chunk of CSV and the multipart
+upload's parts in flight (at most 40 MiB, the S3 adapter's bound), whatever the file's size; the CSV goes from
+memory to the bucket and never touches the function's disk (/tmp, 512 MB). An upload that fails midway is
+aborted, leaving no errors object, and the settle raises so the queue retries it; the retry generates the same
+CSV again (the summaries are staged and never change). An invocation killed mid-upload (a timeout) sends no
+abort: the data bucket's `AbortIncompleteMultipartUploads` lifecycle rule removes its parts after 7 days, and
+the retry uploads the CSV whole. A group task reads every piece's record of its bucket one at a time and holds
+what the bucket adds up to (its day records); a recheck reads the buckets' lists of seeded pieces and its own
+seeds, never their day records; a merge reads its own bucket; the merge join takes the buckets' `days_written`
+from their recorded counts instead of reading their day records again. What still grows with the file in one
+invocation: one GET per piece in the group tasks and the two joins (two in a failed file's settle), and lists of
+piece numbers (the plan, the seeded pieces).
 
 What is staged (`interval-work/<pid>/<job_id>/`): `plan.json`; `check-<i>.json` (a piece's counts and
 errors); `check-<i>-<b>.json` (its masks and day records of bucket b); `group-<b>.json` (a bucket's day
@@ -67,12 +75,20 @@ from meterhub.intervals.records import UPLOAD_TERMINAL, UploadJob
 from meterhub.intervals.rules.codes import ErrorCode
 from meterhub.intervals.rules.model import RowError
 from meterhub.intervals.rules.paths import Drop, parse_drop
-from meterhub.intervals.rules.piece_checks import Masks, PieceCheck, assemble, check_piece, group_bucket
+from meterhub.intervals.rules.piece_checks import (
+    Masks,
+    PieceCheck,
+    assemble,
+    assembled_errors,
+    check_piece,
+    group_bucket,
+)
 from meterhub.intervals.rules.pieces import Piece, header_of, plan
 from meterhub.intervals.rules.slots import DayKey, DaySlots
 from meterhub.intervals.use_cases.bounded_merges import merge_batches
+from meterhub.intervals.use_cases.errors_csv import errors_csv_stream
 from meterhub.intervals.use_cases.meter_lookup import repository_lookup
-from meterhub.intervals.use_cases.pipeline import Ingestion, RejectFile
+from meterhub.intervals.use_cases.pipeline import Ingestion
 from meterhub.platform.errors import NotFound
 from meterhub.platform.object_store import ObjectInfo, ObjectStore
 from meterhub.platform.work_queue import WorkQueue
@@ -215,20 +231,25 @@ class FanOut:
     def _settle(self, job: UploadJob, plan_: _Plan) -> None:
         """Every piece is checked (and rechecked): fail the file with its report, or queue its merges.
 
-        The pieces' summaries are read one at a time as `assemble` asks for them, their errors written to the
-        errors CSV (spooled to disk past `SPOOL_BYTES`) as they come, and the CSV streamed to the bucket: this
-        invocation holds one piece's summary, whatever the file's size or number of errors."""
-        rejects = RejectFile()
+        Two passes over the pieces' summaries, each read one at a time as `assemble` asks for them. The first
+        only assembles the report (counts, the first errors): a clean file's merges are queued. A failed file's
+        errors CSV is the second pass (`assembled_errors`), generated as `ObjectStore.put_file` reads it
+        (`errors_csv_stream`): never on the function's disk nor whole in memory. This invocation holds one
+        piece's summary, the report, a chunk of CSV and the upload's parts in flight (the S3 adapter bounds
+        them), whatever the file's size or number of errors. An upload that fails midway leaves no errors
+        object (the multipart upload is aborted) and raises, so the queue delivers the task again, whose join
+        generates the same CSV again (see `_joined`)."""
+        report = assemble(self._summaries(job, plan_))
+        if report.ok:
+            self.ingestion.uploads.save(job.model_copy(update={"storing": True, **_counts(report)}))
+            self._queue(job, "merge", range(plan_.buckets))
+            return
+        drop, info = self._drop(plan_, job)
+        errors_csv = errors_csv_stream(assembled_errors(self._summaries(job, plan_)))
         try:
-            report = assemble(self._summaries(job, plan_), on_error=rejects.write)
-            if report.ok:
-                self.ingestion.uploads.save(job.model_copy(update={"storing": True, **_counts(report)}))
-                self._queue(job, "merge", range(plan_.buckets))
-                return
-            drop, info = self._drop(plan_, job)
-            self.ingestion.finish(drop, info, job, report, 0, rejects.body())
+            self.ingestion.finish(drop, info, job, report, 0, errors_csv)
         finally:
-            rejects.close()
+            errors_csv.close()
 
     def _merge(self, job: UploadJob, plan_: _Plan, bucket: int) -> None:
         days = _days(self._get(job, f"group-{bucket}.json")["days"])

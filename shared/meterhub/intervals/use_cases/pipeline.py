@@ -27,6 +27,7 @@ from meterhub.intervals.rules.slots import DaySlots
 from meterhub.intervals.rules.validation_report import ValidationReport
 from meterhub.intervals.rules.validator import IntervalFileValidator
 from meterhub.intervals.use_cases.bounded_merges import merge_batches
+from meterhub.intervals.use_cases.errors_csv import ErrorsCsvWriter
 from meterhub.intervals.use_cases.meter_lookup import repository_lookup
 from meterhub.platform.errors import NotFound
 from meterhub.platform.object_store import ObjectInfo, ObjectStore
@@ -37,7 +38,6 @@ from meterhub.platform.observability import (
     INTERVAL_ROWS_REJECTED,
     record_metric,
 )
-from meterhub.platform.spreadsheet_csv import SpreadsheetCsvWriter
 
 PROGRESS_ROWS = 100_000
 STORE_BATCH_ROWS = 5_000_000
@@ -49,19 +49,21 @@ SPOOL_BYTES = 4 * 1024 * 1024
 
 
 class RejectFile:
-    """The errors CSV (line, column, code, message), written as errors stream out of the validator.
+    """The errors CSV (`errors_csv.ErrorsCsvWriter`'s rows) of a file ingested in one invocation, written as
+    errors stream out of the validator: in memory up to `SPOOL_BYTES`, then on the function's /tmp.
 
-    Partners open it in a spreadsheet, so it is written like every CSV for people (meterhub.platform.spreadsheet_csv).
-    It is a report, never read back by us or meant to be uploaded again."""
+    Spooling is safe here because the file, and so its CSV (about 0.9x the file when every row is bad), is at
+    most the fan-out threshold (`IntervalFanOutBytes`, 50 MB), well within /tmp's 512 MB; a larger file is
+    fanned out, and its CSV never touches disk (`errors_csv.errors_csv_stream`). (With the fan-out turned off,
+    0, every file comes here and /tmp bounds the CSV.)"""
 
     def __init__(self) -> None:
         self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+b")  # noqa: SIM115
         self._text = io.TextIOWrapper(self._file, encoding="utf-8", newline="")
-        self._writer = SpreadsheetCsvWriter(self._text)
-        self._writer.writerow(["line", "column", "code", "message"])
+        self._writer = ErrorsCsvWriter(self._text)
 
     def write(self, error: RowError) -> None:
-        self._writer.writerow([error.line, error.column or "", str(error.code), error.message])
+        self._writer.write(error)
 
     def body(self) -> IO[bytes]:
         """The CSV written so far, from its first byte: handed to `ObjectStore.put_file`, which streams it to

@@ -18,9 +18,20 @@ if TYPE_CHECKING:
 from meterhub.platform.object_store import CHUNK_BYTES, ObjectInfo
 
 MULTIPART_BYTES = 8 * 1024 * 1024
-"""`put_file` sends a body over this as a multipart upload of parts this size; s3transfer holds at most ten
-parts in memory at once (80 MB of a function's memory, whatever the object's size)."""
-_STREAMING = TransferConfig(multipart_threshold=MULTIPART_BYTES, multipart_chunksize=MULTIPART_BYTES)
+"""`put_file` sends a body over this as a multipart upload of parts this size."""
+PARTS_IN_MEMORY = 4
+"""Parts of a `put_file` body s3transfer may hold read and not yet sent (and threads sending them). It reads
+every part of a body into memory before sending it, seekable or not (a non-seekable stream, such as a fan-out's
+errors CSV generated as it is read, can only be read so), so what one `put_file` holds is at most this many
+parts plus the one its reading thread waits to hand on: 5 x 8 MiB = 40 MiB of a function's memory, whatever
+the object's size. The classic transfer client, not the CRT one, so that this bound is the one that applies."""
+_STREAMING = TransferConfig(
+    multipart_threshold=MULTIPART_BYTES,
+    multipart_chunksize=MULTIPART_BYTES,
+    max_concurrency=PARTS_IN_MEMORY,
+    preferred_transfer_client="classic",
+)
+_STREAMING.max_in_memory_upload_chunks = PARTS_IN_MEMORY
 
 
 class S3ObjectStore:
