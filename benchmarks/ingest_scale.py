@@ -33,10 +33,12 @@ is on disk and streamed in `CHUNK_BYTES` chunks, ranged reads included, as S3 st
    serial total; the measured serial total (the driver's clock) is printed beside it. SQS's own delay between a
    send and a receive (tens of ms) and cold starts are left out; S3 requests are counted, not slowed.
 3. **100,000,000 rows**, from the measured tasks: check tasks keep the piece size (more of them, each as
-   measured per byte); the buckets are a fixed number (`Buckets`), so each group and merge task, and the settle
-   and merge joins (which read one summary per piece), get the file's growth factor; requests, S3 requests and
-   SQS messages scale with the rows. The same scheduler gives the wall time at the configured concurrency
-   (`IntervalFileWorkers` for one file, `IntervalPiecesConcurrency` for the function); cost at on-demand
+   measured per byte); the buckets grow with the file as the fan-out grows them (`fanout.buckets_for`: one per
+   64 MiB past `Buckets`), so each group and merge task keeps about the measured bucket's share of work and heap,
+   and there are more of them; the settle and merge joins (which read one summary per piece) get the file's
+   growth factor; requests, S3 requests and SQS messages scale with the rows. The same scheduler gives the wall
+   time at the configured concurrency (`IntervalFileWorkers` for one file, `IntervalPiecesConcurrency` for the
+   function); cost at on-demand
    us-east-1 prices.
 
 Quick mode: with neither `--piece-rows` nor `--piece-bytes`, pieces are the deployed `PieceBytes` (64 MiB), but
@@ -74,7 +76,7 @@ from typing import IO, Any
 from meterhub.intervals.records import UploadJob
 from meterhub.intervals.rules.slots import DaySlots, merge_day
 from meterhub.intervals.use_cases.bounded_merges import DEFAULT_WRITE_CONCURRENCY
-from meterhub.intervals.use_cases.fanout import FanOut, with_fan_out
+from meterhub.intervals.use_cases.fanout import FanOut, buckets_for, with_fan_out
 from meterhub.intervals.use_cases.pipeline import Ingestion
 from meterhub.meters.records import MeterRecord
 from meterhub.platform.errors import NotFound
@@ -98,6 +100,7 @@ LAMBDA_GB = 1.0  # IntervalIngestFunction's and IntervalPiecesFunction's MemoryS
 LIMIT_SECONDS = 900  # Lambda's 15 minutes
 PIECE_BYTES = 67_108_864  # template.yaml IntervalFanOut PieceBytes
 BUCKETS = 16  # template.yaml IntervalFanOut Buckets
+BUCKET_STEPS = ("group", "merge")
 FILE_WORKERS = 4  # template.yaml IntervalFileWorkers: one file's tasks at once
 PIECES_CONCURRENCY = 20  # template.yaml IntervalPiecesConcurrency: the pieces function's reserved concurrency
 QUICK_PIECES = 8
@@ -454,7 +457,7 @@ def run_fan_out(
         job.rows_valid,
         job.days_written,
         job.pieces_total or 0,
-        buckets,
+        sum(1 for task in tasks if task.step == "group"),  # the file's buckets (fanout.buckets_for)
         tasks,
         serial,
         dict(requests.units),
@@ -655,11 +658,13 @@ def fan_out_report(
 def scaled(run: FanOutRun, factor: float, size: int, model_piece_bytes: int) -> list[Task]:
     """The DAG of a file `factor` times as large (see the module docstring, 3): the measured check tasks become
     as many pieces of `model_piece_bytes` as the file needs, each as long as the measured checks per byte (the
-    step's join, which queues the groups, stays in the last); every other task, one per bucket, is kept, its
-    work and its join times `factor`, except the start's (it reads the header)."""
+    step's join, which queues the groups, stays in the last); the group and merge tasks become one per bucket of
+    the larger file (`fanout.buckets_for`), each doing the measured bucket's work times its share of the file
+    (the join, which reads one summary per piece, times `factor`, in the last); the start is kept."""
     per_byte = sum(task.wall - task.join for task in run.tasks if task.step == "check") / size
     check_join = sum(task.join for task in run.tasks if task.step == "check")
     pieces = math.ceil(size * factor / model_piece_bytes)
+    buckets = buckets_for(math.ceil(size * factor), run.buckets)
     tasks: list[Task] = []
     now_at: dict[int, int] = {}  # a measured task's index -> the index of the task standing for it
     for index, task in enumerate(run.tasks):
@@ -671,9 +676,19 @@ def scaled(run: FanOutRun, factor: float, size: int, model_piece_bytes: int) -> 
                     tasks.append(Task("check", part, queued_by, per_byte * model_piece_bytes + join, join, 0, None, {}))
             now_at[index] = len(tasks) - 1
             continue
-        grows = factor if task.step != "start" else 1.0
-        work, join = (task.wall - task.join) * grows, task.join * grows
-        tasks.append(Task(task.step, task.part, queued_by, work + join, join, 0, task.heap_mb, {}))
+        if task.step in BUCKET_STEPS:
+            if not tasks or tasks[-1].step != task.step:
+                measured = [other for other in run.tasks if other.step == task.step]
+                step_join = sum(other.join for other in measured) * factor
+                share = factor * run.buckets / buckets  # a modelled bucket's part of the file, in measured buckets
+                for part in range(buckets):
+                    source = measured[part % len(measured)]
+                    join = step_join if part == buckets - 1 else 0.0
+                    work = (source.wall - source.join) * share
+                    tasks.append(Task(task.step, part, queued_by, work + join, join, 0, source.heap_mb, {}))
+            now_at[index] = len(tasks) - 1
+            continue
+        tasks.append(Task(task.step, task.part, queued_by, task.wall, task.join, 0, task.heap_mb, {}))
         now_at[index] = len(tasks) - 1
     return tasks
 
@@ -697,7 +712,8 @@ def model(
     for step in dict.fromkeys(task.step for task in tasks):
         own = [task for task in tasks if task.step == step]
         measured = [task for task in run.tasks if task.step == step]
-        heap_factor = factor if step in ("group", "merge") else 1.0
+        heap_factor = factor * run.buckets / buckets_for(math.ceil(size * factor), run.buckets)
+        heap_factor = heap_factor if step in BUCKET_STEPS else 1.0
         slowest, heap = max(task.wall for task in own), heaps(measured) * heap_factor
         print(
             f"{step:<8} {len(own):>6,} tasks, slowest {slowest:>7.1f} s ({slowest / LIMIT_SECONDS:.1%} of 15 min), "

@@ -25,7 +25,7 @@ from meterhub.intervals.rules.model import RowError
 from meterhub.intervals.rules.piece_checks import PieceCheck
 from meterhub.intervals.use_cases import errors_csv, fanout
 from meterhub.intervals.use_cases.errors_csv import ErrorsCsvWriter
-from meterhub.intervals.use_cases.fanout import WORK_PREFIX, FanOut
+from meterhub.intervals.use_cases.fanout import BUCKET_BYTES, MAX_BUCKETS, WORK_PREFIX, FanOut, buckets_for
 from meterhub.intervals.use_cases.pipeline import Ingestion
 from meterhub.platform.errors import StorageUnavailable
 from meterhub.platform.work_queue import QueueSendError
@@ -61,10 +61,17 @@ class FanOutHarness:
     single: Harness = field(default_factory=Harness)
     queue: InMemoryWorkQueue = field(default_factory=InMemoryWorkQueue)
     buckets: int = 3
+    bucket_bytes: int = BUCKET_BYTES
 
     @property
     def fan_out(self) -> FanOut:
-        return FanOut(self.fanned.ingestion, self.queue, piece_bytes=PIECE_BYTES, buckets=self.buckets)
+        return FanOut(
+            self.fanned.ingestion,
+            self.queue,
+            piece_bytes=PIECE_BYTES,
+            buckets=self.buckets,
+            bucket_bytes=self.bucket_bytes,
+        )
 
     @property
     def ingestion(self) -> Ingestion:
@@ -126,6 +133,34 @@ def test_a_large_clean_file_is_stored_across_pieces_as_one_invocation_stores_it(
     assert done.status is UploadStatus.COMPLETED
     assert harness.fanned.stored() == harness.single.stored()
     assert done.current_file_path == "/interval-data/accepted/big.csv/big.csv"
+
+
+def test_a_file_larger_than_its_buckets_hold_gets_more_buckets_and_the_same_outcome() -> None:
+    # One bucket per 2 KB of file here (64 MiB deployed): a bucket's day records, what its group and merge tasks
+    # hold, stay that share of the file whatever its size
+    harness = FanOutHarness(bucket_bytes=2_000)
+    body = big_file()
+    job = harness.drop("big.csv", body)
+    ran: list[dict[str, Any]] = []
+
+    def seen(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        ran.extend(messages)
+        return messages
+
+    harness.run(order=seen)
+    groups = sorted(m["part"] for m in ran if m["step"] == "group")
+    assert groups == list(range(-(-len(body) // 2_000))) and len(groups) > harness.buckets
+    done = harness.job(job.job_id)
+    assert comparable(done) == comparable(harness.expected("big.csv", body))
+    assert harness.fanned.stored() == harness.single.stored()
+
+
+def test_buckets_grow_with_the_file_past_the_configured_number_up_to_a_bound() -> None:
+    assert buckets_for(10 * 2**20, 16) == 16  # a small file: the configured buckets
+    assert buckets_for(16 * BUCKET_BYTES, 16) == 16
+    assert buckets_for(16 * BUCKET_BYTES + 1, 16) == 17
+    assert buckets_for(10 * 2**30, 16) == 160  # a 10 GB back-fill: a bucket per 64 MiB
+    assert buckets_for(2**40, 16) == MAX_BUCKETS
 
 
 def test_a_small_file_keeps_the_single_invocation_path(harness: FanOutHarness) -> None:

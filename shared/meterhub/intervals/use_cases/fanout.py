@@ -47,9 +47,12 @@ abort: the data bucket's `AbortIncompleteMultipartUploads` lifecycle rule remove
 the retry uploads the CSV whole. A group task reads every piece's record of its bucket one at a time and holds
 what the bucket adds up to (its day records); a recheck reads the buckets' lists of seeded pieces and its own
 seeds, never their day records; a merge reads its own bucket; the merge join takes the buckets' `days_written`
-from their recorded counts instead of reading their day records again. What still grows with the file in one
-invocation: one GET per piece in the group tasks and the two joins (two in a failed file's settle), and lists of
-piece numbers (the plan, the seeded pieces).
+from their recorded counts instead of reading their day records again. A file larger than
+INTERVAL_FAN_OUT_BUCKETS times 64 MiB gets more buckets (`buckets_for`), so a bucket's day records stay about
+64 MiB of the file's worth whatever its size. What still grows with the file in one invocation: one GET per
+piece in the group tasks and the two joins (two in a failed file's settle), one PUT per bucket in a check task
+(16 at a time), and lists of piece
+numbers (the plan, the seeded pieces).
 
 What is staged (`interval-work/<pid>/<job_id>/`): `plan.json`; `check-<i>.json` (a piece's counts and
 errors); `check-<i>-<b>.json` (its masks and day records of bucket b); `group-<b>.json` (a bucket's day
@@ -66,6 +69,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -101,6 +105,24 @@ CHECK_STEP = "check"
 (`upload_jobs.with_progress`)."""
 
 
+MAX_BUCKETS = 1000
+BUCKET_BYTES = 64 * 1024 * 1024
+"""About how much of a file one meter bucket takes: its group task holds the bucket's day records, measured at
+about 1.75 times the bytes (117 MB of heap for a 67 MB share: `benchmarks/ingest_scale.py`)."""
+STAGING_CONCURRENCY = 16
+"""A check task's puts of its buckets' records in flight at once: one round trip each, so a file of many buckets
+does not make its check tasks wait on them one after the other."""
+
+
+def buckets_for(size: int, configured: int, bucket_bytes: int = BUCKET_BYTES) -> int:
+    """A file's meter buckets: the configured number (INTERVAL_FAN_OUT_BUCKETS), or for a larger file one per
+    `bucket_bytes` of it, so a bucket's day records stay about that share whatever the file's size (its group and
+    merge tasks' work and memory do not grow with the file), up to `MAX_BUCKETS` (a 64 GB file). The price: each
+    check task stages one record per bucket (`STAGING_CONCURRENCY` at a time), and each group task reads one per
+    piece. (Meters are bucketed by id, so a bucket's share is even across many meters, not within one meter's.)"""
+    return min(MAX_BUCKETS, max(configured, -(-size // bucket_bytes)))
+
+
 @dataclass(frozen=True)
 class _Plan:
     key: str
@@ -123,6 +145,7 @@ class FanOut:
     tasks: WorkQueue
     piece_bytes: int
     buckets: int
+    bucket_bytes: int = BUCKET_BYTES
 
     @property
     def _uploads(self) -> UploadRepository:
@@ -147,8 +170,9 @@ class FanOut:
         if plan_ is None:
             header = header_of(lambda offset: self._objects.chunks_from(info.key, info.version, offset))
             pieces = len(plan(info.size, header, self.piece_bytes))
+            buckets = buckets_for(info.size, self.buckets, self.bucket_bytes)
             plan_ = _Plan(
-                info.key, info.version, info.size, len(header), self.piece_bytes, pieces, self.buckets, job.updated_at
+                info.key, info.version, info.size, len(header), self.piece_bytes, pieces, buckets, job.updated_at
             )
             self._put(drop.partner_id, job.job_id, "plan.json", _plan_record(plan_))
         job = job.model_copy(update={"pieces_total": plan_.pieces})
@@ -196,9 +220,13 @@ class FanOut:
             seed=seed,
         )
         if not recheck:
-            for bucket in range(plan_.buckets):
+
+            def stage(bucket: int) -> None:
                 staged = {"seen": _masks_record(check.seen.get(bucket, {})), "days": _days_record(check.days, bucket)}
                 self._put(job.partner_id, job.job_id, f"check-{index}-{bucket}.json", staged)
+
+            with ThreadPoolExecutor(max_workers=STAGING_CONCURRENCY) as pool:
+                list(pool.map(stage, range(plan_.buckets)))  # list(): a failed put raises here
         self._put(job.partner_id, job.job_id, f"check-{index}.json", _summary_record(check))
         if recheck:
             rechecks = self._rechecks(job, plan_)
