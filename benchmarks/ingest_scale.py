@@ -729,11 +729,19 @@ def model(
     write_units = sum(run.units.get(operation, 0) for operation in WRITE_OPERATIONS) * factor
     read_units = sum(run.units.get(operation, 0) for operation in READ_OPERATIONS) * factor
     dynamo_cost = write_units * WRITE_UNIT + read_units * READ_UNIT
-    s3_cost = run.s3_puts * factor * S3_PUT + run.s3_gets * factor * S3_GET
+    # Staging is a record per piece and bucket (a check's PUTs, a group's GETs): pieces times buckets, which grows
+    # faster than the rows once the buckets grow; the rest of S3's requests scale with the rows.
+    pieces = math.ceil(size * factor / model_piece_bytes)
+    staged = pieces * buckets_for(math.ceil(size * factor), run.buckets)
+    measured_staged = run.pieces * run.buckets
+    s3_puts = staged + max(0, run.s3_puts - measured_staged) * factor
+    s3_gets = staged + max(0, run.s3_gets - measured_staged) * factor
+    s3_cost = s3_puts * S3_PUT + s3_gets * S3_GET
     sqs_cost = (run.sqs_batches + 2 * (len(run.tasks) - 1)) * factor * SQS_REQUEST  # send batches, receive, delete
     print(
         f"cost: Lambda {invocation_seconds / 3600:.2f} h at {LAMBDA_GB:.0f} GB = ${lambda_cost:.2f}; DynamoDB "
-        f"{write_units:,.0f} WRU + {read_units:,.0f} RRU = ${dynamo_cost:.2f}; S3 staging ${s3_cost:.2f}; "
+        f"{write_units:,.0f} WRU + {read_units:,.0f} RRU = ${dynamo_cost:.2f}; S3 staging {s3_puts:,.0f} PUTs "
+        f"+ {s3_gets:,.0f} GETs = ${s3_cost:.2f}; "
         f"SQS ${sqs_cost:.3f}; total ${lambda_cost + dynamo_cost + s3_cost + sqs_cost:.2f}"
     )
 
